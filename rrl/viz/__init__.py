@@ -4,6 +4,7 @@ Everything here draws on Agg figures that pyplot does not know about, so it is s
 tests, on servers and inside notebooks, and it never opens a window.
 """
 
+from rrl.viz.curves import learning_curves, moving_average
 from rrl.viz.gantt import (
     close_figure,
     gantt,
@@ -16,6 +17,8 @@ from rrl.viz.gantt import (
 __all__ = [
     "close_figure",
     "gantt",
+    "learning_curves",
+    "moving_average",
     "product_colors",
     "repair_strip",
     "save_figure",

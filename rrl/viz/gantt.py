@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ STRIPE = "#FAFAFA"
 BAR_HEIGHT = 0.58  # fraction of a row taken by order bars; the rest keeps rows apart
 DOWN_HEIGHT = 0.86  # downtime blocks are taller than bars, so they read as "behind"
 FOCAL_PAD = 0.05  # rows between a focal bar and its outline
-CARET_LIFT = 0.04  # rows between a bar's top edge and its due-date caret
+CARET_LIFT = 0.05  # rows between a bar's bottom edge and its due-date caret
 FROZEN_ALPHA = 0.38
 CHAR_WIDTH = 0.6  # average glyph width in em, to guess a label's width before drawing
 MIN_FONT = 4.5  # below this a label is unreadable: leave it out
@@ -91,6 +91,11 @@ class _Scale:
         """Font size for text inside bars (0 when rows are too thin for any text)."""
         size = min(MAX_FONT, self.row_pt * BAR_HEIGHT * 0.6)
         return size if size >= MIN_FONT else 0.0
+
+    @property
+    def tardy_edge(self) -> float:
+        """Line width of a tardy bar's red edge: thinner on thin rows, where it would swamp the bar."""
+        return 1.8 if self.row_pt >= 24 else 1.0
 
     @property
     def gap_font(self) -> float:
@@ -418,7 +423,7 @@ def legend_handles(
                 [],
                 [],
                 color="#555555",
-                marker="v",
+                marker="^",
                 linestyle="none",
                 markersize=5,
                 label="due date",
@@ -431,7 +436,14 @@ def legend_handles(
     if focal & set(times.start):
         handles.append(Patch(facecolor="white", edgecolor=FOCAL, linewidth=2.6, label="focal task"))
     if plan.problem.frozen:
-        handles.append(Patch(facecolor="#999999", alpha=FROZEN_ALPHA, label="frozen (started)"))
+        handles.append(
+            Patch(
+                facecolor="#8A8A8A",
+                edgecolor="#555555",
+                alpha=FROZEN_ALPHA,
+                label="frozen (started)",
+            )
+        )
     if plan.problem.now > 0:
         handles.append(Line2D([], [], color=NOW, linestyle="--", label="now"))
     return handles
@@ -520,115 +532,132 @@ def _draw_now(ax: Axes, now: float, lo: float, scale: _Scale) -> None:
     )
 
 
-def _draw_orders(
-    ax: Axes, plan: Plan, colors: dict[str, str], focal: frozenset[str], scale: _Scale
-) -> None:
-    """Cleanout block, bar, label, tardiness and focal outline of every scheduled order."""
+@dataclass(frozen=True)
+class _Bar:
+    """What the drawing helpers need to know about one scheduled order."""
+
+    order: str
+    product: str
+    row: int
+    start: float
+    end: float
+    setup: float
+    late: float
+    color: str
+    frozen: bool
+    focal: bool
+
+    @property
+    def hours(self) -> float:
+        """Processing time, the bar's width."""
+        return self.end - self.start
+
+    @property
+    def tardy(self) -> bool:
+        """True when the order ends after its due date (beyond float noise)."""
+        return self.late > 1e-9
+
+
+def _bars(plan: Plan, colors: dict[str, str], focal: frozenset[str]) -> Iterator[_Bar]:
+    """Every scheduled order as a :class:`_Bar`, resource by resource."""
     times = plan.times
     orders = plan.problem.orders
     frozen = plan.problem.frozen
     for row, resource in enumerate(plan.problem.plant.resources):
         for order in plan.schedule.sequence(resource):
-            start, end, setup = times.start[order], times.end[order], times.setup[order]
-            faded = order in frozen
-            if setup > 0:
-                _draw_cleanout(ax, order, row, start - setup, setup, faded)
-            color = colors[orders[order].product]
-            late = plan.tardiness(order)
-            _draw_bar(ax, order, row, start, end, color, late, faded)
-            _draw_label(
-                ax,
-                row,
-                start,
-                end,
-                f"{order} · {orders[order].product}",
-                order,
-                color,
-                faded,
-                scale,
+            product = orders[order].product
+            yield _Bar(
+                order=order,
+                product=product,
+                row=row,
+                start=times.start[order],
+                end=times.end[order],
+                setup=times.setup[order],
+                late=plan.tardiness(order),
+                color=colors[product],
+                frozen=order in frozen,
+                focal=order in focal,
             )
-            if late > 1e-9:
-                _draw_lateness(ax, row, start, end, late, order in focal, scale)
-            if order in focal:
-                _draw_focal(ax, order, row, start, end, scale)
 
 
-def _draw_cleanout(ax: Axes, order: str, row: float, x: float, width: float, faded: bool) -> None:
-    """Orange hatched block for the cleanout just before ``order``."""
+def _draw_orders(
+    ax: Axes, plan: Plan, colors: dict[str, str], focal: frozenset[str], scale: _Scale
+) -> None:
+    """Cleanout block, bar, label, tardiness and focal outline of every scheduled order."""
+    for bar in _bars(plan, colors, focal):
+        if bar.setup > 0:
+            _draw_cleanout(ax, bar)
+        _draw_bar(ax, bar, scale)
+        _draw_label(ax, bar, scale)
+        if bar.tardy:
+            _draw_lateness(ax, bar, scale)
+        if bar.focal:
+            _draw_focal(ax, bar, scale)
+
+
+def _draw_cleanout(ax: Axes, bar: _Bar) -> None:
+    """Orange hatched block for the cleanout just before the order."""
     patch = _cleanout_patch()
-    patch.set_bounds(x, row - BAR_HEIGHT / 2, width, BAR_HEIGHT)
-    patch.set_gid(f"cleanout:{order}")
-    if faded:
+    patch.set_bounds(bar.start - bar.setup, bar.row - BAR_HEIGHT / 2, bar.setup, BAR_HEIGHT)
+    patch.set_gid(f"cleanout:{bar.order}")
+    if bar.frozen:
         patch.set_alpha(FROZEN_ALPHA)
     ax.add_patch(patch)
 
 
-def _draw_bar(
-    ax: Axes, order: str, row: float, start: float, end: float, color: str, late: float, faded: bool
-) -> None:
+def _draw_bar(ax: Axes, bar: _Bar, scale: _Scale) -> None:
     """The order's bar: product colour, red edge when tardy, faded when frozen."""
-    tardy = late > 1e-9
     patch = Rectangle(
-        (start, row - BAR_HEIGHT / 2),
-        end - start,
+        (bar.start, bar.row - BAR_HEIGHT / 2),
+        bar.hours,
         BAR_HEIGHT,
-        facecolor=color,
-        edgecolor=TARDY if tardy else _darker(color),
-        linewidth=1.8 if tardy else 0.6,
-        alpha=FROZEN_ALPHA if faded else 1.0,
+        facecolor=bar.color,
+        edgecolor=TARDY if bar.tardy else _darker(bar.color),
+        linewidth=scale.tardy_edge if bar.tardy else 0.6,
+        alpha=FROZEN_ALPHA if bar.frozen else 1.0,
         zorder=3,
-        gid=f"order:{order}",
+        gid=f"order:{bar.order}",
     )
     ax.add_patch(patch)
 
 
-def _draw_label(
-    ax: Axes,
-    row: float,
-    start: float,
-    end: float,
-    long: str,
-    short: str,
-    color: str,
-    faded: bool,
-    scale: _Scale,
-) -> None:
+def _draw_label(ax: Axes, bar: _Bar, scale: _Scale) -> None:
     """``id · product`` inside the bar, or just ``id``, or nothing when the bar is too narrow."""
     font = scale.label_font
     if not font:
         return
-    text = long if scale.fits(long, end - start, font) else short
-    if not scale.fits(text, end - start, font):
-        return
-    ink = "#1A1A1A" if _luminance(color) > 0.5 or faded else "white"
+    text = f"{bar.order} · {bar.product}"
+    if not scale.fits(text, bar.hours, font):
+        text = bar.order
+        if not scale.fits(text, bar.hours, font):
+            return
+    ink = "#1A1A1A" if _luminance(bar.color) > 0.5 or bar.frozen else "white"
     ax.text(
-        (start + end) / 2,
-        row,
+        (bar.start + bar.end) / 2,
+        bar.row,
         text,
         ha="center",
         va="center",
         fontsize=font,
         color=ink,
-        alpha=0.55 if faded else 1.0,
+        alpha=0.55 if bar.frozen else 1.0,
         zorder=4,
         clip_on=True,
     )
 
 
-def _draw_lateness(
-    ax: Axes, row: float, start: float, end: float, late: float, focal: bool, scale: _Scale
-) -> None:
+def _draw_lateness(ax: Axes, bar: _Bar, scale: _Scale) -> None:
     """``+x.x h`` in red just above the right end of a tardy bar, when there is room.
 
     Above a focal bar the text sits higher, clear of the outline.
     """
-    lift = FOCAL_PAD + 0.03 if focal else 0.03
+    lift = FOCAL_PAD + 0.03 if bar.focal else 0.03
     font = scale.gap_font
-    text = f"+{late:.1f} h"
-    if font and scale.fits(text, end - start, font):
+    text = f"+{bar.late:.1f} h"
+    if font and scale.fits(text, bar.hours, font):
         ax.text(
-            end,
-            row - BAR_HEIGHT / 2 - lift,
+            bar.end,
+            bar.row - BAR_HEIGHT / 2 - lift,
             text,
             ha="right",
             va="bottom",
@@ -640,39 +669,42 @@ def _draw_lateness(
         )
 
 
-def _draw_focal(ax: Axes, order: str, row: float, start: float, end: float, scale: _Scale) -> None:
+def _draw_focal(ax: Axes, bar: _Bar, scale: _Scale) -> None:
     """A thick outline slightly larger than the bar, so a red tardy edge stays visible."""
     pad_x = 0.03 / scale.hour_in  # 0.03 inch either side
-    pad_y = FOCAL_PAD
     outline = Rectangle(
-        (start - pad_x, row - BAR_HEIGHT / 2 - pad_y),
-        end - start + 2 * pad_x,
-        BAR_HEIGHT + 2 * pad_y,
+        (bar.start - pad_x, bar.row - BAR_HEIGHT / 2 - FOCAL_PAD),
+        bar.hours + 2 * pad_x,
+        BAR_HEIGHT + 2 * FOCAL_PAD,
         fill=False,
         edgecolor=FOCAL,
         linewidth=2.6,
         zorder=5,
-        gid=f"focal:{order}",
+        gid=f"focal:{bar.order}",
     )
     ax.add_patch(outline)
 
 
 def _draw_due(ax: Axes, plan: Plan, colors: dict[str, str]) -> None:
-    """A small caret above each bar's row at the order's due date (red for tardy orders)."""
-    xs: list[float] = []
-    ys: list[float] = []
-    cs: list[str] = []
+    """A small caret under each bar at the order's due date (red for tardy orders).
+
+    Under, not above: the gap above a bar holds the ``+x.x h`` lateness text.
+    """
     orders = plan.problem.orders
-    for row, resource in enumerate(plan.problem.plant.resources):
-        for order in plan.schedule.sequence(resource):
-            xs.append(orders[order].due)
-            ys.append(row - BAR_HEIGHT / 2 - CARET_LIFT)
-            late = plan.tardiness(order) > 1e-9
-            cs.append(TARDY if late else _darker(colors[orders[order].product]))
-    if xs:
-        ax.scatter(
-            xs, ys, marker="v", s=14, c=cs, linewidths=0, zorder=4.5, clip_on=True, label="_due"
-        )
+    bars = list(_bars(plan, colors, frozenset()))
+    if not bars:
+        return
+    ax.scatter(
+        [orders[b.order].due for b in bars],
+        [b.row + BAR_HEIGHT / 2 + CARET_LIFT for b in bars],
+        marker="^",
+        s=14,
+        c=[TARDY if b.tardy else _darker(b.color) for b in bars],
+        linewidths=0,
+        zorder=4.5,
+        clip_on=True,
+        label="_due",
+    )
 
 
 # ---------------------------------------------------------------------------------------
