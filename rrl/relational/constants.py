@@ -1,0 +1,86 @@
+"""Constants for ``#`` arguments, taken from the data.
+
+Values are collected per *type* from the facts of the loaded examples (every argument
+position declared with that type).  A type is numeric when every value seen is a number.
+- In an ordinary literal, ``#`` ranges over every value seen of an atom type, and over the
+  ``max_values`` most frequent values of a numeric type.
+- In a comparison (``rmode(+X >= #)``), ``#`` ranges over ``n_thresholds`` quantiles of the
+  values of the compared variable's type (actual data values, so trees print them exactly).
+Only value counts are kept, never examples, so TG can merge them batch after batch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from rrl.relational.engine import World
+from rrl.relational.settings import Settings
+from rrl.relational.terms import Const
+
+
+class Constants:
+    """Value histograms per type and the constants derived from them.
+
+    Args:
+        n_thresholds: quantile thresholds per numeric type for comparisons.
+        max_values: most frequent values of a numeric type offered to ordinary literals.
+    """
+
+    def __init__(self, n_thresholds: int = 9, max_values: int = 20) -> None:
+        self.n_thresholds = n_thresholds
+        self.max_values = max_values
+        self.counts: dict[str, Counter[str]] = {}
+        self.numeric: set[str] = set()
+        self._cache: dict[tuple[str, str], list[Const]] = {}
+
+    def update(self, world: World, settings: Settings) -> None:
+        """Add the values of the examples currently loaded in ``world``."""
+        for (pred, arity), types in settings.types.items():
+            for position, typ in enumerate(types):
+                counter = self.counts.setdefault(typ, Counter())
+                for count, text in world.values(pred, arity, position):
+                    counter[text] += count
+        self.numeric = {t for t, c in self.counts.items() if c and all(_is_number(v) for v in c)}
+        self._cache.clear()
+
+    def values(self, typ: str) -> list[Const]:
+        """Constants for ``#`` of type ``typ`` in an ordinary literal."""
+        key = ("v", typ)
+        if key not in self._cache:
+            counter = self.counts.get(typ, Counter())
+            if typ in self.numeric:
+                picked = sorted(counter.most_common(self.max_values), key=lambda p: float(p[0]))
+                self._cache[key] = [Const(t, float(t)) for t, _ in picked]
+            else:
+                self._cache[key] = [Const(t) for t in sorted(counter)]
+        return self._cache[key]
+
+    def thresholds(self, typ: str) -> list[Const]:
+        """Quantile thresholds of numeric type ``typ`` for comparisons (empty otherwise)."""
+        key = ("t", typ)
+        if key not in self._cache:
+            consts: list[Const] = []
+            counter = self.counts.get(typ)
+            if typ in self.numeric and counter:
+                items = sorted(((float(t), t, c) for t, c in counter.items()))
+                cumulative = np.cumsum([c for _, _, c in items])
+                total = cumulative[-1]
+                seen: set[str] = set()
+                for q in range(1, self.n_thresholds + 1):
+                    idx = int(np.searchsorted(cumulative, total * q / (self.n_thresholds + 1)))
+                    value, text, _ = items[min(idx, len(items) - 1)]
+                    if text not in seen:
+                        seen.add(text)
+                        consts.append(Const(text, value))
+            self._cache[key] = consts
+        return self._cache[key]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

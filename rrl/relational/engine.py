@@ -1,0 +1,180 @@
+"""The one SWI-Prolog engine of the process (through pyswip) and the worlds inside it.
+
+A *world* is a Prolog module holding one background knowledge and the examples loaded
+into it, each example keyed by an integer id (see ``prolog/rrl_runtime.pl``).  All heavy
+loops run inside Prolog: one call evaluates a batch of tests on a batch of examples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rrl._paths import data_dir
+from rrl.errors import PrologError, SettingsError
+from rrl.relational.terms import prolog_string, quote_atom
+
+_PROLOG: Any = None
+_WORLDS = itertools.count(1)
+
+
+def _shorten(goal: str, limit: int = 300) -> str:
+    return goal if len(goal) <= limit else goal[:limit] + " ..."
+
+
+def prolog() -> Any:
+    """The process-wide pyswip ``Prolog`` with rrl's runtime loaded (created on first use)."""
+    global _PROLOG
+    if _PROLOG is None:
+        from pyswip import Prolog
+
+        engine = Prolog()
+        runtime = (data_dir("prolog") / "rrl_runtime.pl").as_posix()
+        list(engine.query(f"use_module({quote_atom(runtime)})", maxresult=1))
+        _PROLOG = engine
+    return _PROLOG
+
+
+def run(goal: str) -> dict[str, Any]:
+    """Run ``goal`` once and return its bindings (strings decoded).
+
+    Raises:
+        PrologError: the goal raised an exception or failed; the message quotes the goal.
+    """
+    from pyswip.prolog import PrologError as PyswipError
+
+    try:
+        answers = list(prolog().query(goal, maxresult=1))
+    except PyswipError as error:
+        detail = str(error).split("Returned: ", 1)[-1]
+        raise PrologError(f"Prolog raised {_shorten(detail, 200)} in goal: {_shorten(goal)}") from None
+    if not answers:
+        raise PrologError(f"Prolog goal failed: {_shorten(goal)}")
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in answers[0].items()}
+
+
+def read_terms(path: str | Path, mode: str) -> list[dict[str, Any]]:
+    """Read every term of a file with Prolog's reader: ``[{"line", "term"|"text"|"error"}]``."""
+    answer = run(f"rrl_read_terms({quote_atom(str(path))}, {mode}, J)")
+    items: list[dict[str, Any]] = json.loads(answer["J"])
+    return items
+
+
+def _numbers(text: str, dtype: type = float) -> np.ndarray:
+    return np.array(text.split(), dtype=dtype) if text.strip() else np.zeros(0, dtype=dtype)
+
+
+def _ids_text(ids: Iterable[int]) -> str:
+    return prolog_string(" ".join(map(str, ids)))
+
+
+class World:
+    """One background knowledge plus loaded examples, living in its own Prolog module.
+
+    Args:
+        background: ``.pl`` files consulted (keyed) into the world, in order.
+    """
+
+    def __init__(self, background: Sequence[str | Path] = ()) -> None:
+        self.module = f"rrl_w{next(_WORLDS)}"
+        self._next_id = 1
+        run(f"rrl_new_world({self.module})")
+        for path in background:
+            self.load_background(path)
+
+    def load_background(self, path: str | Path) -> None:
+        """Consult a background file into the world.
+
+        Raises:
+            SettingsError: the file is missing or has a syntax error (names file and line).
+        """
+        if not Path(path).is_file():
+            raise SettingsError(str(path), None, "no such file")
+        status = run(f"rrl_load_bk({self.module}, {quote_atom(str(path))}, S)")["S"]
+        if status != "ok":
+            line, _, message = status.partition(":")
+            raise SettingsError(str(path), int(line) or None, message)
+
+    def load(self, examples: Sequence[Any]) -> list[int]:
+        """Load examples (objects with ``facts`` and ``target``); return their integer keys.
+
+        Raises:
+            SettingsError: a fact of an example does not read as a ground Prolog atom.
+        """
+        ids = list(range(self._next_id, self._next_id + len(examples)))
+        self._next_id += len(examples)
+        fd, name = tempfile.mkstemp(suffix=".pl", prefix="rrl_ex_")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                for key, example in zip(ids, examples, strict=True):
+                    target = "none" if example.target is None else repr(float(example.target))
+                    out.write(f"ex({key}, [{', '.join(example.facts)}], {target}).\n")
+            status = run(f"rrl_load_examples({self.module}, {quote_atom(name)}, S)")["S"]
+        finally:
+            os.unlink(name)
+        if status != "ok":
+            where, _, message = status.partition(":")
+            # "key(K)" names the example; a bare number is a line of the temporary file.
+            index = int(where[4:-1]) - ids[0] if where.startswith("key(") else int(where) - 1
+            bad = examples[min(max(index, 0), len(examples) - 1)]
+            self.unload(ids)
+            raise SettingsError(getattr(bad, "source", "<examples>"), getattr(bad, "line", None),
+                                f"example {bad.id}: {message}")
+        return ids
+
+    def unload(self, ids: Sequence[int]) -> None:
+        """Retract the facts and targets of the given examples."""
+        if ids:
+            run(f"rrl_unload({self.module}, {_ids_text(ids)})")
+
+    def evaluate(self, ids: Sequence[int], goals: Sequence[str]) -> np.ndarray:
+        """Count, sum and sum of squares of the targets of the examples passing each goal.
+
+        Returns:
+            Array of shape ``(len(goals), 3)``; one Prolog call for all goals and examples.
+        """
+        if not goals:
+            return np.zeros((0, 3))
+        listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
+        text = run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"]
+        return _numbers(text).reshape(len(goals), 3)
+
+    def passing(self, index: int, ids: Sequence[int]) -> list[int]:
+        """Ids among ``ids`` that pass goal ``index`` (0-based) of the last :meth:`evaluate`."""
+        text = run(f"rrl_passing({self.module}, {index + 1}, {_ids_text(ids)}, T)")["T"]
+        return [int(x) for x in text.split()]
+
+    def compile(self, name: str, bodies: Sequence[str]) -> None:
+        """Install a decision list ``name``: rule i is ``body_i, !`` and answers leaf i."""
+        listing = prolog_string("[" + ", ".join(f"({b})" for b in bodies) + "]")
+        run(f"rrl_compile({self.module}, {quote_atom(name)}, {listing})")
+
+    def route(self, name: str, ids: Sequence[int]) -> np.ndarray:
+        """Leaf index of each example under decision list ``name`` (-1 when none covers it)."""
+        if not ids:
+            return np.zeros(0, dtype=int)
+        text = run(f"rrl_route({self.module}, {quote_atom(name)}, {_ids_text(ids)}, T)")["T"]
+        return _numbers(text, int)
+
+    def values(self, pred: str, arity: int, position: int) -> list[tuple[int, str]]:
+        """``(count, prolog_text)`` of each value at ``position`` (0-based) of loaded facts."""
+        goal = f"rrl_type_values({self.module}, {quote_atom(pred)}/{arity}, {position + 1}, T)"
+        text = run(goal)["T"]
+        pairs = []
+        for line in text.split("\n"):
+            if line:
+                count, _, value = line.partition("\t")
+                pairs.append((int(count), value))
+        return pairs
+
+    def fact_predicates(self) -> list[str]:
+        """``name/arity`` of every fact predicate loaded into the world so far."""
+        text = run(f"rrl_fact_preds({self.module}, T)")["T"]
+        return [line for line in text.split("\n") if line]

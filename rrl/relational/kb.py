@@ -1,0 +1,114 @@
+"""Examples for the tree learners, and the ``.kb`` knowledge-base format.
+
+An example is one interpretation: a list of ground facts written as Prolog text plus
+the number to predict.  Scheduling code builds :class:`Example` objects directly (one per
+state-action pair); ``rrl tilde`` reads them from a ``.kb`` file::
+
+    begin(model(m1)).
+    focal(t2).
+    task(t1, r1, 0, 30.5).
+    target(4.2).
+    end(model(m1)).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rrl.errors import SettingsError
+from rrl.relational.engine import read_terms
+
+_BEGIN = re.compile(r"begin\(model\((.*)\)\)\Z", re.S)
+_END = re.compile(r"end\(model\((.*)\)\)\Z", re.S)
+_TARGET = re.compile(r"target\((.*)\)\Z", re.S)
+
+
+@dataclass
+class Example:
+    """One interpretation.
+
+    Attributes:
+        id: name of the example (the model id of a ``.kb`` block).
+        facts: ground facts as Prolog text, e.g. ``"task(t1, r1, 0, 30.5)"``.
+        target: the value to predict (None when unknown, e.g. at prediction time).
+        source, line: where the example was read from, for error messages.
+    """
+
+    id: str
+    facts: list[str] = field(default_factory=list)
+    target: float | None = None
+    source: str = "<examples>"
+    line: int | None = None
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+    return text
+
+
+def read_kb(path: str | Path) -> list[Example]:
+    """Read a ``.kb`` file.
+
+    Returns:
+        The examples in file order.
+
+    Raises:
+        SettingsError: missing file, syntax error, non-ground fact, a fact outside a
+            block, unbalanced begin/end, or a block without exactly one numeric target.
+    """
+    source = str(path)
+    if not Path(path).is_file():
+        raise SettingsError(source, None, "no such file")
+    examples: list[Example] = []
+    current: Example | None = None
+    targets = 0
+    for item in read_terms(path, "text"):
+        line = item["line"]
+        if "error" in item:
+            raise SettingsError(source, line or None, item["error"])
+        text = item["text"]
+        if (match := _BEGIN.match(text)) is not None:
+            if current is not None:
+                raise SettingsError(source, line, f"begin(model({match[1]})) inside model {current.id} (missing end)")
+            current, targets = Example(_unquote(match[1]), source=source, line=line), 0
+        elif (match := _END.match(text)) is not None:
+            if current is None or _unquote(match[1]) != current.id:
+                expected = "no open model" if current is None else f"end(model({current.id}))"
+                raise SettingsError(source, line, f"end(model({match[1]})) does not close a block ({expected})")
+            if targets != 1:
+                raise SettingsError(source, current.line, f"model {current.id} has {targets} target/1 facts, expected exactly one")
+            examples.append(current)
+            current = None
+        elif current is None:
+            raise SettingsError(source, line, f"fact {text} is outside a begin(model(_))/end(model(_)) block")
+        elif not item["ground"]:
+            raise SettingsError(source, line, f"fact {text} is not ground")
+        elif (match := _TARGET.match(text)) is not None:
+            targets += 1
+            try:
+                current.target = float(match[1])
+            except ValueError:
+                raise SettingsError(source, line, f"target({match[1]}) is not a number") from None
+        else:
+            current.facts.append(text)
+    if current is not None:
+        raise SettingsError(source, current.line, f"model {current.id} is never closed by end(model({current.id}))")
+    return examples
+
+
+def write_kb(examples: list[Example], path: str | Path) -> None:
+    """Write examples as a ``.kb`` file (ids are quoted as Prolog atoms when needed)."""
+    from rrl.relational.terms import format_number, quote_atom
+
+    lines = []
+    for example in examples:
+        key = quote_atom(example.id)
+        lines.append(f"begin(model({key})).")
+        lines.extend(f"{fact}." for fact in example.facts)
+        if example.target is not None:
+            lines.append(f"target({format_number(float(example.target))}).")
+        lines.append(f"end(model({key})).")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

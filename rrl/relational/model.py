@@ -1,0 +1,113 @@
+"""What TILDE and TG trees share: a world to evaluate in, prediction, abstract states."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from rrl.errors import RRLError
+from rrl.relational.constants import Constants
+from rrl.relational.engine import World
+from rrl.relational.kb import Example
+from rrl.relational.language import Language
+from rrl.relational.settings import Settings, read_settings
+from rrl.relational.tree import Leaf, Node, body, count_nodes, leaves, to_prolog
+
+_TREES = itertools.count(1)
+Background = str | Path | Sequence[str | Path] | None
+
+
+class NotFittedError(RRLError):
+    """A tree was used before fit."""
+
+
+class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
+    """Base of the relational tree regressors (parameters are set by the subclasses)."""
+
+    settings: Settings | str | Path
+    background: Background
+    minimal_cases: int | None
+    max_depth: int | None
+    n_thresholds: int
+    _learner = "tree"
+
+    # -- set-up --------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Read settings, open a fresh world with the background, reset the constants."""
+        self.settings_ = self.settings if isinstance(self.settings, Settings) else read_settings(self.settings)
+        if self.background is None:
+            files: list[str | Path] = []
+        elif isinstance(self.background, str | Path):
+            files = [self.background]
+        else:
+            files = list(self.background)
+        self.world_ = World(files)
+        self.constants_ = Constants(self.n_thresholds)
+        self.language_ = Language(self.settings_, self.constants_)
+        self.name_ = f"rrl_tree_{next(_TREES)}"
+        self.n_examples_ = 0
+        self.fact_preds_: list[str] = []
+
+    def _param(self, name: str, default: float) -> float:
+        own = getattr(self, name)
+        if own is not None:
+            return float(own)
+        from_file = getattr(self.settings_, name)
+        return float(from_file) if from_file is not None else default
+
+    def _compile(self) -> None:
+        self.leaves_ = leaves(self.tree_)
+        self.world_.compile(self.name_, [body(leaf) for leaf in self.leaves_])
+
+    def _check_fitted(self) -> None:
+        if getattr(self, "tree_", None) is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet")
+
+    # -- prediction ----------------------------------------------------------------
+
+    def apply(self, examples: Sequence[Example]) -> np.ndarray:
+        """Index (in :meth:`leaves` order) of the leaf each example reaches, -1 if none.
+
+        One Prolog call loads the examples, one routes them all, one unloads them.
+        """
+        self._check_fitted()
+        ids = self.world_.load(examples)
+        try:
+            return self.world_.route(self.name_, ids)
+        finally:
+            self.world_.unload(ids)
+
+    def predict(self, examples: Sequence[Example]) -> np.ndarray:
+        """Predicted value of each example (the training mean when the root query fails)."""
+        index = self.apply(examples)
+        values = np.array([leaf.value for leaf in self.leaves_] + [self.default_])
+        return values[index]  # -1 selects the default
+
+    def abstract_state(self, example: Example) -> str | None:
+        """Algorithm 2: the conjunction of the first leaf (rule) covering the example."""
+        index = int(self.apply([example])[0])
+        return None if index < 0 else body(self.leaves_[index])
+
+    def leaves(self) -> list[Leaf]:
+        """The abstract states, in decision-list order, with value and training count."""
+        self._check_fitted()
+        return [Leaf(body(n), n.value, n.count) for n in self.leaves_]
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes of the fitted tree."""
+        self._check_fitted()
+        return count_nodes(self.tree_)
+
+    def to_prolog(self) -> str:
+        """The tree as readable Prolog rules defining ``predict(Value)`` (see tree.to_prolog)."""
+        self._check_fitted()
+        return to_prolog(self.tree_, self.fact_preds_, self.default_, self._learner, self.n_examples_)
+
+    def _leaf(self, query: object, y: np.ndarray) -> Node:
+        return Node(query, float(y.mean()) if len(y) else self.default_, len(y))  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""First-order regression trees: nodes, leaves in decision-list order, Prolog output.
+
+A node holds the query of its path (root query plus the tests of the yes-branches taken).
+The yes-child of a node with test C has query ``Q, C``; the no-child keeps ``Q``.  Listing
+the leaves depth first, yes before no, and cutting after each rule gives a decision list
+equivalent to the tree: a rule is reached only when every earlier rule failed, which is
+exactly the "no" of the tests that sent the example right.  Each rule is a standalone
+clause, so no binding made while trying a failed rule survives into the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rrl.relational.language import Query, Refinement
+from rrl.relational.terms import Lit, conjunction, format_number
+
+
+@dataclass
+class Node:
+    """A tree node; a leaf when ``test`` is None.
+
+    Attributes:
+        query: conjunction of the path (root query and yes-tests above).
+        value: prediction (mean target) of a leaf.
+        count: training examples that reached the node.
+        test: the refinement tested here (internal nodes).
+        yes, no: children.
+        state: learner-specific data (TG's statistics).
+    """
+
+    query: Query
+    value: float = 0.0
+    count: int = 0
+    test: Refinement | None = None
+    yes: Node | None = None
+    no: Node | None = None
+    state: Any = field(default=None, repr=False)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.test is None
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An abstract state: the conjunction a leaf's examples satisfy, its value and count."""
+
+    conjunction: str
+    value: float
+    count: int
+
+
+def leaves(root: Node) -> list[Node]:
+    """Leaves in decision-list order (depth first, yes-branch first)."""
+    if root.is_leaf:
+        return [root]
+    assert root.yes is not None and root.no is not None
+    return leaves(root.yes) + leaves(root.no)
+
+
+def count_nodes(root: Node) -> int:
+    """Number of nodes (internal and leaves)."""
+    if root.is_leaf:
+        return 1
+    assert root.yes is not None and root.no is not None
+    return 1 + count_nodes(root.yes) + count_nodes(root.no)
+
+
+def body(node: Node) -> str:
+    """The rule body (conjunction text) of a leaf."""
+    return conjunction(node.query.literals)
+
+
+def _segments(root: Node, prefix: list[tuple[Lit, ...]]) -> list[tuple[Node, list[tuple[Lit, ...]]]]:
+    if root.is_leaf:
+        return [(root, prefix)]
+    assert root.yes is not None and root.no is not None and root.test is not None
+    return _segments(root.yes, [*prefix, root.test.literals]) + _segments(root.no, prefix)
+
+
+def to_prolog(root: Node, fact_preds: list[str], default: float, learner: str, n_examples: int) -> str:
+    """The tree as a decision list defining ``predict(Value)``.
+
+    Args:
+        root: the tree.
+        fact_preds: ``name/arity`` of the example facts (declared dynamic so that a model
+            lacking some of them still runs in plain ``swipl``).
+        default: value when the root query itself fails.
+        learner: name written in the header.
+        n_examples: training examples, for the header.
+
+    Returns:
+        Prolog source text.
+    """
+    parts = _segments(root, [root.query.literals] if root.query.literals else [])
+    lines = [
+        f"% First-order regression tree learned by rrl ({learner}) from {n_examples} examples:",
+        f"% {len(parts)} leaves, {count_nodes(root)} nodes, written as a decision list.",
+        "% Use: consult the background knowledge and this file, assert the facts of one",
+        "% model (example), then ask  ?- predict(Value).",
+        "% The first rule whose body holds gives the value; its body is the abstract state.",
+    ]
+    if fact_preds:
+        lines.append(f":- dynamic {', '.join(fact_preds)}.")
+    for number, (leaf, segments) in enumerate(parts, 1):
+        lines.append("")
+        lines.append(f"% leaf {number}: {leaf.count} training examples, mean target {leaf.value:.6g}")
+        lines.append("predict(Value) :-")
+        for segment in segments:
+            lines.append(f"    {conjunction(segment)},")
+        lines.append("    !,")
+        lines.append(f"    Value = {format_number(float(leaf.value))}.")
+    lines.append("")
+    lines.append("% no rule above applies (the root query fails): the mean of all training targets")
+    lines.append(f"predict({format_number(float(default))}).")
+    return "\n".join(lines) + "\n"
