@@ -1,0 +1,54 @@
+"""The ``rrl`` command: one group, one module per sub-command family."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from rrl import __version__
+from rrl.errors import RRLError
+
+
+class _Group(click.Group):
+    """A click group that turns user errors into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RRLError as error:
+            click.echo(f"rrl: error: {error}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rrl")
+def cli() -> None:
+    """rrl: learn and apply schedule-repair policies with relational reinforcement learning.
+
+    Build a schedule for a plant (schedule), hit it with a disruption and repair it with a
+    learned policy (train, consult, evaluate, policy), learn first-order regression trees
+    on any relational data (tilde), and build initial schedules with PPO (ppo).
+    Every command takes --help; commands that print results take --json.
+    """
+
+
+def _register() -> None:
+    # Imported here so that ``rrl --help`` stays fast and each family stays in its module.
+    from rrl.cli import scenario, schedule
+
+    cli.add_command(schedule.schedule)
+    cli.add_command(scenario.scenario)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="rrl")
+
+
+if __name__ == "__main__":
+    main()

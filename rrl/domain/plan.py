@@ -1,0 +1,60 @@
+"""A plan: a problem with a schedule and its derived times, the object repairs work on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from rrl.domain.metrics import Metrics, compute_metrics
+from rrl.domain.problem import Problem
+from rrl.domain.schedule import Schedule
+from rrl.domain.timing import Timetable, compute_times, retime
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A timed schedule. Build it with :meth:`build`; change it with :meth:`with_schedule`."""
+
+    problem: Problem
+    schedule: Schedule
+    times: Timetable = field(repr=False)
+
+    @classmethod
+    def build(cls, problem: Problem, schedule: Schedule) -> Plan:
+        """Time ``schedule`` from scratch (raises CycleError on a cycle)."""
+        return cls(problem, schedule, compute_times(problem, schedule))
+
+    def with_schedule(self, schedule: Schedule, changed: Iterable[str]) -> Plan:
+        """The plan for ``schedule``, which differs from this one only on ``changed``."""
+        times = retime(self.problem, self.schedule, self.times, schedule, changed)
+        return Plan(self.problem, schedule, times)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """All metrics of DESIGN section 3."""
+        return compute_metrics(self.problem, self.schedule, self.times)
+
+    @cached_property
+    def total_tardiness(self) -> float:
+        """Total tardiness (hours), the quantity repairs read most."""
+        orders = self.problem.orders
+        return sum(max(0.0, e - orders[o].due) for o, e in self.times.end.items())
+
+    def tardiness(self, order: str) -> float:
+        """Tardiness of one order."""
+        return max(0.0, self.times.end[order] - self.problem.orders[order].due)
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per order (resource by resource): the ``schedule`` list of the CLI JSON."""
+        return [
+            {
+                "order": order,
+                "resource": resource,
+                "start": self.times.start[order],
+                "end": self.times.end[order],
+                "tardiness": self.tardiness(order),
+            }
+            for resource, seq in self.schedule.sequences.items()
+            for order in seq
+        ]

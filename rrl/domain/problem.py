@@ -1,0 +1,79 @@
+"""A problem instance: the plant, the orders to make, and the current time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from rrl.domain.order import Order
+from rrl.domain.plant import Plant
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Plant, orders and the clock.
+
+    Parameters
+    ----------
+    plant : Plant
+        Resources, rates, cleanouts and downtime.
+    orders : mapping of id to Order
+        The orders, in file order.
+    now : float
+        The current time. Orders that are not frozen never start before it.
+    frozen : frozenset of str
+        Orders that started before ``now``: they keep their resource, their position
+        and their times (see :func:`rrl.domain.timing.frozen_orders`).
+    """
+
+    plant: Plant
+    orders: Mapping[str, Order]
+    now: float = 0.0
+    frozen: frozenset[str] = field(default=frozenset())
+
+    # Derived tables, built once per problem because timing reads them for every order.
+
+    @cached_property
+    def durations(self) -> dict[str, dict[str, float]]:
+        """``durations[order][resource]``: processing hours on every eligible resource."""
+        table: dict[str, dict[str, float]] = {}
+        resources = list(self.plant.resources.values())
+        for order in self.orders.values():
+            table[order.id] = {
+                r.id: order.size / r.rates[order.product] for r in resources if order.product in r.rates
+            }
+        return table
+
+    @cached_property
+    def dependents(self) -> dict[str, tuple[str, ...]]:
+        """``dependents[o]``: the orders that list ``o`` in their ``after``."""
+        found: dict[str, list[str]] = {}
+        for order in self.orders.values():
+            for before in order.after:
+                found.setdefault(before, []).append(order.id)
+        return {k: tuple(v) for k, v in found.items()}
+
+    @cached_property
+    def has_precedence(self) -> bool:
+        """True when any order has an ``after`` constraint (cycles become possible)."""
+        return any(order.after for order in self.orders.values())
+
+    def eligible(self, order_id: str) -> list[str]:
+        """Resources that can run the order."""
+        return list(self.durations[order_id])
+
+    def with_orders(self, orders: Iterable[Order]) -> Problem:
+        """Return a copy whose orders are replaced (same ids) or added (new ids)."""
+        merged = dict(self.orders)
+        for order in orders:
+            merged[order.id] = order
+        return replace(self, orders=merged)
+
+    def with_plant(self, plant: Plant) -> Problem:
+        """Return a copy on another plant (e.g. with a new downtime window)."""
+        return replace(self, plant=plant)
+
+    def with_clock(self, now: float, frozen: frozenset[str]) -> Problem:
+        """Return a copy with a new current time and frozen set."""
+        return replace(self, now=now, frozen=frozen)

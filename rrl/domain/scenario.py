@@ -1,0 +1,350 @@
+"""Scenario files (DESIGN section 2): read, check and write plants, orders and plans.
+
+Every problem found in a file raises :class:`ScenarioError` naming the file, the key
+path (``orders[3].product``) and the problem, so the CLI can print one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rrl.domain.order import Order
+from rrl.domain.plan import Plan
+from rrl.domain.plant import Plant, Resource, merge_windows
+from rrl.domain.problem import Problem
+from rrl.domain.schedule import Schedule
+from rrl.domain.timing import frozen_orders
+from rrl.errors import CycleError, ScenarioError
+
+_TOP_KEYS = {"name", "products", "resources", "cleanout", "orders", "schedule", "now"}
+_RESOURCE_KEYS = {"id", "kind", "rates", "initial_product", "downtime"}
+_ORDER_KEYS = {"id", "product", "size", "due", "release", "important", "weight", "after"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The content of a scenario file.
+
+    Parameters
+    ----------
+    name : str
+        A label for reports.
+    problem : Problem
+        Plant, orders, ``now`` and the orders frozen by it.
+    schedule : Schedule or None
+        The current plan, when the file has one.
+    """
+
+    name: str
+    problem: Problem
+    schedule: Schedule | None = field(default=None)
+
+    @property
+    def plant(self) -> Plant:
+        """The plant of the problem."""
+        return self.problem.plant
+
+    def plan(self) -> Plan:
+        """The file's schedule, timed (raises ScenarioError when the file has none)."""
+        if self.schedule is None:
+            raise ScenarioError(self.name, "schedule", "the scenario has no schedule")
+        return Plan.build(self.problem, self.schedule)
+
+    def with_schedule(self, schedule: Schedule | None) -> Scenario:
+        """A copy with another schedule."""
+        return replace(self, schedule=schedule)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario in the file format (JSON- and YAML-ready)."""
+        data: dict[str, Any] = {"name": self.name, **self.problem.plant.to_dict()}
+        data["orders"] = [o.to_dict() for o in self.problem.orders.values()]
+        if self.schedule is not None:
+            data["schedule"] = self.schedule.to_dict()
+        if self.problem.now:
+            data["now"] = self.problem.now
+        return data
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the scenario (JSON when the name ends in ``.json``, else YAML), atomically."""
+        target = Path(path)
+        if target.suffix.lower() == ".json":
+            text = json.dumps(self.to_dict(), indent=2)
+        else:
+            text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        write_atomically(target, text)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so no half file is ever left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and check a YAML or JSON scenario file.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the key path and the problem.
+    """
+    source = Path(path)
+    label = source.name
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ScenarioError(str(path), "", f"cannot read the file ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "the file is not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)  # JSON is YAML, so one parser serves both
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "malformed YAML"
+        raise ScenarioError(label, where, f"malformed YAML/JSON: {problem}") from None
+    return scenario_from_dict(data, label, default_name=source.stem)
+
+
+def scenario_from_dict(data: Any, source: str = "<scenario>", default_name: str = "scenario") -> Scenario:
+    """Check a parsed scenario and build it (see :func:`load_scenario`)."""
+    reader = _Reader(source)
+    top = reader.mapping(data, "", _TOP_KEYS, required=("products", "resources", "orders"))
+    name = str(top.get("name") or default_name)
+    products = reader.products(top["products"])
+    resources = reader.resources(top["resources"], products)
+    cleanout = reader.cleanout(top.get("cleanout") or {}, products)
+    plant = Plant(products=tuple(products), resources=resources, cleanout=cleanout)
+    orders = reader.orders(top["orders"], plant)
+    now = reader.number(top.get("now", 0.0), "now", minimum=0.0)
+    problem = Problem(plant=plant, orders=orders, now=now)
+    schedule = None
+    if top.get("schedule") is not None:
+        schedule = reader.schedule(top["schedule"], problem)
+        try:
+            problem = problem.with_clock(now, frozen_orders(problem, schedule))
+        except CycleError as error:
+            raise ScenarioError(source, "schedule", f"sequences and 'after' form a cycle ({error})") from None
+    return Scenario(name=name, problem=problem, schedule=schedule)
+
+
+class _Reader:
+    """Type and consistency checks that know where they are in the file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> ScenarioError:
+        return ScenarioError(self.source, key or "(top level)", problem)
+
+    def mapping(
+        self, value: Any, key: str, allowed: set[str] | None = None, required: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """Check ``value`` is a mapping; with ``allowed``, reject keys outside it."""
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"expected a mapping, got {_kind(value)}")
+        for name in value:
+            if allowed is not None and name not in allowed:
+                raise self.fail(_join(key, str(name)), f"unknown key (expected one of {', '.join(sorted(allowed))})")
+        for name in required:
+            if name not in value:
+                raise self.fail(_join(key, name), "missing key")
+        return dict(value)
+
+    def sequence(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list, got {_kind(value)}")
+        return value
+
+    def number(self, value: Any, key: str, minimum: float | None = None, positive: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(key, f"expected a number, got {value!r}")
+        if positive and value <= 0:
+            raise self.fail(key, f"must be > 0, got {value}")
+        if minimum is not None and value < minimum:
+            raise self.fail(key, f"must be >= {minimum:g}, got {value}")
+        return float(value)
+
+    def ident(self, value: Any, key: str) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
+            raise self.fail(key, f"expected a name, got {value!r}")
+        return str(value)
+
+    def product(self, value: Any, key: str, products: list[str]) -> str:
+        name = self.ident(value, key)
+        if name not in products:
+            raise self.fail(key, f"'{name}' is not a product")
+        return name
+
+    def products(self, value: Any) -> list[str]:
+        items = self.sequence(value, "products")
+        names: list[str] = []
+        for i, item in enumerate(items):
+            name = self.ident(item, f"products[{i}]")
+            if name in names:
+                raise self.fail(f"products[{i}]", f"duplicate product '{name}'")
+            names.append(name)
+        if not names:
+            raise self.fail("products", "at least one product is needed")
+        return names
+
+    def resources(self, value: Any, products: list[str]) -> dict[str, Resource]:
+        resources: dict[str, Resource] = {}
+        for i, item in enumerate(self.sequence(value, "resources")):
+            key = f"resources[{i}]"
+            spec = self.mapping(item, key, _RESOURCE_KEYS, required=("id", "rates"))
+            rid = self.ident(spec["id"], f"{key}.id")
+            if rid in resources:
+                raise self.fail(f"{key}.id", f"duplicate resource id '{rid}'")
+            rates_in = self.mapping(spec["rates"], f"{key}.rates")
+            rates: dict[str, float] = {}
+            for product, rate in rates_in.items():
+                name = self.product(product, f"{key}.rates.{product}", products)
+                rates[name] = self.number(rate, f"{key}.rates.{product}", positive=True)
+            initial = spec.get("initial_product")
+            if initial is not None:
+                initial = self.product(initial, f"{key}.initial_product", products)
+            windows = []
+            for j, window in enumerate(self.sequence(spec.get("downtime") or [], f"{key}.downtime")):
+                wkey = f"{key}.downtime[{j}]"
+                if not isinstance(window, list) or len(window) != 2:
+                    raise self.fail(wkey, f"expected [start, end], got {window!r}")
+                a = self.number(window[0], wkey, minimum=0.0)
+                b = self.number(window[1], wkey)
+                if b <= a:
+                    raise self.fail(wkey, f"end {b:g} must be after start {a:g}")
+                windows.append((a, b))
+            kind = self.ident(spec.get("kind", "machine"), f"{key}.kind")
+            resources[rid] = Resource(rid, kind, rates, initial, merge_windows(windows))
+        if not resources:
+            raise self.fail("resources", "at least one resource is needed")
+        return resources
+
+    def cleanout(self, value: Any, products: list[str]) -> dict[str, dict[str, float]]:
+        table = self.mapping(value, "cleanout")
+        result: dict[str, dict[str, float]] = {}
+        for source, row in table.items():
+            a = self.product(source, f"cleanout.{source}", products)
+            cells = self.mapping(row, f"cleanout.{a}")
+            result[a] = {}
+            for target, hours in cells.items():
+                b = self.product(target, f"cleanout.{a}.{target}", products)
+                result[a][b] = self.number(hours, f"cleanout.{a}.{b}", minimum=0.0)
+        return result
+
+    def orders(self, value: Any, plant: Plant) -> dict[str, Order]:
+        orders: dict[str, Order] = {}
+        index_of: dict[str, int] = {}
+        products = list(plant.products)
+        raw = self.sequence(value, "orders")
+        for i, item in enumerate(raw):
+            key = f"orders[{i}]"
+            spec = self.mapping(item, key, _ORDER_KEYS, required=("id", "product", "size", "due"))
+            oid = self.ident(spec["id"], f"{key}.id")
+            if oid in orders:
+                raise self.fail(f"{key}.id", f"duplicate order id '{oid}' (first at orders[{index_of[oid]}])")
+            product = self.product(spec["product"], f"{key}.product", products)
+            if not plant.eligible(product):
+                raise self.fail(f"{key}.product", f"no resource can run product '{product}'")
+            important = spec.get("important", False)
+            if not isinstance(important, bool):
+                raise self.fail(f"{key}.important", f"expected true or false, got {important!r}")
+            after = [self.ident(a, f"{key}.after[{j}]") for j, a in enumerate(self.sequence(spec.get("after") or [], f"{key}.after"))]
+            orders[oid] = Order(
+                id=oid,
+                product=product,
+                size=self.number(spec["size"], f"{key}.size", positive=True),
+                due=self.number(spec["due"], f"{key}.due"),
+                release=self.number(spec.get("release", 0.0), f"{key}.release", minimum=0.0),
+                important=important,
+                weight=self.number(spec.get("weight", 1.0), f"{key}.weight", positive=True),
+                after=tuple(after),
+            )
+            index_of[oid] = i
+        for oid, order in orders.items():
+            for j, before in enumerate(order.after):
+                if before not in orders:
+                    raise self.fail(f"orders[{index_of[oid]}].after[{j}]", f"'{before}' is not an order")
+                if before == oid:
+                    raise self.fail(f"orders[{index_of[oid]}].after[{j}]", "an order cannot come after itself")
+        cycle = _after_cycle(orders)
+        if cycle:
+            raise self.fail(f"orders[{index_of[cycle[0]]}].after", f"precedence cycle {' -> '.join(cycle)}")
+        return orders
+
+    def schedule(self, value: Any, problem: Problem) -> Schedule:
+        resources = problem.plant.resources
+        table = self.mapping(value, "schedule")
+        placed: dict[str, str] = {}
+        sequences: dict[str, list[str]] = {}
+        for resource, seq in table.items():
+            if resource not in resources:
+                raise self.fail(f"schedule.{resource}", f"'{resource}' is not a resource")
+            sequences[resource] = []
+            for j, item in enumerate(self.sequence(seq or [], f"schedule.{resource}")):
+                key = f"schedule.{resource}[{j}]"
+                oid = self.ident(item, key)
+                if oid not in problem.orders:
+                    raise self.fail(key, f"'{oid}' is not an order")
+                if oid in placed:
+                    raise self.fail(key, f"order '{oid}' is scheduled twice (also on {placed[oid]})")
+                product = problem.orders[oid].product
+                if not resources[resource].can_run(product):
+                    raise self.fail(key, f"order '{oid}' (product {product}) cannot run on {resource}")
+                placed[oid] = resource
+                sequences[resource].append(oid)
+        for oid in problem.orders:
+            if oid not in placed:
+                raise self.fail("schedule", f"order '{oid}' is missing from the schedule")
+        return Schedule({r: sequences.get(r, []) for r in resources})
+
+
+def _after_cycle(orders: Mapping[str, Order]) -> list[str]:
+    """A cycle of ``after`` constraints as a list of ids (empty when there is none)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    for root in orders:
+        if state.get(root):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                state[node] = 1
+                path.append(node)
+            after = orders[node].after
+            if i < len(after):
+                stack.append((node, i + 1))
+                nxt = after[i]
+                if state.get(nxt) == 1:
+                    return [*path[path.index(nxt):], nxt]
+                if not state.get(nxt):
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return []
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__

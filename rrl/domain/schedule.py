@@ -1,0 +1,105 @@
+"""A schedule: the sequence of orders on each resource. Times are derived, never stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+
+class Schedule:
+    """Sequences of order ids per resource; immutable and cheap to copy.
+
+    A derived schedule (:meth:`replace`) shares the unchanged sequences with its parent,
+    so an operator that touches two resources costs two tuples, not a deep copy.
+
+    Parameters
+    ----------
+    sequences : mapping of resource id to sequence of order ids
+        Resources with no orders may be left out.
+    """
+
+    __slots__ = ("_sequences", "_where")
+
+    def __init__(self, sequences: Mapping[str, Sequence[str]]) -> None:
+        self._sequences: dict[str, tuple[str, ...]] = {r: tuple(s) for r, s in sequences.items()}
+        self._where: dict[str, tuple[str, int]] | None = None
+
+    @property
+    def sequences(self) -> Mapping[str, tuple[str, ...]]:
+        """Resource id to the tuple of order ids, in processing order."""
+        return self._sequences
+
+    def sequence(self, resource: str) -> tuple[str, ...]:
+        """Orders on ``resource`` (empty when it has none)."""
+        return self._sequences.get(resource, ())
+
+    @property
+    def where(self) -> dict[str, tuple[str, int]]:
+        """Order id to ``(resource, position)``; the last place wins if an id repeats."""
+        if self._where is None:
+            self._where = {
+                order: (resource, index)
+                for resource, seq in self._sequences.items()
+                for index, order in enumerate(seq)
+            }
+        return self._where
+
+    def resource_of(self, order: str) -> str:
+        """The resource that runs ``order``."""
+        return self.where[order][0]
+
+    def position(self, order: str) -> int:
+        """Index of ``order`` in its resource's sequence."""
+        return self.where[order][1]
+
+    def predecessor(self, order: str) -> str | None:
+        """The order just before ``order`` on its resource, or None."""
+        resource, index = self.where[order]
+        return self._sequences[resource][index - 1] if index else None
+
+    def orders(self) -> Iterator[str]:
+        """Every order id, resource by resource."""
+        for seq in self._sequences.values():
+            yield from seq
+
+    def __len__(self) -> int:
+        return sum(len(seq) for seq in self._sequences.values())
+
+    def __contains__(self, order: object) -> bool:
+        return order in self.where
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Schedule):
+            return NotImplemented
+        mine = {r: s for r, s in self._sequences.items() if s}
+        theirs = {r: s for r, s in other._sequences.items() if s}
+        return mine == theirs
+
+    def __hash__(self) -> int:
+        return hash(frozenset((r, s) for r, s in self._sequences.items() if s))
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{r}: {list(s)}" for r, s in self._sequences.items())
+        return f"Schedule({{{body}}})"
+
+    def replace(self, changes: Mapping[str, Sequence[str]]) -> Schedule:
+        """Return a schedule in which the given resources get new sequences.
+
+        The position index is carried over and patched for the changed resources only.
+        """
+        child = Schedule.__new__(Schedule)
+        sequences = dict(self._sequences)
+        for resource, seq in changes.items():
+            sequences[resource] = tuple(seq)
+        child._sequences = sequences
+        child._where = None
+        if self._where is not None:
+            where = dict(self._where)
+            for resource in changes:
+                for index, order in enumerate(sequences[resource]):
+                    where[order] = (resource, index)
+            child._where = where
+        return child
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """The schedule as in a scenario file (empty resources left out)."""
+        return {r: list(s) for r, s in self._sequences.items() if s}

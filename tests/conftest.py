@@ -1,0 +1,42 @@
+"""Shared fixtures and hypothesis strategies for the schedule world."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+from rrl.dispatching import dispatch
+from rrl.domain import Plan, Scenario, load_scenario
+from rrl.domain.generate import generate_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture
+def extruders() -> Scenario:
+    return load_scenario(SCENARIOS / "extruders.yaml")
+
+
+@st.composite
+def plans(draw: st.DrawFn, max_orders: int = 25) -> Plan:
+    """A random plan: a generated plant (downtime, families, releases) and a random schedule."""
+    machines = draw(st.integers(1, 6))
+    scenario = generate_scenario(
+        machines=machines,
+        types=draw(st.integers(1, machines)),
+        orders=draw(st.integers(1, max_orders)),
+        family_steps=draw(st.integers(1, 4)),
+        breaks=draw(st.booleans()),
+        seed=draw(st.integers(0, 10_000)),
+    )
+    rule = draw(st.sampled_from(["random", "edd", "atcs", "spt", "first_fit"]))
+    schedule = dispatch(scenario.problem, rule, seed=draw(st.integers(0, 1000)))
+    return Plan.build(scenario.problem, schedule)
+
+
+def rng_from(seed: int) -> random.Random:
+    return random.Random(seed)

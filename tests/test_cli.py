@@ -1,0 +1,56 @@
+"""The CLI: help texts, JSON contract, generate and validate."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from rrl.cli.main import cli
+from rrl.domain import load_scenario, validate
+from tests.conftest import SCENARIOS
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    for args in (["--help"], ["schedule", "--help"], ["scenario", "--help"], ["scenario", "generate", "--help"],
+                 ["scenario", "validate", "--help"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0
+        assert "Usage:" in result.output
+
+
+def test_schedule_json_is_one_object_and_validates(tmp_path) -> None:
+    gantt = tmp_path / "g.png"
+    result = CliRunner().invoke(cli, ["schedule", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                                      "--rule", "atcs", "--json", "--gantt", str(gantt)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"metrics", "schedule"}
+    assert {"total_tardiness", "weighted_tardiness", "max_tardiness", "avg_tardiness", "tardy_orders",
+            "makespan", "total_cleanout", "load", "tardiness"} <= set(data["metrics"])
+    assert abs(sum(r["tardiness"] for r in data["schedule"]) - data["metrics"]["total_tardiness"]) < 1e-6
+    assert gantt.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_generate_then_validate_at_seed_scale(tmp_path) -> None:
+    out = tmp_path / "big.yaml"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["scenario", "generate", "--machines", "152", "--types", "42", "--orders", "500",
+                                 "--family-steps", "5", "--breaks", "--rule", "edd", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    scenario = load_scenario(out)
+    assert len(scenario.plant.resources) == 152
+    assert len({r.kind for r in scenario.plant.resources.values()}) == 42
+    assert len(scenario.problem.orders) == 500
+    assert any(o.after for o in scenario.problem.orders.values())
+    assert validate(scenario.problem, scenario.schedule) == []
+    result = runner.invoke(cli, ["scenario", "validate", str(out), "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["valid"] is True
+
+
+def test_bad_flag_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["schedule", "--scenario", str(SCENARIOS / "extruders.yaml"), "--rule", "fifo"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--rule'" in result.output

@@ -1,0 +1,93 @@
+"""Events: focal tasks, and no order lost or silently changed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rrl.domain import Order, Plan, validate
+from rrl.domain.scenario import Scenario
+from rrl.errors import RRLError
+from rrl.events import EVENTS, breakdown, draw_event, material_delay, new_order, rush_order
+from tests.conftest import plans
+
+
+def _edd(extruders: Scenario) -> Plan:
+    from rrl.dispatching import dispatch
+
+    return Plan.build(extruders.problem, dispatch(extruders.problem, "edd"))
+
+
+def test_new_order_is_inserted_and_focal(extruders: Scenario) -> None:
+    plan = _edd(extruders)
+    order = Order("o99", "A", 458, 1.0)
+    hit = new_order(plan, order, position=("ext1", 0))
+    assert hit.focal == ("o99",)
+    assert hit.plan.schedule.sequence("ext1")[0] == "o99"
+    assert hit.plan.problem.orders["o99"] == order
+    assert hit.plan.total_tardiness > plan.total_tardiness
+
+
+def test_rush_order_is_important(extruders: Scenario) -> None:
+    hit = rush_order(_edd(extruders), Order("r1", "C", 300, 3.0), rng=random.Random(3))
+    assert hit.plan.problem.orders["r1"].important
+
+
+def test_breakdown_delays_and_focal_most_tardy_first(extruders: Scenario) -> None:
+    plan = _edd(extruders)
+    hit = breakdown(plan, "ext2", at=2.0, duration=5.0)
+    assert hit.focal
+    for order in hit.focal:
+        assert hit.plan.schedule.resource_of(order) == "ext2"
+        assert hit.plan.times.start[order] > plan.times.start[order]
+    tardiness = [hit.plan.tardiness(o) for o in hit.focal]
+    assert tardiness == sorted(tardiness, reverse=True)
+    # the order running at 2.0 on ext2 has started: it finishes first, the window opens after
+    assert validate(hit.plan.problem, hit.plan.schedule, hit.plan.times, reference=(hit.before.schedule, hit.before.times)) == []
+
+
+def test_material_delay(extruders: Scenario) -> None:
+    plan = _edd(extruders)
+    hit = material_delay(plan, "o10", release=15.0)
+    assert hit.plan.problem.orders["o10"].release == 15.0
+    assert hit.plan.times.start["o10"] >= 15.0
+    with pytest.raises(RRLError, match="earlier"):
+        material_delay(hit.plan, "o10", release=1.0)
+
+
+def test_bad_event_parameters_are_user_errors(extruders: Scenario) -> None:
+    plan = _edd(extruders)
+    with pytest.raises(RRLError, match="not a resource"):
+        breakdown(plan, "ext9", 1.0, 1.0)
+    with pytest.raises(RRLError, match="already an order"):
+        new_order(plan, Order("o1", "A", 10, 1))
+    with pytest.raises(RRLError, match="cannot run"):
+        new_order(plan, Order("n1", "D", 10, 1), position=("ext1", 0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(plans(), st.sampled_from(EVENTS), st.integers(0, 10_000), st.floats(0, 8))
+def test_events_never_lose_or_alter_orders(plan: Plan, kind: str, seed: int, now: float) -> None:
+    rng = random.Random(seed)
+    try:
+        hit = draw_event(kind, plan, rng, now=now)
+    except RRLError:
+        return  # e.g. nothing left to delay: refused with a message, nothing changed
+    before = plan.problem.orders
+    after = hit.plan.problem.orders
+    for oid, order in before.items():
+        assert oid in after
+        if kind == "material_delay" and oid == hit.event["order"]:
+            assert after[oid] == order.with_changes(release=hit.event["release"])
+        else:
+            assert after[oid] == order
+    added = set(after) - set(before)
+    assert len(added) == (1 if kind in ("new_order", "rush_order") else 0)
+    assert sorted(hit.plan.schedule.orders()) == sorted(after)
+    assert validate(hit.plan.problem, hit.plan.schedule, hit.plan.times,
+                    reference=(hit.before.schedule, hit.before.times)) == []
+    for focal in hit.focal:
+        assert focal in after

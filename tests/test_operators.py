@@ -1,0 +1,115 @@
+"""Repair operators: applicability, effects, and invariants under random sequences."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rrl.domain import Plan, Schedule, validate
+from rrl.domain.scenario import Scenario
+from rrl.errors import NotApplicable
+from rrl.events import clock
+from rrl.operators import OPERATORS, Action, applicable_actions, apply, successors
+from tests.conftest import plans
+
+
+def _plan(extruders: Scenario) -> Plan:
+    schedule = Schedule({
+        "ext1": ["o1", "o5", "o9", "o13", "o3"],
+        "ext2": ["o6", "o14", "o10", "o4", "o8", "o12"],
+        "ext3": ["o2", "o7", "o11", "o15"],
+    })
+    return Plan.build(extruders.problem, schedule)
+
+
+def test_same_resource_operators(extruders: Scenario) -> None:
+    plan = _plan(extruders)
+    assert apply(plan, Action("left_move", "o9", "o5", "ext1")).schedule.sequence("ext1") == ("o1", "o9", "o5", "o13", "o3")
+    assert apply(plan, Action("right_move", "o9", "o13", "ext1")).schedule.sequence("ext1") == ("o1", "o5", "o13", "o9", "o3")
+    assert apply(plan, Action("left_swap", "o9", "o1", "ext1")).schedule.sequence("ext1") == ("o9", "o5", "o1", "o13", "o3")
+    assert apply(plan, Action("right_swap", "o9", "o3", "ext1")).schedule.sequence("ext1") == ("o1", "o5", "o3", "o13", "o9")
+    assert apply(plan, Action("left_jump", "o9", "o1", "ext1")).schedule.sequence("ext1") == ("o9", "o1", "o5", "o13", "o3")
+    assert apply(plan, Action("right_jump", "o9", "o3", "ext1")).schedule.sequence("ext1") == ("o1", "o5", "o13", "o3", "o9")
+
+
+def test_alternative_resource_operators(extruders: Scenario) -> None:
+    plan = _plan(extruders)
+    after = apply(plan, Action("left_jump_alt", "o9", "o7", "ext3"))
+    assert after.schedule.sequence("ext3") == ("o2", "o9", "o7", "o11", "o15")
+    assert "o9" not in after.schedule.sequence("ext1")
+    swapped = apply(plan, Action("left_swap_alt", "o9", "o2", "ext3"))
+    assert swapped.schedule.sequence("ext3")[0] == "o9"
+    assert swapped.schedule.sequence("ext1")[2] == "o2"
+    with pytest.raises(NotApplicable, match="cannot run on ext2"):
+        apply(plan, Action("left_jump_alt", "o9", "o14", "ext2"))  # A is not made on ext2
+    with pytest.raises(NotApplicable, match="o10 cannot run on ext3"):
+        apply(plan, Action("left_swap_alt", "o10", "o2", "ext3"))  # C is not made on ext3
+    with pytest.raises(NotApplicable, match="o1 cannot run on ext2"):
+        apply(plan, Action("left_swap_alt", "o6", "o1", "ext1"))  # C fits ext1, but A does not fit ext2
+
+
+def test_every_operator_occurs_and_listing_matches_apply(extruders: Scenario) -> None:
+    plan = _plan(extruders)
+    seen: Counter[str] = Counter()
+    for focal in plan.schedule.orders():
+        for action, result in successors(plan, focal):
+            seen[action.operator] += 1
+            again = apply(plan, action)
+            assert again.schedule == result.schedule
+            assert result.schedule != plan.schedule
+    assert set(seen) == set(OPERATORS)
+
+
+def test_frozen_orders_are_never_moved(extruders: Scenario) -> None:
+    plan = clock(_plan(extruders), 4.0)
+    frozen = plan.problem.frozen
+    assert frozen
+    for focal in plan.schedule.orders():
+        actions = applicable_actions(plan, focal)
+        if focal in frozen:
+            assert actions == []
+        for action, result in successors(plan, focal):
+            assert action.other not in frozen
+            for order in frozen:
+                assert result.schedule.where[order] == plan.schedule.where[order]
+                assert result.times.start[order] == plan.times.start[order]
+            assert validate(result.problem, result.schedule, result.times, reference=(plan.schedule, plan.times)) == []
+
+
+def test_cycle_making_action_is_not_applicable() -> None:
+    from rrl.domain import scenario_from_dict
+
+    data = {
+        "products": ["A"],
+        "resources": [{"id": "r1", "rates": {"A": 100}}, {"id": "r2", "rates": {"A": 100}}],
+        "orders": [
+            {"id": "x", "product": "A", "size": 100, "due": 1},
+            {"id": "y", "product": "A", "size": 100, "due": 1, "after": ["x"]},
+        ],
+        "schedule": {"r1": ["x", "y"], "r2": []},
+    }
+    plan = scenario_from_dict(data).plan()
+    with pytest.raises(NotApplicable, match="cycle"):
+        apply(plan, Action("left_move", "y", "x", "r1"))
+    assert Action("left_move", "y", "x", "r1") not in applicable_actions(plan, "y")
+
+
+@settings(max_examples=60, deadline=None)
+@given(plans(), st.integers(0, 100_000), st.floats(0, 10))
+def test_random_operator_sequences_keep_orders_and_validity(plan: Plan, seed: int, now: float) -> None:
+    rng = random.Random(seed)
+    plan = clock(plan, now)
+    reference = (plan.schedule, plan.times)
+    orders = sorted(plan.schedule.orders())
+    for _ in range(8):
+        focal = rng.choice(orders)
+        moves = applicable_actions(plan, focal)
+        if not moves:
+            continue
+        plan = apply(plan, rng.choice(moves))
+        assert sorted(plan.schedule.orders()) == orders  # each order exactly once
+        assert validate(plan.problem, plan.schedule, plan.times, reference=reference) == []
