@@ -501,13 +501,20 @@ def _draw_downtime(ax: Axes, plan: Plan, lo: float, hi: float, scale: _Scale) ->
             if font and scale.fits("down", b - a, font):
                 ax.text(
                     (a + b) / 2,
-                    row + DOWN_HEIGHT / 2 - 0.04,
+                    row,
                     "down",
                     ha="center",
-                    va="bottom",
+                    va="center",
                     fontsize=font - 1,
-                    color="#555555",
+                    color="#444444",
                     zorder=2,
+                    # a white pad keeps the word legible on top of the hatching
+                    bbox={
+                        "boxstyle": "round,pad=0.2",
+                        "facecolor": "white",
+                        "edgecolor": "none",
+                        "alpha": 0.85,
+                    },
                 )
 
 
@@ -521,14 +528,22 @@ def _draw_now(ax: Axes, now: float, lo: float, scale: _Scale) -> None:
         f"now {now:g} h",
         xy=(now, 1.0),
         xycoords=("data", "axes fraction"),
-        xytext=(3, -2),
+        # Left of the line: the past holds frozen orders, whose marks matter less than the
+        # lateness labels of the orders still to come.
+        xytext=(-3, -2),
         textcoords="offset points",
-        ha="left",
+        ha="right",
         va="top",
         fontsize=8,
         color=NOW,
         fontweight="bold",
         zorder=7,
+        bbox={
+            "boxstyle": "round,pad=0.15",
+            "facecolor": "white",
+            "edgecolor": "none",
+            "alpha": 0.8,
+        },
     )
 
 
