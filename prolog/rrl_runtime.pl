@@ -21,7 +21,8 @@
             rrl_compile/3,             % +World, +Name, +BodiesText
             rrl_route/4,               % +World, +Name, +IdsText, -LeavesText
             rrl_type_values/4,         % +World, +Name/Arity, +Position, -Text
-            rrl_fact_preds/2           % +World, -Text
+            rrl_fact_preds/2,          % +World, -Text
+            rrl_predict/3              % +World, +IdsText, -Text
           ]).
 :- use_module(library(lists)).
 :- use_module(library(apply)).
@@ -377,3 +378,18 @@ rrl_fact_preds(M, Text) :-
     sort(Ls0, Ls),
     atomic_list_concat(Ls, '\n', T0),
     atom_string(T0, Text).
+
+%!  rrl_predict(+World, +IdsText, -Text) is det.
+%   Calls the predict/1 of a tree file loaded as background (keyed to predict/2 when it
+%   reads example facts) for each example; "nan" where it fails.
+rrl_predict(M, IdsText, Text) :-
+    ids(IdsText, Ids),
+    (   M:'$rrl_bkpred'(predict/1, Keyed) -> true
+    ;   throw(error(existence_error(procedure, predict/1), _)) ),
+    maplist(predict_one(M, Keyed), Ids, Vs),
+    atomic_list_concat(Vs, ' ', A),
+    atom_string(A, Text).
+
+predict_one(M, Keyed, Id, V) :-
+    (   Keyed == true -> G = M:predict(Id, V0) ; G = M:predict(V0) ),
+    (   call(G), number(V0) -> V = V0 ; V = nan ).

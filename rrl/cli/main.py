@@ -37,9 +37,11 @@ def cli() -> None:
 def _register() -> None:
     # Imported here so that ``rrl --help`` stays fast and each family stays in its module.
     from rrl.cli import scenario, schedule
+    from rrl.cli import tilde
 
     cli.add_command(schedule.schedule)
     cli.add_command(scenario.scenario)
+    cli.add_command(tilde.tilde)
 
 
 _register()

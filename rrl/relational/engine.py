@@ -178,3 +178,10 @@ class World:
         """``name/arity`` of every fact predicate loaded into the world so far."""
         text = run(f"rrl_fact_preds({self.module}, T)")["T"]
         return [line for line in text.split("\n") if line]
+
+    def predict_rules(self, ids: Sequence[int]) -> np.ndarray:
+        """Answer of the ``predict/1`` rules loaded as background for each example (a
+        tree file written by ``to_prolog``); NaN where it fails."""
+        if not ids:
+            return np.zeros(0)
+        return _numbers(run(f"rrl_predict({self.module}, {_ids_text(ids)}, T)")["T"])

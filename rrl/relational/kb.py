@@ -49,8 +49,12 @@ def _unquote(text: str) -> str:
     return text
 
 
-def read_kb(path: str | Path) -> list[Example]:
+def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
     """Read a ``.kb`` file.
+
+    Args:
+        path: the file.
+        require_target: every block must hold exactly one target/1 (else at most one).
 
     Returns:
         The examples in file order.
@@ -78,7 +82,7 @@ def read_kb(path: str | Path) -> list[Example]:
             if current is None or _unquote(match[1]) != current.id:
                 expected = "no open model" if current is None else f"end(model({current.id}))"
                 raise SettingsError(source, line, f"end(model({match[1]})) does not close a block ({expected})")
-            if targets != 1:
+            if targets > 1 or (require_target and targets != 1):
                 raise SettingsError(source, current.line, f"model {current.id} has {targets} target/1 facts, expected exactly one")
             examples.append(current)
             current = None

@@ -13,7 +13,7 @@ from rrl.relational.language import Query
 from rrl.relational.model import Background, TreeModel
 from rrl.relational.settings import Settings
 from rrl.relational.terms import conjunction
-from rrl.relational.tree import Node
+from rrl.relational.tree import Node, f_test
 
 
 class TildeRegressor(TreeModel):
@@ -29,18 +29,21 @@ class TildeRegressor(TreeModel):
         minimal_cases: fewest examples in a leaf (default: the settings' value, else 2).
         max_depth: most tests on a path (default: the settings' value, else 8).
         n_thresholds: quantile thresholds per numeric type for ``#`` in comparisons.
+        significance: when set, a split must also pass TG's F-test at this level (keeps
+            trees small on noisy targets); None splits on any reduction of error.
     """
 
     _learner = "TILDE"
 
     def __init__(self, settings: Settings | str | Path, background: Background = None,
                  minimal_cases: int | None = None, max_depth: int | None = None,
-                 n_thresholds: int = 9) -> None:
+                 n_thresholds: int = 9, significance: float | None = None) -> None:
         self.settings = settings
         self.background = background
         self.minimal_cases = minimal_cases
         self.max_depth = max_depth
         self.n_thresholds = n_thresholds
+        self.significance = significance
 
     def fit(self, examples: Sequence[Example], y: object = None) -> TildeRegressor:
         """Learn the tree from examples with targets.
@@ -106,6 +109,8 @@ class TildeRegressor(TreeModel):
         best = int(np.argmin(sse))
         total = q - s * s / n
         if not np.isfinite(sse[best]) or sse[best] >= total - 1e-9 * max(total, 1.0):
+            return node
+        if self.significance is not None and f_test(total, float(sse[best]), n) >= self.significance:
             return node
         passing = self.world_.passing(best, ids)
         chosen = set(passing)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rrl.relational.language import Query, Refinement
-from rrl.relational.terms import Lit, conjunction, format_number
+from rrl.relational.terms import Lit, Term, Var, conjunction, format_number
 
 
 @dataclass
@@ -52,6 +52,17 @@ class Leaf:
     count: int
 
 
+def f_test(total_sse: float, split_sse: float, n: int) -> float:
+    """p-value of the F-test that a binary split reduces squared error from ``total_sse``
+    to ``split_sse`` on ``n`` examples more than chance (1 and n-2 degrees of freedom)."""
+    from scipy.stats import f as f_dist
+
+    if n <= 2:
+        return 1.0
+    residual = max(split_sse, 1e-12 * max(total_sse, 1.0)) / (n - 2)
+    return float(f_dist.sf((total_sse - split_sse) / residual, 1, n - 2))
+
+
 def leaves(root: Node) -> list[Node]:
     """Leaves in decision-list order (depth first, yes-branch first)."""
     if root.is_leaf:
@@ -80,6 +91,22 @@ def _segments(root: Node, prefix: list[tuple[Lit, ...]]) -> list[tuple[Node, lis
     return _segments(root.yes, [*prefix, root.test.literals]) + _segments(root.no, prefix)
 
 
+def _mark_singletons(segments: list[tuple[Lit, ...]]) -> list[tuple[Lit, ...]]:
+    """Prefix variables used once in a rule with ``_`` so plain swipl loads it silently."""
+    uses: dict[str, int] = {}
+    for segment in segments:
+        for lit in segment:
+            for var in lit.variables():
+                uses[var.name] = uses.get(var.name, 0) + 1
+
+    def mark(term: Term) -> Term:
+        if isinstance(term, Var) and uses[term.name] == 1 and not term.name.startswith("_"):
+            return Var("_" + term.name)
+        return term
+
+    return [tuple(Lit(lit.pred, tuple(mark(a) for a in lit.args)) for lit in seg) for seg in segments]
+
+
 def to_prolog(root: Node, fact_preds: list[str], default: float, learner: str, n_examples: int) -> str:
     """The tree as a decision list defining ``predict(Value)``.
 
@@ -105,6 +132,7 @@ def to_prolog(root: Node, fact_preds: list[str], default: float, learner: str, n
     if fact_preds:
         lines.append(f":- dynamic {', '.join(fact_preds)}.")
     for number, (leaf, segments) in enumerate(parts, 1):
+        segments = _mark_singletons(segments)
         lines.append("")
         lines.append(f"% leaf {number}: {leaf.count} training examples, mean target {leaf.value:.6g}")
         lines.append("predict(Value) :-")
