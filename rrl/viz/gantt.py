@@ -57,7 +57,7 @@ STRIPE = "#FAFAFA"
 BAR_HEIGHT = 0.58  # fraction of a row taken by order bars; the rest keeps rows apart
 DOWN_HEIGHT = 0.86  # downtime blocks are taller than bars, so they read as "behind"
 FOCAL_PAD = 0.05  # rows between a focal bar and its outline
-CARET_LIFT = 0.05  # rows between a bar's bottom edge and its due-date caret
+CARET_LIFT = FOCAL_PAD + 0.05  # below the bar and clear of a focal outline
 FROZEN_ALPHA = 0.38
 CHAR_WIDTH = 0.6  # average glyph width in em, to guess a label's width before drawing
 MIN_FONT = 4.5  # below this a label is unreadable: leave it out
@@ -126,7 +126,8 @@ def gantt(
     plan : Plan
         The timed schedule to draw.
     focal : str or iterable of str, optional
-        Order id(s) to highlight with a thick outline (the deictic focal task).
+        Order id(s) to highlight with a thick outline (the deictic focal task); ids that
+        are not in the plan are ignored.
     title : str, optional
         Shown on the left above the chart; the right side always shows total tardiness,
         tardy orders, cleanout and makespan.
