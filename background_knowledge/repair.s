@@ -1,0 +1,72 @@
+% Language bias for repair Q-trees: which tests a tree may put in a node.
+% Examples are (state, action) pairs: the facts of rrl/relational/facts.py.
+% Types
+type(focal(task)).
+type(action(op, task, task)).
+type(action_kind(kind)).
+type(action_side(side)).
+type(action_place(place)).
+type(action_delta_tardiness(num)).
+type(action_delta_cleanout(num)).
+type(improves).
+type(worsens).
+type(adds_cleanout).
+type(removes_cleanout).
+type(total_tardiness(num)).
+type(max_tardiness(num)).
+type(focal_left_tardiness(num)).
+type(focal_right_tardiness(num)).
+type(task_tardiness(task, num)).
+type(task_due(task, num)).
+type(tardy(task)).
+type(important(task)).
+type(has_cleanout(task)).
+type(first_on_resource(task)).
+type(later_due(task, task)).
+type(earlier_due(task, task)).
+type(more_tardy(task, task)).
+type(less_tardy(task, task)).
+type(same_product(task, task)).
+type(same_resource(task, task)).
+type(precedes(task, task)).
+type(tardy_after_focal).
+type(due_later_before_focal).
+type(less_loaded_alternative).
+type(num >= num).
+
+% Root: every path starts from the focal task and the action under evaluation.
+root((focal(F), action(Op, F, U))).
+
+% What the action is and what it does at once.
+rmode(action_kind(#)).
+rmode(action_side(#)).
+rmode(action_place(#)).
+rmode(improves).
+rmode(worsens).
+rmode(adds_cleanout).
+rmode(removes_cleanout).
+rmode(2: (action_delta_tardiness(-D), D >= #)).
+rmode(1: (action_delta_cleanout(-C), C >= #)).
+
+% The state: global figures and the focal neighbourhood.
+rmode(1: (total_tardiness(-X), X >= #)).
+rmode(1: (focal_right_tardiness(-X), X >= #)).
+rmode(1: (focal_left_tardiness(-X), X >= #)).
+rmode(tardy(+F)).
+rmode(important(+F)).
+rmode(tardy_after_focal).
+rmode(due_later_before_focal).
+rmode(less_loaded_alternative).
+
+% Relations between the focal task F and the other task U of the action.
+rmode(tardy(+U)).
+rmode(important(+U)).
+rmode(later_due(+U, +F)).
+rmode(earlier_due(+U, +F)).
+rmode(more_tardy(+U, +F)).
+rmode(same_product(+U, +F)).
+rmode(has_cleanout(+U)).
+
+minimal_cases(10).
+max_depth(6).
+significance(0.001).
