@@ -68,7 +68,7 @@ item(tree, T, Vs, Line, json([line=Line, term=J])) :-
     term_json(T, Vs, J).
 item(text, T, _, Line, json([line=Line, text=Text, ground=G])) :-
     format(string(Text), '~q', [T]),
-    ( ground(T) -> G = true ; G = false ).
+    ( ground(T) -> G = 1 ; G = 0 ).
 
 term_json(T, Vs, json([v=N])) :-
     var(T), !,

@@ -36,8 +36,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that ``rrl --help`` stays fast and each family stays in its module.
-    from rrl.cli import scenario, schedule
-    from rrl.cli import tilde
+    from rrl.cli import scenario, schedule, tilde
 
     cli.add_command(schedule.schedule)
     cli.add_command(scenario.scenario)

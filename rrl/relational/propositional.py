@@ -92,8 +92,8 @@ class PropositionalRegressor(BaseEstimator, RegressorMixin):  # type: ignore[mis
         for r, (counts, values) in enumerate(rows):
             for c, p in enumerate(preds):
                 matrix[r, c] = counts.get(p, 0)
-            for c, key in enumerate(numeric):
-                vals = values.get(key)
+            for c, num_key in enumerate(numeric):
+                vals = values.get(num_key)
                 if vals:
                     base = len(preds) + 3 * c
                     matrix[r, base:base + 3] = (min(vals), max(vals), sum(vals) / len(vals))

@@ -181,15 +181,15 @@ class _Reader:
                     if arg.name is not None and seen.setdefault(arg.name, typ) != typ:
                         raise self.fail(rmode.line, f"type clash: variable {arg.name} is used as {seen[arg.name]} and as {typ}")
         root_types: dict[str, str] = {}
-        for lit in self.settings.root:
-            if lit.pred in COMPARISONS and len(lit.args) == 2:
+        for root_lit in self.settings.root:
+            if root_lit.pred in COMPARISONS and len(root_lit.args) == 2:
                 continue
-            decl = types.get((lit.pred, len(lit.args)))
+            decl = types.get((root_lit.pred, len(root_lit.args)))
             if decl is None:
-                raise self.fail(self._root_line, f"root uses {lit.pred}/{len(lit.args)}, which has no type/1 declaration")
-            for arg, typ in zip(lit.args, decl, strict=True):
-                if isinstance(arg, Var) and root_types.setdefault(arg.name, typ) != typ:
-                    raise self.fail(self._root_line, f"type clash: variable {arg.name} is used as {root_types[arg.name]} and as {typ}")
+                raise self.fail(self._root_line, f"root uses {root_lit.pred}/{len(root_lit.args)}, which has no type/1 declaration")
+            for root_arg, typ in zip(root_lit.args, decl, strict=True):
+                if isinstance(root_arg, Var) and root_types.setdefault(root_arg.name, typ) != typ:
+                    raise self.fail(self._root_line, f"type clash: variable {root_arg.name} is used as {root_types[root_arg.name]} and as {typ}")
         self.settings.root_types = root_types
 
 

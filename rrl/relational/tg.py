@@ -68,7 +68,7 @@ class TGRegressor(TreeModel):
 
     def fit(self, examples: Sequence[Example], y: object = None) -> TGRegressor:
         """Start afresh and stream ``examples`` in order, ``batch_size`` at a time."""
-        self.tree_ = None
+        self.tree_: Node | None = None
         for start in range(0, len(examples), self.batch_size):
             self.partial_fit(examples[start:start + self.batch_size])
         return self
@@ -146,6 +146,7 @@ class TGRegressor(TreeModel):
             return False
         if f_test(total, float(sse[best]), int(n)) >= self.significance_:
             return False
+        assert stats.tests is not None
         test = stats.tests[best]
         yes_query: Query = test.apply(leaf.query)
         leaf.test = test

@@ -1,0 +1,86 @@
+"""The learners on data whose target is an existential relation between the focal task
+and another task (5 to 50 tasks per example): relational trees find it, a propositional
+tree over global features cannot."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import r2_score
+
+from rrl.relational import TildeRegressor, synthetic
+from rrl.relational.propositional import PropositionalRegressor, split_fact
+from rrl.relational.tg import TGRegressor
+
+
+def _r2(model, examples) -> float:
+    return float(r2_score([e.target for e in examples], model.predict(examples)))
+
+
+def test_examples_vary_in_size_and_label_is_the_relation(train):
+    sizes = [sum(f.startswith("task(") for f in e.facts) for e in train]
+    assert min(sizes) <= 8 and max(sizes) >= 45
+    assert all((e.target > 5) == synthetic.is_high(e) for e in train)
+    assert 0.4 < np.mean([e.target > 5 for e in train]) < 0.6
+
+
+def test_tilde_finds_the_relation(files, train, held_out):
+    model = TildeRegressor(files["settings"], background=files["bg"]).fit(train)
+    assert _r2(model, held_out) >= 0.95
+    conjunctions = [leaf.conjunction for leaf in model.leaves()]
+    assert any("later_due(" in c for c in conjunctions)
+    assert sum(leaf.count for leaf in model.leaves()) == len(train)
+
+
+def test_tilde_significance_gives_the_two_leaf_tree(files, train, held_out):
+    model = TildeRegressor(files["settings"], background=files["bg"], significance=0.001).fit(train)
+    assert model.n_nodes == 3
+    first, second = model.leaves()
+    assert first.conjunction.endswith("later_due(Task5, T)") and abs(first.value - 10) < 0.2
+    assert second.conjunction == "focal(T), task(T, R, P, D)" and abs(second.value) < 0.2
+    assert _r2(model, held_out) >= 0.95
+    # Algorithm 2: the first covering leaf is the example's abstract state
+    for example in held_out[:20]:
+        state = model.abstract_state(example)
+        assert state == (first.conjunction if synthetic.is_high(example) else second.conjunction)
+
+
+def test_propositional_baseline_cannot(train, held_out):
+    model = PropositionalRegressor().fit(train)
+    assert _r2(model, held_out) < 0.8
+    assert model.get_params()["max_depth"] == 8
+    assert "count task/4" in model.feature_names_
+
+
+def test_tg_on_a_stream(files, train, held_out):
+    model = TGRegressor(files["settings"], background=files["bg"], min_samples=100, batch_size=50)
+    for start in range(0, len(train), 50):
+        model.partial_fit(train[start:start + 50])
+    assert _r2(model, held_out) >= 0.9
+    assert model.n_examples_ == len(train)
+
+
+def test_tg_keeps_no_examples_and_new_leaves_start_fresh(files, train):
+    model = TGRegressor(files["settings"], background=files["bg"], min_samples=100).fit(train[:600])
+    for leaf in model.leaves_:
+        assert leaf.state.seen[0] <= 600
+        assert leaf.state.passed.shape[1] == 3
+    assert not hasattr(model, "_y")
+
+
+def test_estimator_api(files):
+    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=2)
+    params = model.get_params()
+    assert params["max_depth"] == 2 and params["minimal_cases"] is None
+    model.set_params(minimal_cases=7)
+    assert model.minimal_cases == 7
+
+
+def test_max_depth_and_minimal_cases(files, train):
+    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=1, minimal_cases=40).fit(train)
+    assert model.n_nodes <= 3
+    assert all(leaf.count >= 40 for leaf in model.leaves())
+
+
+def test_split_fact():
+    assert split_fact("p(a, f(b, c), [1,2], 'x,y')") == ("p", ["a", "f(b, c)", "[1,2]", "'x,y'"])
+    assert split_fact("done") == ("done", [])
