@@ -1,0 +1,97 @@
+"""Speed of the relational tree learner (prints medians; not a timed test).
+
+    python3 benchmarks/bench_tilde.py [--examples 10000] [--tasks 20] [--repeats 3]
+
+1. candidate-test evaluation: every refinement of the root query on every example, in
+   one Prolog call, against the naive way (one pyswip query per example and test);
+2. a TILDE fit (max_depth 6) on the same examples;
+3. Q-values of 30 candidate actions of one state (30 examples sharing a 20-task state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rrl.relational import Example, TildeRegressor, read_settings, synthetic  # noqa: E402
+from rrl.relational.constants import Constants  # noqa: E402
+from rrl.relational.engine import World, prolog  # noqa: E402
+from rrl.relational.language import Language  # noqa: E402
+from rrl.relational.terms import conjunction  # noqa: E402
+
+
+def _median(times: list[float]) -> float:
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--examples", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--naive-examples", type=int, default=300)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_tilde_"))
+    (tmp / "syn.s").write_text(synthetic.SETTINGS)
+    (tmp / "syn.pl").write_text(synthetic.BACKGROUND)
+    settings = read_settings(tmp / "syn.s")
+    examples = synthetic.make_examples(args.examples, seed=5, tasks=(args.tasks, args.tasks))
+    print(f"{len(examples)} examples of {args.tasks}-task schedules ({sum(len(e.facts) for e in examples)} facts)")
+
+    # 1. candidate-test evaluation -------------------------------------------------
+    world = World([tmp / "syn.pl"])
+    start = time.perf_counter()
+    ids = world.load(examples)
+    print(f"load: {time.perf_counter() - start:.2f} s")
+    constants = Constants()
+    constants.update(world, settings)
+    language = Language(settings, constants)
+    root = language.root()
+    goals = [conjunction(root.literals + r.literals) for r in language.refinements(root)]
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        world.evaluate(ids, goals)
+        times.append(time.perf_counter() - start)
+    batched = len(ids) * len(goals) / _median(times)
+    print(f"batched evaluation: {len(goals)} tests x {len(ids)} examples in {_median(times):.2f} s "
+          f"= {batched:,.0f} example-test evaluations/s")
+
+    engine = prolog()
+    sample = ids[: args.naive_examples]
+    start = time.perf_counter()
+    for goal in goals:  # send each test for each example as its own query
+        for key in sample:
+            list(engine.query(f"rrl_runtime:key_goal({world.module}, {key}, ({goal}), G_), "
+                              f"once({world.module}:G_)", maxresult=1))
+    naive = len(sample) * len(goals) / (time.perf_counter() - start)
+    print(f"naive (one pyswip query per example and test, {len(sample)} examples): "
+          f"{naive:,.0f} evaluations/s; batched is {batched / naive:.0f}x faster")
+    world.unload(ids)
+
+    # 2. TILDE fit ----------------------------------------------------------------
+    start = time.perf_counter()
+    model = TildeRegressor(settings, background=tmp / "syn.pl", max_depth=6).fit(examples)
+    print(f"TILDE fit (max_depth 6): {time.perf_counter() - start:.1f} s, {model.n_nodes} nodes")
+
+    # 3. Q-values of 30 candidate actions of one state ------------------------------
+    state = examples[0].facts
+    actions = [Example(f"a{i}", [*state, f"action(swap, t{i % args.tasks})"]) for i in range(30)]
+    model.predict(actions)  # warm-up
+    times = []
+    for _ in range(50):
+        start = time.perf_counter()
+        model.predict(actions)
+        times.append(time.perf_counter() - start)
+    print(f"Q-values of 30 actions of one {args.tasks}-task state: median {_median(times) * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
