@@ -147,6 +147,8 @@ class Language:
             for const in pool:
                 yield const, typ, env, new
             return
+        if arg.kind == "ref":  # checked in settings: always bound by an earlier argument
+            return
         if arg.kind in ("+", "+-"):
             for var, t in self._vars_of(typ, query, new):
                 if comparison and typ is not None and t != typ:

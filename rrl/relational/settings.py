@@ -20,7 +20,8 @@ MODES = ("+", "-", "+-", "#")
 @dataclass(frozen=True)
 class ModeArg:
     """One argument of an rmode literal: a mode (``+ - +- #``) with an optional variable
-    name linking arguments of a conjunction, or a fixed constant (``kind == "const"``)."""
+    name linking arguments of a conjunction, a bare variable (``kind == "ref"``) naming an
+    argument earlier in the rmode, or a fixed constant (``kind == "const"``)."""
 
     kind: str
     name: str | None = None
@@ -82,6 +83,8 @@ def _mode_arg(arg: Any) -> ModeArg:
         return ModeArg(arg.text)
     if isinstance(arg, tuple) and arg[0] in MODES and len(arg[1]) == 1 and isinstance(arg[1][0], Var):
         return ModeArg(arg[0], name=arg[1][0].name)
+    if isinstance(arg, Var):  # ACE style: a bare X names a variable of an earlier argument
+        return ModeArg("ref", name=arg.name)
     if isinstance(arg, Const):
         return ModeArg("const", const=arg)
     raise ValueError("an rmode argument must be +, -, +-, # (optionally followed by a variable name) or a constant")
@@ -170,9 +173,15 @@ class _Reader:
         for rmode in self.settings.rmodes:
             seen: dict[str, str] = {}
             for lit in rmode.literals:
+                for arg in lit.args:
+                    if arg.kind == "ref" and arg.name not in seen and not lit.is_comparison:
+                        raise self.fail(rmode.line, f"variable {arg.name} in rmode has no mode and no earlier +{arg.name}/-{arg.name}")
                 if lit.is_comparison:
-                    if not all(a.kind in ("+", "#") for a in lit.args) or all(a.kind == "#" for a in lit.args):
-                        raise self.fail(rmode.line, f"comparison {lit.pred}: arguments must be +Var or #, with at least one +")
+                    if not all(a.kind in ("+", "#", "ref") for a in lit.args) or all(a.kind == "#" for a in lit.args):
+                        raise self.fail(rmode.line, f"comparison {lit.pred}: arguments must be +Var, an earlier variable or #, not only #")
+                    for arg in lit.args:
+                        if arg.kind == "ref" and arg.name not in seen:
+                            raise self.fail(rmode.line, f"variable {arg.name} in rmode has no mode and no earlier +{arg.name}/-{arg.name}")
                     continue
                 decl = types.get((lit.pred, len(lit.args)))
                 if decl is None:

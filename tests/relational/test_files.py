@@ -110,3 +110,22 @@ def test_predict_with_a_tree_that_is_not_prolog(tmp_path):
     result = CliRunner().invoke(cli, ["tilde", "predict", "--tree", str(tree), "--kb",
                                       str(_write(tmp_path, "d.kb", GOOD_KB)), "--json"])
     assert result.exit_code == 2 and result.output.startswith(f"rrl: error: {tree}:1: syntax error")
+
+
+def test_ace_style_bare_variable_links_to_an_earlier_argument(tmp_path):
+    path = _write(tmp_path, "ace.s", GOOD_S + "type(load(res, due)).\ntype(due >= due).\n"
+                  "rmode(2: (load(+R, -L), L >= #)).\nrmode((load(+R, -L), M >= #)).\n")
+    with pytest.raises(SettingsError) as info:
+        read_settings(path)
+    assert str(info.value).startswith(f"{path}:8: variable M")
+    path.write_text(path.read_text().replace("rmode((load(+R, -L), M >= #)).\n", ""))
+    settings = read_settings(path)
+    assert settings.rmodes[-1].limit == 2 and settings.rmodes[-1].literals[1].args[0].kind == "ref"
+
+
+def test_shipped_repair_language_bias_reads():
+    from rrl._paths import data_dir
+
+    settings = read_settings(data_dir("background_knowledge") / "repair.s")
+    assert settings.root and settings.rmodes
+    World([data_dir("background_knowledge") / "repair.pl"])

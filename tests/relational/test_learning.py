@@ -84,3 +84,34 @@ def test_max_depth_and_minimal_cases(files, train):
 def test_split_fact():
     assert split_fact("p(a, f(b, c), [1,2], 'x,y')") == ("p", ["a", "f(b, c)", "[1,2]", "'x,y'"])
     assert split_fact("done") == ("done", [])
+
+
+def test_refinements_respect_modes_types_and_counts(files, train):
+    from rrl.relational.constants import Constants
+    from rrl.relational.engine import World
+    from rrl.relational.language import Language
+    from rrl.relational.settings import read_settings
+
+    settings = read_settings(files["settings"])
+    world = World([files["bg"]])
+    ids = world.load(train[:50])
+    constants = Constants(n_thresholds=3)
+    constants.update(world, settings)
+    world.unload(ids)
+    assert constants.numeric == {"pos", "due"}
+    assert len(constants.thresholds("due")) == 3 and constants.values("res")[0].text == "r0"
+    language = Language(settings, constants)
+    root = language.root()
+    texts = {", ".join(lit.render() for lit in r.literals) for r in language.refinements(root)}
+    assert "before(T, Task5), later_due(Task5, T)" in texts  # conjunction, linked variables
+    assert "tardy(T)" in texts and not any(t.startswith("tardy(R") for t in texts)  # types
+    assert not any(t.startswith("task(") for t in texts)  # subsumed by the root's task/4
+    assert sum(t.startswith("D >= ") for t in texts) == 3  # mode names are local: +D is any numeric var
+    query = root
+    for _ in range(2):  # rmode(2: +D >= #) is used up after two on a path
+        query = next(r for r in language.refinements(query) if r.rmode == 4).apply(query)
+    assert query.counts[4] == 2
+    assert not any(r.rmode == 4 for r in language.refinements(query))
+    query = next(r for r in language.refinements(root) if len(r.literals) == 2).apply(root)
+    deeper = {", ".join(lit.render() for lit in r.literals) for r in language.refinements(query)}
+    assert "tardy(Task5)" in deeper and "before(Task5, Task6), later_due(Task6, Task5)" in deeper
