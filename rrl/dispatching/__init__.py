@@ -1,5 +1,5 @@
 """Dispatching rules that build initial schedules."""
 
-from rrl.dispatching.rules import RULES, dispatch
+from rrl.dispatching.rules import RULES, ScheduleBuilder, dispatch
 
-__all__ = ["RULES", "dispatch"]
+__all__ = ["RULES", "ScheduleBuilder", "dispatch"]

@@ -44,8 +44,13 @@ class _Line:
     sequence: list[str] = field(default_factory=list)
 
 
-class _Builder:
-    """Appends orders to resources and tracks readiness; shared by every rule."""
+class ScheduleBuilder:
+    """List scheduling by appending: places orders at the end of resources and tracks
+    which orders are ready (every ``after`` order placed). Shared by every rule and by the
+    PPO dispatching environment (:mod:`rrl.generative`), so both time orders the same way.
+
+    Frozen orders of ``keep`` (``problem.frozen``) are placed first, where ``keep`` has them.
+    """
 
     def __init__(self, problem: Problem, keep: Schedule | None) -> None:
         self.problem = problem
@@ -69,6 +74,7 @@ class _Builder:
         self.dependents = problem.dependents
 
     def initially_ready(self) -> list[str]:
+        """Orders still to place whose ``after`` orders are all placed."""
         return [o for o in self.todo if self.missing[o] == 0]
 
     def timing(self, order: str, resource: str) -> tuple[float, float]:
@@ -112,6 +118,7 @@ class _Builder:
         return released
 
     def schedule(self) -> Schedule:
+        """The schedule built so far."""
         return Schedule({r: line.sequence for r, line in self.lines.items()})
 
 
@@ -133,7 +140,7 @@ def dispatch(problem: Problem, rule: str = "edd", *, seed: int = 0, keep: Schedu
     -------
     Schedule
     """
-    builder = _Builder(problem, keep)
+    builder = ScheduleBuilder(problem, keep)
     if rule == "atcs":
         _atcs(builder)
     elif rule == "random":
@@ -145,7 +152,7 @@ def dispatch(problem: Problem, rule: str = "edd", *, seed: int = 0, keep: Schedu
     return builder.schedule()
 
 
-def _static(builder: _Builder, rule: str) -> None:
+def _static(builder: ScheduleBuilder, rule: str) -> None:
     problem = builder.problem
     orders = problem.orders
     position = {o: i for i, o in enumerate(orders)}
@@ -174,7 +181,7 @@ def _static(builder: _Builder, rule: str) -> None:
             heapq.heappush(heap, (priority(nxt), nxt))
 
 
-def _random(builder: _Builder, rng: random.Random) -> None:
+def _random(builder: ScheduleBuilder, rng: random.Random) -> None:
     ready = builder.initially_ready()
     while ready:
         order = ready.pop(rng.randrange(len(ready)))
@@ -182,7 +189,7 @@ def _random(builder: _Builder, rng: random.Random) -> None:
         ready.extend(builder.place(order, resource))
 
 
-def _atcs(builder: _Builder) -> None:
+def _atcs(builder: ScheduleBuilder) -> None:
     problem = builder.problem
     orders = problem.orders
     todo = builder.todo

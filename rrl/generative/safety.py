@@ -1,0 +1,171 @@
+"""The safety wrapper: every PPO schedule is validated; a failed or invalid one is replaced
+by the best dispatching rule, and the replacement is reported, never silent.
+
+A PPO schedule is accepted when the policy finished, the schedule passes
+:func:`rrl.domain.validate` (with frozen orders checked against ``keep``), and the end
+times the environment computed agree with the schedule world's own timing. Otherwise the
+plan of the best of :data:`FALLBACK_RULES` (lowest total tardiness) is returned with
+``source = "fallback:<rule>"`` and the reason.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rrl.dispatching import dispatch
+from rrl.domain.order import Order
+from rrl.domain.plan import Plan
+from rrl.domain.plant import Plant
+from rrl.domain.problem import Problem
+from rrl.domain.schedule import Schedule
+from rrl.domain.validator import TOL, validate
+from rrl.errors import RRLError
+from rrl.generative.models import default_model
+from rrl.generative.policy import Policy, load_model, run_policy
+
+#: Rules tried when a PPO schedule is rejected; the one of least total tardiness wins.
+FALLBACK_RULES = ("edd", "atcs")
+
+
+class PPOFallbackWarning(UserWarning):
+    """:func:`generate_schedule` returned a dispatching rule's plan instead of the PPO one."""
+
+
+@dataclass(frozen=True)
+class PPOResult:
+    """The outcome of :func:`ppo_schedule`.
+
+    Attributes
+    ----------
+    plan : Plan
+        A validated plan (the PPO one, or the fallback's).
+    source : str
+        ``"ppo"``, or ``"fallback:<rule>"`` when the PPO schedule was rejected.
+    reason : str or None
+        Why the PPO schedule was rejected.
+    violations : tuple of str
+        The validator's findings on the rejected schedule (first ten).
+    seconds : float
+        Wall time of the PPO attempt and, if any, of the fallback (model loading excluded).
+    """
+
+    plan: Plan
+    source: str
+    reason: str | None = None
+    violations: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+    @property
+    def fallback(self) -> bool:
+        """True when the plan is the fallback rule's."""
+        return self.source != "ppo"
+
+
+@dataclass
+class SafetyCounter:
+    """How many PPO schedules were requested and how many fell back (this process)."""
+
+    requested: int = 0
+    fallbacks: int = 0
+
+
+#: Process-wide counts, read by ``rrl ppo evaluate`` and available to callers.
+COUNTER = SafetyCounter()
+
+
+def ppo_schedule(problem: Problem, model: str | Path | Policy | None = None, *,
+                 keep: Schedule | None = None) -> PPOResult:
+    """Build a schedule with a PPO policy, validated, with a rule as the safety net.
+
+    Parameters
+    ----------
+    problem : Problem
+        Plant and orders.
+    model : path, loaded model or None
+        A model file, a loaded model (anything with SB3's masked ``predict``), or None for
+        the shipped model that fits the plant.
+    keep : Schedule, optional
+        The current schedule; its frozen orders (``problem.frozen``) stay in place.
+
+    Raises
+    ------
+    RRLError
+        When the model file is missing or unreadable (a user error, not a fallback).
+    """
+    policy = _resolve(problem, model)
+    COUNTER.requested += 1
+    began = time.perf_counter()
+    reason: str | None = None
+    found: list[str] = []
+    try:
+        schedule, ends = run_policy(problem, policy, keep=keep)
+        plan = Plan.build(problem, schedule)
+        reference = _reference(problem, keep)
+        found = [str(v) for v in validate(problem, schedule, plan.times, reference=reference)]
+        if found:
+            reason = f"the PPO schedule is invalid ({len(found)} violations: {found[0]})"
+        else:
+            drift = [o for o, e in ends.items() if abs(plan.times.end[o] - e) > TOL]
+            if drift:
+                reason = f"the environment's times disagree with the schedule world on {len(drift)} orders"
+    except Exception as error:  # the wrapper exists to catch whatever the policy does
+        reason = f"the PPO policy failed ({type(error).__name__}: {error})"
+    if reason is None:
+        return PPOResult(plan, "ppo", seconds=time.perf_counter() - began)
+    COUNTER.fallbacks += 1
+    rule, plan = best_rule(problem, keep)
+    return PPOResult(plan, f"fallback:{rule}", reason, tuple(found[:10]), time.perf_counter() - began)
+
+
+def best_rule(problem: Problem, keep: Schedule | None = None,
+              rules: Iterable[str] = FALLBACK_RULES) -> tuple[str, Plan]:
+    """The rule (and its plan) of least total tardiness among ``rules``; ties: first rule."""
+    best: tuple[str, Plan] | None = None
+    for rule in rules:
+        plan = Plan.build(problem, dispatch(problem, rule, keep=keep))
+        if best is None or plan.total_tardiness < best[1].total_tardiness - 1e-9:
+            best = (rule, plan)
+    if best is None:
+        raise RRLError("no fallback rule given")
+    return best
+
+
+def generate_schedule(plant_or_problem: Plant | Problem, orders: Iterable[Order] | None = None,
+                      model: str | Path | Policy | None = None, *, keep: Schedule | None = None) -> Plan:
+    """A validated PPO plan for ``orders`` on ``plant`` (or for a whole ``problem``).
+
+    When the PPO schedule is rejected, the fallback rule's plan is returned and a
+    :class:`PPOFallbackWarning` says why; use :func:`ppo_schedule` to inspect the result.
+    """
+    if isinstance(plant_or_problem, Problem):
+        problem = plant_or_problem if orders is None else plant_or_problem.with_orders(orders)
+    else:
+        if orders is None:
+            raise RRLError("generate_schedule: orders are required with a plant")
+        problem = Problem(plant=plant_or_problem, orders={o.id: o for o in orders})
+    result = ppo_schedule(problem, model, keep=keep)
+    if result.fallback:
+        warnings.warn(f"PPO schedule rejected ({result.reason}); using {result.source}",
+                      PPOFallbackWarning, stacklevel=2)
+    return result.plan
+
+
+def _resolve(problem: Problem, model: str | Path | Policy | None) -> Any:
+    if model is None:
+        return load_model(default_model(problem.plant))
+    if isinstance(model, str | Path):
+        return load_model(model)
+    return model
+
+
+def _reference(problem: Problem, keep: Schedule | None) -> tuple[Schedule, Any] | None:
+    """The kept schedule and its times, to check that frozen orders did not move."""
+    if keep is None or not problem.frozen:
+        return None
+    frozen_only = Schedule({r: [o for o in seq if o in problem.frozen] for r, seq in keep.sequences.items()})
+    return frozen_only, Plan.build(problem, frozen_only).times

@@ -1,0 +1,235 @@
+"""Training MaskablePPO dispatching policies, stage by stage over a curriculum of plants.
+
+Every stage trains the same network on its own instance source (the observation has a
+fixed size, so a policy learnt on 2 machines is the starting point on 10, and so on).
+The total budget is split evenly over the stages. Each stage has checkpoints and an
+evaluation callback on fixed validation instances (seeds from ``VALIDATION_SEED``, apart
+from the training and the held-out test seeds); the model written at the end is the
+final stage's best evaluated model (or the last one when evaluation never ran).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rrl import __version__
+from rrl.domain.problem import Problem
+from rrl.domain.scenario import load_scenario
+from rrl.errors import RRLError
+from rrl.generative.env import SETUP_WEIGHT, DispatchEnv
+from rrl.generative.features import SIZE
+from rrl.generative.instances import FixedSource, InstanceSource, PlantSource, stage_source
+from rrl.generative.models import plant_signature
+from rrl.generative.state import SLOTS
+
+#: First seed of the validation instances that the evaluation callback uses.
+VALIDATION_SEED = 3_000_000_000
+
+
+@dataclass
+class TrainConfig:
+    """What to train on and how long.
+
+    Give ``scenario`` (a plant from a file, random order sets on it) or ``curriculum``
+    (machine counts of generated plants, trained in that order).
+    """
+
+    out: Path
+    timesteps: int = 100_000
+    curriculum: Sequence[int] = (40,)
+    orders: int | None = None
+    scenario: Path | None = None
+    envs: int = 1
+    seed: int = 0
+    tensorboard: Path | None = None
+    resume: Path | None = None
+    progress: bool = False
+    eval_episodes: int = 4
+    learning_rate: float = 3e-4
+    n_steps: int = 512
+    batch_size: int = 128
+    n_epochs: int = 5
+    gamma: float = 0.99
+    ent_coef: float = 0.01
+    net_arch: Sequence[int] = (128, 128)
+    setup_weight: float = SETUP_WEIGHT
+    command: str = ""
+
+
+@dataclass
+class Stage:
+    """One curriculum stage: a name, its training source and its validation problems."""
+
+    name: str
+    source: InstanceSource
+    validation: list[Problem]
+
+
+@dataclass
+class TrainReport:
+    """What :func:`train_ppo` did."""
+
+    out: Path
+    timesteps: int
+    seconds: float
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_stages(config: TrainConfig) -> list[Stage]:
+    """The stages of a configuration (one for a scenario, one per curriculum entry)."""
+    if config.scenario is not None:
+        scenario = load_scenario(config.scenario)
+        count = len(scenario.problem.orders)
+        source = PlantSource(scenario.plant, (max(3, count // 2), max(4, 2 * count)), own=scenario.problem)
+        validation = [source.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
+        return [Stage(scenario.name, source, validation)]
+    stages = []
+    last = len(config.curriculum) - 1
+    for k, machines in enumerate(config.curriculum):
+        generated = stage_source(machines, config.orders if k == last else None)
+        validation = [generated.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
+        stages.append(Stage(f"{machines}m", generated, validation))
+    return stages
+
+
+def train_ppo(config: TrainConfig) -> TrainReport:
+    """Train (or continue training) a MaskablePPO policy and save it to ``config.out``.
+
+    Writes ``out`` (the model), ``out`` with suffix ``.json`` (how it was trained) and a
+    work directory ``<out>.d/`` with checkpoints and evaluation logs.
+    """
+    if config.timesteps < 1:
+        raise RRLError(f"--timesteps must be >= 1, got {config.timesteps}")
+    if config.envs < 1:
+        raise RRLError(f"--envs must be >= 1, got {config.envs}")
+    import torch
+    from sb3_contrib import MaskablePPO
+    from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+    from stable_baselines3.common.callbacks import CheckpointCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+    from rrl.generative.policy import load_model
+
+    torch.set_num_threads(1)
+    stages = build_stages(config)
+    out = Path(config.out)
+    work = out.with_name(out.name + ".d")
+    work.mkdir(parents=True, exist_ok=True)
+    per_stage = max(1, config.timesteps // len(stages))
+    began = time.perf_counter()
+
+    def vec(source: InstanceSource, count: int, seed: int) -> VecEnv:
+        makers: list[Callable[[], Any]] = [_maker(source, config.setup_weight) for _ in range(count)]
+        env: VecEnv = SubprocVecEnv(makers) if count > 1 else DummyVecEnv(makers)  # type: ignore[arg-type]
+        env.seed(seed)
+        return env
+
+    model: Any = None
+    report = TrainReport(out, 0, 0.0)
+    bar = _Progress(config.timesteps if config.progress else 0)
+    best_path: Path | None = None
+    for index, stage in enumerate(stages):
+        env = vec(stage.source, config.envs, config.seed + 1000 * index)
+        if model is None:
+            if config.resume is not None:
+                model = load_model(config.resume)
+                model.set_env(env)
+                if config.tensorboard is not None:
+                    model.tensorboard_log = str(config.tensorboard)
+            else:
+                model = MaskablePPO(
+                    "MlpPolicy", env, learning_rate=config.learning_rate, n_steps=config.n_steps,
+                    batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
+                    ent_coef=config.ent_coef, seed=config.seed, device="cpu", verbose=0,
+                    tensorboard_log=str(config.tensorboard) if config.tensorboard else None,
+                    policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)}},
+                )
+        else:
+            model.set_env(env)
+        stage_dir = work / f"stage{index + 1}-{stage.name}"
+        eval_env = DummyVecEnv([_maker(FixedSource(tuple(stage.validation)), config.setup_weight)])
+        evaluator = MaskableEvalCallback(
+            eval_env, n_eval_episodes=len(stage.validation), eval_freq=max(1, per_stage // (4 * config.envs)),
+            best_model_save_path=str(stage_dir), log_path=str(stage_dir), deterministic=True, verbose=0,
+        )
+        checkpoints = CheckpointCallback(save_freq=max(1, per_stage // (2 * config.envs)),
+                                         save_path=str(stage_dir / "checkpoints"), name_prefix="ppo")
+        model.learn(total_timesteps=per_stage, callback=[evaluator, checkpoints, bar.callback()],
+                    reset_num_timesteps=False, tb_log_name="ppo", progress_bar=False)
+        env.close()
+        eval_env.close()
+        candidate = stage_dir / "best_model.zip"
+        best_path = candidate if candidate.is_file() else None
+        report.stages.append({"stage": stage.name, "timesteps": per_stage,
+                              "best_eval_reward": float(evaluator.best_mean_reward)})
+    bar.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if best_path is not None:
+        shutil.copyfile(best_path, out)
+    else:
+        model.save(out)
+    report.timesteps = int(model.num_timesteps)
+    report.seconds = time.perf_counter() - began
+    _write_metadata(config, report)
+    return report
+
+
+def _maker(source: InstanceSource, setup_weight: float) -> Callable[[], Any]:
+    # Monitor records episode returns and lengths for the logs and the evaluation callback.
+    from stable_baselines3.common.monitor import Monitor
+
+    def make() -> Any:
+        return Monitor(DispatchEnv(source, setup_weight=setup_weight))
+
+    return make
+
+
+def _write_metadata(config: TrainConfig, report: TrainReport) -> None:
+    meta: dict[str, Any] = {
+        "rrl_version": __version__,
+        "command": config.command,
+        "observation": SIZE,
+        "slots": SLOTS,
+        "timesteps": report.timesteps,
+        "seconds": round(report.seconds, 1),
+        "stages": report.stages,
+        "config": {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+                   for k, v in asdict(config).items() if k not in ("out", "command", "progress")},
+    }
+    if config.scenario is not None:
+        meta["plant_signature"] = plant_signature(load_scenario(config.scenario).plant)
+    config.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+class _Progress:
+    """A tqdm bar on stderr over the whole run (all stages); inert when total is 0."""
+
+    def __init__(self, total: int) -> None:
+        self.bar: Any = None
+        if total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="step", desc="ppo", dynamic_ncols=True)
+
+    def callback(self) -> Any:
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        bar = self.bar
+
+        class _Tick(BaseCallback):
+            def _on_step(self) -> bool:
+                if bar is not None:
+                    bar.update(self.training_env.num_envs)
+                return True
+
+        return _Tick()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
