@@ -12,6 +12,7 @@
 */
 :- module(rrl_runtime,
           [ rrl_new_world/1,           % +World
+            rrl_drop_world/1,          % +World
             rrl_read_terms/3,          % +File, +Mode, -JsonText
             rrl_load_bk/3,             % +World, +File, -Status
             rrl_load_examples/3,       % +World, +File, -Status
@@ -38,17 +39,42 @@ rrl_new_world(M) :-
     dynamic([ M:'$rrl_bkpred'/2, M:'$rrl_factpred'/1, M:'$rrl_target'/2,
               M:'$rrl_t'/2, M:'$rrl_dl'/3 ]).
 
+%!  rrl_drop_world(+World) is det.
+%   Removes every clause of World (its background, examples and compiled trees).
+rrl_drop_world(M) :-
+    forall(( current_predicate(M:N/A), functor(H, N, A),
+             \+ predicate_property(M:H, imported_from(_)) ),
+           abolish(M:N/A)).
+
 % ---------------------------------------------------------------- reading files
 
 %!  rrl_read_terms(+File, +Mode, -Json) is det.
-%   Reads every term of File.  Mode `tree` gives each term's structure (settings files),
-%   Mode `text` gives each term written back with ~q (knowledge bases).  A syntax error
-%   ends the list with {"error": Message, "line": Line}.
-rrl_read_terms(File, Mode, Json) :-
+%   Reads every term of File.  Mode `tree` gives a JSON list of each term's structure
+%   (settings files; a syntax error ends it with {"error": Message, "line": Line}).
+%   Mode `text` is for large knowledge bases: one line per term, "Line\tG\tTerm" with G 1
+%   when the term is ground and the term written with ~q (which escapes newlines), or a
+%   last line "Line\tE\tMessage" for a syntax error.
+rrl_read_terms(File, tree, Json) :- !,
     setup_call_cleanup(open(File, read, S),
-                       read_items(S, Mode, Items),
+                       read_items(S, tree, Items),
                        close(S)),
     with_output_to(string(Json), json_write(current_output, Items, [width(0)])).
+rrl_read_terms(File, text, Text) :-
+    setup_call_cleanup(open(File, read, S),
+                       with_output_to(string(Text), write_lines(S)),
+                       close(S)).
+
+write_lines(S) :-
+    catch(read_term(S, T, [term_position(P)]), E, true),
+    (   nonvar(E)
+    ->  error_line(E, Line, Msg), format('~w\tE\t~w~n', [Line, Msg])
+    ;   T == end_of_file
+    ->  true
+    ;   stream_position_data(line_count, P, Line),
+        ( ground(T) -> G = 1 ; G = 0 ),
+        format('~w\t~w\t~q~n', [Line, G, T]),
+        write_lines(S)
+    ).
 
 read_items(S, Mode, Items) :-
     catch(read_term(S, T, [variable_names(Vs), term_position(P), module(rrl_syntax)]),
@@ -66,9 +92,6 @@ read_items(S, Mode, Items) :-
 
 item(tree, T, Vs, Line, json([line=Line, term=J])) :-
     term_json(T, Vs, J).
-item(text, T, _, Line, json([line=Line, text=Text, ground=G])) :-
-    format(string(Text), '~q', [T]),
-    ( ground(T) -> G = 1 ; G = 0 ).
 
 term_json(T, Vs, json([v=N])) :-
     var(T), !,
@@ -296,13 +319,21 @@ ids(Text, Ids) :-
 %   Ids that satisfy it and sums their targets and squared targets; the answer is
 %   "N1 S1 Q1 N2 S2 Q2 ...".  Goals are compiled once into '$rrl_t'/2 clauses so that
 %   each example costs one indexed call.
+%   An exception raised by a test is answered as "!error\tIndex\tMessage", so that
+%   Python can quote the test's goal as the user's language wrote it.
 rrl_eval(M, IdsText, GoalsText, Text) :-
     ids(IdsText, Ids),
     term_string(Goals, GoalsText),
     compile_tests(M, Goals, Is),
-    maplist(test_stats(M, Ids), Is, Stats),
-    atomic_list_concat(Stats, ' ', A),
-    atom_string(A, Text).
+    catch(( maplist(test_stats(M, Ids), Is, Stats),
+            atomic_list_concat(Stats, ' ', A),
+            atom_string(A, Text) ),
+          rrl_goal_error(I, E),
+          error_text(I, E, Text)).
+
+error_text(G, E, Text) :-
+    message_text(E, Msg),
+    format(string(Text), '!error\t~q\t~w', [G, Msg]).
 
 compile_tests(M, Goals, Is) :-
     retractall(M:'$rrl_t'(_, _)),
@@ -311,7 +342,8 @@ compile_tests(M, Goals, Is) :-
            ( key_goal(M, K, G, GK), assertz(M:('$rrl_t'(I, K) :- GK)) )).
 
 test_stats(M, Ids, I, Text) :-
-    stats_loop(Ids, M, I, 0, 0.0, 0.0, N, S, Q),
+    catch(stats_loop(Ids, M, I, 0, 0.0, 0.0, N, S, Q), E,
+          throw(rrl_goal_error(I, E))),
     format(atom(Text), '~w ~w ~w', [N, S, Q]).
 
 stats_loop([], _, _, N, S, Q, N, S, Q).
@@ -349,9 +381,10 @@ leaf_of(M, Name, Id, L) :- ( M:'$rrl_dl'(Name, Id, L0) -> L = L0 ; L = -1 ).
 
 rrl_route(M, Name, IdsText, Text) :-
     ids(IdsText, Ids),
-    maplist(leaf_of(M, Name), Ids, Ls),
-    atomic_list_concat(Ls, ' ', A),
-    atom_string(A, Text).
+    catch(( maplist(leaf_of(M, Name), Ids, Ls),
+            atomic_list_concat(Ls, ' ', A),
+            atom_string(A, Text) ),
+          E, error_text('the tree\'s rules', E, Text)).
 
 % ---------------------------------------------------------------- constants
 
@@ -386,9 +419,10 @@ rrl_predict(M, IdsText, Text) :-
     ids(IdsText, Ids),
     (   M:'$rrl_bkpred'(predict/1, Keyed) -> true
     ;   throw(error(existence_error(procedure, predict/1), _)) ),
-    maplist(predict_one(M, Keyed), Ids, Vs),
-    atomic_list_concat(Vs, ' ', A),
-    atom_string(A, Text).
+    catch(( maplist(predict_one(M, Keyed), Ids, Vs),
+            atomic_list_concat(Vs, ' ', A),
+            atom_string(A, Text) ),
+          E, error_text(predict('Value'), E, Text)).
 
 predict_one(M, Keyed, Id, V) :-
     (   Keyed == true -> G = M:predict(Id, V0) ; G = M:predict(V0) ),

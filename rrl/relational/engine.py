@@ -61,10 +61,40 @@ def run(goal: str) -> dict[str, Any]:
 
 
 def read_terms(path: str | Path, mode: str) -> list[dict[str, Any]]:
-    """Read every term of a file with Prolog's reader: ``[{"line", "term"|"text"|"error"}]``."""
-    answer = run(f"rrl_read_terms({quote_atom(str(path))}, {mode}, J)")
-    items: list[dict[str, Any]] = json.loads(answer["J"])
-    return items
+    """Read every term of a file with Prolog's reader.
+
+    Args:
+        path: the file.
+        mode: ``"tree"`` for each term's structure (``{"line", "term"}``), ``"text"`` for
+            each term written back as Prolog text (``{"line", "text", "ground"}``).
+
+    Returns:
+        One dict per term; a syntax error ends the list with ``{"line", "error"}``.
+    """
+    answer = run(f"rrl_read_terms({quote_atom(str(path))}, {mode}, J)")["J"]
+    if mode == "tree":
+        items: list[dict[str, Any]] = json.loads(answer)
+        return items
+    out: list[dict[str, Any]] = []
+    for row in answer.split("\n"):
+        if row:
+            line, flag, text = row.split("\t", 2)
+            if flag == "E":
+                out.append({"line": int(line), "error": text})
+            else:
+                out.append({"line": int(line), "text": text, "ground": flag == "1"})
+    return out
+
+
+def _checked(text: str, goals: Sequence[str] = ()) -> str:
+    """Turn the "!error<TAB>where<TAB>message" answer of a batched call into PrologError
+    (``where`` is the goal, or the 1-based index of one of ``goals``)."""
+    if text.startswith("!error\t"):
+        _, goal, message = text.split("\t", 2)
+        if goal.isdigit() and goals:
+            goal = goals[int(goal) - 1]
+        raise PrologError(f"Prolog raised {_shorten(message, 200)} in goal: {_shorten(goal)}")
+    return text
 
 
 def _numbers(text: str, dtype: type = float) -> np.ndarray:
@@ -88,6 +118,10 @@ class World:
         run(f"rrl_new_world({self.module})")
         for path in background:
             self.load_background(path)
+
+    def close(self) -> None:
+        """Drop everything the world holds (background, examples, compiled trees)."""
+        run(f"rrl_drop_world({self.module})")
 
     def load_background(self, path: str | Path) -> None:
         """Consult a background file into the world.
@@ -143,7 +177,7 @@ class World:
         if not goals:
             return np.zeros((0, 3))
         listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
-        text = run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"]
+        text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], goals)
         return _numbers(text).reshape(len(goals), 3)
 
     def passing(self, index: int, ids: Sequence[int]) -> list[int]:
@@ -160,7 +194,7 @@ class World:
         """Leaf index of each example under decision list ``name`` (-1 when none covers it)."""
         if not ids:
             return np.zeros(0, dtype=int)
-        text = run(f"rrl_route({self.module}, {quote_atom(name)}, {_ids_text(ids)}, T)")["T"]
+        text = _checked(run(f"rrl_route({self.module}, {quote_atom(name)}, {_ids_text(ids)}, T)")["T"])
         return _numbers(text, int)
 
     def values(self, pred: str, arity: int, position: int) -> list[tuple[int, str]]:
@@ -184,4 +218,4 @@ class World:
         tree file written by ``to_prolog``); NaN where it fails."""
         if not ids:
             return np.zeros(0)
-        return _numbers(run(f"rrl_predict({self.module}, {_ids_text(ids)}, T)")["T"])
+        return _numbers(_checked(run(f"rrl_predict({self.module}, {_ids_text(ids)}, T)")["T"]))

@@ -46,6 +46,9 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
             files = [self.background]
         else:
             files = list(self.background)
+        old = getattr(self, "world_", None)
+        if old is not None:  # refitting: free the previous world's clauses
+            old.close()
         self.world_ = World(files)
         self.constants_ = Constants(self.n_thresholds)
         self.language_ = Language(self.settings_, self.constants_)

@@ -109,3 +109,15 @@ def test_bad_fact_in_python_example_names_it(tmp_path):
     with pytest.raises(Exception) as info:
         world.load([Example("fine", ["p(1)"]), Example("broken", ["p(X)"])])
     assert "example broken" in str(info.value)
+
+
+def test_a_failing_test_is_quoted_in_the_error(tmp_path):
+    world = World()
+    ids = world.load([Example("a", ["size(big)"], 1.0)])
+    with pytest.raises(PrologError) as info:
+        world.evaluate(ids, ["size(S)", "size(S), S > 3"])
+    assert str(info.value).endswith("in goal: size(S), S > 3") and "big" in str(info.value)
+    assert "\n" not in str(info.value)
+    world.close()
+    with pytest.raises(PrologError):
+        world.evaluate(ids, ["size(S)"])  # the world's tables are gone
