@@ -83,14 +83,59 @@ def main() -> None:
 
     # 3. Q-values of 30 candidate actions of one state ------------------------------
     state = examples[0].facts
-    actions = [Example(f"a{i}", [*state, f"action(swap, t{i % args.tasks})"]) for i in range(30)]
-    model.predict(actions)  # warm-up
+    own = [[f"action(swap, t{i % args.tasks})"] for i in range(30)]
+    each = [Example(f"a{i}", [*state, *facts]) for i, facts in enumerate(own)]
+    alone = [Example(f"a{i}", facts) for i, facts in enumerate(own)]
+    print(f"Q-values of 30 actions of one {args.tasks}-task state: "
+          f"median {_time_predict(model, each) * 1000:.2f} ms with the state in every example, "
+          f"{_time_predict(model, alone, state) * 1000:.2f} ms with the state as shared facts")
+    _repair_states(args.tasks)
+
+
+def _time_predict(model: TildeRegressor, examples: list[Example], shared: list[str] | None = None) -> float:
+    model.predict(examples, shared or ())  # warm-up
     times = []
     for _ in range(50):
         start = time.perf_counter()
-        model.predict(actions)
+        model.predict(examples, shared or ())
         times.append(time.perf_counter() - start)
-    print(f"Q-values of 30 actions of one {args.tasks}-task state: median {_median(times) * 1000:.2f} ms")
+    return _median(times)
+
+
+def _repair_states(n_orders: int) -> None:
+    """The same on real repair states (rrl.relational.facts, background_knowledge/repair.*)."""
+    try:
+        from rrl._paths import data_dir
+        from rrl.dispatching import dispatch
+        from rrl.domain.generate import generate_scenario
+        from rrl.domain.plan import Plan
+        from rrl.operators.repair import successors
+        from rrl.relational.facts import action_facts, state_facts
+    except ImportError as error:  # the scheduling domain is optional for this benchmark
+        print(f"repair states skipped ({error})")
+        return
+    problem = generate_scenario(machines=3, orders=n_orders, seed=1).problem
+    train, by_focal = [], {}
+    for seed in range(3):
+        plan = Plan.build(problem, dispatch(problem, "random", seed=seed))
+        for focal in problem.orders:
+            state = state_facts(plan, focal)
+            for action, after in successors(plan, focal):
+                own = action_facts(plan, action, after)
+                train.append(Example(f"e{len(train)}", state + own, plan.total_tardiness - after.total_tardiness))
+                by_focal.setdefault((seed, focal), (state, []))[1].append(own)
+    bk = data_dir("background_knowledge")
+    start = time.perf_counter()
+    model = TildeRegressor(bk / "repair.s", background=bk / "repair.pl").fit(train)
+    print(f"repair states: TILDE fit on {len(train)} (state, action) examples of {n_orders}-order plans "
+          f"in {time.perf_counter() - start:.1f} s, {model.n_nodes} nodes")
+    state, owns = max(by_focal.values(), key=lambda v: len(v[1]))
+    owns = (owns * 30)[:30]
+    each = [Example(f"a{i}", [*state, *own]) for i, own in enumerate(owns)]
+    alone = [Example(f"a{i}", own) for i, own in enumerate(owns)]
+    print(f"repair states: Q-values of 30 actions ({len(state)} state facts): "
+          f"median {_time_predict(model, each) * 1000:.2f} ms with the state in every example, "
+          f"{_time_predict(model, alone, state) * 1000:.2f} ms with the state as shared facts")
 
 
 if __name__ == "__main__":

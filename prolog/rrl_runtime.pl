@@ -37,6 +37,7 @@
 %   Declares the bookkeeping tables of a fresh world module.
 rrl_new_world(M) :-
     dynamic([ M:'$rrl_bkpred'/2, M:'$rrl_factpred'/1, M:'$rrl_target'/2,
+              M:'$rrl_parent'/2, M:'$rrl_bridged'/1,
               M:'$rrl_t'/2, M:'$rrl_dl'/3 ]).
 
 %!  rrl_drop_world(+World) is det.
@@ -273,7 +274,8 @@ replace_parts(V ^ _, [A], V ^ A).
 % ---------------------------------------------------------------- examples
 
 %!  rrl_load_examples(+World, +File, -Status) is det.
-%   File holds terms ex(Key, Facts, Target); Target is a number or `none`.
+%   File holds terms ex(Key, Facts, Target, Parent) (Target a number or `none`, Parent
+%   the key of a shared(Key, Facts) block written earlier, or `none`).
 rrl_load_examples(M, File, Status) :-
     catch(( setup_call_cleanup(open(File, read, S), load_exs(S, M), close(S)),
             Status = "ok" ),
@@ -284,11 +286,26 @@ load_exs(S, M) :-
     catch(read_term(S, T, []), E, true),
     (   nonvar(E) -> error_line(E, Line, Msg), throw(rrl_error(Line, Msg))
     ;   T == end_of_file -> true
-    ;   T = ex(K, Facts, Target),
+    ;   T = shared(K, Facts)
+    ->  maplist(add_fact(M, K), Facts),
+        forall(( member(F, Facts), functor(F, N, A) ), bridge(M, N/A)),
+        load_exs(S, M)
+    ;   T = ex(K, Facts, Target, Parent),
         maplist(add_fact(M, K), Facts),
         ( number(Target) -> assertz(M:'$rrl_target'(K, Target)) ; true ),
+        ( Parent == none -> true ; assertz(M:'$rrl_parent'(K, Parent)) ),
         load_exs(S, M)
     ).
+
+%   bridge(+World, +Name/Arity): lets an example see the facts of its parent, a block
+%   of facts shared by many examples (the state behind several candidate actions), so
+%   those facts are loaded once instead of once per example.  The rule stays in the
+%   fact predicate; unloading erases facts only (clause(H, true, Ref)).
+bridge(M, P) :- M:'$rrl_bridged'(P), !.
+bridge(M, N/A) :-
+    functor(H, N, A), add_key(H, K, KH), add_key(H, Parent, PH),
+    assertz(M:(KH :- '$rrl_parent'(K, Parent), PH)),
+    assertz(M:'$rrl_bridged'(N/A)).
 
 add_fact(M, K, F) :-
     (   callable(F), ground(F) -> true
@@ -301,11 +318,16 @@ add_fact(M, K, F) :-
 
 %!  rrl_unload(+World, +IdsText) is det.
 rrl_unload(M, IdsText) :-
-    ids(IdsText, Ids),
+    ids(IdsText, Ids0),
+    findall(P, ( member(K, Ids0), M:'$rrl_parent'(K, P) ), Ps0),
+    sort(Ps0, Ps),
+    append(Ids0, Ps, Ids),
     forall(M:'$rrl_factpred'(N/A),
            ( functor(H, N, A), add_key(H, K, KH),
-             forall(member(K, Ids), retractall(M:KH)) )),
-    forall(member(K, Ids), retractall(M:'$rrl_target'(K, _))).
+             (   M:'$rrl_bridged'(N/A)   % keep the bridging rule: erase facts only
+             ->  forall(( member(K, Ids), clause(M:KH, true, Ref) ), erase(Ref))
+             ;   forall(member(K, Ids), retractall(M:KH)) ) )),
+    forall(member(K, Ids), ( retractall(M:'$rrl_target'(K, _)), retractall(M:'$rrl_parent'(K, _)) )).
 
 ids(Text, Ids) :-
     split_string(Text, " ", " ", Parts0),

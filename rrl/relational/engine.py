@@ -136,29 +136,42 @@ class World:
             line, _, message = status.partition(":")
             raise SettingsError(str(path), int(line) or None, message)
 
-    def load(self, examples: Sequence[Any]) -> list[int]:
+    def load(self, examples: Sequence[Any], shared: Sequence[str] = ()) -> list[int]:
         """Load examples (objects with ``facts`` and ``target``); return their integer keys.
+
+        Args:
+            examples: the examples, all written to one temporary file and read in one call.
+            shared: facts that hold in every one of these examples (e.g. the state behind
+                candidate actions): loaded once and seen by each example as its own.
+                :meth:`unload` of the examples removes them too.
 
         Raises:
             SettingsError: a fact of an example does not read as a ground Prolog atom.
         """
+        parent = "none"
+        if shared:
+            parent, self._next_id = str(self._next_id), self._next_id + 1
         ids = list(range(self._next_id, self._next_id + len(examples)))
         self._next_id += len(examples)
         fd, name = tempfile.mkstemp(suffix=".pl", prefix="rrl_ex_")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 for key, example in zip(ids, examples, strict=True):
+                    if key == ids[0] and shared:  # first line: the shared block
+                        out.write(f"shared({parent}, [{', '.join(shared)}]).\n")
                     target = "none" if example.target is None else repr(float(example.target))
-                    out.write(f"ex({key}, [{', '.join(example.facts)}], {target}).\n")
+                    out.write(f"ex({key}, [{', '.join(example.facts)}], {target}, {parent}).\n")
             status = run(f"rrl_load_examples({self.module}, {quote_atom(name)}, S)")["S"]
         finally:
             os.unlink(name)
         if status != "ok":
             where, _, message = status.partition(":")
             # "key(K)" names the example; a bare number is a line of the temporary file.
-            index = int(where[4:-1]) - ids[0] if where.startswith("key(") else int(where) - 1
-            bad = examples[min(max(index, 0), len(examples) - 1)]
+            index = int(where[4:-1]) - ids[0] if where.startswith("key(") else int(where) - 1 - bool(shared)
             self.unload(ids)
+            if index < 0 or (shared and where == f"key({parent})"):
+                raise SettingsError("<shared facts>", None, message)
+            bad = examples[min(index, len(examples) - 1)]
             raise SettingsError(getattr(bad, "source", "<examples>"), getattr(bad, "line", None),
                                 f"example {bad.id}: {message}")
         return ids

@@ -73,21 +73,35 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
 
     # -- prediction ----------------------------------------------------------------
 
-    def apply(self, examples: Sequence[Example]) -> np.ndarray:
+    def apply(self, examples: Sequence[Example], shared_facts: Sequence[str] = ()) -> np.ndarray:
         """Index (in :meth:`leaves` order) of the leaf each example reaches, -1 if none.
+
+        Args:
+            examples: the examples.
+            shared_facts: facts true in every example, loaded once (see :meth:`predict`).
 
         One Prolog call loads the examples, one routes them all, one unloads them.
         """
         self._check_fitted()
-        ids = self.world_.load(examples)
+        ids = self.world_.load(examples, shared_facts)
         try:
             return self.world_.route(self.name_, ids)
         finally:
             self.world_.unload(ids)
 
-    def predict(self, examples: Sequence[Example]) -> np.ndarray:
-        """Predicted value of each example (the training mean when the root query fails)."""
-        index = self.apply(examples)
+    def predict(self, examples: Sequence[Example], shared_facts: Sequence[str] = ()) -> np.ndarray:
+        """Predicted value of each example (the training mean when the root query fails).
+
+        Args:
+            examples: the examples.
+            shared_facts: facts that hold in every example, loaded once: for Q-values of
+                the candidate actions of one state, pass the state's facts here and only
+                each action's facts in the examples.
+
+        Returns:
+            One value per example.
+        """
+        index = self.apply(examples, shared_facts)
         values = np.array([leaf.value for leaf in self.leaves_] + [self.default_])
         return values[index]  # -1 selects the default
 

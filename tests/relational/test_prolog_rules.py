@@ -121,3 +121,19 @@ def test_a_failing_test_is_quoted_in_the_error(tmp_path):
     world.close()
     with pytest.raises(PrologError):
         world.evaluate(ids, ["size(S)"])  # the world's tables are gone
+
+
+def test_shared_facts_are_loaded_once_and_seen_by_every_example(files, held_out):
+    model = TildeRegressor(files["settings"], background=files["bg"], significance=0.001)
+    model.fit(read_kb(files["train"]))
+    state = held_out[0].facts[1:]  # the tasks; each "action" picks another focal task
+    actions = [Example(f"a{i}", [f"focal(t{i})"]) for i in range(len(state))]
+    full = [Example(a.id, a.facts + state) for a in actions]
+    assert model.predict(actions, shared_facts=state).tolist() == model.predict(full).tolist()
+    assert model.apply(actions, shared_facts=state).tolist() == model.apply(full).tolist()
+    world = model.world_
+    ids = world.load(full[:1])
+    assert world.evaluate(ids, ["task(_, _, _, _)"])[0, 0] == 1
+    world.unload(ids)
+    for_all = world.evaluate(list(range(1, ids[0] + 1)), ["task(_, _, _, _)", "focal(_)"])
+    assert for_all[:, 0].tolist() == [0, 0]  # nothing left behind, shared block included
