@@ -36,11 +36,13 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that ``rrl --help`` stays fast and each family stays in its module.
-    from rrl.cli import scenario, schedule, tilde
+    from rrl.cli import learning, ppo, scenario, schedule, tilde
 
     cli.add_command(schedule.schedule)
     cli.add_command(scenario.scenario)
     cli.add_command(tilde.tilde)
+    cli.add_command(ppo.ppo)
+    learning.register(cli)
 
 
 _register()

@@ -49,6 +49,8 @@ def schedule(scenario_path: Path, rule: str | None, model: Path | None, seed: in
 
         result = ppo_schedule(problem, model, keep=scenario.schedule)
         plan, source = result.plan, result.source
+        if result.fallback:  # never silent: the plan printed is a rule's, say so on stderr
+            click.echo(f"rrl: warning: PPO schedule rejected ({result.reason}); using {source}", err=True)
     else:
         rule = rule or "edd"
         plan = Plan.build(problem, dispatch(problem, rule, seed=seed, keep=scenario.schedule))

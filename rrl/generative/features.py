@@ -28,6 +28,8 @@ CANDIDATE = 14
 SIZE = GLOBAL + TYPE_BUCKETS * BUCKET + SLOTS * CANDIDATE
 #: Bound of every feature.
 LIMIT = 10.0
+#: Candidate columns given in hours (or counts) that are squashed.
+_SQUASHED = [3, 4, 5, 6, 7, 8, 9, 10, 12]
 
 
 def squash(x: np.ndarray | float) -> np.ndarray:
@@ -84,25 +86,27 @@ def observe(state: DispatchState) -> np.ndarray:
         due_rank[np.argsort(state.due[ready], kind="stable")] = np.arange(ready.size) / max(1, ready.size - 1)
         rank_of = dict(zip(ready.tolist(), due_rank.tolist(), strict=True))
         contention = np.bincount(state.elig[ready].ravel(), minlength=len(state.machines))
+        raw = np.zeros((len(cand.orders), CANDIDATE))
         for k, o in enumerate(cand.orders):
             ex = cand.exact[o]
             due = float(state.due[o])
-            regret = ex.second_end - ex.end if math.isfinite(ex.second_end) else 0.0
-            c[k] = (
+            raw[k] = (
                 1.0,
                 1.0 if state.important[o] else 0.0,
                 math.log(max(state.weight[o], 1e-6)),
-                squash((due - clock) / scale),
-                squash((due - ex.end) / scale),
-                squash(max(0.0, ex.end - due) / scale),
-                squash((ex.start - clock) / scale),
-                squash(ex.duration / scale),
-                squash(ex.setup / scale),
-                squash((ex.start - ex.setup - state.free[ex.machine]) / scale),
-                squash(state.successors[o]),
+                (due - clock) / scale,
+                (due - ex.end) / scale,
+                max(0.0, ex.end - due) / scale,
+                (ex.start - clock) / scale,
+                ex.duration / scale,
+                ex.setup / scale,
+                (ex.start - ex.setup - state.free[ex.machine]) / scale,
+                state.successors[o],
                 rank_of[o],
-                squash(regret / scale),
+                (ex.second_end - ex.end) / scale if math.isfinite(ex.second_end) else 0.0,
                 math.log1p(contention[ex.machine]) / 5.0,
             )
+        raw[:, _SQUASHED] = squash(raw[:, _SQUASHED])
+        c[: len(cand.orders)] = raw
     np.clip(obs, -LIMIT, LIMIT, out=obs)
     return obs

@@ -36,8 +36,9 @@ VALIDATION_SEED = 3_000_000_000
 class TrainConfig:
     """What to train on and how long.
 
-    Give ``scenario`` (a plant from a file, random order sets on it) or ``curriculum``
-    (machine counts of generated plants, trained in that order).
+    Give ``scenario`` (a plant from a file, random order sets on it), ``problems`` (a
+    fixed list of problems, validated on themselves) or ``curriculum`` (machine counts of
+    generated plants, trained in that order).
     """
 
     out: Path
@@ -45,6 +46,7 @@ class TrainConfig:
     curriculum: Sequence[int] = (40,)
     orders: int | None = None
     scenario: Path | None = None
+    problems: Sequence[Problem] | None = None
     envs: int = 1
     seed: int = 0
     tensorboard: Path | None = None
@@ -82,7 +84,12 @@ class TrainReport:
 
 
 def build_stages(config: TrainConfig) -> list[Stage]:
-    """The stages of a configuration (one for a scenario, one per curriculum entry)."""
+    """The stages of a configuration (one for a scenario or problems, one per curriculum entry)."""
+    if config.problems is not None:
+        fixed = list(config.problems)
+        if not fixed:
+            raise RRLError("no problems to train on")
+        return [Stage("problems", FixedSource(tuple(fixed)), fixed)]
     if config.scenario is not None:
         scenario = load_scenario(config.scenario)
         count = len(scenario.problem.orders)
@@ -200,7 +207,7 @@ def _write_metadata(config: TrainConfig, report: TrainReport) -> None:
         "seconds": round(report.seconds, 1),
         "stages": report.stages,
         "config": {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-                   for k, v in asdict(config).items() if k not in ("out", "command", "progress")},
+                   for k, v in asdict(config).items() if k not in ("out", "command", "progress", "problems")},
     }
     if config.scenario is not None:
         meta["plant_signature"] = plant_signature(load_scenario(config.scenario).plant)

@@ -1,0 +1,129 @@
+"""``rrl ppo``: train PPO dispatching policies and compare them with the dispatching rules."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from rrl.cli.common import json_option, print_json, progress_enabled, read_scenario, seed_option
+from rrl.errors import RRLError
+
+
+@click.group()
+def ppo() -> None:
+    """PPO scheduler: train a policy (train) and measure it against the rules (evaluate).
+
+    Use a model with `rrl schedule --rule ppo [--model M]`. Needs the `ppo` extra
+    (torch, stable-baselines3, sb3-contrib, gymnasium).
+    """
+
+
+@ppo.command()
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Train on this scenario's plant with random order sets (and its own orders).")
+@click.option("--generate", is_flag=True, help="Train on generated plants (see --machines, --curriculum).")
+@click.option("--machines", type=int, default=None, help="Machines of the generated plants (one stage).")
+@click.option("--orders", type=int, default=None,
+              help="Orders per generated instance (last stage); default: by plant size.")
+@click.option("--curriculum", default=None,
+              help="Machine counts trained in order, e.g. 2,10,40,152 (implies --generate).")
+@click.option("--timesteps", type=int, default=100_000, show_default=True,
+              help="Total decisions to train on, split evenly over the stages.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Model file to write (.zip); a .json with how it was trained goes beside it.")
+@click.option("--envs", type=int, default=1, show_default=True, help="Parallel environments (processes when > 1).")
+@click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write TensorBoard logs here.")
+@click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Continue training this model.")
+@seed_option
+@json_option
+def train(scenario_path: Path | None, generate: bool, machines: int | None, orders: int | None,
+          curriculum: str | None, timesteps: int, out: Path, envs: int, tensorboard: Path | None,
+          resume: Path | None, seed: int, as_json: bool) -> None:
+    """Train a MaskablePPO dispatching policy.
+
+    Either on a scenario's plant (--scenario F) or on generated plants (--generate with
+    --machines M, or --curriculum 2,10,40,152 to train stage by stage on growing plants).
+    Checkpoints and evaluation logs go to OUT.d/.
+    """
+    from rrl.generative.instances import parse_curriculum
+    from rrl.generative.train import TrainConfig, train_ppo
+
+    if scenario_path is not None and (generate or curriculum or machines):
+        raise RRLError("give either --scenario or --generate/--curriculum/--machines, not both")
+    if scenario_path is None and not (generate or curriculum or machines):
+        raise RRLError("nothing to train on: give --scenario F or --generate [--machines M | --curriculum 2,10,40]")
+    if curriculum is not None and machines is not None:
+        raise RRLError("give either --machines or --curriculum, not both")
+    stages = parse_curriculum(curriculum) if curriculum else [machines or 40]
+    if resume is not None and not resume.is_file():
+        raise RRLError(f"--resume: {resume}: no such file")
+    if scenario_path is not None:
+        read_scenario(scenario_path)  # a bad file is a one-line error before any training starts
+    config = TrainConfig(
+        out=out, timesteps=timesteps, curriculum=tuple(stages), orders=orders, scenario=scenario_path,
+        envs=envs, seed=seed, tensorboard=tensorboard, resume=resume, progress=progress_enabled(as_json),
+        command="rrl " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    report = train_ppo(config)
+    if as_json:
+        print_json({"out": str(report.out), "timesteps": report.timesteps, "seconds": report.seconds,
+                    "stages": report.stages})
+        return
+    click.echo(f"trained {report.timesteps} steps in {report.seconds:.0f} s -> {report.out}")
+    for stage in report.stages:
+        click.echo(f"  stage {stage['stage']}: {stage['timesteps']} steps, best eval reward "
+                   f"{stage['best_eval_reward']:.2f}")
+
+
+@ppo.command()
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PPO model (.zip); default: the shipped model for the plant.")
+@click.option("--instances", type=int, default=10, show_default=True, help="Held-out instances to schedule.")
+@click.option("--machines", type=int, default=40, show_default=True, help="Machines of the generated plants.")
+@click.option("--orders", type=int, default=None, help="Orders per instance; default: by plant size.")
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Instead of generated plants: random order sets on this scenario's plant.")
+@click.option("--stress", type=click.Choice(["all_urgent", "machine_breakdown", "rush_order", "overload"]),
+              default=None, help="Stress every instance this way.")
+@seed_option
+@json_option
+def evaluate(model: Path | None, instances: int, machines: int, orders: int | None, scenario_path: Path | None,
+             stress: str | None, seed: int, as_json: bool) -> None:
+    """KPI table of Random, FirstFit, EDD, ATCS and PPO on held-out instances.
+
+    Instances come from the training distribution of the given plant size (seeds that
+    training never draws); --stress makes them harder.
+    """
+    from rrl.generative.evaluate import evaluate as run
+    from rrl.generative.evaluate import format_table
+    from rrl.generative.instances import PlantSource, held_out, stage_source
+    from rrl.generative.instances import stress as stressed
+    from rrl.generative.models import default_model
+    from rrl.generative.policy import load_model
+
+    if instances < 1:
+        raise RRLError(f"--instances must be >= 1, got {instances}")
+    if scenario_path is not None:
+        scenario = read_scenario(scenario_path)
+        count = len(scenario.problem.orders)
+        problems = held_out(PlantSource(scenario.plant, (max(3, count // 2), max(4, 2 * count))), instances)
+        label = f"{scenario.name} plant, random order sets"
+    else:
+        problems = held_out(stage_source(machines, orders), instances)
+        label = f"generated {machines}-machine plants"
+    if stress is not None:
+        problems = [stressed(p, stress, seed=seed + k) for k, p in enumerate(problems)]
+        label += f", stress {stress}"
+    path = model if model is not None else default_model(problems[0].plant)
+    policy = load_model(path)
+    rows = run(problems, policy, seed=seed)
+    if as_json:
+        print_json({"instances": instances, "distribution": label, "model": str(path),
+                    "methods": [r.to_dict() for r in rows]})
+        return
+    click.echo(format_table(rows, f"{instances} held-out instances, {label} (model {path.name})"))

@@ -1,0 +1,162 @@
+"""Training, the safety wrapper, the shipped models and the ``rrl ppo`` command line."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sb3_contrib")
+
+from click.testing import CliRunner  # noqa: E402
+
+from rrl.cli.main import cli  # noqa: E402
+from rrl.dispatching import dispatch  # noqa: E402
+from rrl.domain import Plan, validate  # noqa: E402
+from rrl.generative.env import DispatchEnv  # noqa: E402
+from rrl.generative.instances import held_out, stage_source  # noqa: E402
+from rrl.generative.policy import load_model, run_policy  # noqa: E402
+from rrl.generative.safety import COUNTER, PPOFallbackWarning, generate_schedule, ppo_schedule  # noqa: E402
+from rrl.generative.train import TrainConfig, train_ppo  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTRUDERS = ROOT / "scenarios" / "extruders.yaml"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    """A policy trained for a few thousand steps on four 10-machine instances."""
+    problems = held_out(stage_source(10), 4)
+    out = tmp_path_factory.mktemp("ppo") / "model.zip"
+    train_ppo(TrainConfig(out=out, timesteps=4096, problems=problems, n_steps=256, batch_size=64,
+                          learning_rate=1e-3, seed=0))
+    return out, problems
+
+
+def _random_tardiness(problem, seed: int) -> float:
+    env = DispatchEnv(problem)
+    env.reset()
+    rng = np.random.default_rng(seed)
+    done = False
+    while not done:
+        _, _, done, _, _ = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
+    assert env.state is not None
+    return env.state.total_tardiness
+
+
+def test_short_training_beats_the_random_policy(trained) -> None:
+    path, problems = trained
+    model = load_model(path)
+    learnt = statistics.mean(Plan.build(p, run_policy(p, model)[0]).total_tardiness for p in problems)
+    uniform = statistics.mean(_random_tardiness(p, s) for p in problems for s in range(5))
+    assert learnt < uniform
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["timesteps"] >= 4096 and meta["slots"] == 12
+
+
+def test_policy_is_deterministic(trained) -> None:
+    path, problems = trained
+    model = load_model(path)
+    assert run_policy(problems[0], model)[0] == run_policy(problems[0], model)[0]
+
+
+def test_ppo_schedule_is_validated(trained) -> None:
+    path, problems = trained
+    result = ppo_schedule(problems[1], path)
+    assert result.source == "ppo" and not result.fallback
+    assert validate(problems[1], result.plan.schedule, result.plan.times) == []
+
+
+class _Masked:
+    """A 'model' whose output is forced invalid: it always picks the last slot, masked or not."""
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False, action_masks=None):
+        return np.array(len(action_masks) - 1), None
+
+
+class _Broken:
+    """A 'model' whose inference fails."""
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False, action_masks=None):
+        raise RuntimeError("network exploded")
+
+
+@pytest.mark.parametrize("model", [_Masked(), _Broken()])
+def test_safety_wrapper_falls_back_and_reports_it(model) -> None:
+    problem = held_out(stage_source(10), 1)[0]
+    before = COUNTER.fallbacks
+    result = ppo_schedule(problem, model)
+    assert result.fallback and result.source in ("fallback:edd", "fallback:atcs")
+    assert result.reason
+    assert COUNTER.fallbacks == before + 1
+    best = min(Plan.build(problem, dispatch(problem, r)).total_tardiness for r in ("edd", "atcs"))
+    assert result.plan.total_tardiness == pytest.approx(best)
+    assert validate(problem, result.plan.schedule, result.plan.times) == []
+    with pytest.warns(PPOFallbackWarning):
+        generate_schedule(problem, model=model)
+
+
+def test_generate_schedule_from_plant_and_orders(trained) -> None:
+    path, problems = trained
+    problem = problems[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PPOFallbackWarning)
+        plan = generate_schedule(problem.plant, problem.orders.values(), path)
+    assert sorted(plan.schedule.orders()) == sorted(problem.orders)
+
+
+def test_corrupted_model_file_is_one_line_error(tmp_path: Path, trained) -> None:
+    path, _ = trained
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(path.read_bytes()[:2000])  # a truncated zip
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_text("not a model")
+    runner = CliRunner()
+    for model in (bad, garbage, tmp_path / "missing.zip"):
+        result = runner.invoke(cli, ["schedule", "--scenario", str(EXTRUDERS), "--rule", "ppo",
+                                     "--model", str(model)])
+        assert result.exit_code == 2
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("rrl: error: PPO model"), result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--curriculum", "2,ten"], "--curriculum"),
+    (["--curriculum", "0,10"], "--curriculum"),
+    ([], "nothing to train on"),
+    (["--scenario", str(EXTRUDERS), "--curriculum", "2,10"], "not both"),
+    (["--generate", "--timesteps", "0"], "--timesteps"),
+    (["--generate", "--resume", "nowhere.zip"], "--resume"),
+])
+def test_train_bad_input_is_one_line(tmp_path: Path, args, message) -> None:
+    result = CliRunner().invoke(cli, ["ppo", "train", "--out", str(tmp_path / "m.zip"), *args])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_evaluate_prints_kpi_table(trained) -> None:
+    path, _ = trained
+    result = CliRunner().invoke(cli, ["ppo", "evaluate", "--model", str(path), "--instances", "2",
+                                      "--machines", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    methods = {row["method"]: row for row in data["methods"]}
+    assert set(methods) == {"random", "first_fit", "edd", "atcs", "ppo"}
+    assert all(row["break_work_h"] == 0 for row in methods.values())
+    stressed = CliRunner().invoke(cli, ["ppo", "evaluate", "--model", str(path), "--instances", "1",
+                                        "--machines", "10", "--stress", "machine_breakdown"])
+    assert stressed.exit_code == 0 and "PPO" in stressed.output
+
+
+def test_shipped_extruder_model_works_out_of_the_box() -> None:
+    if not (ROOT / "models" / "extruders.zip").is_file():
+        pytest.skip("the extruder model is not trained yet")
+    result = CliRunner().invoke(cli, ["schedule", "--scenario", str(EXTRUDERS), "--rule", "ppo", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["schedule"]) == 15
