@@ -5,7 +5,9 @@ position declared with that type).  A type is numeric when every value seen is a
 - In an ordinary literal, ``#`` ranges over every value seen of an atom type, and over the
   ``max_values`` most frequent values of a numeric type.
 - In a comparison (``rmode(+X >= #)``), ``#`` ranges over ``n_thresholds`` quantiles of the
-  values of the compared variable's type (actual data values, so trees print them exactly).
+  values of the compared variable (actual data values, so trees print them exactly): the
+  values of the fact argument the variable comes from (its first occurrence in the query),
+  or, when it comes from a background predicate, all values of its type.
 Only value counts are kept, never examples, so TG can merge them batch after batch.
 """
 
@@ -32,6 +34,7 @@ class Constants:
         self.n_thresholds = n_thresholds
         self.max_values = max_values
         self.counts: dict[str, Counter[str]] = {}
+        self.by_origin: dict[str, Counter[str]] = {}
         self.numeric: set[str] = set()
         self._cache: dict[tuple[str, str], list[Const]] = {}
 
@@ -40,8 +43,10 @@ class Constants:
         for (pred, arity), types in settings.types.items():
             for position, typ in enumerate(types):
                 counter = self.counts.setdefault(typ, Counter())
+                origin = self.by_origin.setdefault(f"{pred}/{arity}/{position}", Counter())
                 for count, text in world.values(pred, arity, position):
                     counter[text] += count
+                    origin[text] += count
         self.numeric = {t for t, c in self.counts.items() if c and all(_is_number(v) for v in c)}
         self._cache.clear()
 
@@ -57,12 +62,16 @@ class Constants:
                 self._cache[key] = [Const(t) for t in sorted(counter)]
         return self._cache[key]
 
-    def thresholds(self, typ: str) -> list[Const]:
-        """Quantile thresholds of numeric type ``typ`` for comparisons (empty otherwise)."""
-        key = ("t", typ)
+    def thresholds(self, typ: str, origin: str | None = None) -> list[Const]:
+        """Quantile thresholds for comparisons on a variable of numeric type ``typ`` whose
+        values come from fact argument ``origin`` (``pred/arity/position``) when known;
+        empty for a non-numeric type."""
+        if origin is not None and self.by_origin.get(origin):
+            key, counter = ("o", origin), self.by_origin.get(origin)
+        else:
+            key, counter = ("t", typ), self.counts.get(typ)
         if key not in self._cache:
             consts: list[Const] = []
-            counter = self.counts.get(typ)
             if typ in self.numeric and counter:
                 items = sorted(((float(t), t, c) for t, c in counter.items()))
                 cumulative = np.cumsum([c for _, _, c in items])

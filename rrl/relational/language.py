@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rrl.relational.constants import Constants
 from rrl.relational.settings import ModeArg, ModeLit, RMode, Settings
-from rrl.relational.terms import Lit, Term, Var
+from rrl.relational.terms import COMPARISONS, Lit, Term, Var
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,18 @@ class Refinement:
         counts = list(query.counts)
         counts[self.rmode] += 1
         return Query(query.literals + self.literals, query.var_types + self.new_vars, tuple(counts))
+
+
+def _origin(name: str, literals: tuple[Lit, ...]) -> str | None:
+    """``pred/arity/position`` of the first ordinary literal that has variable ``name``:
+    where the variable's values come from, for thresholds that fit that argument."""
+    for lit in literals:
+        if lit.pred in COMPARISONS:
+            continue
+        for position, arg in enumerate(lit.args):
+            if isinstance(arg, Var) and arg.name == name:
+                return f"{lit.pred}/{len(lit.args)}/{position}"
+    return None
 
 
 def _var_prefix(typ: str) -> str:
@@ -98,7 +110,7 @@ class Language:
                 yield tuple(done), tuple(new)
                 return
             lit = rmode.literals[i]
-            for args, env2, new2 in self._literal(lit, query, env, new, fresh):
+            for args, env2, new2 in self._literal(lit, query, env, new, fresh, done):
                 yield from walk(i + 1, env2, new2, [*done, Lit(lit.pred, args)])
 
         yield from walk(0, {}, [], [])
@@ -109,7 +121,7 @@ class Language:
             return [(Var(n), t) for n, t in pool if t in self.constants.numeric]
         return [(Var(n), t) for n, t in pool if t == typ]
 
-    def _literal(self, lit: ModeLit, query: Query, env: dict[str, Term], new: list[tuple[str, str]], fresh):  # type: ignore[no-untyped-def]
+    def _literal(self, lit: ModeLit, query: Query, env: dict[str, Term], new: list[tuple[str, str]], fresh, done: list[Lit]):  # type: ignore[no-untyped-def]
         decl = None if lit.is_comparison else self.settings.types[(lit.pred, len(lit.args))]
         order = list(range(len(lit.args)))
         if decl is None:  # bind the +Var side of a comparison first: # takes its type
@@ -125,12 +137,17 @@ class Language:
             k = order[j]
             arg: ModeArg = lit.args[k]
             typ = decl[k] if decl is not None else ctype
-            for term, t, env2, new2 in self._options(arg, typ, decl is None, query, env, new, fresh):
+            origin = None
+            if decl is None and arg.kind == "#" and args:  # threshold for the variable compared
+                compared = next(iter(args.values()))
+                if isinstance(compared, Var):
+                    origin = _origin(compared.name, query.literals + tuple(done))
+            for term, t, env2, new2 in self._options(arg, typ, decl is None, query, env, new, fresh, origin):
                 yield from walk(j + 1, {**args, k: term}, env2, new2, ctype or t)
 
         yield from walk(0, {}, env, new, None)
 
-    def _options(self, arg: ModeArg, typ: str | None, comparison: bool, query: Query, env: dict[str, Term], new: list[tuple[str, str]], fresh):  # type: ignore[no-untyped-def]
+    def _options(self, arg: ModeArg, typ: str | None, comparison: bool, query: Query, env: dict[str, Term], new: list[tuple[str, str]], fresh, origin: str | None = None):  # type: ignore[no-untyped-def]
         if arg.kind == "const":
             assert arg.const is not None
             yield arg.const, typ, env, new
@@ -143,7 +160,7 @@ class Language:
         if arg.kind == "#":
             if typ is None:
                 return
-            pool = self.constants.thresholds(typ) if comparison else self.constants.values(typ)
+            pool = self.constants.thresholds(typ, origin) if comparison else self.constants.values(typ)
             for const in pool:
                 yield const, typ, env, new
             return

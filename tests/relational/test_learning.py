@@ -115,3 +115,25 @@ def test_refinements_respect_modes_types_and_counts(files, train):
     query = next(r for r in language.refinements(root) if len(r.literals) == 2).apply(root)
     deeper = {", ".join(lit.render() for lit in r.literals) for r in language.refinements(query)}
     assert "tardy(Task5)" in deeper and "before(Task5, Task6), later_due(Task6, Task5)" in deeper
+
+
+def test_thresholds_follow_the_argument_a_variable_comes_from(tmp_path):
+    from rrl.relational import Example, read_settings
+    from rrl.relational.constants import Constants
+    from rrl.relational.engine import World
+    from rrl.relational.language import Language
+
+    path = tmp_path / "num.s"
+    path.write_text("type(small(num)).\ntype(big(num)).\nroot(true).\n"
+                    "rmode((small(-X), X >= #)).\nrmode((big(-Y), Y >= #)).\n")
+    settings = read_settings(path)
+    world = World()
+    ids = world.load([Example(f"e{i}", [f"small({i})", f"big({1000 + 10 * i})"], 0.0) for i in range(20)])
+    constants = Constants(n_thresholds=4)
+    constants.update(world, settings)
+    world.unload(ids)
+    refinements = Language(settings, constants).refinements(Language(settings, constants).root())
+    small = [r.literals[1].args[1].value for r in refinements if r.literals[0].pred == "small"]
+    big = [r.literals[1].args[1].value for r in refinements if r.literals[0].pred == "big"]
+    assert len(small) == len(big) == 4
+    assert all(0 <= v < 20 for v in small) and all(v >= 1000 for v in big)
