@@ -1,0 +1,52 @@
+"""Prolog text written by rrl reads back as the same term, and the decision list routes
+every example to the leaf that walking the tree test by test gives."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rrl.relational import TildeRegressor
+from rrl.relational.engine import run
+from rrl.relational.terms import conjunction, format_number, quote_atom
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=12))
+def test_quoted_atoms_read_back(name):
+    answer = run(f"X = {quote_atom(name)}, atom(X), atom_codes(X, C)")
+    assert "".join(map(chr, answer["C"])) == name
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False)))
+def test_numbers_read_back(value):
+    answer = run(f"X = {format_number(value)}, number(X)")
+    assert answer["X"] == value or (math.isclose(answer["X"], value) and value == 0)
+
+
+def _walk(model, node, ids):
+    """Leaf index of each example by evaluating each node's test in the tree."""
+    order = {id(leaf): i for i, leaf in enumerate(model.leaves_)}
+    if node.is_leaf:
+        return {i: order[id(node)] for i in ids}
+    model.world_.evaluate(ids, [conjunction(node.query.literals + node.test.literals)])
+    yes = set(model.world_.passing(0, ids))
+    out = _walk(model, node.yes, [i for i in ids if i in yes])
+    out.update(_walk(model, node.no, [i for i in ids if i not in yes]))
+    return out
+
+
+def test_decision_list_equals_walking_the_tree(files, train, held_out):
+    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=5).fit(train[:600])
+    assert any("Task6" in leaf.conjunction for leaf in model.leaves())  # variables shared across nodes
+    examples = held_out[:200]
+    ids = model.world_.load(examples)
+    try:
+        walked = _walk(model, model.tree_, ids)
+        listed = model.world_.route(model.name_, ids)
+    finally:
+        model.world_.unload(ids)
+    assert [walked[i] for i in ids] == listed.tolist()
