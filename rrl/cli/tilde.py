@@ -57,10 +57,15 @@ def tilde() -> None:
               help="Most tests on a path (overrides max_depth/1).")
 @click.option("--min-samples", type=click.IntRange(min=1), default=100, show_default=True,
               help="TG only: examples a leaf sees before it may split.")
+@click.option("--significance", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              default=None,
+              help="F-test level a split must pass. TG: overrides significance/1 (default "
+                   "0.001). TILDE: off unless given (then trees stop splitting on noise).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print one JSON object {"nodes", "leaves", "seconds"} on stdout.')
 def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Path, incremental: bool,
-        minimal_cases: int | None, max_depth: int | None, min_samples: int, as_json: bool) -> None:
+        minimal_cases: int | None, max_depth: int | None, min_samples: int, significance: float | None,
+        as_json: bool) -> None:
     """Learn a tree from a knowledge base and write it as Prolog rules.
 
     The tree file defines predict(Value) as a decision list (one rule per leaf, the root
@@ -79,10 +84,11 @@ def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Pat
     background = [str(p) for p in bg_paths]
     model: TildeRegressor | TGRegressor
     if incremental:
-        model = TGRegressor(settings, background, min_samples=min_samples,
+        model = TGRegressor(settings, background, min_samples=min_samples, significance=significance,
                             minimal_cases=minimal_cases, max_depth=max_depth)
     else:
-        model = TildeRegressor(settings, background, minimal_cases=minimal_cases, max_depth=max_depth)
+        model = TildeRegressor(settings, background, minimal_cases=minimal_cases, max_depth=max_depth,
+                               significance=significance)
     model.fit(examples)
     _write_atomically(out, model.to_prolog())
     seconds = round(time.perf_counter() - started, 3)

@@ -137,3 +137,16 @@ def test_shared_facts_are_loaded_once_and_seen_by_every_example(files, held_out)
     world.unload(ids)
     for_all = world.evaluate(list(range(1, ids[0] + 1)), ["task(_, _, _, _)", "focal(_)"])
     assert for_all[:, 0].tolist() == [0, 0]  # nothing left behind, shared block included
+
+
+def test_cli_in_a_subprocess_prints_only_json(tmp_path, files):
+    import sys
+
+    out = tmp_path / "tree.pl"
+    proc = subprocess.run([sys.executable, "-m", "rrl.cli.main", "tilde", "fit", "--kb", str(files["train"]),
+                           "--settings", str(files["settings"]), "--bg", str(files["bg"]), "--out", str(out),
+                           "--significance", "0.001", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"nodes": 3, "leaves": 2, "seconds": json.loads(proc.stdout)["seconds"]}
+    help_text = CliRunner().invoke(cli, ["tilde", "fit", "--help"]).output
+    assert "--incremental" in help_text and "decision list" in help_text
