@@ -209,6 +209,9 @@ def _write_metadata(config: TrainConfig, report: TrainReport) -> None:
         "config": {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                    for k, v in asdict(config).items() if k not in ("out", "command", "progress", "problems")},
     }
+    if config.scenario is not None or config.problems is not None:
+        for key in ("curriculum", "orders"):  # not used by these sources
+            meta["config"].pop(key, None)
     if config.scenario is not None:
         meta["plant_signature"] = plant_signature(load_scenario(config.scenario).plant)
     config.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
