@@ -32,7 +32,6 @@ type(precedes(task, task)).
 type(tardy_after_focal).
 type(due_later_before_focal).
 type(less_loaded_alternative).
-type(num >= num).
 
 % Root: every path starts from the focal task and the action under evaluation.
 root((focal(F), action(Op, F, U))).

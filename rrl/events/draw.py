@@ -89,7 +89,9 @@ def draw_event(kind: str, plan: Plan, rng: random.Random, **given: Any) -> Disru
     if kind == "breakdown":
         resource = given.get("resource") or rng.choice(list(plan.problem.plant.resources))
         at = given.get("at")
-        at = now if at is None else float(at)
+        if at is None:
+            at = round(now + rng.uniform(0.0, 0.5) * max(plan.metrics.makespan - now, 0.0), 2)
+        at = float(at)
         duration = given.get("duration")
         if duration is None:
             horizon = max(plan.metrics.makespan - at, 4.0)

@@ -10,19 +10,21 @@ ahead at no risk).
 
 from __future__ import annotations
 
-import re
-
 from rrl.domain.plan import Plan
 from rrl.operators.repair import Action
+from rrl.relational.terms import quote_atom as atom
 
-_PLAIN_ATOM = re.compile(r"[a-z][A-Za-z0-9_]*\Z")
-
-
-def atom(name: str) -> str:
-    """``name`` as a Prolog atom, quoted when it is not a plain lower-case identifier."""
-    if _PLAIN_ATOM.match(name):
-        return name
-    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+#: Every predicate a state or action may hold (name, arity): a policy's Prolog module
+#: declares them dynamic, so a fact absent from one state simply fails.
+FACT_PREDICATES: tuple[tuple[str, int], ...] = (
+    ("total_tardiness", 1), ("max_tardiness", 1), ("avg_tardiness", 1), ("tardy_orders", 1),
+    ("n_orders", 1), ("makespan", 1), ("total_wip", 1), ("tardiness_ratio", 1),
+    ("inventory_ratio", 1), ("total_cleanout", 1), ("resource", 2), ("res_load", 2),
+    ("res_tardiness", 2), ("focal", 1), ("focal_left_tardiness", 1), ("focal_right_tardiness", 1),
+    ("material_arrival", 1), ("can_run", 2), ("applicable", 1), ("task", 9),
+    ("cleanout_before", 2), ("important", 1), ("frozen", 1), ("action", 3),
+    ("action_resource", 1), ("action_delta_tardiness", 1), ("action_delta_cleanout", 1),
+)
 
 
 def number(value: float) -> str:

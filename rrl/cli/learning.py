@@ -1,0 +1,319 @@
+"""``rrl train``, ``rrl consult``, ``rrl policy``, ``rrl evaluate``: repair policies."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rrl.cli.common import (
+    json_option,
+    print_json,
+    progress_enabled,
+    read_scenario,
+    scenario_option,
+    seed_option,
+)
+from rrl.domain.plan import Plan
+from rrl.domain.problem import Problem
+from rrl.domain.scenario import Scenario
+from rrl.domain.schedule import Schedule
+from rrl.errors import RRLError
+from rrl.events import EVENTS
+from rrl.learning.agent import RepairAgent, RepairResult
+from rrl.learning.cases import parse_events, parse_orders
+from rrl.learning.goals import GOALS
+
+policy_option = click.option("--policy", "policy_dir", required=True,
+                             type=click.Path(file_okay=False, path_type=Path),
+                             help="Policy directory written by `rrl train`.")
+
+
+def register(cli: click.Group) -> None:
+    """Add the repair-policy commands to the ``rrl`` group."""
+    for command in (train, consult, policy, evaluate_command):
+        cli.add_command(command)
+
+
+@click.command()
+@click.option("--goal", type=click.Choice(list(GOALS)), required=True,
+              help="tardiness: back to the tardiness before the disruption; stability: few moved orders; "
+                   "balancing: a mix (docs/goals.md).")
+@scenario_option
+@click.option("--episodes", type=click.IntRange(1), default=450, show_default=True, help="Training episodes.")
+@seed_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Policy directory to write (policy.pl, policy.json, background.pl, curve.png).")
+@click.option("--event", "event", default="new_order", show_default=True,
+              help=f"Disruption drawn per episode: one of {', '.join(EVENTS)}, a comma list, or mix.")
+@click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
+@click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True, help="Step limit per episode.")
+@click.option("--rule", type=click.Choice(["edd", "spt", "atcs", "first_fit", "random", "ppo"]), default="edd",
+              show_default=True, help="How each episode's initial plan is built.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PPO model for --rule ppo (default: the shipped one for the plant).")
+@json_option
+def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, event: str, orders: str,
+          max_steps: int, rule: str, model: Path | None, as_json: bool) -> None:
+    """Learn a repair policy by relational Q-learning on the scenario's plant.
+
+    Each episode draws an order book on the plant (sizes 100-1000 kg, due dates from
+    the load), builds its plan with --rule, hits it with --event, and repairs it with
+    operators chosen epsilon-greedily from the current first-order regression tree (TG).
+    The tree is written as readable Prolog rules in OUT/policy.pl.
+    """
+    scenario = read_scenario(scenario_path)
+    builder = None
+    if rule == "ppo":
+        from rrl.generative.safety import ppo_schedule
+
+        def builder(problem: Problem) -> Schedule:
+            return ppo_schedule(problem, model).plan.schedule
+    agent = RepairAgent(scenario.plant, goal, events=parse_events(event), orders=parse_orders(orders),
+                        rule=rule if rule != "ppo" else "edd", builder=builder, max_steps=max_steps, seed=seed)
+    started = time.perf_counter()
+    agent.learn(episodes, progress=progress_enabled(as_json))
+    seconds = time.perf_counter() - started
+    agent.save(out)
+    from rrl.viz import learning_curves
+
+    learning_curves({goal: [r.to_dict() for r in agent.curve]}, out / "curve.png",
+                    title=f"{scenario.name}: learning curve ({goal})")
+    curve = [r.to_dict() for r in agent.curve]
+    if as_json:
+        print_json({"episodes": episodes, "seconds": seconds, "curve": curve})
+        return
+    last = agent.curve[-min(50, len(curve)):]
+    click.echo(f"trained {episodes} episodes in {seconds:.1f} s: {agent.n_leaves} abstract states")
+    click.echo(f"  last {len(last)} episodes: mean steps {sum(r.steps for r in last) / len(last):.2f}, "
+               f"goal reached {sum(r.reached for r in last) / len(last):.0%}, "
+               f"mean tardiness improvement {sum(r.improvement for r in last) / len(last):.2f} h")
+    click.echo(f"  policy written to {out}/ (read it with: rrl policy show {out})")
+
+
+@click.command()
+@policy_option
+@scenario_option
+@click.option("--event", type=click.Choice(EVENTS), required=True, help="The disruption.")
+@click.option("--product", default=None, help="new_order/rush_order: product (drawn if not given).")
+@click.option("--size", type=click.FloatRange(min=0, min_open=True), default=None, help="new_order/rush_order: size (kg).")
+@click.option("--due", type=float, default=None, help="new_order/rush_order: due date (h).")
+@click.option("--resource", default=None, help="breakdown: the resource that breaks down.")
+@click.option("--at", type=click.FloatRange(min=0), default=None, help="breakdown: when it breaks down (h).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, help="breakdown: how long (h).")
+@click.option("--order", default=None, help="material_delay: the order whose material is late.")
+@click.option("--release", type=float, default=None, help="material_delay: the new release (h).")
+@click.option("--now", type=click.FloatRange(min=0), default=None, help="Current time (h): orders started before it stay.")
+@click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
+@seed_option
+@json_option
+@click.option("--gantt", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the repair strip (one Gantt chart per step, like the paper's Fig. 7).")
+def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
+            due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
+            release: float | None, now: float | None, max_steps: int | None, seed: int, as_json: bool,
+            gantt: Path | None) -> None:
+    """Repair the scenario's schedule after an event with a learned policy.
+
+    The scenario's own schedule is the plan (or, without one, its EDD schedule). Event
+    parameters not given are drawn from --seed. The policy is applied greedily until
+    the goal or the step limit; the result never is worse on the goal's measure than
+    the disrupted plan, and each step is explained by the Prolog rule that chose it.
+    """
+    agent = RepairAgent.load(policy_dir)
+    scenario = read_scenario(scenario_path)
+    plan = _plan_of(scenario)
+    given = {"product": product, "size": size, "due": due, "resource": resource, "at": at, "duration": duration,
+             "order": order, "release": release, "now": now}
+    result = agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
+    from rrl.cli.common import checked
+
+    checked(result.plan, "repaired")
+    if gantt is not None:
+        from rrl.viz import repair_strip
+
+        plans = [result.disrupted] + [s.plan for s in result.steps]
+        repair_strip(plans, steps=[str(s.action) for s in result.steps], focal=result.steps[0].action.focal
+                     if result.steps else None, path=gantt)
+    if as_json:
+        print_json(consult_json(result, scenario.name))
+        return
+    _print_repair(result)
+    if gantt is not None:
+        click.echo(f"repair strip written to {gantt}")
+
+
+def _plan_of(scenario: Scenario) -> Plan:
+    if scenario.schedule is not None:
+        return scenario.plan()
+    from rrl.dispatching import dispatch
+
+    return Plan.build(scenario.problem, dispatch(scenario.problem, "edd"))
+
+
+def settled_scenario(plan: Plan, name: str) -> Scenario:
+    """The scenario of ``plan``, so that re-reading it gives the same times.
+
+    Orders that have not started by ``now`` cannot start before it; in the file this is
+    written as their release (at least ``now``), which DESIGN section 3 then honours.
+    """
+    problem = plan.problem
+    if problem.now > 0:
+        raised = [o.with_changes(release=problem.now) for o in problem.orders.values()
+                  if o.id not in problem.frozen and o.release < problem.now]
+        problem = problem.with_orders(raised)
+    return Scenario(name=name, problem=problem, schedule=plan.schedule)
+
+
+def consult_json(result: RepairResult, name: str) -> dict[str, Any]:
+    """The JSON object of DESIGN section 7 for a repair."""
+    return {
+        "event": result.event,
+        "initial": result.before.metrics.to_dict(),
+        "disrupted": result.disrupted.metrics.to_dict(),
+        "repaired": result.plan.metrics.to_dict(),
+        "steps": [s.to_dict() for s in result.steps],
+        "scenario": settled_scenario(result.plan, name).to_dict(),
+        "seconds": result.seconds,
+    }
+
+
+def _print_repair(result: RepairResult) -> None:
+    event = dict(result.event)
+    kind = event.pop("type")
+    click.echo(f"event {kind}: " + ", ".join(f"{k}={v}" for k, v in event.items()))
+    click.echo(f"total tardiness: before {result.before.total_tardiness:.2f} h -> disrupted "
+               f"{result.disrupted.total_tardiness:.2f} h -> repaired {result.plan.total_tardiness:.2f} h "
+               f"({result.goal} goal {'reached' if result.reached else 'not reached'}; "
+               f"{len(result.steps)} steps, {result.seconds * 1000:.0f} ms)")
+    for k, step in enumerate(result.steps, 1):
+        click.echo(f"  step {k}: {step.action}  -> TT {step.plan.total_tardiness:.2f} h  (Q = {step.q_value:.3f})")
+        body = [line for line in step.rule.splitlines() if line and not line.startswith("%")]
+        if body:
+            click.echo("      because: " + " ".join(line.strip() for line in body))
+    if result.note:
+        click.echo(f"  note: {result.note}")
+
+
+@click.group()
+def policy() -> None:
+    """Read learned policies."""
+
+
+@policy.command("show")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def show(directory: Path, as_json: bool) -> None:
+    """Print a policy: its goal, training figures and its rules (one per abstract state)."""
+    from rrl.learning.policy_io import read_policy, rule_blocks
+
+    rules, meta, _ = read_policy(directory)
+    blocks = rule_blocks(rules)
+    if as_json:
+        print_json({"goal": meta["goal"], "training": {k: v for k, v in meta.get("training", {}).items() if k != "curve"},
+                    "rules": blocks})
+        return
+    training = meta.get("training", {})
+    click.echo(f"policy {directory}: goal {meta['goal']}, {training.get('episodes', '?')} episodes, "
+               f"{len(blocks)} rules (abstract states), rrl {meta['library_version']}")
+    click.echo("Each rule: when its body holds for a state and a candidate action, Q = Value; "
+               "the first rule that holds applies.\n")
+    for block in blocks:
+        click.echo(block + "\n")
+
+
+@policy.command("curves")
+@click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG to write.")
+def curves(directories: tuple[Path, ...], out: Path) -> None:
+    """Plot the learning curves of several policies together (like the paper's Fig. 6)."""
+    from rrl.learning.policy_io import read_policy
+    from rrl.viz import learning_curves
+
+    series: dict[str, list[dict[str, Any]]] = {}
+    for directory in directories:
+        _, meta, _ = read_policy(directory)
+        label = meta["goal"] if meta["goal"] not in series else f"{meta['goal']} ({directory.name})"
+        series[label] = meta.get("training", {}).get("curve", [])
+    learning_curves(series, out, title="Learning curves")
+    click.echo(f"wrote {out}")
+
+
+@click.command("evaluate")
+@policy_option
+@scenario_option
+@click.option("--cases", type=click.IntRange(1), default=100, show_default=True, help="Held-out cases.")
+@seed_option
+@click.option("--event", default=None, help="Disruption of the cases (default: the policy's training events).")
+@click.option("--orders", default=None, help="Orders per case, N or N-M (default: the policy's training range).")
+@click.option("--methods", default="policy,random_walk,best_insertion,hill_climbing,propositional,cpsat",
+              show_default=True, help="Comma list of methods to run.")
+@click.option("--propositional-episodes", type=click.IntRange(1), default=None,
+              help="Episodes for the propositional Q-tree (default: the policy's).")
+@click.option("--cpsat-seconds", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="Time limit of the CP-SAT full reschedule per case.")
+@json_option
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the comparison plot (evaluation.png).")
+def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: int, event: str | None,
+                     orders: str | None, methods: str, propositional_episodes: int | None, cpsat_seconds: float,
+                     as_json: bool, plots: Path | None) -> None:
+    """Compare the policy with baselines on the same held-out cases.
+
+    Baselines: a random operator walk and hill climbing with the same step budget, best
+    insertion of the focal task, the propositional (scikit-learn) Q-tree trained the same
+    way, and a CP-SAT full reschedule (needs OR-Tools) within --cpsat-seconds.
+    """
+    from rrl.learning.evaluate import METHODS, draw_cases, evaluate
+
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    for m in chosen:
+        if m not in METHODS:
+            raise RRLError(f"--methods: unknown method '{m}' (expected some of {', '.join(METHODS)})")
+    if "cpsat" in chosen:
+        try:
+            import ortools  # noqa: F401
+        except ImportError:
+            raise RRLError("--methods cpsat needs OR-Tools: pip install 'rrl-repair[cpsat]'") from None
+    agent = RepairAgent.load(policy_dir)
+    scenario = read_scenario(scenario_path)
+    events = parse_events(event) if event else agent.events
+    bounds = parse_orders(orders) if orders else agent.orders
+    held_out = draw_cases(scenario.plant, cases, seed, bounds, events)
+    baseline = None
+    if "propositional" in chosen:
+        episodes = propositional_episodes or max(1, agent.episodes_)
+        baseline = RepairAgent(scenario.plant, agent.goal.name, events=agent.events, orders=agent.orders,
+                               learner="propositional", max_steps=agent.max_steps, seed=seed)
+        baseline.learn(episodes, progress=progress_enabled(as_json))
+    from tqdm import tqdm
+
+    with tqdm(total=cases, disable=not progress_enabled(as_json), unit="case", leave=False) as bar:
+        report = evaluate(agent, held_out, methods=chosen, propositional=baseline, cpsat_seconds=cpsat_seconds,
+                          progress=lambda _: bar.update(1))
+    if plots is not None:
+        _plot_evaluation(report, plots / "evaluation.png")
+    if as_json:
+        print_json(report.to_dict())
+        return
+    click.echo(f"{cases} held-out cases ({', '.join(events)}, {bounds[0]}-{bounds[1]} orders): mean total tardiness "
+               f"before the event {report.before_tardiness:.2f} h, after it {report.disrupted_tardiness:.2f} h")
+    click.echo(report.table())
+
+
+def _plot_evaluation(report: Any, path: Path) -> None:
+    from rrl.viz.gantt import new_figure, save_figure
+
+    fig = new_figure(8, 4)
+    ax = fig.add_subplot(1, 1, 1)
+    names = list(report.methods)
+    ax.boxplot([report.methods[n].per_case for n in names], showmeans=True)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
+    ax.axhline(report.disrupted_tardiness, color="tab:red", linestyle="--", label="disrupted (mean)")
+    ax.axhline(report.before_tardiness, color="tab:green", linestyle=":", label="before the event (mean)")
+    ax.set_ylabel("total tardiness after repair (h)")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -1,0 +1,80 @@
+"""Q-values of repair actions from a decision list of Prolog rules (``predict/1``).
+
+The same rules text that is saved as ``policy.pl`` is what scores actions here, inside
+the process's SWI-Prolog: a state's facts are asserted once and each action's facts in
+turn (``prolog/rrl_policy.pl``), so Python and plain swipl cannot disagree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rrl._paths import data_dir
+from rrl.relational.engine import run
+from rrl.relational.facts import FACT_PREDICATES
+from rrl.relational.terms import prolog_string, quote_atom
+
+_MODULES = itertools.count(1)
+_RUNTIME_LOADED = False
+
+
+def _ensure_runtime() -> None:
+    global _RUNTIME_LOADED
+    if not _RUNTIME_LOADED:
+        path = (data_dir("prolog") / "rrl_policy.pl").as_posix()
+        run(f"use_module({quote_atom(path)})")
+        _RUNTIME_LOADED = True
+
+
+def fact_list(facts: Sequence[str]) -> str:
+    """Prolog list text of ground facts."""
+    return "[" + ",".join(facts) + "]"
+
+
+class PrologQFunction:
+    """Scores (state, action) pairs with the rules currently loaded.
+
+    Parameters
+    ----------
+    background : sequence of paths
+        Background knowledge files consulted into the policy's module.
+    rules : str
+        Prolog text defining ``predict(Value)``; ``predict(0.0).`` when omitted.
+    """
+
+    def __init__(self, background: Sequence[str | Path], rules: str = "predict(0.0).\n") -> None:
+        _ensure_runtime()
+        self.module = f"rrl_q{next(_MODULES)}"
+        files = "[" + ",".join(quote_atom(Path(f).resolve().as_posix()) for f in background) + "]"
+        dynamic = "[" + ",".join(f"{name}/{arity}" for name, arity in FACT_PREDICATES) + "]"
+        run(f"rrl_policy_module({self.module}, {files}, {dynamic})")
+        self._version = 0
+        self.rules = ""
+        self.set_rules(rules)
+
+    def set_rules(self, rules: str) -> None:
+        """Replace the rules (e.g. after the tree learned more)."""
+        self._version += 1
+        run(f"rrl_policy_rules({self.module}, {quote_atom(self.module + '_rules')}, {prolog_string(rules)})")
+        self.rules = rules
+
+    def values(self, state: Sequence[str], actions: Sequence[Sequence[str]]) -> np.ndarray:
+        """One Q-value per action (each a list of action facts) in ``state``."""
+        if not actions:
+            return np.zeros(0)
+        state_text = prolog_string(fact_list(state))
+        actions_text = prolog_string("[" + ",".join(fact_list(a) for a in actions) + "]")
+        answer = run(f"rrl_q_values({self.module}, {state_text}, {actions_text}, Out)")
+        return np.array(str(answer["Out"]).split(), dtype=float)
+
+    def explain(self, state: Sequence[str], action: Sequence[str]) -> int:
+        """Index (from 1) of the ``predict/1`` clause that gives ``action`` its value."""
+        answer = run(
+            f"rrl_policy_clause({self.module}, {prolog_string(fact_list(state))}, "
+            f"{prolog_string(fact_list(action))}, N)"
+        )
+        return int(answer["N"])

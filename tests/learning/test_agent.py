@@ -1,0 +1,184 @@
+"""Relational Q-learning of repair policies, end to end on real SWI-Prolog."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from rrl.cli.main import cli
+from rrl.domain import load_scenario, scenario_from_dict, validate
+from rrl.errors import PolicyError
+from rrl.learning import RepairAgent
+from rrl.learning.cases import draw_case
+from rrl.learning.evaluate import draw_cases, evaluate
+from rrl.relational.facts import action_facts, state_facts
+from tests.conftest import SCENARIOS
+
+EXTRUDERS = SCENARIOS / "extruders.yaml"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    plant = load_scenario(EXTRUDERS).plant
+    agent = RepairAgent(plant, "tardiness", seed=3).learn(150)
+    directory = tmp_path_factory.mktemp("policy") / "tardiness"
+    agent.save(directory)
+    return agent, directory
+
+
+def test_training_is_reproducible() -> None:
+    plant = load_scenario(EXTRUDERS).plant
+    first = RepairAgent(plant, "tardiness", seed=11).learn(15)
+    second = RepairAgent(plant, "tardiness", seed=11).learn(15)
+    assert [r.to_dict() for r in first.curve] == [r.to_dict() for r in second.curve]
+    assert first.rules == second.rules
+
+
+def test_policy_beats_random_walk_on_held_out_cases(trained) -> None:
+    agent, _ = trained
+    cases = draw_cases(agent.plant, 40, seed=5, orders=(10, 20), events=("new_order",))
+    report = evaluate(agent, cases, methods=["policy", "random_walk"])
+    policy, walk = report.methods["policy"], report.methods["random_walk"]
+    assert policy.total_tardiness < walk.total_tardiness * 0.95
+    assert policy.steps <= agent.max_steps
+
+
+def test_saved_and_loaded_policy_chooses_the_same_actions(trained) -> None:
+    agent, directory = trained
+    loaded = RepairAgent.load(directory)
+    rng = random.Random(99)
+    for _ in range(8):
+        hit = draw_case(agent.plant, rng)
+        a, b = agent.repair(hit), loaded.repair(hit)
+        assert [str(s.action) for s in a.steps] == [str(s.action) for s in b.steps]
+        assert a.plan.schedule == b.plan.schedule
+
+
+def test_policy_file_in_plain_swipl_gives_the_same_q_values(trained, tmp_path) -> None:
+    agent, directory = trained
+    hit = draw_case(agent.plant, random.Random(7))
+    moves = agent._moves(hit.plan, hit.focal)
+    expected = agent.q_values(moves)
+    script = tmp_path / "check.pl"
+    state = moves[0].state
+    lines = [":- initialization(main, main).", "main :-"]
+    lines.append("    forall(member(F, [" + ",".join(state) + "]), assertz(F)),")
+    lines.append("    forall(member(A, [" + ",".join("[" + ",".join(m.facts) + "]" for m in moves) + "]),")
+    lines.append("           ( forall(member(F, A), assertz(F)), predict(V), format('~15g~n', [V]),")
+    lines.append("             forall(member(F, A), retract(F)) )).")
+    script.write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(["swipl", str(directory / "background.pl"), str(directory / "policy.pl"), str(script)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr
+    got = np.array(proc.stdout.split(), dtype=float)
+    assert np.allclose(got, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("event", ["new_order", "rush_order", "breakdown", "material_delay"])
+def test_repairs_are_valid_and_never_worse(trained, event) -> None:
+    agent, _ = trained
+    rng = random.Random(hash(event) % 1000)
+    for _ in range(6):
+        hit = draw_case(agent.plant, rng, events=(event,))
+        result = agent.repair(hit)
+        plan = result.plan
+        assert validate(plan.problem, plan.schedule, plan.times, reference=(hit.before.schedule, hit.before.times)) == []
+        ctx = agent.goal.context(hit.before, hit.plan)
+        assert ctx.cost(plan) <= ctx.cost(hit.plan) + 1e-9
+        assert sorted(plan.schedule.orders()) == sorted(hit.plan.problem.orders)
+        for step in result.steps:
+            assert step.rule.startswith("% leaf") or step.rule.startswith("predict(")
+
+
+def test_consult_json_equals_a_recomputation_from_the_printed_scenario(trained) -> None:
+    _, directory = trained
+    for event, extra in [("rush_order", ["--product", "A"]), ("breakdown", ["--resource", "ext2", "--at", "3"]),
+                         ("material_delay", ["--now", "2"])]:
+        result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(EXTRUDERS),
+                                          "--event", event, *extra, "--seed", "4", "--json"])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert set(data) == {"event", "initial", "disrupted", "repaired", "steps", "scenario", "seconds"}
+        plan = scenario_from_dict(data["scenario"]).plan()
+        assert validate(plan.problem, plan.schedule, plan.times) == []
+        for key, value in plan.metrics.to_dict().items():
+            assert data["repaired"][key] == pytest.approx(value, abs=1e-6), (event, key)
+        assert data["repaired"]["total_tardiness"] <= data["disrupted"]["total_tardiness"] + 1e-9
+        for step in data["steps"]:
+            assert set(step) == {"operator", "focal", "other", "total_tardiness"}
+
+
+def test_consult_human_output_explains_steps_and_writes_strip(trained, tmp_path) -> None:
+    _, directory = trained
+    strip = tmp_path / "strip.png"
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario",
+                                      str(SCENARIOS / "paper_table1.yaml"), "--event", "new_order", "--product", "A",
+                                      "--size", "458", "--due", "1", "--gantt", str(strip)])
+    assert result.exit_code == 0, result.output
+    assert "total tardiness: before" in result.output
+    assert strip.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_policy_show_reads_rules(trained) -> None:
+    _, directory = trained
+    result = CliRunner().invoke(cli, ["policy", "show", str(directory)])
+    assert result.exit_code == 0
+    assert "predict(Value)" in result.output and "goal tardiness" in result.output
+
+
+@pytest.mark.parametrize("damage", ["missing_dir", "missing_rules", "bad_json", "syntax", "no_goal"])
+def test_bad_policy_directory_gives_one_line(trained, tmp_path, damage) -> None:
+    import shutil
+
+    _, directory = trained
+    broken = tmp_path / "broken"
+    if damage != "missing_dir":
+        shutil.copytree(directory, broken)
+    if damage == "missing_rules":
+        (broken / "policy.pl").unlink()
+    elif damage == "bad_json":
+        (broken / "policy.json").write_text("{not json")
+    elif damage == "syntax":
+        with (broken / "policy.pl").open("a") as out:
+            out.write("\npredict(V) :- foo(,\n")
+    elif damage == "no_goal":
+        meta = json.loads((broken / "policy.json").read_text())
+        del meta["goal"]
+        (broken / "policy.json").write_text(json.dumps(meta))
+    with pytest.raises(PolicyError):
+        RepairAgent.load(broken)
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(broken), "--scenario", str(EXTRUDERS),
+                                      "--event", "new_order"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rrl: error: ") and "broken" in lines[0], result.output
+    if damage == "syntax":
+        assert "policy.pl:" in lines[0]
+
+
+def test_train_cli_writes_a_policy_directory(tmp_path) -> None:
+    out = tmp_path / "pol"
+    result = CliRunner().invoke(cli, ["train", "--goal", "stability", "--scenario", str(EXTRUDERS), "--episodes", "8",
+                                      "--seed", "2", "--out", str(out), "--json", "--event", "mix"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["episodes"] == 8 and len(data["curve"]) == 8
+    assert {p.name for p in out.iterdir()} >= {"policy.pl", "policy.json", "background.pl", "curve.png"}
+    assert not any(p.name.endswith(".pkl") for p in out.iterdir())
+
+
+def test_train_rejects_bad_flags(tmp_path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(EXTRUDERS), "--episodes", "2",
+                                 "--out", str(tmp_path / "p"), "--orders", "20-10"])
+    assert result.exit_code == 2 and "--orders" in result.output
+    result = runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(EXTRUDERS), "--episodes", "2",
+                                 "--out", str(tmp_path / "p"), "--event", "flood"])
+    assert result.exit_code == 2 and "unknown event 'flood'" in result.output
+    assert not (tmp_path / "p").exists()
