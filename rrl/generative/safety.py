@@ -157,10 +157,27 @@ def generate_schedule(plant_or_problem: Plant | Problem, orders: Iterable[Order]
 
 def _resolve(problem: Problem, model: str | Path | Policy | None) -> Any:
     if model is None:
-        return load_model(default_model(problem.plant))
+        model = default_model(problem.plant)
     if isinstance(model, str | Path):
-        return load_model(model)
+        return _cached_model(Path(model))
     return model
+
+
+_LOADED: dict[tuple[str, int, int], Any] = {}
+
+
+def _cached_model(path: Path) -> Any:
+    """Load a model file once per process (callers such as the repair trainer ask for one
+    schedule per episode); a changed file (time or size) is loaded again."""
+    try:
+        info = path.stat()
+    except OSError:
+        return load_model(path)  # raises the one-line error for a missing file
+    key = (str(path.resolve()), info.st_mtime_ns, info.st_size)
+    if key not in _LOADED:
+        _LOADED.clear()  # keep one model: they are ~1 MB each but torch modules are not free
+        _LOADED[key] = load_model(path)
+    return _LOADED[key]
 
 
 def _reference(problem: Problem, keep: Schedule | None) -> tuple[Schedule, Any] | None:

@@ -125,3 +125,25 @@ def test_frozen_orders_stay_and_downtime_is_respected(extruders) -> None:
     reference = (disrupted.schedule, before)
     new = Plan.build(disrupted.problem, schedule)
     assert validate(disrupted.problem, schedule, new.times, reference=reference) == []
+
+
+@pytest.mark.parametrize("name", ["all_urgent", "machine_breakdown", "rush_order", "overload"])
+def test_stress_scenarios_give_valid_episodes(name) -> None:
+    from rrl.generative.instances import stress
+
+    base = held_out(stage_source(10), 1)[0]
+    problem = stress(base, name, seed=1)
+    assert len(problem.orders) >= len(base.orders)
+    env = DispatchEnv(problem)
+    env.reset()
+    done = False
+    while not done:
+        _, _, done, _, _ = env.step(int(np.flatnonzero(env.action_masks())[-1]))
+    assert validate(problem, env.schedule()) == []
+
+
+def test_held_out_instances_are_reproducible() -> None:
+    source = stage_source(40)
+    first, again = held_out(source, 2), held_out(source, 2)
+    assert [p.orders for p in first] == [p.orders for p in again]
+    assert first[0].orders != first[1].orders
