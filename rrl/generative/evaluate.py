@@ -125,13 +125,13 @@ def evaluate(problems: Sequence[Problem], model: Any = None, *, methods: Sequenc
 def format_table(rows: Sequence[MethodKPI], title: str = "") -> str:
     """The KPI rows as a Markdown table (readable in a terminal too)."""
     head = ("| method | mean tardiness h | days | on time | makespan h | util. std | setup h "
-            "| break work h | time s | fallbacks |")
+            "| break work h | time ms | fallbacks |")
     lines = [title] if title else []
     lines += [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(
             f"| {LABELS.get(r.method, r.method)} | {r.mean_tardiness_h:.2f} | {r.mean_tardiness_days:.3f} "
             f"| {r.on_time_rate:.1%} | {r.makespan_h:.1f} | {r.utilisation_std:.3f} | {r.setup_h:.1f} "
-            f"| {r.break_work_h:.2f} | {r.seconds:.3f} | {r.fallbacks if r.method == 'ppo' else '-'} |"
+            f"| {r.break_work_h:.2f} | {1000 * r.seconds:.1f} | {r.fallbacks if r.method == 'ppo' else '-'} |"
         )
     return "\n".join(lines)

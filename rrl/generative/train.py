@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -124,6 +125,8 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     from rrl.generative.policy import load_model
 
     torch.set_num_threads(1)
+    # The evaluation env is one in-process env while training may use subprocesses: fine.
+    warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
     stages = build_stages(config)
     out = Path(config.out)
     work = out.with_name(out.name + ".d")
@@ -145,8 +148,9 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         env = vec(stage.source, config.envs, config.seed + 1000 * index)
         if model is None:
             if config.resume is not None:
-                model = load_model(config.resume)
-                model.set_env(env)
+                load_model(config.resume)  # one-line errors for a bad file, and a shape check
+                # loading with the env sizes the rollout buffer for this run's --envs
+                model = MaskablePPO.load(config.resume, env=env, device="cpu")
                 if config.tensorboard is not None:
                     model.tensorboard_log = str(config.tensorboard)
             else:
