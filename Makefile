@@ -33,6 +33,8 @@ deps: swipl $(STAMP)
 demo: deps
 	mkdir -p $(OUT)
 	$(BIN)/rrl schedule --scenario scenarios/extruders.yaml --rule edd --gantt $(OUT)/extruders_gantt.png
+	$(BIN)/rrl train --goal tardiness --scenario scenarios/extruders.yaml --episodes 450 --seed 0 --out $(OUT)/policy-tardiness
+	$(BIN)/rrl consult --policy $(OUT)/policy-tardiness --scenario scenarios/extruders.yaml --event rush_order --seed 1 --gantt $(OUT)/rush_order_strip.png
 
 test: deps
 	$(BIN)/python -m pytest -q
@@ -43,6 +45,9 @@ lint: deps
 
 bench: deps
 	$(BIN)/python benchmarks/bench_domain.py
+	$(BIN)/python benchmarks/bench_tilde.py
+	$(BIN)/python benchmarks/bench_repair.py
+	$(BIN)/python benchmarks/bench_ppo.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -40,13 +40,11 @@ starts_earlier(T, U) :- task_start(T, ST), task_start(U, SU), ST < SU.
 focal_resource(R) :- focal(F), task_resource(F, R).
 focal_tardy :- focal(F), tardy(F).
 focal_first :- focal(F), first_on_resource(F).
-before_focal(T) :- focal(F), precedes(T, F).
 after_focal(T) :- focal(F), precedes(F, T).
 tardy_after_focal :- after_focal(T), tardy(T), !.
 due_later_before_focal :- focal(F), precedes(T, F), later_due(T, F), !.   % some earlier task could wait
 alternative_resource(R) :- focal(F), can_run(F, R), \+ task_resource(F, R).
 less_loaded_alternative :- focal_resource(R0), res_load(R0, L0), alternative_resource(R), res_load(R, L), L < L0, !.
-most_tardy_resource(R) :- res_tardiness(R, X), \+ (res_tardiness(_, Y), Y > X), !.
 
 % ---- the action under evaluation: action(Operator, Focal, Other)
 op_kind(left_swap, swap).  op_kind(right_swap, swap).  op_kind(left_swap_alt, swap).  op_kind(right_swap_alt, swap).

@@ -29,6 +29,10 @@ type(less_tardy(task, task)).
 type(same_product(task, task)).
 type(same_resource(task, task)).
 type(precedes(task, task)).
+type(immediately_precedes(task, task)).
+type(larger(task, task)).
+type(starts_earlier(task, task)).
+type(focal_first).
 type(tardy_after_focal).
 type(due_later_before_focal).
 type(less_loaded_alternative).
@@ -65,6 +69,10 @@ rmode(earlier_due(+U, +F)).
 rmode(more_tardy(+U, +F)).
 rmode(same_product(+U, +F)).
 rmode(has_cleanout(+U)).
+rmode(immediately_precedes(+U, +F)).
+rmode(larger(+U, +F)).
+rmode(starts_earlier(+U, +F)).
+rmode(focal_first).
 
 minimal_cases(10).
 max_depth(6).

@@ -75,7 +75,7 @@ rrl_policy_clause(M, StateText, ActionText, N) :-
 first_clause(M, N) :-
     nth_clause(M:predict(_), N, Ref),
     clause(M:predict(_), Body, Ref),
-    catch(M:Body, _, fail),
+    call(M:Body),
     !.
 first_clause(_, 0).
 

@@ -54,3 +54,39 @@ def test_bad_flag_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["schedule", "--scenario", str(SCENARIOS / "extruders.yaml"), "--rule", "fifo"])
     assert result.exit_code == 2
     assert "Invalid value for '--rule'" in result.output
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rrl: error: ") or "Error: " in result.output, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def test_bad_output_paths_and_values_give_one_line(tmp_path) -> None:
+    runner = CliRunner()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    extruders = str(SCENARIOS / "extruders.yaml")
+    out = _one_line_error(runner.invoke(cli, ["schedule", "--scenario", extruders, "--gantt", str(tmp_path / "g.txt")]))
+    assert "--gantt" in out
+    out = _one_line_error(runner.invoke(cli, ["scenario", "generate", "--out", str(blocker / "x.yaml")]))
+    assert "file" in out
+    out = _one_line_error(runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", extruders,
+                                              "--episodes", "500", "--out", str(blocker)]))
+    assert "is a file" in out
+    out = _one_line_error(runner.invoke(cli, ["consult", "--policy", str(tmp_path), "--scenario", extruders,
+                                              "--event", "new_order", "--size", "nan"]))
+    assert "finite" in out
+    out = _one_line_error(runner.invoke(cli, ["consult", "--policy", str(tmp_path), "--scenario", extruders,
+                                              "--event", "breakdown", "--product", "A"]))
+    assert "--product does not apply to breakdown" in out
+
+
+def test_huge_number_in_a_scenario_is_a_user_error(tmp_path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("products: [A]\nresources: [{id: r, rates: {A: 1}}]\norders: [{id: o, product: A, size: "
+                    + "9" * 400 + ", due: 1}]\n")
+    out = _one_line_error(CliRunner().invoke(cli, ["scenario", "validate", str(path)]))
+    assert "orders[0].size" in out

@@ -91,3 +91,42 @@ def test_events_never_lose_or_alter_orders(plan: Plan, kind: str, seed: int, now
                     reference=(hit.before.schedule, hit.before.times)) == []
     for focal in hit.focal:
         assert focal in after
+
+
+def test_chained_events_keep_started_orders_where_they_started(extruders: Scenario) -> None:
+    plan = _edd(extruders)
+    # The extruder that finishes first is idle from then on: an order put there later
+    # waits for ``now`` (it cannot start in the past), and must stay there once started.
+    resource = min(("ext1", "ext3"), key=lambda r: plan.times.end[plan.schedule.sequence(r)[-1]])
+    now = plan.times.end[plan.schedule.sequence(resource)[-1]] + 0.5
+    first = new_order(plan, Order("x1", "B", 300, 9.0), now=now,
+                      position=(resource, len(plan.schedule.sequence(resource))))
+    assert first.plan.times.start["x1"] == pytest.approx(now)  # held back to now
+    later = now + 0.25
+    second = new_order(first.plan, Order("x2", "B", 200, 12.0), now=later, rng=random.Random(0))
+    assert "x1" in second.plan.problem.frozen
+    assert second.plan.times.start["x1"] == pytest.approx(now)
+    assert validate(second.plan.problem, second.plan.schedule, second.plan.times,
+                    reference=(second.before.schedule, second.before.times)) == []
+
+
+def test_scenario_of_round_trips_times_and_changes_only_what_it_must(extruders: Scenario) -> None:
+    from rrl.domain.scenario import scenario_from_dict, scenario_of
+
+    plan = _edd(extruders)
+    hit = breakdown(plan, "ext1", at=4.0, duration=3.0)
+    written = scenario_of(hit.plan, "after").to_dict()
+    again = scenario_from_dict(written).plan()
+    for order, start in hit.plan.times.start.items():
+        assert again.times.start[order] == pytest.approx(start, abs=1e-9)
+    changed = [o for o in written["orders"] if o != hit.plan.problem.orders[o["id"]].to_dict()]
+    for entry in changed:  # only releases, and only up to the planned start
+        assert entry["release"] == pytest.approx(hit.plan.times.start[entry["id"]])
+
+
+def test_non_finite_event_values_are_refused(extruders: Scenario) -> None:
+    plan = _edd(extruders)
+    with pytest.raises(RRLError, match="finite"):
+        new_order(plan, Order("n1", "A", float("nan"), 1.0))
+    with pytest.raises(RRLError, match="finite"):
+        material_delay(plan, "o10", release=float("inf"))

@@ -117,4 +117,4 @@ def test_now_freezes_started_orders(tmp_path) -> None:
     scenario = load_scenario(path)
     plan = scenario.plan()
     assert plan.times.start["o2"] == 1.0
-    assert scenario.problem.frozen == {"o1", "o2"}
+    assert scenario.problem.frozen == {"o1": 0.0, "o2": 1.0}

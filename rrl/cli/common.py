@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,41 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed (reproducible runs).")
 
 
+class FiniteFloat(click.ParamType):
+    """A finite number (no nan or inf), optionally bounded below."""
+
+    name = "number"
+
+    def __init__(self, minimum: float | None = None, strict: bool = False) -> None:
+        self.minimum = minimum
+        self.strict = strict
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.minimum is not None and (number < self.minimum or (self.strict and number == self.minimum)):
+            self.fail(f"{value!r} must be {'>' if self.strict else '>='} {self.minimum:g}", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
+NON_NEGATIVE = FiniteFloat(0.0)
+POSITIVE = FiniteFloat(0.0, strict=True)
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def image_path(value: Path | None, flag: str) -> Path | None:
+    """Check an output picture's suffix before any work is done."""
+    if value is not None and value.suffix.lower() not in IMAGE_SUFFIXES:
+        raise RRLError(f"{flag} {value}: use one of {', '.join(IMAGE_SUFFIXES)}")
+    return value
+
+
 def read_scenario(path: Path) -> Scenario:
     """Load a scenario; a missing file becomes a one-line error like any other."""
     return load_scenario(path)
@@ -35,9 +71,13 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=None, separators=(",", ": ")))
 
 
-def checked(plan: Plan, what: str) -> Plan:
-    """Refuse to output a plan that the validator rejects (a bug, reported as one line)."""
-    problems = validate(plan.problem, plan.schedule, plan.times)
+def checked(plan: Plan, what: str, reference: Plan | None = None) -> Plan:
+    """Refuse to output a plan that the validator rejects (a bug, reported as one line).
+
+    With ``reference`` (the plan before an event), frozen orders must also stay in place.
+    """
+    ref = (reference.schedule, reference.times) if reference is not None else None
+    problems = validate(plan.problem, plan.schedule, plan.times, reference=ref)
     if problems:
         raise RRLError(f"internal error: the {what} schedule is invalid ({problems[0]}; {len(problems)} violations)")
     return plan

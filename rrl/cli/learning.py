@@ -9,6 +9,11 @@ from typing import Any
 import click
 
 from rrl.cli.common import (
+    FINITE,
+    NON_NEGATIVE,
+    POSITIVE,
+    checked,
+    image_path,
     json_option,
     print_json,
     progress_enabled,
@@ -18,13 +23,21 @@ from rrl.cli.common import (
 )
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
-from rrl.domain.scenario import Scenario
+from rrl.domain.scenario import Scenario, scenario_of
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 from rrl.events import EVENTS
 from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.goals import GOALS
+from rrl.learning.policy_io import check_policy_target
+
+#: Which events each consult option belongs to.
+EVENT_OPTIONS = {
+    "product": ("new_order", "rush_order"), "size": ("new_order", "rush_order"), "due": ("new_order", "rush_order"),
+    "resource": ("breakdown",), "at": ("breakdown",), "duration": ("breakdown",),
+    "order": ("material_delay",), "release": ("material_delay",),
+}
 
 policy_option = click.option("--policy", "policy_dir", required=True,
                              type=click.Path(file_okay=False, path_type=Path),
@@ -65,6 +78,7 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
     The tree is written as readable Prolog rules in OUT/policy.pl.
     """
     scenario = read_scenario(scenario_path)
+    check_policy_target(out)
     builder = None
     if rule == "ppo":
         from rrl.generative.safety import ppo_schedule
@@ -98,14 +112,14 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @scenario_option
 @click.option("--event", type=click.Choice(EVENTS), required=True, help="The disruption.")
 @click.option("--product", default=None, help="new_order/rush_order: product (drawn if not given).")
-@click.option("--size", type=click.FloatRange(min=0, min_open=True), default=None, help="new_order/rush_order: size (kg).")
-@click.option("--due", type=float, default=None, help="new_order/rush_order: due date (h).")
+@click.option("--size", type=POSITIVE, default=None, help="new_order/rush_order: size (kg).")
+@click.option("--due", type=FINITE, default=None, help="new_order/rush_order: due date (h).")
 @click.option("--resource", default=None, help="breakdown: the resource that breaks down.")
-@click.option("--at", type=click.FloatRange(min=0), default=None, help="breakdown: when it breaks down (h).")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, help="breakdown: how long (h).")
+@click.option("--at", type=NON_NEGATIVE, default=None, help="breakdown: when it breaks down (h).")
+@click.option("--duration", type=POSITIVE, default=None, help="breakdown: how long (h).")
 @click.option("--order", default=None, help="material_delay: the order whose material is late.")
-@click.option("--release", type=float, default=None, help="material_delay: the new release (h).")
-@click.option("--now", type=click.FloatRange(min=0), default=None, help="Current time (h): orders started before it stay.")
+@click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
+@click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
 @seed_option
 @json_option
@@ -122,15 +136,17 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     the goal or the step limit; the result never is worse on the goal's measure than
     the disrupted plan, and each step is explained by the Prolog rule that chose it.
     """
+    image_path(gantt, "--gantt")
+    given = {"product": product, "size": size, "due": due, "resource": resource, "at": at, "duration": duration,
+             "order": order, "release": release, "now": now}
+    for name, value in given.items():
+        if value is not None and name != "now" and event not in EVENT_OPTIONS[name]:
+            raise RRLError(f"--{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
     agent = RepairAgent.load(policy_dir)
     scenario = read_scenario(scenario_path)
     plan = _plan_of(scenario)
-    given = {"product": product, "size": size, "due": due, "resource": resource, "at": at, "duration": duration,
-             "order": order, "release": release, "now": now}
     result = agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
-    from rrl.cli.common import checked
-
-    checked(result.plan, "repaired")
+    checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
         from rrl.viz import repair_strip
 
@@ -153,20 +169,6 @@ def _plan_of(scenario: Scenario) -> Plan:
     return Plan.build(scenario.problem, dispatch(scenario.problem, "edd"))
 
 
-def settled_scenario(plan: Plan, name: str) -> Scenario:
-    """The scenario of ``plan``, so that re-reading it gives the same times.
-
-    Orders that have not started by ``now`` cannot start before it; in the file this is
-    written as their release (at least ``now``), which DESIGN section 3 then honours.
-    """
-    problem = plan.problem
-    if problem.now > 0:
-        raised = [o.with_changes(release=problem.now) for o in problem.orders.values()
-                  if o.id not in problem.frozen and o.release < problem.now]
-        problem = problem.with_orders(raised)
-    return Scenario(name=name, problem=problem, schedule=plan.schedule)
-
-
 def consult_json(result: RepairResult, name: str) -> dict[str, Any]:
     """The JSON object of DESIGN section 7 for a repair."""
     return {
@@ -175,7 +177,7 @@ def consult_json(result: RepairResult, name: str) -> dict[str, Any]:
         "disrupted": result.disrupted.metrics.to_dict(),
         "repaired": result.plan.metrics.to_dict(),
         "steps": [s.to_dict() for s in result.steps],
-        "scenario": settled_scenario(result.plan, name).to_dict(),
+        "scenario": scenario_of(result.plan, name).to_dict(),
         "seconds": result.seconds,
     }
 
@@ -252,7 +254,7 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
               show_default=True, help="Comma list of methods to run.")
 @click.option("--propositional-episodes", type=click.IntRange(1), default=None,
               help="Episodes for the propositional Q-tree (default: the policy's).")
-@click.option("--cpsat-seconds", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+@click.option("--cpsat-seconds", type=POSITIVE, default=5.0, show_default=True,
               help="Time limit of the CP-SAT full reschedule per case.")
 @json_option
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -20,6 +20,10 @@ class _Group(click.Group):
         except RRLError as error:
             click.echo(f"rrl: error: {error}", err=True)
             sys.exit(2)
+        except OSError as error:  # an output path that cannot be written, a full disk, ...
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"rrl: error: {where}{error.strerror or error}", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

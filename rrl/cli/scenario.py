@@ -65,8 +65,8 @@ def validate_command(path: Path, as_json: bool) -> None:
     }
     if as_json:
         print_json(summary)
-    else:
-        click.echo(f"{path}: ok, {summary['orders']} orders on {summary['resources']} resources"
-                   + (", schedule valid" if loaded.schedule is not None and not problems else ""))
     if problems:
         raise RRLError(f"{path}: schedule: {problems[0]} ({len(problems)} violations)")
+    if not as_json:
+        click.echo(f"{path}: ok, {summary['orders']} orders on {summary['resources']} resources"
+                   + (", schedule valid" if loaded.schedule is not None else ""))

@@ -8,6 +8,7 @@ import click
 
 from rrl.cli.common import (
     checked,
+    image_path,
     json_option,
     print_json,
     read_scenario,
@@ -39,6 +40,7 @@ def schedule(scenario_path: Path, rule: str | None, model: Path | None, seed: in
     cleanout, release, `after` orders and downtime allow). The schedule is validated
     before it is printed. Frozen orders (started before the scenario's `now`) stay put.
     """
+    image_path(gantt, "--gantt")
     scenario = read_scenario(scenario_path)
     problem = scenario.problem
     if rule is None and scenario.schedule is not None:

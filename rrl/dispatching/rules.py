@@ -218,7 +218,7 @@ def _atcs(builder: ScheduleBuilder) -> None:
         resource = min(candidates, key=lambda r: (builder.lines[r].free, resource_rank[r]))
         line = builder.lines[resource]
         choice = [o for o in sorted(ready, key=order_rank.__getitem__) if resource in problem.durations[o]]
-        t = line.free
+        t = max(line.free, problem.now)
         p = np.array([problem.durations[o][resource] for o in choice])
         d = np.array([orders[o].due for o in choice])
         w = np.array([orders[o].weight * (2.0 if orders[o].important else 1.0) for o in choice])

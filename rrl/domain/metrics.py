@@ -51,12 +51,12 @@ def compute_metrics(problem: Problem, schedule: Schedule, times: Timetable) -> M
             finish = end[order]
             busy += finish - times.start[order]
             cleanout += times.setup[order]
-            lateness = finish - spec.due
+            lateness = max(0.0, finish - spec.due)  # as Plan.tardiness
+            late += lateness
+            weighted += spec.weight * lateness
+            worst = max(worst, lateness)
             if lateness > EPS:
                 tardy += 1
-                late += lateness
-                weighted += spec.weight * lateness
-                worst = max(worst, lateness)
             makespan = max(makespan, finish)
             count += 1
         total += late

@@ -41,6 +41,16 @@ class Plan:
         orders = self.problem.orders
         return sum(max(0.0, e - orders[o].due) for o, e in self.times.end.items())
 
+    def frozen_prefix(self, resource: str) -> int:
+        """How many orders at the head of ``resource``'s sequence have started (frozen).
+
+        Nothing may be placed before them.
+        """
+        frozen = self.problem.frozen
+        if not frozen:
+            return 0
+        return sum(1 for order in self.schedule.sequence(resource) if order in frozen)
+
     def tardiness(self, order: str) -> float:
         """Tardiness of one order."""
         return max(0.0, self.times.end[order] - self.problem.orders[order].due)

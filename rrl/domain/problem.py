@@ -22,15 +22,15 @@ class Problem:
         The orders, in file order.
     now : float
         The current time. Orders that are not frozen never start before it.
-    frozen : frozenset of str
-        Orders that started before ``now``: they keep their resource, their position
-        and their times (see :func:`rrl.domain.timing.frozen_orders`).
+    frozen : mapping of order id to float
+        Orders that started before ``now``, with the start they had: they keep their
+        resource, their position and that start (see :func:`rrl.domain.timing.frozen_orders`).
     """
 
     plant: Plant
     orders: Mapping[str, Order]
     now: float = 0.0
-    frozen: frozenset[str] = field(default=frozenset())
+    frozen: Mapping[str, float] = field(default_factory=dict)
 
     # Derived tables, built once per problem because timing reads them for every order.
 
@@ -54,11 +54,6 @@ class Problem:
                 found.setdefault(before, []).append(order.id)
         return {k: tuple(v) for k, v in found.items()}
 
-    @cached_property
-    def has_precedence(self) -> bool:
-        """True when any order has an ``after`` constraint (cycles become possible)."""
-        return any(order.after for order in self.orders.values())
-
     def eligible(self, order_id: str) -> list[str]:
         """Resources that can run the order."""
         return list(self.durations[order_id])
@@ -74,6 +69,6 @@ class Problem:
         """Return a copy on another plant (e.g. with a new downtime window)."""
         return replace(self, plant=plant)
 
-    def with_clock(self, now: float, frozen: frozenset[str]) -> Problem:
-        """Return a copy with a new current time and frozen set."""
+    def with_clock(self, now: float, frozen: Mapping[str, float]) -> Problem:
+        """Return a copy with a new current time and frozen orders (id -> start)."""
         return replace(self, now=now, frozen=frozen)

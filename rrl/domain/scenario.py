@@ -83,6 +83,26 @@ class Scenario:
         write_atomically(target, text)
 
 
+def scenario_of(plan: Plan, name: str) -> Scenario:
+    """The scenario of ``plan``, written so that reading it back gives the same times.
+
+    A file has no memory of earlier clocks: an order held back to an earlier ``now``
+    (it could not start in the past) or frozen at such a start would, read literally,
+    start earlier. Such orders, and only they, get their planned start as ``release``.
+    """
+    from rrl.domain.timing import compute_times
+
+    literal = Problem(plan.problem.plant, plan.problem.orders)
+    for _ in range(len(literal.orders) + 1):
+        times = compute_times(literal, plan.schedule)
+        early = [o for o, s in times.start.items() if s < plan.times.start[o] - 1e-9]
+        if not early:
+            break
+        literal = literal.with_orders(literal.orders[o].with_changes(release=plan.times.start[o]) for o in early)
+    problem = Problem(plan.problem.plant, literal.orders, plan.problem.now, plan.problem.frozen)
+    return Scenario(name=name, problem=problem, schedule=plan.schedule)
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, so no half file is ever left."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,8 +193,14 @@ class _Reader:
         return value
 
     def number(self, value: Any, key: str, minimum: float | None = None, positive: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"expected a number, got {value!r}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise self.fail(key, f"expected a finite number, got {value!r}")
         if positive and value <= 0:
             raise self.fail(key, f"must be > 0, got {value}")
         if minimum is not None and value < minimum:

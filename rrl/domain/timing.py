@@ -8,6 +8,8 @@ For order ``j`` after ``i`` on resource ``r``::
     if it does, start = b + setup and check again
     end   = start + dur
 
+A frozen order (started before ``now``) keeps the start it had when it was frozen.
+
 Sequences plus ``after`` form a graph; times follow it in topological order (Kahn),
 which also detects cycles. Re-timing after a local change only walks the orders that
 can be reached from the first changed position of each changed resource.
@@ -16,7 +18,7 @@ can be reached from the first changed position of each changed resource.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rrl.domain.problem import Problem
@@ -31,10 +33,6 @@ class Timetable:
     start: dict[str, float]
     end: dict[str, float]
     setup: dict[str, float]
-
-    def tardiness(self, problem: Problem, order: str) -> float:
-        """``max(0, end - due)`` of one order."""
-        return max(0.0, self.end[order] - problem.orders[order].due)
 
 
 def compute_times(problem: Problem, schedule: Schedule) -> Timetable:
@@ -154,12 +152,16 @@ def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: T
         for before in spec.after:
             if end[before] > t:
                 t = end[before]
-        if now > t and order not in frozen:
-            t = now
         dur = durations[order][resource]
-        windows = resources[resource].downtime
-        if windows:
-            t = clear_downtime(t, gap, dur, windows)
+        pinned = frozen.get(order)
+        if pinned is not None:
+            t = pinned
+        else:
+            if now > t:
+                t = now
+            windows = resources[resource].downtime
+            if windows:
+                t = clear_downtime(t, gap, dur, windows)
         start[order] = t
         end[order] = t + dur
         setup[order] = gap
@@ -191,21 +193,32 @@ def clear_downtime(start: float, setup: float, duration: float, windows: tuple[t
     return start
 
 
-def frozen_orders(problem: Problem, schedule: Schedule) -> frozenset[str]:
-    """Orders of ``schedule`` that started before ``problem.now``.
+def frozen_orders(problem: Problem, schedule: Schedule) -> dict[str, float]:
+    """Orders of ``schedule`` that started before ``problem.now``, with their starts.
 
-    Times are taken without the ``now`` floor (an order that started is not pushed), and
-    every order before a started one on its resource is started too.
+    Times are taken as the file gives them (no ``now`` floor, nothing pinned yet).
     """
     if not len(schedule):
-        return frozenset()
-    unfloored = problem.with_clock(problem.now, frozenset(schedule.orders()))
-    times = compute_times(unfloored, schedule)
-    frozen: set[str] = set()
+        return {}
+    times = compute_times(problem.with_clock(0.0, {}), schedule)
+    return started_prefix(schedule, times.start, problem.now)
+
+
+def started_prefix(
+    schedule: Schedule, start: dict[str, float], now: float, already: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """The orders that have started by ``now`` (id -> start), with ``already`` frozen ones.
+
+    A resource runs its sequence in order, so every order before a started one on its
+    resource has started too: the started orders form a prefix of each sequence.
+    """
+    already = already or {}
+    started: dict[str, float] = {}
     for seq in schedule.sequences.values():
         last = -1
         for index, order in enumerate(seq):
-            if times.start[order] < problem.now:
+            if order in already or start[order] < now:
                 last = index
-        frozen.update(seq[: last + 1])
-    return frozenset(frozen)
+        for order in seq[: last + 1]:
+            started[order] = already.get(order, start[order])
+    return started

@@ -6,6 +6,7 @@ recomputes what it needs from the problem itself and reports *every* violation f
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rrl.domain.problem import Problem
@@ -55,8 +56,7 @@ def validate(
     if missing_times:
         return [Violation("untimed", o, f"order {o} has no start time") for o in missing_times]
     found.extend(_check_times(problem, schedule, times))
-    if reference is not None:
-        found.extend(_check_frozen(problem, schedule, times, *reference))
+    found.extend(_check_frozen(problem, schedule, times, reference))
     return found
 
 
@@ -102,6 +102,9 @@ def _check_times(problem: Problem, schedule: Schedule, times: Timetable) -> list
             spec = problem.orders[order]
             gap = plant.setup(previous_product, spec.product)
             s, e = start[order], end[order]
+            if not (math.isfinite(s) and math.isfinite(e)):
+                found.append(Violation("time", order, f"order {order} has no finite times ({s}, {e})"))
+                continue
             if s - gap < previous_end - TOL:
                 found.append(Violation("overlap", order,
                                        f"order {order} on {resource} starts at {s:.4f} but the resource is busy "
@@ -130,15 +133,15 @@ def _check_times(problem: Problem, schedule: Schedule, times: Timetable) -> list
 
 
 def _check_frozen(
-    problem: Problem, schedule: Schedule, times: Timetable, ref_schedule: Schedule, ref_times: Timetable
+    problem: Problem, schedule: Schedule, times: Timetable, reference: tuple[Schedule, Timetable] | None
 ) -> list[Violation]:
     found: list[Violation] = []
-    for order in problem.frozen:
-        if order not in ref_schedule.where:
+    for order, pinned in problem.frozen.items():
+        if order not in times.start:
             continue
-        if schedule.where.get(order) != ref_schedule.where[order]:
-            found.append(Violation("frozen", order, f"frozen order {order} was moved"))
-        elif abs(times.start[order] - ref_times.start[order]) > TOL:
+        if abs(times.start[order] - pinned) > TOL:
             found.append(Violation("frozen", order,
-                                   f"frozen order {order} start changed {ref_times.start[order]:.4f} -> {times.start[order]:.4f}"))
+                                   f"frozen order {order} start changed {pinned:.4f} -> {times.start[order]:.4f}"))
+        if reference is not None and order in reference[0].where and schedule.where.get(order) != reference[0].where[order]:
+            found.append(Violation("frozen", order, f"frozen order {order} was moved"))
     return found

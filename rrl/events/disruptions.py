@@ -8,6 +8,7 @@ than the one they are about (a new order is added; a delayed order gets its new 
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from rrl.domain.order import Order
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
+from rrl.domain.timing import started_prefix
 from rrl.errors import RRLError
 
 EVENTS = ("new_order", "rush_order", "breakdown", "material_delay")
@@ -48,18 +50,12 @@ def clock(plan: Plan, now: float) -> Plan:
     Raises RRLError when ``now`` is earlier than the plan's current clock.
     """
     problem = plan.problem
-    if now < problem.now:
-        raise RRLError(f"now ({now:g}) is before the plan's current time ({problem.now:g})")
-    start = plan.times.start
-    frozen = set(problem.frozen)
-    for seq in plan.schedule.sequences.values():
-        last = -1
-        for index, order in enumerate(seq):
-            if order in frozen or start[order] < now:
-                last = index
-        frozen.update(seq[: last + 1])
-    # Unfrozen orders already start at or after ``now`` here, so times do not change.
-    return Plan(problem.with_clock(now, frozenset(frozen)), plan.schedule, plan.times)
+    if not math.isfinite(now) or now < problem.now:
+        raise RRLError(f"--now {now:g} is before the plan's current time ({problem.now:g})")
+    frozen = started_prefix(plan.schedule, plan.times.start, now, problem.frozen)
+    # Orders not frozen already start at or after ``now`` and frozen ones keep the start
+    # they have, so the times do not change.
+    return Plan(problem.with_clock(now, frozen), plan.schedule, plan.times)
 
 
 def new_order(
@@ -100,11 +96,11 @@ def breakdown(plan: Plan, resource: str, at: float, duration: float, *, now: flo
     problem = plan.problem
     if resource not in problem.plant.resources:
         raise RRLError(f"breakdown: '{resource}' is not a resource")
-    if duration <= 0:
-        raise RRLError(f"breakdown: duration must be > 0, got {duration:g}")
+    if not (math.isfinite(at) and math.isfinite(duration)) or duration <= 0:
+        raise RRLError(f"breakdown: need a finite time and a duration > 0, got at={at}, duration={duration}")
     before = clock(plan, at if now is None else now)
     if at < before.problem.now:
-        raise RRLError(f"breakdown: at ({at:g}) is before now ({before.problem.now:g})")
+        raise RRLError(f"breakdown: --at {at:g} is before now ({before.problem.now:g})")
     opens = at
     for order in before.schedule.sequence(resource):
         if order in before.problem.frozen:
@@ -134,6 +130,8 @@ def material_delay(plan: Plan, order: str, release: float, *, now: float | None 
     if order in before.problem.frozen:
         raise RRLError(f"material_delay: order '{order}' has already started")
     spec = problem.orders[order]
+    if not math.isfinite(release):
+        raise RRLError(f"material_delay: release must be a finite number, got {release}")
     if release < spec.release:
         raise RRLError(f"material_delay: new release {release:g} is earlier than the current {spec.release:g}")
     changed = before.problem.with_orders([spec.with_changes(release=release)])
@@ -152,13 +150,13 @@ def _insert(
     if position is None:
         rng = rng or random.Random(0)
         resource = rng.choice(eligible)
-        floor = _started(before, resource)
+        floor = before.frozen_prefix(resource)
         index = rng.randint(floor, len(before.schedule.sequence(resource)))
     else:
         resource, index = position
         if resource not in eligible:
             raise RRLError(f"{kind}: order '{order.id}' (product {order.product}) cannot run on '{resource}'")
-        floor = _started(before, resource)
+        floor = before.frozen_prefix(resource)
         if not floor <= index <= len(before.schedule.sequence(resource)):
             raise RRLError(f"{kind}: position {index} on {resource} is outside {floor}..{len(before.schedule.sequence(resource))}")
     seq = before.schedule.sequence(resource)
@@ -168,11 +166,6 @@ def _insert(
     return Disruption(event, before, disrupted, (order.id,))
 
 
-def _started(plan: Plan, resource: str) -> int:
-    frozen = plan.problem.frozen
-    return sum(1 for o in plan.schedule.sequence(resource) if o in frozen)
-
-
 def _check_new_order(problem: Problem, order: Order) -> None:
     if order.id in problem.orders:
         raise RRLError(f"new order: id '{order.id}' is already an order")
@@ -180,6 +173,9 @@ def _check_new_order(problem: Problem, order: Order) -> None:
         raise RRLError(f"new order: '{order.product}' is not a product")
     if not problem.plant.eligible(order.product):
         raise RRLError(f"new order: no resource can run product '{order.product}'")
+    for name in ("size", "due", "release", "weight"):
+        if not math.isfinite(getattr(order, name)):
+            raise RRLError(f"new order: {name} must be a finite number, got {getattr(order, name)}")
     if order.size <= 0:
         raise RRLError(f"new order: size must be > 0, got {order.size:g}")
     for before in order.after:

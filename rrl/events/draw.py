@@ -90,7 +90,7 @@ def draw_event(kind: str, plan: Plan, rng: random.Random, **given: Any) -> Disru
         resource = given.get("resource") or rng.choice(list(plan.problem.plant.resources))
         at = given.get("at")
         if at is None:
-            at = round(now + rng.uniform(0.0, 0.5) * max(plan.metrics.makespan - now, 0.0), 2)
+            at = max(now, round(now + rng.uniform(0.0, 0.5) * max(plan.metrics.makespan - now, 0.0), 2))
         at = float(at)
         duration = given.get("duration")
         if duration is None:

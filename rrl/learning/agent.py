@@ -77,7 +77,6 @@ class RepairResult:
     note: str
     seconds: float
     cost: float = 0.0
-    disrupted_cost: float = 0.0
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -192,6 +191,7 @@ class RepairAgent:
         self._examples: list[Example] = []
         self._q = PrologQFunction([self.background_path])
         self._rules = "predict(0.0).\n"
+        self._loaded = False
 
     # ------------------------------------------------------------------ learning
 
@@ -208,7 +208,7 @@ class RepairAgent:
         callback : callable, optional
             Called with each episode's :class:`EpisodeRecord`.
         """
-        if self._model is None and self.episodes_:
+        if self._loaded:
             raise RRLError("a loaded policy cannot learn further (TG's statistics are not saved); train a new one")
         if self._model is None:
             self._model = self._new_model()
@@ -275,7 +275,6 @@ class RepairAgent:
                 tail = self._decide(plan, case.focal, ctx, rng, 0.0, visited)
                 next_best.append(tail.best_q if tail else 0.0)
         examples = []
-        target = 0.0
         for j in range(len(trail) - 1, -1, -1):
             move, reward = trail[j]
             target = reward + self.gamma * next_best[j]
@@ -419,7 +418,7 @@ class RepairAgent:
         return RepairResult(
             event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best,
             steps=taken[:best_index], explored=len(taken), reached=ctx.reached(best), note=note,
-            seconds=time.perf_counter() - started, cost=best_cost, disrupted_cost=ctx.cost(hit.plan),
+            seconds=time.perf_counter() - started, cost=best_cost,
         )
 
     def _explain(self, move: _Move) -> str:
@@ -438,8 +437,8 @@ class RepairAgent:
 
     @property
     def n_leaves(self) -> int:
-        """Number of abstract states (rules) of the current Q-tree."""
-        return max(1, len(rule_blocks(self._rules)) - (1 if self._rules.rstrip().endswith(").") else 0))
+        """Number of abstract states (leaf rules) of the current Q-tree."""
+        return sum(1 for block in rule_blocks(self._rules) if block.startswith("% leaf")) or 1
 
     # ------------------------------------------------------------------ persistence
 
@@ -480,18 +479,25 @@ class RepairAgent:
         where = Path(directory) / "policy.json"
         try:
             plant = scenario_from_dict(meta["plant"], str(where)).plant
-            params = dict(meta.get("parameters", {}))
-            agent = cls(plant, meta["goal"], events=params.get("events", ("new_order",)),
+            params = meta.get("parameters", {})
+            training = meta.get("training", {})
+            if not isinstance(params, dict) or not isinstance(training, dict):
+                raise TypeError("'parameters' and 'training' must be objects")
+            agent = cls(plant, meta["goal"], events=tuple(params.get("events", ("new_order",))),
                         orders=tuple(params.get("orders", (10, 20))), rule=params.get("rule", "edd"),
-                        gamma=params.get("gamma", 0.9), max_steps=params.get("max_steps", 10),
-                        seed=params.get("seed", 0))
-        except (KeyError, TypeError, ValueError) as error:
+                        learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.9)),
+                        epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
+                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 60)),
+                        significance=float(params.get("significance", 0.01)), seed=int(params.get("seed", 0)))
+            agent.episodes_ = int(training.get("episodes", 0))
+            agent.seconds_ = float(training.get("seconds", 0.0))
+            agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]
+        except RRLError as error:
+            raise PolicyError(f"{where}: {error}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise PolicyError(f"{where}: malformed policy metadata ({error})") from None
         agent.background_path = background
         agent._q = PrologQFunction([background], rules)
         agent._rules = rules
-        training = meta.get("training", {})
-        agent.episodes_ = int(training.get("episodes", 0)) or 1
-        agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]
+        agent._loaded = True
         return agent
-

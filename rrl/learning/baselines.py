@@ -75,14 +75,12 @@ def best_insertion(hit: Disruption, ctx: RepairContext) -> BaselineResult:
         resource, index = plan.schedule.where[task]
         seq = plan.schedule.sequence(resource)
         without = plan.schedule.replace({resource: seq[:index] + seq[index + 1 :]})
-        base = Plan.build(plan.problem, without)
         best, best_cost = plan, ctx.cost(plan)
-        frozen = plan.problem.frozen
         for target in plan.problem.durations[task]:
-            line = base.schedule.sequence(target)
-            floor = sum(1 for o in line if o in frozen)
+            line = without.sequence(target)
+            floor = plan.frozen_prefix(target)
             for k in range(floor, len(line) + 1):
-                candidate = base.schedule.replace({target: line[:k] + (task,) + line[k:]})
+                candidate = without.replace({target: line[:k] + (task,) + line[k:]})
                 try:
                     trial = Plan.build(plan.problem, candidate)
                 except CycleError:  # a cycle through `after`: not a place for it

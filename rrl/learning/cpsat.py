@@ -21,7 +21,7 @@ from rrl.errors import RRLError
 SCALE = 100  # CP-SAT works on integers: hundredths of an hour
 
 
-def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, workers: int = 1) -> Plan:
+def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, workers: int = 2) -> Plan:
     """The best schedule CP-SAT finds for ``problem`` within ``time_limit`` seconds.
 
     ``current`` gives the frozen orders' places and a starting hint; the result is
@@ -42,6 +42,7 @@ def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, 
     start, end, tardy = {}, {}, {}
     present: dict[tuple[str, str], Any] = {}
     intervals: dict[str, list[Any]] = {r: [] for r in plant.resources}
+    arcs: dict[tuple[str, str, str], Any] = {}
     for oid, order in orders.items():
         floor = 0 if oid in frozen else int(round(SCALE * max(order.release, problem.now)))
         start[oid] = model.new_int_var(floor, horizon, f"s_{oid}")
@@ -67,10 +68,9 @@ def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, 
         for k, (a, b) in enumerate(resource.downtime):
             intervals[rid].append(model.new_interval_var(int(SCALE * a), int(SCALE * (b - a)) or 1, int(SCALE * b), f"d_{rid}_{k}"))
         model.add_no_overlap(intervals[rid])
-        _sequence_arcs(model, problem, rid, present, start, end)
+        arcs.update(_sequence_arcs(model, problem, rid, present, start, end))
     model.minimize(sum(tardy.values()))
-    for oid in orders:
-        model.add_hint(start[oid], int(round(SCALE * current.times.start[oid])))
+    _hint(model, current, start, present, arcs)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = workers
@@ -87,13 +87,32 @@ def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, 
     return found if found.total_tardiness <= current.total_tardiness else current
 
 
-def _sequence_arcs(model, problem: Problem, rid: str, present, start, end) -> None:  # type: ignore[no-untyped-def]
-    """Circuit over the orders on ``rid``: arc i -> j forces j after i plus the cleanout."""
+def _hint(model: Any, current: Plan, start: dict[str, Any], present: dict[tuple[str, str], Any],
+          arcs: dict[tuple[str, str, str], Any]) -> None:
+    """Hint the whole current plan (resources, sequences, starts): the search starts from it."""
+    where = current.schedule.where
+    for (oid, rid), lit in present.items():
+        model.add_hint(lit, where[oid][0] == rid)
+    follows = {(r, seq[k - 1] if k else "", o) for r, seq in current.schedule.sequences.items() for k, o in enumerate(seq)}
+    follows |= {(r, seq[-1], "") for r, seq in current.schedule.sequences.items() if seq}
+    for key, lit in arcs.items():
+        model.add_hint(lit, key in follows)
+    for oid, var in start.items():
+        model.add_hint(var, int(round(SCALE * current.times.start[oid])))
+
+
+def _sequence_arcs(model, problem: Problem, rid: str, present, start, end) -> dict[tuple[str, str, str], Any]:  # type: ignore[no-untyped-def]
+    """Circuit over the orders on ``rid``: arc i -> j forces j after i plus the cleanout.
+
+    Returns the arc literals keyed ``(resource, before, after)``, ``""`` standing for the
+    resource's start or end.
+    """
     plant = problem.plant
     orders = problem.orders
     members = [oid for oid in orders if (oid, rid) in present]
+    named: dict[tuple[str, str, str], Any] = {}
     if not members:
-        return
+        return named
     initial = plant.resources[rid].initial_product
     index = {oid: k + 1 for k, oid in enumerate(members)}
     arcs = []
@@ -102,17 +121,21 @@ def _sequence_arcs(model, problem: Problem, rid: str, present, start, end) -> No
         arcs.append((k, k, present[(oid, rid)].negated()))  # absent: a self-loop
         first = model.new_bool_var(f"first_{rid}_{oid}")
         arcs.append((0, k, first))
+        named[(rid, "", oid)] = first
         setup = int(round(SCALE * plant.setup(initial, orders[oid].product)))
         model.add(start[oid] >= setup).only_enforce_if(first)
         last = model.new_bool_var(f"last_{rid}_{oid}")
         arcs.append((k, 0, last))
+        named[(rid, oid, "")] = last
         for other in members:
             if other == oid:
                 continue
             follows = model.new_bool_var(f"f_{rid}_{oid}_{other}")
             arcs.append((k, index[other], follows))
+            named[(rid, oid, other)] = follows
             gap = int(round(SCALE * plant.setup(orders[oid].product, orders[other].product)))
             model.add(start[other] >= end[oid] + gap).only_enforce_if(follows)
     empty = model.new_bool_var(f"empty_{rid}")
     arcs.append((0, 0, empty))
     model.add_circuit(arcs)
+    return named

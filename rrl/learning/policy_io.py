@@ -23,9 +23,24 @@ REQUIRED_KEYS = ("goal", "format", "library_version")
 FORMAT = 1
 
 
+def check_policy_target(directory: str | os.PathLike[str]) -> None:
+    """Fail early (before any training) when ``directory`` cannot become a policy directory."""
+    target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise PolicyError(f"{target}: exists and is a file, not a policy directory")
+    if target.is_dir() and any(target.iterdir()) and not (target / POLICY_META).exists():
+        raise PolicyError(f"{target}: exists and is not a policy directory; not overwriting it")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise PolicyError(f"{target}: cannot create it ({parent} is not a writable directory)")
+
+
 def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, Any], background: Path) -> Path:
     """Write a policy directory atomically (a temporary sibling renamed into place)."""
     target = Path(directory)
+    check_policy_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
@@ -33,8 +48,6 @@ def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, 
         (temp / POLICY_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(background, temp / BACKGROUND)
         if target.exists():
-            if not (target / POLICY_META).exists() and any(target.iterdir()):
-                raise PolicyError(f"{target}: exists and is not a policy directory; not overwriting it")
             shutil.rmtree(target)
         temp.rename(target)
     except BaseException:

@@ -52,13 +52,11 @@ class PrologQFunction:
         files = "[" + ",".join(quote_atom(Path(f).resolve().as_posix()) for f in background) + "]"
         dynamic = "[" + ",".join(f"{name}/{arity}" for name, arity in FACT_PREDICATES) + "]"
         run(f"rrl_policy_module({self.module}, {files}, {dynamic})")
-        self._version = 0
         self.rules = ""
         self.set_rules(rules)
 
     def set_rules(self, rules: str) -> None:
         """Replace the rules (e.g. after the tree learned more)."""
-        self._version += 1
         run(f"rrl_policy_rules({self.module}, {quote_atom(self.module + '_rules')}, {prolog_string(rules)})")
         self.rules = rules
 

@@ -13,8 +13,8 @@
   U (right, U later than F); U on F's resource (order in sequence) or on an alternative
   one (order in start time).
 
-An action is applicable when neither F nor U is frozen, nothing is placed inside a
-frozen prefix, every order stays on a resource that can run it, the schedule changes,
+An action is applicable when F is not frozen, U is not moved if it is frozen (F may be
+placed right after a started task), nothing is placed inside a frozen prefix, every order stays on a resource that can run it, the schedule changes,
 and no precedence cycle appears. Applying returns a new :class:`Plan`, re-timed from the
 first changed position only.
 """
@@ -135,7 +135,9 @@ def changes_of(plan: Plan, action: Action) -> Changes:
     if other is not None:
         if other not in schedule.where:
             raise refuse(f"{other} is not scheduled")
-        if other in problem.frozen:
+        # Placing F right after a started task leaves that task alone; anything else
+        # (a swap, a place before it, a same-resource move) would move it.
+        if other in problem.frozen and action.operator not in ("right_move_alt", "right_jump_alt"):
             raise refuse(f"{other} has started (frozen)")
     if target not in problem.durations[focal]:
         raise refuse(f"{focal} cannot run on {target}")
@@ -147,7 +149,7 @@ def changes_of(plan: Plan, action: Action) -> Changes:
     if not action.alternative:
         if target != resource:
             raise refuse(f"a same-resource operator keeps {focal} on {resource}")
-        floor = _frozen_prefix(plan, resource)
+        floor = plan.frozen_prefix(resource)
         if kind == "move":
             k = i - 1 if left else i + 1
             if not floor <= k < len(seq):
@@ -172,7 +174,7 @@ def changes_of(plan: Plan, action: Action) -> Changes:
     start = plan.times.start
     f_start = start[focal]
     other_seq = schedule.sequence(target)
-    floor = _frozen_prefix(plan, target)
+    floor = plan.frozen_prefix(target)
     rest = seq[:i] + seq[i + 1 :]
     if kind == "move":
         anchor = _anchor(other_seq, start, f_start)
@@ -237,7 +239,9 @@ def _enumerate(plan: Plan, focal: str) -> Iterator[Action]:
         for other in other_seq:
             side = "left" if start[other] <= f_start else "right"
             yield Action(f"{side}_swap_alt", focal, other, target)
-        for other in other_seq:
+        for k, other in enumerate(other_seq):
+            if k == anchor:  # a jump before the anchor is the left move itself
+                continue
             side = "left" if start[other] <= f_start else "right"
             yield Action(f"{side}_jump_alt", focal, other, target)
 
@@ -254,13 +258,6 @@ def _anchor(seq: tuple[str, ...], start: dict[str, float], at: float) -> int:
             break
         anchor = k
     return anchor
-
-
-def _frozen_prefix(plan: Plan, resource: str) -> int:
-    frozen = plan.problem.frozen
-    if not frozen:
-        return 0
-    return sum(1 for order in plan.schedule.sequence(resource) if order in frozen)
 
 
 def _swapped(seq: tuple[str, ...], a: int, b: int) -> tuple[str, ...]:

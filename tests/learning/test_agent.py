@@ -16,7 +16,6 @@ from rrl.errors import PolicyError
 from rrl.learning import RepairAgent
 from rrl.learning.cases import draw_case
 from rrl.learning.evaluate import draw_cases, evaluate
-from rrl.relational.facts import action_facts, state_facts
 from tests.conftest import SCENARIOS
 
 EXTRUDERS = SCENARIOS / "extruders.yaml"
@@ -182,3 +181,19 @@ def test_train_rejects_bad_flags(tmp_path) -> None:
                                  "--out", str(tmp_path / "p"), "--event", "flood"])
     assert result.exit_code == 2 and "unknown event 'flood'" in result.output
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("training", ['"training": []', '"training": {"episodes": "many"}'])
+def test_malformed_policy_metadata_is_one_line(trained, tmp_path, training) -> None:
+    import shutil
+
+    _, directory = trained
+    broken = tmp_path / "meta"
+    shutil.copytree(directory, broken)
+    meta = json.loads((broken / "policy.json").read_text())
+    meta.update(json.loads("{" + training + "}"))
+    (broken / "policy.json").write_text(json.dumps(meta))
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(broken), "--scenario", str(EXTRUDERS),
+                                      "--event", "new_order"])
+    assert result.exit_code == 2
+    assert result.output.startswith("rrl: error: ") and "policy.json" in result.output
