@@ -97,6 +97,23 @@ class PlantSource:
         return self.problem(int(rng.integers(HELD_OUT_SEED)))
 
 
+@dataclass(frozen=True)
+class MixedSource:
+    """Each episode from one of ``sources``, drawn with probabilities ``weights``.
+
+    The curriculum mixes earlier stages' plants into later stages so that a policy does
+    not forget smaller plants while it learns larger ones.
+    """
+
+    sources: tuple[InstanceSource, ...]
+    weights: tuple[float, ...]
+
+    def sample(self, rng: np.random.Generator) -> Problem:
+        p = np.asarray(self.weights, dtype=float)
+        k = int(rng.choice(len(self.sources), p=p / p.sum()))
+        return self.sources[k].sample(rng)
+
+
 def stage_source(machines: int, orders: int | None = None) -> GeneratedSource:
     """The generated-plant distribution of a curriculum stage with ``machines`` machines.
 

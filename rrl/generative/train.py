@@ -25,7 +25,14 @@ from rrl.domain.scenario import load_scenario
 from rrl.errors import RRLError
 from rrl.generative.env import SETUP_WEIGHT, DispatchEnv
 from rrl.generative.features import SIZE
-from rrl.generative.instances import FixedSource, InstanceSource, PlantSource, stage_source
+from rrl.generative.instances import (
+    FixedSource,
+    GeneratedSource,
+    InstanceSource,
+    MixedSource,
+    PlantSource,
+    stage_source,
+)
 from rrl.generative.models import plant_signature
 from rrl.generative.state import SLOTS
 
@@ -55,6 +62,8 @@ class TrainConfig:
     progress: bool = False
     eval_episodes: int = 4
     learning_rate: float = 3e-4
+    stage_lr_decay: float = 0.5
+    replay: float = 0.25
     n_steps: int = 512
     batch_size: int = 128
     n_epochs: int = 5
@@ -94,15 +103,25 @@ def build_stages(config: TrainConfig) -> list[Stage]:
     if config.scenario is not None:
         scenario = load_scenario(config.scenario)
         count = len(scenario.problem.orders)
-        source = PlantSource(scenario.plant, (max(3, count // 2), max(4, 2 * count)), own=scenario.problem)
-        validation = [source.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
-        return [Stage(scenario.name, source, validation)]
-    stages = []
+        plant = PlantSource(scenario.plant, (max(3, count // 2), max(4, 2 * count)), own=scenario.problem)
+        validation = [plant.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
+        return [Stage(scenario.name, plant, validation)]
+    stages: list[Stage] = []
+    sources: list[GeneratedSource] = []
+    own: list[list[Problem]] = []
     last = len(config.curriculum) - 1
     for k, machines in enumerate(config.curriculum):
         generated = stage_source(machines, config.orders if k == last else None)
         validation = [generated.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
-        stages.append(Stage(f"{machines}m", generated, validation))
+        source: InstanceSource = generated
+        if sources and config.replay > 0:
+            # earlier stages replayed in a share of the episodes, against forgetting
+            share = config.replay / len(sources)
+            source = MixedSource((generated, *sources), (1.0 - config.replay, *([share] * len(sources))))
+        # a stage's best model must also still do well on the previous stage's plants
+        stages.append(Stage(f"{machines}m", source, validation + (own[-1] if own else [])))
+        sources.append(generated)
+        own.append(validation)
     return stages
 
 
@@ -119,6 +138,7 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     import torch
     from sb3_contrib import MaskablePPO
     from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+    from sb3_contrib.common.maskable.evaluation import evaluate_policy
     from stable_baselines3.common.callbacks import CheckpointCallback
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
@@ -163,12 +183,23 @@ def train_ppo(config: TrainConfig) -> TrainReport:
                 )
         else:
             model.set_env(env)
+        # Later stages fine-tune: a smaller step keeps what the smaller plants taught.
+        rate = config.learning_rate * config.stage_lr_decay ** index
+        model.learning_rate = rate
+        model.lr_schedule = _constant(rate)
         stage_dir = work / f"stage{index + 1}-{stage.name}"
+        stage_dir.mkdir(parents=True, exist_ok=True)
         eval_env = DummyVecEnv([_maker(FixedSource(tuple(stage.validation)), config.setup_weight)])
         evaluator = MaskableEvalCallback(
             eval_env, n_eval_episodes=len(stage.validation), eval_freq=max(1, per_stage // (4 * config.envs)),
             best_model_save_path=str(stage_dir), log_path=str(stage_dir), deterministic=True, verbose=0,
         )
+        if index > 0 or config.resume is not None:
+            # The incoming model is a candidate too: training on a new stage can make it worse.
+            before, _ = evaluate_policy(model, eval_env, n_eval_episodes=len(stage.validation),
+                                        deterministic=True, use_masking=True)
+            evaluator.best_mean_reward = float(before)  # type: ignore[arg-type]
+            model.save(stage_dir / "best_model.zip")
         checkpoints = CheckpointCallback(save_freq=max(1, per_stage // (2 * config.envs)),
                                          save_path=str(stage_dir / "checkpoints"), name_prefix="ppo")
         model.learn(total_timesteps=per_stage, callback=[evaluator, checkpoints, bar.callback()],
@@ -189,6 +220,18 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     report.seconds = time.perf_counter() - began
     _write_metadata(config, report)
     return report
+
+
+def _constant(value: float) -> Any:
+    """A constant learning-rate schedule that SB3 can save (its class where available)."""
+    try:
+        from stable_baselines3.common.utils import ConstantSchedule
+
+        return ConstantSchedule(value)
+    except ImportError:  # stable-baselines3 < 2.7
+        from stable_baselines3.common.utils import get_schedule_fn
+
+        return get_schedule_fn(value)
 
 
 def _maker(source: InstanceSource, setup_weight: float) -> Callable[[], Any]:
