@@ -63,13 +63,15 @@ def register(cli: click.Group) -> None:
               help=f"Disruption drawn per episode: one of {', '.join(EVENTS)}, a comma list, or mix.")
 @click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
 @click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True, help="Step limit per episode.")
+@click.option("--eval-every", type=click.IntRange(0), default=25, show_default=True,
+              help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
 @click.option("--rule", type=click.Choice(["edd", "spt", "atcs", "first_fit", "random", "ppo"]), default="edd",
               show_default=True, help="How each episode's initial plan is built.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model for --rule ppo (default: the shipped one for the plant).")
 @json_option
 def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, event: str, orders: str,
-          max_steps: int, rule: str, model: Path | None, as_json: bool) -> None:
+          max_steps: int, eval_every: int, rule: str, model: Path | None, as_json: bool) -> None:
     """Learn a repair policy by relational Q-learning on the scenario's plant.
 
     Each episode draws an order book on the plant (sizes 100-1000 kg, due dates from
@@ -88,13 +90,17 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
     agent = RepairAgent(scenario.plant, goal, events=parse_events(event), orders=parse_orders(orders),
                         rule=rule if rule != "ppo" else "edd", builder=builder, max_steps=max_steps, seed=seed)
     started = time.perf_counter()
-    agent.learn(episodes, progress=progress_enabled(as_json))
+    agent.learn(episodes, progress=progress_enabled(as_json), eval_every=eval_every)
     seconds = time.perf_counter() - started
     agent.save(out)
     from rrl.viz import learning_curves
 
-    learning_curves({goal: [r.to_dict() for r in agent.curve]}, out / "curve.png",
-                    title=f"{scenario.name}: learning curve ({goal})")
+    if agent.evaluations:
+        learning_curves({goal: agent.evaluations}, out / "curve.png", window=1,
+                        title=f"{scenario.name} ({goal}): greedy policy on 20 validation cases every {eval_every} episodes")
+    else:
+        learning_curves({goal: [r.to_dict() for r in agent.curve]}, out / "curve.png",
+                        title=f"{scenario.name}: training episodes ({goal})")
     curve = [r.to_dict() for r in agent.curve]
     if as_json:
         print_json({"episodes": episodes, "seconds": seconds, "curve": curve})

@@ -36,6 +36,7 @@ from rrl.relational.facts import action_facts, state_facts
 from rrl.relational.kb import Example
 
 LEARNERS = ("tg", "propositional")
+TIE_BREAKS = ("cost", "first")
 
 
 @dataclass
@@ -143,6 +144,11 @@ class RepairAgent:
         Step limit of an episode and of a repair.
     min_samples, significance : int, float
         TG: examples a leaf must see before a split, and the F-test level of a split.
+    tie_break : str
+        How actions with the same best Q-value (the same abstract state) are ranked:
+        ``first`` takes the first in the fixed action order, so the Q-tree alone decides
+        and every choice is explained by its rule; ``cost`` takes the one whose plan has
+        the lowest goal cost (a greedy look at the simulator inside the abstract state).
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -163,10 +169,13 @@ class RepairAgent:
         max_steps: int = 10,
         min_samples: int = 60,
         significance: float = 0.01,
+        tie_break: str = "first",
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
             raise RRLError(f"unknown learner '{learner}' (expected one of {', '.join(LEARNERS)})")
+        if tie_break not in TIE_BREAKS:
+            raise RRLError(f"unknown tie_break '{tie_break}' (expected one of {', '.join(TIE_BREAKS)})")
         self.plant = plant
         self.goal = get_goal(goal)
         self.events = tuple(events)
@@ -180,10 +189,12 @@ class RepairAgent:
         self.max_steps = max_steps
         self.min_samples = min_samples
         self.significance = significance
+        self.tie_break = tie_break
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
         self.curve: list[EpisodeRecord] = []
+        self.evaluations: list[dict[str, float]] = []
         self.episodes_ = 0
         self.seconds_ = 0.0
         self._rng = random.Random(seed)
@@ -195,7 +206,7 @@ class RepairAgent:
 
     # ------------------------------------------------------------------ learning
 
-    def learn(self, episodes: int, *, progress: bool = False,
+    def learn(self, episodes: int, *, progress: bool = False, eval_every: int = 0, eval_cases: int = 20,
               callback: Callable[[EpisodeRecord], None] | None = None) -> RepairAgent:
         """Train for ``episodes`` more episodes (Algorithm 1).
 
@@ -205,6 +216,10 @@ class RepairAgent:
             Number of episodes.
         progress : bool
             Show a progress bar (episode, mean reward, steps, tree size) on stderr.
+        eval_every : int
+            Every so many episodes (and before the first), repair ``eval_cases`` fixed
+            validation cases greedily and append the means to :attr:`evaluations` (the
+            learning curve of the greedy policy, free of exploration noise). 0: never.
         callback : callable, optional
             Called with each episode's :class:`EpisodeRecord`.
         """
@@ -218,8 +233,11 @@ class RepairAgent:
         total = self.episodes_ + episodes
         bar = tqdm(total=episodes, disable=not progress, unit="ep", leave=False)
         rewards: list[float] = []
+        validation = self._validation_cases(eval_cases) if eval_every else []
         try:
             for _ in range(episodes):
+                if validation and self.episodes_ % eval_every == 0:
+                    self.evaluations.append(self._evaluate(validation))
                 fraction = self.episodes_ / max(1, total - 1)
                 epsilon = self.epsilon + (self.epsilon_min - self.epsilon) * fraction
                 record = self._episode(epsilon)
@@ -230,10 +248,27 @@ class RepairAgent:
                 bar.set_postfix(reward=f"{np.mean(rewards[-50:]):.2f}", steps=record.steps, leaves=record.leaves)
                 if callback is not None:
                     callback(record)
+            if validation:
+                self.evaluations.append(self._evaluate(validation))
         finally:
             bar.close()
         self.seconds_ += time.perf_counter() - started
         return self
+
+    def _validation_cases(self, count: int) -> list[Disruption]:
+        rng = random.Random(7_919 * (self.seed + 1))  # apart from the training stream
+        return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
+                for _ in range(count)]
+
+    def _evaluate(self, cases: Sequence[Disruption]) -> dict[str, float]:
+        results = [self.repair(hit) for hit in cases]
+        return {
+            "episode": self.episodes_,
+            "steps": float(np.mean([len(r.steps) for r in results])),
+            "improvement": float(np.mean([r.disrupted.total_tardiness - r.plan.total_tardiness for r in results])),
+            "reached": float(np.mean([r.reached for r in results])),
+            "total_tardiness": float(np.mean([r.plan.total_tardiness for r in results])),
+        }
 
     def _new_model(self) -> Any:
         if self.learner == "tg":
@@ -351,7 +386,10 @@ class RepairAgent:
             index = rng.randrange(len(moves))
         else:
             ties = np.flatnonzero(q >= best - 1e-9)
-            index = int(min(ties, key=lambda i: ctx.cost(moves[i].plan)))
+            if self.tie_break == "cost":
+                index = int(min(ties, key=lambda i: ctx.cost(moves[i].plan)))
+            else:
+                index = int(ties[0])
         return _Decision(moves[index], float(q[index]), best)
 
     # ------------------------------------------------------------------ consult
@@ -464,10 +502,11 @@ class RepairAgent:
             "parameters": {
                 "events": list(self.events), "orders": list(self.orders), "rule": self.rule, "gamma": self.gamma,
                 "epsilon": self.epsilon, "epsilon_min": self.epsilon_min, "max_steps": self.max_steps,
-                "min_samples": self.min_samples, "significance": self.significance, "seed": self.seed,
+                "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
+                "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
-                         "curve": [r.to_dict() for r in self.curve]},
+                         "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
             "plant": {**self.plant.to_dict(), "orders": []},
         }
         return write_policy(directory, header + self._rules, meta, self.background_path)
@@ -488,10 +527,12 @@ class RepairAgent:
                         learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.9)),
                         epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
                         max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 60)),
-                        significance=float(params.get("significance", 0.01)), seed=int(params.get("seed", 0)))
+                        significance=float(params.get("significance", 0.01)),
+                        tie_break=str(params.get("tie_break", "first")), seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]
+            agent.evaluations = [dict(r) for r in training.get("evaluations", [])]
         except RRLError as error:
             raise PolicyError(f"{where}: {error}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as error:
