@@ -198,9 +198,10 @@ def _print_repair(result: RepairResult) -> None:
                f"{len(result.steps)} steps, {result.seconds * 1000:.0f} ms)")
     for k, step in enumerate(result.steps, 1):
         click.echo(f"  step {k}: {step.action}  -> TT {step.plan.total_tardiness:.2f} h  (Q = {step.q_value:.3f})")
-        body = [line for line in step.rule.splitlines() if line and not line.startswith("%")]
+        body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
-            click.echo("      because: " + " ".join(line.strip() for line in body))
+            leaf = step.rule.split(":", 1)[0].removeprefix("% ") if step.rule.startswith("% leaf") else "rule"
+            click.echo(f"      because ({leaf}, the first rule that holds): " + " ".join(body))
     if result.note:
         click.echo(f"  note: {result.note}")
 
