@@ -88,7 +88,7 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
         def builder(problem: Problem) -> Schedule:
             return ppo_schedule(problem, model).plan.schedule
     agent = RepairAgent(scenario.plant, goal, events=parse_events(event), orders=parse_orders(orders),
-                        rule=rule if rule != "ppo" else "edd", builder=builder, max_steps=max_steps, seed=seed)
+                        rule=rule, builder=builder, max_steps=max_steps, seed=seed)
     started = time.perf_counter()
     agent.learn(episodes, progress=progress_enabled(as_json), eval_every=eval_every)
     seconds = time.perf_counter() - started

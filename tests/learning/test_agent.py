@@ -197,3 +197,14 @@ def test_malformed_policy_metadata_is_one_line(trained, tmp_path, training) -> N
                                       "--event", "new_order"])
     assert result.exit_code == 2
     assert result.output.startswith("rrl: error: ") and "policy.json" in result.output
+
+
+def test_training_can_start_from_ppo_schedules(tmp_path) -> None:
+    pytest.importorskip("sb3_contrib")
+    out = tmp_path / "ppo-policy"
+    result = CliRunner().invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(EXTRUDERS), "--episodes", "3",
+                                      "--rule", "ppo", "--eval-every", "0", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "policy.json").read_text())
+    assert meta["training"]["episodes"] == 3
+    assert meta["parameters"]["rule"] == "ppo"
