@@ -116,7 +116,8 @@ class Language:
         yield from walk(0, {}, [], [])
 
     def _vars_of(self, typ: str | None, query: Query, new: list[tuple[str, str]]) -> list[tuple[Var, str]]:
-        pool = list(query.var_types) + new
+        # "_" is Prolog's anonymous variable: never a variable a "+" argument can reuse
+        pool = [(n, t) for n, t in list(query.var_types) + new if n != "_"]
         if typ is None:  # comparison: any variable of a numeric type
             return [(Var(n), t) for n, t in pool if t in self.constants.numeric]
         return [(Var(n), t) for n, t in pool if t == typ]

@@ -197,7 +197,9 @@ class _Reader:
             if decl is None:
                 raise self.fail(self._root_line, f"root uses {root_lit.pred}/{len(root_lit.args)}, which has no type/1 declaration")
             for root_arg, typ in zip(root_lit.args, decl, strict=True):
-                if isinstance(root_arg, Var) and root_types.setdefault(root_arg.name, typ) != typ:
+                if not isinstance(root_arg, Var) or root_arg.name == "_":
+                    continue  # "_" is anonymous: a fresh variable at each occurrence
+                if root_types.setdefault(root_arg.name, typ) != typ:
                     raise self.fail(self._root_line, f"type clash: variable {root_arg.name} is used as {root_types[root_arg.name]} and as {typ}")
         self.settings.root_types = root_types
 
