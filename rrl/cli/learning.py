@@ -323,6 +323,6 @@ def _plot_evaluation(report: Any, path: Path) -> None:
     ax.axhline(report.disrupted_tardiness, color="tab:red", linestyle="--", label="disrupted (mean)")
     ax.axhline(report.before_tardiness, color="tab:green", linestyle=":", label="before the event (mean)")
     ax.set_ylabel("total tardiness after repair (h)")
+    ax.set_title(f"Repairs of the same {report.cases} held-out cases (mean: triangle)")
     ax.legend(loc="upper right")
-    fig.tight_layout()
     save_figure(fig, path)

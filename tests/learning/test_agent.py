@@ -208,3 +208,21 @@ def test_training_can_start_from_ppo_schedules(tmp_path) -> None:
     meta = json.loads((out / "policy.json").read_text())
     assert meta["training"]["episodes"] == 3
     assert meta["parameters"]["rule"] == "ppo"
+
+
+def test_evaluate_cli_prints_json_and_plot(trained, tmp_path) -> None:
+    _, directory = trained
+    result = CliRunner().invoke(cli, ["evaluate", "--policy", str(directory), "--scenario", str(EXTRUDERS),
+                                      "--cases", "3", "--seed", "4", "--methods",
+                                      "policy,random_walk,best_insertion,hill_climbing,cpsat", "--cpsat-seconds", "0.5",
+                                      "--json", "--plots", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["cases"] == 3
+    assert set(data["methods"]) == {"policy", "random_walk", "best_insertion", "hill_climbing", "cpsat"}
+    for summary in data["methods"].values():
+        assert summary["total_tardiness"] <= data["disrupted_tardiness"] + 1e-9
+    assert (tmp_path / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
+    bad = CliRunner().invoke(cli, ["evaluate", "--policy", str(directory), "--scenario", str(EXTRUDERS),
+                                   "--methods", "policy,oracle"])
+    assert bad.exit_code == 2 and "unknown method 'oracle'" in bad.output
