@@ -140,6 +140,7 @@ load_bk(M, File) :-
     setup_call_cleanup(open(File, read, S), read_clauses(S, M, Cls), close(S)),
     findall(N/A, ( member(cl(_, H, _), Cls), functor(H, N, A) ), Ds0),
     sort(Ds0, Ds),
+    forall(( member(P, Ds), \+ M:'$rrl_bkpred'(P, _) ), assertz(M:'$rrl_bkpred'(P, false))),
     keyed_fixpoint(M, Cls, Ds, [], Keyed),
     forall(member(P, Ds),
            ( ( memberchk(P, Keyed) -> K = true ; K = false ),
@@ -182,44 +183,80 @@ skipped_directive(module(_, _)).
 skipped_directive(multifile(_)).
 skipped_directive(set_prolog_flag(_, _)).
 
-%   A BK predicate is keyed when one of its clauses calls a keyed predicate; a called
-%   predicate that the BK does not define and Prolog does not provide is a fact.
+%   A BK predicate is keyed when one of its clauses calls a keyed predicate (or a goal
+%   only known at run time, see rrl_call/4); a called predicate that the BK does not
+%   define and Prolog does not provide is a fact.
 keyed_fixpoint(M, Cls, Ds, K0, K) :-
     findall(P, ( member(cl(_, H, B), Cls), functor(H, N, A), P = N/A,
                  \+ memberchk(P, K0),
-                 body_call(B, C), functor(C, CN, CA),
+                 body_call(M, B, C), functor(C, CN, CA),
                  calls_keyed(M, Ds, K0, CN/CA) ), New0),
     sort(New0, New),
     (   New == [] -> K = K0
     ;   append(K0, New, K1), keyed_fixpoint(M, Cls, Ds, K1, K) ).
 
+calls_keyed(_, _, _, '$rrl_dynamic'/0) :- !.
 calls_keyed(_, _, K0, P) :- memberchk(P, K0), !.
 calls_keyed(_, Ds, _, P) :- memberchk(P, Ds), !, fail.
 calls_keyed(M, _, _, P) :- keyed(M, P).
 
-body_call(G, _) :- var(G), !, fail.
-body_call(G, C) :- meta_parts(G, Parts), !, member(P, Parts), body_call(P, C).
-body_call(_:_, _) :- !, fail.
-body_call(G, G).
+%   body_call(+World, +Body, -Call): the goals Body calls, looking inside control
+%   constructs and meta-predicate arguments; '$rrl_dynamic' for a goal or closure that
+%   is a variable when the clause is loaded.
+body_call(_, G, '$rrl_dynamic') :- var(G), !.
+body_call(M, G, C) :-
+    meta_spec(M, G, Spec), !,
+    G =.. [_|As], Spec =.. [_|Ss],
+    nth1(I, Ss, S), nth1(I, As, A),
+    body_arg(M, S, A, C).
+body_call(_, _:_, _) :- !, fail.
+body_call(_, G, G).
 
-%   meta_parts(+Goal, -SubGoals): the goal arguments of control constructs and of the
-%   usual all-solutions predicates.
-meta_parts((A, B), [A, B]).
-meta_parts((A ; B), [A, B]).
-meta_parts((A -> B), [A, B]).
-meta_parts((A *-> B), [A, B]).
-meta_parts(\+ A, [A]).
-meta_parts(call(A), [A]).
-meta_parts(once(A), [A]).
-meta_parts(ignore(A), [A]).
-meta_parts(forall(A, B), [A, B]).
-meta_parts(findall(_, A, _), [A]).
-meta_parts(findall(_, A, _, _), [A]).
-meta_parts(aggregate_all(_, A, _), [A]).
-meta_parts(aggregate_all(_, _, A, _), [A]).
-meta_parts(bagof(_, A, _), [A]).
-meta_parts(setof(_, A, _), [A]).
-meta_parts(_ ^ A, [A]).
+body_arg(M, 0, A, C) :- body_call(M, A, C).
+body_arg(M, ^, A, C) :- strip_carets(A, A1), body_call(M, A1, C).
+body_arg(M, S, A, C) :- closure_extra(S, A, N), closure_call(M, N, A, C).
+
+closure_call(_, _, A, '$rrl_dynamic') :- var(A), !.
+closure_call(M, _, A, C) :- yall_body(A, B, _, _), !, body_call(M, B, C).
+closure_call(_, _, _:_, _) :- !, fail.
+closure_call(M, N, A, C) :- callable(A), extend(A, N, G, _), body_call(M, G, C).
+
+strip_carets(A, A) :- var(A), !.
+strip_carets(_^A, B) :- !, strip_carets(A, B).
+strip_carets(A, A).
+
+%   closure_extra(+Spec, +Arg, -N): a meta argument that is a closure called with N
+%   more arguments (a DCG body counts as a closure of 2 when it is one non-terminal).
+closure_extra(N, _, N) :- integer(N), N > 0.
+closure_extra(//, A, 2) :- ( var(A) -> true ; callable(A), \+ dcg_control(A) ).
+
+dcg_control(A) :-
+    (   is_list(A) ; string(A) ; A == (!)
+    ;   memberchk(A, [(_,_), (_;_), (_->_), {_}, (\+ _), call(_)]) ).
+
+%!  meta_spec(+World, +Goal, -Spec) is semidet.
+%   The meta_predicate declaration of Goal when Goal is a control construct or a
+%   built-in or library meta-predicate (not one the background defines itself).
+meta_spec(M, G, Spec) :-
+    callable(G), G \= _:_,
+    functor(G, N, A),
+    \+ M:'$rrl_bkpred'(N/A, _),
+    functor(H, N, A),
+    predicate_property(rrl_probe:H, meta_predicate(Spec)),
+    Spec =.. [_|Ss],
+    once(( member(S, Ss), ( integer(S) ; S == (^) ; S == (//) ) )).
+
+%   yall_body(+Lambda, -Body, -Lambda2, ?Body2): Lambda is a yall lambda [X..]>>Body or
+%   Free/([X..]>>Body); Lambda2 is the same lambda with body Body2.
+yall_body(A, B, Ps>>B2, B2) :- nonvar(A), A = (Ps>>B), !.
+yall_body(A, B, Free/(Ps>>B2), B2) :- nonvar(A), A = Free/L, nonvar(L), L = (Ps>>B).
+
+%   extend(+Closure, +N, -Goal, -Extra): Goal is Closure called with N more arguments.
+extend(C, N, G, Extra) :-
+    length(Extra, N),
+    (   compound(C) -> compound_name_arguments(C, F, As0), append(As0, Extra, As)
+    ;   F = C, As = Extra ),
+    G =.. [F|As].
 
 %!  keyed(+World, +Name/Arity) is semidet.
 keyed(M, P) :-
@@ -229,11 +266,13 @@ keyed(M, P) :-
 
 add_clause(M, Line, H, B) :-
     functor(H, N, A),
-    (   keyed(M, N/A)
-    ->  add_key(H, K, H2), key_goal(M, K, B, B2)
-    ;   H2 = H, key_goal(M, _, B, B2) ),
-    catch(assertz(M:(H2 :- B2)), E,
-          ( message_text(E, Msg), throw(rrl_error(Line, Msg)) )).
+    catch(( (   keyed(M, N/A)
+            ->  add_key(H, K, H2), key_goal(M, K, B, B2)
+            ;   H2 = H, key_goal(M, _, B, B2) ),
+            assertz(M:(H2 :- B2)) ),
+          E,
+          ( E = rrl_unsupported(Msg) -> throw(rrl_error(Line, Msg))
+          ; message_text(E, Msg), throw(rrl_error(Line, Msg)) )).
 
 add_key(G, K, G2) :-
     (   compound(G)
@@ -241,11 +280,17 @@ add_key(G, K, G2) :-
     ;   G2 =.. [G, K] ).
 
 %!  key_goal(+World, ?Key, +Goal, -KeyedGoal) is det.
-key_goal(_, _, G, G) :- var(G), !.
+%   Adds the key to every call of a keyed predicate in Goal, through control constructs
+%   and the goal and closure arguments of meta-predicates (\+, not/1, ;, ->, forall/2,
+%   findall/3,4, aggregate_all/3,4, bagof/setof with ^, call/N, maplist/N, foldl/N,
+%   include/3, yall lambdas, ...).  A goal or closure that is a variable here is keyed
+%   when it is called (rrl_call/4).
+key_goal(M, K, G, rrl_runtime:rrl_call(M, K, G, [])) :- var(G), !.
 key_goal(M, K, G, G2) :-
-    meta_parts(G, Parts), !,
-    maplist(key_goal(M, K), Parts, Parts2),
-    replace_parts(G, Parts2, G2).
+    meta_spec(M, G, Spec), !,
+    G =.. [F|As], Spec =.. [_|Ss],
+    maplist(key_arg(M, K), Ss, As, As2),
+    G2 =.. [F|As2].
 key_goal(_, _, Q:G, Q:G) :- !.
 key_goal(M, K, G, G2) :-
     callable(G), functor(G, N, A), keyed(M, N/A), !,
@@ -254,22 +299,50 @@ key_goal(M, K, G, G2) :-
     add_key(G, K, G2).
 key_goal(_, _, G, G).
 
-replace_parts((_, _), [A, B], (A, B)).
-replace_parts((_ ; _), [A, B], (A ; B)).
-replace_parts((_ -> _), [A, B], (A -> B)).
-replace_parts((_ *-> _), [A, B], (A *-> B)).
-replace_parts(\+ _, [A], \+ A).
-replace_parts(call(_), [A], call(A)).
-replace_parts(once(_), [A], once(A)).
-replace_parts(ignore(_), [A], ignore(A)).
-replace_parts(forall(_, _), [A, B], forall(A, B)).
-replace_parts(findall(T, _, L), [A], findall(T, A, L)).
-replace_parts(findall(T, _, L, R), [A], findall(T, A, L, R)).
-replace_parts(aggregate_all(S, _, R), [A], aggregate_all(S, A, R)).
-replace_parts(aggregate_all(S, D, _, R), [A], aggregate_all(S, D, A, R)).
-replace_parts(bagof(T, _, L), [A], bagof(T, A, L)).
-replace_parts(setof(T, _, L), [A], setof(T, A, L)).
-replace_parts(V ^ _, [A], V ^ A).
+key_arg(M, K, 0, A, A2) :- !, key_goal(M, K, A, A2).
+key_arg(M, K, ^, A, A2) :- !, key_caret(M, K, A, A2).
+key_arg(M, K, S, A, A2) :- closure_extra(S, A, N), !, key_closure(M, K, N, A, A2).
+key_arg(_, _, _, A, A).
+
+key_caret(M, K, A, A2) :- nonvar(A), A = V^B, !, key_caret(M, K, B, B2), A2 = V^B2.
+key_caret(M, K, A, A2) :- key_goal(M, K, A, A2).
+
+key_closure(M, K, _, C, rrl_runtime:rrl_closure(M, K, C)) :- var(C), !.
+key_closure(M, K, _, C, C2) :- yall_body(C, B, C2, B2), !, key_goal(M, K, B, B2).
+key_closure(_, _, _, C, _) :-
+    nonvar(C), C = \_, !,
+    copy_term(C, C1), numbervars(C1, 0, _),
+    format(string(Msg), 'cannot add the example key inside the lambda ~W: write it as [X]>>Goal or as a predicate',
+           [C1, [quoted(true), numbervars(true)]]),
+    throw(rrl_unsupported(Msg)).
+key_closure(_, _, _, Q:C, Q:C) :- !.
+key_closure(M, K, N, C, C2) :-
+    callable(C), !,
+    extend(C, N, G, _),
+    key_goal(M, K, G, G2),
+    G2 =.. [F|As2],
+    length(As2, L), L1 is L - N, length(Front, L1), append(Front, _, As2),
+    C2 =.. [F|Front].
+key_closure(_, _, _, C, C).
+
+%!  rrl_call(+World, +Key, +Closure, +Extra) is nondet.
+%   Calls Closure with the arguments Extra added, keying it first: how a goal that was a
+%   variable when the clause was loaded (call(G), maplist(P, L), ...) reaches the facts
+%   of the example the key names.
+rrl_call(M, K, C, Extra) :-
+    (   var(C) -> throw(error(instantiation_error, _)) ; true ),
+    (   C = Q:C0 -> Goal0 = C0, Mod = Q ; Goal0 = C, Mod = M ),
+    length(Extra, N), extend(Goal0, N, G, Extra),
+    (   Mod == M -> key_goal(M, K, G, G2) ; G2 = G ),
+    call(Mod:G2).
+
+rrl_closure(M, K, C, A1) :- rrl_call(M, K, C, [A1]).
+rrl_closure(M, K, C, A1, A2) :- rrl_call(M, K, C, [A1, A2]).
+rrl_closure(M, K, C, A1, A2, A3) :- rrl_call(M, K, C, [A1, A2, A3]).
+rrl_closure(M, K, C, A1, A2, A3, A4) :- rrl_call(M, K, C, [A1, A2, A3, A4]).
+rrl_closure(M, K, C, A1, A2, A3, A4, A5) :- rrl_call(M, K, C, [A1, A2, A3, A4, A5]).
+rrl_closure(M, K, C, A1, A2, A3, A4, A5, A6) :- rrl_call(M, K, C, [A1, A2, A3, A4, A5, A6]).
+rrl_closure(M, K, C, A1, A2, A3, A4, A5, A6, A7) :- rrl_call(M, K, C, [A1, A2, A3, A4, A5, A6, A7]).
 
 % ---------------------------------------------------------------- examples
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from rrl.cli.main import cli
-from rrl.errors import PrologError
+from rrl.errors import PrologError, SettingsError
 from rrl.relational import Example, TildeRegressor, read_kb
 from rrl.relational.engine import World, run
 from rrl.relational.tg import TGRegressor
@@ -150,3 +150,38 @@ def test_cli_in_a_subprocess_prints_only_json(tmp_path, files):
     assert json.loads(proc.stdout) == {"nodes": 3, "leaves": 2, "seconds": json.loads(proc.stdout)["seconds"]}
     help_text = CliRunner().invoke(cli, ["tilde", "fit", "--help"]).output
     assert "--incremental" in help_text and "decision list" in help_text
+
+
+BG_META = r"""focal_t(T) :- focal(T).
+other(T) :- task(T, _), not(focal_t(T)).
+n_busy(N) :- aggregate_all(count, (task(T, _), \+ focal(T)), N).
+all_short(L) :- findall(T, task(T, _), L), maplist(short, L).
+short(T) :- task(T, D), D < 10.
+has(P) :- call(P, _, _).
+some_task(T) :- has(task), task(T, _).
+apply1(G) :- call(G).
+via_var(T) :- apply1(task(T, _)).
+each_ok :- forall(task(T, _), call(task, T, _)).
+sum_d(S) :- findall(D, task(_, D), Ds), foldl([D, A0, A]>>(A is A0 + D), Ds, 0, S).
+lam(L) :- include([T]>>task(T, 5), [t1, t2, t3], L).
+"""
+
+
+def test_keyed_through_not_call_maplist_and_lambdas(tmp_path):
+    bg = tmp_path / "bg.pl"
+    bg.write_text(BG_META)
+    world = World([bg])
+    ids = world.load([Example("a", ["focal(t1)", "task(t1, 5)", "task(t2, 20)"], 1.0),
+                      Example("b", ["focal(t3)", "task(t3, 5)"], 2.0)])
+    goals = ["other(T)", "n_busy(1)", "all_short(_)", "some_task(t2)", "via_var(t3)", "each_ok",
+             "sum_d(25)", "lam([t1])"]
+    assert world.evaluate(ids, goals)[:, 0].tolist() == [1, 1, 1, 1, 1, 2, 1, 1]
+    assert world.passing(0, ids) == [ids[0]] and world.passing(4, ids) == [ids[1]]
+
+
+def test_unsupported_meta_call_is_reported_at_load_time(tmp_path):
+    bg = tmp_path / "bg.pl"
+    bg.write_text("ok(1).\n\nbad(L) :-\n    maplist(\\X^task(X, _), L).\n")
+    with pytest.raises(SettingsError) as info:
+        World([bg])
+    assert str(info.value).startswith(f"{bg}:3: cannot add the example key inside the lambda \\A^task(A,B)")
