@@ -22,6 +22,8 @@
             rrl_compile/3,             % +World, +Name, +BodiesText
             rrl_route/4,               % +World, +Name, +IdsText, -LeavesText
             rrl_type_values/4,         % +World, +Name/Arity, +Position, -Text
+            rrl_bk_values/5,           % +World, +Name/Arity, +Positions, +IdsText, -Text
+            rrl_bk_preds/2,            % +World, -Text
             rrl_fact_preds/2,          % +World, -Text
             rrl_predict/3              % +World, +IdsText, -Text
           ]).
@@ -498,6 +500,38 @@ rrl_type_values(M, N/A, Pos, Text) :-
     ;   Text = "" ).
 
 clumped_pairs(Sorted, Pairs) :- clumped(Sorted, Pairs0), findall(V-C, member(V-C, Pairs0), Pairs).
+
+%!  rrl_bk_values(+World, +Name/Arity, +Positions, +IdsText, -Text) is det.
+%   Values at the argument positions Positions (1-based) of the answers of background
+%   predicate Name/Arity called with free arguments: on each example of IdsText when it
+%   uses example facts, else once; at most 1000 answers and 10^6 inferences per call.
+%   One "Position\tCount\tValue" line per distinct ground value.  A call that raises
+%   (e.g. a predicate that needs bound inputs) contributes the answers it gave before.
+rrl_bk_values(M, N/A, Ps, IdsText, Text) :-
+    ids(IdsText, Ids),
+    functor(H, N, A),
+    (   M:'$rrl_bkpred'(N/A, true)
+    ->  add_key(H, K, G),
+        findall(P-V, ( member(K, Ids), bk_answer(M, G, H, Ps, P, V) ), PVs)
+    ;   findall(P-V, bk_answer(M, H, H, Ps, P, V), PVs) ),
+    msort(PVs, Sorted),
+    clumped(Sorted, Pairs),
+    findall(L, ( member((P-V)-C, Pairs), format(atom(L), '~w\t~w\t~q', [P, C, V]) ), Ls),
+    atomic_list_concat(Ls, '\n', T0),
+    atom_string(T0, Text).
+
+bk_answer(M, G, H, Ps, P, V) :-
+    catch(call_with_inference_limit(limit(1000, M:G), 1000000, R), _, fail),
+    R \== inference_limit_exceeded,
+    member(P, Ps), arg(P, H, V), ground(V).
+
+%!  rrl_bk_preds(+World, -Text) is det.
+%   "Name/Arity" of every predicate the background defines, one per line.
+rrl_bk_preds(M, Text) :-
+    findall(L, ( M:'$rrl_bkpred'(N/A, _), format(atom(L), '~q/~w', [N, A]) ), Ls0),
+    sort(Ls0, Ls),
+    atomic_list_concat(Ls, '\n', T0),
+    atom_string(T0, Text).
 
 %!  rrl_fact_preds(+World, -Text) is det.
 %   "Name/Arity" of every fact predicate loaded so far, one per line (Name written ~q).

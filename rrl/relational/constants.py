@@ -1,7 +1,9 @@
 """Constants for ``#`` arguments, taken from the data.
 
 Values are collected per *type* from the facts of the loaded examples (every argument
-position declared with that type).  A type is numeric when every value seen is a number.
+position declared with that type) and, for predicates the background knowledge defines,
+from their answers on the loaded examples (one Prolog call per predicate, see
+:meth:`Constants.update`).  A type is numeric when every value seen is a number.
 - In an ordinary literal, ``#`` ranges over every value seen of an atom type, and over the
   ``max_values`` most frequent values of a numeric type.
 - In a comparison (``rmode(+X >= #)``), ``#`` ranges over ``n_thresholds`` quantiles of the
@@ -19,7 +21,7 @@ import numpy as np
 
 from rrl.relational.engine import World
 from rrl.relational.settings import Settings
-from rrl.relational.terms import Const
+from rrl.relational.terms import Const, Var, quote_atom
 
 
 class Constants:
@@ -39,16 +41,34 @@ class Constants:
         self._cache: dict[tuple[str, str], list[Const]] = {}
 
     def update(self, world: World, settings: Settings) -> None:
-        """Add the values of the examples currently loaded in ``world``."""
+        """Add the values of the examples currently loaded in ``world``.
+
+        Fact arguments give their values directly.  A background predicate is called
+        with free arguments on each loaded example (one Prolog call per predicate) for
+        the argument positions whose values the language needs: a ``#`` argument, and an
+        output (``-``) argument when its type gets no values from facts or a comparison
+        with ``#`` in the same rmode tests it (``rmode((slack(+T, -S), S >= #))``).
+        """
         for (pred, arity), types in settings.types.items():
             for position, typ in enumerate(types):
-                counter = self.counts.setdefault(typ, Counter())
-                origin = self.by_origin.setdefault(f"{pred}/{arity}/{position}", Counter())
-                for count, text in world.values(pred, arity, position):
-                    counter[text] += count
-                    origin[text] += count
+                self._add(typ, f"{pred}/{arity}/{position}", world.values(pred, arity, position))
+        wanted = _background_positions(settings, world.background_predicates(),
+                                       {t for t, c in self.counts.items() if c})
+        if wanted:
+            ids = world.loaded_ids()
+            for (pred, arity), positions in sorted(wanted.items()):
+                types = settings.types[(pred, arity)]
+                for position, count, text in world.background_values(pred, arity, sorted(positions), ids):
+                    self._add(types[position], f"{pred}/{arity}/{position}", [(count, text)])
         self.numeric = {t for t, c in self.counts.items() if c and all(_is_number(v) for v in c)}
         self._cache.clear()
+
+    def _add(self, typ: str, origin: str, pairs: list[tuple[int, str]]) -> None:
+        counter = self.counts.setdefault(typ, Counter())
+        by_origin = self.by_origin.setdefault(origin, Counter())
+        for count, text in pairs:
+            counter[text] += count
+            by_origin[text] += count
 
     def values(self, typ: str) -> list[Const]:
         """Constants for ``#`` of type ``typ`` in an ordinary literal."""
@@ -85,6 +105,35 @@ class Constants:
                         consts.append(Const(text, value))
             self._cache[key] = consts
         return self._cache[key]
+
+
+def _background_positions(settings: Settings, background: set[str],
+                          fact_types: set[str]) -> dict[tuple[str, int], set[int]]:
+    """Argument positions of background predicates whose answers supply constants:
+    ``#`` arguments; outputs (``-``, ``+-``, root variables) of a type no fact argument
+    gives values to; outputs compared with ``#`` later in the same rmode."""
+    wanted: dict[tuple[str, int], set[int]] = {}
+
+    def want(pred: str, arity: int, position: int) -> None:
+        if f"{quote_atom(pred)}/{arity}" in background and (pred, arity) in settings.types:
+            wanted.setdefault((pred, arity), set()).add(position)
+
+    for rmode in settings.rmodes:
+        thresholded = {a.name for lit in rmode.literals if lit.is_comparison and any(b.kind == "#" for b in lit.args)
+                       for a in lit.args if a.name is not None}
+        for lit in rmode.literals:
+            decl = settings.types.get((lit.pred, len(lit.args)))
+            if lit.is_comparison or decl is None:
+                continue
+            for position, (arg, typ) in enumerate(zip(lit.args, decl, strict=True)):
+                if arg.kind == "#" or (arg.kind in ("-", "+-") and (typ not in fact_types or arg.name in thresholded)):
+                    want(lit.pred, len(lit.args), position)
+    for root_lit in settings.root:
+        decl = settings.types.get((root_lit.pred, len(root_lit.args)))
+        for position, arg in enumerate(root_lit.args):
+            if decl is not None and isinstance(arg, Var) and arg.name != "_" and decl[position] not in fact_types:
+                want(root_lit.pred, len(root_lit.args), position)
+    return wanted
 
 
 def _is_number(text: str) -> bool:

@@ -115,6 +115,7 @@ class World:
     def __init__(self, background: Sequence[str | Path] = ()) -> None:
         self.module = f"rrl_w{next(_WORLDS)}"
         self._next_id = 1
+        self._loaded: dict[int, None] = {}  # keys of loaded examples, in load order
         run(f"rrl_new_world({self.module})")
         for path in background:
             self.load_background(path)
@@ -174,12 +175,15 @@ class World:
             bad = examples[min(index, len(examples) - 1)]
             raise SettingsError(getattr(bad, "source", "<examples>"), getattr(bad, "line", None),
                                 f"example {bad.id}: {message}")
+        self._loaded.update(dict.fromkeys(ids))
         return ids
 
     def unload(self, ids: Sequence[int]) -> None:
         """Retract the facts and targets of the given examples."""
         if ids:
             run(f"rrl_unload({self.module}, {_ids_text(ids)})")
+            for key in ids:
+                self._loaded.pop(key, None)
 
     def evaluate(self, ids: Sequence[int], goals: Sequence[str]) -> np.ndarray:
         """Count, sum and sum of squares of the targets of the examples passing each goal.
@@ -220,6 +224,28 @@ class World:
                 count, _, value = line.partition("\t")
                 pairs.append((int(count), value))
         return pairs
+
+    def background_values(self, pred: str, arity: int, positions: Sequence[int],
+                          ids: Sequence[int]) -> list[tuple[int, int, str]]:
+        """``(position, count, prolog_text)`` of each value at the 0-based ``positions`` of
+        the answers of background predicate ``pred/arity`` called with free arguments on
+        each example of ``ids`` (one Prolog call; see ``rrl_bk_values/5``)."""
+        listing = "[" + ", ".join(str(p + 1) for p in positions) + "]"
+        goal = f"rrl_bk_values({self.module}, {quote_atom(pred)}/{arity}, {listing}, {_ids_text(ids)}, T)"
+        out = []
+        for line in run(goal)["T"].split("\n"):
+            if line:
+                position, count, value = line.split("\t", 2)
+                out.append((int(position) - 1, int(count), value))
+        return out
+
+    def background_predicates(self) -> set[str]:
+        """``name/arity`` of every predicate the background knowledge defines."""
+        return {line for line in run(f"rrl_bk_preds({self.module}, T)")["T"].split("\n") if line}
+
+    def loaded_ids(self) -> list[int]:
+        """Keys of the examples currently loaded (in load order)."""
+        return list(self._loaded)
 
     def fact_predicates(self) -> list[str]:
         """``name/arity`` of every fact predicate loaded into the world so far."""

@@ -32,3 +32,37 @@ def test_anonymous_root_variable_is_neither_typed_nor_reused(tmp_path):
     # two "_" of different types are two different variables, not a type clash
     settings = _settings(tmp_path, "type(p(a, b)).\ntype(q(c)).\nroot((p(X, _), q(_))).\n")
     assert settings.root_types == {"X": "a"}
+
+
+BG_SLACK = "slack(T, S) :- task(T, D), S is D - 10.\nkind(T, K) :- task(T, D), ( D > 50 -> K = late ; K = early ).\n"
+
+
+def test_thresholds_and_constants_from_background_predicates(tmp_path):
+    settings = _settings(tmp_path, "type(focal(task)).\ntype(task(task, due)).\ntype(slack(task, gap)).\n"
+                         "type(kind(task, kind)).\nroot((focal(T))).\n"
+                         "rmode((slack(+T, -S), S >= #)).\nrmode(kind(+T, #)).\n")
+    bg = tmp_path / "bg.pl"
+    bg.write_text(BG_SLACK)
+    world = World([bg])
+    world.load([Example(f"e{i}", ["focal(t1)", f"task(t1, {10 * i})"], float(i)) for i in range(10)])
+    constants = Constants(n_thresholds=3)
+    constants.update(world, settings)
+    assert "gap" in constants.numeric and "kind" not in constants.numeric
+    found = _refinements(settings, constants)
+    gaps = sorted(float(r.split(">= ")[1]) for r in found if r.startswith("slack("))
+    assert len(gaps) == 3 and all(0 <= g <= 80 for g in gaps) and gaps[0] > 0  # quantiles of S = D - 10
+    assert {"kind(T, early)", "kind(T, late)"} <= found
+
+
+def test_tildes_tree_uses_a_background_threshold(tmp_path):
+    from rrl.relational import TildeRegressor
+
+    settings = tmp_path / "s.s"
+    settings.write_text("type(focal(task)).\ntype(task(task, due)).\ntype(slack(task, gap)).\n"
+                        "root(focal(T)).\nrmode((slack(+T, -S), S >= #)).\n")
+    bg = tmp_path / "bg.pl"
+    bg.write_text(BG_SLACK)
+    examples = [Example(f"e{i}", ["focal(t1)", f"task(t1, {i})"], float(i >= 60)) for i in range(100)]
+    model = TildeRegressor(settings, background=bg, minimal_cases=5).fit(examples)
+    assert "slack(T, " in model.leaves()[0].conjunction
+    assert model.score(examples, [e.target for e in examples]) > 0.9
