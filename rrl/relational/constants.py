@@ -130,8 +130,8 @@ def _background_positions(settings: Settings, background: set[str],
                     want(lit.pred, len(lit.args), position)
     for root_lit in settings.root:
         decl = settings.types.get((root_lit.pred, len(root_lit.args)))
-        for position, arg in enumerate(root_lit.args):
-            if decl is not None and isinstance(arg, Var) and arg.name != "_" and decl[position] not in fact_types:
+        for position, term in enumerate(root_lit.args):
+            if decl is not None and isinstance(term, Var) and term.name != "_" and decl[position] not in fact_types:
                 want(root_lit.pred, len(root_lit.args), position)
     return wanted
 
