@@ -429,7 +429,9 @@ rrl_eval(M, IdsText, GoalsText, Text) :-
           error_text(I, E, Text)).
 
 error_text(G, E, Text) :-
-    message_text(E, Msg),
+    (   E = rrl_no_target(Id)
+    ->  format(string(Msg), 'example ~w has no target: sums of targets need one for every example', [Id])
+    ;   message_text(E, Msg) ),
     format(string(Text), '!error\t~q\t~w', [G, Msg]).
 
 compile_tests(M, Goals, Is) :-
@@ -446,7 +448,7 @@ test_stats(M, Ids, I, Text) :-
 stats_loop([], _, _, N, S, Q, N, S, Q).
 stats_loop([Id|Ids], M, I, N0, S0, Q0, N, S, Q) :-
     (   M:'$rrl_t'(I, Id)
-    ->  ( M:'$rrl_target'(Id, V) -> true ; V = 0 ),
+    ->  ( M:'$rrl_target'(Id, V) -> true ; throw(rrl_no_target(Id)) ),
         N1 is N0 + 1, S1 is S0 + V, Q1 is Q0 + V * V
     ;   N1 = N0, S1 = S0, Q1 = Q0
     ),

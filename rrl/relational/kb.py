@@ -13,6 +13,7 @@ state-action pair); ``rrl tilde`` reads them from a ``.kb`` file::
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,8 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
 
     Raises:
         SettingsError: missing file, syntax error, non-ground fact, a fact outside a
-            block, unbalanced begin/end, or a block without exactly one numeric target.
+            block, unbalanced begin/end, a block without exactly one numeric target, or
+            a target that is not finite (inf, nan).
     """
     source = str(path)
     if not Path(path).is_file():
@@ -96,6 +98,8 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
                 current.target = float(match[1])
             except ValueError:
                 raise SettingsError(source, line, f"target({match[1]}) is not a number") from None
+            if not math.isfinite(current.target):  # float() also reads inf, nan, infinity
+                raise SettingsError(source, line, f"target({match[1]}) is not a finite number")
         else:
             current.facts.append(text)
     if current is not None:

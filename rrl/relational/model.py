@@ -56,6 +56,26 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
         self.n_examples_ = 0
         self.fact_preds_: list[str] = []
 
+    @staticmethod
+    def _targets(examples: Sequence[Example]) -> np.ndarray:
+        """The targets of training examples as floats.
+
+        Raises:
+            RRLError: an example has no target, or one that is not a finite number.
+        """
+        values = []
+        for example in examples:
+            if example.target is None:
+                raise RRLError(f"example {example.id}: every training example needs a target")
+            try:
+                value = float(example.target)
+            except (TypeError, ValueError):
+                raise RRLError(f"example {example.id}: target {example.target!r} is not a number") from None
+            if not np.isfinite(value):
+                raise RRLError(f"example {example.id}: target {example.target!r} is not a finite number")
+            values.append(value)
+        return np.array(values, dtype=float)
+
     def _param(self, name: str, default: float) -> float:
         own = getattr(self, name)
         if own is not None:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rrl.errors import RRLError
 from rrl.relational.kb import Example
 from rrl.relational.language import Query, Refinement
 from rrl.relational.model import Background, TreeModel
@@ -79,8 +78,7 @@ class TGRegressor(TreeModel):
         Routing the batch is one Prolog call; evaluating a leaf's candidate tests on the
         batch's examples in that leaf is one more call per leaf reached.
         """
-        if any(e.target is None for e in examples):
-            raise RRLError("every training example needs a target")
+        y_batch = self._targets(examples)
         if getattr(self, "tree_", None) is None:
             self._start()
             self.minimal_cases_ = int(self._param("minimal_cases", 2))
@@ -96,7 +94,6 @@ class TGRegressor(TreeModel):
         try:
             self.constants_.update(self.world_, self.settings_)
             self.fact_preds_ = sorted(set(self.fact_preds_) | set(self.world_.fact_predicates()))
-            y_batch = np.array([float(e.target) for e in examples])  # type: ignore[arg-type]
             self._total += [len(y_batch), y_batch.sum(), (y_batch ** 2).sum()]
             self.default_ = float(self._total[1] / self._total[0])
             self.n_examples_ += len(examples)

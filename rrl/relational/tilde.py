@@ -57,8 +57,7 @@ class TildeRegressor(TreeModel):
         """
         if not examples:
             raise RRLError("TILDE needs at least one example")
-        if any(e.target is None for e in examples):
-            raise RRLError("every training example needs a target")
+        y_all = self._targets(examples)
         self._start()
         self.tree_ = None
         self.minimal_cases_ = int(self._param("minimal_cases", 2))
@@ -67,7 +66,6 @@ class TildeRegressor(TreeModel):
         try:
             self.constants_.update(self.world_, self.settings_)
             self.fact_preds_ = self.world_.fact_predicates()
-            y_all = np.array([float(e.target) for e in examples])  # type: ignore[arg-type]
             self._y = dict(zip(ids, y_all, strict=True))
             self.default_ = float(y_all.mean())
             self.n_examples_ = len(examples)

@@ -38,6 +38,9 @@ BAD_KB = [
     ("syntax error", GOOD_KB + "begin(model(b)).\ntask(t1, r1 0, 5.0).\n", 7, "syntax error"),
     ("fact outside", "focal(t1).\n" + GOOD_KB, 1, "outside a begin"),
     ("non-ground", "begin(model(a)).\nfocal(X).\ntarget(1).\nend(model(a)).\n", 2, "not ground"),
+    ("infinite target", "begin(model(a)).\nfocal(t1).\ntarget(inf).\nend(model(a)).\n", 3, "target(inf) is not a finite"),
+    ("nan target", "begin(model(a)).\ntarget(nan).\nend(model(a)).\n", 2, "target(nan) is not a finite"),
+    ("infinity target", "begin(model(a)).\ntarget(infinity).\nend(model(a)).\n", 2, "not a finite"),
 ]
 
 
@@ -129,3 +132,17 @@ def test_shipped_repair_language_bias_reads():
     settings = read_settings(data_dir("background_knowledge") / "repair.s")
     assert settings.root and settings.rmodes
     World([data_dir("background_knowledge") / "repair.pl"])
+
+
+@pytest.mark.parametrize("target", [float("inf"), float("nan"), "inf"])
+def test_fit_rejects_non_finite_targets(tmp_path, target):
+    from rrl.errors import RRLError
+    from rrl.relational import Example, TildeRegressor
+    from rrl.relational.tg import TGRegressor
+
+    settings = _write(tmp_path, "d.s", GOOD_S)
+    examples = [Example("a", ["focal(t1)", "task(t1, r1, 0, 5.0)"], 1.0),
+                Example("b", ["focal(t1)", "task(t1, r1, 0, 5.0)"], target)]
+    for model in (TildeRegressor(settings), TGRegressor(settings)):
+        with pytest.raises(RRLError, match="example b: target .* is not a"):
+            model.fit(examples)

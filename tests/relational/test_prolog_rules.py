@@ -88,8 +88,8 @@ def test_keyed_background_with_negation_and_aggregates(tmp_path):
         "lonely(T) :- task(T, R), findall(U, (task(U, R), U \\== T), []).\n"
         "double(X, Y) :- Y is 2 * X.\n")
     world = World([bg])
-    examples = [Example("a", ["task(t1, r1)", "task(t2, r1)", "task(t3, r2)"]),
-                Example("b", ["task(t1, r9)"])]
+    examples = [Example("a", ["task(t1, r1)", "task(t2, r1)", "task(t3, r2)"], 1.0),
+                Example("b", ["task(t1, r9)"], 2.0)]
     ids = world.load(examples)
     stats = world.evaluate(ids, ["busy(R)", "n_tasks(N), N >= 2", "lonely(T)", "double(2, 4)", "lonely(t3)"])
     assert stats[:, 0].tolist() == [1, 1, 2, 2, 1]
@@ -132,7 +132,7 @@ def test_shared_facts_are_loaded_once_and_seen_by_every_example(files, held_out)
     assert model.predict(actions, shared_facts=state).tolist() == model.predict(full).tolist()
     assert model.apply(actions, shared_facts=state).tolist() == model.apply(full).tolist()
     world = model.world_
-    ids = world.load(full[:1])
+    ids = world.load([Example(full[0].id, full[0].facts, 0.0)])
     assert world.evaluate(ids, ["task(_, _, _, _)"])[0, 0] == 1
     world.unload(ids)
     for_all = world.evaluate(list(range(1, ids[0] + 1)), ["task(_, _, _, _)", "focal(_)"])
@@ -185,3 +185,12 @@ def test_unsupported_meta_call_is_reported_at_load_time(tmp_path):
     with pytest.raises(SettingsError) as info:
         World([bg])
     assert str(info.value).startswith(f"{bg}:3: cannot add the example key inside the lambda \\A^task(A,B)")
+
+
+def test_evaluating_an_example_without_target_is_an_error():
+    world = World()
+    ids = world.load([Example("a", ["size(big)"], 1.0), Example("b", ["size(big)"])])
+    with pytest.raises(PrologError) as info:
+        world.evaluate(ids, ["size(S)"])
+    assert f"example {ids[1]} has no target" in str(info.value)
+    assert world.evaluate(ids[:1], ["size(S)"]).tolist() == [[1, 1.0, 1.0]]
