@@ -15,7 +15,7 @@ from rrl.relational.engine import World
 from rrl.relational.kb import Example
 from rrl.relational.language import Language
 from rrl.relational.settings import Settings, read_settings
-from rrl.relational.tree import Leaf, Node, body, count_nodes, leaves, to_prolog
+from rrl.relational.tree import Leaf, Node, body, count_nodes, leaves, negations, to_prolog
 
 _TREES = itertools.count(1)
 Background = str | Path | Sequence[str | Path] | None
@@ -126,14 +126,23 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
         return values[index]  # -1 selects the default
 
     def abstract_state(self, example: Example) -> str | None:
-        """Algorithm 2: the conjunction of the first leaf (rule) covering the example."""
+        """Algorithm 2: the abstract state of the first leaf (rule) covering the example,
+        as a stand-alone description (:attr:`Leaf.description`: the leaf's conjunction
+        and the negated tests of the no-branches above it); None when the root query
+        fails."""
         index = int(self.apply([example])[0])
-        return None if index < 0 else body(self.leaves_[index])
+        return None if index < 0 else self.leaves()[index].description
 
     def leaves(self) -> list[Leaf]:
-        """The abstract states, in decision-list order, with value and training count."""
+        """The abstract states in decision-list order, with value and training count.
+
+        The order matters: a leaf's ``conjunction`` describes its examples only given
+        that every earlier leaf's rule failed; its ``negated`` queries (the failed tests
+        of the no-branches on its path) make ``description`` stand on its own.
+        """
         self._check_fitted()
-        return [Leaf(body(n), n.value, n.count) for n in self.leaves_]
+        return [Leaf(body(n), n.value, n.count, negated)
+                for n, negated in zip(self.leaves_, negations(self.tree_), strict=True)]
 
     @property
     def n_nodes(self) -> int:

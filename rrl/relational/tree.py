@@ -45,11 +45,30 @@ class Node:
 
 @dataclass(frozen=True)
 class Leaf:
-    """An abstract state: the conjunction a leaf's examples satisfy, its value and count."""
+    """An abstract state: a leaf of the tree as a rule of the decision list.
+
+    Attributes:
+        conjunction: the leaf's query (root query and the tests of the yes-branches on
+            its path).  Alone it also covers examples that an earlier rule took: in the
+            decision list a rule is tried only after every earlier rule failed.
+        value: the prediction (mean training target).
+        count: training examples that reached the leaf.
+        negated: one query per no-branch on the path, the query of that node with its
+            test, which failed for the leaf's examples: ``\\+ (negated_i)`` holds.
+    """
 
     conjunction: str
     value: float
     count: int
+    negated: tuple[str, ...] = ()
+
+    @property
+    def description(self) -> str:
+        """The abstract state on its own, as one Prolog goal: the failed tests of the
+        no-branches first, each ``\\+ (...)`` a closed query (its variables are its own;
+        Prolog calls it while they are still unbound), then the conjunction.  It covers
+        exactly the examples the decision list sends to this leaf."""
+        return ", ".join([f"\\+ ({n})" for n in self.negated] + [self.conjunction])
 
 
 def f_test(total_sse: float, split_sse: float, n: int) -> float:
@@ -69,6 +88,16 @@ def leaves(root: Node) -> list[Node]:
         return [root]
     assert root.yes is not None and root.no is not None
     return leaves(root.yes) + leaves(root.no)
+
+
+def negations(root: Node, failed: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """For each leaf (in :func:`leaves` order), the queries ``Q, C`` of the nodes on its
+    path where it took the no-branch (test ``C`` failed on query ``Q``)."""
+    if root.is_leaf:
+        return [failed]
+    assert root.yes is not None and root.no is not None and root.test is not None
+    here = conjunction(root.query.literals + root.test.literals)
+    return negations(root.yes, failed) + negations(root.no, (*failed, here))
 
 
 def count_nodes(root: Node) -> int:

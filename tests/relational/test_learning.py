@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import r2_score
 
-from rrl.relational import TildeRegressor, synthetic
+from rrl.relational import Example, TildeRegressor, synthetic
 from rrl.relational.propositional import PropositionalRegressor, split_fact
 from rrl.relational.tg import TGRegressor
 
@@ -38,10 +38,32 @@ def test_tilde_significance_gives_the_two_leaf_tree(files, train, held_out):
     assert first.conjunction.endswith("later_due(Task5, T)") and abs(first.value - 10) < 0.2
     assert second.conjunction == "focal(T), task(T, R, P, D)" and abs(second.value) < 0.2
     assert _r2(model, held_out) >= 0.95
+    assert first.negated == () and second.negated == (first.conjunction,)
+    assert second.description == f"\\+ ({first.conjunction}), {second.conjunction}"
     # Algorithm 2: the first covering leaf is the example's abstract state
     for example in held_out[:20]:
         state = model.abstract_state(example)
-        assert state == (first.conjunction if synthetic.is_high(example) else second.conjunction)
+        assert state == (first.description if synthetic.is_high(example) else second.description)
+
+
+def test_leaf_descriptions_stand_alone(files, train, held_out):
+    """Each leaf's description covers exactly the examples the decision list sends to
+    it; its conjunction alone also covers examples of earlier leaves."""
+    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=3).fit(train[:600])
+    leaves = model.leaves()
+    assert len(leaves) >= 4
+    routed = model.apply(held_out)
+    world = model.world_
+    ids = world.load([Example(e.id, e.facts, 0.0) for e in held_out])
+    try:
+        world.evaluate(ids, [leaf.description for leaf in leaves] + [leaf.conjunction for leaf in leaves])
+        for index in range(len(leaves)):
+            expected = [i for i, r in zip(ids, routed, strict=True) if r == index]
+            assert world.passing(index, ids) == expected
+        assert any(len(world.passing(len(leaves) + index, ids)) > (routed == index).sum()
+                   for index in range(len(leaves)))
+    finally:
+        world.unload(ids)
 
 
 def test_propositional_baseline_cannot(train, held_out):
