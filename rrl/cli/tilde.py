@@ -89,8 +89,11 @@ def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Pat
     else:
         model = TildeRegressor(settings, background, minimal_cases=minimal_cases, max_depth=max_depth,
                                significance=significance)
-    model.fit(examples)
-    _write_atomically(out, model.to_prolog())
+    try:
+        model.fit(examples)
+        _write_atomically(out, model.to_prolog())
+    finally:
+        model.close()
     seconds = round(time.perf_counter() - started, 3)
     summary = {"nodes": model.n_nodes, "leaves": len(model.leaves()), "seconds": seconds}
     if as_json:
@@ -119,13 +122,13 @@ def predict(tree_path: Path, kb_path: Path, bg_paths: tuple[Path, ...], as_json:
 
     examples = read_kb(kb_path, require_target=False)
     world = World([*bg_paths, tree_path])
-    ids = world.load(examples)
     try:
+        ids = world.load(examples)
         values = world.predict_rules(ids)
     except PrologError as error:
         raise RRLError(f"{tree_path}: cannot run predict/1 ({error})") from None
     finally:
-        world.unload(ids)
+        world.close()
     predictions = {e.id: (None if math.isnan(v) else float(v)) for e, v in zip(examples, values, strict=True)}
     if as_json:
         click.echo(json.dumps({"predictions": predictions}))

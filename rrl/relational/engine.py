@@ -117,8 +117,12 @@ class World:
         self._next_id = 1
         self._loaded: dict[int, None] = {}  # keys of loaded examples, in load order
         run(f"rrl_new_world({self.module})")
-        for path in background:
-            self.load_background(path)
+        try:
+            for path in background:
+                self.load_background(path)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         """Drop everything the world holds (background, examples, compiled trees)."""

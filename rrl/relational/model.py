@@ -76,6 +76,22 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
             values.append(value)
         return np.array(values, dtype=float)
 
+    def close(self) -> None:
+        """Free the Prolog world (background, loaded examples, compiled rules) the model
+        holds; a world lives in the process-wide Prolog engine until it is closed.  The
+        learned tree stays readable (:meth:`leaves`, :meth:`to_prolog`); :meth:`predict`
+        and :meth:`apply` need a new :meth:`fit`.  Also ``with model: ...``."""
+        world = getattr(self, "world_", None)
+        if world is not None:
+            world.close()
+            del self.world_
+
+    def __enter__(self) -> TreeModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _param(self, name: str, default: float) -> float:
         own = getattr(self, name)
         if own is not None:
@@ -86,6 +102,10 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
     def _compile(self) -> None:
         self.leaves_ = leaves(self.tree_)
         self.world_.compile(self.name_, [body(leaf) for leaf in self.leaves_])
+
+    def _check_open(self) -> None:
+        if getattr(self, "world_", None) is None:
+            raise NotFittedError(f"this {type(self).__name__} was closed: fit it again")
 
     def _check_fitted(self) -> None:
         if getattr(self, "tree_", None) is None:
@@ -103,6 +123,7 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
         One Prolog call loads the examples, one routes them all, one unloads them.
         """
         self._check_fitted()
+        self._check_open()
         ids = self.world_.load(examples, shared_facts)
         try:
             return self.world_.route(self.name_, ids)

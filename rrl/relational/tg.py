@@ -90,6 +90,7 @@ class TGRegressor(TreeModel):
             self._compile()
         if not examples:
             return self
+        self._check_open()
         ids = self.world_.load(examples)
         try:
             self.constants_.update(self.world_, self.settings_)

@@ -159,3 +159,46 @@ def test_thresholds_follow_the_argument_a_variable_comes_from(tmp_path):
     big = [r.literals[1].args[1].value for r in refinements if r.literals[0].pred == "big"]
     assert len(small) == len(big) == 4
     assert all(0 <= v < 20 for v in small) and all(v >= 1000 for v in big)
+
+
+def _clauses(module: str) -> int:
+    from rrl.relational.engine import run
+
+    goal = (f"aggregate_all(count, (current_predicate({module}:N/A), functor(H, N, A), "
+            f"\\+ predicate_property({module}:H, imported_from(_)), clause({module}:H, _)), C)")
+    return int(run(goal)["C"])
+
+
+def test_close_frees_the_world(files, train):
+    import pytest
+
+    from rrl.relational.model import NotFittedError
+
+    with TGRegressor(files["settings"], background=files["bg"], min_samples=50).fit(train[:200]) as model:
+        module = model.world_.module
+        assert _clauses(module) > 0
+        rules = model.to_prolog()
+    assert _clauses(module) == 0
+    assert model.to_prolog() == rules and model.leaves()  # the tree itself stays
+    with pytest.raises(NotFittedError, match="closed"):
+        model.predict(train[:3])
+    model.close()  # twice is harmless
+
+
+def test_cli_closes_its_worlds(tmp_path, files, monkeypatch):
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from rrl.relational.engine import World
+
+    closed = []
+    original = World.close
+    monkeypatch.setattr(World, "close", lambda self: (closed.append(self.module), original(self))[1])
+    out = tmp_path / "tree.pl"
+    result = CliRunner().invoke(cli, ["tilde", "fit", "--kb", str(files["train"]), "--settings", str(files["settings"]),
+                                      "--bg", str(files["bg"]), "--out", str(out), "--max-depth", "1"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["tilde", "predict", "--tree", str(out), "--kb", str(files["test"]),
+                                      "--bg", str(files["bg"])])
+    assert result.exit_code == 0, result.output
+    assert len(set(closed)) == 2 and all(_clauses(m) == 0 for m in closed)
