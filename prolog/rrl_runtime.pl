@@ -70,7 +70,7 @@ rrl_read_terms(File, text, Text) :-
 write_lines(S) :-
     catch(read_term(S, T, [term_position(P)]), E, true),
     (   nonvar(E)
-    ->  error_line(E, Line, Msg), format('~w\tE\t~w~n', [Line, Msg])
+    ->  error_line(E, S, Line, Msg), format('~w\tE\t~w~n', [Line, Msg])
     ;   T == end_of_file
     ->  true
     ;   stream_position_data(line_count, P, Line),
@@ -83,7 +83,7 @@ read_items(S, Mode, Items) :-
     catch(read_term(S, T, [variable_names(Vs), term_position(P), module(rrl_syntax)]),
           E, true),
     (   nonvar(E)
-    ->  error_line(E, Line, Msg),
+    ->  error_line(E, S, Line, Msg),
         Items = [json([line=Line, error=Msg])]
     ;   T == end_of_file
     ->  Items = []
@@ -110,14 +110,21 @@ term_json(T, Vs, json([f=F, args=Js])) :-
 % (not a yall lambda: that would copy Vs and lose the variables' identity)
 arg_json(Vs, A, J) :- term_json(A, Vs, J).
 
-error_line(error(syntax_error(What), Ctx), Line, Msg) :-
+%!  error_line(+Error, +Stream, -Line, -Message) is det.
+%   Where a read on Stream failed: the line a syntax error names, else the line the
+%   stream had reached (never 0 for an error inside a file).
+error_line(error(syntax_error(What), Ctx), S, Line, Msg) :-
     !,
-    ( Ctx = file(_, Line, _, _) -> true
-    ; Ctx = stream(_, Line, _, _) -> true
-    ; Line = 0 ),
+    (   nonvar(Ctx), Ctx = file(_, Line, _, _) -> true
+    ;   nonvar(Ctx), Ctx = stream(_, Line, _, _) -> true
+    ;   stream_line(S, Line) ),
     format(string(Msg), 'syntax error: ~w', [What]).
-error_line(E, 0, Msg) :-
+error_line(E, S, Line, Msg) :-
+    stream_line(S, Line),
     message_text(E, Msg).
+
+stream_line(S, Line) :-
+    (   catch(line_count(S, Line0), _, fail) -> Line = Line0 ; Line = 1 ).
 
 message_text(E, Msg) :-
     catch(( '$messages':translate_message(E, Lines, []),
@@ -153,7 +160,7 @@ load_bk(M, File) :-
 read_clauses(S, M, Cls) :-
     catch(read_term(S, T, [term_position(P)]), E, true),
     (   nonvar(E)
-    ->  error_line(E, Line, Msg), throw(rrl_error(Line, Msg))
+    ->  error_line(E, S, Line, Msg), throw(rrl_error(Line, Msg))
     ;   T == end_of_file
     ->  Cls = []
     ;   stream_position_data(line_count, P, Line),
@@ -359,14 +366,14 @@ rrl_load_examples(M, File, Status) :-
 
 load_exs(S, M) :-
     catch(read_term(S, T, []), E, true),
-    (   nonvar(E) -> error_line(E, Line, Msg), throw(rrl_error(Line, Msg))
+    (   nonvar(E) -> error_line(E, S, Line, Msg), throw(rrl_error(Line, Msg))
     ;   T == end_of_file -> true
     ;   T = shared(K, Facts)
-    ->  maplist(add_fact(M, K), Facts),
+    ->  add_facts(M, K, Facts),
         forall(( member(F, Facts), functor(F, N, A) ), bridge(M, N/A)),
         load_exs(S, M)
     ;   T = ex(K, Facts, Target, Parent),
-        maplist(add_fact(M, K), Facts),
+        add_facts(M, K, Facts),
         ( number(Target) -> assertz(M:'$rrl_target'(K, Target)) ; true ),
         ( Parent == none -> true ; assertz(M:'$rrl_parent'(K, Parent)) ),
         load_exs(S, M)
@@ -382,10 +389,18 @@ bridge(M, N/A) :-
     assertz(M:(KH :- '$rrl_parent'(K, Parent), PH)),
     assertz(M:'$rrl_bridged'(N/A)).
 
-add_fact(M, K, F) :-
-    (   callable(F), ground(F) -> true
-    ;   format(string(Msg), 'example fact ~q is not a ground atom', [F]),
-        throw(rrl_error(key(K), Msg)) ),
+add_facts(M, K, Facts) :-
+    forall(nth1(I, Facts, F), add_fact(M, K, I, F)).
+
+%   add_fact(+World, +Key, +Index, +Fact): a problem is reported as fact(Key, Index).
+add_fact(M, K, I, F) :-
+    (   \+ callable(F)
+    ->  format(string(Msg), 'example fact ~q is not an atom or a compound term', [F]),
+        throw(rrl_error(fact(K, I), Msg))
+    ;   \+ ground(F)
+    ->  format(string(Msg), 'example fact ~q is not ground', [F]),
+        throw(rrl_error(fact(K, I), Msg))
+    ;   true ),
     functor(F, N, A),
     (   M:'$rrl_factpred'(N/A) -> true ; assertz(M:'$rrl_factpred'(N/A)) ),
     add_key(F, K, KF),

@@ -170,17 +170,35 @@ class World:
         finally:
             os.unlink(name)
         if status != "ok":
-            where, _, message = status.partition(":")
-            # "key(K)" names the example; a bare number is a line of the temporary file.
-            index = int(where[4:-1]) - ids[0] if where.startswith("key(") else int(where) - 1 - bool(shared)
             self.unload(ids)
-            if index < 0 or (shared and where == f"key({parent})"):
-                raise SettingsError("<shared facts>", None, message)
-            bad = examples[min(index, len(examples) - 1)]
-            raise SettingsError(getattr(bad, "source", "<examples>"), getattr(bad, "line", None),
-                                f"example {bad.id}: {message}")
+            raise self._load_error(status, examples, ids, parent if shared else None)
         self._loaded.update(dict.fromkeys(ids))
         return ids
+
+    @staticmethod
+    def _load_error(status: str, examples: Sequence[Any], ids: list[int], parent: str | None) -> SettingsError:
+        """The error of a failed :meth:`load`, at the example's fact when one is named.
+
+        ``status`` is "fact(Key,Index):message" for a bad fact, "Line:message" for a line
+        of the temporary file (line 1 holds the shared facts, if any, then one line per
+        example)."""
+        where, _, message = status.partition(":")
+        fact = None
+        if where.startswith("fact("):
+            key, _, number = where[5:-1].partition(",")
+            if parent is not None and key == parent:
+                return SettingsError("<shared facts>", None, f"shared fact {number}: {message}")
+            index, fact = int(key) - ids[0], int(number) - 1
+        else:
+            index = int(where) - 1 - (parent is not None)
+            if index < 0:
+                return SettingsError("<shared facts>", None, message)
+        bad = examples[min(index, len(examples) - 1)]
+        line = getattr(bad, "line", None)
+        fact_lines = getattr(bad, "fact_lines", None)
+        if fact is not None and fact_lines and fact < len(fact_lines):
+            line = fact_lines[fact]
+        return SettingsError(getattr(bad, "source", "<examples>"), line, f"example {bad.id}: {message}")
 
     def unload(self, ids: Sequence[int]) -> None:
         """Retract the facts and targets of the given examples."""

@@ -34,7 +34,9 @@ class Example:
         id: name of the example (the model id of a ``.kb`` block).
         facts: ground facts as Prolog text, e.g. ``"task(t1, r1, 0, 30.5)"``.
         target: the value to predict (None when unknown, e.g. at prediction time).
-        source, line: where the example was read from, for error messages.
+        source, line: where the example was read from (its ``begin`` line), for errors.
+        fact_lines: the line of each fact in ``source`` (``read_kb`` fills it), so that a
+            problem with one fact names its own line.
     """
 
     id: str
@@ -42,6 +44,7 @@ class Example:
     target: float | None = None
     source: str = "<examples>"
     line: int | None = None
+    fact_lines: list[int] | None = None
 
 
 def _unquote(text: str) -> str:
@@ -79,7 +82,7 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
         if (match := _BEGIN.match(text)) is not None:
             if current is not None:
                 raise SettingsError(source, line, f"begin(model({match[1]})) inside model {current.id} (missing end)")
-            current, targets = Example(_unquote(match[1]), source=source, line=line), 0
+            current, targets = Example(_unquote(match[1]), source=source, line=line, fact_lines=[]), 0
         elif (match := _END.match(text)) is not None:
             if current is None or _unquote(match[1]) != current.id:
                 expected = "no open model" if current is None else f"end(model({current.id}))"
@@ -102,6 +105,8 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
                 raise SettingsError(source, line, f"target({match[1]}) is not a finite number")
         else:
             current.facts.append(text)
+            assert current.fact_lines is not None
+            current.fact_lines.append(line)
     if current is not None:
         raise SettingsError(source, current.line, f"model {current.id} is never closed by end(model({current.id}))")
     return examples

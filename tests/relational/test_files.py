@@ -146,3 +146,21 @@ def test_fit_rejects_non_finite_targets(tmp_path, target):
     for model in (TildeRegressor(settings), TGRegressor(settings)):
         with pytest.raises(RRLError, match="example b: target .* is not a"):
             model.fit(examples)
+
+
+def test_bad_fact_in_a_block_names_its_own_line(tmp_path):
+    path = _write(tmp_path, "bad.kb", "begin(model(a)).\nfocal(t1).\n3.\ntarget(1.0).\nend(model(a)).\n")
+    examples = read_kb(path)
+    assert examples[0].fact_lines == [2, 3]
+    with pytest.raises(SettingsError) as info:
+        World().load(examples)
+    assert str(info.value) == f"{path}:3: example a: example fact 3 is not an atom or a compound term"
+
+
+def test_a_read_error_that_is_no_syntax_error_keeps_the_line(tmp_path):
+    from rrl.relational.engine import run
+
+    path = _write(tmp_path, "f.pl", "a.\nb.\nc.\n")
+    answer = run(f"open('{path}', read, S), read(S, _), read(S, _), read(S, _), "
+                 "rrl_runtime:error_line(error(resource_error(memory), _), S, Line, _), close(S)")
+    assert answer["Line"] == 3
