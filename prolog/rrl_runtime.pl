@@ -561,10 +561,12 @@ rrl_fact_preds(M, Text) :-
 %!  rrl_predict(+World, +IdsText, -Text) is det.
 %   Calls the predict/1 of a tree file loaded as background (keyed to predict/2 when it
 %   reads example facts) for each example; "nan" where it fails.
+%   "!nopredict" when no file loaded into World defines predict/1.
+rrl_predict(M, _, "!nopredict") :-
+    \+ M:'$rrl_bkpred'(predict/1, _), !.
 rrl_predict(M, IdsText, Text) :-
     ids(IdsText, Ids),
-    (   M:'$rrl_bkpred'(predict/1, Keyed) -> true
-    ;   throw(error(existence_error(procedure, predict/1), _)) ),
+    M:'$rrl_bkpred'(predict/1, Keyed),
     catch(( maplist(predict_one(M, Keyed), Ids, Vs),
             atomic_list_concat(Vs, ' ', A),
             atom_string(A, Text) ),

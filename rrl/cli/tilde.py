@@ -118,13 +118,15 @@ def predict(tree_path: Path, kb_path: Path, bg_paths: tuple[Path, ...], as_json:
     The tree's rules run in Prolog exactly as plain swipl would run them.
     """
     from rrl.relational import read_kb
-    from rrl.relational.engine import World
+    from rrl.relational.engine import NoPredictError, World
 
     examples = read_kb(kb_path, require_target=False)
     world = World([*bg_paths, tree_path])
     try:
         ids = world.load(examples)
         values = world.predict_rules(ids)
+    except NoPredictError:
+        raise RRLError(f"{tree_path}: defines no predict/1") from None
     except PrologError as error:
         raise RRLError(f"{tree_path}: cannot run predict/1 ({error})") from None
     finally:

@@ -18,11 +18,15 @@ from typing import Any
 import numpy as np
 
 from rrl._paths import data_dir
-from rrl.errors import PrologError, SettingsError
+from rrl.errors import PrologError, RRLError, SettingsError
 from rrl.relational.terms import prolog_string, quote_atom
 
 _PROLOG: Any = None
 _WORLDS = itertools.count(1)
+
+
+class NoPredictError(RRLError):
+    """The files loaded into a world define no ``predict/1``."""
 
 
 def _shorten(goal: str, limit: int = 300) -> str:
@@ -276,7 +280,13 @@ class World:
 
     def predict_rules(self, ids: Sequence[int]) -> np.ndarray:
         """Answer of the ``predict/1`` rules loaded as background for each example (a
-        tree file written by ``to_prolog``); NaN where it fails."""
-        if not ids:
-            return np.zeros(0)
-        return _numbers(_checked(run(f"rrl_predict({self.module}, {_ids_text(ids)}, T)")["T"]))
+        tree file written by ``to_prolog``); NaN where it fails.
+
+        Raises:
+            NoPredictError: no background file of the world defines ``predict/1``.
+            PrologError: ``predict/1`` raised an exception.
+        """
+        text = run(f"rrl_predict({self.module}, {_ids_text(ids)}, T)")["T"]
+        if text == "!nopredict":
+            raise NoPredictError("defines no predict/1")
+        return _numbers(_checked(text))

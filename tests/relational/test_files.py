@@ -164,3 +164,10 @@ def test_a_read_error_that_is_no_syntax_error_keeps_the_line(tmp_path):
     answer = run(f"open('{path}', read, S), read(S, _), read(S, _), read(S, _), "
                  "rrl_runtime:error_line(error(resource_error(memory), _), S, Line, _), close(S)")
     assert answer["Line"] == 3
+
+
+def test_predict_with_a_tree_without_predict(tmp_path):
+    tree = _write(tmp_path, "tree.pl", "value(1).\n")
+    result = CliRunner().invoke(cli, ["tilde", "predict", "--tree", str(tree), "--kb",
+                                      str(_write(tmp_path, "d.kb", GOOD_KB)), "--json"])
+    assert result.exit_code == 2 and result.output == f"rrl: error: {tree}: defines no predict/1\n"
