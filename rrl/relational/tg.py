@@ -22,7 +22,7 @@ from rrl.relational.language import Query, Refinement
 from rrl.relational.model import Background, TreeModel
 from rrl.relational.settings import Settings
 from rrl.relational.terms import conjunction
-from rrl.relational.tree import Node, f_test
+from rrl.relational.tree import Node, best_split
 
 
 @dataclass
@@ -132,17 +132,8 @@ class TGRegressor(TreeModel):
         return self._try_split(leaf, stats)
 
     def _try_split(self, leaf: Node, stats: _LeafStats) -> bool:
-        n, s, q = stats.seen
-        n1, s1, q1 = stats.passed[:, 0], stats.passed[:, 1], stats.passed[:, 2]
-        n0, s0, q0 = n - n1, s - s1, q - q1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sse = (q1 - s1 * s1 / n1) + (q0 - s0 * s0 / n0)
-        sse[(n1 < self.minimal_cases_) | (n0 < self.minimal_cases_)] = np.inf
-        best = int(np.argmin(sse))
-        total = q - s * s / n
-        if not np.isfinite(sse[best]) or n <= 2 or sse[best] >= total:
-            return False
-        if f_test(total, float(sse[best]), int(n)) >= self.significance_:
+        best = best_split(stats.passed, stats.seen, self.minimal_cases_, self.significance_)
+        if best is None:
             return False
         assert stats.tests is not None
         test = stats.tests[best]

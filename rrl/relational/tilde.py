@@ -13,7 +13,7 @@ from rrl.relational.language import Query
 from rrl.relational.model import Background, TreeModel
 from rrl.relational.settings import Settings
 from rrl.relational.terms import conjunction
-from rrl.relational.tree import Node, f_test
+from rrl.relational.tree import Node, best_split
 
 
 class TildeRegressor(TreeModel):
@@ -98,17 +98,8 @@ class TildeRegressor(TreeModel):
             return node
         goals = [conjunction(query.literals + c.literals) for c in candidates]
         stats = self.world_.evaluate(ids, goals)
-        n, s, q = len(y), y.sum(), float((y * y).sum())
-        n1, s1, q1 = stats[:, 0], stats[:, 1], stats[:, 2]
-        n0, s0, q0 = n - n1, s - s1, q - q1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sse = (q1 - s1 * s1 / n1) + (q0 - s0 * s0 / n0)
-        sse[(n1 < minimal) | (n0 < minimal)] = np.inf
-        best = int(np.argmin(sse))
-        total = q - s * s / n
-        if not np.isfinite(sse[best]) or sse[best] >= total - 1e-9 * max(total, 1.0):
-            return node
-        if self.significance is not None and f_test(total, float(sse[best]), n) >= self.significance:
+        best = best_split(stats, (len(y), y.sum(), float((y * y).sum())), minimal, self.significance)
+        if best is None:
             return node
         passing = self.world_.passing(best, ids)
         chosen = set(passing)

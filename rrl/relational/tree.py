@@ -10,8 +10,11 @@ clause, so no binding made while trying a failed rule survives into the next one
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from rrl.relational.language import Query, Refinement
 from rrl.relational.terms import Lit, Term, Var, conjunction, format_number
@@ -80,6 +83,40 @@ def f_test(total_sse: float, split_sse: float, n: int) -> float:
         return 1.0
     residual = max(split_sse, 1e-12 * max(total_sse, 1.0)) / (n - 2)
     return float(f_dist.sf((total_sse - split_sse) / residual, 1, n - 2))
+
+
+def best_split(passed: np.ndarray, total: np.ndarray | Sequence[float], minimal: int,
+               significance: float | None = None) -> int | None:
+    """The candidate test that best splits a node, or None when none may split it.
+
+    Args:
+        passed: one row ``(count, sum, sum of squares)`` of the targets of the examples
+            that pass each candidate test; those that fail follow from ``total``.
+        total: ``(count, sum, sum of squares)`` of all the node's targets.
+        minimal: fewest examples on each side of a split.
+        significance: when set, the best split must also pass the F-test (:func:`f_test`)
+            at this level.
+
+    Returns:
+        The index of the candidate with the smallest sum of squared errors of its two
+        sides, provided both sides keep ``minimal`` examples, the error goes down and
+        (with ``significance``) the reduction is significant.
+    """
+    n, s, q = (float(v) for v in total)
+    if len(passed) == 0 or n == 0:
+        return None
+    n1, s1, q1 = passed[:, 0], passed[:, 1], passed[:, 2]
+    n0, s0, q0 = n - n1, s - s1, q - q1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sse = (q1 - s1 * s1 / n1) + (q0 - s0 * s0 / n0)
+    sse[(n1 < minimal) | (n0 < minimal) | ~np.isfinite(sse)] = np.inf
+    best = int(np.argmin(sse))
+    node_sse = q - s * s / n
+    if not np.isfinite(sse[best]) or sse[best] >= node_sse - 1e-9 * max(node_sse, 1.0):
+        return None
+    if significance is not None and f_test(node_sse, float(sse[best]), int(n)) >= significance:
+        return None
+    return best
 
 
 def leaves(root: Node) -> list[Node]:
