@@ -5,7 +5,9 @@ holds, for every candidate refinement of its query, the count, sum and sum of sq
 the targets of the examples that passed it (those that failed follow from the leaf's
 totals).  Once a leaf has seen ``min_samples`` examples, its best refinement (largest
 reduction of squared error) splits it if an F-test finds the reduction significant at
-level ``significance``.  The two new leaves start with fresh statistics; their
+level ``significance`` divided by the number of eligible candidate tests (Bonferroni: the
+best of K tests is chosen, so a single test at the full level would split on noise far
+too often).  The two new leaves start with fresh statistics; their
 predictions start from the parent's statistics for their side of the test.
 """
 
@@ -43,7 +45,8 @@ class TGRegressor(TreeModel):
         settings: a :class:`Settings` or the path of a ``.s`` file.
         background: ``.pl`` file(s) of background knowledge.
         min_samples: examples a leaf must see before it may split (default 100).
-        significance: F-test level for a split (default: the settings' value, else 0.001).
+        significance: F-test level for a split, Bonferroni-corrected for the number of
+            candidate tests (default: the settings' value, else 0.001).
         minimal_cases: fewest examples on each side of a split (settings, else 2).
         max_depth: most tests on a path (settings, else 8).
         n_thresholds: quantile thresholds per numeric type for ``#`` in comparisons.

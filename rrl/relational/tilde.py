@@ -29,8 +29,9 @@ class TildeRegressor(TreeModel):
         minimal_cases: fewest examples in a leaf (default: the settings' value, else 2).
         max_depth: most tests on a path (default: the settings' value, else 8).
         n_thresholds: quantile thresholds per numeric type for ``#`` in comparisons.
-        significance: when set, a split must also pass TG's F-test at this level (keeps
-            trees small on noisy targets); None splits on any reduction of error.
+        significance: when set, a split must also pass TG's F-test at this level divided
+            by the number of candidate tests (Bonferroni; keeps trees small on noisy
+            targets); None splits on any reduction of error.
     """
 
     _learner = "TILDE"

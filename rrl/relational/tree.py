@@ -95,7 +95,8 @@ def best_split(passed: np.ndarray, total: np.ndarray | Sequence[float], minimal:
         total: ``(count, sum, sum of squares)`` of all the node's targets.
         minimal: fewest examples on each side of a split.
         significance: when set, the best split must also pass the F-test (:func:`f_test`)
-            at this level.
+            at this level divided by the number of eligible candidates (Bonferroni: the
+            best of K tests is tried, so each is held to level / K).
 
     Returns:
         The index of the candidate with the smallest sum of squared errors of its two
@@ -114,8 +115,10 @@ def best_split(passed: np.ndarray, total: np.ndarray | Sequence[float], minimal:
     node_sse = q - s * s / n
     if not np.isfinite(sse[best]) or sse[best] >= node_sse - 1e-9 * max(node_sse, 1.0):
         return None
-    if significance is not None and f_test(node_sse, float(sse[best]), int(n)) >= significance:
-        return None
+    if significance is not None:
+        eligible = int(np.isfinite(sse).sum())
+        if f_test(node_sse, float(sse[best]), int(n)) >= significance / eligible:
+            return None
     return best
 
 
