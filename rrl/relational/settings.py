@@ -171,24 +171,25 @@ class _Reader:
         """Types exist for every literal the language uses; no variable has two types."""
         types = self.settings.types
         for rmode in self.settings.rmodes:
-            seen: dict[str, str] = {}
+            seen: dict[str, str | None] = {}  # variable -> type (None: only compared so far)
             for lit in rmode.literals:
-                for arg in lit.args:
-                    if arg.kind == "ref" and arg.name not in seen and not lit.is_comparison:
-                        raise self.fail(rmode.line, f"variable {arg.name} in rmode has no mode and no earlier +{arg.name}/-{arg.name}")
+                decl: tuple[str, ...] | None = None
                 if lit.is_comparison:
                     if not all(a.kind in ("+", "#", "ref") for a in lit.args) or all(a.kind == "#" for a in lit.args):
                         raise self.fail(rmode.line, f"comparison {lit.pred}: arguments must be +Var, an earlier variable or #, not only #")
-                    for arg in lit.args:
-                        if arg.kind == "ref" and arg.name not in seen:
-                            raise self.fail(rmode.line, f"variable {arg.name} in rmode has no mode and no earlier +{arg.name}/-{arg.name}")
-                    continue
-                decl = types.get((lit.pred, len(lit.args)))
-                if decl is None:
-                    raise self.fail(rmode.line, f"rmode uses {lit.pred}/{len(lit.args)}, which has no type/1 declaration")
-                for arg, typ in zip(lit.args, decl, strict=True):
-                    if arg.name is not None and seen.setdefault(arg.name, typ) != typ:
-                        raise self.fail(rmode.line, f"type clash: variable {arg.name} is used as {seen[arg.name]} and as {typ}")
+                else:
+                    decl = types.get((lit.pred, len(lit.args)))
+                    if decl is None:
+                        raise self.fail(rmode.line, f"rmode uses {lit.pred}/{len(lit.args)}, which has no type/1 declaration")
+                for position, arg in enumerate(lit.args):
+                    if arg.kind == "ref" and arg.name not in seen:
+                        raise self.fail(rmode.line, f"variable {arg.name} in rmode has no mode and no earlier +{arg.name}/-{arg.name}")
+                    if arg.name is None:
+                        continue
+                    typ, known = (None if decl is None else decl[position]), seen.get(arg.name)
+                    if typ is not None and known is not None and known != typ:
+                        raise self.fail(rmode.line, f"type clash: variable {arg.name} is used as {known} and as {typ}")
+                    seen[arg.name] = known or typ
         root_types: dict[str, str] = {}
         for root_lit in self.settings.root:
             if root_lit.pred in COMPARISONS and len(root_lit.args) == 2:

@@ -171,3 +171,13 @@ def test_predict_with_a_tree_without_predict(tmp_path):
     result = CliRunner().invoke(cli, ["tilde", "predict", "--tree", str(tree), "--kb",
                                       str(_write(tmp_path, "d.kb", GOOD_KB)), "--json"])
     assert result.exit_code == 2 and result.output == f"rrl: error: {tree}: defines no predict/1\n"
+
+
+def test_rmode_variables_link_within_a_literal_and_after_a_comparison(tmp_path):
+    path = _write(tmp_path, "link.s", GOOD_S + "type(same(task, task)).\ntype(late(due)).\n"
+                  "rmode(same(-U, U)).\nrmode((+X >= #, late(X))).\n")
+    settings = read_settings(path)
+    assert [a.kind for a in settings.rmodes[-2].literals[0].args] == ["-", "ref"]
+    path.write_text(path.read_text() + "rmode((late(-X), same(+X, -Y))).\n")
+    with pytest.raises(SettingsError, match=f"{path}:9: type clash: variable X is used as due and as task"):
+        read_settings(path)
