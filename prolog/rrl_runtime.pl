@@ -510,13 +510,11 @@ rrl_type_values(M, N/A, Pos, Text) :-
     ->  functor(H, N, A), add_key(H, _, KH), P1 is Pos + 1,
         findall(V, ( M:KH, arg(P1, KH, V) ), Vs),
         msort(Vs, Sorted),
-        clumped_pairs(Sorted, Pairs),
+        clumped(Sorted, Pairs),
         findall(L, ( member(V-C, Pairs), format(atom(L), '~w\t~q', [C, V]) ), Ls),
         atomic_list_concat(Ls, '\n', T0),
         atom_string(T0, Text)
     ;   Text = "" ).
-
-clumped_pairs(Sorted, Pairs) :- clumped(Sorted, Pairs0), findall(V-C, member(V-C, Pairs0), Pairs).
 
 %!  rrl_bk_values(+World, +Name/Arity, +Positions, +IdsText, -Text) is det.
 %   Values at the argument positions Positions (1-based) of the answers of background
