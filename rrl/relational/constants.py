@@ -4,8 +4,10 @@ Values are collected per *type* from the facts of the loaded examples (every arg
 position declared with that type) and, for predicates the background knowledge defines,
 from their answers on the loaded examples (one Prolog call per predicate, see
 :meth:`Constants.update`).  A type is numeric when every value seen is a number.
-- In an ordinary literal, ``#`` ranges over every value seen of an atom type, and over the
-  ``max_values`` most frequent values of a numeric type.
+- In an ordinary literal, ``#`` ranges over every value seen of an atom type, and of a
+  numeric type with at most ``max_values`` distinct values; beyond that, over
+  ``max_values`` quantiles (actual data values spread over its distribution, not the most
+  frequent ones, which for continuous data would be an arbitrary handful).
 - In a comparison (``rmode(+X >= #)``), ``#`` ranges over ``n_thresholds`` quantiles of the
   values of the compared variable (actual data values, so trees print them exactly): the
   values of the fact argument the variable comes from (its first occurrence in the query),
@@ -29,7 +31,7 @@ class Constants:
 
     Args:
         n_thresholds: quantile thresholds per numeric type for comparisons.
-        max_values: most frequent values of a numeric type offered to ordinary literals.
+        max_values: quantile values of a numeric type offered to ordinary literals.
     """
 
     def __init__(self, n_thresholds: int = 9, max_values: int = 20) -> None:
@@ -75,9 +77,10 @@ class Constants:
         key = ("v", typ)
         if key not in self._cache:
             counter = self.counts.get(typ, Counter())
-            if typ in self.numeric:
-                picked = sorted(counter.most_common(self.max_values), key=lambda p: float(p[0]))
-                self._cache[key] = [Const(t, float(t)) for t, _ in picked]
+            if typ in self.numeric and len(counter) <= self.max_values:
+                self._cache[key] = [Const(t, float(t)) for t in sorted(counter, key=float)]
+            elif typ in self.numeric:
+                self._cache[key] = _quantiles(counter, self.max_values)
             else:
                 self._cache[key] = [Const(t) for t in sorted(counter)]
         return self._cache[key]
@@ -91,20 +94,28 @@ class Constants:
         else:
             key, counter = ("t", typ), self.counts.get(typ)
         if key not in self._cache:
-            consts: list[Const] = []
-            if typ in self.numeric and counter:
-                items = sorted(((float(t), t, c) for t, c in counter.items()))
-                cumulative = np.cumsum([c for _, _, c in items])
-                total = cumulative[-1]
-                seen: set[str] = set()
-                for q in range(1, self.n_thresholds + 1):
-                    idx = int(np.searchsorted(cumulative, total * q / (self.n_thresholds + 1)))
-                    value, text, _ = items[min(idx, len(items) - 1)]
-                    if text not in seen:
-                        seen.add(text)
-                        consts.append(Const(text, value))
-            self._cache[key] = consts
+            numeric = typ in self.numeric and counter
+            self._cache[key] = _quantiles(counter, self.n_thresholds) if numeric else []
         return self._cache[key]
+
+
+def _quantiles(counter: Counter[str] | None, k: int) -> list[Const]:
+    """``k`` quantiles (at q / (k + 1)) of a numeric histogram, as distinct actual values in
+    increasing order (fewer when values repeat)."""
+    if not counter:
+        return []
+    items = sorted((float(t), t, c) for t, c in counter.items())
+    cumulative = np.cumsum([c for _, _, c in items])
+    total = cumulative[-1]
+    consts: list[Const] = []
+    seen: set[str] = set()
+    for q in range(1, k + 1):
+        idx = int(np.searchsorted(cumulative, total * q / (k + 1)))
+        value, text, _ = items[min(idx, len(items) - 1)]
+        if text not in seen:
+            seen.add(text)
+            consts.append(Const(text, value))
+    return consts
 
 
 def _background_positions(settings: Settings, background: set[str],

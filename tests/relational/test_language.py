@@ -66,3 +66,31 @@ def test_tildes_tree_uses_a_background_threshold(tmp_path):
     model = TildeRegressor(settings, background=bg, minimal_cases=5).fit(examples)
     assert "slack(T, " in model.leaves()[0].conjunction
     assert model.score(examples, [e.target for e in examples]) > 0.9
+
+
+def _loaded_constants(values: list[float], **kwargs) -> Constants:  # type: ignore[no-untyped-def]
+    settings = read_settings_text("type(size(num)).\nroot(true).\nrmode(size(#)).\n")
+    world = World()
+    ids = world.load([Example(f"e{i}", [f"size({v})"], 0.0) for i, v in enumerate(values)])
+    constants = Constants(**kwargs)
+    constants.update(world, settings)
+    world.unload(ids)
+    world.close()
+    return constants
+
+
+def read_settings_text(text: str):  # type: ignore[no-untyped-def]
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as out:
+        out.write(text)
+    return read_settings(out.name)
+
+
+def test_numeric_constants_are_quantiles_not_the_most_frequent():
+    constants = _loaded_constants([float(i) for i in range(1000)], max_values=9)
+    values = [c.value for c in constants.values("num")]
+    assert len(values) == 9 and values == sorted(values)
+    assert values[0] < 150 and values[-1] > 850  # spread over the range, not 0..8
+    few = _loaded_constants([float(i % 5) for i in range(100)] + [9.0], max_values=9)
+    assert [c.value for c in few.values("num")] == [0, 1, 2, 3, 4, 9]  # few values: all of them
