@@ -12,7 +12,11 @@ from their answers on the loaded examples (one Prolog call per predicate, see
   values of the compared variable (actual data values, so trees print them exactly): the
   values of the fact argument the variable comes from (its first occurrence in the query),
   or, when it comes from a background predicate, all values of its type.
-Only value counts are kept, never examples, so TG can merge them batch after batch.
+Only value counts are kept, never examples, so TG can merge them batch after batch.  A
+numeric histogram that grows beyond ``max_distinct`` values is compressed to
+``max_distinct // 2`` equal-count bins, each kept as one actual value (its weighted median)
+with the bin's total count, so memory stays bounded over a long TG run while the
+quantiles stay close (each bin holds about 2 / max_distinct of the mass).
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ class Constants:
     Args:
         n_thresholds: quantile thresholds per numeric type for comparisons.
         max_values: quantile values of a numeric type offered to ordinary literals.
+        max_distinct: most distinct values a numeric histogram keeps (then compressed).
     """
 
-    def __init__(self, n_thresholds: int = 9, max_values: int = 20) -> None:
+    def __init__(self, n_thresholds: int = 9, max_values: int = 20, max_distinct: int = 2000) -> None:
         self.n_thresholds = n_thresholds
         self.max_values = max_values
+        self.max_distinct = max_distinct
         self.counts: dict[str, Counter[str]] = {}
         self.by_origin: dict[str, Counter[str]] = {}
         self.numeric: set[str] = set()
@@ -63,6 +69,10 @@ class Constants:
                 for position, count, text in world.background_values(pred, arity, sorted(positions), ids):
                     self._add(types[position], f"{pred}/{arity}/{position}", [(count, text)])
         self.numeric = {t for t, c in self.counts.items() if c and all(_is_number(v) for v in c)}
+        for histograms in (self.counts, self.by_origin):
+            for name, counter in histograms.items():
+                if len(counter) > self.max_distinct and all(_is_number(v) for v in counter):
+                    histograms[name] = _compress(counter, max(self.max_distinct // 2, 1))
         self._cache.clear()
 
     def _add(self, typ: str, origin: str, pairs: list[tuple[int, str]]) -> None:
@@ -116,6 +126,25 @@ def _quantiles(counter: Counter[str] | None, k: int) -> list[Const]:
             seen.add(text)
             consts.append(Const(text, value))
     return consts
+
+
+def _compress(counter: Counter[str], bins: int) -> Counter[str]:
+    """A numeric histogram reduced to ``bins`` equal-count bins, each one actual value
+    (the bin's weighted median) carrying the bin's total count."""
+    items = sorted((float(t), t, c) for t, c in counter.items())
+    counts = np.array([c for _, _, c in items], dtype=float)
+    cumulative = np.cumsum(counts)
+    total = cumulative[-1]
+    # bin of each value: where the middle of its mass falls
+    which = np.minimum(((cumulative - counts / 2) / total * bins).astype(int), bins - 1)
+    out: Counter[str] = Counter()
+    start = 0
+    for end in [*(np.flatnonzero(np.diff(which)) + 1).tolist(), len(items)]:
+        mass = cumulative[end - 1] - (cumulative[start - 1] if start else 0.0)
+        median = start + int(np.searchsorted(cumulative[start:end] - (cumulative[start - 1] if start else 0.0), mass / 2))
+        out[items[min(median, end - 1)][1]] += int(round(mass))
+        start = end
+    return out
 
 
 def _background_positions(settings: Settings, background: set[str],

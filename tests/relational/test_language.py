@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from rrl.relational import Example, read_settings
 from rrl.relational.constants import Constants
 from rrl.relational.engine import World
@@ -94,3 +96,23 @@ def test_numeric_constants_are_quantiles_not_the_most_frequent():
     assert values[0] < 150 and values[-1] > 850  # spread over the range, not 0..8
     few = _loaded_constants([float(i % 5) for i in range(100)] + [9.0], max_values=9)
     assert [c.value for c in few.values("num")] == [0, 1, 2, 3, 4, 9]  # few values: all of them
+
+
+def test_numeric_histograms_stay_bounded_and_keep_their_quantiles():
+    rng = np.random.default_rng(0)
+    settings = read_settings_text("type(size(num)).\nroot(true).\nrmode(+X >= #).\nrmode(size(-X)).\n")
+    world = World()
+    constants = Constants(n_thresholds=3, max_distinct=200)
+    everything = []
+    for batch in range(10):  # a TG run: batch after batch of new continuous values
+        values = np.round(rng.uniform(0, 1000, 150), 3)
+        everything.extend(values)
+        ids = world.load([Example(f"b{batch}e{i}", [f"size({v})"], 0.0) for i, v in enumerate(values)])
+        constants.update(world, settings)
+        world.unload(ids)
+        assert len(constants.counts["num"]) <= 200 and len(constants.by_origin["size/1/0"]) <= 200
+    assert sum(constants.counts["num"].values()) == len(everything)
+    exact = np.quantile(everything, [0.25, 0.5, 0.75])
+    approx = [c.value for c in constants.thresholds("num", "size/1/0")]
+    assert np.allclose(approx, exact, atol=25)  # within 2.5 % of the range
+    world.close()
