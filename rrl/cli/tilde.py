@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from rrl._io import write_text_atomically
 from rrl.errors import PrologError, RRLError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory, then rename: a failure
-    never leaves a half-written tree behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.group()
@@ -91,7 +76,7 @@ def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Pat
                                significance=significance)
     try:
         model.fit(examples)
-        _write_atomically(out, model.to_prolog())
+        write_text_atomically(out, model.to_prolog())
     finally:
         model.close()
     seconds = round(time.perf_counter() - started, 3)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from rrl._io import write_text_atomically
 from rrl.domain.order import Order
 from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant, Resource, merge_windows
@@ -80,7 +80,7 @@ class Scenario:
             text = json.dumps(self.to_dict(), indent=2)
         else:
             text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
-        write_atomically(target, text)
+        write_text_atomically(target, text)
 
 
 def scenario_of(plan: Plan, name: str) -> Scenario:
@@ -101,19 +101,6 @@ def scenario_of(plan: Plan, name: str) -> Scenario:
         literal = literal.with_orders(literal.orders[o].with_changes(release=plan.times.start[o]) for o in early)
     problem = Problem(plan.problem.plant, literal.orders, plan.problem.now, plan.problem.frozen)
     return Scenario(name=name, problem=problem, schedule=plan.schedule)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so no half file is ever left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:

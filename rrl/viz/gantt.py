@@ -13,7 +13,6 @@ black outline marks the focal task(s); faded bars are frozen orders, left of the
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from rrl._io import atomic_file
 from rrl.domain.plan import Plan
 
 # Product colours avoid orange, red and grey: those mean cleanout, tardiness and downtime.
@@ -329,20 +329,9 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float = 150) 
         The written file.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     fmt = target.suffix[1:].lower() or "png"
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format=fmt, dpi=dpi, facecolor=fig.get_facecolor())
-        # mkstemp creates the file private (0600); give it the permissions of a normal file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target, "wb") as stream:
+        fig.savefig(stream, format=fmt, dpi=dpi, facecolor=fig.get_facecolor())
     return target
 
 
