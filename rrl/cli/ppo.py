@@ -53,8 +53,8 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
     from rrl.generative.instances import parse_curriculum
     from rrl.generative.train import TrainConfig, train_ppo
 
-    if scenario_path is not None and (generate or curriculum or machines):
-        raise RRLError("give either --scenario or --generate/--curriculum/--machines, not both")
+    if scenario_path is not None and (generate or curriculum or machines or orders):
+        raise RRLError("give either --scenario or --generate/--curriculum/--machines/--orders, not both")
     if scenario_path is None and not (generate or curriculum or machines):
         raise RRLError("nothing to train on: give --scenario F or --generate [--machines M | --curriculum 2,10,40]")
     if curriculum is not None and machines is not None:
