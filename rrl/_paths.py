@@ -12,7 +12,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def data_dir(name: str) -> Path:
-    """Return the directory ``name`` (``prolog``, ``background_knowledge`` or ``scenarios``)."""
+    """Return the directory ``name`` (``prolog``, ``background_knowledge``, ``scenarios`` or ``models``)."""
     for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate
