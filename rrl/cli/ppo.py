@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -67,7 +66,7 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
     config = TrainConfig(
         out=out, timesteps=timesteps, curriculum=tuple(stages), orders=orders, scenario=scenario_path,
         envs=envs, seed=seed, tensorboard=tensorboard, resume=resume, progress=progress_enabled(as_json),
-        command="rrl " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=_command_line(click.get_current_context()),
     )
     report = train_ppo(config)
     if as_json:
@@ -127,3 +126,18 @@ def evaluate(model: Path | None, instances: int, machines: int, orders: int | No
                     "methods": [r.to_dict() for r in rows]})
         return
     click.echo(format_table(rows, f"{instances} held-out instances, {label} (model {path.name})"))
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as a user would type it, rebuilt from the parsed options (recorded in
+    the model's .json so that a run can be repeated)."""
+    words = ["rrl", "ppo", ctx.info_name or "train"]
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        value = ctx.params.get(param.name)
+        if value is None or value is False or value == param.default:
+            continue
+        flag = max(param.opts, key=len)
+        words += [flag] if value is True else [flag, shlex.quote(str(value))]
+    return " ".join(words)

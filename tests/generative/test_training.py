@@ -160,3 +160,27 @@ def test_shipped_extruder_model_works_out_of_the_box() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert len(data["schedule"]) == 15
+
+
+def test_same_seed_same_training(tmp_path: Path) -> None:
+    problems = held_out(stage_source(10), 2)
+    schedules = []
+    for name in ("a", "b"):
+        out = tmp_path / name / "model.zip"
+        train_ppo(TrainConfig(out=out, timesteps=512, problems=problems, n_steps=256, batch_size=64, seed=3))
+        schedules.append(run_policy(problems[0], load_model(out))[0])
+    assert schedules[0] == schedules[1]
+
+
+def test_curriculum_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "cur.zip"
+    result = CliRunner().invoke(cli, ["ppo", "train", "--curriculum", "2,4", "--timesteps", "1024", "--out", str(out),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [s["stage"] for s in data["stages"]] == ["2m", "4m"]
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["command"] == f"rrl ppo train --curriculum 2,4 --timesteps 1024 --out {out} --json"
+    assert meta["config"]["curriculum"] == [2, 4]
+    assert (tmp_path / "cur.zip.d" / "stage2-4m" / "best_model.zip").is_file()
+    assert ppo_schedule(held_out(stage_source(4), 1)[0], out).source == "ppo"
