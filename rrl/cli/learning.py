@@ -21,6 +21,7 @@ from rrl.cli.common import (
     scenario_option,
     seed_option,
 )
+from rrl.cli.schedule import RULE_CHOICES
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
 from rrl.domain.scenario import Scenario, scenario_of
@@ -65,7 +66,7 @@ def register(cli: click.Group) -> None:
 @click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True, help="Step limit per episode.")
 @click.option("--eval-every", type=click.IntRange(0), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
-@click.option("--rule", type=click.Choice(["edd", "spt", "atcs", "first_fit", "random", "ppo"]), default="edd",
+@click.option("--rule", type=click.Choice(RULE_CHOICES), default="edd",
               show_default=True, help="How each episode's initial plan is built.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model for --rule ppo (default: the shipped one for the plant).")
@@ -127,20 +128,25 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
+@click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
+              help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
+                   "(edd when the scenario has none); ppo uses --model or the shipped model.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None, help="PPO model for --rule ppo.")
 @seed_option
 @json_option
 @click.option("--gantt", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the repair strip (one Gantt chart per step, like the paper's Fig. 7).")
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
-            release: float | None, now: float | None, max_steps: int | None, seed: int, as_json: bool,
-            gantt: Path | None) -> None:
+            release: float | None, now: float | None, max_steps: int | None, rule: str | None, model: Path | None,
+            seed: int, as_json: bool, gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
-    The scenario's own schedule is the plan (or, without one, its EDD schedule). Event
-    parameters not given are drawn from --seed. The policy is applied greedily until
-    the goal or the step limit; the result never is worse on the goal's measure than
-    the disrupted plan, and each step is explained by the Prolog rule that chose it.
+    The plan is the scenario's own schedule (without one, or with --rule, the one a rule
+    or the PPO model builds). Event parameters not given are drawn from --seed. The
+    policy is applied greedily until the goal or the step limit; the result never is
+    worse on the goal's measure than the disrupted plan, and each step is explained by
+    the Prolog rule that chose it.
     """
     image_path(gantt, "--gantt")
     given = {"product": product, "size": size, "due": due, "resource": resource, "at": at, "duration": duration,
@@ -150,7 +156,7 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
             raise RRLError(f"--{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
     agent = RepairAgent.load(policy_dir)
     scenario = read_scenario(scenario_path)
-    plan = _plan_of(scenario)
+    plan = _plan_of(scenario, rule, model)
     result = agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
     checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
@@ -167,12 +173,17 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
         click.echo(f"repair strip written to {gantt}")
 
 
-def _plan_of(scenario: Scenario) -> Plan:
-    if scenario.schedule is not None:
+def _plan_of(scenario: Scenario, rule: str | None, model: Path | None) -> Plan:
+    """The plan to disrupt: the scenario's schedule, or the one ``rule`` builds."""
+    if rule is None and scenario.schedule is not None:
         return scenario.plan()
+    if rule == "ppo":
+        from rrl.generative.safety import ppo_schedule
+
+        return ppo_schedule(scenario.problem, model, keep=scenario.schedule).plan
     from rrl.dispatching import dispatch
 
-    return Plan.build(scenario.problem, dispatch(scenario.problem, "edd"))
+    return Plan.build(scenario.problem, dispatch(scenario.problem, rule or "edd", keep=scenario.schedule))
 
 
 def consult_json(result: RepairResult, name: str) -> dict[str, Any]:

@@ -226,3 +226,13 @@ def test_evaluate_cli_prints_json_and_plot(trained, tmp_path) -> None:
     bad = CliRunner().invoke(cli, ["evaluate", "--policy", str(directory), "--scenario", str(EXTRUDERS),
                                    "--methods", "policy,oracle"])
     assert bad.exit_code == 2 and "unknown method 'oracle'" in bad.output
+
+
+def test_consult_can_repair_a_ppo_plan(trained) -> None:
+    pytest.importorskip("sb3_contrib")
+    _, directory = trained
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(EXTRUDERS),
+                                      "--event", "rush_order", "--rule", "ppo", "--seed", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["repaired"]["total_tardiness"] <= data["disrupted"]["total_tardiness"] + 1e-9
