@@ -41,6 +41,11 @@ class Plan:
         orders = self.problem.orders
         return sum(max(0.0, e - orders[o].due) for o, e in self.times.end.items())
 
+    @cached_property
+    def total_cleanout(self) -> float:
+        """Hours of cleanout in the plan (as ``metrics.total_cleanout``, without the rest)."""
+        return sum(self.times.setup.values())
+
     def frozen_prefix(self, resource: str) -> int:
         """How many orders at the head of ``resource``'s sequence have started (frozen).
 

@@ -133,5 +133,5 @@ def action_facts(plan: Plan, action: Action, after: Plan | None = None) -> list[
     ]
     if after is not None:
         facts.append(f"action_delta_tardiness({number(after.total_tardiness - plan.total_tardiness)})")
-        facts.append(f"action_delta_cleanout({number(after.metrics.total_cleanout - plan.metrics.total_cleanout)})")
+        facts.append(f"action_delta_cleanout({number(after.total_cleanout - plan.total_cleanout)})")
     return facts
