@@ -17,11 +17,12 @@ class Schedule:
         Resources with no orders may be left out.
     """
 
-    __slots__ = ("_sequences", "_where")
+    __slots__ = ("_hash", "_sequences", "_where")
 
     def __init__(self, sequences: Mapping[str, Sequence[str]]) -> None:
         self._sequences: dict[str, tuple[str, ...]] = {r: tuple(s) for r, s in sequences.items()}
         self._where: dict[str, tuple[str, int]] | None = None
+        self._hash: int | None = None
 
     @property
     def sequences(self) -> Mapping[str, tuple[str, ...]]:
@@ -75,7 +76,10 @@ class Schedule:
         return mine == theirs
 
     def __hash__(self) -> int:
-        return hash(frozenset((r, s) for r, s in self._sequences.items() if s))
+        # Repair loops keep sets of visited schedules: hash once, the schedule never changes.
+        if self._hash is None:
+            self._hash = hash(frozenset((r, s) for r, s in self._sequences.items() if s))
+        return self._hash
 
     def __repr__(self) -> str:
         body = ", ".join(f"{r}: {list(s)}" for r, s in self._sequences.items())
@@ -92,6 +96,7 @@ class Schedule:
             sequences[resource] = tuple(seq)
         child._sequences = sequences
         child._where = None
+        child._hash = None
         if self._where is not None:
             where = dict(self._where)
             for resource in changes:
