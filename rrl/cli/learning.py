@@ -51,7 +51,7 @@ def register(cli: click.Group) -> None:
         cli.add_command(command)
 
 
-@click.command()
+@click.command(short_help="Learn a repair policy by relational Q-learning.")
 @click.option("--goal", type=click.Choice(list(GOALS)), required=True,
               help="tardiness: back to the tardiness before the disruption; stability: few moved orders; "
                    "balancing: a mix (docs/goals.md).")
@@ -114,7 +114,7 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
     click.echo(f"  policy written to {out}/ (read it with: rrl policy show {out})")
 
 
-@click.command()
+@click.command(short_help="Repair a schedule after an event with a learned policy.")
 @policy_option
 @scenario_option
 @click.option("--event", type=click.Choice(EVENTS), required=True, help="The disruption.")

@@ -11,7 +11,7 @@ from rrl.cli.common import json_option, print_json, progress_enabled, read_scena
 from rrl.errors import RRLError
 
 
-@click.group()
+@click.group(short_help="Train and evaluate the PPO scheduler.")
 def ppo() -> None:
     """PPO scheduler: train a policy (train) and measure it against the rules (evaluate).
 

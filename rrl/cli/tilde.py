@@ -15,7 +15,7 @@ from rrl.errors import PrologError, RRLError
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.group()
+@click.group(short_help="Learn first-order regression trees (TILDE, TG) on any relational data.")
 def tilde() -> None:
     """Learn first-order regression trees (TILDE, TG) from a knowledge base.
 
