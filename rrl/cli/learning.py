@@ -83,11 +83,15 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
     scenario = read_scenario(scenario_path)
     check_policy_target(out)
     builder = None
+    fallbacks: list[str] = []
     if rule == "ppo":
         from rrl.generative.safety import ppo_schedule
 
         def builder(problem: Problem) -> Schedule:
-            return ppo_schedule(problem, model).plan.schedule
+            result = ppo_schedule(problem, model)
+            if result.fallback:
+                fallbacks.append(f"{result.source} ({result.reason})")
+            return result.plan.schedule
     agent = RepairAgent(scenario.plant, goal, events=parse_events(event), orders=parse_orders(orders),
                         rule=rule, builder=builder, max_steps=max_steps, seed=seed)
     started = time.perf_counter()
@@ -103,6 +107,9 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
         learning_curves({goal: [r.to_dict() for r in agent.curve]}, out / "curve.png",
                         title=f"{scenario.name}: training episodes ({goal})")
     curve = [r.to_dict() for r in agent.curve]
+    if fallbacks:
+        click.echo(f"rrl: warning: the PPO model failed on {len(fallbacks)} of the initial plans, which came from "
+                   f"the fallback rule instead (first: {fallbacks[0]})", err=True)
     if as_json:
         print_json({"episodes": episodes, "seconds": seconds, "curve": curve})
         return
@@ -180,7 +187,11 @@ def _plan_of(scenario: Scenario, rule: str | None, model: Path | None) -> Plan:
     if rule == "ppo":
         from rrl.generative.safety import ppo_schedule
 
-        return ppo_schedule(scenario.problem, model, keep=scenario.schedule).plan
+        result = ppo_schedule(scenario.problem, model, keep=scenario.schedule)
+        if result.fallback:
+            click.echo(f"rrl: warning: PPO schedule rejected ({result.reason}); repairing the {result.source} plan",
+                       err=True)
+        return result.plan
     from rrl.dispatching import dispatch
 
     return Plan.build(scenario.problem, dispatch(scenario.problem, rule or "edd", keep=scenario.schedule))
