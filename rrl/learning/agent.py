@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,6 @@ class RepairAgent:
         trail: list[tuple[_Move, float]] = []
         next_best: list[float] = []
         visited = {plan.schedule}
-        decision = None
         for step in range(self.max_steps):
             if ctx.reached(plan):
                 break
@@ -344,15 +344,18 @@ class RepairAgent:
 
     # ------------------------------------------------------------------ deciding
 
-    def _moves(self, plan: Plan, focal: Sequence[str]) -> list[_Move]:
+    def _moves(self, plan: Plan, focal: Sequence[str], visited: AbstractSet[Any] = frozenset()) -> list[_Move]:
+        """Every applicable action of the focal tasks that leads to a plan not visited yet."""
         moves = []
         for task in focal:
             found = list(successors(plan, task))
             if not found:
                 continue
+            # The state lists every applicable operator, visited targets included.
             state = state_facts(plan, task, {a.operator for a, _ in found})
             for action, after in found:
-                moves.append(_Move(action, after, state, action_facts(plan, action, after)))
+                if after.schedule not in visited:
+                    moves.append(_Move(action, after, state, action_facts(plan, action, after)))
         return moves
 
     def q_values(self, moves: Sequence[_Move]) -> np.ndarray:
@@ -374,10 +377,10 @@ class RepairAgent:
                 epsilon: float, visited: set[Any]) -> _Decision | None:
         """The epsilon-greedy choice among the moves to plans not visited yet.
 
-        Actions in the same abstract state share a Q-value; among the best such actions
-        the one whose plan has the lowest goal cost is taken (the simulator shows it).
+        Actions in the same abstract state share a Q-value; ties among the best are
+        broken as ``tie_break`` says.
         """
-        moves = [m for m in self._moves(plan, focal) if m.plan.schedule not in visited]
+        moves = self._moves(plan, focal, visited)
         if not moves:
             return None
         q = self.q_values(moves)
