@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -189,24 +189,38 @@ def _random(builder: ScheduleBuilder, rng: random.Random) -> None:
         ready.extend(builder.place(order, resource))
 
 
+def atcs_parameters(problem: Problem, orders: Sequence[str]) -> tuple[float, float, float, float]:
+    """ATCS look-ahead parameters ``(k1, k2, p_bar, s_bar)`` for scheduling ``orders``.
+
+    ``p_bar`` is the mean processing time of the orders (each averaged over its eligible
+    resources), ``s_bar`` the mean positive cleanout of the plant; k1 follows the due-date
+    range and k2 the due-date tightness, as in Lee, Bhaskaran & Pinedo (1997). Shared by
+    the ``atcs`` rule and the PPO environment's ATCS slot.
+    """
+    if not orders:
+        return 2.0, 1.0, 1.0, 0.0
+    mean_p = [float(np.mean(list(problem.durations[o].values()))) for o in orders]
+    p_bar = float(np.mean(mean_p))
+    setups = [v for row in problem.plant.cleanout.values() for v in row.values() if v > 0]
+    s_bar = float(np.mean(setups)) if setups else 0.0
+    dues = [problem.orders[o].due for o in orders]
+    machines = max(1, len(problem.plant.resources))
+    c_max = (sum(mean_p) + len(orders) * s_bar) / machines + problem.now
+    spread = (max(dues) - min(dues)) / c_max if c_max > 0 else 0.0
+    tightness = 1.0 - float(np.mean(dues)) / c_max if c_max > 0 else 0.5
+    k1 = 4.5 + spread if spread <= 0.5 else 6.0 - 2.0 * spread
+    k1 = max(k1, 0.5)
+    k2 = max(tightness / (2.0 * math.sqrt(s_bar / p_bar)), 0.1) if s_bar > 0 and p_bar > 0 else 1.0
+    return k1, k2, p_bar, s_bar
+
+
 def _atcs(builder: ScheduleBuilder) -> None:
     problem = builder.problem
     orders = problem.orders
     todo = builder.todo
     if not todo:
         return
-    mean_p = {o: float(np.mean(list(problem.durations[o].values()))) for o in todo}
-    p_bar = float(np.mean(list(mean_p.values())))
-    setups = [v for row in problem.plant.cleanout.values() for v in row.values() if v > 0]
-    s_bar = float(np.mean(setups)) if setups else 0.0
-    dues = [orders[o].due for o in todo]
-    machines = max(1, len(problem.plant.resources))
-    c_max = (sum(mean_p.values()) + len(todo) * s_bar) / machines + problem.now
-    spread = (max(dues) - min(dues)) / c_max if c_max > 0 else 0.0
-    tightness = 1.0 - float(np.mean(dues)) / c_max if c_max > 0 else 0.5
-    k1 = 4.5 + spread if spread <= 0.5 else 6.0 - 2.0 * spread
-    k1 = max(k1, 0.5)
-    k2 = max(tightness / (2.0 * math.sqrt(s_bar / p_bar)), 0.1) if s_bar > 0 else 1.0
+    k1, k2, p_bar, s_bar = atcs_parameters(problem, todo)
 
     ready = set(builder.initially_ready())
     setup_of = problem.plant.setup

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from rrl.dispatching import ScheduleBuilder
+from rrl.dispatching.rules import atcs_parameters
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import clear_downtime
@@ -129,9 +130,8 @@ class DispatchState:
         mean_dur = np.array([np.mean([d for _, d in pairs]) for pairs in self.elig_lists]) if n else np.zeros(0)
         self.p_bar = float(np.mean(mean_dur)) if n else 1.0
         self.p_bar = max(self.p_bar, 1e-6)
-        positive = self.setup[self.setup > 0]
-        self.s_bar = float(np.mean(positive)) if positive.size else 0.0
-        self.k1, self.k2 = self._atcs_parameters(mean_dur)
+        # ATCS look-ahead parameters and mean cleanout exactly as the ``atcs`` rule has them
+        self.k1, self.k2, _, self.s_bar = atcs_parameters(problem, self.ids)
 
         # Machine states.
         self.free = np.array([builder.lines[r].free for r in self.machines], dtype=float)
@@ -163,19 +163,6 @@ class DispatchState:
         for i in reversed(order):
             count[i] = sum(1.0 + count[d] for d in self.dependents[i])
         return count
-
-    def _atcs_parameters(self, mean_dur: np.ndarray) -> tuple[float, float]:
-        """ATCS look-ahead parameters k1, k2 from due-date range and tightness (as the rule)."""
-        if not self.n:
-            return 2.0, 1.0
-        machines = max(1, len(self.machines))
-        c_max = (float(mean_dur.sum()) + self.n * self.s_bar) / machines + self.problem.now
-        spread = float(self.due.max() - self.due.min()) / c_max if c_max > 0 else 0.0
-        tightness = 1.0 - float(self.due.mean()) / c_max if c_max > 0 else 0.5
-        k1 = 4.5 + spread if spread <= 0.5 else 6.0 - 2.0 * spread
-        k1 = max(k1, 0.5)
-        k2 = max(tightness / (2.0 * math.sqrt(self.s_bar / self.p_bar)), 0.1) if self.s_bar > 0 else 1.0
-        return k1, k2
 
     @property
     def done(self) -> bool:
@@ -271,7 +258,7 @@ class DispatchState:
         cand = self.candidates()
         exact = cand.exact.get(o) or self._exact(o)
         m = exact.machine
-        released = self.builder.place(self.ids[o], self.machines[m])
+        self.builder.place(self.ids[o], self.machines[m])
         end = self.builder.end[self.ids[o]]
         self.free[m] = end
         self.line_product[m] = self.product[o]
@@ -281,7 +268,6 @@ class DispatchState:
             self.missing[d] -= 1
             if end > self.earliest[d]:
                 self.earliest[d] = end
-        del released  # readiness is tracked by ``missing``; the builder keeps its own copy
         tardiness = max(0.0, end - float(self.due[o]))
         self.total_tardiness += tardiness
         self.total_setup += exact.setup
