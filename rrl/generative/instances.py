@@ -44,6 +44,32 @@ class FixedSource:
         return self.problems[int(rng.integers(len(self.problems)))]
 
 
+class CyclingSource:
+    """Episodes on a fixed list of problems, in turn: episode ``k`` is ``problems[k % n]``.
+
+    Used for validation, so that every evaluation of ``n`` consecutive episodes covers
+    each problem exactly once whatever the random generator (the best-model choice does
+    not depend on which problems were drawn).
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            raise RRLError("no problems to evaluate on")
+        self.problems = tuple(problems)
+        self.episode = 0
+
+    def sample(self, rng: np.random.Generator) -> Problem:
+        problem = self.problems[self.episode % len(self.problems)]
+        self.episode += 1
+        return problem
+
+
+def scenario_order_range(count: int) -> tuple[int, int]:
+    """Order counts of the random order sets on a scenario's plant that has ``count``
+    orders: between half and twice that (at least 3 to 4), for training and evaluation."""
+    return max(3, count // 2), max(4, 2 * count)
+
+
 @dataclass(frozen=True)
 class GeneratedSource:
     """Episodes on generated plants (:func:`rrl.domain.generate.generate_scenario`).
@@ -195,10 +221,3 @@ def stress(problem: Problem, name: str, seed: int = 0) -> Problem:
         copies = [o.with_changes(id=f"{o.id}x", after=tuple(f"{a}x" for a in o.after)) for o in orders]
         return problem.with_orders(copies)
     raise RRLError(f"unknown stress scenario '{name}' (expected one of {', '.join(STRESS)})")
-
-
-def problems_of(sources: Sequence[Problem]) -> FixedSource:
-    """A :class:`FixedSource` over the given problems."""
-    if not sources:
-        raise RRLError("no problems to train on")
-    return FixedSource(tuple(sources))
