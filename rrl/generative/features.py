@@ -38,6 +38,16 @@ def squash(x: np.ndarray | float) -> np.ndarray:
     return np.sign(a) * np.log1p(np.abs(a))
 
 
+def machine_contention(state: DispatchState, ready: np.ndarray) -> np.ndarray:
+    """Per machine, how many of the ``ready`` orders are eligible on it.
+
+    ``state.elig`` is padded to the widest eligibility list with entries that point at
+    machine 0 with an infinite duration; only the finite-duration entries are counted.
+    """
+    real = np.isfinite(state.dur[ready])
+    return np.bincount(state.elig[ready][real], minlength=len(state.machines))
+
+
 def observe(state: DispatchState) -> np.ndarray:
     """The observation vector (float32, length :data:`SIZE`) of the current decision."""
     obs = np.zeros(SIZE, dtype=np.float32)
@@ -85,7 +95,7 @@ def observe(state: DispatchState) -> np.ndarray:
         due_rank = np.empty(ready.size)
         due_rank[np.argsort(state.due[ready], kind="stable")] = np.arange(ready.size) / max(1, ready.size - 1)
         rank_of = dict(zip(ready.tolist(), due_rank.tolist(), strict=True))
-        contention = np.bincount(state.elig[ready].ravel(), minlength=len(state.machines))
+        contention = machine_contention(state, ready)
         raw = np.zeros((len(cand.orders), CANDIDATE))
         for k, o in enumerate(cand.orders):
             ex = cand.exact[o]

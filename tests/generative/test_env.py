@@ -147,3 +147,43 @@ def test_held_out_instances_are_reproducible() -> None:
     first, again = held_out(source, 2), held_out(source, 2)
     assert [p.orders for p in first] == [p.orders for p in again]
     assert first[0].orders != first[1].orders
+
+
+def test_machine_contention_counts_only_real_eligible_entries() -> None:
+    from rrl.generative.features import machine_contention
+    from rrl.generative.state import DispatchState
+
+    # 10 machines of 4 types: most orders run on a few machines, so their eligibility
+    # rows are padded with entries that point at machine 0
+    problem = generate_scenario(machines=10, types=4, orders=40, seed=7).problem
+    state = DispatchState(problem)
+    ready = state.ready()
+    counts = machine_contention(state, ready)
+    expected = [sum(1 for i in ready if r in problem.durations[state.ids[i]]) for r in state.machines]
+    assert counts.tolist() == expected
+    assert (state.dur[ready] == np.inf).any()  # the instance does have padding
+
+
+def test_contention_feature_of_a_candidate_on_machine_zero() -> None:
+    from rrl.generative.features import CANDIDATE, GLOBAL, observe
+    from rrl.generative.state import TYPE_BUCKETS, DispatchState
+
+    problem = generate_scenario(machines=10, types=4, orders=40, seed=7).problem
+    state = DispatchState(problem)
+    cand = state.candidates()
+    obs = observe(state).astype(float)
+    slots = obs[GLOBAL + TYPE_BUCKETS * 4:].reshape(SLOTS, CANDIDATE)
+    for k, o in enumerate(cand.orders):
+        machine = state.machines[cand.exact[o].machine]
+        true = sum(1 for i in cand.ready if machine in problem.durations[state.ids[i]])
+        assert slots[k, 13] == pytest.approx(np.log1p(true) / 5.0, abs=1e-6)
+
+
+def test_cycling_source_takes_the_problems_in_turn() -> None:
+    from rrl.generative.instances import CyclingSource
+
+    problems = held_out(stage_source(4), 3)
+    source = CyclingSource(problems)
+    rng = np.random.default_rng()
+    drawn = [source.sample(rng) for _ in range(7)]
+    assert drawn == [problems[k % 3] for k in range(7)]
