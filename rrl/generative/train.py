@@ -4,14 +4,19 @@ Every stage trains the same network on its own instance source (the observation 
 fixed size, so a policy learnt on 2 machines is the starting point on 10, and so on).
 The total budget is split evenly over the stages. Each stage has checkpoints and an
 evaluation callback on fixed validation instances (seeds from ``VALIDATION_SEED``, apart
-from the training and the held-out test seeds); the model written at the end is the
-final stage's best evaluated model (or the last one when evaluation never ran).
+from the training and the held-out test seeds), taken in turn by a seeded evaluation
+env so that the same seed gives the same model. Each stage starts from the previous
+stage's best evaluated model, and the model written at the end is the final stage's best
+evaluated model (or the last one when evaluation never ran). The model and its ``.json``
+are written through temporary files, so an interrupted run never leaves half a file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,11 +31,13 @@ from rrl.errors import RRLError
 from rrl.generative.env import SETUP_WEIGHT, DispatchEnv
 from rrl.generative.features import SIZE
 from rrl.generative.instances import (
+    CyclingSource,
     FixedSource,
     GeneratedSource,
     InstanceSource,
     MixedSource,
     PlantSource,
+    scenario_order_range,
     stage_source,
 )
 from rrl.generative.models import plant_signature
@@ -103,7 +110,7 @@ def build_stages(config: TrainConfig) -> list[Stage]:
     if config.scenario is not None:
         scenario = load_scenario(config.scenario)
         count = len(scenario.problem.orders)
-        plant = PlantSource(scenario.plant, (max(3, count // 2), max(4, 2 * count)), own=scenario.problem)
+        plant = PlantSource(scenario.plant, scenario_order_range(count), own=scenario.problem)
         validation = [plant.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
         return [Stage(scenario.name, plant, validation)]
     stages: list[Stage] = []
@@ -135,6 +142,8 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         raise RRLError(f"--timesteps must be >= 1, got {config.timesteps}")
     if config.envs < 1:
         raise RRLError(f"--envs must be >= 1, got {config.envs}")
+    if config.tensorboard is not None:
+        require_tensorboard()
     import torch
     from sb3_contrib import MaskablePPO
     from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
@@ -160,19 +169,25 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         env.seed(seed)
         return env
 
+    def load(path: Path, env: VecEnv) -> Any:
+        # loading with the env sizes the rollout buffer for this run's --envs
+        loaded = MaskablePPO.load(path, env=env, device="cpu")
+        loaded.tensorboard_log = str(config.tensorboard) if config.tensorboard is not None else None
+        return loaded
+
     model: Any = None
     report = TrainReport(out, 0, 0.0)
     bar = _Progress(config.timesteps if config.progress else 0)
     best_path: Path | None = None
+    trained = 0
     for index, stage in enumerate(stages):
         env = vec(stage.source, config.envs, config.seed + 1000 * index)
         if model is None:
             if config.resume is not None:
                 load_model(config.resume)  # one-line errors for a bad file, and a shape check
-                # loading with the env sizes the rollout buffer for this run's --envs
-                model = MaskablePPO.load(config.resume, env=env, device="cpu")
-                if config.tensorboard is not None:
-                    model.tensorboard_log = str(config.tensorboard)
+                model = load(config.resume, env)
+                # the loaded model keeps no random state: --seed seeds the network's sampling
+                model.set_random_seed(config.seed)
             else:
                 model = MaskablePPO(
                     "MlpPolicy", env, learning_rate=config.learning_rate, n_steps=config.n_steps,
@@ -181,6 +196,12 @@ def train_ppo(config: TrainConfig) -> TrainReport:
                     tensorboard_log=str(config.tensorboard) if config.tensorboard else None,
                     policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)}},
                 )
+        elif best_path is not None:
+            # the previous stage's best evaluated model (perhaps the one it was given), not
+            # its last weights, goes on: a stage never hands on a worse model than its best
+            timesteps = model.num_timesteps
+            model = load(best_path, env)
+            model.num_timesteps = timesteps
         else:
             model.set_env(env)
         # Later stages fine-tune: a smaller step keeps what the smaller plants taught.
@@ -189,7 +210,9 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         model.lr_schedule = _constant(rate)
         stage_dir = work / f"stage{index + 1}-{stage.name}"
         stage_dir.mkdir(parents=True, exist_ok=True)
-        eval_env = DummyVecEnv([_maker(FixedSource(tuple(stage.validation)), config.setup_weight)])
+        # the validation problems in turn, seeded: every evaluation sees each problem once
+        eval_env = DummyVecEnv([_maker(CyclingSource(stage.validation), config.setup_weight)])
+        eval_env.seed(config.seed + 1000 * index + 500)
         evaluator = MaskableEvalCallback(
             eval_env, n_eval_episodes=len(stage.validation), eval_freq=max(1, per_stage // (4 * config.envs)),
             best_model_save_path=str(stage_dir), log_path=str(stage_dir), deterministic=True, verbose=0,
@@ -206,20 +229,60 @@ def train_ppo(config: TrainConfig) -> TrainReport:
                     reset_num_timesteps=False, tb_log_name="ppo", progress_bar=False)
         env.close()
         eval_env.close()
+        trained += per_stage
         candidate = stage_dir / "best_model.zip"
         best_path = candidate if candidate.is_file() else None
         report.stages.append({"stage": stage.name, "timesteps": per_stage,
                               "best_eval_reward": float(evaluator.best_mean_reward)})
     bar.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if best_path is not None:
-        shutil.copyfile(best_path, out)
-    else:
-        model.save(out)
-    report.timesteps = int(model.num_timesteps)
+    report.timesteps = max(int(model.num_timesteps), trained)
     report.seconds = time.perf_counter() - began
-    _write_metadata(config, report)
+    if best_path is None:
+        best_path = work / "last_model.zip"
+        model.save(best_path)
+    install_model(best_path, out, _metadata(config, report))
     return report
+
+
+def require_tensorboard() -> None:
+    """Fail before training (one line, with the fix) when TensorBoard logs are asked for
+    but the ``tensorboard`` package is missing; SB3 would only fail once training runs."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise RRLError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+
+
+def install_model(source: Path, out: Path, meta: dict[str, Any]) -> None:
+    """Copy the model file ``source`` to ``out`` and write ``meta`` beside it as ``.json``.
+
+    Both are first written to temporary files in ``out``'s directory and then moved into
+    place with ``os.replace``: an interrupted run leaves the previous model and its .json
+    (or, between the two moves, the new model without a .json), never half a file or a
+    .json that describes another model.
+    """
+    out = Path(out)
+    side = out.with_suffix(".json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temps: list[str] = []
+    try:
+        for name in (out.name, side.name):
+            handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{name}.", suffix=".tmp")
+            os.close(handle)
+            temps.append(temp)
+        with open(source, "rb") as origin, open(temps[0], "wb") as target:
+            shutil.copyfileobj(origin, target)
+        Path(temps[1]).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        for temp in temps:  # mkstemp makes private files; give them a normal file's mode
+            os.chmod(temp, 0o666 & ~umask)
+        side.unlink(missing_ok=True)  # the old .json must not outlive its model
+        os.replace(temps[0], out)
+        os.replace(temps[1], side)
+    finally:
+        for temp in temps:
+            Path(temp).unlink(missing_ok=True)
 
 
 def _constant(value: float) -> Any:
@@ -244,7 +307,7 @@ def _maker(source: InstanceSource, setup_weight: float) -> Callable[[], Any]:
     return make
 
 
-def _write_metadata(config: TrainConfig, report: TrainReport) -> None:
+def _metadata(config: TrainConfig, report: TrainReport) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "rrl_version": __version__,
         "command": config.command,
@@ -261,7 +324,7 @@ def _write_metadata(config: TrainConfig, report: TrainReport) -> None:
             meta["config"].pop(key, None)
     if config.scenario is not None:
         meta["plant_signature"] = plant_signature(load_scenario(config.scenario).plant)
-    config.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
 
 
 class _Progress:

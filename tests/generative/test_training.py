@@ -162,14 +162,84 @@ def test_shipped_extruder_model_works_out_of_the_box() -> None:
     assert len(data["schedule"]) == 15
 
 
+def _weights(path: Path) -> dict:
+    return {k: v.clone() for k, v in load_model(path).policy.state_dict().items()}
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+
+
 def test_same_seed_same_training(tmp_path: Path) -> None:
-    problems = held_out(stage_source(10), 2)
-    schedules = []
+    # long enough for the evaluation callback to choose a best model several times, on
+    # validation instances that must be the same ones in both runs (of mixed sizes, so
+    # that evaluating on other draws would change which model is best)
+    problems = held_out(stage_source(10), 3) + held_out(stage_source(3), 3)
+    weights = []
     for name in ("a", "b"):
         out = tmp_path / name / "model.zip"
-        train_ppo(TrainConfig(out=out, timesteps=512, problems=problems, n_steps=256, batch_size=64, seed=3))
-        schedules.append(run_policy(problems[0], load_model(out))[0])
-    assert schedules[0] == schedules[1]
+        train_ppo(TrainConfig(out=out, timesteps=4096, problems=problems, n_steps=256, batch_size=64,
+                              learning_rate=1e-3, seed=3))
+        weights.append(_weights(out))
+    assert _same_weights(weights[0], weights[1])
+
+
+def test_next_stage_starts_from_the_best_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sb3_contrib.common.maskable.evaluation as evaluation
+
+    incoming = []
+    original = evaluation.evaluate_policy
+
+    def spy(model, *args, **kwargs):  # the evaluation of the model a stage is given
+        incoming.append({k: v.clone() for k, v in model.policy.state_dict().items()})
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_policy", spy)
+    out = tmp_path / "cur.zip"
+    train_ppo(TrainConfig(out=out, timesteps=2048, curriculum=(2, 4), n_steps=256, batch_size=64, seed=1))
+    assert len(incoming) == 1
+    assert _same_weights(incoming[0], _weights(tmp_path / "cur.zip.d" / "stage1-2m" / "best_model.zip"))
+
+
+def test_resume_is_seeded(tmp_path: Path) -> None:
+    # one problem: the environments draw nothing at random, only the network's seed counts
+    problems = held_out(stage_source(4), 1)
+    base = tmp_path / "base.zip"
+    train_ppo(TrainConfig(out=base, timesteps=256, problems=problems, n_steps=128, batch_size=64, seed=0))
+    weights = []
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        out = tmp_path / f"{name}.zip"
+        train_ppo(TrainConfig(out=out, timesteps=512, problems=problems, n_steps=128, batch_size=64, seed=seed,
+                              resume=base))
+        weights.append(_weights(out))
+    assert _same_weights(weights[0], weights[1])
+    assert not _same_weights(weights[0], weights[2])
+
+
+def test_model_and_json_are_replaced_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rrl.generative import train as train_module
+
+    source = tmp_path / "new.zip"
+    source.write_bytes(b"new model" * 1000)
+    out = tmp_path / "m.zip"
+    out.write_bytes(b"old model")
+    out.with_suffix(".json").write_text('{"old": true}')
+
+    def interrupted(origin, target, *args):
+        target.write(origin.read(100))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module.shutil, "copyfileobj", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_module.install_model(source, out, {"new": True})
+    assert out.read_bytes() == b"old model"
+    assert json.loads(out.with_suffix(".json").read_text()) == {"old": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.zip", "new.zip"]
+    monkeypatch.undo()
+    train_module.install_model(source, out, {"new": True})
+    assert out.read_bytes() == source.read_bytes()
+    assert json.loads(out.with_suffix(".json").read_text()) == {"new": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.zip", "new.zip"]
 
 
 def test_curriculum_from_the_command_line(tmp_path: Path) -> None:
