@@ -27,6 +27,7 @@ from rrl.domain.validator import TOL, validate
 from rrl.errors import RRLError
 from rrl.generative.models import default_model
 from rrl.generative.policy import Policy, load_model, run_policy
+from rrl.generative.state import require_keep
 
 #: Rules tried when a PPO schedule is rejected; the one of least total tardiness wins.
 FALLBACK_RULES = ("edd", "atcs")
@@ -95,8 +96,11 @@ def ppo_schedule(problem: Problem, model: str | Path | Policy | None = None, *,
     Raises
     ------
     RRLError
-        When the model file is missing or unreadable (a user error, not a fallback).
+        When the model file is missing or unreadable (a user error, not a fallback), when
+        the problem has frozen orders but no ``keep``, or when not even a fallback rule
+        gives a valid plan (an invalid plan is never returned).
     """
+    require_keep(problem, keep)
     policy = _resolve(problem, model)
     COUNTER.requested += 1
     began = time.perf_counter()
@@ -118,20 +122,41 @@ def ppo_schedule(problem: Problem, model: str | Path | Policy | None = None, *,
     if reason is None:
         return PPOResult(plan, "ppo", seconds=time.perf_counter() - began)
     COUNTER.fallbacks += 1
-    rule, plan = best_rule(problem, keep)
+    try:
+        rule, plan = best_rule(problem, keep)
+    except RRLError as error:
+        raise RRLError(f"PPO schedule rejected ({reason}) and {error}") from None
     return PPOResult(plan, f"fallback:{rule}", reason, tuple(found[:10]), time.perf_counter() - began)
 
 
 def best_rule(problem: Problem, keep: Schedule | None = None,
               rules: Iterable[str] = FALLBACK_RULES) -> tuple[str, Plan]:
-    """The rule (and its plan) of least total tardiness among ``rules``; ties: first rule."""
+    """The rule (and its plan) of least total tardiness among ``rules`` whose plan passes
+    the validator (frozen orders checked against ``keep``); ties: first rule.
+
+    Raises
+    ------
+    RRLError
+        When no rule gives a valid plan.
+    """
+    require_keep(problem, keep)
+    reference = _reference(problem, keep)
     best: tuple[str, Plan] | None = None
+    rejected: list[str] = []
     for rule in rules:
-        plan = Plan.build(problem, dispatch(problem, rule, keep=keep))
+        try:
+            plan = Plan.build(problem, dispatch(problem, rule, keep=keep))
+            found = validate(problem, plan.schedule, plan.times, reference=reference)
+        except Exception as error:  # a broken rule plan is rejected like an invalid one
+            rejected.append(f"{rule}: {type(error).__name__}: {error}")
+            continue
+        if found:
+            rejected.append(f"{rule}: {len(found)} violations ({found[0]})")
+            continue
         if best is None or plan.total_tardiness < best[1].total_tardiness - 1e-9:
             best = (rule, plan)
     if best is None:
-        raise RRLError("no fallback rule given")
+        raise RRLError("no fallback rule gives a valid plan" + (f": {'; '.join(rejected)}" if rejected else ""))
     return best
 
 

@@ -31,6 +31,7 @@ from rrl.dispatching.rules import atcs_parameters
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import clear_downtime
+from rrl.errors import RRLError
 
 #: One slot per rule: EDD with important orders first (the ``edd`` rule); earliest due
 #: date; modified due date ``max(due, end)``; ATCS index; shortest processing time;
@@ -42,6 +43,15 @@ SLOTS = 12
 TYPE_BUCKETS = 10
 
 _INF = math.inf
+
+
+def require_keep(problem: Problem, keep: Schedule | None) -> None:
+    """Refuse a problem with frozen orders but no current schedule: without ``keep`` the
+    frozen orders' resources and positions are unknown, and a schedule that moves them
+    fails the validator."""
+    if problem.frozen and keep is None:
+        raise RRLError(f"{len(problem.frozen)} orders started before now={problem.now:g} and are frozen: "
+                       "pass keep= (the current schedule) so that they stay in place")
 
 
 class DispatchState:
@@ -56,6 +66,7 @@ class DispatchState:
     """
 
     def __init__(self, problem: Problem, keep: Schedule | None = None) -> None:
+        require_keep(problem, keep)
         self.problem = problem
         self.builder = ScheduleBuilder(problem, keep)
         builder = self.builder

@@ -254,3 +254,84 @@ def test_curriculum_from_the_command_line(tmp_path: Path) -> None:
     assert meta["config"]["curriculum"] == [2, 4]
     assert (tmp_path / "cur.zip.d" / "stage2-4m" / "best_model.zip").is_file()
     assert ppo_schedule(held_out(stage_source(4), 1)[0], out).source == "ppo"
+
+
+def _disrupted():
+    from rrl.domain.scenario import load_scenario
+    from rrl.events import breakdown, clock
+
+    problem = load_scenario(EXTRUDERS).problem
+    plan = Plan.build(problem, dispatch(problem, "edd"))
+    return breakdown(clock(plan, 5.0), "ext2", 6.0, 4.0).plan
+
+
+def test_frozen_orders_without_keep_are_refused() -> None:
+    from rrl.errors import RRLError
+
+    disrupted = _disrupted()
+    assert disrupted.problem.frozen
+    with pytest.raises(RRLError, match="keep"):
+        DispatchEnv(disrupted.problem).reset()
+    for model in (_Broken(), _Masked()):
+        with pytest.raises(RRLError, match="keep"):
+            ppo_schedule(disrupted.problem, model)
+        with pytest.raises(RRLError, match="keep"):
+            generate_schedule(disrupted.problem, model=model)
+    # with the current schedule, the fallback keeps the frozen orders and is validated
+    result = ppo_schedule(disrupted.problem, _Broken(), keep=disrupted.schedule)
+    assert result.fallback
+    reference = (disrupted.schedule, disrupted.times)
+    assert validate(disrupted.problem, result.plan.schedule, result.plan.times, reference=reference) == []
+
+
+def test_invalid_fallback_is_never_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rrl.domain.schedule import Schedule
+    from rrl.errors import RRLError
+    from rrl.generative import safety
+
+    problem = held_out(stage_source(4), 1)[0]
+
+    def lossy(problem, rule, **kwargs):  # a rule that forgets an order
+        schedule = dispatch(problem, rule, **kwargs)
+        first = next(r for r, seq in schedule.sequences.items() if seq)
+        return Schedule({r: (seq[1:] if r == first else seq) for r, seq in schedule.sequences.items()})
+
+    monkeypatch.setattr(safety, "dispatch", lossy)
+    with pytest.raises(RRLError, match="no fallback rule gives a valid plan"):
+        ppo_schedule(problem, _Broken())
+
+
+def test_machines_must_be_positive(tmp_path: Path) -> None:
+    out = tmp_path / "m.zip"
+    for command in (["train", "--generate", "--machines", "0", "--out", str(out)],
+                    ["evaluate", "--machines", "0"]):
+        result = CliRunner().invoke(cli, ["ppo", *command])
+        assert result.exit_code == 2 and "--machines" in result.output, result.output
+    assert not out.exists() and not (tmp_path / "m.zip.d").exists()
+
+
+def test_tensorboard_missing_is_one_line_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # import tensorboard fails
+    out = tmp_path / "m.zip"
+    result = CliRunner().invoke(cli, ["ppo", "train", "--generate", "--machines", "2", "--timesteps", "64",
+                                      "--out", str(out), "--tensorboard", str(tmp_path / "tb")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "pip install tensorboard" in lines[0], result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    from rrl.errors import RRLError
+
+    with pytest.raises(RRLError, match="pip install tensorboard"):
+        train_ppo(TrainConfig(out=out, timesteps=64, curriculum=(2,), tensorboard=tmp_path / "tb"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_evaluate_without_a_model_uses_the_shipped_one() -> None:
+    from rrl.generative.evaluate import evaluate
+
+    if not (ROOT / "models" / "generated.zip").is_file():
+        pytest.skip("the generated-plant model is not trained yet")
+    rows = evaluate(held_out(stage_source(4), 1), methods=("edd", "ppo"))
+    assert [r.method for r in rows] == ["edd", "ppo"] and rows[1].fallbacks == 0
