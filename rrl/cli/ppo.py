@@ -9,6 +9,7 @@ import click
 
 from rrl.cli.common import json_option, print_json, progress_enabled, read_scenario, seed_option
 from rrl.errors import RRLError
+from rrl.generative.instances import STRESS
 
 
 @click.group(short_help="Train and evaluate the PPO scheduler.")
@@ -24,7 +25,8 @@ def ppo() -> None:
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Train on this scenario's plant with random order sets (and its own orders).")
 @click.option("--generate", is_flag=True, help="Train on generated plants (see --machines, --curriculum).")
-@click.option("--machines", type=int, default=None, help="Machines of the generated plants (one stage).")
+@click.option("--machines", type=click.IntRange(min=1), default=None,
+              help="Machines of the generated plants (one stage).")
 @click.option("--orders", type=int, default=None,
               help="Orders per generated instance (last stage); default: by plant size.")
 @click.option("--curriculum", default=None,
@@ -50,17 +52,20 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
     Checkpoints and evaluation logs go to OUT.d/.
     """
     from rrl.generative.instances import parse_curriculum
-    from rrl.generative.train import TrainConfig, train_ppo
+    from rrl.generative.train import TrainConfig, require_tensorboard, train_ppo
 
-    if scenario_path is not None and (generate or curriculum or machines or orders):
+    if scenario_path is not None and (generate or curriculum is not None or machines is not None
+                                      or orders is not None):
         raise RRLError("give either --scenario or --generate/--curriculum/--machines/--orders, not both")
-    if scenario_path is None and not (generate or curriculum or machines):
+    if scenario_path is None and not (generate or curriculum is not None or machines is not None):
         raise RRLError("nothing to train on: give --scenario F or --generate [--machines M | --curriculum 2,10,40]")
     if curriculum is not None and machines is not None:
         raise RRLError("give either --machines or --curriculum, not both")
-    stages = parse_curriculum(curriculum) if curriculum else [machines or 40]
+    stages = parse_curriculum(curriculum) if curriculum is not None else [machines if machines is not None else 40]
     if resume is not None and not resume.is_file():
         raise RRLError(f"--resume: {resume}: no such file")
+    if tensorboard is not None:
+        require_tensorboard()  # before any output directory is made
     if scenario_path is not None:
         read_scenario(scenario_path)  # a bad file is a one-line error before any training starts
     config = TrainConfig(
@@ -83,11 +88,12 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model (.zip); default: the shipped model for the plant.")
 @click.option("--instances", type=int, default=10, show_default=True, help="Held-out instances to schedule.")
-@click.option("--machines", type=int, default=40, show_default=True, help="Machines of the generated plants.")
+@click.option("--machines", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Machines of the generated plants.")
 @click.option("--orders", type=int, default=None, help="Orders per instance; default: by plant size.")
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Instead of generated plants: random order sets on this scenario's plant.")
-@click.option("--stress", type=click.Choice(["all_urgent", "machine_breakdown", "rush_order", "overload"]),
+@click.option("--stress", type=click.Choice(STRESS),
               default=None, help="Stress every instance this way.")
 @seed_option
 @json_option
@@ -100,7 +106,7 @@ def evaluate(model: Path | None, instances: int, machines: int, orders: int | No
     """
     from rrl.generative.evaluate import evaluate as run
     from rrl.generative.evaluate import format_table
-    from rrl.generative.instances import PlantSource, held_out, stage_source
+    from rrl.generative.instances import PlantSource, held_out, scenario_order_range, stage_source
     from rrl.generative.instances import stress as stressed
     from rrl.generative.models import default_model
     from rrl.generative.policy import load_model
@@ -109,8 +115,8 @@ def evaluate(model: Path | None, instances: int, machines: int, orders: int | No
         raise RRLError(f"--instances must be >= 1, got {instances}")
     if scenario_path is not None:
         scenario = read_scenario(scenario_path)
-        count = len(scenario.problem.orders)
-        problems = held_out(PlantSource(scenario.plant, (max(3, count // 2), max(4, 2 * count))), instances)
+        problems = held_out(PlantSource(scenario.plant, scenario_order_range(len(scenario.problem.orders))),
+                            instances)
         label = f"{scenario.name} plant, random order sets"
     else:
         problems = held_out(stage_source(machines, orders), instances)
