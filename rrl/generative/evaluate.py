@@ -82,7 +82,11 @@ def plan_kpis(plan: Plan) -> dict[str, float]:
 
 def evaluate(problems: Sequence[Problem], model: Any = None, *, methods: Sequence[str] = METHODS,
              seed: int = 0) -> list[MethodKPI]:
-    """KPI rows of ``methods`` on ``problems``; ``model`` (path or loaded) serves ``ppo``."""
+    """KPI rows of ``methods`` on ``problems``; ``model`` (path or loaded) serves ``ppo``.
+
+    Without ``model``, the shipped model for the first problem's plant serves (see
+    :func:`rrl.generative.models.default_model`).
+    """
     if not problems:
         raise RRLError("no instances to evaluate")
     unknown = [m for m in methods if m not in METHODS]
@@ -90,10 +94,13 @@ def evaluate(problems: Sequence[Problem], model: Any = None, *, methods: Sequenc
         raise RRLError(f"unknown method '{unknown[0]}' (expected one of {', '.join(METHODS)})")
     policy = None
     if "ppo" in methods:
+        from rrl.generative.models import default_model
         from rrl.generative.policy import load_model
         from rrl.generative.safety import ppo_schedule
 
-        policy = load_model(model) if model is None or not hasattr(model, "predict") else model
+        if model is None:
+            model = default_model(problems[0].plant)
+        policy = model if hasattr(model, "predict") else load_model(model)
     rows = []
     for method in methods:
         values: dict[str, list[float]] = {}
