@@ -142,7 +142,10 @@ def _command_line(ctx: click.Context) -> str:
         if not isinstance(param, click.Option) or param.name is None:
             continue
         value = ctx.params.get(param.name)
-        if value is None or value is False or value == param.default:
+        given = ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
+        # options typed on the command line are kept even when they equal the default,
+        # so that the recorded command repeats the run if a default changes
+        if value is None or value is False or (value == param.default and not given):
             continue
         flag = max(param.opts, key=len)
         words += [flag] if value is True else [flag, shlex.quote(str(value))]

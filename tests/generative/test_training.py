@@ -245,12 +245,13 @@ def test_model_and_json_are_replaced_whole(tmp_path: Path, monkeypatch: pytest.M
 def test_curriculum_from_the_command_line(tmp_path: Path) -> None:
     out = tmp_path / "cur.zip"
     result = CliRunner().invoke(cli, ["ppo", "train", "--curriculum", "2,4", "--timesteps", "1024", "--out", str(out),
-                                      "--json"])
+                                      "--seed", "0", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [s["stage"] for s in data["stages"]] == ["2m", "4m"]
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["command"] == f"rrl ppo train --curriculum 2,4 --timesteps 1024 --out {out} --json"
+    # options typed with their default value (--seed 0) are recorded too
+    assert meta["command"] == f"rrl ppo train --curriculum 2,4 --timesteps 1024 --out {out} --seed 0 --json"
     assert meta["config"]["curriculum"] == [2, 4]
     assert (tmp_path / "cur.zip.d" / "stage2-4m" / "best_model.zip").is_file()
     assert ppo_schedule(held_out(stage_source(4), 1)[0], out).source == "ppo"
