@@ -95,7 +95,10 @@ def main() -> None:
         print(format_table(rows, f"{args.instances} held-out instances, generated {machines}-machine plants"))
         print(f"PPO mean tardiness vs EDD: {gain_edd:+.1%} below (target >= 20 %); "
               f"vs ATCS: {gain_atcs:+.1%} below (target >= 0 %)")
-        print(f"reference, earliest due date ignoring importance: {reference[machines]:.2f} h")
+        ref = reference[machines]
+        gain_ref = 1.0 - ppo.mean_tardiness_h / ref if ref else 0.0
+        print(f"reference, earliest due date ignoring importance: {ref:.2f} h "
+              f"(PPO {gain_ref:+.1%} below it; not a target)")
 
 
 if __name__ == "__main__":
