@@ -186,7 +186,7 @@ def train_ppo(config: TrainConfig) -> TrainReport:
             if config.resume is not None:
                 load_model(config.resume)  # one-line errors for a bad file, and a shape check
                 model = load(config.resume, env)
-                # the loaded model keeps no random state: --seed seeds the network's sampling
+                # loading re-seeds the network with the seed stored in the file: --seed wins
                 model.set_random_seed(config.seed)
             else:
                 model = MaskablePPO(
@@ -210,6 +210,8 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         model.lr_schedule = _constant(rate)
         stage_dir = work / f"stage{index + 1}-{stage.name}"
         stage_dir.mkdir(parents=True, exist_ok=True)
+        # a best model left by an earlier run in the same OUT.d must not be taken for this one's
+        (stage_dir / "best_model.zip").unlink(missing_ok=True)
         # the validation problems in turn, seeded: every evaluation sees each problem once
         eval_env = DummyVecEnv([_maker(CyclingSource(stage.validation), config.setup_weight)])
         eval_env.seed(config.seed + 1000 * index + 500)
