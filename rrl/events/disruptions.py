@@ -69,8 +69,7 @@ def new_order(
     """An order arrives and is inserted: at ``position`` (resource, index) or, by default,
     at a random place after the started orders of a random eligible resource (training
     as in the paper)."""
-    before = clock(plan, plan.problem.now if now is None else now)
-    return _insert(before, order, position, rng, "new_order")
+    return _insert(plan, now, order, position, rng, "new_order")
 
 
 def rush_order(
@@ -82,8 +81,7 @@ def rush_order(
     rng: random.Random | None = None,
 ) -> Disruption:
     """As :func:`new_order`, for an important order (``important`` is set to true)."""
-    before = clock(plan, plan.problem.now if now is None else now)
-    return _insert(before, order.with_changes(important=True), position, rng, "rush_order")
+    return _insert(plan, now, order.with_changes(important=True), position, rng, "rush_order")
 
 
 def breakdown(plan: Plan, resource: str, at: float, duration: float, *, now: float | None = None) -> Disruption:
@@ -141,8 +139,11 @@ def material_delay(plan: Plan, order: str, release: float, *, now: float | None 
 
 
 def _insert(
-    before: Plan, order: Order, position: tuple[str, int] | None, rng: random.Random | None, kind: str
+    plan: Plan, now: float | None, order: Order, position: tuple[str, int] | None, rng: random.Random | None,
+    kind: str,
 ) -> Disruption:
+    """Move the clock, then put the arriving order in (the two order-arrival events)."""
+    before = clock(plan, plan.problem.now if now is None else now)
     problem = before.problem
     _check_new_order(problem, order)
     grown = problem.with_orders([order])
