@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from rrl.domain.plan import Plan
-from rrl.domain.scenario import Scenario, load_scenario
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
 
@@ -59,11 +58,6 @@ def image_path(value: Path | None, flag: str) -> Path | None:
     if value is not None and value.suffix.lower() not in IMAGE_SUFFIXES:
         raise RRLError(f"{flag} {value}: use one of {', '.join(IMAGE_SUFFIXES)}")
     return value
-
-
-def read_scenario(path: Path) -> Scenario:
-    """Load a scenario; a missing file becomes a one-line error like any other."""
-    return load_scenario(path)
 
 
 def print_json(data: Any) -> None:

@@ -17,14 +17,13 @@ from rrl.cli.common import (
     json_option,
     print_json,
     progress_enabled,
-    read_scenario,
     scenario_option,
     seed_option,
 )
 from rrl.cli.schedule import RULE_CHOICES
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
-from rrl.domain.scenario import Scenario, scenario_of
+from rrl.domain.scenario import Scenario, load_scenario, scenario_of
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 from rrl.events import EVENTS
@@ -80,7 +79,7 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
     operators chosen epsilon-greedily from the current first-order regression tree (TG).
     The tree is written as readable Prolog rules in OUT/policy.pl.
     """
-    scenario = read_scenario(scenario_path)
+    scenario = load_scenario(scenario_path)
     check_policy_target(out)
     builder = None
     fallbacks: list[str] = []
@@ -162,7 +161,7 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
         if value is not None and name != "now" and event not in EVENT_OPTIONS[name]:
             raise RRLError(f"--{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
     agent = RepairAgent.load(policy_dir)
-    scenario = read_scenario(scenario_path)
+    scenario = load_scenario(scenario_path)
     plan = _plan_of(scenario, rule, model)
     result = agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
     checked(result.plan, "repaired", reference=result.before)
@@ -309,7 +308,7 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
         except ImportError:
             raise RRLError("--methods cpsat needs OR-Tools: pip install 'rrl-repair[cpsat]'") from None
     agent = RepairAgent.load(policy_dir)
-    scenario = read_scenario(scenario_path)
+    scenario = load_scenario(scenario_path)
     events = parse_events(event) if event else agent.events
     bounds = parse_orders(orders) if orders else agent.orders
     held_out = draw_cases(scenario.plant, cases, seed, bounds, events)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from rrl.cli.common import json_option, print_json, progress_enabled, read_scenario, seed_option
+from rrl.cli.common import json_option, print_json, progress_enabled, seed_option
+from rrl.domain.scenario import load_scenario
 from rrl.errors import RRLError
 from rrl.generative.instances import STRESS
 
@@ -67,7 +68,7 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
     if tensorboard is not None:
         require_tensorboard()  # before any output directory is made
     if scenario_path is not None:
-        read_scenario(scenario_path)  # a bad file is a one-line error before any training starts
+        load_scenario(scenario_path)  # a bad file is a one-line error before any training starts
     config = TrainConfig(
         out=out, timesteps=timesteps, curriculum=tuple(stages), orders=orders, scenario=scenario_path,
         envs=envs, seed=seed, tensorboard=tensorboard, resume=resume, progress=progress_enabled(as_json),
@@ -114,7 +115,7 @@ def evaluate(model: Path | None, instances: int, machines: int, orders: int | No
     if instances < 1:
         raise RRLError(f"--instances must be >= 1, got {instances}")
     if scenario_path is not None:
-        scenario = read_scenario(scenario_path)
+        scenario = load_scenario(scenario_path)
         problems = held_out(PlantSource(scenario.plant, scenario_order_range(len(scenario.problem.orders))),
                             instances)
         label = f"{scenario.name} plant, random order sets"

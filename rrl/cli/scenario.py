@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from rrl.cli.common import json_option, print_json, read_scenario
+from rrl.cli.common import json_option, print_json
 from rrl.dispatching import RULES, dispatch
 from rrl.domain.generate import generate_scenario
+from rrl.domain.scenario import load_scenario
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
 
@@ -54,7 +55,7 @@ def validate_command(path: Path, as_json: bool) -> None:
 
     Exits 0 when the file is valid, 2 with one line naming the key and problem when not.
     """
-    loaded = read_scenario(path)
+    loaded = load_scenario(path)
     problems: list[str] = []
     if loaded.schedule is not None:
         plan = loaded.plan()

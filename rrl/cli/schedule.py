@@ -11,12 +11,12 @@ from rrl.cli.common import (
     image_path,
     json_option,
     print_json,
-    read_scenario,
     scenario_option,
     seed_option,
 )
 from rrl.dispatching import RULES, dispatch
 from rrl.domain.plan import Plan
+from rrl.domain.scenario import load_scenario
 
 RULE_CHOICES = [*RULES, "ppo"]
 
@@ -41,7 +41,7 @@ def schedule(scenario_path: Path, rule: str | None, model: Path | None, seed: in
     before it is printed. Frozen orders (started before the scenario's `now`) stay put.
     """
     image_path(gantt, "--gantt")
-    scenario = read_scenario(scenario_path)
+    scenario = load_scenario(scenario_path)
     problem = scenario.problem
     if rule is None and scenario.schedule is not None:
         plan = scenario.plan()
