@@ -21,23 +21,17 @@ from rrl.cli.common import (
     seed_option,
 )
 from rrl.cli.schedule import RULE_CHOICES
-from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
-from rrl.domain.scenario import Scenario, load_scenario, scenario_of
+from rrl.domain.scenario import load_scenario
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 from rrl.events import EVENTS
 from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.cases import parse_events, parse_orders
+from rrl.learning.consult import check_event_options, consult_json
+from rrl.learning.consult import consult as run_consult
 from rrl.learning.goals import GOALS
 from rrl.learning.policy_io import check_policy_target
-
-#: Which events each consult option belongs to.
-EVENT_OPTIONS = {
-    "product": ("new_order", "rush_order"), "size": ("new_order", "rush_order"), "due": ("new_order", "rush_order"),
-    "resource": ("breakdown",), "at": ("breakdown",), "duration": ("breakdown",),
-    "order": ("material_delay",), "release": ("material_delay",),
-}
 
 policy_option = click.option("--policy", "policy_dir", required=True,
                              type=click.Path(file_okay=False, path_type=Path),
@@ -157,13 +151,11 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     image_path(gantt, "--gantt")
     given = {"product": product, "size": size, "due": due, "resource": resource, "at": at, "duration": duration,
              "order": order, "release": release, "now": now}
-    for name, value in given.items():
-        if value is not None and name != "now" and event not in EVENT_OPTIONS[name]:
-            raise RRLError(f"--{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
+    check_event_options(event, given)
     agent = RepairAgent.load(policy_dir)
     scenario = load_scenario(scenario_path)
-    plan = _plan_of(scenario, rule, model)
-    result = agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
+    result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, rule=rule, model=model,
+                         warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
     checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
         from rrl.viz import repair_strip
@@ -177,36 +169,6 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     _print_repair(result)
     if gantt is not None:
         click.echo(f"repair strip written to {gantt}")
-
-
-def _plan_of(scenario: Scenario, rule: str | None, model: Path | None) -> Plan:
-    """The plan to disrupt: the scenario's schedule, or the one ``rule`` builds."""
-    if rule is None and scenario.schedule is not None:
-        return scenario.plan()
-    if rule == "ppo":
-        from rrl.generative.safety import ppo_schedule
-
-        result = ppo_schedule(scenario.problem, model, keep=scenario.schedule)
-        if result.fallback:
-            click.echo(f"rrl: warning: PPO schedule rejected ({result.reason}); repairing the {result.source} plan",
-                       err=True)
-        return result.plan
-    from rrl.dispatching import dispatch
-
-    return Plan.build(scenario.problem, dispatch(scenario.problem, rule or "edd", keep=scenario.schedule))
-
-
-def consult_json(result: RepairResult, name: str) -> dict[str, Any]:
-    """The JSON object of DESIGN section 7 for a repair."""
-    return {
-        "event": result.event,
-        "initial": result.before.metrics.to_dict(),
-        "disrupted": result.disrupted.metrics.to_dict(),
-        "repaired": result.plan.metrics.to_dict(),
-        "steps": [s.to_dict() for s in result.steps],
-        "scenario": scenario_of(result.plan, name).to_dict(),
-        "seconds": result.seconds,
-    }
 
 
 def _print_repair(result: RepairResult) -> None:

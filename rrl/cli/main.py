@@ -40,13 +40,15 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that ``rrl --help`` stays fast and each family stays in its module.
-    from rrl.cli import learning, ppo, scenario, schedule, tilde
+    from rrl.cli import learning, ppo, scenario, schedule, service, tilde
 
     cli.add_command(schedule.schedule)
     cli.add_command(scenario.scenario)
     cli.add_command(tilde.tilde)
     cli.add_command(ppo.ppo)
     learning.register(cli)
+    cli.add_command(service.db)
+    cli.add_command(service.serve)
 
 
 _register()

@@ -1,0 +1,98 @@
+"""Consult mode as one function: a scenario, an event and a policy give a repair.
+
+``rrl consult`` and the repair service (``rrl serve``) both call :func:`consult` and
+print or store :func:`consult_json`, so a repair served over HTTP is the one the command
+line prints for the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rrl.domain.plan import Plan
+from rrl.domain.scenario import Scenario, scenario_of
+from rrl.errors import RRLError
+from rrl.learning.agent import RepairAgent, RepairResult
+
+#: Which events each event option belongs to (``now`` belongs to every event).
+EVENT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "product": ("new_order", "rush_order"), "size": ("new_order", "rush_order"), "due": ("new_order", "rush_order"),
+    "resource": ("breakdown",), "at": ("breakdown",), "duration": ("breakdown",),
+    "order": ("material_delay",), "release": ("material_delay",),
+}
+
+
+def check_event_options(event: str, given: dict[str, Any], prefix: str = "--") -> None:
+    """Refuse an option given for an event it does not belong to (``prefix`` names options)."""
+    for name, value in given.items():
+        if value is None or name == "now":
+            continue
+        if name not in EVENT_OPTIONS:
+            raise RRLError(f"{prefix}{name} is not an event option")
+        if event not in EVENT_OPTIONS[name]:
+            raise RRLError(f"{prefix}{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
+
+
+def plan_of(scenario: Scenario, rule: str | None = None, model: Path | None = None,
+            warn: Callable[[str], None] | None = None) -> Plan:
+    """The plan to disrupt: the scenario's schedule, or the one ``rule`` builds.
+
+    Without ``rule`` and without a schedule in the scenario, the EDD plan. With ``ppo``, a
+    rejected PPO schedule is replaced by the safety wrapper's fallback, and ``warn`` hears why.
+    """
+    if rule is None and scenario.schedule is not None:
+        return scenario.plan()
+    if rule == "ppo":
+        from rrl.generative.safety import ppo_schedule
+
+        result = ppo_schedule(scenario.problem, model, keep=scenario.schedule)
+        if result.fallback and warn is not None:
+            warn(f"PPO schedule rejected ({result.reason}); repairing the {result.source} plan")
+        return result.plan
+    from rrl.dispatching import dispatch
+
+    return Plan.build(scenario.problem, dispatch(scenario.problem, rule or "edd", keep=scenario.schedule))
+
+
+def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0, max_steps: int | None = None,
+            rule: str | None = None, model: Path | None = None, warn: Callable[[str], None] | None = None,
+            **given: Any) -> RepairResult:
+    """Repair the scenario's plan after ``event`` with ``agent`` (what ``rrl consult`` does).
+
+    ``given`` holds the event's options (None: drawn from ``seed``); an option that does
+    not belong to the event raises :class:`RRLError`. The result is not validated here:
+    callers check ``result.plan`` against ``result.before`` before they output it.
+    """
+    check_event_options(event, given)
+    plan = plan_of(scenario, rule, model, warn)
+    return agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
+
+
+def search_agent(goal: str = "tardiness", max_steps: int = 10) -> RepairAgent:
+    """A repair agent without a learned policy, for when there is none to consult.
+
+    Every action gets the same value (an untrained agent's Q = 0), so the tie-break by the
+    goal's cost decides: each step takes the applicable operator of the focal task(s) whose
+    plan has the lowest cost, :meth:`RepairAgent.repair`'s own loop keeps the best plan
+    seen, and the result is never worse than the disrupted plan. No Prolog is consulted;
+    steps carry no rule.
+    """
+    from rrl.domain.plant import Plant
+
+    return RepairAgent(Plant(products=(), resources={}), goal, learner="propositional", tie_break="cost",
+                       max_steps=max_steps)
+
+
+def consult_json(result: RepairResult, name: str) -> dict[str, Any]:
+    """The JSON object of DESIGN section 7 for a repair."""
+    return {
+        "event": result.event,
+        "initial": result.before.metrics.to_dict(),
+        "disrupted": result.disrupted.metrics.to_dict(),
+        "repaired": result.plan.metrics.to_dict(),
+        "steps": [s.to_dict() for s in result.steps],
+        "scenario": scenario_of(result.plan, name).to_dict(),
+        "seconds": result.seconds,
+    }

@@ -1,0 +1,182 @@
+"""The HTTP layer of ``rrl serve`` (FastAPI): JSON endpoints, the web page, OpenAPI at /docs.
+
+Every call into :class:`~rrl.service.core.RepairService` runs on one worker thread (the
+process's SWI-Prolog engine is not shared between threads), and events on one scenario
+also wait for each other on a per-scenario lock, in arrival order: versions are written
+one after the other, each in one transaction, and the database's own guard (see
+:mod:`rrl.storage.store`) refuses a version computed from an outdated plan when several
+server processes share one database.
+
+Errors are JSON ``{"error": "<one line>"}``: 422 for a body or an event that does not
+fit, 404 for an unknown scenario or version, 409 when another writer kept winning,
+500 when the validator refused a computed plan (nothing stored), 503 when the
+database cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rrl import __version__
+from rrl.errors import RRLError
+from rrl.service.core import RepairService
+from rrl.service.models import EventBody, ScenarioBody
+from rrl.storage import NotFound, Store, StoreError, VersionConflict
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+T = TypeVar("T")
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """JSON without FastAPI's encoder pass (the data is plain JSON types already)."""
+    return Response(json.dumps(data, separators=(",", ":"), allow_nan=False), status_code=status,
+                    media_type="application/json")
+
+
+def error(status: int, message: str) -> Response:
+    """The one error shape of the API."""
+    line = " ".join(str(message).split())
+    return json_response({"error": line}, status)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if part == "body" and not out:
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def create_app(store: Store, policy: str | Path | None = None) -> FastAPI:
+    """The application: a service over ``store``, repairing with ``policy`` (or the search)."""
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-repair")
+    # Built on the worker thread: the policy's Prolog is loaded by the thread that will use it.
+    service: RepairService = worker.submit(RepairService, store, policy).result()
+    locks: dict[int, asyncio.Lock] = {}
+
+    async def on_worker(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(worker, lambda: call(*args, **kwargs))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        worker.shutdown(wait=True)
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="rrl repair service",
+        version=__version__,
+        description="Plans of batch plants in a database; events repaired by a learned relational policy "
+                    "(DESIGN section 11). Errors are `{\"error\": \"<one line>\"}`.",
+    )
+    app.state.service = service
+    app.state.worker = worker
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        first: dict[str, Any] = dict(exc.errors()[0]) if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return error(422, f"body: not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})")
+        where = _location(tuple(first.get("loc", ())))
+        return error(422, f"{where}: {first.get('msg')}" if where else str(first.get("msg")))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_request: Request, exc: NotFound) -> Response:
+        return error(404, str(exc))
+
+    @app.exception_handler(VersionConflict)
+    async def _conflict(_request: Request, exc: VersionConflict) -> Response:
+        return error(409, f"{exc}; try again")
+
+    @app.exception_handler(StoreError)
+    async def _store(_request: Request, exc: StoreError) -> Response:
+        return error(503, str(exc))
+
+    @app.exception_handler(RRLError)
+    async def _user(_request: Request, exc: RRLError) -> Response:
+        from rrl.service.core import Rejected
+
+        # Library messages name command-line flags (--product); here they are body keys.
+        message = str(exc).removeprefix("--")
+        return error(500 if isinstance(exc, Rejected) else 422, message)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/scenarios", summary="Every stored scenario")
+    async def list_scenarios() -> Response:
+        return json_response(await on_worker(store.scenarios))
+
+    @app.post("/api/scenarios", status_code=201, summary="Store a scenario as version 1")
+    async def create_scenario(body: ScenarioBody, rule: str | None = None) -> Response:
+        """Body: a scenario (DESIGN section 2). ``?rule=R`` builds its plan with a dispatching rule or
+        ``ppo`` (safety wrapper: an invalid PPO schedule falls back to a rule, counted in /api/metrics);
+        without it the scenario's own schedule, or EDD. Returns ``{"id", "version", "metrics"}``."""
+        from rrl.cli.schedule import RULE_CHOICES
+
+        if rule is not None and rule not in RULE_CHOICES:
+            return error(422, f"rule: unknown rule '{rule}' (expected one of {', '.join(RULE_CHOICES)})")
+        data = body.model_dump(mode="json", exclude_none=True)
+        stored = await on_worker(service.create_scenario, data, rule)
+        return json_response({"id": stored.scenario_id, "version": stored.version, "metrics": stored.metrics}, 201)
+
+    @app.get("/api/scenarios/{scenario_id}", summary="The scenario with its current plan")
+    async def get_scenario(scenario_id: int) -> Response:
+        """The scenario (file format) with the current plan as ``schedule``, plus ``metrics``,
+        ``version`` and ``plan`` (times of every order, for charts)."""
+        return json_response(await on_worker(service.scenario_view, scenario_id))
+
+    @app.post("/api/scenarios/{scenario_id}/events", summary="Repair the current plan after an event")
+    async def post_event(scenario_id: int, body: EventBody) -> Response:
+        """Returns the object of ``rrl consult --json`` for the current plan and this event, plus the
+        stored ``version``. Events on one scenario are applied one at a time, in arrival order."""
+        arrived = time.perf_counter()
+        lock = locks.setdefault(scenario_id, asyncio.Lock())
+        async with lock:
+            out, _ = await on_worker(service.apply_event, scenario_id, body.event, body.options(),
+                                     seed=body.seed, max_steps=body.max_steps)
+        service.counters.record(service.counters.event_ms, (time.perf_counter() - arrived) * 1000)
+        return json_response(out)
+
+    @app.get("/api/scenarios/{scenario_id}/versions", summary="The version history")
+    async def list_versions(scenario_id: int) -> Response:
+        """``[{"version", "event", "metrics", "created", "source"}]``, oldest first."""
+        return json_response(await on_worker(store.versions, scenario_id))
+
+    @app.get("/api/scenarios/{scenario_id}/versions/{version}", summary="One version in full")
+    async def get_version(scenario_id: int, version: int) -> Response:
+        """The version's scenario and plan, its metrics, the event, and the repair: its steps with
+        the rule that chose each one."""
+        stored = await on_worker(store.version, scenario_id, version)
+        return json_response(service.version_view(stored))
+
+    @app.get("/api/metrics", summary="Service figures")
+    async def metrics() -> Response:
+        """Repairs served and failed, validator rejections, version conflicts, the fallback rate of
+        PPO schedules, and latency percentiles (ms) of events and of the repairs themselves."""
+        return json_response(service.counters.to_dict())
+
+    return app

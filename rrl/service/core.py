@@ -1,0 +1,229 @@
+"""The repair service without HTTP: scenarios in, events in, stored plan versions out.
+
+:class:`RepairService` does the work of each endpoint with the library's own functions
+(``scenario_from_dict``, :func:`rrl.learning.consult.consult`, ``consult_json``, the
+validator) and the :class:`~rrl.storage.Store`. It is synchronous and not thread-safe:
+SWI-Prolog (through pyswip) is one engine per process, so the web layer runs every call
+of this class on one worker thread (:mod:`rrl.service.app`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rrl.domain.plan import Plan
+from rrl.domain.scenario import Scenario, scenario_from_dict
+from rrl.domain.validator import validate
+from rrl.errors import RRLError
+from rrl.learning.agent import RepairAgent, RepairResult
+from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
+from rrl.storage import Store, Version, VersionConflict
+
+#: How often an event is recomputed when another process stored a version first.
+RETRIES = 3
+
+
+class Rejected(RRLError):
+    """The validator refused a plan the service computed (a bug; nothing is stored)."""
+
+
+@dataclass
+class Counters:
+    """What ``GET /api/metrics`` reports; latencies keep the last ``window`` requests."""
+
+    window: int = 2000
+    repairs_served: int = 0
+    repairs_failed: int = 0
+    validator_rejections: int = 0
+    version_conflicts: int = 0
+    ppo_schedules: int = 0
+    ppo_fallbacks: int = 0
+    scenarios_created: int = 0
+    started: float = field(default_factory=time.time)
+    event_ms: deque[float] = field(default_factory=deque)
+    repair_ms: deque[float] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, series: deque[float], ms: float) -> None:
+        with self.lock:
+            series.append(ms)
+            while len(series) > self.window:
+                series.popleft()
+
+    def to_dict(self) -> dict[str, Any]:
+        with self.lock:
+            events, repairs = list(self.event_ms), list(self.repair_ms)
+        return {
+            "repairs_served": self.repairs_served,
+            "repairs_failed": self.repairs_failed,
+            "validator_rejections": self.validator_rejections,
+            "version_conflicts": self.version_conflicts,
+            "scenarios_created": self.scenarios_created,
+            "ppo": {"schedules": self.ppo_schedules, "fallbacks": self.ppo_fallbacks,
+                    "fallback_rate": self.ppo_fallbacks / self.ppo_schedules if self.ppo_schedules else 0.0},
+            "latency_ms": {"event": percentiles(events), "repair": percentiles(repairs)},
+            "uptime_s": round(time.time() - self.started, 3),
+        }
+
+
+def percentiles(values: list[float]) -> dict[str, float | int | None]:
+    """Count, p50, p95, p99 and max (nearest rank) of ``values`` in ms."""
+    if not values:
+        return {"count": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.999999) - 1))], 3)
+
+    return {"count": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99),
+            "max": round(ordered[-1], 3)}
+
+
+class RepairService:
+    """Scenarios, events and versions over a store.
+
+    Parameters
+    ----------
+    store : Store
+        Where scenarios and plan versions live.
+    policy : path, optional
+        A policy directory (``rrl train``). Without one, repairs are the policy-free
+        search of :func:`rrl.learning.consult.search_agent` (tardiness goal).
+    """
+
+    def __init__(self, store: Store, policy: str | Path | None = None) -> None:
+        self.store = store
+        self.policy = str(policy) if policy is not None else None
+        self.agent: RepairAgent = RepairAgent.load(policy) if policy is not None else search_agent()
+        self.counters = Counters()
+
+    # ------------------------------------------------------------------ scenarios
+
+    def create_scenario(self, data: dict[str, Any], rule: str | None = None) -> Version:
+        """Check a scenario (file format as a dict), build its plan if asked, store version 1.
+
+        Without ``rule`` the scenario's own schedule is the plan (EDD when it has none);
+        ``ppo`` goes through the safety wrapper, whose fallbacks are counted.
+        """
+        scenario = scenario_from_dict(data, "body", default_name="scenario")
+        source = rule or ("scenario" if scenario.schedule is not None else "edd")
+        if rule == "ppo":
+            fell: list[str] = []
+            self.counters.ppo_schedules += 1
+            plan = plan_of(scenario, "ppo", warn=fell.append)
+            if fell:
+                self.counters.ppo_fallbacks += 1
+                source = "ppo-fallback"
+        else:
+            plan = plan_of(scenario, rule)
+        self._validated(plan, None)
+        stored = self.store.create(scenario.with_schedule(plan.schedule), source=source)
+        self.counters.scenarios_created += 1
+        return stored
+
+    # ------------------------------------------------------------------ events
+
+    def apply_event(self, scenario_id: int, event: str, options: dict[str, Any], *, seed: int = 0,
+                    max_steps: int | None = None) -> tuple[dict[str, Any], Version]:
+        """Repair the scenario's current plan after ``event``; store and return the new version.
+
+        Returns the object ``rrl consult --json`` prints for the current version's
+        scenario and the same options, plus ``version``, and the stored version.
+        """
+        check_event_options(event, options, prefix="")
+        for attempt in range(RETRIES):
+            head = self.store.current(scenario_id)
+            started = time.perf_counter()
+            try:
+                result = consult(self.agent, head.scenario, event, seed=seed, max_steps=max_steps, **options)
+            except RRLError:
+                self.counters.repairs_failed += 1
+                raise
+            self.counters.record(self.counters.repair_ms, (time.perf_counter() - started) * 1000)
+            self._validated(result.plan, result.before)
+            out = consult_json(result, head.scenario.name)
+            # What a reader of the printed scenario gets: the next event starts from it.
+            after = scenario_from_dict(out["scenario"], f"scenario {scenario_id}")
+            try:
+                stored = self.store.append(scenario_id, head.version, after, event=out["event"],
+                                           repair=self._repair_record(result, out, seed, max_steps),
+                                           steps=self._steps(result))
+            except VersionConflict:
+                self.counters.version_conflicts += 1
+                if attempt == RETRIES - 1:
+                    raise
+                continue
+            self.counters.repairs_served += 1
+            out["version"] = stored.version
+            return out, stored
+        raise AssertionError("unreachable")
+
+    def _validated(self, plan: Plan, before: Plan | None) -> None:
+        reference = (before.schedule, before.times) if before is not None else None
+        problems = validate(plan.problem, plan.schedule, plan.times, reference=reference)
+        if problems:
+            self.counters.validator_rejections += 1
+            raise Rejected(f"internal error: the plan is invalid ({problems[0]}; {len(problems)} violations); "
+                           "nothing was stored")
+
+    def _repair_record(self, result: RepairResult, out: dict[str, Any], seed: int,
+                       max_steps: int | None) -> dict[str, Any]:
+        return {"initial": out["initial"], "disrupted": out["disrupted"], "seconds": out["seconds"],
+                "goal": result.goal, "reached": result.reached, "note": result.note, "explored": result.explored,
+                "seed": seed, "max_steps": max_steps or self.agent.max_steps, "policy": self.policy,
+                "focal": list(_focal(result))}
+
+    def _steps(self, result: RepairResult) -> list[dict[str, Any]]:
+        return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule} for s in result.steps]
+
+    # ------------------------------------------------------------------ reading
+
+    def scenario_view(self, scenario_id: int) -> dict[str, Any]:
+        """``GET /api/scenarios/{id}``: the scenario with the current plan, its metrics and version."""
+        return self.version_view(self.store.current(scenario_id), full=False)
+
+    def version_view(self, stored: Version, full: bool = True) -> dict[str, Any]:
+        """A version for the API: the scenario, metrics, version, and (``full``) how it came about."""
+        scenario = stored.scenario
+        data: dict[str, Any] = {"id": stored.scenario_id, **scenario.to_dict(), "metrics": stored.metrics,
+                                "version": stored.version, "created": _iso(stored), "source": stored.source,
+                                "plan": plan_rows(scenario)}
+        if full:
+            data["event"] = stored.event
+            data["repair"] = stored.repair
+            data["steps"] = stored.steps or []
+        return data
+
+
+def plan_rows(scenario: Scenario) -> list[dict[str, Any]]:
+    """One row per order for a Gantt chart: times, cleanout before it, due date, flags."""
+    plan = scenario.plan()
+    orders = scenario.problem.orders
+    frozen = scenario.problem.frozen
+    rows = []
+    for row in plan.rows():
+        oid = str(row["order"])
+        spec = orders[oid]
+        rows.append({**row, "setup": plan.times.setup[oid], "product": spec.product, "due": spec.due,
+                     "important": spec.important, "frozen": oid in frozen})
+    return rows
+
+
+def _focal(result: RepairResult) -> tuple[str, ...]:
+    event = result.event
+    if event.get("type") in ("new_order", "rush_order"):
+        return (str(event["order"]["id"]),)
+    if event.get("type") == "material_delay":
+        return (str(event["order"]),)
+    return tuple(dict.fromkeys(s.action.focal for s in result.steps))
+
+
+def _iso(stored: Version) -> str:
+    from rrl.storage.store import iso
+
+    return iso(stored.created)

@@ -1,0 +1,83 @@
+"""Request bodies of the repair service (pydantic): what OpenAPI at ``/docs`` shows.
+
+The scenario body mirrors the scenario file (DESIGN section 2); after pydantic checked
+its shape, :func:`rrl.domain.scenario.scenario_from_dict` checks its meaning (products,
+eligibility, precedence cycles, the schedule) exactly as for a file. Unknown keys are
+refused everywhere, numbers must be finite, strings are never taken for numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class ResourceBody(BaseModel):
+    """A resource: rates per product (kg/h), optional initial product and downtime windows."""
+
+    model_config = _STRICT
+    id: str = Field(min_length=1)
+    kind: str = "machine"
+    rates: dict[str, float]
+    initial_product: str | None = None
+    downtime: list[tuple[float, float]] | None = None
+
+
+class OrderBody(BaseModel):
+    """An order (sizes in kg, times in hours)."""
+
+    model_config = _STRICT
+    id: str = Field(min_length=1)
+    product: str
+    size: float
+    due: float
+    release: float | None = None
+    important: bool | None = None
+    weight: float | None = None
+    after: list[str] | None = None
+
+
+class ScenarioBody(BaseModel):
+    """A scenario as in a scenario file; ``schedule`` is optional (``?rule=`` builds one)."""
+
+    model_config = _STRICT
+    name: str | None = None
+    products: list[str]
+    resources: list[ResourceBody]
+    cleanout: dict[str, dict[str, float]] | None = None
+    orders: list[OrderBody]
+    schedule: dict[str, list[str]] | None = None
+    now: float | None = None
+
+
+EventName = Literal["new_order", "rush_order", "breakdown", "material_delay"]
+
+
+class EventBody(BaseModel):
+    """An event and its options; options not given are drawn from ``seed`` (as ``rrl consult``).
+
+    ``product``, ``size``, ``due``: new_order and rush_order. ``resource``, ``at``,
+    ``duration``: breakdown. ``order``, ``release``: material_delay. ``now``: any event.
+    """
+
+    model_config = _STRICT
+    event: EventName
+    product: str | None = None
+    size: float | None = Field(default=None, gt=0)
+    due: float | None = None
+    resource: str | None = None
+    at: float | None = Field(default=None, ge=0)
+    duration: float | None = Field(default=None, gt=0)
+    order: str | None = None
+    release: float | None = Field(default=None, ge=0)
+    now: float | None = Field(default=None, ge=0)
+    seed: int = 0
+    max_steps: int | None = Field(default=None, ge=1, le=1000)
+
+    def options(self) -> dict[str, object]:
+        """The event options given (None for the ones to draw), as ``rrl consult`` takes them."""
+        return {name: getattr(self, name) for name in
+                ("product", "size", "due", "resource", "at", "duration", "order", "release", "now")}
