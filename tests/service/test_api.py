@@ -1,0 +1,217 @@
+"""The HTTP API in process (FastAPI's test client): DESIGN section 11's endpoints, the
+equality with ``rrl consult --json``, refusals that store nothing, and concurrent events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rrl.cli.main import cli
+from rrl.domain import validate
+from rrl.domain.scenario import scenario_from_dict
+from rrl.service.app import create_app
+from rrl.storage import Store
+from tests.conftest import SCENARIOS
+
+EXTRUDERS = yaml.safe_load((SCENARIOS / "extruders.yaml").read_text())
+
+
+def _client(url: str, policy: Path | None = None) -> TestClient:
+    store = Store(url)
+    store.init()
+    return TestClient(create_app(store, policy))
+
+
+def _without_seconds(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("seconds", "version")}
+
+
+def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path: Path) -> None:
+    client = _client(db_url, policy_dir)
+    created = client.post("/api/scenarios", json=EXTRUDERS)
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    assert created.json()["version"] == 1
+    events = [
+        {"event": "rush_order", "seed": 4},
+        {"event": "rush_order", "product": "B", "size": 400.0, "due": 5.0, "seed": 1},
+        {"event": "breakdown", "resource": "ext2", "at": 3.0, "duration": 4.0},
+        {"event": "material_delay", "seed": 2},
+        {"event": "new_order", "product": "A", "size": 458.0, "due": 1.0, "now": 4.0},
+    ]
+    runner = CliRunner()
+    for k, body in enumerate(events, start=2):
+        before = tmp_path / f"v{k - 1}.yaml"
+        result = runner.invoke(cli, ["db", "export", "--db", db_url, str(sid), "--out", str(before)])
+        assert result.exit_code == 0, result.output
+        answer = client.post(f"/api/scenarios/{sid}/events", json=body)
+        assert answer.status_code == 200, answer.text
+        served = answer.json()
+        assert served["version"] == k
+        options = [f"--{name}={value}" for name, value in body.items() if name not in ("event", "seed")]
+        printed = runner.invoke(cli, ["consult", "--policy", str(policy_dir), "--scenario", str(before),
+                                      "--event", body["event"], "--seed", str(body.get("seed", 0)), *options, "--json"])
+        assert printed.exit_code == 0, printed.output
+        assert _without_seconds(served) == _without_seconds(json.loads(printed.output))
+        # The stored version is the printed one: its scenario, event, metrics and steps.
+        stored = client.get(f"/api/scenarios/{sid}/versions/{k}").json()
+        assert {key: stored[key] for key in served["scenario"]} == served["scenario"]
+        assert stored["event"] == served["event"]
+        assert stored["metrics"] == served["repaired"]
+        assert [{key: s[key] for key in ("operator", "focal", "other", "total_tardiness")} for s in stored["steps"]] \
+            == served["steps"]
+        assert all(s["rule"].count("predict(") >= 1 for s in stored["steps"])
+    current = client.get(f"/api/scenarios/{sid}").json()
+    assert current["version"] == len(events) + 1
+    scenario = scenario_from_dict({k: current[k] for k in ("name", "products", "resources", "cleanout", "orders",
+                                                           "schedule", "now") if k in current})
+    assert validate(scenario.problem, scenario.schedule) == []
+    assert len(current["plan"]) == len(EXTRUDERS["orders"]) + 3
+    history = client.get(f"/api/scenarios/{sid}/versions").json()
+    assert [h["version"] for h in history] == list(range(1, len(events) + 2))
+    assert set(history[0]) == {"version", "event", "metrics", "created", "source"}
+    metrics = client.get("/api/metrics").json()
+    assert metrics["repairs_served"] == len(events)
+    assert metrics["validator_rejections"] == 0
+    assert metrics["latency_ms"]["event"]["count"] == len(events)
+    assert metrics["latency_ms"]["event"]["p50"] > 0
+    assert client.get("/docs").status_code == 200
+    assert "/api/scenarios/{scenario_id}/events" in client.get("/openapi.json").json()["paths"]
+
+
+BAD_EVENTS = [
+    ({"event": "breakdown", "product": "A"}, 422, "product does not apply to breakdown"),
+    ({"event": "rush_order", "resource": "ext1"}, 422, "resource does not apply to rush_order"),
+    ({"event": "material_delay", "size": 3.0}, 422, "size does not apply to material_delay"),
+    ({"event": "explode"}, 422, "event: Input should be"),
+    ({"event": "rush_order", "size": "400"}, 422, "size: Input should be a valid number"),
+    ({"event": "rush_order", "size": -1.0}, 422, "size: Input should be greater than 0"),
+    ({"event": "rush_order", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+    ({"event": "rush_order", "product": "Z"}, 422, "'Z' is not a product"),
+    ({"event": "breakdown", "resource": "ext9"}, 422, "'ext9' is not a resource"),
+    ({"event": "material_delay", "order": "o1", "release": 0.0, "now": 0.0}, 422, "earlier than"),
+    ({"event": "material_delay", "order": "nope"}, 422, "'nope' is not an order"),
+    ({}, 422, "event: Field required"),
+]
+
+
+def test_bad_requests_get_one_line_and_store_nothing(policy_dir: Path, tmp_path: Path) -> None:
+    client = _client(f"sqlite:///{tmp_path / 'x.db'}", policy_dir)
+    sid = client.post("/api/scenarios", json=EXTRUDERS).json()["id"]
+    client.post(f"/api/scenarios/{sid}/events", json={"event": "material_delay", "order": "o1", "release": 2.0})
+    for body, status, message in BAD_EVENTS:
+        answer = client.post(f"/api/scenarios/{sid}/events", json=body)
+        assert answer.status_code == status, (body, answer.text)
+        assert set(answer.json()) == {"error"}
+        assert message in answer.json()["error"], (body, answer.json())
+        assert "\n" not in answer.json()["error"]
+    answer = client.post(f"/api/scenarios/{sid}/events", content=b"{not json", headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and "not valid JSON" in answer.json()["error"]
+    for path, message in ((f"/api/scenarios/{sid + 5}/events", "no scenario"),):
+        answer = client.post(path, json={"event": "rush_order"})
+        assert answer.status_code == 404 and message in answer.json()["error"]
+    assert client.get(f"/api/scenarios/{sid + 5}").status_code == 404
+    assert client.get(f"/api/scenarios/{sid}/versions/9").status_code == 404
+    assert client.get("/api/scenarios/abc").status_code == 422
+    bad_scenarios = [
+        ({**EXTRUDERS, "orders": [*EXTRUDERS["orders"], {"id": "x", "product": "Q", "size": 1, "due": 1}]},
+         "orders[15].product: 'Q' is not a product"),
+        ({**EXTRUDERS, "orders": [*EXTRUDERS["orders"], {"id": "o1", "product": "A", "size": 1, "due": 1}]},
+         "duplicate order id 'o1'"),
+        ({**EXTRUDERS, "colour": 1}, "colour: Extra inputs are not permitted"),
+        ({k: v for k, v in EXTRUDERS.items() if k != "orders"}, "orders: Field required"),
+        ({**EXTRUDERS, "schedule": {"ext1": ["o1"]}}, "is missing from the schedule"),
+    ]
+    for body, message in bad_scenarios:
+        answer = client.post("/api/scenarios", json=body)
+        assert answer.status_code == 422, answer.text
+        assert message in answer.json()["error"], answer.json()
+    answer = client.post("/api/scenarios?rule=nope", json=EXTRUDERS)
+    assert answer.status_code == 422 and "unknown rule 'nope'" in answer.json()["error"]
+    # Only the first scenario and its one good event were stored.
+    assert [s["id"] for s in client.get("/api/scenarios").json()] == [sid]
+    assert [h["version"] for h in client.get(f"/api/scenarios/{sid}/versions").json()] == [1, 2]
+    assert client.get("/api/metrics").json()["repairs_served"] == 1
+
+
+def test_concurrent_events_make_sequential_versions(db_url: str) -> None:
+    """24 events posted at once on one scenario: versions 2..25, each once, each valid,
+    each built on the one before (no order lost or duplicated)."""
+    store = Store(db_url)
+    store.init()
+    app = create_app(store)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            sid = (await client.post("/api/scenarios", json=EXTRUDERS)).json()["id"]
+            kinds = ["rush_order", "new_order", "breakdown", "material_delay"]
+            return await asyncio.gather(*[
+                client.post(f"/api/scenarios/{sid}/events", json={"event": kinds[k % 4], "seed": k})
+                for k in range(24)])
+
+    answers = asyncio.run(burst())
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
+    assert sorted(a.json()["version"] for a in answers) == list(range(2, 26))
+    history = store.versions(1)
+    assert [h["version"] for h in history] == list(range(1, 26))
+    added = 0
+    previous = store.version(1, 1).scenario
+    for number in range(2, 26):
+        stored = store.version(1, number)
+        scenario = stored.scenario
+        assert validate(scenario.problem, scenario.schedule) == []
+        assert set(previous.problem.orders) <= set(scenario.problem.orders)
+        added += len(scenario.problem.orders) - len(previous.problem.orders)
+        assert len(scenario.problem.orders) - len(previous.problem.orders) == \
+            (1 if stored.event["type"] in ("new_order", "rush_order") else 0)
+        previous = scenario
+    assert added == 12
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["new_order", "rush_order", "breakdown", "material_delay"]),
+                          st.integers(0, 50)), min_size=1, max_size=5))
+def test_any_event_sequence_keeps_every_order_and_a_valid_plan(tmp_path_factory, events) -> None:
+    client = _client(f"sqlite:///{tmp_path_factory.mktemp('h') / 'h.db'}")
+    sid = client.post("/api/scenarios?rule=atcs", json=EXTRUDERS).json()["id"]
+    seen = {o["id"]: o for o in EXTRUDERS["orders"]}
+    for kind, seed in events:
+        answer = client.post(f"/api/scenarios/{sid}/events", json={"event": kind, "seed": seed})
+        if answer.status_code == 422:  # e.g. nothing left to delay: refused, nothing stored
+            continue
+        assert answer.status_code == 200, answer.text
+        out = answer.json()
+        orders = {o["id"]: o for o in out["scenario"]["orders"]}
+        assert set(seen) <= set(orders)
+        for oid, spec in seen.items():  # only the delayed order's release may change
+            same = {k: v for k, v in spec.items() if k != "release"}
+            assert {k: v for k, v in orders[oid].items() if k != "release"} == same
+        assert out["repaired"]["total_tardiness"] <= out["disrupted"]["total_tardiness"] + 1e-9
+        seen = orders
+    current = client.get(f"/api/scenarios/{sid}").json()
+    scenario = scenario_from_dict({k: current[k] for k in ("name", "products", "resources", "cleanout", "orders",
+                                                           "schedule", "now") if k in current})
+    assert validate(scenario.problem, scenario.schedule) == []
+
+
+@pytest.mark.parametrize("rule", ["edd", "ppo"])
+def test_rules_and_ppo_fallback_counted(rule: str, tmp_path: Path) -> None:
+    pytest.importorskip("stable_baselines3") if rule == "ppo" else None
+    client = _client(f"sqlite:///{tmp_path / 'r.db'}")
+    answer = client.post(f"/api/scenarios?rule={rule}", json=EXTRUDERS)
+    assert answer.status_code == 201, answer.text
+    metrics = client.get("/api/metrics").json()
+    assert metrics["ppo"]["schedules"] == (1 if rule == "ppo" else 0)
+    versions = client.get("/api/scenarios/1/versions").json()
+    assert versions[0]["source"] in ((rule,) if rule != "ppo" else ("ppo", "ppo-fallback"))
+    assert metrics["ppo"]["fallback_rate"] == (1.0 if versions[0]["source"] == "ppo-fallback" else 0.0)
