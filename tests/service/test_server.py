@@ -27,12 +27,13 @@ EXTRUDERS = yaml.safe_load((SCENARIOS / "extruders.yaml").read_text())
 class Server:
     """``rrl serve`` in a subprocess on a free port."""
 
-    def __init__(self, url: str, log: Path) -> None:
+    def __init__(self, url: str, log: Path, policy: Path | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("ab")
+        extra = ["--policy", str(policy)] if policy is not None else []
         self.process = subprocess.Popen([sys.executable, "-m", "rrl.cli.main", "serve", "--db", url,
-                                         "--port", str(self.port)], stdout=self.log, stderr=self.log)
+                                         "--port", str(self.port), *extra], stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 90
         while True:
             try:
