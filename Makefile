@@ -10,12 +10,24 @@ STAMP := $(VENV)/.rrl-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT ?= out
 
-.PHONY: demo test lint bench swipl deps clean
+.PHONY: demo test lint bench swipl service-packages deps clean
 
 swipl:
 	@command -v swipl >/dev/null 2>&1 || { \
 	  echo "installing SWI-Prolog (swi-prolog-nox)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq swi-prolog-nox; }
+
+# The service tests run a real MariaDB server and a real headless Chromium, both Debian's
+# (selenium drives /usr/bin/chromedriver; nothing downloads a browser or a driver).
+service-packages:
+	@missing=""; \
+	[ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null 2>&1 || missing="$$missing mariadb-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +47,12 @@ demo: deps
 	$(BIN)/rrl schedule --scenario scenarios/extruders.yaml --rule edd --gantt $(OUT)/extruders_gantt.png
 	$(BIN)/rrl train --goal tardiness --scenario scenarios/extruders.yaml --episodes 450 --seed 0 --out $(OUT)/policy-tardiness
 	$(BIN)/rrl consult --policy $(OUT)/policy-tardiness --scenario scenarios/extruders.yaml --event rush_order --seed 1 --gantt $(OUT)/rush_order_strip.png
+	@echo
+	@echo "The repair service with its live Gantt page (docs/service.md):"
+	@echo "  $(BIN)/rrl db import --db sqlite:///$(OUT)/rrl.db scenarios/extruders.yaml"
+	@echo "  $(BIN)/rrl serve --db sqlite:///$(OUT)/rrl.db --policy $(OUT)/policy-tardiness   # then open http://127.0.0.1:8000/"
 
-test: deps
+test: deps service-packages
 	$(BIN)/python -m pytest -q
 
 lint: deps
@@ -48,6 +64,7 @@ bench: deps
 	$(BIN)/python benchmarks/bench_tilde.py
 	$(BIN)/python benchmarks/bench_repair.py
 	$(BIN)/python benchmarks/bench_ppo.py
+	$(BIN)/python benchmarks/bench_service.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

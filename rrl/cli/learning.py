@@ -149,7 +149,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     the Prolog rule that chose it.
     """
     image_path(gantt, "--gantt")
-    given = {"product": product, "size": size, "due": due, "resource": resource, "at": at, "duration": duration,
+    given: dict[str, Any] = {"product": product, "size": size, "due": due, "resource": resource, "at": at,
+             "duration": duration,
              "order": order, "release": release, "now": now}
     check_event_options(event, given)
     agent = RepairAgent.load(policy_dir)

@@ -102,8 +102,11 @@ def db_list(url: str, as_json: bool) -> None:
                    "applicable operator of lowest total tardiness, step by step.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
+@click.option("--latency-ms", type=click.FloatRange(0, 600_000), default=150.0, show_default=True,
+              help="Answer time aimed at when events queue on one scenario: their repair searches get an "
+                   "equal share of it (at least 1 ms each); 0: every repair gets the library's default budget.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
-def serve(url: str, policy_dir: Path | None, host: str, port: int, access_log: bool) -> None:
+def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: float, access_log: bool) -> None:
     """Serve the repair service: JSON API under /api, the page at /, OpenAPI at /docs.
 
     The tables are created when missing. Events on one scenario are applied one at a
@@ -118,7 +121,7 @@ def serve(url: str, policy_dir: Path | None, host: str, port: int, access_log: b
         from rrl.service.app import create_app
     except ImportError as error:
         raise RRLError(f"rrl serve needs the service extra: pip install 'rrl-repair[service]' ({error})") from None
-    app = create_app(store, policy_dir)
+    app = create_app(store, policy_dir, latency_ms)
     click.echo(f"rrl serve: http://{host}:{port}/ (API /api, OpenAPI /docs), database {store.label}, "
                f"repairs by {policy_dir or 'the policy-free search'}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log)

@@ -57,17 +57,19 @@ def plan_of(scenario: Scenario, rule: str | None = None, model: Path | None = No
 
 
 def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0, max_steps: int | None = None,
-            rule: str | None = None, model: Path | None = None, warn: Callable[[str], None] | None = None,
-            **given: Any) -> RepairResult:
+            budget_ms: float | None = None, rule: str | None = None, model: Path | None = None,
+            warn: Callable[[str], None] | None = None, **given: Any) -> RepairResult:
     """Repair the scenario's plan after ``event`` with ``agent`` (what ``rrl consult`` does).
 
     ``given`` holds the event's options (None: drawn from ``seed``); an option that does
-    not belong to the event raises :class:`RRLError`. The result is not validated here:
-    callers check ``result.plan`` against ``result.before`` before they output it.
+    not belong to the event raises :class:`RRLError`. ``budget_ms`` bounds the repair's
+    search (None: the agent's default). The result is not validated here: callers check
+    ``result.plan`` against ``result.before`` before they output it.
     """
     check_event_options(event, given)
     plan = plan_of(scenario, rule, model, warn)
-    return agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
+    search = {"budget_ms": budget_ms} if budget_ms is not None else {}
+    return agent.repair(plan, event, seed=seed, max_steps=max_steps, **search, **given)
 
 
 def search_agent(goal: str = "tardiness", max_steps: int = 10) -> RepairAgent:

@@ -62,12 +62,17 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def create_app(store: Store, policy: str | Path | None = None) -> FastAPI:
-    """The application: a service over ``store``, repairing with ``policy`` (or the search)."""
+def create_app(store: Store, policy: str | Path | None = None, latency_ms: float = 150.0) -> FastAPI:
+    """The application: a service over ``store``, repairing with ``policy`` (or the search).
+
+    ``latency_ms`` is the answer time the service aims at when events queue on a scenario
+    (their search budgets shrink to fit it); 0 gives every repair the library's default.
+    """
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-repair")
     # Built on the worker thread: the policy's Prolog is loaded by the thread that will use it.
-    service: RepairService = worker.submit(RepairService, store, policy).result()
+    service: RepairService = worker.submit(RepairService, store, policy, latency_ms).result()
     locks: dict[int, asyncio.Lock] = {}
+    waiting: dict[int, int] = {}
 
     async def on_worker(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -155,9 +160,15 @@ def create_app(store: Store, policy: str | Path | None = None) -> FastAPI:
         stored ``version``. Events on one scenario are applied one at a time, in arrival order."""
         arrived = time.perf_counter()
         lock = locks.setdefault(scenario_id, asyncio.Lock())
-        async with lock:
-            out, _ = await on_worker(service.apply_event, scenario_id, body.event, body.options(),
-                                     seed=body.seed, max_steps=body.max_steps)
+        waiting[scenario_id] = waiting.get(scenario_id, 0) + 1
+        try:
+            async with lock:
+                out, _ = await on_worker(service.apply_event, scenario_id, body.event, body.options(),
+                                         seed=body.seed, max_steps=body.max_steps, budget_ms=body.budget_ms,
+                                         deadline=arrived + service.latency_ms / 1000.0,
+                                         behind=waiting[scenario_id] - 1)
+        finally:
+            waiting[scenario_id] -= 1
         service.counters.record(service.counters.event_ms, (time.perf_counter() - arrived) * 1000)
         return json_response(out)
 

@@ -24,8 +24,17 @@ from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
 from rrl.storage import Store, Version, VersionConflict
 
+
+def default_budget_ms(orders: int) -> float:
+    """The library's default search budget for a plan of ``orders`` orders (until the
+    agent's own default lands here: 40 ms up to 20 orders, 1.5 ms more per further one)."""
+    return min(800.0, 40.0 + 1.5 * max(0, orders - 20))
+
 #: How often an event is recomputed when another process stored a version first.
 RETRIES = 3
+
+#: The smallest search budget the service gives a queued event (``rrl consult``'s minimum).
+MIN_BUDGET_MS = 1.0
 
 
 class Rejected(RRLError):
@@ -96,11 +105,29 @@ class RepairService:
         search of :func:`rrl.learning.consult.search_agent` (tardiness goal).
     """
 
-    def __init__(self, store: Store, policy: str | Path | None = None) -> None:
+    def __init__(self, store: Store, policy: str | Path | None = None, latency_ms: float = 150.0) -> None:
         self.store = store
         self.policy = str(policy) if policy is not None else None
         self.agent: RepairAgent = RepairAgent.load(policy) if policy is not None else search_agent()
+        self.latency_ms = latency_ms
         self.counters = Counters()
+        self._overhead_ms = 5.0  # running estimate of an event's cost besides the repair search
+
+    def budget_for(self, deadline: float | None, behind: int, orders: int) -> float | None:
+        """The search budget (ms) of an event that must be answered by ``deadline``
+        (``time.perf_counter()`` seconds) while ``behind`` more events wait on its scenario.
+
+        Each waiting event gets an equal share of the time left, less the measured cost of
+        everything but the search; None (the library's default budget) when that share is
+        larger than the default, or without a deadline. A burst thus shortens searches
+        instead of stretching every answer; the budget used is stored with the version.
+        """
+        if deadline is None or self.latency_ms <= 0:
+            return None
+        share = (deadline - time.perf_counter()) * 1000.0 / (behind + 1) - self._overhead_ms
+        if share >= default_budget_ms(orders):
+            return None
+        return max(MIN_BUDGET_MS, share)
 
     # ------------------------------------------------------------------ scenarios
 
@@ -129,29 +156,36 @@ class RepairService:
     # ------------------------------------------------------------------ events
 
     def apply_event(self, scenario_id: int, event: str, options: dict[str, Any], *, seed: int = 0,
-                    max_steps: int | None = None) -> tuple[dict[str, Any], Version]:
+                    max_steps: int | None = None, budget_ms: float | None = None, deadline: float | None = None,
+                    behind: int = 0) -> tuple[dict[str, Any], Version]:
         """Repair the scenario's current plan after ``event``; store and return the new version.
 
         Returns the object ``rrl consult --json`` prints for the current version's
-        scenario and the same options, plus ``version``, and the stored version.
+        scenario and the same options (and ``budget_ms``), plus ``version``, and the stored
+        version. Without ``budget_ms`` the budget comes from :meth:`budget_for`.
         """
         check_event_options(event, options, prefix="")
+        began = time.perf_counter()
         for attempt in range(RETRIES):
             head = self.store.current(scenario_id)
+            budget = budget_ms if budget_ms is not None else \
+                self.budget_for(deadline, behind, len(head.scenario.problem.orders))
             started = time.perf_counter()
             try:
-                result = consult(self.agent, head.scenario, event, seed=seed, max_steps=max_steps, **options)
+                result = consult(self.agent, head.scenario, event, seed=seed, max_steps=max_steps,
+                                 budget_ms=budget, **options)
             except RRLError:
                 self.counters.repairs_failed += 1
                 raise
-            self.counters.record(self.counters.repair_ms, (time.perf_counter() - started) * 1000)
+            searched = time.perf_counter() - started
+            self.counters.record(self.counters.repair_ms, searched * 1000)
             self._validated(result.plan, result.before)
             out = consult_json(result, head.scenario.name)
             # What a reader of the printed scenario gets: the next event starts from it.
             after = scenario_from_dict(out["scenario"], f"scenario {scenario_id}")
             try:
                 stored = self.store.append(scenario_id, head.version, after, event=out["event"],
-                                           repair=self._repair_record(result, out, seed, max_steps),
+                                           repair=self._repair_record(result, out, seed, max_steps, budget, behind),
                                            steps=self._steps(result))
             except VersionConflict:
                 self.counters.version_conflicts += 1
@@ -159,6 +193,8 @@ class RepairService:
                     raise
                 continue
             self.counters.repairs_served += 1
+            spent = (time.perf_counter() - began - searched) * 1000.0
+            self._overhead_ms = 0.8 * self._overhead_ms + 0.2 * spent
             out["version"] = stored.version
             return out, stored
         raise AssertionError("unreachable")
@@ -171,12 +207,12 @@ class RepairService:
             raise Rejected(f"internal error: the plan is invalid ({problems[0]}; {len(problems)} violations); "
                            "nothing was stored")
 
-    def _repair_record(self, result: RepairResult, out: dict[str, Any], seed: int,
-                       max_steps: int | None) -> dict[str, Any]:
+    def _repair_record(self, result: RepairResult, out: dict[str, Any], seed: int, max_steps: int | None,
+                       budget_ms: float | None, behind: int) -> dict[str, Any]:
         return {"initial": out["initial"], "disrupted": out["disrupted"], "seconds": out["seconds"],
                 "goal": result.goal, "reached": result.reached, "note": result.note, "explored": result.explored,
-                "seed": seed, "max_steps": max_steps or self.agent.max_steps, "policy": self.policy,
-                "focal": list(_focal(result))}
+                "seed": seed, "max_steps": max_steps or self.agent.max_steps, "budget_ms": budget_ms,
+                "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result))}
 
     def _steps(self, result: RepairResult) -> list[dict[str, Any]]:
         return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule} for s in result.steps]

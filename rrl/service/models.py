@@ -61,6 +61,8 @@ class EventBody(BaseModel):
 
     ``product``, ``size``, ``due``: new_order and rush_order. ``resource``, ``at``,
     ``duration``: breakdown. ``order``, ``release``: material_delay. ``now``: any event.
+    ``max_steps`` and ``budget_ms`` bound the repair as ``rrl consult``'s flags do; without
+    ``budget_ms`` the service picks the budget (the library's default, less when events queue).
     """
 
     model_config = _STRICT
@@ -76,6 +78,7 @@ class EventBody(BaseModel):
     now: float | None = Field(default=None, ge=0)
     seed: int = 0
     max_steps: int | None = Field(default=None, ge=1, le=1000)
+    budget_ms: float | None = Field(default=None, ge=1, le=600_000)
 
     def options(self) -> dict[str, object]:
         """The event options given (None for the ones to draw), as ``rrl consult`` takes them."""

@@ -148,6 +148,7 @@ class Store:
         self.label = parsed.render_as_string(hide_password=True)
         self._heads: dict[int, _Head] = {}
         self._lock = threading.Lock()
+        self._entries_sql: tuple[str, Any] | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -280,12 +281,24 @@ class Store:
         )))
         listed = {oid: k for k, oid in enumerate(scenario.problem.orders)}
         times = plan.times
-        conn.execute(insert(plan_entries), [
+        self._insert_entries(conn, [
             {"version_id": vid, "order_row": row_of[oid], "resource": resource, "position": k,
              "listed": listed[oid], "start": times.start[oid], "end": times.end[oid], "tardiness": plan.tardiness(oid)}
             for resource, seq in plan.schedule.sequences.items() for k, oid in enumerate(seq)
         ])
         return Version(sid, number, scenario, created, source, event, metrics, repair, steps)
+
+    def _insert_entries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """One executemany of the plan's rows through the driver: SQLAlchemy's per-row
+        parameter processing cost more than the database itself (one row per order)."""
+        if self._entries_sql is None:
+            compiled = insert(plan_entries).compile(dialect=self.engine.dialect)
+            self._entries_sql = (str(compiled), compiled.positiontup)
+        sql, positions = self._entries_sql
+        if positions:
+            conn.exec_driver_sql(sql, [tuple(row[name] for name in positions) for row in rows])
+        else:
+            conn.exec_driver_sql(sql, rows)
 
     def _remember(self, stored: Version, head: _Head | None, pending: _Pending) -> None:
         """After a commit: the new version becomes the remembered current one."""
@@ -406,10 +419,15 @@ def _checked_plan(scenario: Scenario) -> Plan:
     """The scenario's plan, refused unless the validator passes it (nothing invalid is stored)."""
     if scenario.schedule is None:
         raise StoreError(f"scenario {scenario.name!r} has no schedule to store")
-    problems = validate(scenario.problem, scenario.schedule)  # membership first, then the times
-    if problems:
-        raise StoreError(f"refusing to store an invalid plan ({problems[0]}; {len(problems)} violations)")
-    return scenario.plan()
+    try:
+        plan = scenario.plan()
+    except (KeyError, RRLError):  # an order unknown or on a resource that cannot run it, a cycle
+        plan = None
+    problems = validate(scenario.problem, scenario.schedule, plan.times if plan is not None else None)
+    if problems or plan is None:
+        found = f"{problems[0]}; {len(problems)} violations" if problems else "it cannot be timed"
+        raise StoreError(f"refusing to store an invalid plan ({found})")
+    return plan
 
 
 def _new_id(result: Any) -> int:

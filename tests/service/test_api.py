@@ -215,3 +215,41 @@ def test_rules_and_ppo_fallback_counted(rule: str, tmp_path: Path) -> None:
     versions = client.get("/api/scenarios/1/versions").json()
     assert versions[0]["source"] in ((rule,) if rule != "ppo" else ("ppo", "ppo-fallback"))
     assert metrics["ppo"]["fallback_rate"] == (1.0 if versions[0]["source"] == "ppo-fallback" else 0.0)
+
+
+def test_page_assets_ship_in_the_package_and_load_nothing_from_elsewhere(tmp_path: Path) -> None:
+    import re
+
+    from rrl.service.app import STATIC
+
+    client = _client(f"sqlite:///{tmp_path / 'p.db'}")
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    links = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert links and all(link.startswith("/") for link in links), links
+    for link in links:
+        if link.startswith("/static/"):
+            assert client.get(link).status_code == 200
+            assert (STATIC / link.removeprefix("/static/")).is_file()
+    script = (STATIC / "app.js").read_text()
+    assert re.findall(r"https?://[^\"' ]+", script) == ["http://www.w3.org/2000/svg"]  # a namespace, not a fetch
+    assert "https://" not in (STATIC / "app.css").read_text()
+
+
+def test_queued_events_get_a_share_of_the_latency_target(tmp_path: Path) -> None:
+    import time
+
+    from rrl.service.core import MIN_BUDGET_MS, RepairService, default_budget_ms
+
+    store = Store(f"sqlite:///{tmp_path / 'b.db'}")
+    store.init()
+    service = RepairService(store, latency_ms=150.0)
+    now = time.perf_counter()
+    assert service.budget_for(None, 10, 20) is None  # no deadline: the library's default
+    assert service.budget_for(now + 10.0, 0, 20) is None  # time enough: the default too
+    alone = service.budget_for(now + 0.030, 0, 20)
+    assert alone is not None and alone < default_budget_ms(20)
+    queued = service.budget_for(now + 0.150, 49, 20)
+    assert queued is not None and MIN_BUDGET_MS <= queued < alone
+    assert service.budget_for(now - 1.0, 3, 20) == MIN_BUDGET_MS  # late already: the least search
+    assert RepairService(store, latency_ms=0).budget_for(now + 0.01, 49, 20) is None

@@ -1,0 +1,209 @@
+"""The repair service under a burst: 50 rush orders posted at once on one scenario of 20
+orders, against a real ``rrl serve`` process (uvicorn, SQLite file) on this machine.
+
+Figures per round: latency of each request (from sending it to its answer) p50 / p95 /
+max, throughput (events per second over the burst), the server's own split between the
+repair and the rest (HTTP, validation, database), and the repair quality (total
+tardiness after the event and after the repair). Baselines in the same run:
+
+- ``sequential``: the same 50 events posted one after the other (no queue): the cost of
+  one event through HTTP and the database;
+- ``library``: the same 50 repairs through :func:`rrl.learning.consult.consult` in this
+  process, without HTTP or database.
+
+Every round checks that versions 2..51 were stored once each, in order, all valid.
+
+Run: python benchmarks/bench_service.py [--rounds 3] [--episodes 200] [--policy DIR] [--no-policy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rrl.dispatching import dispatch
+from rrl.domain import Plan, load_scenario
+from rrl.domain.generate import random_orders
+from rrl.domain.scenario import Scenario, scenario_from_dict
+from rrl.domain.validator import validate
+from rrl.learning import RepairAgent
+from rrl.learning.consult import consult, consult_json, search_agent
+from rrl.storage import Store
+
+EVENTS = 50
+ORDERS = 20
+
+
+def scenario_of_20(seed: int) -> dict[str, Any]:
+    """20 random orders on the extruder plant, with their EDD plan (file format)."""
+    plant = load_scenario("scenarios/extruders.yaml").plant
+    from rrl.domain.problem import Problem
+
+    orders = random_orders(plant, ORDERS, random.Random(seed))
+    problem = Problem(plant, {o.id: o for o in orders})
+    plan = Plan.build(problem, dispatch(problem, "edd"))
+    return Scenario(f"burst{seed}", problem, plan.schedule).to_dict()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.999999) - 1))]
+
+
+class Server:
+    def __init__(self, url: str, policy: Path | None, log: Path) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        extra = ["--policy", str(policy)] if policy else []
+        self.log = log.open("wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "rrl.cli.main", "serve", "--db", url, "--port",
+                                         str(self.port), *extra], stdout=self.log, stderr=self.log)
+        for _ in range(600):
+            try:
+                if httpx.get(self.base + "/api/metrics", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise SystemExit(f"rrl serve did not start; see {log}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+async def burst(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list[dict[str, Any]], float]:
+    limits = httpx.Limits(max_connections=len(seeds), max_keepalive_connections=len(seeds))
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        # Open the connections first, so the burst measures requests, not TCP handshakes.
+        await asyncio.gather(*[client.get("/api/metrics") for _ in seeds])
+
+        async def one(seed: int) -> tuple[float, dict[str, Any]]:
+            began = time.perf_counter()
+            answer = await client.post(f"/api/scenarios/{sid}/events", json={"event": "rush_order", "seed": seed})
+            answer.raise_for_status()
+            return (time.perf_counter() - began) * 1000, answer.json()
+
+        began = time.perf_counter()
+        results = await asyncio.gather(*[one(s) for s in seeds])
+        wall = time.perf_counter() - began
+    return [r[0] for r in results], [r[1] for r in results], wall
+
+
+def sequential(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list[dict[str, Any]], float]:
+    latencies, outs = [], []
+    with httpx.Client(base_url=base, timeout=120) as client:
+        began = time.perf_counter()
+        for seed in seeds:
+            start = time.perf_counter()
+            answer = client.post(f"/api/scenarios/{sid}/events", json={"event": "rush_order", "seed": seed})
+            answer.raise_for_status()
+            latencies.append((time.perf_counter() - start) * 1000)
+            outs.append(answer.json())
+        wall = time.perf_counter() - began
+    return latencies, outs, wall
+
+
+def library(agent: RepairAgent, data: dict[str, Any], seeds: list[int]) -> tuple[list[float], float]:
+    scenario = scenario_from_dict(data)
+    times = []
+    began = time.perf_counter()
+    for seed in seeds:
+        start = time.perf_counter()
+        result = consult(agent, scenario, "rush_order", seed=seed)
+        scenario = scenario_from_dict(consult_json(result, scenario.name)["scenario"])
+        times.append((time.perf_counter() - start) * 1000)
+    return times, time.perf_counter() - began
+
+
+def check_versions(url: str, sid: int) -> None:
+    store = Store(url)
+    numbers = [h["version"] for h in store.versions(sid)]
+    assert numbers == list(range(1, EVENTS + 2)), f"versions {numbers}"
+    for number in numbers:
+        scenario = store.version(sid, number).scenario
+        assert validate(scenario.problem, scenario.schedule) == [], f"version {number} invalid"
+        assert len(scenario.problem.orders) == ORDERS + number - 1
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=200, help="training episodes of the policy")
+    parser.add_argument("--policy", type=Path, default=None, help="an existing policy directory")
+    parser.add_argument("--no-policy", action="store_true", help="serve the policy-free search instead")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rrl-bench-service-"))
+    policy: Path | None = None
+    if not args.no_policy:
+        policy = args.policy
+        if policy is None:
+            plant = load_scenario("scenarios/extruders.yaml").plant
+            policy = work / "policy"
+            RepairAgent(plant, "tardiness", seed=0).learn(args.episodes).save(policy)
+    agent = RepairAgent.load(policy) if policy else search_agent()
+    url = f"sqlite:///{work / 'bench.db'}"
+    Store(url).init()
+    server = Server(url, policy, work / "serve.log")
+    rows: dict[str, list[dict[str, float]]] = {"burst": [], "sequential": [], "library": []}
+    try:
+        warm = httpx.post(server.base + "/api/scenarios", json=scenario_of_20(999), timeout=60).json()["id"]
+        for seed in range(5):  # the first repairs load Prolog's code paths
+            httpx.post(f"{server.base}/api/scenarios/{warm}/events", json={"event": "rush_order", "seed": seed},
+                       timeout=60)
+        for r in range(args.rounds):
+            data = scenario_of_20(r)
+            seeds = [1000 * r + k for k in range(EVENTS)]
+            for mode in ("burst", "sequential"):
+                sid = httpx.post(server.base + "/api/scenarios", json=data, timeout=60).json()["id"]
+                before = httpx.get(server.base + "/api/metrics", timeout=60).json()
+                if mode == "burst":
+                    latencies, outs, wall = asyncio.run(burst(server.base, sid, seeds))
+                else:
+                    latencies, outs, wall = sequential(server.base, sid, seeds)
+                after = httpx.get(server.base + "/api/metrics", timeout=60).json()
+                check_versions(url, sid)
+                repair = [o["seconds"] * 1000 for o in outs]
+                rows[mode].append({
+                    "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "max": max(latencies),
+                    "throughput": EVENTS / wall, "repair_ms": statistics.median(repair),
+                    "steps": statistics.mean(len(o["steps"]) for o in outs),
+                    "disrupted": statistics.mean(o["disrupted"]["total_tardiness"] for o in outs),
+                    "repaired": statistics.mean(o["repaired"]["total_tardiness"] for o in outs),
+                    "served": after["repairs_served"] - before["repairs_served"],
+                })
+            times, wall = library(agent, data, seeds)
+            rows["library"].append({"p50": percentile(times, 0.5), "p95": percentile(times, 0.95), "max": max(times),
+                                    "throughput": EVENTS / wall, "repair_ms": statistics.median(times)})
+    finally:
+        server.stop()
+    print(f"{EVENTS} rush orders on one scenario of {ORDERS} orders (extruder plant), {args.rounds} rounds, "
+          f"repairs by {'policy ' + str(policy) if policy else 'the policy-free search'}; medians over rounds")
+    print(f"{'mode':<11} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'events/s':>9} {'repair ms':>10} "
+          f"{'steps':>6} {'TT disrupted':>13} {'TT repaired':>12}")
+    for mode, found in rows.items():
+        def med(key: str, found: list[dict[str, float]] = found) -> float:
+            values = [f[key] for f in found if key in f]
+            return statistics.median(values) if values else float("nan")
+        print(f"{mode:<11} {med('p50'):8.1f} {med('p95'):8.1f} {med('max'):8.1f} {med('throughput'):9.1f} "
+              f"{med('repair_ms'):10.1f} {med('steps'):6.2f} {med('disrupted'):13.2f} {med('repaired'):12.2f}")
+    print("checked: versions 2..51 stored once each, in order, every plan valid")
+
+
+if __name__ == "__main__":
+    main()
