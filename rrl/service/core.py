@@ -167,7 +167,7 @@ class RepairService:
         check_event_options(event, options, prefix="")
         began = time.perf_counter()
         for attempt in range(RETRIES):
-            head = self.store.current(scenario_id)
+            head = self.store.current(scenario_id, remembered=attempt == 0)
             budget = budget_ms if budget_ms is not None else \
                 self.budget_for(deadline, behind, len(head.scenario.problem.orders))
             started = time.perf_counter()

@@ -317,8 +317,19 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
-    def current(self, scenario_id: int) -> Version:
-        """The current version of a scenario (remembered after a write; read otherwise)."""
+    def current(self, scenario_id: int, remembered: bool = False) -> Version:
+        """The current version of a scenario.
+
+        With ``remembered``, the version this store wrote or read last is returned without
+        asking the database: right when this process is the only writer, and otherwise
+        caught by :meth:`append`'s check (a :class:`VersionConflict`, after which this
+        store asks the database again).
+        """
+        if remembered:
+            with self._lock:
+                head = self._heads.get(scenario_id)
+            if head is not None:
+                return head.stored
         with self._read() as conn:
             found = conn.execute(select(scenarios.c.version).where(scenarios.c.id == scenario_id)).scalar_one_or_none()
             if found is None:

@@ -253,3 +253,26 @@ def test_queued_events_get_a_share_of_the_latency_target(tmp_path: Path) -> None
     assert queued is not None and MIN_BUDGET_MS <= queued < alone
     assert service.budget_for(now - 1.0, 3, 20) == MIN_BUDGET_MS  # late already: the least search
     assert RepairService(store, latency_ms=0).budget_for(now + 0.01, 49, 20) is None
+
+
+def test_two_services_on_one_database_take_turns_without_losing_a_version(db_url: str) -> None:
+    """Two server processes' worth of services: each one's remembered plan goes stale when
+    the other writes; the database's guard makes it repair again from the new version."""
+    from rrl.service.core import RepairService
+
+    first, second = Store(db_url), Store(db_url)
+    first.init()
+    a, b = RepairService(first), RepairService(second)
+    sid = a.create_scenario(dict(EXTRUDERS)).scenario_id
+    made = []
+    for k in range(6):
+        service = (a, b)[k % 2]
+        out, stored = service.apply_event(sid, "rush_order", {}, seed=k)
+        made.append(out["version"])
+        assert stored.scenario.to_dict() == out["scenario"]
+    assert made == [2, 3, 4, 5, 6, 7]
+    assert a.counters.version_conflicts + b.counters.version_conflicts >= 4
+    history = Store(db_url).versions(sid)
+    assert [h["version"] for h in history] == list(range(1, 8))
+    orders = [len(Store(db_url).version(sid, v).scenario.problem.orders) for v in range(1, 8)]
+    assert orders == list(range(len(EXTRUDERS["orders"]), len(EXTRUDERS["orders"]) + 7))
