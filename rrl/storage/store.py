@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -54,6 +54,14 @@ from rrl.storage.schema import (
 )
 
 DEFAULT_URL = "sqlite:///rrl.db"
+
+# The statements of a version's write, built once: SQLAlchemy then reuses their compiled
+# form without rebuilding them for every version.
+_LOCK_SCENARIO = select(scenarios.c.version).where(scenarios.c.id == bindparam("sid")).with_for_update()
+_MOVE_HEAD = (update(scenarios).where(scenarios.c.id == bindparam("sid"))
+              .where(scenarios.c.version == bindparam("old")).values(version=bindparam("new")))
+_INSERT_ORDER = insert(orders)
+_INSERT_VERSION = insert(plan_versions)
 
 
 class StoreError(RRLError):
@@ -232,8 +240,7 @@ class Store:
                 event: dict[str, Any], repair: dict[str, Any], steps: list[dict[str, Any]],
                 source: str) -> tuple[Version, _Head, _Pending]:
         with self._write() as conn:
-            found = conn.execute(select(scenarios.c.version).where(scenarios.c.id == scenario_id)
-                                 .with_for_update()).scalar_one_or_none()
+            found = conn.execute(_LOCK_SCENARIO, {"sid": scenario_id}).scalar_one_or_none()
             if found is None:
                 raise NotFound(f"no scenario {scenario_id}")
             if found != based_on:
@@ -243,8 +250,7 @@ class Store:
             pending = _Pending()
             stored = self._insert_version(conn, scenario_id, found + 1, scenario, plan, head, pending, created=now,
                                           source=source, event=event, repair=repair, steps=steps)
-            moved = conn.execute(update(scenarios).where(scenarios.c.id == scenario_id)
-                                 .where(scenarios.c.version == found).values(version=found + 1)).rowcount
+            moved = conn.execute(_MOVE_HEAD, {"sid": scenario_id, "old": found, "new": found + 1}).rowcount
             if moved != 1:  # cannot happen under the lock above; refuse rather than guess
                 raise VersionConflict(scenario_id, based_on, -1)
         return stored, head, pending
@@ -264,21 +270,21 @@ class Store:
         for order in scenario.problem.orders.values():
             row = known.get(order)
             if row is None:
-                row = _new_id(conn.execute(insert(orders).values(
-                    scenario_id=sid, order_id=order.id, product=order.product, size=order.size, due=order.due,
-                    release=order.release, important=order.important, weight=order.weight, after=list(order.after),
-                )))
+                row = _new_id(conn.execute(_INSERT_ORDER, {
+                    "scenario_id": sid, "order_id": order.id, "product": order.product, "size": order.size,
+                    "due": order.due, "release": order.release, "important": order.important,
+                    "weight": order.weight, "after": list(order.after)}))
                 pending.new_rows[order] = row
             row_of[order.id] = row
         metrics = plan.metrics.to_dict()
         loads = list(plan.metrics.load.values())
         rules = "\n\n".join(s["rule"] for s in steps if s.get("rule")) if steps else None
-        vid = _new_id(conn.execute(insert(plan_versions).values(
-            scenario_id=sid, version=number, plant_id=plant_id, now=scenario.problem.now, created=created,
-            source=source, event=event, metrics=metrics, total_tardiness=metrics["total_tardiness"],
-            tardy_orders=metrics["tardy_orders"], makespan=metrics["makespan"],
-            utilisation=sum(loads) / len(loads) if loads else 0.0, repair=repair, steps=steps, rules=rules,
-        )))
+        vid = _new_id(conn.execute(_INSERT_VERSION, {
+            "scenario_id": sid, "version": number, "plant_id": plant_id, "now": scenario.problem.now,
+            "created": created, "source": source, "event": event, "metrics": metrics,
+            "total_tardiness": metrics["total_tardiness"], "tardy_orders": metrics["tardy_orders"],
+            "makespan": metrics["makespan"], "utilisation": sum(loads) / len(loads) if loads else 0.0,
+            "repair": repair, "steps": steps, "rules": rules}))
         listed = {oid: k for k, oid in enumerate(scenario.problem.orders)}
         times = plan.times
         self._insert_entries(conn, [
