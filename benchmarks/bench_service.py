@@ -61,14 +61,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Server:
-    def __init__(self, url: str, policy: Path | None, log: Path) -> None:
+    def __init__(self, url: str, policy: Path | None, log: Path, latency_ms: float) -> None:
         import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        extra = ["--policy", str(policy)] if policy else []
+        extra = (["--policy", str(policy)] if policy else []) + ["--latency-ms", str(latency_ms)]
         self.log = log.open("wb")
         self.process = subprocess.Popen([sys.executable, "-m", "rrl.cli.main", "serve", "--db", url, "--port",
                                          str(self.port), *extra], stdout=self.log, stderr=self.log)
@@ -118,16 +118,37 @@ def sequential(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list
     return latencies, outs, wall
 
 
-def library(agent: RepairAgent, data: dict[str, Any], seeds: list[int]) -> tuple[list[float], float]:
-    scenario = scenario_from_dict(data)
+STAGES = ("repair", "validate", "json", "reread", "store")
+
+
+def library(agent: RepairAgent, data: dict[str, Any], seeds: list[int], url: str,
+            budget_ms: float | None) -> tuple[list[float], float, dict[str, float]]:
+    """The service's work for each event, in this process, stage by stage (no HTTP)."""
+    store = Store(url)
+    stored = store.create(scenario_from_dict(data))
+    scenario = stored.scenario
     times = []
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
     began = time.perf_counter()
     for seed in seeds:
-        start = time.perf_counter()
-        result = consult(agent, scenario, "rush_order", seed=seed)
-        scenario = scenario_from_dict(consult_json(result, scenario.name)["scenario"])
-        times.append((time.perf_counter() - start) * 1000)
-    return times, time.perf_counter() - began
+        t0 = time.perf_counter()
+        result = consult(agent, scenario, "rush_order", seed=seed, budget_ms=budget_ms)
+        t1 = time.perf_counter()
+        assert not validate(result.plan.problem, result.plan.schedule, result.plan.times,
+                            reference=(result.before.schedule, result.before.times))
+        t2 = time.perf_counter()
+        out = consult_json(result, scenario.name)
+        t3 = time.perf_counter()
+        scenario = scenario_from_dict(out["scenario"])
+        t4 = time.perf_counter()
+        stored = store.append(stored.scenario_id, stored.version, scenario, event=out["event"], repair={},
+                              steps=[])
+        t5 = time.perf_counter()
+        for name, a, b in zip(STAGES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
+            stages[name].append((b - a) * 1000)
+        times.append((t5 - t0) * 1000)
+    store.close()
+    return times, time.perf_counter() - began, {k: statistics.median(v) for k, v in stages.items()}
 
 
 def check_versions(url: str, sid: int) -> None:
@@ -147,6 +168,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200, help="training episodes of the policy")
     parser.add_argument("--policy", type=Path, default=None, help="an existing policy directory")
     parser.add_argument("--no-policy", action="store_true", help="serve the policy-free search instead")
+    parser.add_argument("--latency-ms", type=float, default=150.0, help="rrl serve --latency-ms")
+    parser.add_argument("--library-budget-ms", type=float, default=None,
+                        help="search budget of the in-process baseline (default: the library's)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rrl-bench-service-"))
     policy: Path | None = None
@@ -159,8 +183,9 @@ def main() -> None:
     agent = RepairAgent.load(policy) if policy else search_agent()
     url = f"sqlite:///{work / 'bench.db'}"
     Store(url).init()
-    server = Server(url, policy, work / "serve.log")
+    server = Server(url, policy, work / "serve.log", args.latency_ms)
     rows: dict[str, list[dict[str, float]]] = {"burst": [], "sequential": [], "library": []}
+    split: list[dict[str, float]] = []
     try:
         warm = httpx.post(server.base + "/api/scenarios", json=scenario_of_20(999), timeout=60).json()["id"]
         for seed in range(5):  # the first repairs load Prolog's code paths
@@ -187,9 +212,11 @@ def main() -> None:
                     "repaired": statistics.mean(o["repaired"]["total_tardiness"] for o in outs),
                     "served": after["repairs_served"] - before["repairs_served"],
                 })
-            times, wall = library(agent, data, seeds)
+            times, wall, stages = library(agent, data, seeds, f"sqlite:///{work / f'library{r}.db'}",
+                                          args.library_budget_ms)
+            split.append(stages)
             rows["library"].append({"p50": percentile(times, 0.5), "p95": percentile(times, 0.95), "max": max(times),
-                                    "throughput": EVENTS / wall, "repair_ms": statistics.median(times)})
+                                    "throughput": EVENTS / wall, "repair_ms": stages["repair"]})
     finally:
         server.stop()
     print(f"{EVENTS} rush orders on one scenario of {ORDERS} orders (extruder plant), {args.rounds} rounds, "
@@ -202,6 +229,9 @@ def main() -> None:
             return statistics.median(values) if values else float("nan")
         print(f"{mode:<11} {med('p50'):8.1f} {med('p95'):8.1f} {med('max'):8.1f} {med('throughput'):9.1f} "
               f"{med('repair_ms'):10.1f} {med('steps'):6.2f} {med('disrupted'):13.2f} {med('repaired'):12.2f}")
+    budget = f"{args.library_budget_ms:g} ms" if args.library_budget_ms else "the default"
+    print(f"library: one event's work in ms (median), search budget {budget}: "
+          + ", ".join(f"{name} {statistics.median(s[name] for s in split):.2f}" for name in STAGES))
     print("checked: versions 2..51 stored once each, in order, every plan valid")
 
 
