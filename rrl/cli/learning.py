@@ -33,6 +33,9 @@ from rrl.learning.consult import consult as run_consult
 from rrl.learning.goals import GOALS
 from rrl.learning.policy_io import check_policy_target
 
+#: Longest search a consult may be given (ten minutes).
+MAX_BUDGET_MS = 600_000.0
+
 policy_option = click.option("--policy", "policy_dir", required=True,
                              type=click.Path(file_okay=False, path_type=Path),
                              help="Policy directory written by `rrl train`.")
@@ -128,6 +131,9 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
+@click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
+              help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
+                   f"further order, at most 800; at most {MAX_BUDGET_MS:.0f}).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -138,15 +144,17 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
               help="Write the repair strip (one Gantt chart per step, like the paper's Fig. 7).")
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
-            release: float | None, now: float | None, max_steps: int | None, rule: str | None, model: Path | None,
-            seed: int, as_json: bool, gantt: Path | None) -> None:
+            release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
+            rule: str | None, model: Path | None, seed: int, as_json: bool, gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
     The plan is the scenario's own schedule (without one, or with --rule, the one a rule
     or the PPO model builds). Event parameters not given are drawn from --seed. The
-    policy is applied greedily until the goal or the step limit; the result never is
-    worse on the goal's measure than the disrupted plan, and each step is explained by
-    the Prolog rule that chose it.
+    repair is a search guided by the policy's Q-values within --budget-ms (DESIGN
+    section 9): the focal task may move from step to step, each focus proposed by a rule
+    of the background knowledge. The result is never worse on the goal's measure than
+    the disrupted plan, and each step is explained by the rule that chose its focus and
+    the Q-tree rule that chose its operator.
     """
     image_path(gantt, "--gantt")
     given: dict[str, Any] = {"product": product, "size": size, "due": due, "resource": resource, "at": at,
@@ -155,8 +163,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     check_event_options(event, given)
     agent = RepairAgent.load(policy_dir)
     scenario = load_scenario(scenario_path)
-    result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, rule=rule, model=model,
-                         warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
+    result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, rule=rule,
+                         model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
     checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
         from rrl.viz import repair_strip
@@ -182,6 +190,9 @@ def _print_repair(result: RepairResult) -> None:
                f"{len(result.steps)} steps, {result.seconds * 1000:.0f} ms)")
     for k, step in enumerate(result.steps, 1):
         click.echo(f"  step {k}: {step.action}  -> TT {step.plan.total_tardiness:.2f} h  (Q = {step.q_value:.3f})")
+        if step.focus is not None:
+            rule = " ".join(line.split("%")[0].strip() for line in step.focus_rule.splitlines())
+            click.echo(f"      focus {step.focus.task} ({step.focus.reason})" + (f": {rule}" if rule else ""))
         body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
             leaf = step.rule.split(":", 1)[0].removeprefix("% ") if step.rule.startswith("% leaf") else "rule"

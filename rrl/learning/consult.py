@@ -68,18 +68,17 @@ def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0
     """
     check_event_options(event, given)
     plan = plan_of(scenario, rule, model, warn)
-    search = {"budget_ms": budget_ms} if budget_ms is not None else {}
-    return agent.repair(plan, event, seed=seed, max_steps=max_steps, **search, **given)
+    return agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, **given)
 
 
 def search_agent(goal: str = "tardiness", max_steps: int = 10) -> RepairAgent:
     """A repair agent without a learned policy, for when there is none to consult.
 
     Every action gets the same value (an untrained agent's Q = 0), so the tie-break by the
-    goal's cost decides: each step takes the applicable operator of the focal task(s) whose
-    plan has the lowest cost, :meth:`RepairAgent.repair`'s own loop keeps the best plan
-    seen, and the result is never worse than the disrupted plan. No Prolog is consulted;
-    steps carry no rule.
+    goal's cost decides: :meth:`RepairAgent.repair`'s search (moving focus, beam, budget)
+    ranks candidate steps by the goal's cost alone, keeps the best plan seen, and never
+    returns one worse than the disrupted plan. Foci still come from the background
+    knowledge's rules; steps carry no Q-tree rule.
     """
     from rrl.domain.plant import Plant
 

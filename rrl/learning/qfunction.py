@@ -52,6 +52,7 @@ class PrologQFunction:
         files = "[" + ",".join(quote_atom(Path(f).resolve().as_posix()) for f in background) + "]"
         dynamic = "[" + ",".join(f"{name}/{arity}" for name, arity in FACT_PREDICATES) + "]"
         run(f"rrl_policy_module({self.module}, {files}, {dynamic})")
+        self._held: Sequence[str] | None = None
         self.rules = ""
         self.set_rules(rules)
 
@@ -69,8 +70,47 @@ class PrologQFunction:
         answer = run(f"rrl_q_values({self.module}, {state_text}, {actions_text}, Out)")
         return np.array(str(answer["Out"]).split(), dtype=float)
 
+    def set_state(self, state: Sequence[str]) -> None:
+        """Hold the facts of one state for the :meth:`focus` and :meth:`group_values`
+        calls that follow (replacing the state held before; nothing to do when this very
+        list is held already)."""
+        if state is self._held:
+            return
+        run(f"rrl_state({self.module}, {prolog_string(fact_list(state))})")
+        self._held = state
+
+    def focus(self, per_reason: int) -> list[tuple[str, str]]:
+        """Focal-task candidates of the held state: ``(task, reason)``, at most
+        ``per_reason`` per reason of the background's ``focus_candidate/3``."""
+        answer = run(f"rrl_focus({self.module}, {int(per_reason)}, Out)")
+        entries = str(answer["Out"]).split("\x1e")
+        return [(task, reason) for task, _, reason in (e.partition("\x1f") for e in entries if e)]
+
+    def focus_operators(self) -> dict[str, frozenset[str]]:
+        """The background's ``focus_operator(Reason, Op)``: operators worth trying on a
+        focus proposed for each reason (a reason not listed tries every operator)."""
+        answer = run(f"rrl_focus_operators({self.module}, Out)")
+        table: dict[str, set[str]] = {}
+        for entry in str(answer["Out"]).split("\x1e"):
+            reason, _, operator = entry.partition("\x1f")
+            if operator:
+                table.setdefault(reason, set()).add(operator)
+        return {reason: frozenset(ops) for reason, ops in table.items()}
+
+    def group_values(self, groups: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]]) -> np.ndarray:
+        """Q-values of actions in the held state, grouped by focal task: each group is
+        the focal task's facts and its actions' facts; one value per action, in order."""
+        if not any(actions for _, actions in groups):
+            return np.zeros(0)
+        text = "[" + ",".join(
+            f"{fact_list(focus)}-[{','.join(fact_list(a) for a in actions)}]" for focus, actions in groups
+        ) + "]"
+        answer = run(f"rrl_q_groups({self.module}, {prolog_string(text)}, Out)")
+        return np.array(str(answer["Out"]).split(), dtype=float)
+
     def explain(self, state: Sequence[str], action: Sequence[str]) -> int:
         """Index (from 1) of the ``predict/1`` clause that gives ``action`` its value."""
+        self.set_state(())
         answer = run(
             f"rrl_policy_clause({self.module}, {prolog_string(fact_list(state))}, "
             f"{prolog_string(fact_list(action))}, N)"

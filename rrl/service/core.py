@@ -22,13 +22,8 @@ from rrl.domain.validator import validate
 from rrl.errors import RRLError
 from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
+from rrl.learning.search import default_budget_ms
 from rrl.storage import Store, Version, VersionConflict
-
-
-def default_budget_ms(orders: int) -> float:
-    """The library's default search budget for a plan of ``orders`` orders (until the
-    agent's own default lands here: 40 ms up to 20 orders, 1.5 ms more per further one)."""
-    return min(800.0, 40.0 + 1.5 * max(0, orders - 20))
 
 #: How often an event is recomputed when another process stored a version first.
 RETRIES = 3
@@ -215,7 +210,9 @@ class RepairService:
                 "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result))}
 
     def _steps(self, result: RepairResult) -> list[dict[str, Any]]:
-        return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule} for s in result.steps]
+        return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule,
+                 "focus_reason": s.focus.reason if s.focus is not None else None, "focus_rule": s.focus_rule}
+                for s in result.steps]
 
     # ------------------------------------------------------------------ reading
 

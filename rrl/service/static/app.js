@@ -263,9 +263,21 @@ function drawSteps(data) {
     li.querySelector(".focal").textContent = `on ${step.focal}${other}`;
     li.querySelector(".tt").textContent = fmt(step.total_tardiness);
     if (step.q_value !== undefined) li.insertAdjacentText("beforeend", ` (Q = ${fmt(step.q_value, 3)})`);
+    if (step.focus_reason) {
+      const focus = document.createElement("div");
+      focus.className = "focus-reason";
+      focus.textContent = `focus on ${step.focal}, proposed by the background rule for "${step.focus_reason}":`;
+      li.appendChild(focus);
+      if (step.focus_rule) {
+        const pre = document.createElement("pre");
+        pre.className = "focus-rule";
+        pre.textContent = step.focus_rule;
+        li.appendChild(pre);
+      }
+    }
     const pre = document.createElement("pre");
     pre.className = "rule";
-    pre.textContent = step.rule ? step.rule : "no learned policy: the applicable operator of lowest total tardiness";
+    pre.textContent = step.rule ? step.rule : "no learned policy: the candidate of lowest total tardiness";
     li.appendChild(pre);
     list.appendChild(li);
   }
