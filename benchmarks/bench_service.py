@@ -14,6 +14,7 @@ tardiness after the event and after the repair). Baselines in the same run:
 Every round checks that versions 2..51 were stored once each, in order, all valid.
 
 Run: python benchmarks/bench_service.py [--rounds 3] [--episodes 200] [--policy DIR] [--no-policy]
+         [--latency-ms 150] [--min-budget-ms 1] [--library-budget-ms B]
 """
 
 from __future__ import annotations
@@ -61,14 +62,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Server:
-    def __init__(self, url: str, policy: Path | None, log: Path, latency_ms: float) -> None:
+    def __init__(self, url: str, policy: Path | None, log: Path, latency_ms: float, min_budget_ms: float) -> None:
         import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        extra = (["--policy", str(policy)] if policy else []) + ["--latency-ms", str(latency_ms)]
+        extra = (["--policy", str(policy)] if policy else []) + ["--latency-ms", str(latency_ms),
+                                                                  "--min-budget-ms", str(min_budget_ms)]
         self.log = log.open("wb")
         self.process = subprocess.Popen([sys.executable, "-m", "rrl.cli.main", "serve", "--db", url, "--port",
                                          str(self.port), *extra], stdout=self.log, stderr=self.log)
@@ -125,6 +127,7 @@ def library(agent: RepairAgent, data: dict[str, Any], seeds: list[int], url: str
             budget_ms: float | None) -> tuple[list[float], float, dict[str, float]]:
     """The service's work for each event, in this process, stage by stage (no HTTP)."""
     store = Store(url)
+    store.init()
     stored = store.create(scenario_from_dict(data))
     scenario = stored.scenario
     times = []
@@ -169,6 +172,7 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=None, help="an existing policy directory")
     parser.add_argument("--no-policy", action="store_true", help="serve the policy-free search instead")
     parser.add_argument("--latency-ms", type=float, default=150.0, help="rrl serve --latency-ms")
+    parser.add_argument("--min-budget-ms", type=float, default=1.0, help="rrl serve --min-budget-ms")
     parser.add_argument("--library-budget-ms", type=float, default=None,
                         help="search budget of the in-process baseline (default: the library's)")
     args = parser.parse_args()
@@ -183,7 +187,7 @@ def main() -> None:
     agent = RepairAgent.load(policy) if policy else search_agent()
     url = f"sqlite:///{work / 'bench.db'}"
     Store(url).init()
-    server = Server(url, policy, work / "serve.log", args.latency_ms)
+    server = Server(url, policy, work / "serve.log", args.latency_ms, args.min_budget_ms)
     rows: dict[str, list[dict[str, float]]] = {"burst": [], "sequential": [], "library": []}
     split: list[dict[str, float]] = []
     try:
@@ -204,6 +208,8 @@ def main() -> None:
                 after = httpx.get(server.base + "/api/metrics", timeout=60).json()
                 check_versions(url, sid)
                 repair = [o["seconds"] * 1000 for o in outs]
+                print(f"round {r} {mode}: p50 {percentile(latencies, 0.5):.1f} ms, p95 "
+                      f"{percentile(latencies, 0.95):.1f} ms, {EVENTS / wall:.1f} events/s", flush=True)
                 rows[mode].append({
                     "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "max": max(latencies),
                     "throughput": EVENTS / wall, "repair_ms": statistics.median(repair),

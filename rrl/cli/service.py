@@ -105,8 +105,12 @@ def db_list(url: str, as_json: bool) -> None:
 @click.option("--latency-ms", type=click.FloatRange(0, 600_000), default=150.0, show_default=True,
               help="Answer time aimed at when events queue on one scenario: their repair searches get an "
                    "equal share of it (at least 1 ms each); 0: every repair gets the library's default budget.")
+@click.option("--min-budget-ms", type=click.FloatRange(0, 600_000), default=1.0, show_default=True,
+              help="The least search a queued event gets; 0: an event whose share of --latency-ms is spent "
+                   "is stored unrepaired (its plan as the event left it).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
-def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: float, access_log: bool) -> None:
+def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: float, min_budget_ms: float,
+          access_log: bool) -> None:
     """Serve the repair service: JSON API under /api, the page at /, OpenAPI at /docs.
 
     The tables are created when missing. Events on one scenario are applied one at a
@@ -121,7 +125,7 @@ def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: f
         from rrl.service.app import create_app
     except ImportError as error:
         raise RRLError(f"rrl serve needs the service extra: pip install 'rrl-repair[service]' ({error})") from None
-    app = create_app(store, policy_dir, latency_ms)
+    app = create_app(store, policy_dir, latency_ms, min_budget_ms)
     click.echo(f"rrl serve: http://{host}:{port}/ (API /api, OpenAPI /docs), database {store.label}, "
                f"repairs by {policy_dir or 'the policy-free search'}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log)

@@ -62,15 +62,17 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def create_app(store: Store, policy: str | Path | None = None, latency_ms: float = 150.0) -> FastAPI:
+def create_app(store: Store, policy: str | Path | None = None, latency_ms: float = 150.0,
+               min_budget_ms: float = 1.0) -> FastAPI:
     """The application: a service over ``store``, repairing with ``policy`` (or the search).
 
     ``latency_ms`` is the answer time the service aims at when events queue on a scenario
-    (their search budgets shrink to fit it); 0 gives every repair the library's default.
+    (their search budgets shrink to fit it, down to ``min_budget_ms``); 0 gives every
+    repair the library's default.
     """
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-repair")
     # Built on the worker thread: the policy's Prolog is loaded by the thread that will use it.
-    service: RepairService = worker.submit(RepairService, store, policy, latency_ms).result()
+    service: RepairService = worker.submit(RepairService, store, policy, latency_ms, min_budget_ms).result()
     locks: dict[int, asyncio.Lock] = {}
     waiting: dict[int, int] = {}
 

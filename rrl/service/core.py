@@ -28,7 +28,7 @@ from rrl.storage import Store, Version, VersionConflict
 #: How often an event is recomputed when another process stored a version first.
 RETRIES = 3
 
-#: The smallest search budget the service gives a queued event (``rrl consult``'s minimum).
+#: The smallest search budget the service gives a queued event by default (``rrl consult``'s minimum).
 MIN_BUDGET_MS = 1.0
 
 
@@ -100,11 +100,13 @@ class RepairService:
         search of :func:`rrl.learning.consult.search_agent` (tardiness goal).
     """
 
-    def __init__(self, store: Store, policy: str | Path | None = None, latency_ms: float = 150.0) -> None:
+    def __init__(self, store: Store, policy: str | Path | None = None, latency_ms: float = 150.0,
+                 min_budget_ms: float = MIN_BUDGET_MS) -> None:
         self.store = store
         self.policy = str(policy) if policy is not None else None
         self.agent: RepairAgent = RepairAgent.load(policy) if policy is not None else search_agent()
         self.latency_ms = latency_ms
+        self.min_budget_ms = min_budget_ms
         self.counters = Counters()
         self._overhead_ms = 5.0  # running estimate of an event's cost besides the repair search
 
@@ -114,15 +116,17 @@ class RepairService:
 
         Each waiting event gets an equal share of the time left, less the measured cost of
         everything but the search; None (the library's default budget) when that share is
-        larger than the default, or without a deadline. A burst thus shortens searches
-        instead of stretching every answer; the budget used is stored with the version.
+        larger than the default, or without a deadline; never less than ``min_budget_ms``
+        (0: an event whose share is spent is stored with no search, its plan as the event
+        left it, which is never worse). A burst thus shortens searches instead of stretching
+        every answer; the budget used is stored with the version.
         """
         if deadline is None or self.latency_ms <= 0:
             return None
         share = (deadline - time.perf_counter()) * 1000.0 / (behind + 1) - self._overhead_ms
         if share >= default_budget_ms(orders):
             return None
-        return max(MIN_BUDGET_MS, share)
+        return max(self.min_budget_ms, share)
 
     # ------------------------------------------------------------------ scenarios
 
