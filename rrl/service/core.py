@@ -140,6 +140,10 @@ class RepairService:
         source = rule or ("scenario" if scenario.schedule is not None else "edd")
         if rule == "ppo":
             fell: list[str] = []
+            try:
+                import rrl.generative.safety  # noqa: F401  (torch and Stable-Baselines3)
+            except ImportError as error:
+                raise RRLError(f"rule: ppo needs the ppo extra (pip install 'rrl-repair[ppo]'): {error}") from None
             self.counters.ppo_schedules += 1
             plan = plan_of(scenario, "ppo", warn=fell.append)
             if fell:
