@@ -10,8 +10,10 @@
             rrl_policy_rules/3,       % +Module, +SourceId, +RulesText
             rrl_q_values/4,           % +Module, +StateText, +ActionsText, -ValuesText
             rrl_policy_clause/4,      % +Module, +StateText, +ActionText, -ClauseIndex
+            rrl_policy_clauses/3,     % +Module, +ExamplesText, -IndicesText
             rrl_state/2,              % +Module, +StateText
             rrl_focus/3,              % +Module, +PerReason, -CandidatesText
+            rrl_state_focus/4,        % +Module, +StateText, +PerReason, -CandidatesText
             rrl_focus_operators/2,    % +Module, -PairsText
             rrl_q_groups/3            % +Module, +GroupsText, -ValuesText
           ]).
@@ -59,14 +61,21 @@ rrl_policy_rules(M, Id, Text) :-
 rrl_q_values(M, StateText, ActionsText, Out) :-
     term_string(State, StateText),
     term_string(Actions, ActionsText),
+    value_goal(M, Goal),
     setup_call_cleanup(assert_all(M, State),
-                       maplist(value_of(M), Actions, Values),
+                       maplist(value_of(M, Goal), Actions, Values),
                        retract_all(M, State)),
     atomic_list_concat(Values, ' ', Out).
 
-value_of(M, Facts, Value) :-
+%   A policy's Q-value is q_value/1 when it defines one (the immediate reward plus the
+%   discounted value the tree predicts), else the tree's predict/1 itself.
+value_goal(M, q_value) :- current_predicate(M:q_value/1), !.
+value_goal(_, predict).
+
+value_of(M, Name, Facts, Value) :-
+    Goal =.. [Name, V],
     setup_call_cleanup(assert_all(M, Facts),
-                       ( M:predict(V) -> Value = V ; Value = 0 ),
+                       ( M:Goal -> Value = V ; Value = 0 ),
                        retract_all(M, Facts)).
 
 %!  rrl_policy_clause(+M, +StateText, +ActionText, -N) is det.
@@ -79,6 +88,17 @@ rrl_policy_clause(M, StateText, ActionText, N) :-
     setup_call_cleanup(assert_all(M, Facts),
                        first_clause(M, N),
                        retract_all(M, Facts)).
+
+%!  rrl_policy_clauses(+M, +ExamplesText, -Out) is det.
+%   rrl_policy_clause/4 for each example (a list of facts) of a list, in one call: Out
+%   holds the clause indices separated by spaces.
+rrl_policy_clauses(M, Text, Out) :-
+    term_string(Examples, Text),
+    maplist(example_clause(M), Examples, Ns),
+    atomic_list_concat(Ns, ' ', Out).
+
+example_clause(M, Facts, N) :-
+    setup_call_cleanup(assert_all(M, Facts), first_clause(M, N), retract_all(M, Facts)).
 
 first_clause(M, N) :-
     nth_clause(M:predict(_), N, Ref),
@@ -111,6 +131,12 @@ rrl_focus(M, PerReason, Out) :-
     findall(Line, ( member(T-R, Chosen), format(string(Line), "~w\x1f\~w", [T, R]) ), Lines),
     atomic_list_concat(Lines, '\x1e\', Out).
 
+%!  rrl_state_focus(+M, +StateText, +PerReason, -Out) is det.
+%   rrl_state/2 then rrl_focus/3, in one call.
+rrl_state_focus(M, StateText, PerReason, Out) :-
+    rrl_state(M, StateText),
+    rrl_focus(M, PerReason, Out).
+
 reason_candidates(M, N, R, Acc0, Acc) :-
     findall(K-T, ( M:focus_candidate(R, T, K), \+ M:frozen(T) ), Pairs),
     sort(1, @>=, Pairs, Ranked),
@@ -138,11 +164,12 @@ rrl_focus_operators(M, Out) :-
 %   value per action, in order, separated by spaces.
 rrl_q_groups(M, Text, Out) :-
     term_string(Groups, Text),
-    maplist(group_values(M), Groups, Nested),
+    value_goal(M, Goal),
+    maplist(group_values(M, Goal), Groups, Nested),
     append(Nested, Values),
     atomic_list_concat(Values, ' ', Out).
 
-group_values(M, Focus-Actions, Values) :-
+group_values(M, Goal, Focus-Actions, Values) :-
     setup_call_cleanup(assert_all(M, Focus),
-                       maplist(value_of(M), Actions, Values),
+                       maplist(value_of(M, Goal), Actions, Values),
                        retract_all(M, Focus)).

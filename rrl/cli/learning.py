@@ -252,23 +252,30 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
 @seed_option
 @click.option("--event", default=None, help="Disruption of the cases (default: the policy's training events).")
 @click.option("--orders", default=None, help="Orders per case, N or N-M (default: the policy's training range).")
-@click.option("--methods", default="policy,random_walk,best_insertion,hill_climbing,propositional,cpsat",
-              show_default=True, help="Comma list of methods to run.")
+@click.option("--methods", default="policy,steepest_descent,random_walk,best_insertion,hill_climbing,propositional,cpsat,cpsat_k",
+              show_default=True, help="Comma list of methods to run (steepest_descent gets the policy's wall time "
+                                      "per case; cpsat_k may move as many orders as the policy did).")
 @click.option("--propositional-episodes", type=click.IntRange(1), default=None,
               help="Episodes for the propositional Q-tree (default: the policy's).")
 @click.option("--cpsat-seconds", type=POSITIVE, default=5.0, show_default=True,
               help="Time limit of the CP-SAT full reschedule per case.")
+@click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
+              help="The policy's search budget per case (default: as consult).")
 @json_option
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the comparison plot (evaluation.png).")
 def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: int, event: str | None,
                      orders: str | None, methods: str, propositional_episodes: int | None, cpsat_seconds: float,
-                     as_json: bool, plots: Path | None) -> None:
+                     budget_ms: float | None, as_json: bool, plots: Path | None) -> None:
     """Compare the policy with baselines on the same held-out cases.
 
-    Baselines: a random operator walk and hill climbing with the same step budget, best
-    insertion of the focal task, the propositional (scikit-learn) Q-tree trained the same
-    way, and a CP-SAT full reschedule (needs OR-Tools) within --cpsat-seconds.
+    Baselines: plain steepest descent over the same moving-focus steps with the policy's
+    wall time, a random operator walk and hill climbing on the focal task with the same
+    step budget, best insertion of the focal task, the propositional (scikit-learn) Q-tree
+    trained the same way, a CP-SAT full reschedule within --cpsat-seconds, and CP-SAT
+    moving at most as many orders as the policy did (cpsat_k; both need OR-Tools). Every
+    method reports moved orders and start shift next to tardiness; --plots draws the
+    tardiness spread and the tardiness-vs-moved-orders front.
     """
     from rrl.learning.evaluate import METHODS, draw_cases, evaluate
 
@@ -276,7 +283,9 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
     for m in chosen:
         if m not in METHODS:
             raise RRLError(f"--methods: unknown method '{m}' (expected some of {', '.join(METHODS)})")
-    if "cpsat" in chosen:
+    if "cpsat_k" in chosen and "policy" not in chosen:
+        raise RRLError("--methods: cpsat_k moves at most as many orders as the policy did: add policy")
+    if "cpsat" in chosen or "cpsat_k" in chosen:
         try:
             import ortools  # noqa: F401
         except ImportError:
@@ -296,7 +305,7 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
 
     with tqdm(total=cases, disable=not progress_enabled(as_json), unit="case", leave=False) as bar:
         report = evaluate(agent, held_out, methods=chosen, propositional=baseline, cpsat_seconds=cpsat_seconds,
-                          progress=lambda _: bar.update(1))
+                          budget_ms=budget_ms, progress=lambda _: bar.update(1))
     if plots is not None:
         _plot_evaluation(report, plots / "evaluation.png")
     if as_json:
@@ -308,16 +317,30 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
 
 
 def _plot_evaluation(report: Any, path: Path) -> None:
+    """Two panels: the spread of repaired tardiness per method, and the stability front
+    (total tardiness against moved orders: each case a faint dot, each method's mean a
+    large marker; lower left is better on both)."""
     from rrl.viz.gantt import new_figure, save_figure
 
-    fig = new_figure(8, 4)
-    ax = fig.add_subplot(1, 1, 1)
+    fig = new_figure(13, 4.5)
+    ax = fig.add_subplot(1, 2, 1)
     names = list(report.methods)
     ax.boxplot([report.methods[n].per_case for n in names], showmeans=True)
-    ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=25, ha="right")
     ax.axhline(report.disrupted_tardiness, color="tab:red", linestyle="--", label="disrupted (mean)")
     ax.axhline(report.before_tardiness, color="tab:green", linestyle=":", label="before the event (mean)")
     ax.set_ylabel("total tardiness after repair (h)")
     ax.set_title(f"Repairs of the same {report.cases} held-out cases (mean: triangle)")
     ax.legend(loc="upper right")
+    front = fig.add_subplot(1, 2, 2)
+    for k, name in enumerate(names):
+        summary = report.methods[name]
+        color = f"C{k % 10}"
+        front.scatter(summary.per_case_moved, summary.per_case, s=8, alpha=0.25, color=color)
+        front.scatter([summary.moved_orders], [summary.total_tardiness], s=90, color=color, edgecolor="black",
+                      label=name, zorder=3)
+    front.set_xlabel("moved orders (resource or predecessor changed)")
+    front.set_ylabel("total tardiness after repair (h)")
+    front.set_title("Tardiness against stability (per case, and mean)")
+    front.legend(loc="upper right", fontsize="small")
     save_figure(fig, path)

@@ -221,9 +221,10 @@ class RepairAgent:
         self._rng = random.Random(seed)
         self._model: Any = None
         self._examples: list[Example] = []
-        self._q = PrologQFunction([self.background_path])
-        self._rules = "predict(0.0).\n"
+        self._rules = "predict(0.0).\n" + self._q_rule()
+        self._q = PrologQFunction([self.background_path], self._rules)
         self._loaded = False
+        self._focus_rules: dict[str, str] = {}
 
     # ------------------------------------------------------------------ learning
 
@@ -304,8 +305,10 @@ class RepairAgent:
     def _episode(self, epsilon: float) -> EpisodeRecord:
         """One episode of Algorithm 1 with a moving focus; its examples go to the learner.
 
-        The target of step j is the n-step return: the next ``n_step`` rewards, then the
-        discounted best Q-value of the state reached (0 in a goal state).
+        The return of step j is the n-step return: the next ``n_step`` rewards, then the
+        discounted best Q-value of the state reached (0 in a goal state). The tree learns
+        what follows the step's own reward, ``(return - reward) / gamma``: the reward is
+        exact (the simulator's), so the tree's leaves describe what a step leads to.
         """
         rng = self._rng
         case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
@@ -318,7 +321,7 @@ class RepairAgent:
         for step in range(self.max_steps):
             if ctx.reached(node.plan):
                 break
-            options = [c for c in hood.expand(node) if c.plan.schedule not in visited]
+            options = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited]
             if not options:
                 break
             best_q.append(max(c.q for c in options))
@@ -330,16 +333,16 @@ class RepairAgent:
             visited.add(node.plan.schedule)
         reached = ctx.reached(node.plan)
         if trail:
-            tail = [c for c in hood.expand(node) if c.plan.schedule not in visited] if not reached else []
+            tail = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited] if not reached else []
             best_q.append(max((c.q for c in tail), default=0.0))
         examples = []
         for j in range(len(trail) - 1, -1, -1):
             horizon = min(j + self.n_step, len(trail))
             target = sum(self.gamma ** (i - j) * trail[i][2] for i in range(j, horizon))
             target += self.gamma ** (horizon - j) * best_q[horizon]
-            parent, choice, _ = trail[j]
+            parent, choice, reward = trail[j]
             examples.append(Example(id=f"e{self.episodes_}_{j}", facts=hood.example_facts(parent, choice),
-                                    target=target))
+                                    target=(target - reward) / self.gamma))
         self._update(examples)
         return EpisodeRecord(
             episode=self.episodes_ + 1,
@@ -356,7 +359,7 @@ class RepairAgent:
             return
         if self.learner == "tg":
             self._model.partial_fit(examples)
-            rules = self._model.to_prolog()
+            rules = self._model.to_prolog() + self._q_rule()
             if rules != self._rules:
                 self._rules = rules
                 self._q.set_rules(rules)
@@ -370,17 +373,26 @@ class RepairAgent:
 
     # ------------------------------------------------------------------ deciding
 
+    def _q_rule(self) -> str:
+        """The rule that turns the tree's ``predict/1`` (what follows a step) into the
+        step's Q-value: its immediate reward plus the discounted prediction."""
+        return ("\n% The Q-value of a candidate step: its reward (action_reward/1, from the simulator)\n"
+                "% plus the discounted value the tree above predicts for what follows it.\n"
+                f"q_value(Q) :- action_reward(R), predict(V), Q is R + {self.gamma!r} * V.\n")
+
     def _scorer(self) -> Scorer:
         if self.learner == "tg":
             return prolog_scorer(self._q)
         model = self._model
+        gamma = self.gamma
 
         def score(state: list[str], groups: list[tuple[list[str], list[list[str]]]]) -> np.ndarray:
-            count = sum(len(actions) for _, actions in groups)
+            actions = [focus + action for focus, group in groups for action in group]
+            rewards = np.array([_reward_of(facts) for facts in actions])
             if model is None or not hasattr(model, "tree_"):
-                return np.zeros(count)
-            examples = [Example(id="q", facts=state + focus + action) for focus, actions in groups for action in actions]
-            return np.asarray(model.predict(examples), dtype=float)
+                return rewards
+            predicted = model.predict([Example(id="q", facts=state + facts) for facts in actions])
+            return rewards + gamma * np.asarray(predicted, dtype=float)
         return score
 
     def _neighbourhood(self, hit: Disruption, ctx: RepairContext) -> Neighbourhood:
@@ -450,7 +462,7 @@ class RepairAgent:
         outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
                               node_limit=node_limit, rank=self._rank)
         best = outcome.best
-        taken = [self._step(hood, node) for node in best.path()]
+        taken = self._steps(hood, best.path())
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
         return RepairResult(
             event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best.plan,
@@ -458,18 +470,29 @@ class RepairAgent:
             seconds=time.perf_counter() - started, cost=best.cost, expansions=outcome.expansions,
         )
 
-    def _step(self, hood: Neighbourhood, node: Node) -> RepairStep:
-        """The repair step into ``node``, with the rules that explain it."""
-        assert node.via is not None and node.parent is not None
-        choice = node.via
-        rule = ""
-        if self.learner == "tg":
-            facts = hood.example_facts(node.parent, choice)
-            index = self._q.explain(facts, [])
+    def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:
+        """The repair steps into the nodes of ``path``, with the rules that explain them
+        (the Q-tree's rules found in one Prolog call)."""
+        rules = [""] * len(path)
+        if self.learner == "tg" and path:
             blocks = rule_blocks(self._rules)
-            rule = blocks[index - 1] if 0 < index <= len(blocks) else ""
-        return RepairStep(choice.action, node.plan, choice.q, rule, choice.focus,
-                          focus_rule(self.background_path, choice.focus.reason))
+            indices = self._q.explain_all([hood.example_facts(n.parent, n.via) for n in path
+                                           if n.parent is not None and n.via is not None])
+            rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
+        taken = []
+        for node, rule in zip(path, rules, strict=True):
+            choice = node.via
+            assert choice is not None
+            taken.append(RepairStep(choice.action, node.plan, choice.q, rule, choice.focus,
+                                    self._focus_rule(choice.focus.reason)))
+        return taken
+
+    def _focus_rule(self, reason: str) -> str:
+        """The background clause of a focus reason (read once per reason)."""
+        found = self._focus_rules.get(reason)
+        if found is None:
+            found = self._focus_rules[reason] = focus_rule(self.background_path, reason)
+        return found
 
     # ------------------------------------------------------------------ inspection
 
@@ -477,6 +500,11 @@ class RepairAgent:
     def rules(self) -> str:
         """The current policy as Prolog rules (``predict/1`` decision list)."""
         return self._rules
+
+    @property
+    def q_function(self) -> PrologQFunction:
+        """The policy's Prolog module (background knowledge and rules)."""
+        return self._q
 
     @property
     def n_leaves(self) -> int:
@@ -559,3 +587,11 @@ def _optional_int(value: Any) -> int | None:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _reward_of(facts: Sequence[str]) -> float:
+    """The value of the ``action_reward/1`` fact among a step's facts."""
+    for fact in facts:
+        if fact.startswith("action_reward("):
+            return float(fact[len("action_reward("):-1])
+    return 0.0

@@ -53,6 +53,7 @@ class PrologQFunction:
         dynamic = "[" + ",".join(f"{name}/{arity}" for name, arity in FACT_PREDICATES) + "]"
         run(f"rrl_policy_module({self.module}, {files}, {dynamic})")
         self._held: Sequence[str] | None = None
+        self._operators: dict[str, frozenset[str]] | None = None  # the background's, read once
         self.rules = ""
         self.set_rules(rules)
 
@@ -79,23 +80,30 @@ class PrologQFunction:
         run(f"rrl_state({self.module}, {prolog_string(fact_list(state))})")
         self._held = state
 
-    def focus(self, per_reason: int) -> list[tuple[str, str]]:
-        """Focal-task candidates of the held state: ``(task, reason)``, at most
-        ``per_reason`` per reason of the background's ``focus_candidate/3``."""
-        answer = run(f"rrl_focus({self.module}, {int(per_reason)}, Out)")
+    def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """Focal-task candidates of the held state (or of ``state``, which is then held):
+        ``(task, reason)``, at most ``per_reason`` per reason of ``focus_candidate/3``."""
+        if state is not None and state is not self._held:
+            answer = run(f"rrl_state_focus({self.module}, {prolog_string(fact_list(state))}, {int(per_reason)}, Out)")
+            self._held = state
+        else:
+            answer = run(f"rrl_focus({self.module}, {int(per_reason)}, Out)")
         entries = str(answer["Out"]).split("\x1e")
         return [(task, reason) for task, _, reason in (e.partition("\x1f") for e in entries if e)]
 
     def focus_operators(self) -> dict[str, frozenset[str]]:
         """The background's ``focus_operator(Reason, Op)``: operators worth trying on a
         focus proposed for each reason (a reason not listed tries every operator)."""
+        if self._operators is not None:
+            return self._operators
         answer = run(f"rrl_focus_operators({self.module}, Out)")
         table: dict[str, set[str]] = {}
         for entry in str(answer["Out"]).split("\x1e"):
             reason, _, operator = entry.partition("\x1f")
             if operator:
                 table.setdefault(reason, set()).add(operator)
-        return {reason: frozenset(ops) for reason, ops in table.items()}
+        self._operators = {reason: frozenset(ops) for reason, ops in table.items()}
+        return self._operators
 
     def group_values(self, groups: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]]) -> np.ndarray:
         """Q-values of actions in the held state, grouped by focal task: each group is
@@ -107,6 +115,15 @@ class PrologQFunction:
         ) + "]"
         answer = run(f"rrl_q_groups({self.module}, {prolog_string(text)}, Out)")
         return np.array(str(answer["Out"]).split(), dtype=float)
+
+    def explain_all(self, examples: Sequence[Sequence[str]]) -> list[int]:
+        """:meth:`explain` for several (state and action) fact lists, in one call."""
+        if not examples:
+            return []
+        self.set_state(())
+        text = "[" + ",".join(fact_list(facts) for facts in examples) + "]"
+        answer = run(f"rrl_policy_clauses({self.module}, {prolog_string(text)}, Out)")
+        return [int(n) for n in str(answer["Out"]).split()]
 
     def explain(self, state: Sequence[str], action: Sequence[str]) -> int:
         """Index (from 1) of the ``predict/1`` clause that gives ``action`` its value."""

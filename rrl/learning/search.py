@@ -66,6 +66,7 @@ class Candidate:
     cost: float
     facts: list[str]
     q: float = 0.0
+    reward: float = 0.0
 
 
 @dataclass
@@ -136,7 +137,7 @@ class Neighbourhood:
         self._reference = hit.before.schedule
         self._operators = q.focus_operators()
         self._moved_memo: dict[tuple[str, tuple[str, ...]], int] = {}
-        self._cache: dict[tuple[Any, ...], tuple[list[str] | None, dict[str, list[str]], list[Candidate]]] = {}
+        self._cache: dict[tuple[Any, ...], _Expansion] = {}
 
     def root(self) -> Node:
         """The disrupted plan as the start of every path."""
@@ -161,54 +162,68 @@ class Neighbourhood:
         then the background's focus candidates."""
         if node.depth == 0:
             return [Focus(t, EVENT) for t in self._event_tasks(node.plan)[: self.focus_width]]
-        self.q.set_state(self.state_of(node))
         where = node.plan.schedule.where
         frozen = node.plan.problem.frozen
-        return [Focus(t, r) for t, r in self.q.focus(self.focus_width) if t in where and t not in frozen]
+        found = self.q.focus(self.focus_width, self.state_of(node))
+        return [Focus(t, r) for t, r in found if t in where and t not in frozen]
 
-    def expand(self, node: Node) -> list[Candidate]:
-        """Every candidate step from ``node`` (Q-values filled in when scoring).
+    def expand(self, node: Node, lazy: bool = False) -> list[Candidate]:
+        """Candidate steps from ``node``, Q-values filled in when scoring.
 
-        Expansions are cached by what they depend on, so searches that revisit a node
-        (iterative widening) pay for it once.
+        The foci are taken in the order the background proposes them. ``lazy`` stops
+        after the first focus that offers a step improving the goal's cost (or after the
+        last focus): a first-improvement look that a greedy step can act on at once;
+        a later call without ``lazy`` examines the remaining foci. Expansions are cached
+        by what they depend on, so searches that revisit a node pay for it once.
         """
         key = node.key
-        found = self._cache.get(key)
-        if found is not None:
-            node.state, node.foci, cached = found
-            return cached
-        self.expansions += 1
-        plan = node.plan
-        candidates: list[Candidate] = []
-        groups: list[tuple[list[str], list[list[str]]]] = []
-        foci = self.foci(node)
-        for focus in foci:
-            own: list[Candidate] = []
-            applicable: set[str] = set()
-            for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason)):
-                delta = self._moved_delta(plan, after, changes)
-                moved = node.moved + delta
-                own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
-                applicable.add(action.operator)
-            if not own:
-                continue
-            if self.moves_per_focus is not None and len(own) > self.moves_per_focus:
-                order = sorted(range(len(own)), key=lambda i: (own[i].cost, i))[: self.moves_per_focus]
-                own = [own[i] for i in sorted(order)]
-            if self.score:
+        expansion = self._cache.get(key)
+        if expansion is None:
+            self.expansions += 1
+            expansion = self._cache[key] = _Expansion(self.foci(node))
+        elif expansion.state is not None:
+            node.state = expansion.state  # same facts: keeps the state Prolog holds
+        node.foci = expansion.facts
+        fresh: list[tuple[Focus, list[Candidate]]] = []
+        while expansion.next < len(expansion.foci):
+            if lazy and any(c.cost < node.cost - 1e-9 for c in expansion.candidates):
+                break
+            focus = expansion.foci[expansion.next]
+            expansion.next += 1
+            own = self._focus_steps(node, focus, expansion.facts)
+            expansion.candidates += own
+            if own:
+                fresh.append((focus, own))
+        if fresh and self.scorer is not None:  # one Prolog call for the foci just examined
+            groups = [(expansion.facts[focus.task], [c.facts for c in own]) for focus, own in fresh]
+            values = iter(self.scorer(self.state_of(node), groups))
+            for _, own in fresh:
                 for candidate in own:
-                    candidate.facts = action_facts(plan, candidate.action, candidate.plan, candidate.moved - node.moved)
-            candidates += own
-            if self.score:
-                facts = focus_facts(plan, focus.task, applicable, focus.reason)
-                node.foci[focus.task] = facts
-                groups.append((facts, [c.facts for c in own]))
-        if self.scorer is not None and candidates:
-            values = self.scorer(self.state_of(node), groups)
-            for candidate, value in zip(candidates, values, strict=True):
-                candidate.q = float(value)
-        self._cache[key] = (node.state, node.foci, candidates)
-        return candidates
+                    candidate.q = float(next(values))
+        expansion.state = node.state
+        return expansion.candidates
+
+    def _focus_steps(self, node: Node, focus: Focus, facts: dict[str, list[str]]) -> list[Candidate]:
+        """The steps of one focus from ``node`` (its ``moves_per_focus`` cheapest), with
+        their facts written (and the focus's in ``facts``) when they are to be scored."""
+        plan = node.plan
+        own: list[Candidate] = []
+        applicable: set[str] = set()
+        for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason)):
+            moved = node.moved + self._moved_delta(plan, after, changes)
+            own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
+            applicable.add(action.operator)
+        if self.moves_per_focus is not None and len(own) > self.moves_per_focus:
+            keep = sorted(range(len(own)), key=lambda i: (own[i].cost, i))[: self.moves_per_focus]
+            own = [own[i] for i in sorted(keep)]
+        for candidate in own:
+            candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached(candidate.plan), False)
+        if own and self.scorer is not None:
+            for candidate in own:
+                candidate.facts = action_facts(plan, candidate.action, candidate.plan, candidate.moved - node.moved,
+                                               candidate.reward)
+            facts[focus.task] = focus_facts(plan, focus.task, applicable, focus.reason)
+        return own
 
     def child(self, node: Node, candidate: Candidate) -> Node:
         """The node that ``candidate`` leads to from ``node``."""
@@ -250,6 +265,17 @@ def _moved_on(sequence: Sequence[str], resource: str, reference: Any) -> int:
         if (ref_seq[place[1] - 1] if place[1] else None) != before:
             count += 1
     return count
+
+
+@dataclass
+class _Expansion:
+    """How far a node's foci have been examined, and the candidates found so far."""
+
+    foci: list[Focus]
+    next: int = 0
+    candidates: list[Candidate] = field(default_factory=list)
+    facts: dict[str, list[str]] = field(default_factory=dict)
+    state: list[str] | None = None
 
 
 # ---------------------------------------------------------------------- searches
@@ -341,7 +367,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if out_of_budget():
                     complete = False
                     break
-                children += [(node, c) for c in hood.expand(node) if c.plan.schedule not in seen]
+                children += [(node, c) for c in hood.expand(node, lazy=True) if c.plan.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)

@@ -27,7 +27,7 @@ FACT_PREDICATES: tuple[tuple[str, int], ...] = (
     ("focal", 1), ("focal_left_tardiness", 1), ("focal_right_tardiness", 1), ("focal_slack", 1),
     ("focal_tardy_block", 1), ("focus_by", 1), ("material_arrival", 1), ("can_run", 2), ("applicable", 1),
     ("action", 3), ("action_resource", 1), ("action_delta_tardiness", 1), ("action_delta_cleanout", 1),
-    ("action_delta_moved", 1), ("action_frees_chain", 0),
+    ("action_delta_moved", 1), ("action_frees_chain", 0), ("action_reward", 1),
 )
 
 
@@ -164,7 +164,8 @@ def _grouped(facts: list[str]) -> list[str]:
     return sorted(facts, key=lambda fact: first[fact.split("(", 1)[0]])
 
 
-def action_facts(plan: Plan, action: Action, after: Plan | None = None, moved_delta: int | None = None) -> list[str]:
+def action_facts(plan: Plan, action: Action, after: Plan | None = None, moved_delta: int | None = None,
+                 reward: float | None = None) -> list[str]:
     """The facts of one ground action in ``plan``; with ``after``, also its effect.
 
     ``action(Op, F, U)`` (U is ``none`` when the action has no second task),
@@ -172,7 +173,8 @@ def action_facts(plan: Plan, action: Action, after: Plan | None = None, moved_de
     ``action_delta_tardiness(D)`` and ``action_delta_cleanout(D)`` (after minus before),
     ``action_frees_chain`` when a task the action moves has orders waiting for it
     (``after``) and now ends earlier, and with ``moved_delta`` the change in the number of
-    orders moved from the plan before the disruption (``action_delta_moved(D)``).
+    orders moved from the plan before the disruption (``action_delta_moved(D)``), and with
+    ``reward`` the goal's reward for the step (``action_reward(R)``).
     """
     other = atom(action.other) if action.other is not None else "none"
     facts = [
@@ -186,6 +188,8 @@ def action_facts(plan: Plan, action: Action, after: Plan | None = None, moved_de
             facts.append("action_frees_chain")
     if moved_delta is not None:
         facts.append(f"action_delta_moved({moved_delta})")
+    if reward is not None:
+        facts.append(f"action_reward({number(reward)})")
     return facts
 
 

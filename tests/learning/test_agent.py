@@ -72,7 +72,7 @@ def test_policy_file_in_plain_swipl_gives_the_same_q_values(trained, tmp_path) -
     lines.append("    forall(member(F, [" + ",".join(hood.state_of(node)) + "]), assertz(F)),")
     lines.append("    forall(member(A, [" + ",".join("[" + ",".join(node.foci[c.focus.task] + c.facts) + "]"
                                                        for c in candidates) + "]),")
-    lines.append("           ( forall(member(F, A), assertz(F)), predict(V), format('~15g~n', [V]),")
+    lines.append("           ( forall(member(F, A), assertz(F)), q_value(V), format('~15g~n', [V]),")
     lines.append("             forall(member(F, A), retract(F)) )).")
     script.write_text("\n".join(lines) + "\n")
     proc = subprocess.run(["swipl", str(directory / "background.pl"), str(directory / "policy.pl"), str(script)],
