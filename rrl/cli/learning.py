@@ -139,7 +139,7 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
 @click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
               help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
-                   f"further order, at most 800; at most {MAX_BUDGET_MS:.0f}).")
+                   f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -345,40 +345,12 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
         report = evaluate(agent, held_out, methods=chosen, propositional=baseline, cpsat_seconds=cpsat_seconds,
                           budget_ms=budget_ms, progress=lambda _: bar.update(1))
     if plots is not None:
-        _plot_evaluation(report, plots / "evaluation.png")
+        from rrl.viz import repair_comparison
+
+        repair_comparison(report, plots / "evaluation.png")
     if as_json:
         print_json(report.to_dict())
         return
     click.echo(f"{cases} held-out cases ({', '.join(events)}, {bounds[0]}-{bounds[1]} orders): mean total tardiness "
                f"before the event {report.before_tardiness:.2f} h, after it {report.disrupted_tardiness:.2f} h")
     click.echo(report.table())
-
-
-def _plot_evaluation(report: Any, path: Path) -> None:
-    """Two panels: the spread of repaired tardiness per method, and the stability front
-    (total tardiness against moved orders: each case a faint dot, each method's mean a
-    large marker; lower left is better on both)."""
-    from rrl.viz.gantt import new_figure, save_figure
-
-    fig = new_figure(13, 4.5)
-    ax = fig.add_subplot(1, 2, 1)
-    names = list(report.methods)
-    ax.boxplot([report.methods[n].per_case for n in names], showmeans=True)
-    ax.set_xticks(range(1, len(names) + 1), names, rotation=25, ha="right")
-    ax.axhline(report.disrupted_tardiness, color="tab:red", linestyle="--", label="disrupted (mean)")
-    ax.axhline(report.before_tardiness, color="tab:green", linestyle=":", label="before the event (mean)")
-    ax.set_ylabel("total tardiness after repair (h)")
-    ax.set_title(f"Repairs of the same {report.cases} held-out cases (mean: triangle)")
-    ax.legend(loc="upper right")
-    front = fig.add_subplot(1, 2, 2)
-    for k, name in enumerate(names):
-        summary = report.methods[name]
-        color = f"C{k % 10}"
-        front.scatter(summary.per_case_moved, summary.per_case, s=8, alpha=0.25, color=color)
-        front.scatter([summary.moved_orders], [summary.total_tardiness], s=90, color=color, edgecolor="black",
-                      label=name, zorder=3)
-    front.set_xlabel("moved orders (resource or predecessor changed)")
-    front.set_ylabel("total tardiness after repair (h)")
-    front.set_title("Tardiness against stability (per case, and mean)")
-    front.legend(loc="upper right", fontsize="small")
-    save_figure(fig, path)

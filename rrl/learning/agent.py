@@ -134,6 +134,8 @@ class RepairAgent:
         Disruptions drawn in training.
     orders : (int, int)
         Range of the number of orders per training case.
+    family_steps : int
+        Longest family of orders chained by ``after`` in training cases (1: none).
     rule : str
         Dispatching rule of the initial plans (ignored when ``builder`` is given).
     builder : callable, optional
@@ -149,10 +151,9 @@ class RepairAgent:
     min_samples, significance : int, float
         TG: examples a leaf must see before a split, and the F-test level of a split.
     tie_break : str
-        How actions with the same best Q-value (the same abstract state) are ranked:
-        ``cost`` takes the one whose plan has the lowest goal cost (a look at the
-        simulator inside the abstract state); ``first`` the first in the fixed action
-        order, so the Q-tree alone decides.
+        How steps with the same Q-value (the same abstract state) are ranked: ``cost``
+        takes the one whose plan has the lowest goal cost; ``first`` the first found.
+        Steps that lower the goal's cost always come before those that do not.
     focus_width : int
         Focal-task candidates per focus reason at each step (DESIGN section 9).
     moves_per_focus : int, optional
@@ -173,10 +174,11 @@ class RepairAgent:
         *,
         events: Sequence[str] = ("new_order",),
         orders: tuple[int, int] = (10, 20),
+        family_steps: int = 1,
         rule: str = "edd",
         builder: Builder | None = None,
         learner: str = "tg",
-        gamma: float = 0.9,
+        gamma: float = 0.5,
         epsilon: float = 0.3,
         epsilon_min: float = 0.02,
         max_steps: int = 10,
@@ -197,6 +199,7 @@ class RepairAgent:
         self.goal = get_goal(goal)
         self.events = tuple(events)
         self.orders = orders
+        self.family_steps = family_steps
         self.rule = rule
         self.builder = builder
         self.learner = learner
@@ -279,8 +282,8 @@ class RepairAgent:
 
     def _validation_cases(self, count: int) -> list[Disruption]:
         rng = random.Random(7_919 * (self.seed + 1))  # apart from the training stream
-        return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
-                for _ in range(count)]
+        return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
+                          family_steps=self.family_steps) for _ in range(count)]
 
     def _evaluate(self, cases: Sequence[Disruption]) -> dict[str, float]:
         results = [self.repair(hit) for hit in cases]
@@ -311,7 +314,8 @@ class RepairAgent:
         exact (the simulator's), so the tree's leaves describe what a step leads to.
         """
         rng = self._rng
-        case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
+        case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
+                         family_steps=self.family_steps)
         ctx = self.goal.context(case.before, case.plan)
         hood = self._neighbourhood(case, ctx)
         node = hood.root()
@@ -400,11 +404,9 @@ class RepairAgent:
                              moves_per_focus=self.moves_per_focus)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """Candidates by Q-value, ties as ``tie_break`` says."""
-        if self.tie_break == "cost":
-            return ranked(candidates)
-        order = sorted(range(len(candidates)), key=lambda i: (-round(candidates[i].q, 9), i))
-        return [candidates[i] for i in order]
+        """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
+        ``tie_break`` says."""
+        return ranked(candidates, self.tie_break)
 
     # ------------------------------------------------------------------ consult
 
@@ -533,7 +535,8 @@ class RepairAgent:
             "learner": self.learner,
             "bias": self.settings_path.read_text(encoding="utf-8"),
             "parameters": {
-                "events": list(self.events), "orders": list(self.orders), "rule": self.rule, "gamma": self.gamma,
+                "events": list(self.events), "orders": list(self.orders), "family_steps": self.family_steps,
+                "rule": self.rule, "gamma": self.gamma,
                 "epsilon": self.epsilon, "epsilon_min": self.epsilon_min, "max_steps": self.max_steps,
                 "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
                 "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "n_step": self.n_step,
@@ -557,8 +560,9 @@ class RepairAgent:
             if not isinstance(params, dict) or not isinstance(training, dict):
                 raise TypeError("'parameters' and 'training' must be objects")
             agent = cls(plant, meta["goal"], events=tuple(params.get("events", ("new_order",))),
-                        orders=tuple(params.get("orders", (10, 20))), rule=params.get("rule", "edd"),
-                        learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.9)),
+                        orders=tuple(params.get("orders", (10, 20))), family_steps=int(params.get("family_steps", 1)),
+                        rule=params.get("rule", "edd"),
+                        learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.5)),
                         epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
                         max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 60)),
                         significance=float(params.get("significance", 0.01)),

@@ -86,10 +86,11 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def draw_cases(plant: Plant, count: int, seed: int, orders: tuple[int, int], events: Sequence[str]) -> list[Disruption]:
+def draw_cases(plant: Plant, count: int, seed: int, orders: tuple[int, int], events: Sequence[str],
+               family_steps: int = 1) -> list[Disruption]:
     """``count`` held-out cases (drawn from ``seed``, not the training stream)."""
     rng = random.Random(10_000_019 * (seed + 1))
-    return [draw_case(plant, rng, orders=orders, events=events) for _ in range(count)]
+    return [draw_case(plant, rng, orders=orders, events=events, family_steps=family_steps) for _ in range(count)]
 
 
 def evaluate(

@@ -20,7 +20,13 @@ from rrl.domain.metrics import compute_stability
 from rrl.errors import RRLError
 from rrl.events import EVENTS, draw_event
 from rrl.learning import RepairAgent
-from rrl.learning.search import Neighbourhood, beam_search, default_budget_ms, prolog_scorer, steepest_descent
+from rrl.learning.search import (
+    Neighbourhood,
+    beam_search,
+    default_budget_ms,
+    prolog_scorer,
+    steepest_descent,
+)
 from tests.conftest import plans
 
 AGENTS: dict[str, RepairAgent] = {}
