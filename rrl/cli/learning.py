@@ -49,7 +49,7 @@ policy_option = click.option("--policy", "policy_dir", required=True,
 
 def register(cli: click.Group) -> None:
     """Add the repair-policy commands to the ``rrl`` group."""
-    for command in (train, consult, policy, evaluate_command):
+    for command in (train, consult, policy, evaluate_command, tune_command):
         cli.add_command(command)
 
 
@@ -354,3 +354,60 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
     click.echo(f"{cases} held-out cases ({', '.join(events)}, {bounds[0]}-{bounds[1]} orders): mean total tardiness "
                f"before the event {report.before_tardiness:.2f} h, after it {report.disrupted_tardiness:.2f} h")
     click.echo(report.table())
+
+
+@click.command("tune", short_help="Tune the training parameters with Optuna.")
+@click.option("--goal", type=click.Choice(list(GOALS)), required=True, help="The repair goal to tune for.")
+@scenario_option
+@click.option("--trials", type=click.IntRange(1, 1000), default=20, show_default=True, help="Policies trained.")
+@click.option("--episodes", type=click.IntRange(1, 100_000), default=150, show_default=True,
+              help="Training episodes per trial.")
+@click.option("--cases", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Validation cases per trial, drawn from the training distribution.")
+@click.option("--node-limit", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="Search expansions per validation repair (a budget that does not depend on the machine).")
+@click.option("--event", "event", default="mix", show_default=True,
+              help=f"Disruptions drawn: one of {', '.join(EVENTS)}, a comma list, or mix.")
+@click.option("--orders", default="10-20", show_default=True, help="Orders per case, N or N-M.")
+@seed_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also train a policy with the best parameters (--final-episodes) and write it here.")
+@click.option("--final-episodes", type=click.IntRange(1, 100_000), default=450, show_default=True,
+              help="Episodes of the policy written to --out.")
+@json_option
+def tune_command(goal: str, scenario_path: Path, trials: int, episodes: int, cases: int, node_limit: int, event: str,
+                 orders: str, seed: int, out: Path | None, final_episodes: int, as_json: bool) -> None:
+    """Search the training parameters (gamma, exploration, n-step returns, TG's split
+    thresholds, focus width, moves per focus) with Optuna's seeded TPE sampler.
+
+    Each trial trains a policy on the scenario's plant and scores it by the mean goal
+    cost of repairing validation cases drawn from the training distribution (never the
+    held-out cases of `rrl evaluate`). Needs the optional extra: pip install 'rrl-repair[tune]'.
+    """
+    from rrl.learning.tune import tune
+
+    scenario = load_scenario(scenario_path)
+    fixed: dict[str, Any] = {"events": parse_events(event), "orders": parse_orders(orders)}
+    if out is not None:
+        check_policy_target(out)
+    from tqdm import tqdm
+
+    with tqdm(total=trials, disable=not progress_enabled(as_json), unit="trial", leave=False) as bar:
+        def done(record: dict[str, Any]) -> None:
+            bar.update(1)
+            bar.set_postfix(score=f"{record['score']:.2f}")
+        result = tune(scenario.plant, goal, trials=trials, episodes=episodes, cases=cases, node_limit=node_limit,
+                      fixed=fixed, seed=seed, callback=done)
+    if out is not None:
+        agent = RepairAgent(scenario.plant, goal, seed=seed, **fixed, **result.best_params)
+        agent.learn(final_episodes, progress=progress_enabled(as_json))
+        agent.save(out)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    click.echo(f"{trials} trials of {episodes} episodes on {scenario.name} ({goal}); best mean goal cost "
+               f"{result.best_score:.3f} on {cases} validation cases with:")
+    for name, value in result.best_params.items():
+        click.echo(f"  {name} = {value:.4g}" if isinstance(value, float) else f"  {name} = {value}")
+    if out is not None:
+        click.echo(f"policy trained with them for {final_episodes} episodes written to {out}/")

@@ -160,3 +160,25 @@ def test_beam_search_is_anytime_and_at_least_the_greedy_pass(extruders) -> None:
 def test_default_budget_meets_the_latency_targets() -> None:
     assert default_budget_ms(15) <= 45
     assert default_budget_ms(500) <= 900
+
+
+def test_tune_cli_searches_parameters_and_writes_the_best_policy(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    pytest.importorskip("optuna")
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(cli, ["tune", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                                      "--trials", "3", "--episodes", "6", "--cases", "3", "--node-limit", "3",
+                                      "--out", str(out), "--final-episodes", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["trials"]) == 3
+    assert data["best_score"] == min(t["score"] for t in data["trials"])
+    meta = json.loads((out / "policy.json").read_text())
+    for name, value in data["best_params"].items():
+        assert meta["parameters"][name] == pytest.approx(value)
