@@ -317,7 +317,7 @@ class RepairAgent:
         case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
                          family_steps=self.family_steps)
         ctx = self.goal.context(case.before, case.plan)
-        hood = self._neighbourhood(case, ctx)
+        hood = self.neighbourhood(case, ctx)
         node = hood.root()
         visited = {node.plan.schedule}
         trail: list[tuple[Node, Candidate, float]] = []
@@ -399,7 +399,9 @@ class RepairAgent:
             return rewards + gamma * np.asarray(predicted, dtype=float)
         return score
 
-    def _neighbourhood(self, hit: Disruption, ctx: RepairContext) -> Neighbourhood:
+    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None) -> Neighbourhood:
+        """The candidate steps of repairing ``hit`` as this policy sees and scores them."""
+        ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
                              moves_per_focus=self.moves_per_focus)
 
@@ -418,7 +420,7 @@ class RepairAgent:
         if plan is not None:
             disruption = Disruption(disruption.event, disruption.before, plan, disruption.focal)
         ctx = self.goal.context(disruption.before, disruption.plan)
-        hood = self._neighbourhood(disruption, ctx)
+        hood = self.neighbourhood(disruption, ctx)
         options = hood.expand(hood.root())
         if not options:
             return None
@@ -457,7 +459,7 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        hood = self._neighbourhood(hit, ctx)
+        hood = self.neighbourhood(hit, ctx)
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
