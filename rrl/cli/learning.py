@@ -32,8 +32,11 @@ from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.goals import GOALS
 from rrl.learning.policy_io import check_policy_target
 
-#: Longest search a consult may be given (ten minutes).
+#: Longest search a consult may be given (ten minutes), most training episodes of one run,
+#: longest repair: bounds that keep every command finite (docs/security.md).
 MAX_BUDGET_MS = 600_000.0
+MAX_EPISODES = 1_000_000
+MAX_STEPS = 1000
 
 #: Which events each consult option belongs to.
 EVENT_OPTIONS = {
@@ -54,18 +57,24 @@ def register(cli: click.Group) -> None:
 
 
 @click.command(short_help="Learn a repair policy by relational Q-learning.")
-@click.option("--goal", type=click.Choice(list(GOALS)), required=True,
+@click.option("--goal", type=click.Choice(list(GOALS)), default=None,
               help="tardiness: back to the tardiness before the disruption; stability: few moved orders; "
-                   "balancing: a mix (docs/goals.md).")
-@scenario_option
-@click.option("--episodes", type=click.IntRange(1), default=450, show_default=True, help="Training episodes.")
+                   "balancing: a mix (docs/goals.md). Required unless --resume.")
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Scenario file (YAML or JSON) whose plant the policy learns on. Required unless --resume.")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Continue a saved policy (its learner.json) for --episodes more episodes, with its own plant, "
+                   "goal and parameters; --seed, when given, reseeds its random stream.")
+@click.option("--episodes", type=click.IntRange(1, MAX_EPISODES), default=450, show_default=True,
+              help=f"Training episodes (at most {MAX_EPISODES}).")
 @seed_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Policy directory to write (policy.pl, policy.json, background.pl, curve.png).")
+              help="Policy directory to write (policy.pl, policy.json, learner.json, background.pl, curve.png).")
 @click.option("--event", "event", default="new_order", show_default=True,
               help=f"Disruption drawn per episode: one of {', '.join(EVENTS)}, a comma list, or mix.")
 @click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
-@click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True, help="Step limit per episode.")
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=10, show_default=True,
+              help=f"Step limit per episode, and the longest repair of the policy (at most {MAX_STEPS}).")
 @click.option("--eval-every", type=click.IntRange(0), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default="edd",
@@ -73,15 +82,33 @@ def register(cli: click.Group) -> None:
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model for --rule ppo (default: the shipped one for the plant).")
 @json_option
-def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, event: str, orders: str,
-          max_steps: int, eval_every: int, rule: str, model: Path | None, as_json: bool) -> None:
+@click.pass_context
+def train(ctx: click.Context, goal: str | None, scenario_path: Path | None, resume: Path | None, episodes: int,
+          seed: int, out: Path, event: str, orders: str, max_steps: int, eval_every: int, rule: str,
+          model: Path | None, as_json: bool) -> None:
     """Learn a repair policy by relational Q-learning on the scenario's plant.
 
     Each episode draws an order book on the plant (sizes 100-1000 kg, due dates from
     the load), builds its plan with --rule, hits it with --event, and repairs it with
-    operators chosen epsilon-greedily from the current first-order regression tree (TG).
-    The tree is written as readable Prolog rules in OUT/policy.pl.
+    steps chosen epsilon-greedily from the current first-order regression tree (TG),
+    the focal task moving from step to step (docs/goals.md). The tree is written as
+    readable Prolog rules in OUT/policy.pl; OUT/learner.json keeps what --resume needs.
     """
+    if resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in ("goal", "scenario_path", "event", "orders", "max_steps",
+                                                             "rule", "model")
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            flag = given[0].replace("--scenario-path", "--scenario")
+            raise RRLError(f"{flag} does not apply with --resume: the policy's own is kept")
+        check_policy_target(out)
+        agent = RepairAgent.load(resume)
+        if ctx.get_parameter_source("seed") == click.core.ParameterSource.COMMANDLINE:
+            agent.reseed(seed)
+        _learn_and_save(agent, episodes, out, eval_every, as_json, f"{resume.name} (resumed)", [])
+        return
+    if goal is None or scenario_path is None:
+        raise RRLError("--goal and --scenario are required (or --resume DIR)")
     scenario = load_scenario(scenario_path)
     check_policy_target(out)
     builder = None
@@ -96,6 +123,13 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
             return result.plan.schedule
     agent = RepairAgent(scenario.plant, goal, events=parse_events(event), orders=parse_orders(orders),
                         rule=rule, builder=builder, max_steps=max_steps, seed=seed)
+    _learn_and_save(agent, episodes, out, eval_every, as_json, scenario.name, fallbacks)
+
+
+def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: int, as_json: bool, name: str,
+                    fallbacks: list[str]) -> None:
+    """Train ``agent`` for ``episodes`` more episodes, write the policy and its curve, report."""
+    goal = agent.goal.name
     started = time.perf_counter()
     agent.learn(episodes, progress=progress_enabled(as_json), eval_every=eval_every)
     seconds = time.perf_counter() - started
@@ -104,10 +138,10 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 
     if agent.evaluations:
         learning_curves({goal: agent.evaluations}, out / "curve.png", window=1,
-                        title=f"{scenario.name} ({goal}): greedy policy on 20 validation cases every {eval_every} episodes")
+                        title=f"{name} ({goal}): greedy search on 20 validation cases every {eval_every} episodes")
     else:
         learning_curves({goal: [r.to_dict() for r in agent.curve]}, out / "curve.png",
-                        title=f"{scenario.name}: training episodes ({goal})")
+                        title=f"{name}: training episodes ({goal})")
     curve = [r.to_dict() for r in agent.curve]
     if fallbacks:
         click.echo(f"rrl: warning: the PPO model failed on {len(fallbacks)} of the initial plans, which came from "
@@ -116,7 +150,8 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
         print_json({"episodes": episodes, "seconds": seconds, "curve": curve})
         return
     last = agent.curve[-min(50, len(curve)):]
-    click.echo(f"trained {episodes} episodes in {seconds:.1f} s: {agent.n_leaves} abstract states")
+    click.echo(f"trained {episodes} episodes in {seconds:.1f} s ({agent.episodes_} in all): "
+               f"{agent.n_leaves} abstract states")
     click.echo(f"  last {len(last)} episodes: mean steps {sum(r.steps for r in last) / len(last):.2f}, "
                f"goal reached {sum(r.reached for r in last) / len(last):.0%}, "
                f"mean tardiness improvement {sum(r.improvement for r in last) / len(last):.2f} h")
@@ -136,7 +171,8 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @click.option("--order", default=None, help="material_delay: the order whose material is late.")
 @click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
-@click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=None,
+              help=f"Longest repair in steps (default: the policy's; at most {MAX_STEPS}).")
 @click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
               help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
                    f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")

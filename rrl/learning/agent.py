@@ -12,6 +12,7 @@ explains each step by the Prolog rule (abstract state) that gave the action its 
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from rrl.errors import PolicyError, RRLError
 from rrl.events import Disruption, draw_event
 from rrl.learning.cases import Builder, draw_case, rule_builder
 from rrl.learning.goals import RepairContext, get_goal
-from rrl.learning.policy_io import FORMAT, read_policy, rule_blocks, write_policy
+from rrl.learning.policy_io import FORMAT, LEARNER_STATE, read_policy, rule_blocks, write_policy
 from rrl.learning.qfunction import PrologQFunction
 from rrl.learning.search import (
     Candidate,
@@ -226,7 +227,7 @@ class RepairAgent:
         self._examples: list[Example] = []
         self._rules = "predict(0.0).\n" + self._q_rule()
         self._q = PrologQFunction([self.background_path], self._rules)
-        self._loaded = False
+        self._frozen_reason = ""  # why this agent may not learn further (a policy loaded without its learner state)
         self._focus_rules: dict[str, str] = {}
 
     # ------------------------------------------------------------------ learning
@@ -248,8 +249,8 @@ class RepairAgent:
         callback : callable, optional
             Called with each episode's :class:`EpisodeRecord`.
         """
-        if self._loaded:
-            raise RRLError("a loaded policy cannot learn further (TG's statistics are not saved); train a new one")
+        if self._frozen_reason:
+            raise RRLError(self._frozen_reason)
         if self._model is None:
             self._model = self._new_model()
         from tqdm import tqdm
@@ -374,6 +375,11 @@ class RepairAgent:
 
     def _builder(self) -> Builder:
         return self.builder or rule_builder(self.rule)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the random stream of training (cases, exploration) from ``seed``."""
+        self.seed = seed
+        self._rng = random.Random(seed)
 
     # ------------------------------------------------------------------ deciding
 
@@ -548,7 +554,13 @@ class RepairAgent:
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
             "plant": {**self.plant.to_dict(), "orders": []},
         }
-        return write_policy(directory, header + self._rules, meta, self.background_path)
+        state = None
+        if self._model is not None and getattr(self._model, "tree_", None) is not None:
+            from rrl.relational import tg_state
+
+            version, internal, gauss = self._rng.getstate()
+            state = {"tg": tg_state.to_json(self._model), "rng": [version, list(internal), gauss]}
+        return write_policy(directory, header + self._rules, meta, self.background_path, state)
 
     @classmethod
     def load(cls, directory: str | Path) -> RepairAgent:
@@ -583,8 +595,41 @@ class RepairAgent:
         agent.background_path = background
         agent._q = PrologQFunction([background], rules)
         agent._rules = rules
-        agent._loaded = True
+        agent._frozen_reason = agent._resume(Path(directory), meta)
         return agent
+
+    def _resume(self, directory: Path, meta: dict[str, Any]) -> str:
+        """Restore the learner from ``learner.json`` so that the agent can learn further;
+        return why it cannot when the file is absent (a policy may be exchanged without it).
+
+        Raises
+        ------
+        PolicyError
+            When the file is there but damaged, or the policy's language bias is not this
+            rrl's (the saved candidate tests would not match it).
+        """
+        path = directory / LEARNER_STATE
+        if not path.is_file():
+            return f"{path}: missing: this policy was saved without its learner state and cannot learn further"
+        if self.learner != "tg":
+            return "only relational (tg) policies learn further"
+        if meta.get("bias") != self.settings_path.read_text(encoding="utf-8"):
+            raise PolicyError(f"{directory / 'policy.json'}: bias: learned with another language bias than "
+                              f"{self.settings_path.name} of this rrl; it can be consulted, not resumed")
+        from rrl.relational import tg_state
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            model = tg_state.from_json(self._new_model(), data["tg"])
+            version, internal, gauss = data["rng"]
+            self._rng.setstate((int(version), tuple(int(v) for v in internal), gauss))
+        except json.JSONDecodeError as error:
+            raise PolicyError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as error:
+            key = f"{error.args[0]}: missing key" if isinstance(error, KeyError) else str(error)
+            raise PolicyError(f"{path}: malformed learner state ({key})") from None
+        self._model = model
+        return ""
 
 
 def _optional_int(value: Any) -> int | None:
