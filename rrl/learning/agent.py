@@ -159,6 +159,8 @@ class RepairAgent:
         Focal-task candidates per focus reason at each step (DESIGN section 9).
     moves_per_focus : int, optional
         Actions offered per focus: its ones of lowest goal cost (None: all).
+    reach : int, optional
+        Swaps and jumps only with tasks at most this many places away (None: any).
     n_step : int
         Rewards summed before bootstrapping on the tree's own estimate (n-step returns).
     budget_ms : float, optional
@@ -188,6 +190,7 @@ class RepairAgent:
         tie_break: str = "cost",
         focus_width: int = 2,
         moves_per_focus: int | None = 6,
+        reach: int | None = None,
         n_step: int = 3,
         budget_ms: float | None = None,
         seed: int = 0,
@@ -213,6 +216,7 @@ class RepairAgent:
         self.tie_break = tie_break
         self.focus_width = focus_width
         self.moves_per_focus = moves_per_focus
+        self.reach = reach
         self.n_step = n_step
         self.budget_ms = budget_ms
         self.seed = seed
@@ -409,7 +413,7 @@ class RepairAgent:
         """The candidate steps of repairing ``hit`` as this policy sees and scores them."""
         ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
-                             moves_per_focus=self.moves_per_focus)
+                             moves_per_focus=self.moves_per_focus, reach=self.reach)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
@@ -547,7 +551,8 @@ class RepairAgent:
                 "rule": self.rule, "gamma": self.gamma,
                 "epsilon": self.epsilon, "epsilon_min": self.epsilon_min, "max_steps": self.max_steps,
                 "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
-                "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "n_step": self.n_step,
+                "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "reach": self.reach,
+                "n_step": self.n_step,
                 "budget_ms": self.budget_ms, "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
@@ -582,6 +587,7 @@ class RepairAgent:
                         significance=float(params.get("significance", 0.01)),
                         tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
                         moves_per_focus=_optional_int(params.get("moves_per_focus", 6)),
+                        reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
                         seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))

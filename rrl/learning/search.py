@@ -124,16 +124,20 @@ class Neighbourhood:
     moves_per_focus : int, optional
         Keep only this many actions per focus, those of lowest goal cost (a candidate
         list: the policy chooses among each focus's best few moves); None keeps all.
+    reach : int, optional
+        Swap and jump only with tasks at most this many places away (None: any).
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
-                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 6) -> None:
+                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 6,
+                 reach: int | None = None) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
         self.scorer = scorer
         self.focus_width = focus_width
         self.moves_per_focus = moves_per_focus
+        self.reach = reach
         self.score = scorer is not None
         self.expansions = 0
         self._reference = hit.before.schedule
@@ -212,7 +216,7 @@ class Neighbourhood:
         plan = node.plan
         own: list[Candidate] = []
         applicable: set[str] = set()
-        for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason)):
+        for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason), self.reach):
             moved = node.moved + self._moved_delta(plan, after, changes)
             own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
             applicable.add(action.operator)

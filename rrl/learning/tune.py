@@ -29,6 +29,7 @@ SPACE: dict[str, tuple[str, Any]] = {
     "significance": ("log", (1e-4, 0.05)),
     "focus_width": ("int", (1, 3)),
     "moves_per_focus": ("int", (3, 10)),
+    "reach": ("int", (2, 8)),
 }
 
 
