@@ -490,8 +490,8 @@ class RepairAgent:
         rules = [""] * len(path)
         if self.learner == "tg" and path:
             blocks = rule_blocks(self._rules)
-            indices = self._q.explain_all([hood.example_facts(n.parent, n.via) for n in path
-                                           if n.parent is not None and n.via is not None])
+            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.foci.get(n.via.focus.task, []) + n.via.facts)
+                                             for n in path if n.parent is not None and n.via is not None])
             rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
         taken = []
         for node, rule in zip(path, rules, strict=True):
