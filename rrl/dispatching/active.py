@@ -56,6 +56,14 @@ SCOPES = ("active", "nondelay", "all")
 EPS = 1e-9
 
 
+def require_keep(problem: Problem, keep: Schedule | None) -> None:
+    """Refuse a problem with frozen orders but no current schedule: without it their
+    resources and positions are unknown."""
+    if problem.frozen and keep is None:
+        raise RRLError(f"{len(problem.frozen)} orders started before now={problem.now:g} and are frozen: "
+                       "pass keep= (the current schedule) so that they stay in place")
+
+
 @dataclass(frozen=True, slots=True)
 class Slot:
     """Where a ready order would go: ``resource``, before ``position`` in its sequence.
@@ -136,9 +144,7 @@ class ActiveBuilder:
 
     def __init__(self, problem: Problem, keep: Schedule | None = None, *, insertion: bool = True,
                  route: Route | None = ECT) -> None:
-        if problem.frozen and keep is None:
-            raise RRLError(f"{len(problem.frozen)} orders started before now={problem.now:g} and are frozen: "
-                           "pass keep= (the current schedule) so that they stay in place")
+        require_keep(problem, keep)
         self.problem = problem
         self.insertion = insertion
         self.route = route
