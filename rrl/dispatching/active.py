@@ -228,6 +228,10 @@ class ActiveBuilder:
         """The earliest slot of ready ``order`` on eligible ``resource`` (an idle gap where
         it fits, else the end; with ``insertion=False`` always the end)."""
         self._check_ready(order, resource)
+        return self._slot(order, resource)
+
+    def _slot(self, order: str, resource: str) -> Slot:
+        """:meth:`slot` without the checks (callers pass a ready order, an eligible resource)."""
         cached = self._slots.get((order, resource))
         version = self._seq_version[resource]
         if cached is not None and cached[0] == version:
@@ -261,7 +265,7 @@ class ActiveBuilder:
         if cached is not None and cached[0] == version:
             return cached[1]
         if self.route is None:
-            slots = [self.slot(o, resource) for o in self._ready_on[resource]]
+            slots = [self._slot(o, resource) for o in self._ready_on[resource]]
         else:
             slots = [self._offered[o] for o in self._offered_on[resource]]
         if slots and scope != "all":
@@ -386,7 +390,8 @@ class ActiveBuilder:
         """Route ready ``order`` again (its slot on some resource changed)."""
         assert self.route is not None
         route, rank = self.route, self._rank
-        best = min(self.slots(order), key=lambda s: (*route(s), rank[s.resource]))
+        best = min((self._slot(order, r) for r in self.problem.durations[order]),
+                   key=lambda s: (*route(s), rank[s.resource]))
         old = self._offered.get(order)
         self._offered[order] = best
         if old is None or old.resource != best.resource:
