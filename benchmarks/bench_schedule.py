@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="CP-SAT threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--instances", type=int, default=5, help="held-out generated plants per size")
-    parser.add_argument("--generated-cpsat", type=lambda s: [int(x) for x in s.split(",") if x], default=[10, 40],
+    parser.add_argument("--generated-cpsat", type=lambda s: [int(x) for x in s.split(",") if x], default=[10, 40, 152],
                         help="plant sizes on which CP-SAT also runs (tardiness)")
     parser.add_argument("--ppo", action="append", default=None, metavar="NAME=MODEL",
                         help="a PPO model to include as column NAME (repeatable); default: ppo=the shipped model; "
