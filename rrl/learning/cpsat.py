@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -371,7 +372,9 @@ def best_rule_plan(problem: Problem, objective: str, keep: Schedule | None = Non
 
 
 def cpsat_schedule(problem: Problem, *, objective: str = "tardiness", time_limit: float = 10.0, workers: int = 2,
-                   keep: Schedule | None = None, hint: Plan | None = None, seed: int = 0) -> CpsatResult:
+                   keep: Schedule | None = None, hint: Plan | None = None, seed: int = 0,
+                   sequence_arcs: bool | None = None,
+                   constrain: Callable[[CpsatModel], None] | None = None) -> CpsatResult:
     """The best schedule CP-SAT finds for the whole ``problem`` within ``time_limit`` s.
 
     Parameters
@@ -383,6 +386,10 @@ def cpsat_schedule(problem: Problem, *, objective: str = "tardiness", time_limit
     hint : Plan, optional
         A plan to start from; default: the best dispatching rule's plan on ``objective``.
         The result is never worse than the hint on the objective.
+    sequence_arcs, constrain
+        For callers that restrict sequences: build the arcs everywhere
+        (see :class:`CpsatModel`) and add constraints to the model before solving. The
+        hint should satisfy them, else the result may be a plan that breaks them.
     """
     began = time.perf_counter()
     source = "given"
@@ -394,7 +401,9 @@ def cpsat_schedule(problem: Problem, *, objective: str = "tardiness", time_limit
         horizon = hint_value
     else:
         horizon = max([objective_value(hint, "makespan"), *(o.due + hint_value for o in problem.orders.values())])
-    cp = CpsatModel(problem, objective, keep=keep, horizon=horizon)
+    cp = CpsatModel(problem, objective, keep=keep, horizon=horizon, sequence_arcs=sequence_arcs)
+    if constrain is not None:
+        constrain(cp)
     cp.hint(hint)
     schedule, status, bound = cp.solve(time_limit, workers, seed)
     plan, from_hint = hint, True
@@ -407,12 +416,36 @@ def cpsat_schedule(problem: Problem, *, objective: str = "tardiness", time_limit
                        time.perf_counter() - began, workers)
 
 
-def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, workers: int = 2) -> Plan:
+def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, workers: int = 2, *,
+                     reference: Plan | None = None, max_moved: int | None = None) -> Plan:
     """The best schedule CP-SAT finds for ``problem`` within ``time_limit`` seconds
     (total tardiness), the repair yardstick: it may reorder every order not started.
 
     ``current`` gives the frozen orders' places and the hint; the result is never worse
-    in total tardiness than ``current``.
+    in total tardiness than ``current``. With ``reference`` and ``max_moved``, at most
+    that many of the reference's orders may change resource or immediate predecessor
+    (DESIGN section 3's moved orders): the repair yardstick of the stability front.
     """
+    constrain = None
+    if reference is not None and max_moved is not None:
+        limit = max_moved
+
+        def constrain(cp: CpsatModel) -> None:
+            cp.model.add(sum(_moved_literals(reference, problem, cp.arcs)) <= limit)
+
     return cpsat_schedule(problem, objective="tardiness", time_limit=time_limit, workers=workers,
-                          keep=current.schedule, hint=current).plan
+                          keep=current.schedule, hint=current, sequence_arcs=True if constrain is not None else None,
+                          constrain=constrain).plan
+
+
+def _moved_literals(reference: Plan, problem: Problem, arcs: dict[tuple[str, str, str], Any]) -> list[Any]:
+    """Per order of ``reference`` (still in ``problem``): a literal true when it is moved,
+    i.e. the arc from its reference predecessor (or the resource's start) is not taken."""
+    literals: list[Any] = []
+    for resource, seq in reference.schedule.sequences.items():
+        for index, oid in enumerate(seq):
+            if oid not in problem.orders:
+                continue
+            arc = arcs.get((resource, seq[index - 1] if index else "", oid))
+            literals.append(arc.negated() if arc is not None else 1)
+    return literals
