@@ -84,3 +84,21 @@ def test_cli_cpsat_json_reports_the_bound() -> None:
     assert data["bound"] <= data["metrics"]["makespan"] + 1e-9
     assert data["cpsat"]["objective"] == "makespan" and data["cpsat"]["workers"] == 1
     assert data["cpsat"]["value"] == pytest.approx(data["metrics"]["makespan"])
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_reschedule_moves_at_most_max_moved_orders(limit) -> None:
+    from rrl.domain.metrics import compute_stability
+    from rrl.events import new_order
+
+    scenario = generate_scenario(machines=3, types=2, orders=12, seed=7)
+    before = Plan.build(scenario.problem, dispatch(scenario.problem, "edd"))
+    product = next(iter(scenario.plant.products))
+    hit = new_order(before, Order("rush", product, 400.0, due=1.0), position=(scenario.plant.eligible(product)[0], 0))
+    bounded = cpsat_reschedule(hit.plan.problem, hit.plan, time_limit=3.0, workers=1, reference=hit.before,
+                               max_moved=limit)
+    moved = compute_stability(bounded.schedule, bounded.times, hit.before.schedule, hit.before.times).moved_orders
+    assert moved <= max(limit, compute_stability(hit.plan.schedule, hit.plan.times, hit.before.schedule,
+                                                 hit.before.times).moved_orders)
+    assert bounded.total_tardiness <= hit.plan.total_tardiness + 1e-9
+    assert validate(hit.plan.problem, bounded.schedule) == []
