@@ -186,6 +186,8 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     command = [str(Path(sys.executable).with_name("rrl")), "schedule", "--scenario", str(path), "--rule", "mdd",
                "--json"]
     result["cli_s"] = median(lambda: subprocess.run(command, check=True, capture_output=True))
+    # the same process with nothing to do: Python start-up and the CLI's imports
+    result["cli_idle_s"] = median(lambda: subprocess.run([command[0], "--version"], check=True, capture_output=True))
     return result
 
 
@@ -195,6 +197,15 @@ def pct(x: float) -> str:
 
 def report(std: dict[str, Any], gen: dict[int, Any], spd: dict[str, Any], ppo: list[str],
            args: argparse.Namespace) -> None:
+    if std:
+        report_standard(std, ppo, args)
+    if gen:
+        report_generated(gen, ppo)
+    if spd:
+        report_speed(spd, args)
+
+
+def report_standard(std: dict[str, Any], ppo: list[str], args: argparse.Namespace) -> None:
     families = sorted({r["family"] for r in std.values()})
     methods = [f"{r}/nondelay" for r in RULES] + ["edd/old", *ppo] + (["cpsat"] if args.time_limit > 0 else [])
     print("### Mean makespan gap to the best known, per family\n")
@@ -226,15 +237,28 @@ def report(std: dict[str, Any], gen: dict[int, Any], spd: dict[str, Any], ppo: l
     fallbacks = sum(r["notes"][m] != "ppo" for r in std.values() for m in ppo)
     if fallbacks:
         print(f"\n(* {fallbacks} PPO schedules were rejected by the safety wrapper and a rule's plan used)")
+
+
+def report_generated(gen: dict[int, Any], ppo: list[str]) -> None:
     print("\n### Held-out generated plants: mean total tardiness (h)\n")
-    gmethods = [f"{r}/{mode}" for r in RULES for mode in MODES] + ["edd/old", *ppo, "cpsat"]
-    print("| method | " + " | ".join(f"{m} machines (~{g['orders']:.0f} orders)" for m, g in gen.items()) + " |")
+    print(f"| method ({' / '.join(MODES)}) | "
+          + " | ".join(f"{m} machines (~{g['orders']:.0f} orders)" for m, g in gen.items()) + " |")
     print("|---|" + "---|" * len(gen))
-    for m in gmethods:
-        if not any(m in g["mean_total_tardiness"] for g in gen.values()):
-            continue
+    for rule in RULES:
+        cells = [" / ".join(f"{g['mean_total_tardiness'][f'{rule}/{mode}']:.1f}" for mode in MODES)
+                 for g in gen.values()]
+        print(f"| {rule} | " + " | ".join(cells) + " |")
+    for m in ["edd/old", *ppo, "cpsat"]:
         cells = [f"{g['mean_total_tardiness'][m]:.1f}" if m in g["mean_total_tardiness"] else "-" for g in gen.values()]
-        print(f"| {m} | " + " | ".join(cells) + " |")
+        if any(c != "-" for c in cells):
+            print(f"| {m} | " + " | ".join(cells) + " |")
+    for m in ["cpsat", *ppo]:
+        for size, g in gen.items():
+            if m in g["notes"]:
+                print(f"\n{m}, {size} machines: " + ", ".join(g["notes"][m]))
+
+
+def report_speed(spd: dict[str, Any], args: argparse.Namespace) -> None:
     print("\n### Speed, 500 orders / 152 machines (median of "
           f"{args.repeats}; schedule built and timed)\n")
     print("| method | seconds |")
@@ -244,6 +268,7 @@ def report(std: dict[str, Any], gen: dict[int, Any], spd: dict[str, Any], ppo: l
         print(f"| {rule} (nondelay) | {s:.4f} |")
     print(f"| edd (active) | {spd['edd_active_s']:.4f} |")
     print(f"| whole `rrl schedule --rule mdd --json` process | {spd['cli_s']:.2f} |")
+    print(f"| `rrl --version` process (start-up and imports only) | {spd['cli_idle_s']:.2f} |")
 
 
 def main() -> None:
@@ -262,6 +287,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scratch", default="/tmp")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--sections", default="standard,generated,speed",
+                        help="comma-separated subset of standard, generated, speed")
     args = parser.parse_args()
 
     if not args.folder.is_dir():
@@ -275,10 +302,11 @@ def main() -> None:
         run = ppo_runner(name, None if model in ("", "shipped") else Path(model))
         if run is not None:
             ppo[name] = run
+    sections = set(args.sections.split(","))
     began = time.perf_counter()
-    std = standard(args.folder, args, ppo)
-    gen = generated(args, ppo)
-    spd = speed(args)
+    std = standard(args.folder, args, ppo) if "standard" in sections else {}
+    gen = generated(args, ppo) if "generated" in sections else {}
+    spd = speed(args) if "speed" in sections else {}
     print(f"<!-- bench_schedule.py: {time.perf_counter() - began:.0f} s, CP-SAT {args.time_limit:g} s x "
           f"{args.workers} workers, {os.cpu_count()} CPUs -->\n")
     report(std, gen, spd, list(ppo), args)

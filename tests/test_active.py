@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rrl.dispatching import MODES, RULES, ActiveBuilder, dispatch
 from rrl.dispatching.active import ECT, EST, SCOPES
 from rrl.domain import Plan, Problem, compute_times, load_scenario, validate
+from rrl.domain.formats import read_instance
 from rrl.domain.generate import generate_scenario
 from rrl.domain.plant import Plant
 from rrl.errors import RRLError
@@ -96,12 +97,15 @@ def test_frozen_orders_need_the_current_schedule(extruders) -> None:
 
 
 @pytest.mark.parametrize("name", benchmark_yamls(["mk01", "mk05", "ft06", "la01"]))
-def test_random_choices_on_benchmark_instances(name) -> None:
-    problem = load_scenario(BENCHMARKS / name).problem
-    for seed, scope in enumerate(SCOPES):
-        builder = ActiveBuilder(problem)
-        _drive(builder, scope, random.Random(seed), use_gaps=seed == 1)
-        _check_result(builder)
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), scope=st.sampled_from(SCOPES), route=st.sampled_from(sorted(ROUTES)),
+       use_gaps=st.booleans())
+def test_random_choices_on_imported_benchmark_files(name, seed, scope, route, use_gaps) -> None:
+    raw = (BENCHMARKS / name).with_suffix(".fjs" if name.startswith("fjsp/") else ".jsp")
+    problem = read_instance(raw).problem
+    builder = ActiveBuilder(problem, route=ROUTES[route])
+    _drive(builder, scope, random.Random(seed), use_gaps)
+    _check_result(builder)
 
 
 def _left_shiftable(plan: Plan) -> list[str]:
