@@ -185,8 +185,8 @@ class RepairAgent:
         epsilon: float = 0.3,
         epsilon_min: float = 0.02,
         max_steps: int = 10,
-        min_samples: int = 60,
-        significance: float = 0.01,
+        min_samples: int = 40,
+        significance: float = 0.05,
         tie_break: str = "cost",
         focus_width: int = 2,
         moves_per_focus: int | None = 6,
@@ -490,8 +490,8 @@ class RepairAgent:
         rules = [""] * len(path)
         if self.learner == "tg" and path:
             blocks = rule_blocks(self._rules)
-            indices = self._q.explain_all([hood.example_facts(n.parent, n.via) for n in path
-                                           if n.parent is not None and n.via is not None])
+            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.foci.get(n.via.focus.task, []) + n.via.facts)
+                                             for n in path if n.parent is not None and n.via is not None])
             rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
         taken = []
         for node, rule in zip(path, rules, strict=True):
@@ -583,8 +583,8 @@ class RepairAgent:
                         rule=params.get("rule", "edd"),
                         learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.5)),
                         epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
-                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 60)),
-                        significance=float(params.get("significance", 0.01)),
+                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 40)),
+                        significance=float(params.get("significance", 0.05)),
                         tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
                         moves_per_focus=_optional_int(params.get("moves_per_focus", 6)),
                         reach=_optional_int(params.get("reach")),

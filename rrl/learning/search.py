@@ -88,6 +88,7 @@ class Node:
     delayed: tuple[str, ...] = ()
     state: list[str] | None = field(default=None, repr=False)
     foci: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    orders_facts: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def path(self) -> list[Node]:
         """The nodes from the root's first child to this one."""
@@ -142,7 +143,6 @@ class Neighbourhood:
         self.expansions = 0
         self._reference = hit.before.schedule
         self._operators = q.focus_operators()
-        self._facts_memo: dict[tuple[Any, ...], list[str]] = {}
         self._moved_memo: dict[tuple[str, tuple[str, ...]], int] = {}
         self._cache: dict[tuple[Any, ...], _Expansion] = {}
 
@@ -156,8 +156,10 @@ class Neighbourhood:
         """The state facts of ``node`` (cached on it)."""
         if node.state is None:
             previous = node.via.focus.task if node.via else None
+            parent = node.parent.orders_facts if node.parent is not None else None
+            node.orders_facts = dict(parent) if parent is not None else {}
             node.state = plan_facts(node.plan, event_focal=self._event_tasks(node.plan), delayed=node.delayed,
-                                    previous_focus=previous, memo=self._facts_memo)
+                                    previous_focus=previous, orders_facts=node.orders_facts)
         return node.state
 
     def _event_tasks(self, plan: Plan) -> list[str]:
@@ -190,6 +192,7 @@ class Neighbourhood:
             expansion = self._cache[key] = _Expansion(self.foci(node))
         elif expansion.state is not None:
             node.state = expansion.state  # same facts: keeps the state Prolog holds
+            node.orders_facts = expansion.orders_facts
         node.foci = expansion.facts
         fresh: list[tuple[Focus, list[Candidate]]] = []
         while expansion.next < len(expansion.foci):
@@ -207,7 +210,7 @@ class Neighbourhood:
             for _, own in fresh:
                 for candidate in own:
                     candidate.q = float(next(values))
-        expansion.state = node.state
+        expansion.state, expansion.orders_facts = node.state, node.orders_facts
         return expansion.candidates
 
     def _focus_steps(self, node: Node, focus: Focus, facts: dict[str, list[str]]) -> list[Candidate]:
@@ -284,6 +287,7 @@ class _Expansion:
     candidates: list[Candidate] = field(default_factory=list)
     facts: dict[str, list[str]] = field(default_factory=dict)
     state: list[str] | None = None
+    orders_facts: dict[str, list[str]] | None = None
 
 
 # ---------------------------------------------------------------------- searches

@@ -27,6 +27,7 @@ from rrl.learning.search import (
     prolog_scorer,
     steepest_descent,
 )
+from rrl.relational.facts import plan_facts
 from tests.conftest import plans
 
 AGENTS: dict[str, RepairAgent] = {}
@@ -118,6 +119,9 @@ def test_incremental_figures_equal_a_recomputation(plan, data) -> None:
             assert c.moved == moved.moved_orders
             assert c.cost == pytest.approx(ctx.cost(c.plan), abs=1e-6)
         node = hood.child(node, candidates[data.draw(st.integers(0, len(candidates) - 1))])
+        fresh_state = plan_facts(Plan.build(node.plan.problem, node.plan.schedule), event_focal=hood._event_tasks(node.plan),
+                                 delayed=node.delayed, previous_focus=node.via.focus.task)
+        assert sorted(hood.state_of(node)) == sorted(fresh_state)  # facts updated from the parent's
 
 
 def test_search_with_a_node_limit_is_deterministic(extruders) -> None:
