@@ -43,8 +43,10 @@ def test_versions_round_trip_exactly(db_url: str) -> None:
     first = store.create(scenario.with_schedule(plan.schedule), source="edd")
     assert (first.version, first.source) == (1, "edd")
     current = first
+    given = {"breakdown": {"resource": "ext3", "at": 6.0, "duration": 3.0}}
     for k, event in enumerate(["rush_order", "breakdown", "material_delay", "new_order"]):
-        current, out = _stored_after(store, first.scenario_id, current.version, current.scenario, event, seed=k)
+        current, out = _stored_after(store, first.scenario_id, current.version, current.scenario, event, seed=k,
+                                     **given.get(event, {}))
         assert current.version == k + 2
     # A second Store (a new process) reads what the first one wrote, equal to the printed scenario.
     reader = Store(db_url)
@@ -60,6 +62,7 @@ def test_versions_round_trip_exactly(db_url: str) -> None:
     assert [h["event"]["type"] if h["event"] else None for h in history] == \
         [None, "rush_order", "breakdown", "material_delay", "new_order"]
     # The breakdown made a second plant; unchanged orders share their rows across versions.
+    assert history[2]["event"]["window"] is not None
     assert _count(db_url, plants) == 2
     assert _count(db_url, orders) < 5 * len(scenario.problem.orders)
 
