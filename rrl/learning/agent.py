@@ -189,7 +189,7 @@ class RepairAgent:
         significance: float = 0.05,
         tie_break: str = "cost",
         focus_width: int = 2,
-        moves_per_focus: int | None = 6,
+        moves_per_focus: int | None = 4,
         reach: int | None = None,
         n_step: int = 3,
         budget_ms: float | None = None,
@@ -490,7 +490,7 @@ class RepairAgent:
         rules = [""] * len(path)
         if self.learner == "tg" and path:
             blocks = rule_blocks(self._rules)
-            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.foci.get(n.via.focus.task, []) + n.via.facts)
+            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.focus_facts.get(n.via.focus.task, []) + n.via.facts)
                                              for n in path if n.parent is not None and n.via is not None])
             rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
         taken = []
@@ -586,7 +586,7 @@ class RepairAgent:
                         max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 40)),
                         significance=float(params.get("significance", 0.05)),
                         tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
-                        moves_per_focus=_optional_int(params.get("moves_per_focus", 6)),
+                        moves_per_focus=_optional_int(params.get("moves_per_focus", 4)),
                         reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
                         seed=int(params.get("seed", 0)))

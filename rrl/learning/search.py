@@ -34,7 +34,6 @@ from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
 #: Reason of the focus at the first step: the disruption's own focal task(s).
 EVENT = "event"
-LAZY = True
 
 #: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
 Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
@@ -77,6 +76,8 @@ class Node:
 
     ``delayed`` are the orders the step into this node made finish later, ``moved`` the
     orders moved from the plan before the disruption; ``via`` is the step that led here.
+    ``state`` (its facts), ``focus_facts`` (per focal task) and ``orders_facts`` (per
+    order) are filled in when the node is expanded.
     """
 
     plan: Plan
@@ -87,7 +88,7 @@ class Node:
     via: Candidate | None = field(default=None, repr=False)
     delayed: tuple[str, ...] = ()
     state: list[str] | None = field(default=None, repr=False)
-    foci: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    focus_facts: dict[str, list[str]] = field(default_factory=dict, repr=False)
     orders_facts: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def path(self) -> list[Node]:
@@ -130,7 +131,7 @@ class Neighbourhood:
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
-                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 6,
+                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 4,
                  reach: int | None = None) -> None:
         self.hit = hit
         self.ctx = ctx
@@ -139,7 +140,6 @@ class Neighbourhood:
         self.focus_width = focus_width
         self.moves_per_focus = moves_per_focus
         self.reach = reach
-        self.score = scorer is not None
         self.expansions = 0
         self._reference = hit.before.schedule
         self._operators = q.focus_operators()
@@ -193,7 +193,7 @@ class Neighbourhood:
         elif expansion.state is not None:
             node.state = expansion.state  # same facts: keeps the state Prolog holds
             node.orders_facts = expansion.orders_facts
-        node.foci = expansion.facts
+        node.focus_facts = expansion.facts
         fresh: list[tuple[Focus, list[Candidate]]] = []
         while expansion.next < len(expansion.foci):
             if lazy and any(c.cost < node.cost - 1e-9 for c in expansion.candidates):
@@ -244,7 +244,7 @@ class Neighbourhood:
 
     def example_facts(self, node: Node, candidate: Candidate) -> list[str]:
         """The facts of (state, action) for the learner and for explanations."""
-        return self.state_of(node) + node.foci.get(candidate.focus.task, []) + candidate.facts
+        return self.state_of(node) + node.focus_facts.get(candidate.focus.task, []) + candidate.facts
 
     def _moved_delta(self, plan: Plan, after: Plan, changed: Iterable[str]) -> int:
         """Change in orders moved from the plan before the disruption (DESIGN section 3:
@@ -388,7 +388,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if out_of_budget():
                     complete = False
                     break
-                children += [(node, c) for c in hood.expand(node, lazy=LAZY) if c.plan.schedule not in seen]
+                children += [(node, c) for c in hood.expand(node, lazy=True) if c.plan.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
