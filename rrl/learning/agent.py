@@ -409,11 +409,13 @@ class RepairAgent:
             return rewards + gamma * np.asarray(predicted, dtype=float)
         return score
 
-    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None) -> Neighbourhood:
-        """The candidate steps of repairing ``hit`` as this policy sees and scores them."""
+    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None, *,
+                      score_all: bool = True) -> Neighbourhood:
+        """The candidate steps of repairing ``hit`` as this policy sees and scores them
+        (``score_all=False``: scored as a search needs them, see :class:`Neighbourhood`)."""
         ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
-                             moves_per_focus=self.moves_per_focus, reach=self.reach)
+                             moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
@@ -469,7 +471,7 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        hood = self.neighbourhood(hit, ctx)
+        hood = self.neighbourhood(hit, ctx, score_all=False)
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))

@@ -68,6 +68,7 @@ class Candidate:
     q: float = 0.0
     reward: float = 0.0
     gain: float = 0.0  # how much the step lowers the goal's cost
+    scored: bool = False  # q holds the policy's value
 
 
 @dataclass
@@ -128,11 +129,16 @@ class Neighbourhood:
         list: the policy chooses among each focus's best few moves); None keeps all.
     reach : int, optional
         Swap and jump only with tasks at most this many places away (None: any).
+    score_all : bool
+        Score every candidate at once (learning needs every value); False scores the
+        steps that lower the cost at once and the others when a search asks for them
+        (:meth:`score_pending`): the policy's order puts improving steps first, so in a
+        descent their values are all it reads.
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
                  scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 4,
-                 reach: int | None = None) -> None:
+                 reach: int | None = None, score_all: bool = True) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
@@ -140,6 +146,7 @@ class Neighbourhood:
         self.focus_width = focus_width
         self.moves_per_focus = moves_per_focus
         self.reach = reach
+        self.score_all = score_all
         self.expansions = 0
         self._reference = hit.before.schedule
         self._operators = q.focus_operators()
@@ -204,14 +211,31 @@ class Neighbourhood:
             expansion.candidates += own
             if own:
                 fresh.append((focus, own))
-        if fresh and self.scorer is not None:  # one Prolog call for the foci just examined
-            groups = [(expansion.facts[focus.task], [c.facts for c in own]) for focus, own in fresh]
-            values = iter(self.scorer(self.state_of(node), groups))
-            for _, own in fresh:
-                for candidate in own:
-                    candidate.q = float(next(values))
+        if fresh:
+            self._score(node, expansion.facts, [c for _, own in fresh for c in own
+                                                if self.score_all or c.gain > 1e-9])
         expansion.state, expansion.orders_facts = node.state, node.orders_facts
         return expansion.candidates
+
+    def score_pending(self, node: Node) -> None:
+        """Score the candidates of ``node`` examined so far that have no value yet."""
+        expansion = self._cache.get(node.key)
+        if expansion is not None:
+            self._score(node, expansion.facts, [c for c in expansion.candidates if not c.scored])
+
+    def _score(self, node: Node, facts: dict[str, list[str]], candidates: list[Candidate]) -> None:
+        """Q-values of ``candidates`` of ``node``, in one Prolog call (grouped by focus)."""
+        if self.scorer is None or not candidates:
+            return
+        groups: dict[str, list[Candidate]] = {}
+        for candidate in candidates:
+            groups.setdefault(candidate.focus.task, []).append(candidate)
+        values = iter(self.scorer(self.state_of(node), [(facts[task], [c.facts for c in own])
+                                                        for task, own in groups.items()]))
+        for own in groups.values():
+            for candidate in own:
+                candidate.q = float(next(values))
+                candidate.scored = True
 
     def _focus_steps(self, node: Node, focus: Focus, facts: dict[str, list[str]]) -> list[Candidate]:
         """The steps of one focus from ``node`` (its ``moves_per_focus`` cheapest), with
@@ -394,6 +418,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
             if cheapest.cost < best.cost - 1e-9:  # anytime: every plan evaluated counts
                 best = hood.child(parent, cheapest)
+            if sum(c.gain > 1e-9 for _, c in children) < width:  # the order reaches non-improving steps
+                for node in {id(n): n for n, c in children if not c.scored}.values():
+                    hood.score_pending(node)
             picked = _pick(children, width, rank)
             beam = []
             for parent, candidate in picked:
