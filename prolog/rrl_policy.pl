@@ -138,7 +138,7 @@ rrl_state_focus(M, StateText, PerReason, Out) :-
     rrl_focus(M, PerReason, Out).
 
 reason_candidates(M, N, R, Acc0, Acc) :-
-    findall(K-T, ( M:focus_candidate(R, T, K), \+ M:frozen(T) ), Pairs),
+    findall(K-T, ( M:focus_candidate(R, T, K), \+ M:started(T) ), Pairs),
     sort(0, @>=, Pairs, Ranked),                    % ties by task id: the same whatever the facts' order
     take_new(Ranked, N, R, Acc0, Acc).
 
