@@ -152,7 +152,9 @@ class RepairService:
         else:
             plan = plan_of(scenario, rule)
         self._validated(plan, None)
-        stored = self.store.create(scenario.with_schedule(plan.schedule), source=source)
+        # Stored as a reader of the file with this plan sees it (the clock freezes the same orders).
+        planned = scenario_from_dict(scenario.with_schedule(plan.schedule).to_dict(), "body")
+        stored = self.store.create(planned, source=source)
         self.counters.scenarios_created += 1
         return stored
 
