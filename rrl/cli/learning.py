@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from rrl.bounds import MAX_CASES, MAX_EPISODES, MAX_STEPS
 from rrl.cli.common import (
     FINITE,
     NON_NEGATIVE,
@@ -55,15 +56,17 @@ def register(cli: click.Group) -> None:
               help="tardiness: back to the tardiness before the disruption; stability: few moved orders; "
                    "balancing: a mix (docs/goals.md).")
 @scenario_option
-@click.option("--episodes", type=click.IntRange(1), default=450, show_default=True, help="Training episodes.")
+@click.option("--episodes", type=click.IntRange(1, MAX_EPISODES), default=450, show_default=True,
+              help="Training episodes.")
 @seed_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Policy directory to write (policy.pl, policy.json, background.pl, curve.png).")
 @click.option("--event", "event", default="new_order", show_default=True,
               help=f"Disruption drawn per episode: one of {', '.join(EVENTS)}, a comma list, or mix.")
 @click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
-@click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True, help="Step limit per episode.")
-@click.option("--eval-every", type=click.IntRange(0), default=25, show_default=True,
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=10, show_default=True,
+              help="Step limit per episode.")
+@click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default="edd",
               show_default=True, help="How each episode's initial plan is built.")
@@ -133,7 +136,8 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @click.option("--order", default=None, help="material_delay: the order whose material is late.")
 @click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
-@click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=None,
+              help="Step limit (default: the policy's).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -274,13 +278,13 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
 @click.command("evaluate")
 @policy_option
 @scenario_option
-@click.option("--cases", type=click.IntRange(1), default=100, show_default=True, help="Held-out cases.")
+@click.option("--cases", type=click.IntRange(1, MAX_CASES), default=100, show_default=True, help="Held-out cases.")
 @seed_option
 @click.option("--event", default=None, help="Disruption of the cases (default: the policy's training events).")
 @click.option("--orders", default=None, help="Orders per case, N or N-M (default: the policy's training range).")
 @click.option("--methods", default="policy,random_walk,best_insertion,hill_climbing,propositional,cpsat",
               show_default=True, help="Comma list of methods to run.")
-@click.option("--propositional-episodes", type=click.IntRange(1), default=None,
+@click.option("--propositional-episodes", type=click.IntRange(1, MAX_EPISODES), default=None,
               help="Episodes for the propositional Q-tree (default: the policy's).")
 @click.option("--cpsat-seconds", type=POSITIVE, default=5.0, show_default=True,
               help="Time limit of the CP-SAT full reschedule per case.")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import click
 
 from rrl._io import write_text_atomically
-from rrl.errors import PrologError, RRLError
+from rrl.errors import RRLError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -112,11 +111,9 @@ def predict(tree_path: Path, kb_path: Path, bg_paths: tuple[Path, ...], as_json:
         values = world.predict_rules(ids)
     except NoPredictError:
         raise RRLError(f"{tree_path}: defines no predict/1") from None
-    except PrologError as error:
-        raise RRLError(f"{tree_path}: cannot run predict/1 ({error})") from None
     finally:
         world.close()
-    predictions = {e.id: (None if math.isnan(v) else float(v)) for e, v in zip(examples, values, strict=True)}
+    predictions = dict(zip((e.id for e in examples), values, strict=True))
     if as_json:
         click.echo(json.dumps({"predictions": predictions}))
     else:

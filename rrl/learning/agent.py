@@ -35,6 +35,7 @@ from rrl.learning.qfunction import PrologQFunction
 from rrl.operators.repair import Action, successors
 from rrl.relational.facts import action_facts, state_facts
 from rrl.relational.kb import Example
+from rrl.relational.terms import quote_atom
 
 LEARNERS = ("tg", "propositional")
 TIE_BREAKS = ("cost", "first")
@@ -492,7 +493,7 @@ class RepairAgent:
         header = (
             f"% rrl repair policy: goal {self.goal.name} ({self.goal.description}).\n"
             f"% Learned by relational Q-learning with TG over {self.episodes_} episodes on plant "
-            f"{', '.join(self.plant.resources)}.\n"
+            f"{', '.join(quote_atom(r) for r in self.plant.resources)}.\n"
             f"% Load with:  swipl background.pl policy.pl   then assert a state's and an action's facts\n"
             f"% (docs/state.md) and ask  ?- predict(Q).  The greedy policy takes the action of largest Q.\n\n"
         )
@@ -541,7 +542,7 @@ class RepairAgent:
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise PolicyError(f"{where}: malformed policy metadata ({error})") from None
         agent.background_path = background
-        agent._q = PrologQFunction([background], rules)
+        agent._q = PrologQFunction([background], rules, source=Path(directory) / "policy.pl")
         agent._rules = rules
         agent._loaded = True
         return agent
