@@ -21,6 +21,7 @@
             rrl_load_bk/3,             % +World, +File, -Status
             rrl_load_examples/3,       % +World, +File, -Status
             rrl_unload/2,              % +World, +IdsText
+            rrl_check_test/3,          % +World, +GoalText, -Status
             rrl_eval/4,                % +World, +IdsText, +GoalsText, -StatsText
             rrl_passing/4,             % +World, +Index, +IdsText, -PassText
             rrl_compile/4,             % +World, +Name, +BodiesText, -Status
@@ -48,7 +49,7 @@ rrl_new_world(M) :-
     set_module(M:base(system)),
     rrl_checker(M, _),
     dynamic([ M:'$rrl_bkpred'/2, M:'$rrl_factpred'/1, M:'$rrl_target'/2,
-              M:'$rrl_parent'/2, M:'$rrl_bridged'/1,
+              M:'$rrl_parent'/2, M:'$rrl_bridged'/1, M:'$rrl_line'/3,
               M:'$rrl_t'/2, M:'$rrl_dl'/3 ]).
 
 %!  rrl_drop_world(+World) is det.
@@ -142,7 +143,7 @@ load_bk(M, File) :-
            ( ( memberchk(P, Keyed) -> K = true ; K = false ),
              retractall(M:'$rrl_bkpred'(P, _)),
              assertz(M:'$rrl_bkpred'(P, K)) )),
-    forall(member(cl(Line, H, B), Cls), add_clause(M, Line, H, B)).
+    forall(member(cl(Line, H, B), Cls), add_clause(M, File, Line, H, B)).
 
 %   A BK predicate is keyed when one of its clauses calls a keyed predicate (or a goal
 %   only known at run time, see rrl_call/4); a called predicate that the BK does not
@@ -225,12 +226,14 @@ keyed(M, P) :-
     ;   P = N/A, functor(H, N, A),
         \+ predicate_property(rrl_probe:H, visible) ).
 
-add_clause(M, Line, H, B) :-
+%   The file and line of each clause are kept ('$rrl_line'/3) for the errors it raises.
+add_clause(M, File, Line, H, B) :-
     functor(H, N, A),
     catch(( (   keyed(M, N/A)
             ->  add_key(H, K, H2), key_goal(M, K, B, B2)
             ;   H2 = H, key_goal(M, _, B, B2) ),
-            assertz(M:(H2 :- B2)) ),
+            assertz(M:(H2 :- B2), Ref),
+            assertz(M:'$rrl_line'(Ref, File, Line)) ),
           E,
           ( E = rrl_unsupported(Msg) -> throw(rrl_error(Line, Msg))
           ; rrl_message(E, Msg), throw(rrl_error(Line, Msg)) )).
@@ -398,6 +401,12 @@ rrl_eval(M, IdsText, GoalsText, Text) :-
                 Units, 'the tests', Text)
     ).
 
+%!  rrl_check_test(+World, +GoalText, -Status) is det.
+%   Status is "ok" when the goal is safe to run as a test (rrl_safe.pl), else why not.
+rrl_check_test(M, GoalText, Status) :-
+    term_string(G, GoalText),
+    (   unsafe_goal(M, [G], _, Msg) -> Status = Msg ; Status = "ok" ).
+
 %   unsafe_goal(+World, +Goals, -Index, -Message): goal Index (from 1) of Goals is not
 %   safe to run (rrl_safe.pl); undefined predicates are example facts.
 unsafe_goal(M, Goals, I, Msg) :-
@@ -558,9 +567,26 @@ rrl_predict(M, IdsText, Text) :-
     ids(IdsText, Ids),
     length(Ids, N),
     M:'$rrl_bkpred'(predict/1, Keyed),
-    guarded(( maplist(predict_one(M, Keyed), Ids, Vs),
-              with_output_to(string(Text), json_write(current_output, Vs, [width(0)])) ),
-            N, 'predict/1', Text).
+    catch(rrl_bounded(( maplist(predict_one(M, Keyed), Ids, Vs),
+                        with_output_to(string(Text), json_write(current_output, Vs, [width(0)])) ),
+                      N),
+          E,
+          predict_error(M, Keyed, Ids, E, Text)).
+
+%   The error of a failed prediction, at the file and line of the first predict/1 rule
+%   that raises it when one is found (rules tried one by one: error path only).
+predict_error(M, Keyed, Ids, E, Text) :-
+    E \= rrl_limit(_, _),
+    rrl_message(E, Msg),
+    member(Id, Ids),
+    (   Keyed == true -> H = predict(Id, _) ; H = predict(_) ),
+    clause(M:H, Body, Ref),
+    catch(rrl_bounded(M:Body, 1), E1, true),
+    nonvar(E1), E1 \= rrl_limit(_, _),
+    M:'$rrl_line'(Ref, File, Line), !,
+    format(string(Text), '!at\t~w\t~w\tpredict/1 raised an error: ~w', [File, Line, Msg]).
+predict_error(_, _, _, E, Text) :-
+    error_text('predict/1', E, Text).
 
 predict_one(M, Keyed, Id, V) :-
     (   Keyed == true -> G = M:predict(Id, V0) ; G = M:predict(V0) ),

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from rrl.bounds import MAX_CASES, MAX_EPISODES, MAX_STEPS
+from rrl.bounds import MAX_CASES, MAX_EPISODES, MAX_HOURS, MAX_STEPS
 from rrl.cli.common import (
     FINITE,
     NON_NEGATIVE,
@@ -166,6 +166,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
             raise RRLError(f"--{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
     agent = RepairAgent.load(policy_dir)
     scenario = load_scenario(scenario_path)
+    if size is not None:
+        _check_size(scenario, product, size)
     plan = _plan_of(scenario, rule, model)
     result = agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
     checked(result.plan, "repaired", reference=result.before)
@@ -181,6 +183,15 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     _print_repair(result)
     if gantt is not None:
         click.echo(f"repair strip written to {gantt}")
+
+
+def _check_size(scenario: Scenario, product: str | None, size: float) -> None:
+    """Refuse a new order that no resource could process within rrl.bounds.MAX_HOURS."""
+    rates = [rate for r in scenario.plant.resources.values() for p, rate in r.rates.items()
+             if product is None or p == product]
+    if rates and size / min(rates) > MAX_HOURS:
+        raise RRLError(f"--size {size:g}: takes {size / min(rates):g} h on the slowest resource, more than the "
+                       f"{MAX_HOURS:g} h rrl times exactly (docs/security.md)")
 
 
 def _plan_of(scenario: Scenario, rule: str | None, model: Path | None) -> Plan:
@@ -240,9 +251,14 @@ def policy() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @json_option
 def show(directory: Path, as_json: bool) -> None:
-    """Print a policy: its goal, training figures and its rules (one per abstract state)."""
+    """Print a policy: its goal, training figures and its rules (one per abstract state).
+
+    The policy is checked as `rrl consult` checks it (metadata, and the Prolog files read
+    as data and checked safe) before anything is printed.
+    """
     from rrl.learning.policy_io import read_policy, rule_blocks
 
+    RepairAgent.load(directory)
     rules, meta, _ = read_policy(directory)
     blocks = rule_blocks(rules)
     if as_json:

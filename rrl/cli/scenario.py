@@ -37,6 +37,8 @@ def scenario() -> None:
 def generate(machines: int, types: int, orders: int, family_steps: int, breaks: bool, important_rate: float,
              rule: str | None, seed: int, out: Path) -> None:
     """Write a random scenario: a plant and its orders, up to 152 machines and 500+ orders."""
+    if out.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise RRLError(f"--out {out}: a scenario file ends in .yaml, .yml or .json")
     if types > machines:
         raise RRLError(f"--types: {types} machine types need at least as many machines (got {machines})")
     made = generate_scenario(machines=machines, types=types, orders=orders, family_steps=family_steps,

@@ -17,13 +17,16 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rrl._paths import data_dir
 from rrl.errors import PrologError, RRLError, SettingsError
-from rrl.relational.terms import prolog_string, quote_atom
+from rrl.relational.terms import COMPARISONS, prolog_string, quote_atom
+
+if TYPE_CHECKING:
+    from rrl.relational.settings import Settings
 
 _PROLOG: Any = None
 _WORLDS = itertools.count(1)
@@ -142,6 +145,9 @@ def _checked(text: str, goals: Sequence[str] = (), where: str = "", what: str = 
     kind, _, rest = text.partition("\t")
     if kind == "!limit":
         raise PrologError(f"{prefix}{what} {rest}")
+    if kind == "!at":  # "!at<TAB>file<TAB>line<TAB>message": a rule's own place
+        file, line, message = rest.split("\t", 2)
+        raise PrologError(f"{file}:{line}: {message}")
     goal, _, message = rest.partition("\t")
     if goal.isdigit() and goals:
         goal = goals[int(goal) - 1]
@@ -204,6 +210,25 @@ class World:
 
     def _where(self) -> str:
         return ", ".join(self.sources)
+
+    def check_language(self, settings: Settings) -> None:
+        """Refuse a language whose rmode or root literals would call something unsafe
+        (e.g. ``rmode(shell(+X))``): each literal is checked once, with free arguments,
+        as a test goal would be (undefined predicates are example facts).
+
+        Raises:
+            SettingsError: naming the settings file and the rmode's line.
+        """
+        literals: list[tuple[int | None, str, int]] = [
+            (rmode.line, lit.pred, len(lit.args)) for rmode in settings.rmodes for lit in rmode.literals
+            if not lit.is_comparison]
+        literals += [(None, lit.pred, len(lit.args)) for lit in settings.root if lit.pred not in COMPARISONS]
+        for line, pred, arity in literals:
+            goal = quote_atom(pred) + (f"({', '.join(['_'] * arity)})" if arity else "")
+            status = run(f"rrl_check_test({self.module}, {prolog_string(goal)}, S)")["S"]
+            if status != "ok":
+                where = "rmode" if line is not None else "root"
+                raise SettingsError(settings.source, line, f"{where} literal {pred}/{arity} {status}")
 
     def load(self, examples: Sequence[Any], shared: Sequence[str] = ()) -> list[int]:
         """Load examples (objects with ``facts`` and ``target``); return their integer keys.
@@ -344,7 +369,7 @@ class World:
         """First answer of the ``predict/1`` rules loaded as background (a tree file
         written by ``to_prolog``) for each example, as plain swipl gives it: a number,
         the text of an atom or string (a class), any other term written as Prolog text
-        (``nan`` and ``inf`` too); None where ``predict/1`` fails.
+        (``1.5NaN`` and ``1.0Inf`` too, as swipl writes them); None where ``predict/1`` fails.
 
         Raises:
             NoPredictError: no background file of the world defines ``predict/1``.

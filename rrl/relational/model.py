@@ -50,6 +50,7 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
         if old is not None:  # refitting: free the previous world's clauses
             old.close()
         self.world_ = World(files)
+        self.world_.check_language(self.settings_)
         self.constants_ = Constants(self.n_thresholds)
         self.language_ = Language(self.settings_, self.constants_)
         self.name_ = f"rrl_tree_{next(_TREES)}"
