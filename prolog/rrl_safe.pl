@@ -330,6 +330,16 @@ time_ball(time_limit_exceeded(_)).
 %   exceptions inside rrl_bounded/2 must pass these on.
 rrl_limit_ball(E) :- nonvar(E), ( E == inference_limit_exceeded ; time_ball(E) ; E = rrl_limit(_, _) ), !.
 
+%   Defence in depth: should a halt ever get past the checks, it must not end the
+%   process (in Python that would look like a clean exit) while user clauses run.
+:- at_halt(rrl_safe:keep_running).
+
+keep_running :-
+    (   nb_current('$rrl_quiet', true)
+    ->  cancel_halt('user clauses may not halt rrl')
+    ;   true
+    ).
+
 :- multifile user:message_hook/3.
 
 user:message_hook(_, _, _) :-

@@ -70,7 +70,7 @@ def set_limits(inferences_per_unit: int = INFERENCES_PER_UNIT, seconds: float = 
     """
     if inferences_per_unit < 1 or not seconds > 0 or not seconds_per_unit >= 0:
         raise RRLError("limits must be positive")
-    run(f"rrl_set_limits({int(inferences_per_unit)}, {float(seconds)!r}, {float(seconds_per_unit)!r})")
+    run(f"rrl_safe:rrl_set_limits({int(inferences_per_unit)}, {float(seconds)!r}, {float(seconds_per_unit)!r})")
 
 
 def check_utf8(path: str | Path) -> None:
