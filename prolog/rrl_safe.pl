@@ -192,8 +192,31 @@ check_head(H, Line) :-
 
 %!  rrl_check_goal(+Checker, +Undefined, +Goal) is det.
 %   Checks Goal as a clause body; throws rrl_error(0, Message) when it is not safe.
+rrl_check_goal(C, _, G) :-
+    trusted(C, G), !.
 rrl_check_goal(C, Undefined, G) :-
     check_body(C, Undefined, 0, G).
+
+%   The common shape of a test (a conjunction of the checked predicates, example facts
+%   and comparisons), recognised without running the sandbox: the learners evaluate
+%   thousands of such goals.
+trusted(_, G) :- var(G), !, fail.
+trusted(C, (A, B)) :- !, trusted(C, A), trusted(C, B).
+trusted(C, \+ A) :- !, trusted(C, A).
+trusted(_, true) :- !.
+trusted(_, G) :- compound(G), compound_name_arity(G, N, 2), comparison(N), !.
+trusted(C, G) :- callable(G), functor(G, N, A), own(C, N/A).
+
+comparison(<).
+comparison(=<).
+comparison(>).
+comparison(>=).
+comparison(=:=).
+comparison(=\=).
+comparison(=).
+comparison(\=).
+comparison(==).
+comparison(\==).
 
 check_body(_, _, _, B) :- B == true, !.
 check_body(C, Undefined, Line, B) :-

@@ -19,6 +19,8 @@ def escape_text(text: str) -> str:
     """``text`` with every character that is not printable (newlines, tabs, other control
     and separator characters, U+2028 ...) written as a Prolog escape ``\\xHEX\\``: the
     result is one line, so it cannot end a ``%`` comment or a quoted atom early."""
+    if text.isprintable():  # the common case, at C speed (state texts are long)
+        return text
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):x}\\" for ch in text)
 
 
