@@ -21,7 +21,7 @@
             rrl_load_bk/3,             % +World, +File, -Status
             rrl_load_examples/3,       % +World, +File, -Status
             rrl_unload/2,              % +World, +IdsText
-            rrl_check_test/3,          % +World, +GoalText, -Status
+            rrl_check_test/3,          % +World, +GoalsText, -Status
             rrl_eval/4,                % +World, +IdsText, +GoalsText, -StatsText
             rrl_passing/4,             % +World, +Index, +IdsText, -PassText
             rrl_compile/4,             % +World, +Name, +BodiesText, -Status
@@ -401,11 +401,12 @@ rrl_eval(M, IdsText, GoalsText, Text) :-
                 Units, 'the tests', Text)
     ).
 
-%!  rrl_check_test(+World, +GoalText, -Status) is det.
-%   Status is "ok" when the goal is safe to run as a test (rrl_safe.pl), else why not.
-rrl_check_test(M, GoalText, Status) :-
-    term_string(G, GoalText),
-    (   unsafe_goal(M, [G], _, Msg) -> Status = Msg ; Status = "ok" ).
+%!  rrl_check_test(+World, +GoalsText, -Status) is det.
+%   Status is "ok" when every goal of the list is safe to run as a test (rrl_safe.pl),
+%   else "Index\tWhy" for the first that is not.
+rrl_check_test(M, GoalsText, Status) :-
+    term_string(Goals, GoalsText),
+    (   unsafe_goal(M, Goals, I, Msg) -> format(string(Status), '~w\t~w', [I, Msg]) ; Status = "ok" ).
 
 %   unsafe_goal(+World, +Goals, -Index, -Message): goal Index (from 1) of Goals is not
 %   safe to run (rrl_safe.pl); undefined predicates are example facts.

@@ -37,6 +37,7 @@
 :- use_module(library(apply)).
 
 :- dynamic own/2, limits/3.
+:- dynamic checked/2.                   % checked(Key, FactPIs): a program that passed the check
 :- meta_predicate rrl_bounded(0, +).
 
 %   Default limits, documented in docs/security.md: inferences per evaluation (one
@@ -104,6 +105,9 @@ sandbox:(safe_primitive(C:G) :-
 %   (a knowledge base's example facts: it is registered as one) or `error`.
 %   The predicates the clauses define are registered with Checker.
 %   Throws rrl_error(Line, Message) at the first problem, and then registers nothing.
+%   A program already checked in the same context (the same clauses, the same
+%   predicates registered before) is not checked again: the shipped background is read
+%   by every policy and every learner's world.
 rrl_read_program(C, Source, Undefined, Items) :-
     setup_call_cleanup(open_source(Source, S),
                        read_items(S, Items),
@@ -112,11 +116,21 @@ rrl_read_program(C, Source, Undefined, Items) :-
     findall(PI, ( member(decl(_, dynamic, PIs), Items), member(PI, PIs) ), Declared),
     append(Defined0, Declared, PIs0),
     sort(PIs0, PIs1),
+    findall(PI, own(C, PI), Before0),
+    msort(Before0, Before),
+    variant_sha1(checked(Items, Undefined, Before), Key),
     exclude(rrl_is_own(C), PIs1, New),
     rrl_own(C, New),
-    catch(forall(member(cl(Line, _, B), Items), check_body(C, Undefined, Line, B)),
-          E,
-          ( forall(member(PI, New), retractall(own(C, PI))), throw(E) )).
+    (   checked(Key, Facts)             % the same clauses, checked in the same context
+    ->  rrl_own(C, Facts)
+    ;   catch(forall(member(cl(Line, _, B), Items), check_body(C, Undefined, Line, B)),
+              E,
+              ( findall(PI, ( own(C, PI), \+ memberchk(PI, Before) ), Added),
+                rrl_disown(C, Added),
+                throw(E) )),
+        findall(PI, ( own(C, PI), \+ memberchk(PI, Before), \+ memberchk(PI, New) ), Facts),
+        assertz(checked(Key, Facts))
+    ).
 
 open_source(file(F), S) :- open(F, read, S, [encoding(utf8)]).
 open_source(text(T), S) :- open_string(T, S).

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 #: Repair steps of one episode or one consult (``--max-steps``, ``parameters.max_steps``).
 MAX_STEPS = 1_000
+#: Wall-time budget of one consult's search, in ms (``--budget-ms``: ten minutes).
+MAX_BUDGET_MS = 600_000.0
 #: Training episodes of one ``rrl train`` run (``--episodes``).
 MAX_EPISODES = 1_000_000
 #: Held-out cases of one ``rrl evaluate`` run (``--cases``).

@@ -150,6 +150,20 @@ def test_policy_background_cannot_run_code(policy_dir, tmp_path, marker, extra, 
     one_line_error(consult(policy, real="halt" in extra), f"{policy / 'background.pl'}:{line}: ", needle)
 
 
+@pytest.mark.parametrize(("clause", "needle"), [
+    ("focus_candidate(most_tardy, T, X) :- task(T, _, _, _, _, _, _, _, X), X > foo.", "focus_candidate/3 raised"),
+    ("focus_candidate(most_tardy, _, _) :- repeat, fail.", "focus_candidate/3 ran out of"),
+])
+def test_background_rules_that_fail_at_run_time_name_their_line(policy_dir, tmp_path, clause, needle) -> None:
+    text = (policy_dir / "background.pl").read_text()
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("focus_candidate("))
+    lines = text.splitlines()
+    lines.insert(first - 1, clause)
+    policy = hostile_policy(policy_dir, tmp_path, background="\n".join(lines) + "\n")
+    proc = rrl("consult", "--policy", policy, "--scenario", EXTRUDERS, "--event", "rush_order", "--seed", "1")
+    one_line_error(proc, f"{policy / 'background.pl'}:{first}: ", needle)
+
+
 @pytest.mark.parametrize("where", ["tree", "bg"])
 @pytest.mark.parametrize(("text", "needle"), [
     (":- {shell}.\n", "directives are not allowed"),

@@ -20,14 +20,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rrl.dispatching import dispatch
-from rrl.domain import Plan, load_scenario, scenario_from_dict
+from rrl.domain import load_scenario, scenario_from_dict
 from rrl.errors import PolicyError, RRLError
 from rrl.learning import RepairAgent
 from rrl.learning.cases import draw_case
 from rrl.relational import Example, read_kb
 from rrl.relational.engine import World, read_terms, set_limits
-from rrl.relational.facts import state_facts
 from rrl.relational.terms import quote_atom
 from rrl.relational.tilde import TildeRegressor
 from tests.conftest import SCENARIOS
@@ -92,11 +90,12 @@ def test_hostile_ids_are_written_escaped_and_read_back(place, data) -> None:
     for item in read_terms(directory / "policy.pl", "text"):  # clauses and declarations, nothing else
         assert not item["text"].startswith(("?-", ":-")) or item["text"].startswith(":-dynamic ")
     loaded = RepairAgent.load(directory)
-    plan = Plan.build(scenario.problem, dispatch(scenario.problem, "edd"))
-    facts = state_facts(plan, next(iter(scenario.problem.orders)))
-    assert np.allclose(agent._q.values(facts, [[]]), loaded._q.values(facts, [[]]))
     hit = draw_case(plant, random.Random(1), orders=(3, 5))
-    assert [str(s.action) for s in agent.repair(hit).steps] == [str(s.action) for s in loaded.repair(hit).steps]
+    hoods = [a.neighbourhood(hit) for a in (agent, loaded)]
+    values = [[c.q for c in hood.expand(hood.root())] for hood in hoods]
+    assert np.allclose(values[0], values[1])
+    a, b = (x.repair(hit, node_limit=6, budget_ms=60_000) for x in (agent, loaded))
+    assert [str(s.action) for s in a.steps] == [str(s.action) for s in b.steps]
     shutil.rmtree(directory)
     assert not marker.exists()
 
@@ -124,7 +123,7 @@ def test_hostile_policy_files_never_run_code_or_hang(place, base_policy, data) -
     try:
         agent = RepairAgent.load(directory)
         hit = draw_case(agent.plant, random.Random(data.draw(st.integers(0, 99))))
-        agent.repair(hit, max_steps=3)
+        agent.repair(hit, max_steps=3, node_limit=8, budget_ms=60_000)
     except PolicyError as error:
         assert "\n" not in str(error)
     assert time.perf_counter() - started < 60
@@ -176,7 +175,8 @@ def test_the_time_limit_ends_a_loop_the_inference_limit_lets_run(place) -> None:
     try:
         started = time.perf_counter()
         with pytest.raises(PolicyError, match=r"^loop.pl: predict/1 ran for more than 0.50 s"):
-            q.values([f"{FACT_PREDICATES[0][0]}(1)"], [[]])
+            q.set_state([f"{FACT_PREDICATES[0][0]}(1)"])
+            q.group_values([([], [[]])])
         assert time.perf_counter() - started < 5
     finally:
         set_limits(inferences_per_unit=20_000, seconds=2.0, seconds_per_unit=0.001)

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+_MASK = (1 << 61) - 1
+
+
+def _part(resource: str, sequence: tuple[str, ...]) -> int:
+    """One resource's share of a schedule's hash (an empty sequence adds nothing)."""
+    return hash((resource, sequence)) if sequence else 0
+
 
 class Schedule:
     """Sequences of order ids per resource; immutable and cheap to copy.
@@ -17,12 +24,16 @@ class Schedule:
         Resources with no orders may be left out.
     """
 
-    __slots__ = ("_hash", "_sequences", "_where")
+    __slots__ = ("_changed", "_hash", "_parent", "_parts", "_patch", "_sequences", "_where")
 
     def __init__(self, sequences: Mapping[str, Sequence[str]]) -> None:
         self._sequences: dict[str, tuple[str, ...]] = {r: tuple(s) for r, s in sequences.items()}
         self._where: dict[str, tuple[str, int]] | None = None
         self._hash: int | None = None
+        self._parts: dict[str, int] | None = None  # each resource's share of the hash
+        self._parent: Schedule | None = None  # where to patch the position index from
+        self._changed: tuple[str, ...] = ()  # the resources that differ from the parent
+        self._patch: dict[str, tuple[str, int]] | None = None  # positions on them
 
     @property
     def sequences(self) -> Mapping[str, tuple[str, ...]]:
@@ -37,12 +48,37 @@ class Schedule:
     def where(self) -> dict[str, tuple[str, int]]:
         """Order id to ``(resource, position)``; the last place wins if an id repeats."""
         if self._where is None:
-            self._where = {
-                order: (resource, index)
-                for resource, seq in self._sequences.items()
-                for index, order in enumerate(seq)
-            }
+            parent = self._parent
+            if parent is not None and parent._where is not None:
+                where = dict(parent._where)
+                for resource, seq in self._sequences.items():
+                    if seq is not parent._sequences.get(resource):
+                        for index, order in enumerate(seq):
+                            where[order] = (resource, index)
+                self._where = where
+                self._patch = None
+            else:
+                self._where = {
+                    order: (resource, index)
+                    for resource, seq in self._sequences.items()
+                    for index, order in enumerate(seq)
+                }
+            self._parent = None
         return self._where
+
+    def locate(self, order: str) -> tuple[str, int]:
+        """``where[order]`` without building the whole index for a changed copy: the
+        changed resources' positions, else the parent's (re-timing a candidate plan asks
+        for a few orders only)."""
+        if self._where is not None:
+            return self._where[order]
+        parent = self._parent
+        if parent is None or parent._where is None:
+            return self.where[order]
+        if self._patch is None:
+            self._patch = {o: (r, i) for r in self._changed for i, o in enumerate(self._sequences.get(r, ()))}
+        found = self._patch.get(order)
+        return found if found is not None else parent._where[order]
 
     def resource_of(self, order: str) -> str:
         """The resource that runs ``order``."""
@@ -76,10 +112,17 @@ class Schedule:
         return mine == theirs
 
     def __hash__(self) -> int:
-        # Repair loops keep sets of visited schedules: hash once, the schedule never changes.
+        # Repair searches keep sets of visited schedules: the hash is a sum over resources,
+        # so a changed copy corrects its parent's hash for the changed resources alone.
         if self._hash is None:
-            self._hash = hash(frozenset((r, s) for r, s in self._sequences.items() if s))
+            self._hash = sum(self.parts().values()) & _MASK
         return self._hash
+
+    def parts(self) -> dict[str, int]:
+        """Each resource's share of the hash (computed once)."""
+        if self._parts is None:
+            self._parts = {r: _part(r, s) for r, s in self._sequences.items()}
+        return self._parts
 
     def __repr__(self) -> str:
         body = ", ".join(f"{r}: {list(s)}" for r, s in self._sequences.items())
@@ -95,14 +138,15 @@ class Schedule:
         for resource, seq in changes.items():
             sequences[resource] = tuple(seq)
         child._sequences = sequences
-        child._where = None
+        child._where = None  # patched from this one's index when first asked for
+        child._parent = self if self._where is not None else None
+        child._changed = tuple(changes)
+        child._patch = None
         child._hash = None
-        if self._where is not None:
-            where = dict(self._where)
-            for resource in changes:
-                for index, order in enumerate(sequences[resource]):
-                    where[order] = (resource, index)
-            child._where = where
+        child._parts = None
+        if self._hash is not None:
+            parts = self.parts()
+            child._hash = (self._hash + sum(_part(r, sequences[r]) - parts.get(r, 0) for r in changes)) & _MASK
         return child
 
     def to_dict(self) -> dict[str, list[str]]:

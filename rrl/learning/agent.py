@@ -12,10 +12,10 @@ explains each step by the Prolog rule (abstract state) that gave the action its 
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,21 @@ from rrl.errors import PolicyError, RRLError
 from rrl.events import Disruption, draw_event
 from rrl.learning.cases import Builder, draw_case, rule_builder
 from rrl.learning.goals import RepairContext, get_goal
-from rrl.learning.policy_io import read_policy, rule_blocks, write_policy
+from rrl.learning.policy_io import FORMAT, LEARNER_STATE, read_policy, rule_blocks, write_policy
 from rrl.learning.qfunction import PrologQFunction
-from rrl.operators.repair import Action, successors
-from rrl.relational.facts import action_facts, state_facts
+from rrl.learning.search import (
+    Candidate,
+    Focus,
+    Neighbourhood,
+    Node,
+    Scorer,
+    beam_search,
+    default_budget_ms,
+    focus_rule,
+    prolog_scorer,
+    ranked,
+)
+from rrl.operators.repair import Action
 from rrl.relational.kb import Example
 from rrl.relational.terms import quote_atom
 
@@ -43,12 +54,19 @@ TIE_BREAKS = ("cost", "first")
 
 @dataclass
 class RepairStep:
-    """One applied operator: the action, the plan it led to, its Q-value and why."""
+    """One applied operator: the action, the plan it led to, its Q-value and why.
+
+    ``rule`` is the Q-tree's rule (abstract state) that gave the action its value;
+    ``focus`` names the focal task and the reason that proposed it, ``focus_rule`` the
+    background clause of that reason.
+    """
 
     action: Action
     plan: Plan
     q_value: float
     rule: str = ""
+    focus: Focus | None = None
+    focus_rule: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The step as ``rrl consult --json`` prints it (DESIGN section 7)."""
@@ -80,26 +98,12 @@ class RepairResult:
     note: str
     seconds: float
     cost: float = 0.0
+    expansions: int = 0
 
     @property
     def metrics(self) -> dict[str, Any]:
         """Metrics of the repaired plan."""
         return self.plan.metrics.to_dict()
-
-
-@dataclass
-class _Move:
-    action: Action
-    plan: Plan
-    state: list[str]
-    facts: list[str]
-
-
-@dataclass
-class _Decision:
-    move: _Move
-    q_value: float
-    best_q: float
 
 
 @dataclass
@@ -132,6 +136,8 @@ class RepairAgent:
         Disruptions drawn in training.
     orders : (int, int)
         Range of the number of orders per training case.
+    family_steps : int
+        Longest family of orders chained by ``after`` in training cases (1: none).
     rule : str
         Dispatching rule of the initial plans (ignored when ``builder`` is given).
     builder : callable, optional
@@ -147,10 +153,20 @@ class RepairAgent:
     min_samples, significance : int, float
         TG: examples a leaf must see before a split, and the F-test level of a split.
     tie_break : str
-        How actions with the same best Q-value (the same abstract state) are ranked:
-        ``first`` takes the first in the fixed action order, so the Q-tree alone decides
-        and every choice is explained by its rule; ``cost`` takes the one whose plan has
-        the lowest goal cost (a greedy look at the simulator inside the abstract state).
+        How steps with the same Q-value (the same abstract state) are ranked: ``cost``
+        takes the one whose plan has the lowest goal cost; ``first`` the first found.
+        Steps that lower the goal's cost always come before those that do not.
+    focus_width : int
+        Focal-task candidates per focus reason at each step (DESIGN section 9).
+    moves_per_focus : int, optional
+        Actions offered per focus: its ones of lowest goal cost (None: all).
+    reach : int, optional
+        Swaps and jumps only with tasks at most this many places away (None: any).
+    n_step : int
+        Rewards summed before bootstrapping on the tree's own estimate (n-step returns).
+    budget_ms : float, optional
+        Consult's search budget; None: :func:`~rrl.learning.search.default_budget_ms` of
+        the plan's size.
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -162,16 +178,22 @@ class RepairAgent:
         *,
         events: Sequence[str] = ("new_order",),
         orders: tuple[int, int] = (10, 20),
+        family_steps: int = 1,
         rule: str = "edd",
         builder: Builder | None = None,
         learner: str = "tg",
-        gamma: float = 0.9,
+        gamma: float = 0.5,
         epsilon: float = 0.3,
         epsilon_min: float = 0.02,
         max_steps: int = 10,
-        min_samples: int = 60,
-        significance: float = 0.01,
-        tie_break: str = "first",
+        min_samples: int = 40,
+        significance: float = 0.05,
+        tie_break: str = "cost",
+        focus_width: int = 2,
+        moves_per_focus: int | None = 4,
+        reach: int | None = None,
+        n_step: int = 3,
+        budget_ms: float | None = None,
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
@@ -182,6 +204,7 @@ class RepairAgent:
         self.goal = get_goal(goal)
         self.events = tuple(events)
         self.orders = orders
+        self.family_steps = family_steps
         self.rule = rule
         self.builder = builder
         self.learner = learner
@@ -192,6 +215,11 @@ class RepairAgent:
         self.min_samples = min_samples
         self.significance = significance
         self.tie_break = tie_break
+        self.focus_width = focus_width
+        self.moves_per_focus = moves_per_focus
+        self.reach = reach
+        self.n_step = n_step
+        self.budget_ms = budget_ms
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -202,9 +230,10 @@ class RepairAgent:
         self._rng = random.Random(seed)
         self._model: Any = None
         self._examples: list[Example] = []
-        self._q = PrologQFunction([self.background_path])
-        self._rules = "predict(0.0).\n"
-        self._loaded = False
+        self._rules = "predict(0.0).\n" + self._q_rule()
+        self._q = PrologQFunction([self.background_path], self._rules)
+        self._frozen_reason = ""  # why this agent may not learn further (a policy loaded without its learner state)
+        self._focus_rules: dict[str, str] = {}
 
     # ------------------------------------------------------------------ learning
 
@@ -225,8 +254,8 @@ class RepairAgent:
         callback : callable, optional
             Called with each episode's :class:`EpisodeRecord`.
         """
-        if self._loaded:
-            raise RRLError("a loaded policy cannot learn further (TG's statistics are not saved); train a new one")
+        if self._frozen_reason:
+            raise RRLError(self._frozen_reason)
         if self._model is None:
             self._model = self._new_model()
         from tqdm import tqdm
@@ -259,8 +288,8 @@ class RepairAgent:
 
     def _validation_cases(self, count: int) -> list[Disruption]:
         rng = random.Random(7_919 * (self.seed + 1))  # apart from the training stream
-        return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
-                for _ in range(count)]
+        return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
+                          family_steps=self.family_steps) for _ in range(count)]
 
     def _evaluate(self, cases: Sequence[Disruption]) -> dict[str, float]:
         results = [self.repair(hit) for hit in cases]
@@ -283,44 +312,53 @@ class RepairAgent:
         return PropositionalRegressor(max_depth=8, min_samples_leaf=10)
 
     def _episode(self, epsilon: float) -> EpisodeRecord:
+        """One episode of Algorithm 1 with a moving focus; its examples go to the learner.
+
+        The return of step j is the n-step return: the next ``n_step`` rewards, then the
+        discounted best Q-value of the state reached (0 in a goal state). The tree learns
+        what follows the step's own reward, ``(return - reward) / gamma``: the reward is
+        exact (the simulator's), so the tree's leaves describe what a step leads to.
+        """
         rng = self._rng
-        case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
+        case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
+                         family_steps=self.family_steps)
         ctx = self.goal.context(case.before, case.plan)
-        plan = case.plan
-        trail: list[tuple[_Move, float]] = []
-        next_best: list[float] = []
-        visited = {plan.schedule}
+        hood = self.neighbourhood(case, ctx)
+        node = hood.root()
+        visited = {node.plan.schedule}
+        trail: list[tuple[Node, Candidate, float]] = []
+        best_q: list[float] = []  # best Q-value in each state of the trail
         for step in range(self.max_steps):
-            if ctx.reached(plan):
+            if ctx.reached(node.plan):
                 break
-            decision = self._decide(plan, case.focal, ctx, rng, epsilon, visited)
-            if decision is None:
+            options = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited]
+            if not options:
                 break
-            if trail:
-                next_best.append(decision.best_q)
-            following = decision.move.plan
-            last = step == self.max_steps - 1
-            trail.append((decision.move, ctx.reward(plan, following, last)))
-            plan = following
-            visited.add(plan.schedule)
-        reached = ctx.reached(plan)
+            best_q.append(max(c.q for c in options))
+            choice = rng.choice(options) if rng.random() < epsilon else self._rank(options)[0]
+            reached = ctx.reached(choice.plan)
+            reward = ctx.reward_of(node.cost, choice.cost, reached, step == self.max_steps - 1)
+            trail.append((node, choice, reward))
+            node = hood.child(node, choice)
+            visited.add(node.plan.schedule)
+        reached = ctx.reached(node.plan)
         if trail:
-            if reached:
-                next_best.append(0.0)  # a goal state is terminal
-            else:
-                tail = self._decide(plan, case.focal, ctx, rng, 0.0, visited)
-                next_best.append(tail.best_q if tail else 0.0)
+            tail = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited] if not reached else []
+            best_q.append(max((c.q for c in tail), default=0.0))
         examples = []
         for j in range(len(trail) - 1, -1, -1):
-            move, reward = trail[j]
-            target = reward + self.gamma * next_best[j]
-            examples.append(Example(id=f"e{self.episodes_}_{j}", facts=move.state + move.facts, target=target))
+            horizon = min(j + self.n_step, len(trail))
+            target = sum(self.gamma ** (i - j) * trail[i][2] for i in range(j, horizon))
+            target += self.gamma ** (horizon - j) * best_q[horizon]
+            parent, choice, reward = trail[j]
+            examples.append(Example(id=f"e{self.episodes_}_{j}", facts=hood.example_facts(parent, choice),
+                                    target=(target - reward) / self.gamma))
         self._update(examples)
         return EpisodeRecord(
             episode=self.episodes_ + 1,
             steps=len(trail),
-            improvement=case.plan.total_tardiness - plan.total_tardiness,
-            reward=float(sum(r for _, r in trail)),
+            improvement=case.plan.total_tardiness - node.plan.total_tardiness,
+            reward=float(sum(r for _, _, r in trail)),
             reached=reached,
             leaves=self.n_leaves,
             event=str(case.event.get("type", "")),
@@ -331,7 +369,7 @@ class RepairAgent:
             return
         if self.learner == "tg":
             self._model.partial_fit(examples)
-            rules = self._model.to_prolog()
+            rules = self._model.to_prolog() + self._q_rule()
             if rules != self._rules:
                 self._rules = rules
                 self._q.set_rules(rules)
@@ -343,74 +381,69 @@ class RepairAgent:
     def _builder(self) -> Builder:
         return self.builder or rule_builder(self.rule)
 
+    def reseed(self, seed: int) -> None:
+        """Restart the random stream of training (cases, exploration) from ``seed``."""
+        self.seed = seed
+        self._rng = random.Random(seed)
+
     # ------------------------------------------------------------------ deciding
 
-    def _moves(self, plan: Plan, focal: Sequence[str], visited: AbstractSet[Any] = frozenset()) -> list[_Move]:
-        """Every applicable action of the focal tasks that leads to a plan not visited yet."""
-        moves = []
-        for task in focal:
-            found = list(successors(plan, task))
-            if not found:
-                continue
-            # The state lists every applicable operator, visited targets included.
-            state = state_facts(plan, task, {a.operator for a, _ in found})
-            for action, after in found:
-                if after.schedule not in visited:
-                    moves.append(_Move(action, after, state, action_facts(plan, action, after)))
-        return moves
+    def _q_rule(self) -> str:
+        """The rule that turns the tree's ``predict/1`` (what follows a step) into the
+        step's Q-value: its immediate reward plus the discounted prediction."""
+        return ("\n% The Q-value of a candidate step: its reward (action_reward/1, from the simulator)\n"
+                "% plus the discounted value the tree above predicts for what follows it.\n"
+                f"q_value(Q) :- action_reward(R), predict(V), Q is R + {self.gamma!r} * V.\n")
 
-    def q_values(self, moves: Sequence[_Move]) -> np.ndarray:
-        """Q-values of candidate moves (grouped per state: one Prolog call per focal task)."""
-        values = np.zeros(len(moves))
-        if self.learner == "propositional":
-            if self._model is None or not hasattr(self._model, "tree_"):
-                return values
-            return np.asarray(self._model.predict([Example(id="q", facts=m.state + m.facts) for m in moves]))
-        groups: dict[int, list[int]] = {}
-        for index, move in enumerate(moves):
-            groups.setdefault(id(move.state), []).append(index)
-        for indices in groups.values():
-            state = moves[indices[0]].state
-            values[indices] = self._q.values(state, [moves[i].facts for i in indices])
-        return values
+    def _scorer(self) -> Scorer:
+        if self.learner == "tg":
+            return prolog_scorer(self._q)
+        model = self._model
+        gamma = self.gamma
 
-    def _decide(self, plan: Plan, focal: Sequence[str], ctx: RepairContext, rng: random.Random | None,
-                epsilon: float, visited: set[Any]) -> _Decision | None:
-        """The epsilon-greedy choice among the moves to plans not visited yet.
+        def score(state: list[str], groups: list[tuple[list[str], list[list[str]]]]) -> np.ndarray:
+            actions = [focus + action for focus, group in groups for action in group]
+            rewards = np.array([_reward_of(facts) for facts in actions])
+            if model is None or not hasattr(model, "tree_"):
+                return rewards
+            predicted = model.predict([Example(id="q", facts=state + facts) for facts in actions])
+            return rewards + gamma * np.asarray(predicted, dtype=float)
+        return score
 
-        Actions in the same abstract state share a Q-value; ties among the best are
-        broken as ``tie_break`` says.
-        """
-        moves = self._moves(plan, focal, visited)
-        if not moves:
-            return None
-        q = self.q_values(moves)
-        best = float(q.max())
-        if rng is not None and rng.random() < epsilon:
-            index = rng.randrange(len(moves))
-        else:
-            ties = np.flatnonzero(q >= best - 1e-9)
-            if self.tie_break == "cost":
-                index = int(min(ties, key=lambda i: ctx.cost(moves[i].plan)))
-            else:
-                index = int(ties[0])
-        return _Decision(moves[index], float(q[index]), best)
+    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None, *,
+                      score_all: bool = True) -> Neighbourhood:
+        """The candidate steps of repairing ``hit`` as this policy sees and scores them
+        (``score_all=False``: scored as a search needs them, see :class:`Neighbourhood`)."""
+        ctx = ctx or self.goal.context(hit.before, hit.plan)
+        return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
+                             moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all)
+
+    def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
+        ``tie_break`` says."""
+        return ranked(candidates, self.tie_break)
 
     # ------------------------------------------------------------------ consult
 
     def predict(self, disruption: Disruption, plan: Plan | None = None) -> tuple[Action, float] | None:
-        """The greedy action in ``plan`` (default: the disrupted plan) and its Q-value.
+        """The greedy first step of a repair of ``disruption`` and its Q-value.
 
         Returns None when no operator applies to the disruption's focal tasks.
         """
+        if plan is not None:
+            disruption = Disruption(disruption.event, disruption.before, plan, disruption.focal)
         ctx = self.goal.context(disruption.before, disruption.plan)
-        current = plan or disruption.plan
-        decision = self._decide(current, disruption.focal, ctx, None, 0.0, {current.schedule})
-        return (decision.move.action, decision.q_value) if decision else None
+        hood = self.neighbourhood(disruption, ctx)
+        options = hood.expand(hood.root())
+        if not options:
+            return None
+        choice = self._rank(options)[0]
+        return choice.action, choice.q
 
     def repair(self, plan: Plan | Disruption, event: str | None = None, *, seed: int = 0,
-               max_steps: int | None = None, **given: Any) -> RepairResult:
-        """Repair a disrupted plan greedily (consult mode).
+               max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
+               **given: Any) -> RepairResult:
+        """Repair a disrupted plan: Q-guided beam search within a time budget (consult).
 
         Parameters
         ----------
@@ -420,7 +453,11 @@ class RepairAgent:
             With a plan: the event to draw (``given`` fixes any of its parameters, the rest
             is drawn from ``seed``).
         max_steps : int, optional
-            Step limit (default: the agent's).
+            Longest repair (default: the agent's).
+        budget_ms : float, optional
+            Wall-time budget of the search (default: the agent's, else by plan size).
+        node_limit : int, optional
+            Stop after this many node expansions (reproducible on any machine).
 
         Returns
         -------
@@ -435,40 +472,44 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        current = hit.plan
-        best, best_cost, best_index = current, ctx.cost(current), 0
-        taken: list[RepairStep] = []
-        visited = {current.schedule}
-        for _ in range(max_steps or self.max_steps):
-            if ctx.reached(current):
-                break
-            decision = self._decide(current, hit.focal, ctx, None, 0.0, visited)
-            if decision is None:
-                break
-            current = decision.move.plan
-            visited.add(current.schedule)
-            taken.append(RepairStep(decision.move.action, current, decision.q_value,
-                                    self._explain(decision.move)))
-            cost = ctx.cost(current)
-            if cost < best_cost - 1e-9:
-                best, best_cost, best_index = current, cost, len(taken)
-        note = ""
-        if best_index == 0 and taken:
-            note = "no step improved on the disrupted plan: it is returned unchanged"
-        elif best_index < len(taken):
-            note = f"kept the best plan seen (after step {best_index} of {len(taken)})"
+        hood = self.neighbourhood(hit, ctx, score_all=False)
+        budget = budget_ms if budget_ms is not None else self.budget_ms
+        if budget is None:
+            budget = default_budget_ms(len(hit.plan.problem.orders))
+        outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
+                              node_limit=node_limit, rank=self._rank)
+        best = outcome.best
+        taken = self._steps(hood, best.path())
+        note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
         return RepairResult(
-            event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best,
-            steps=taken[:best_index], explored=len(taken), reached=ctx.reached(best), note=note,
-            seconds=time.perf_counter() - started, cost=best_cost,
+            event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best.plan,
+            steps=taken, explored=outcome.expansions, reached=ctx.reached(best.plan), note=note,
+            seconds=time.perf_counter() - started, cost=best.cost, expansions=outcome.expansions,
         )
 
-    def _explain(self, move: _Move) -> str:
-        if self.learner != "tg":
-            return ""
-        index = self._q.explain(move.state, move.facts)
-        blocks = rule_blocks(self._rules)
-        return blocks[index - 1] if 0 < index <= len(blocks) else ""
+    def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:
+        """The repair steps into the nodes of ``path``, with the rules that explain them
+        (the Q-tree's rules found in one Prolog call)."""
+        rules = [""] * len(path)
+        if self.learner == "tg" and path:
+            blocks = rule_blocks(self._rules)
+            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.focus_facts.get(n.via.focus.task, []) + n.via.facts)
+                                             for n in path if n.parent is not None and n.via is not None])
+            rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
+        taken = []
+        for node, rule in zip(path, rules, strict=True):
+            choice = node.via
+            assert choice is not None
+            taken.append(RepairStep(choice.action, node.plan, choice.q, rule, choice.focus,
+                                    self._focus_rule(choice.focus.reason)))
+        return taken
+
+    def _focus_rule(self, reason: str) -> str:
+        """The background clause of a focus reason (read once per reason)."""
+        found = self._focus_rules.get(reason)
+        if found is None:
+            found = self._focus_rules[reason] = focus_rule(self.background_path, reason)
+        return found
 
     # ------------------------------------------------------------------ inspection
 
@@ -476,6 +517,11 @@ class RepairAgent:
     def rules(self) -> str:
         """The current policy as Prolog rules (``predict/1`` decision list)."""
         return self._rules
+
+    @property
+    def q_function(self) -> PrologQFunction:
+        """The policy's Prolog module (background knowledge and rules)."""
+        return self._q
 
     @property
     def n_leaves(self) -> int:
@@ -498,22 +544,31 @@ class RepairAgent:
             f"% (docs/state.md) and ask  ?- predict(Q).  The greedy policy takes the action of largest Q.\n\n"
         )
         meta = {
-            "format": 1,
+            "format": FORMAT,
             "library_version": __version__,
             "goal": self.goal.name,
             "learner": self.learner,
             "bias": self.settings_path.read_text(encoding="utf-8"),
             "parameters": {
-                "events": list(self.events), "orders": list(self.orders), "rule": self.rule, "gamma": self.gamma,
+                "events": list(self.events), "orders": list(self.orders), "family_steps": self.family_steps,
+                "rule": self.rule, "gamma": self.gamma,
                 "epsilon": self.epsilon, "epsilon_min": self.epsilon_min, "max_steps": self.max_steps,
                 "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
-                "seed": self.seed,
+                "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "reach": self.reach,
+                "n_step": self.n_step,
+                "budget_ms": self.budget_ms, "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
             "plant": {**self.plant.to_dict(), "orders": []},
         }
-        return write_policy(directory, header + self._rules, meta, self.background_path)
+        state = None
+        if self._model is not None and getattr(self._model, "tree_", None) is not None:
+            from rrl.relational import tg_state
+
+            version, internal, gauss = self._rng.getstate()
+            state = {"tg": tg_state.to_json(self._model), "rng": [version, list(internal), gauss]}
+        return write_policy(directory, header + self._rules, meta, self.background_path, state)
 
     @classmethod
     def load(cls, directory: str | Path) -> RepairAgent:
@@ -527,12 +582,17 @@ class RepairAgent:
             if not isinstance(params, dict) or not isinstance(training, dict):
                 raise TypeError("'parameters' and 'training' must be objects")
             agent = cls(plant, meta["goal"], events=tuple(params.get("events", ("new_order",))),
-                        orders=tuple(params.get("orders", (10, 20))), rule=params.get("rule", "edd"),
-                        learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.9)),
+                        orders=tuple(params.get("orders", (10, 20))), family_steps=int(params.get("family_steps", 1)),
+                        rule=params.get("rule", "edd"),
+                        learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.5)),
                         epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
-                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 60)),
-                        significance=float(params.get("significance", 0.01)),
-                        tie_break=str(params.get("tie_break", "first")), seed=int(params.get("seed", 0)))
+                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 40)),
+                        significance=float(params.get("significance", 0.05)),
+                        tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
+                        moves_per_focus=_optional_int(params.get("moves_per_focus", 4)),
+                        reach=_optional_int(params.get("reach")),
+                        n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
+                        seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]
@@ -544,5 +604,54 @@ class RepairAgent:
         agent.background_path = background
         agent._q = PrologQFunction([background], rules, source=Path(directory) / "policy.pl")
         agent._rules = rules
-        agent._loaded = True
+        agent._frozen_reason = agent._resume(Path(directory), meta)
         return agent
+
+    def _resume(self, directory: Path, meta: dict[str, Any]) -> str:
+        """Restore the learner from ``learner.json`` so that the agent can learn further;
+        return why it cannot when the file is absent (a policy may be exchanged without it).
+
+        Raises
+        ------
+        PolicyError
+            When the file is there but damaged, or the policy's language bias is not this
+            rrl's (the saved candidate tests would not match it).
+        """
+        path = directory / LEARNER_STATE
+        if not path.is_file():
+            return f"{path}: missing: this policy was saved without its learner state and cannot learn further"
+        if self.learner != "tg":
+            return "only relational (tg) policies learn further"
+        if meta.get("bias") != self.settings_path.read_text(encoding="utf-8"):
+            raise PolicyError(f"{directory / 'policy.json'}: bias: learned with another language bias than "
+                              f"{self.settings_path.name} of this rrl; it can be consulted, not resumed")
+        from rrl.relational import tg_state
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            model = tg_state.from_json(self._new_model(), data["tg"])
+            version, internal, gauss = data["rng"]
+            self._rng.setstate((int(version), tuple(int(v) for v in internal), gauss))
+        except json.JSONDecodeError as error:
+            raise PolicyError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as error:
+            key = f"{error.args[0]}: missing key" if isinstance(error, KeyError) else str(error)
+            raise PolicyError(f"{path}: malformed learner state ({key})") from None
+        self._model = model
+        return ""
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _reward_of(facts: Sequence[str]) -> float:
+    """The value of the ``action_reward/1`` fact among a step's facts."""
+    for fact in facts:
+        if fact.startswith("action_reward("):
+            return float(fact[len("action_reward("):-1])
+    return 0.0

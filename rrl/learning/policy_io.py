@@ -19,14 +19,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rrl.bounds import MAX_CASE_ORDERS, MAX_STEPS
+from rrl.bounds import MAX_BUDGET_MS, MAX_CASE_ORDERS, MAX_STEPS
 from rrl.errors import PolicyError, RRLError
 
 POLICY_RULES = "policy.pl"
 POLICY_META = "policy.json"
 BACKGROUND = "background.pl"
+LEARNER_STATE = "learner.json"
 REQUIRED_KEYS = ("goal", "format", "library_version")
-FORMAT = 1
+#: 2: states seen from a moving focus (DESIGN section 9); policies of format 1 knew one focal task.
+FORMAT = 2
 
 
 def check_policy_target(directory: str | os.PathLike[str]) -> None:
@@ -43,8 +45,10 @@ def check_policy_target(directory: str | os.PathLike[str]) -> None:
         raise PolicyError(f"{target}: cannot create it ({parent} is not a writable directory)")
 
 
-def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, Any], background: Path) -> Path:
-    """Write a policy directory atomically (a temporary sibling renamed into place)."""
+def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, Any], background: Path,
+                 learner_state: dict[str, Any] | None = None) -> Path:
+    """Write a policy directory atomically (a temporary sibling renamed into place);
+    ``learner_state`` (what ``rrl train --resume`` continues from) goes to learner.json."""
     target = Path(directory)
     check_policy_target(target)
     try:
@@ -57,6 +61,8 @@ def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, 
         _refuse_directives(temp / POLICY_RULES, target / POLICY_RULES)
         (temp / POLICY_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(background, temp / BACKGROUND)
+        if learner_state is not None:
+            (temp / LEARNER_STATE).write_text(json.dumps(learner_state) + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         temp.rename(target)
@@ -164,6 +170,9 @@ def check_meta(meta: Any, path: str | os.PathLike[str]) -> None:
     for key in REQUIRED_KEYS:
         if key not in meta:
             raise fail(key, "missing key")
+    if meta["format"] == 1:
+        raise fail("format", f"1 is a policy learned before the moving focus; this rrl reads format {FORMAT}: "
+                             "train it again")
     if meta["format"] != FORMAT:
         raise fail("format", f"{meta['format']!r} is not a policy format this rrl reads ({FORMAT})")
     choice("goal", meta["goal"], tuple(GOALS))
@@ -176,10 +185,18 @@ def check_meta(meta: Any, path: str | os.PathLike[str]) -> None:
         "epsilon_min": lambda k, v: number(k, v, 0.0, 1.0), "significance": lambda k, v: number(k, v, 0.0, 1.0),
         "max_steps": lambda k, v: integer(k, v, 1, MAX_STEPS), "min_samples": lambda k, v: integer(k, v, 1),
         "seed": lambda k, v: integer(k, v, 0), "tie_break": lambda k, v: choice(k, v, ("cost", "first")),
-        "rule": lambda k, v: choice(k, v, (*RULES, "ppo")),
+        "rule": lambda k, v: choice(k, v, (*RULES, "ppo")), "family_steps": lambda k, v: integer(k, v, 1, MAX_STEPS),
+        "focus_width": lambda k, v: integer(k, v, 1, MAX_STEPS), "n_step": lambda k, v: integer(k, v, 1, MAX_STEPS),
+    }
+    optional = {  # null means "no limit" / "the default"
+        "moves_per_focus": lambda k, v: integer(k, v, 1), "reach": lambda k, v: integer(k, v, 1),
+        "budget_ms": lambda k, v: number(k, v, 1.0, MAX_BUDGET_MS),
     }
     for name, check in checks.items():
         if name in params:
+            check(f"parameters.{name}", params[name])
+    for name, check in optional.items():
+        if params.get(name) is not None:
             check(f"parameters.{name}", params[name])
     if "events" in params:
         events = params["events"]

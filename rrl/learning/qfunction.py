@@ -5,7 +5,7 @@ the process's SWI-Prolog: a state's facts are asserted once and each action's fa
 turn (``prolog/rrl_policy.pl``), so Python and plain swipl cannot disagree.
 
 The background files and the rules are data (docs/security.md): read as terms, never
-consulted, every clause checked safe before it is added, every scoring bounded in
+consulted, every clause checked safe before it is added, every call bounded in
 inferences and time; a problem is a :class:`~rrl.errors.PolicyError` naming the file
 and the line.
 """
@@ -13,6 +13,7 @@ and the line.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from rrl._paths import data_dir
 from rrl.errors import PolicyError, SettingsError
-from rrl.relational.engine import check_utf8, run
+from rrl.relational.engine import call_text, check_utf8, run
 from rrl.relational.facts import FACT_PREDICATES
 from rrl.relational.terms import prolog_string, quote_atom
 
@@ -57,7 +58,8 @@ class PrologQFunction:
     ------
     PolicyError
         A background file or the rules hold a directive, a clause that is not safe or a
-        syntax error (the message names the file and the line).
+        syntax error; a call of the rules raised, ran out of its limits or answered a
+        value that is not a finite number (the message names the file and the line).
     """
 
     def __init__(self, background: Sequence[str | Path], rules: str = "predict(0.0).\n",
@@ -77,6 +79,10 @@ class PrologQFunction:
             shown = next((str(f) for f in background if Path(f).resolve().as_posix() == file), file)
             raise PolicyError(f"{shown}:{line}: {message}")
         self.source = str(source) if source is not None else "<rules>"
+        self._files = {Path(f).resolve().as_posix(): str(f) for f in background}  # as Prolog names them: as given
+        self._held: Sequence[str] | None = None
+        self._held_set: set[str] | None = None
+        self._operators: dict[str, frozenset[str]] | None = None  # the background's, read once
         self.rules = ""
         self.set_rules(rules)
 
@@ -89,30 +95,85 @@ class PrologQFunction:
             raise PolicyError(f"{self.source}:{line}: {message}")
         self.rules = rules
 
-    def values(self, state: Sequence[str], actions: Sequence[Sequence[str]]) -> np.ndarray:
-        """One Q-value per action (each a list of action facts) in ``state``.
-
-        Raises
-        ------
-        PolicyError
-            ``predict/1`` raised, ran out of its limits, or answered something that is
-            not a finite number (naming the rules' file and, when found, the rule's line).
-        """
-        if not actions:
-            return np.zeros(0)
-        state_text = prolog_string(fact_list(state))
-        actions_text = prolog_string("[" + ",".join(fact_list(a) for a in actions) + "]")
-        out = str(run(f"rrl_q_values({self.module}, {state_text}, {actions_text}, Out)")["Out"])
+    def _call(self, name: str, *args: str | int) -> str:
+        """:func:`call_text` on this policy, its "!error" answers raised as PolicyError."""
+        out = call_text(name, self.module, *args)
         if out.startswith("!error\t"):
-            _, line, message = out.split("\t", 2)
-            where = f"{self.source}:{line}" if line != "0" else self.source
-            raise PolicyError(f"{where}: {message}")
-        return np.array(out.split(), dtype=float)
+            _, file, line, message = out.split("\t", 3)
+            shown = self.source if file in ("rules", "") else self._files.get(file, file)
+            raise PolicyError(f"{shown}:{line}: {message}" if line != "0" else f"{shown}: {message}")
+        return out
 
-    def explain(self, state: Sequence[str], action: Sequence[str]) -> int:
-        """Index (from 1) of the ``predict/1`` clause that gives ``action`` its value."""
-        answer = run(
-            f"rrl_policy_clause({self.module}, {prolog_string(fact_list(state))}, "
-            f"{prolog_string(fact_list(action))}, N)"
-        )
-        return int(answer["N"])
+    def set_state(self, state: Sequence[str]) -> None:
+        """Hold the facts of one state for the :meth:`focus` and :meth:`group_values`
+        calls that follow (replacing the state held before; nothing to do when this very
+        list is held already)."""
+        if state is self._held:
+            return
+        change = self._change(state)
+        if change is None:
+            call_text("rrl_state_text", self.module, fact_list(state))
+        else:
+            call_text("rrl_state_change", self.module, *change)
+        self._hold(state)
+
+    def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """Focal-task candidates of the held state (or of ``state``, which is then held):
+        ``(task, reason)``, at most ``per_reason`` per reason of ``focus_candidate/3``."""
+        if state is not None and state is not self._held:
+            change = self._change(state)
+            if change is None:
+                out = self._call("rrl_state_focus", fact_list(state), int(per_reason))
+            else:
+                out = self._call("rrl_state_change_focus", *change, int(per_reason))
+            self._hold(state)
+        else:
+            out = self._call("rrl_focus", int(per_reason))
+        return [(str(task), str(reason)) for task, reason in json.loads(out)]
+
+    def _change(self, state: Sequence[str]) -> tuple[str, str] | None:
+        """The facts to retract and to assert to go from the held state to ``state``, as
+        Prolog list texts; None when sending the whole state is as cheap."""
+        held = self._held_set
+        if held is None:
+            return None
+        new = set(state)
+        added = [f for f in state if f not in held]
+        removed = held - new
+        if len(added) + len(removed) >= len(state):
+            return None
+        return fact_list(sorted(removed)), fact_list(added)
+
+    def _hold(self, state: Sequence[str]) -> None:
+        self._held = state
+        self._held_set = set(state) if len(state) > 50 else None  # small states are resent whole
+
+    def focus_operators(self) -> dict[str, frozenset[str]]:
+        """The background's ``focus_operator(Reason, Op)``: operators worth trying on a
+        focus proposed for each reason (a reason not listed tries every operator)."""
+        if self._operators is not None:
+            return self._operators
+        table: dict[str, set[str]] = {}
+        for reason, operator in json.loads(self._call("rrl_focus_operators")):
+            table.setdefault(str(reason), set()).add(str(operator))
+        self._operators = {reason: frozenset(ops) for reason, ops in table.items()}
+        return self._operators
+
+    def group_values(self, groups: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]]) -> np.ndarray:
+        """Q-values of actions in the held state, grouped by focal task: each group is
+        the focal task's facts and its actions' facts; one value per action, in order."""
+        if not any(actions for _, actions in groups):
+            return np.zeros(0)
+        text = "[" + ",".join(
+            f"{fact_list(focus)}-[{','.join(fact_list(a) for a in actions)}]" for focus, actions in groups
+        ) + "]"
+        return np.array(self._call("rrl_q_groups", text).split(), dtype=float)
+
+    def explain_steps(self, steps: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[int]:
+        """:meth:`explain` for several steps, each a state and its focus's and action's
+        facts; each state is held in turn (only what differs from the last is sent)."""
+        indices = []
+        for state, facts in steps:
+            self.set_state(state)
+            indices.append(int(self._call("rrl_held_clause", fact_list(facts))))
+        return indices

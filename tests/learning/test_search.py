@@ -1,0 +1,286 @@
+"""Repair with a moving focus: the search's invariants on random plans and events.
+
+Every consult output is validator-clean, never worse on the goal's measure than the
+disrupted plan, never moves an order started before ``now``, keeps every order exactly
+once, also along chains of events on one plan; the incremental figures the search reads
+(total tardiness, cleanout, moved orders) equal a recomputation.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from rrl.dispatching import dispatch
+from rrl.domain import Plan, validate
+from rrl.domain.metrics import compute_stability
+from rrl.errors import RRLError
+from rrl.events import EVENTS, draw_event
+from rrl.learning import RepairAgent
+from rrl.learning.search import (
+    Neighbourhood,
+    beam_search,
+    default_budget_ms,
+    prolog_scorer,
+    steepest_descent,
+)
+from rrl.relational.facts import plan_facts
+from tests.conftest import plans
+
+AGENTS: dict[str, RepairAgent] = {}
+
+
+def edd(scenario) -> Plan:
+    return Plan.build(scenario.problem, dispatch(scenario.problem, "edd"))
+
+
+def agent_for(plan: Plan, goal: str) -> RepairAgent:
+    """An untrained agent (Q = the step's reward): consult works on any plant."""
+    if goal not in AGENTS:
+        AGENTS[goal] = RepairAgent(plan.problem.plant, goal, max_steps=6)
+    return AGENTS[goal]
+
+
+def hit_on(plan: Plan, data: st.DataObject):
+    rng = random.Random(data.draw(st.integers(0, 10_000)))
+    event = data.draw(st.sampled_from(EVENTS))
+    latest = max(plan.times.end.values())
+    now = data.draw(st.sampled_from([None, None, 0.2 * latest, 0.4 * latest]))
+    try:
+        return draw_event(event, plan, rng, **({"now": now} if now is not None else {}))
+    except RRLError:  # nothing this event can hit in the plan (e.g. no order left to delay)
+        return None
+
+
+def check_repair(result, hit, agent: RepairAgent) -> None:
+    plan = result.plan
+    problems = validate(plan.problem, plan.schedule, plan.times, reference=(hit.before.schedule, hit.before.times))
+    assert problems == []
+    ctx = agent.goal.context(hit.before, hit.plan)
+    assert ctx.cost(plan) <= ctx.cost(hit.plan) + 1e-9
+    assert sorted(plan.schedule.orders()) == sorted(hit.plan.problem.orders)
+    for order, start in hit.plan.problem.frozen.items():
+        assert plan.times.start[order] == start
+        assert plan.schedule.where[order] == hit.plan.schedule.where[order]
+    assert plan.total_tardiness == pytest.approx(plan.metrics.total_tardiness, abs=1e-6)
+    for step in result.steps:
+        assert step.focus is not None and step.action.focal == step.focus.task
+        assert step.action.focal not in hit.plan.problem.frozen
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=20, min_orders=6), goal=st.sampled_from(["tardiness", "stability", "balancing"]), data=st.data())
+def test_consult_is_valid_never_worse_and_keeps_started_orders(plan, goal, data) -> None:
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, goal)
+    result = agent.repair(hit, node_limit=data.draw(st.integers(1, 12)), budget_ms=60_000)
+    event(f"repaired in {'some' if result.steps else 'no'} steps, {'with' if hit.plan.problem.frozen else 'no'} frozen orders")
+    check_repair(result, hit, agent)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=15, min_orders=5), data=st.data())
+def test_chains_of_events_on_one_plan(plan, data) -> None:
+    agent = agent_for(plan, "tardiness")
+    for _ in range(3):
+        hit = hit_on(plan, data)
+        if hit is None:
+            return
+        result = agent.repair(hit, node_limit=6, budget_ms=60_000)
+        check_repair(result, hit, agent)
+        plan = result.plan
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=15, min_orders=4), data=st.data())
+def test_incremental_figures_equal_a_recomputation(plan, data) -> None:
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, "stability")
+    ctx = agent.goal.context(hit.before, hit.plan)
+    hood = Neighbourhood(hit, ctx, agent.q_function, scorer=prolog_scorer(agent.q_function))
+    node = hood.root()
+    for _ in range(3):
+        candidates = hood.expand(node)
+        if not candidates:
+            return
+        for c in candidates:
+            fresh = Plan.build(c.plan.problem, c.plan.schedule)
+            assert c.plan.total_tardiness == pytest.approx(fresh.metrics.total_tardiness, abs=1e-6)
+            assert c.plan.total_cleanout == pytest.approx(fresh.metrics.total_cleanout, abs=1e-6)
+            assert c.plan.times.end == pytest.approx(fresh.times.end)
+            moved = compute_stability(c.plan.schedule, c.plan.times, hit.before.schedule, hit.before.times)
+            assert c.moved == moved.moved_orders
+            assert c.cost == pytest.approx(ctx.cost(c.plan), abs=1e-6)
+        node = hood.child(node, candidates[data.draw(st.integers(0, len(candidates) - 1))])
+        fresh_state = plan_facts(Plan.build(node.plan.problem, node.plan.schedule), event_focal=hood._event_tasks(node.plan),
+                                 delayed=node.delayed, previous_focus=node.via.focus.task)
+        assert sorted(hood.state_of(node)) == sorted(fresh_state)  # facts updated from the parent's
+
+
+def test_search_with_a_node_limit_is_deterministic(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    hit = draw_event("rush_order", edd(extruders), random.Random(3))
+    first = agent.repair(hit, node_limit=15, budget_ms=60_000)
+    second = agent.repair(hit, node_limit=15, budget_ms=60_000)
+    assert [str(s.action) for s in first.steps] == [str(s.action) for s in second.steps]
+    assert first.plan.schedule == second.plan.schedule
+
+
+def test_the_focus_moves_and_each_focus_names_its_rule(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    moved = 0
+    for seed in range(6):
+        hit = draw_event("rush_order", edd(extruders), random.Random(seed))
+        result = agent.repair(hit, node_limit=20, budget_ms=60_000)
+        for step in result.steps:
+            assert step.focus_rule.startswith(f"focus_candidate({step.focus.reason},")
+            moved += step.focus.reason != "event"
+    assert moved > 0
+
+
+def test_beam_search_is_anytime_and_at_least_the_greedy_pass(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    hit = draw_event("new_order", edd(extruders), random.Random(5))
+    ctx = agent.goal.context(hit.before, hit.plan)
+
+    def run(limit: int) -> float:
+        hood = Neighbourhood(hit, ctx, agent.q_function, scorer=prolog_scorer(agent.q_function))
+        return beam_search(hood, budget_s=60, max_depth=10, node_limit=limit).best.cost
+
+    costs = [run(limit) for limit in (1, 5, 20, 60)]
+    assert costs == sorted(costs, reverse=True)  # more search never hurts
+    hood = Neighbourhood(hit, ctx, agent.q_function)
+    descent = steepest_descent(hood, budget_s=60)
+    assert descent.best.cost <= ctx.cost(hit.plan) + 1e-9
+
+
+def test_default_budget_meets_the_latency_targets() -> None:
+    assert default_budget_ms(15) <= 45
+    assert default_budget_ms(500) <= 900
+
+
+def test_tune_cli_searches_parameters_and_writes_the_best_policy(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    pytest.importorskip("optuna")
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(cli, ["tune", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                                      "--trials", "3", "--episodes", "6", "--cases", "3", "--node-limit", "3",
+                                      "--out", str(out), "--final-episodes", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["trials"]) == 3
+    assert data["best_score"] == min(t["score"] for t in data["trials"])
+    meta = json.loads((out / "policy.json").read_text())
+    for name, value in data["best_params"].items():
+        assert meta["parameters"][name] == pytest.approx(value)
+
+
+def test_resume_continues_a_saved_policy_from_its_json_state(tmp_path, extruders) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    first = tmp_path / "first"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                                 "--episodes", "40", "--eval-every", "0", "--seed", "1", "--out", str(first)])
+    assert result.exit_code == 0, result.output
+    state = json.loads((first / "learner.json").read_text())
+    assert state["tg"]["n_examples"] > 0 and "tree" in state["tg"]
+    loaded = RepairAgent.load(first)
+    assert loaded._model.to_prolog() in (first / "policy.pl").read_text()  # the restored tree is the saved one
+    second = tmp_path / "second"
+    result = runner.invoke(cli, ["train", "--resume", str(first), "--episodes", "15", "--eval-every", "0",
+                                 "--out", str(second), "--json"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((second / "policy.json").read_text())
+    assert meta["training"]["episodes"] == 55
+    after = json.loads((second / "learner.json").read_text())
+    assert after["tg"]["n_examples"] > state["tg"]["n_examples"]
+    # The same state, resumed twice, learns the same (the random stream is saved too).
+    third = tmp_path / "third"
+    runner.invoke(cli, ["train", "--resume", str(first), "--episodes", "15", "--eval-every", "0", "--out", str(third)])
+    assert (third / "policy.pl").read_text() == (second / "policy.pl").read_text()
+
+
+@pytest.mark.parametrize("damage", ["missing", "not_json", "bad_tree", "format1", "flag"])
+def test_resume_of_a_damaged_policy_is_one_line(tmp_path, damage) -> None:
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    source = tmp_path / "source"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                               "--episodes", "12", "--eval-every", "0", "--out", str(source)]).exit_code == 0
+    broken = tmp_path / "broken"
+    shutil.copytree(source, broken)
+    extra: list[str] = []
+    if damage == "missing":
+        (broken / "learner.json").unlink()
+    elif damage == "not_json":
+        (broken / "learner.json").write_text("{oops")
+    elif damage == "bad_tree":
+        data = json.loads((broken / "learner.json").read_text())
+        del data["tg"]["tree"]
+        (broken / "learner.json").write_text(json.dumps(data))
+    elif damage == "format1":
+        meta = json.loads((broken / "policy.json").read_text())
+        meta["format"] = 1
+        (broken / "policy.json").write_text(json.dumps(meta))
+    else:
+        extra = ["--goal", "stability"]
+    result = runner.invoke(cli, ["train", "--resume", str(broken), "--episodes", "2", "--out", str(tmp_path / "o"),
+                                 *extra])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rrl: error: "), result.output
+    expected = {"missing": "learner.json", "not_json": "learner.json:1", "bad_tree": "tree", "format1": "format",
+                "flag": "--goal"}[damage]
+    assert expected in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_budget_is_one_line(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(tmp_path), "--scenario",
+                                      str(SCENARIOS / "extruders.yaml"), "--event", "rush_order", "--budget-ms", "0"])
+    assert result.exit_code == 2 and "--budget-ms" in result.output
+
+
+def test_training_learns_from_states_with_started_orders() -> None:
+    """Breakdowns clock the plan: started orders appear as started/1 facts, which TG keys
+    per example (frozen/2, their first name, is a SWI-Prolog built-in)."""
+    from rrl.domain.generate import generate_scenario
+
+    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+    agent = RepairAgent(plant, events=("breakdown", "material_delay"), family_steps=3, seed=2)
+    seen: list[str] = []
+    original = agent._update
+    agent._update = lambda examples: (seen.extend(f for e in examples for f in e.facts), original(examples))[1]
+    agent.learn(25)
+    assert any(f.startswith("started(") for f in seen)
