@@ -209,7 +209,7 @@ def test_a_looping_policy_rule_ends_within_the_limit(policy_dir, tmp_path) -> No
     # Documented bound (docs/security.md): 10 s + 1 ms per action of one call; the
     # default of 10^6 inferences per action stops this loop first.
     assert time.perf_counter() - started < 30
-    one_line_error(proc, f"{policy / 'policy.pl'}: ", "ran out of", "inferences")
+    one_line_error(proc, f"{policy / 'policy.pl'}:1: ", "ran out of", "inferences")
 
 
 def test_looping_tilde_files_end_within_the_limit(tmp_path) -> None:

@@ -30,7 +30,7 @@ from rrl.relational.terms import quote_atom
 from rrl.relational.tilde import TildeRegressor
 from tests.conftest import SCENARIOS
 
-SPECIAL = "'\"\\%.:-()[]{},;|!$#&*+/<=>?@^~`0Aa_ \n\r\t\x0b\x0c\x85\u2028\u2029é€😀"
+SPECIAL = "'\"\\%.:-()[]{},;|!$#&*+/<=>?@^~`0Aa_ \n\r\t\x0b\x0c\x85\u2028\u2029\x1e\x1fé€😀"
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ids = st.text(alphabet=SPECIAL, min_size=1, max_size=12)
@@ -174,9 +174,9 @@ def test_the_time_limit_ends_a_loop_the_inference_limit_lets_run(place) -> None:
     set_limits(inferences_per_unit=10**15, seconds=0.5, seconds_per_unit=0.0)
     try:
         started = time.perf_counter()
-        with pytest.raises(PolicyError, match=r"^loop.pl: predict/1 ran for more than 0.50 s"):
+        with pytest.raises(PolicyError, match=r"^loop.pl:1: predict/1 ran for more than 0.50 s"):
             q.set_state([f"{FACT_PREDICATES[0][0]}(1)"])
             q.group_values([([], [[]])])
-        assert time.perf_counter() - started < 5
+        assert time.perf_counter() - started < 5  # the limit, then the same to find the rule
     finally:
         set_limits(inferences_per_unit=20_000, seconds=2.0, seconds_per_unit=0.001)
