@@ -21,6 +21,10 @@ MAX_CASE_ORDERS = 10_000
 MAX_TIMESTEPS = 1_000_000_000
 #: Parallel PPO environments (``--envs``).
 MAX_ENVS = 64
+#: Generated plants and order books (``scenario generate``, ``ppo --machines``).
+MAX_MACHINES = 10_000
+MAX_ORDERS = 100_000
+MAX_FAMILY_STEPS = 100
 #: Hours: any time, processing time (size / rate) or cleanout in a scenario, and the
 #: sum of the processing times of all its orders; beyond it float times lose the
 #: precision the validator checks to (1e-9 h).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from rrl.bounds import MAX_CASE_ORDERS, MAX_CASES, MAX_ENVS, MAX_TIMESTEPS
+from rrl.bounds import MAX_CASE_ORDERS, MAX_CASES, MAX_ENVS, MAX_MACHINES, MAX_TIMESTEPS
 from rrl.cli.common import json_option, print_json, progress_enabled, seed_option
 from rrl.domain.scenario import load_scenario
 from rrl.errors import RRLError
@@ -27,7 +27,7 @@ def ppo() -> None:
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Train on this scenario's plant with random order sets (and its own orders).")
 @click.option("--generate", is_flag=True, help="Train on generated plants (see --machines, --curriculum).")
-@click.option("--machines", type=click.IntRange(min=1), default=None,
+@click.option("--machines", type=click.IntRange(1, MAX_MACHINES), default=None,
               help="Machines of the generated plants (one stage).")
 @click.option("--orders", type=click.IntRange(1, MAX_CASE_ORDERS), default=None,
               help="Orders per generated instance (last stage); default: by plant size.")
@@ -92,7 +92,7 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
               help="PPO model (.zip); default: the shipped model for the plant.")
 @click.option("--instances", type=click.IntRange(1, MAX_CASES), default=10, show_default=True,
               help="Held-out instances to schedule.")
-@click.option("--machines", type=click.IntRange(min=1), default=40, show_default=True,
+@click.option("--machines", type=click.IntRange(1, MAX_MACHINES), default=40, show_default=True,
               help="Machines of the generated plants.")
 @click.option("--orders", type=click.IntRange(1, MAX_CASE_ORDERS), default=None,
               help="Orders per instance; default: by plant size.")
