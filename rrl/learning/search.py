@@ -150,7 +150,6 @@ class Neighbourhood:
         self.expansions = 0
         self._reference = hit.before.schedule
         self._operators = q.focus_operators()
-        self._moved_memo: dict[tuple[str, tuple[str, ...]], int] = {}
         self._cache: dict[tuple[Any, ...], _Expansion] = {}
 
     def root(self) -> Node:
@@ -243,8 +242,9 @@ class Neighbourhood:
         plan = node.plan
         own: list[Candidate] = []
         applicable: set[str] = set()
+        counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
         for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason), self.reach):
-            moved = node.moved + self._moved_delta(plan, after, changes)
+            moved = node.moved + self._moved_delta(plan, counts, after, changes)
             own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
             applicable.add(action.operator)
         if self.moves_per_focus is not None and len(own) > self.moves_per_focus:
@@ -270,19 +270,18 @@ class Neighbourhood:
         """The facts of (state, action) for the learner and for explanations."""
         return self.state_of(node) + node.focus_facts.get(candidate.focus.task, []) + candidate.facts
 
-    def _moved_delta(self, plan: Plan, after: Plan, changed: Iterable[str]) -> int:
+    def _moved_delta(self, plan: Plan, counts: dict[str, int], after: Plan, changed: Iterable[str]) -> int:
         """Change in orders moved from the plan before the disruption (DESIGN section 3:
-        resource or immediate predecessor differs), counted on the changed resources only."""
+        resource or immediate predecessor differs), counted on the changed resources only;
+        ``counts`` holds ``plan``'s count per resource, filled as needed."""
         old, new = plan.schedule.sequences, after.schedule.sequences
-        return sum(self._moved_on(r, new.get(r, ())) - self._moved_on(r, old.get(r, ())) for r in changed)
-
-    def _moved_on(self, resource: str, sequence: tuple[str, ...]) -> int:
-        """Moved orders on one resource's sequence (memoised: sequences recur in a search)."""
-        key = (resource, sequence)
-        count = self._moved_memo.get(key)
-        if count is None:
-            count = self._moved_memo[key] = _moved_on(sequence, resource, self._reference)
-        return count
+        reference = self._reference
+        delta = 0
+        for r in changed:
+            if r not in counts:
+                counts[r] = _moved_on(old.get(r, ()), r, reference)
+            delta += _moved_on(new.get(r, ()), r, reference) - counts[r]
+        return delta
 
 
 def _moved_on(sequence: Sequence[str], resource: str, reference: Any) -> int:
