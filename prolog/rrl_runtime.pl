@@ -18,6 +18,7 @@
             rrl_load_examples/3,       % +World, +File, -Status
             rrl_unload/2,              % +World, +IdsText
             rrl_eval/4,                % +World, +IdsText, +GoalsText, -StatsText
+            rrl_eval_classes/5,        % +World, +IdsText, +GoalsText, +K, -CountsText
             rrl_passing/4,             % +World, +Index, +IdsText, -PassText
             rrl_compile/3,             % +World, +Name, +BodiesText
             rrl_route/4,               % +World, +Name, +IdsText, -LeavesText
@@ -25,7 +26,8 @@
             rrl_bk_values/5,           % +World, +Name/Arity, +Positions, +IdsText, -Text
             rrl_bk_preds/2,            % +World, -Text
             rrl_fact_preds/2,          % +World, -Text
-            rrl_predict/3              % +World, +IdsText, -Text
+            rrl_predict/3,             % +World, +IdsText, -Text
+            rrl_classify/3             % +World, +IdsText, -Text
           ]).
 :- use_module(library(lists)).
 :- use_module(library(apply)).
@@ -101,6 +103,7 @@ term_json(T, Vs, json([v=N])) :-
     (   member(N0=V, Vs), V == T -> atom_string(N0, N) ; N = "_" ).
 term_json(T, _, json([n=T])) :- number(T), !.
 term_json(T, _, json([a=S])) :- atom(T), !, atom_string(T, S).
+term_json([], _, json([a="[]"])) :- !.   % SWI-Prolog 7: [] is not an atom
 term_json(T, _, json([s=T])) :- string(T), !.
 term_json(T, Vs, json([f=F, args=Js])) :-
     compound_name_arguments(T, F0, As),
@@ -469,6 +472,37 @@ stats_loop([Id|Ids], M, I, N0, S0, Q0, N, S, Q) :-
     ),
     stats_loop(Ids, M, I, N1, S1, Q1, N, S, Q).
 
+%!  rrl_eval_classes(+World, +IdsText, +GoalsText, +K, -CountsText) is det.
+%   As rrl_eval/4 for classification: each example's target is its class index 0..K-1,
+%   and the answer holds, per goal, the K counts of the passing examples of each class
+%   ("C1_0 .. C1_K-1 C2_0 ..."); an id listed twice counts twice (bootstrap samples).
+rrl_eval_classes(M, IdsText, GoalsText, K, Text) :-
+    ids(IdsText, Ids),
+    term_string(Goals, GoalsText),
+    compile_tests(M, Goals, Is),
+    catch(( maplist(class_counts(M, Ids, K), Is, Counts),
+            atomic_list_concat(Counts, ' ', A),
+            atom_string(A, Text) ),
+          rrl_goal_error(I, E),
+          error_text(I, E, Text)).
+
+class_counts(M, Ids, K, I, Text) :-
+    length(Zeros, K), maplist(=(0), Zeros),
+    Counts =.. [c|Zeros],
+    catch(class_loop(Ids, M, I, Counts), E, throw(rrl_goal_error(I, E))),
+    Counts =.. [_|Cs],
+    atomic_list_concat(Cs, ' ', Text).
+
+class_loop([], _, _, _).
+class_loop([Id|Ids], M, I, Counts) :-
+    (   M:'$rrl_t'(I, Id)
+    ->  ( M:'$rrl_target'(Id, V) -> true ; throw(rrl_no_target(Id)) ),
+        J is integer(V) + 1,
+        arg(J, Counts, C0), C1 is C0 + 1, nb_setarg(J, Counts, C1)
+    ;   true
+    ),
+    class_loop(Ids, M, I, Counts).
+
 %!  rrl_passing(+World, +Index, +IdsText, -PassText) is det.
 %   The ids among IdsText that satisfy test Index of the last rrl_eval/4.
 passes(M, I, Id) :- M:'$rrl_t'(I, Id), !.
@@ -558,7 +592,8 @@ rrl_fact_preds(M, Text) :-
 
 %!  rrl_predict(+World, +IdsText, -Text) is det.
 %   Calls the predict/1 of a tree file loaded as background (keyed to predict/2 when it
-%   reads example facts) for each example; "nan" where it fails.
+%   reads example facts) for each example; one line per example, the answer written
+%   with ~q (a number or a class), "!none" where it fails or answers something else.
 %   "!nopredict" when no file loaded into World defines predict/1.
 rrl_predict(M, _, "!nopredict") :-
     \+ M:'$rrl_bkpred'(predict/1, _), !.
@@ -566,10 +601,33 @@ rrl_predict(M, IdsText, Text) :-
     ids(IdsText, Ids),
     M:'$rrl_bkpred'(predict/1, Keyed),
     catch(( maplist(predict_one(M, Keyed), Ids, Vs),
-            atomic_list_concat(Vs, ' ', A),
+            atomic_list_concat(Vs, '\n', A),
             atom_string(A, Text) ),
           E, error_text(predict('Value'), E, Text)).
 
 predict_one(M, Keyed, Id, V) :-
     (   Keyed == true -> G = M:predict(Id, V0) ; G = M:predict(V0) ),
-    (   call(G), number(V0) -> V = V0 ; V = nan ).
+    (   call(G), ( number(V0) ; atom(V0) ) -> format(atom(V), '~q', [V0]) ; V = '!none' ).
+
+%!  rrl_classify(+World, +IdsText, -Text) is det.
+%   Calls the classify(Class, Probabilities) of a classification tree file for each
+%   example: one line per example, "Class\tC1\tP1\tC2\tP2..." (classes written with ~q,
+%   which escapes tabs and newlines), "!none" where it fails.  "!noclassify" when no
+%   file loaded into World defines classify/2.
+rrl_classify(M, _, "!noclassify") :-
+    \+ M:'$rrl_bkpred'(classify/2, _), !.
+rrl_classify(M, IdsText, Text) :-
+    ids(IdsText, Ids),
+    M:'$rrl_bkpred'(classify/2, Keyed),
+    catch(( maplist(classify_one(M, Keyed), Ids, Ls),
+            atomic_list_concat(Ls, '\n', A),
+            atom_string(A, Text) ),
+          E, error_text(classify('Class', 'Probabilities'), E, Text)).
+
+classify_one(M, Keyed, Id, L) :-
+    (   Keyed == true -> G = M:classify(Id, C, Ps) ; G = M:classify(C, Ps) ),
+    (   call(G), is_list(Ps)
+    ->  findall(X, ( member(K-P, Ps), format(atom(X), '~q\t~q', [K, P]) ), Xs),
+        format(atom(C1), '~q', [C]),
+        atomic_list_concat([C1|Xs], '\t', L)
+    ;   L = '!none' ).

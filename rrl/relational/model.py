@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator
 
 from rrl.errors import RRLError
 from rrl.relational.constants import Constants
@@ -25,14 +25,15 @@ class NotFittedError(RRLError):
     """A tree was used before fit."""
 
 
-class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
-    """Base of the relational tree regressors (parameters are set by the subclasses)."""
+class TreeModel(BaseEstimator):  # type: ignore[misc]
+    """Base of the relational tree learners (parameters are set by the subclasses)."""
 
     settings: Settings | str | Path
     background: Background
     minimal_cases: int | None
     max_depth: int | None
-    n_thresholds: int
+    n_thresholds: int | None
+    tree_: Node | None
     _learner = "tree"
 
     # -- set-up --------------------------------------------------------------------
@@ -50,7 +51,7 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
         if old is not None:  # refitting: free the previous world's clauses
             old.close()
         self.world_ = World(files)
-        self.constants_ = Constants(self.n_thresholds)
+        self.constants_ = Constants(self._n_thresholds(), discrete=self.settings_.discrete)
         self.language_ = Language(self.settings_, self.constants_)
         self.name_ = f"rrl_tree_{next(_TREES)}"
         self.n_examples_ = 0
@@ -92,6 +93,12 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _n_thresholds(self) -> int:
+        """``n_thresholds`` when set, else the settings' ``discretization(bounds(N))``, else 9."""
+        if self.n_thresholds is not None:
+            return int(self.n_thresholds)
+        return self.settings_.n_thresholds if self.settings_.n_thresholds is not None else 9
+
     def _param(self, name: str, default: float) -> float:
         own = getattr(self, name)
         if own is not None:
@@ -100,16 +107,19 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
         return float(from_file) if from_file is not None else default
 
     def _compile(self) -> None:
-        self.leaves_ = leaves(self.tree_)
+        self.leaves_ = leaves(self._fitted())
         self.world_.compile(self.name_, [body(leaf) for leaf in self.leaves_])
 
     def _check_open(self) -> None:
         if getattr(self, "world_", None) is None:
             raise NotFittedError(f"this {type(self).__name__} was closed: fit it again")
 
-    def _check_fitted(self) -> None:
-        if getattr(self, "tree_", None) is None:
+    def _fitted(self) -> Node:
+        """The fitted tree (the first tree of a forest)."""
+        tree = getattr(self, "tree_", None)
+        if tree is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet")
+        return tree
 
     # -- prediction ----------------------------------------------------------------
 
@@ -122,7 +132,7 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
 
         One Prolog call loads the examples, one routes them all, one unloads them.
         """
-        self._check_fitted()
+        self._fitted()
         self._check_open()
         ids = self.world_.load(examples, shared_facts)
         try:
@@ -161,20 +171,15 @@ class TreeModel(BaseEstimator, RegressorMixin):  # type: ignore[misc]
         that every earlier leaf's rule failed; its ``negated`` queries (the failed tests
         of the no-branches on its path) make ``description`` stand on its own.
         """
-        self._check_fitted()
+        tree = self._fitted()
         return [Leaf(body(n), n.value, n.count, negated)
-                for n, negated in zip(self.leaves_, negations(self.tree_), strict=True)]
+                for n, negated in zip(self.leaves_, negations(tree), strict=True)]
 
     @property
     def n_nodes(self) -> int:
         """Number of nodes of the fitted tree."""
-        self._check_fitted()
-        return count_nodes(self.tree_)
+        return count_nodes(self._fitted())
 
     def to_prolog(self) -> str:
         """The tree as readable Prolog rules defining ``predict(Value)`` (see tree.to_prolog)."""
-        self._check_fitted()
-        return to_prolog(self.tree_, self.fact_preds_, self.default_, self._learner, self.n_examples_)
-
-    def _leaf(self, query: object, y: np.ndarray) -> Node:
-        return Node(query, float(y.mean()) if len(y) else self.default_, len(y))  # type: ignore[arg-type]
+        return to_prolog(self._fitted(), self.fact_preds_, self.default_, self._learner, self.n_examples_)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import RegressorMixin
 
 from rrl.relational.kb import Example
 from rrl.relational.language import Query, Refinement
@@ -38,7 +39,7 @@ class _LeafStats:
     seen: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
-class TGRegressor(TreeModel):
+class TGRegressor(RegressorMixin, TreeModel):  # type: ignore[misc]
     """Incremental learner of a first-order regression tree.
 
     Args:
@@ -49,7 +50,8 @@ class TGRegressor(TreeModel):
             candidate tests (default: the settings' value, else 0.001).
         minimal_cases: fewest examples on each side of a split (settings, else 2).
         max_depth: most tests on a path (settings, else 8).
-        n_thresholds: quantile thresholds per numeric type for ``#`` in comparisons.
+        n_thresholds: quantile thresholds per numeric type for ``#`` in comparisons
+            (default: the settings' ``discretization(bounds(N))``, else 9).
         batch_size: examples per step when :meth:`fit` streams a whole data set.
     """
 
@@ -58,7 +60,7 @@ class TGRegressor(TreeModel):
     def __init__(self, settings: Settings | str | Path, background: Background = None,
                  min_samples: int = 100, significance: float | None = None,
                  minimal_cases: int | None = None, max_depth: int | None = None,
-                 n_thresholds: int = 9, batch_size: int = 100) -> None:
+                 n_thresholds: int | None = None, batch_size: int = 100) -> None:
         self.settings = settings
         self.background = background
         self.min_samples = min_samples
