@@ -100,6 +100,11 @@ def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Pat
                            "drop --incremental to learn a classification tree")
         if trees > 1:
             raise RRLError("--trees: a forest is grown in batch; drop --incremental")
+        if prune:
+            raise RRLError("--prune: TG (--incremental) does not prune; its F-test decides each split")
+        if settings.prune:
+            click.echo(f"{settings_path}: prune(true) does not apply to TG (--incremental): "
+                       "learning an unpruned tree", err=True)
         model = TGRegressor(settings, background, min_samples=min_samples, **common)
     elif trees > 1 and classify:
         model = TildeForestClassifier(settings, background, n_trees=trees, max_candidates=candidates,

@@ -31,6 +31,14 @@ def _label(key: tuple[int, object]) -> Label:
     return int(number) if number.is_integer() else number
 
 
+class UnknownClass(RRLError):
+    """A target that is none of the task's classes (``position``: its index)."""
+
+    def __init__(self, position: int, message: str) -> None:
+        self.position = position
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class ClassLabels:
     """The classes of a task, in a fixed order (declared, else sorted).
@@ -46,19 +54,10 @@ class ClassLabels:
     @classmethod
     def of(cls, targets: Sequence[object], declared: Sequence[Const] | None = None) -> ClassLabels:
         """The classes of ``targets``: the ``declared`` ones (settings ``classes/1``) in
-        their order, else every class seen, numbers first, then atoms by name.
-
-        Raises:
-            RRLError: a target is not one of the declared classes.
-        """
+        their order, else every class seen, numbers first, then atoms by name."""
         if declared:
             keys: list[tuple[int, object]] = [(0, c.value) if c.value is not None else (1, unquote_atom(c.text))
                                               for c in declared]
-            known = set(keys)
-            for target in targets:
-                if _key(target) not in known:
-                    raise RRLError(f"target {target!r} is not one of the classes of classes/1 "
-                                   f"({', '.join(c.text for c in declared)})")
         else:
             keys = sorted({_key(t) for t in targets}, key=lambda k: (k[0], str(k[1]) if k[0] else float(k[1])))  # type: ignore[arg-type]
         values = tuple(_label(k) for k in keys)
@@ -69,14 +68,14 @@ class ClassLabels:
         """The class index of each target.
 
         Raises:
-            RRLError: a target is none of the classes.
+            UnknownClass: a target is none of the classes (``position`` says which).
         """
         where = {_key(v): i for i, v in enumerate(self.values)}
         out = []
-        for target in targets:
+        for position, target in enumerate(targets):
             index = where.get(_key(target))
             if index is None:
-                raise RRLError(f"target {target!r} is none of the classes {', '.join(self.texts)}")
+                raise UnknownClass(position, f"target {target!r} is none of the classes {', '.join(self.texts)}")
             out.append(index)
         return out
 

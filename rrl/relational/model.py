@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from rrl.errors import RRLError
+from rrl.errors import RRLError, SettingsError
 from rrl.relational.constants import Constants
 from rrl.relational.engine import World
 from rrl.relational.kb import Example
@@ -23,6 +23,14 @@ Background = str | Path | Sequence[str | Path] | None
 
 class NotFittedError(RRLError):
     """A tree was used before fit."""
+
+
+def example_error(example: Example, problem: str) -> RRLError:
+    """An error about one example: ``file:line: model Id: problem`` when it was read from
+    a ``.kb`` (the line of its ``begin``), else ``example Id: problem``."""
+    if example.line is not None:
+        return SettingsError(example.source, example.line, f"model {example.id}: {problem}")
+    return RRLError(f"example {example.id}: {problem}")
 
 
 class TreeModel(BaseEstimator):  # type: ignore[misc]
@@ -62,18 +70,21 @@ class TreeModel(BaseEstimator):  # type: ignore[misc]
         """The targets of training examples as floats.
 
         Raises:
-            RRLError: an example has no target, or one that is not a finite number.
+            RRLError: an example has no target, or one that is not a finite number
+                (a SettingsError naming the file and the block's line for examples
+                read from a ``.kb``).
         """
         values = []
         for example in examples:
             if example.target is None:
-                raise RRLError(f"example {example.id}: every training example needs a target")
+                raise example_error(example, "every training example needs a target")
             try:
                 value = float(example.target)
             except (TypeError, ValueError):
-                raise RRLError(f"example {example.id}: target {example.target!r} is not a number") from None
+                raise example_error(example, f"target {example.target!r} is not a number "
+                                             "(a regression needs numbers; classes need a classifier)") from None
             if not np.isfinite(value):
-                raise RRLError(f"example {example.id}: target {example.target!r} is not a finite number")
+                raise example_error(example, f"target {example.target!r} is not a finite number")
             values.append(value)
         return np.array(values, dtype=float)
 

@@ -19,9 +19,9 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from rrl.errors import RRLError
 from rrl.relational.kb import Example
-from rrl.relational.labels import ClassLabels
+from rrl.relational.labels import ClassLabels, UnknownClass
 from rrl.relational.language import Query, Refinement, test_goal
-from rrl.relational.model import Background, TreeModel
+from rrl.relational.model import Background, TreeModel, example_error
 from rrl.relational.pruning import prune_pessimistic, prune_reduced_error
 from rrl.relational.settings import HEURISTICS, Settings
 from rrl.relational.terms import conjunction
@@ -79,7 +79,7 @@ class _Tilde(TreeModel):
             raise RRLError("TILDE needs at least one example")
         for example in examples:
             if example.target is None:
-                raise RRLError(f"example {example.id}: every training example needs a target")
+                raise example_error(example, "every training example needs a target")
         self._start()
         try:
             encoded = self._encode(examples)
@@ -315,19 +315,27 @@ class TildeClassifier(ClassifierMixin, _Tilde):  # type: ignore[misc]
         return self
 
     def _encode(self, examples: Sequence[Example]) -> np.ndarray:
-        self._set_classes(examples)
+        index = self._set_classes(examples)
         heuristic = self.heuristic if self.heuristic is not None else self.settings_.heuristic
         self.heuristic_ = heuristic or "gainratio"
         if self.heuristic_ not in HEURISTICS:
             raise RRLError(f"heuristic {self.heuristic_!r}: expected one of {', '.join(HEURISTICS)}")
-        return np.array(self.labels_.index([e.target for e in examples]), dtype=int)
+        return index
 
-    def _set_classes(self, examples: Sequence[Example]) -> None:
+    def _set_classes(self, examples: Sequence[Example]) -> np.ndarray:
+        """Set the classes (``labels_``, ``classes_``, the default distribution) and
+        return each example's class index."""
         self.labels_ = ClassLabels.of([e.target for e in examples], self.settings_.classes)
         self.classes_ = np.array(self.labels_.values, dtype=object)
-        counts = np.bincount(self.labels_.index([e.target for e in examples]), minlength=len(self.labels_))
+        try:
+            index = self.labels_.index([e.target for e in examples])
+        except UnknownClass as error:
+            declared = " of classes/1 in " + self.settings_.source if self.settings_.classes else ""
+            raise example_error(examples[error.position], f"{error}{declared}") from None
+        counts = np.bincount(index, minlength=len(self.labels_))
         self.default_distribution_ = counts.astype(float)
         self.default_ = self.labels_.values[int(np.argmax(counts))]
+        return np.array(index, dtype=int)
 
     def _stats(self, ids: list[int]) -> np.ndarray:
         y = self._y[np.asarray(ids, dtype=int) - self._first] if ids else np.zeros(0, dtype=int)

@@ -274,8 +274,8 @@ def _rule(head: str, segments: list[tuple[Lit, ...]], result: list[str]) -> list
 
 
 def describe_counts(labels: Sequence[str], counts: np.ndarray) -> str:
-    """``"active 38, inactive 2"``: a class distribution for comments."""
-    return ", ".join(f"{label} {int(c)}" for label, c in zip(labels, counts, strict=True))
+    """``"active: 38, inactive: 2"``: a class distribution for comments."""
+    return ", ".join(f"{label}: {int(c)}" for label, c in zip(labels, counts, strict=True))
 
 
 def probabilities_text(labels: Sequence[str], probabilities: np.ndarray) -> str:

@@ -125,8 +125,12 @@ def test_declared_numeric_classes(tmp_path):
     assert list(model.classes_) == [1, 0]
     assert model.predict(examples).tolist() == [1 if i % 3 == 0 else 0 for i in range(30)]
     assert "Class = 1," in model.to_prolog()
-    with pytest.raises(RRLError, match="not one of the classes of classes/1"):
+    with pytest.raises(RRLError, match=r"example x: target 2.0 is none of the classes 1, 0 of classes/1 in "):
         TildeClassifier(settings).fit([*examples, Example("x", ["p(1)"], 2.0)])
+    kb = tmp_path / "c.kb"
+    write_kb([*examples[:3], Example("odd", ["p(1)"], 2.0)], kb)
+    with pytest.raises(SettingsError, match=rf"{kb}:13: model odd: target 2.0 is none of the classes"):
+        TildeClassifier(settings).fit(read_kb(kb))
 
 
 def _plain_swipl(tmp_path: Path, tree: Path, kb: Path) -> dict[str, str]:
