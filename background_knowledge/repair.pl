@@ -21,6 +21,8 @@ task_tardiness(T, X) :- task(T, _, _, _, _, _, _, _, X).
 % ---- properties of tasks
 tardy(T) :- task_tardiness(T, X), X > 0.
 on_time(T) :- task_tardiness(T, X), X =:= 0.
+task_slack(T, S) :- task_due(T, D), task_end(T, E), S is D - E.     % negative: tardy by -S hours
+movable(T) :- task(T, _, _, _, _, _, _, _, _), \+ frozen(T).
 has_cleanout(T) :- cleanout_before(T, H), H > 0.
 first_on_resource(T) :- task_position(T, 0).
 
@@ -35,6 +37,10 @@ less_tardy(T, U) :- task_tardiness(T, XT), task_tardiness(U, XU), XT < XU.
 same_product(T, U) :- task_product(T, P), task_product(U, P), T \== U.
 larger(T, U) :- task_size(T, ST), task_size(U, SU), ST > SU.
 starts_earlier(T, U) :- task_start(T, ST), task_start(U, SU), ST < SU.
+inversion(T, U) :- immediately_precedes(T, U), later_due(T, U).      % T runs right before U, due later
+waits_for(T, U) :- after(T, U).                                      % T may start only after U ends
+chain_started(T) :- after(T, U), frozen(U).                          % T continues a chain already running
+busiest_resource(R) :- res_load(R, L), \+ (res_load(_, L2), L2 > L).
 
 % ---- the focal task's neighbourhood (deictic)
 focal_resource(R) :- focal(F), task_resource(F, R).
@@ -45,6 +51,36 @@ tardy_after_focal :- after_focal(T), tardy(T), !.
 due_later_before_focal :- focal(F), precedes(T, F), later_due(T, F), !.   % some earlier task could wait
 alternative_resource(R) :- focal(F), can_run(F, R), \+ task_resource(F, R).
 less_loaded_alternative :- focal_resource(R0), res_load(R0, L0), alternative_resource(R), res_load(R, L), L < L0, !.
+focal_inverted :- focal(F), ( inversion(F, _) ; inversion(_, F) ), !.  % F and a neighbour are out of due order
+focal_in_chain :- focal(F), ( after(F, _) ; after(_, F) ), !.
+
+% ---- where to look next: candidates for the focal task (DESIGN section 9)
+% focus_candidate(Reason, T, Key): T is worth repairing for Reason.  At each step the
+% policy looks at the few candidates of largest Key of each Reason (in this order) that
+% have not started; the Q-tree then scores every action of every candidate, and the rule
+% of the Reason that proposed the chosen focus is printed with the step.
+focus_candidate(event, T, X) :-                % the disruption's own task(s)
+    event_focal(T), task_tardiness(T, X).
+focus_candidate(most_tardy, T, X) :-           % the orders that are latest
+    task_tardiness(T, X), X > 0.
+focus_candidate(delayed, T, X) :-              % tardy orders the last step pushed back
+    delayed(T), task_tardiness(T, X), X > 0.
+focus_candidate(ahead_of_tardy, T, X) :-       % due later, yet runs right before a tardy order
+    tardy(U), task_tardiness(U, X), inversion(T, U).
+focus_candidate(scattered_product, T, H) :-    % a cleanout that grouping with its product could save
+    cleanout_before(T, H), same_resource(T, U), same_product(T, U).
+focus_candidate(busiest_resource, T, E) :-     % the last orders of the busiest resource, if they can go elsewhere
+    busiest_resource(R), task(T, R, _, _, E, _, _, _, _), flexible(T).
+focus_reason(R) :- focal(F), focus_candidate(R, F, _).
+
+% focus_operator(Reason, Op): the operators worth trying on a focus proposed for Reason
+% (a late order goes earlier or elsewhere, an order blocking a late one goes later or
+% elsewhere, a scattered product joins its group); a Reason without clauses tries all.
+focus_operator(most_tardy, Op) :- op_kind(Op, _), ( op_side(Op, left) ; op_alt(Op, alternative) ).
+focus_operator(delayed, Op) :- op_kind(Op, _), ( op_side(Op, left) ; op_alt(Op, alternative) ).
+focus_operator(ahead_of_tardy, Op) :- op_kind(Op, _), ( op_side(Op, right) ; op_alt(Op, alternative) ).
+focus_operator(scattered_product, Op) :- op_kind(Op, K), K \== swap.
+focus_operator(busiest_resource, Op) :- op_kind(Op, _), op_alt(Op, alternative).
 
 % ---- the action under evaluation: action(Operator, Focal, Other)
 op_kind(left_swap, swap).  op_kind(right_swap, swap).  op_kind(left_swap_alt, swap).  op_kind(right_swap_alt, swap).
@@ -62,4 +98,10 @@ action_other(U) :- action(_, _, U), U \== none.
 improves :- action_delta_tardiness(D), D < 0.
 worsens :- action_delta_tardiness(D), D > 0.
 adds_cleanout :- action_delta_cleanout(D), D > 0.
+target_load(L) :- action_resource(R), res_load(R, L).               % load of the resource F ends up on
+target_tardiness(X) :- action_resource(R), res_tardiness(R, X).
+target_less_loaded :- focal_resource(R0), action_resource(R), R \== R0, res_load(R0, L0), res_load(R, L), L < L0.
+other_due_later :- action(_, F, U), U \== none, later_due(U, F).     % the other task of the action is due later than F
+other_tardy :- action(_, _, U), U \== none, tardy(U).
+moves_more :- action_delta_moved(D), D > 0.                          % disturbs orders not moved so far
 removes_cleanout :- action_delta_cleanout(D), D < 0.

@@ -9,10 +9,18 @@
           [ rrl_policy_module/3,      % +Module, +BackgroundFiles, +DynamicSpecs
             rrl_policy_rules/3,       % +Module, +SourceId, +RulesText
             rrl_q_values/4,           % +Module, +StateText, +ActionsText, -ValuesText
-            rrl_policy_clause/4       % +Module, +StateText, +ActionText, -ClauseIndex
+            rrl_policy_clause/4,      % +Module, +StateText, +ActionText, -ClauseIndex
+            rrl_policy_clauses/3,     % +Module, +ExamplesText, -IndicesText
+            rrl_state/2,              % +Module, +StateText
+            rrl_focus/3,              % +Module, +PerReason, -CandidatesText
+            rrl_state_focus/4,        % +Module, +StateText, +PerReason, -CandidatesText
+            rrl_focus_operators/2,    % +Module, -PairsText
+            rrl_q_groups/3            % +Module, +GroupsText, -ValuesText
           ]).
 :- use_module(library(apply)).
 :- use_module(library(lists)).
+
+:- dynamic fact_spec/2.                 % fact_spec(Module, Name/Arity): a state fact predicate
 
 %!  rrl_policy_module(+M, +Files, +Dynamic) is det.
 %   Adds the clauses of the background files to module M and declares the state's fact
@@ -21,6 +29,8 @@
 %   a non-module file into one module only, and every policy has its own module.
 rrl_policy_module(M, Files, Dynamic) :-
     forall(member(PI, Dynamic), dynamic(M:PI)),
+    retractall(fact_spec(M, _)),
+    forall(member(PI, Dynamic), assertz(fact_spec(M, PI))),
     forall(member(F, Files), add_file(M, F)).
 
 add_file(M, File) :-
@@ -51,14 +61,21 @@ rrl_policy_rules(M, Id, Text) :-
 rrl_q_values(M, StateText, ActionsText, Out) :-
     term_string(State, StateText),
     term_string(Actions, ActionsText),
+    value_goal(M, Goal),
     setup_call_cleanup(assert_all(M, State),
-                       maplist(value_of(M), Actions, Values),
+                       maplist(value_of(M, Goal), Actions, Values),
                        retract_all(M, State)),
     atomic_list_concat(Values, ' ', Out).
 
-value_of(M, Facts, Value) :-
+%   A policy's Q-value is q_value/1 when it defines one (the immediate reward plus the
+%   discounted value the tree predicts), else the tree's predict/1 itself.
+value_goal(M, q_value) :- current_predicate(M:q_value/1), !.
+value_goal(_, predict).
+
+value_of(M, Name, Facts, Value) :-
+    Goal =.. [Name, V],
     setup_call_cleanup(assert_all(M, Facts),
-                       ( M:predict(V) -> Value = V ; Value = 0 ),
+                       ( M:Goal -> Value = V ; Value = 0 ),
                        retract_all(M, Facts)).
 
 %!  rrl_policy_clause(+M, +StateText, +ActionText, -N) is det.
@@ -72,6 +89,17 @@ rrl_policy_clause(M, StateText, ActionText, N) :-
                        first_clause(M, N),
                        retract_all(M, Facts)).
 
+%!  rrl_policy_clauses(+M, +ExamplesText, -Out) is det.
+%   rrl_policy_clause/4 for each example (a list of facts) of a list, in one call: Out
+%   holds the clause indices separated by spaces.
+rrl_policy_clauses(M, Text, Out) :-
+    term_string(Examples, Text),
+    maplist(example_clause(M), Examples, Ns),
+    atomic_list_concat(Ns, ' ', Out).
+
+example_clause(M, Facts, N) :-
+    setup_call_cleanup(assert_all(M, Facts), first_clause(M, N), retract_all(M, Facts)).
+
 first_clause(M, N) :-
     nth_clause(M:predict(_), N, Ref),
     clause(M:predict(_), Body, Ref),
@@ -81,3 +109,67 @@ first_clause(_, 0).
 
 assert_all(M, Facts) :- forall(member(F, Facts), assertz(M:F)).
 retract_all(M, Facts) :- forall(member(F, Facts), retract(M:F)).
+
+%!  rrl_state(+M, +StateText) is det.
+%   Replaces the state held in module M by the facts of StateText (a list), for the
+%   rrl_focus/3 and rrl_q_groups/3 calls that follow.
+rrl_state(M, StateText) :-
+    term_string(State, StateText),
+    forall(fact_spec(M, N/A), ( functor(H, N, A), retractall(M:H) )),
+    assert_all(M, State).
+
+%!  rrl_focus(+M, +PerReason, -Out) is det.
+%   The focal-task candidates of the held state: for each reason of focus_candidate/3 (in
+%   the order of its clauses), the PerReason candidates of largest key that have not
+%   started and were not proposed for an earlier reason.  Out holds "Task<US>Reason" per
+%   candidate, separated by <RS> (ASCII unit and record separators: ids may hold spaces).
+rrl_focus(M, PerReason, Out) :-
+    findall(R, ( clause(M:focus_candidate(R, _, _), _), atom(R) ), Rs0),
+    list_to_set(Rs0, Rs),
+    foldl(reason_candidates(M, PerReason), Rs, [], Chosen0),
+    reverse(Chosen0, Chosen),
+    findall(Line, ( member(T-R, Chosen), format(string(Line), "~w\x1f\~w", [T, R]) ), Lines),
+    atomic_list_concat(Lines, '\x1e\', Out).
+
+%!  rrl_state_focus(+M, +StateText, +PerReason, -Out) is det.
+%   rrl_state/2 then rrl_focus/3, in one call.
+rrl_state_focus(M, StateText, PerReason, Out) :-
+    rrl_state(M, StateText),
+    rrl_focus(M, PerReason, Out).
+
+reason_candidates(M, N, R, Acc0, Acc) :-
+    findall(K-T, ( M:focus_candidate(R, T, K), \+ M:frozen(T) ), Pairs),
+    sort(1, @>=, Pairs, Ranked),
+    take_new(Ranked, N, R, Acc0, Acc).
+
+take_new(_, 0, _, Acc, Acc) :- !.
+take_new([], _, _, Acc, Acc).
+take_new([_-T|Ps], N, R, Acc0, Acc) :-
+    (   memberchk(T-_, Acc0)
+    ->  take_new(Ps, N, R, Acc0, Acc)
+    ;   N1 is N - 1,
+        take_new(Ps, N1, R, [T-R|Acc0], Acc)
+    ).
+
+%!  rrl_focus_operators(+M, -Out) is det.
+%   The background's focus_operator(Reason, Op) pairs as "Reason<US>Op" joined by <RS>.
+rrl_focus_operators(M, Out) :-
+    findall(Line, ( catch(M:focus_operator(R, O), error(existence_error(_, _), _), fail),
+                    format(string(Line), "~w\x1f\~w", [R, O]) ), Lines),
+    atomic_list_concat(Lines, '\x1e\', Out).
+
+%!  rrl_q_groups(+M, +GroupsText, -Out) is det.
+%   GroupsText is a list of Focus-Actions pairs: the facts of one focal task and a list of
+%   its actions (each a list of facts).  With the state held by rrl_state/2, Out holds one
+%   value per action, in order, separated by spaces.
+rrl_q_groups(M, Text, Out) :-
+    term_string(Groups, Text),
+    value_goal(M, Goal),
+    maplist(group_values(M, Goal), Groups, Nested),
+    append(Nested, Values),
+    atomic_list_concat(Values, ' ', Out).
+
+group_values(M, Goal, Focus-Actions, Values) :-
+    setup_call_cleanup(assert_all(M, Focus),
+                       maplist(value_of(M, Goal), Actions, Values),
+                       retract_all(M, Focus)).

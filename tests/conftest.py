@@ -22,13 +22,13 @@ def extruders() -> Scenario:
 
 
 @st.composite
-def plans(draw: st.DrawFn, max_orders: int = 25) -> Plan:
+def plans(draw: st.DrawFn, max_orders: int = 25, min_orders: int = 1) -> Plan:
     """A random plan: a generated plant (downtime, families, releases) and a random schedule."""
     machines = draw(st.integers(1, 6))
     scenario = generate_scenario(
         machines=machines,
         types=draw(st.integers(1, machines)),
-        orders=draw(st.integers(1, max_orders)),
+        orders=draw(st.integers(min_orders, max_orders)),
         family_steps=draw(st.integers(1, 4)),
         breaks=draw(st.booleans()),
         seed=draw(st.integers(0, 10_000)),

@@ -32,6 +32,9 @@ from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.goals import GOALS
 from rrl.learning.policy_io import check_policy_target
 
+#: Longest search a consult may be given (ten minutes).
+MAX_BUDGET_MS = 600_000.0
+
 #: Which events each consult option belongs to.
 EVENT_OPTIONS = {
     "product": ("new_order", "rush_order"), "size": ("new_order", "rush_order"), "due": ("new_order", "rush_order"),
@@ -134,6 +137,9 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
+@click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
+              help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
+                   f"further order, at most 800; at most {MAX_BUDGET_MS:.0f}).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -144,18 +150,21 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
               help="Write the repair strip (one Gantt chart per step, like the paper's Fig. 7).")
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
-            release: float | None, now: float | None, max_steps: int | None, rule: str | None, model: Path | None,
-            seed: int, as_json: bool, gantt: Path | None) -> None:
+            release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
+            rule: str | None, model: Path | None, seed: int, as_json: bool, gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
     The plan is the scenario's own schedule (without one, or with --rule, the one a rule
     or the PPO model builds). Event parameters not given are drawn from --seed. The
-    policy is applied greedily until the goal or the step limit; the result never is
-    worse on the goal's measure than the disrupted plan, and each step is explained by
-    the Prolog rule that chose it.
+    repair is a search guided by the policy's Q-values within --budget-ms (DESIGN
+    section 9): the focal task may move from step to step, each focus proposed by a rule
+    of the background knowledge. The result is never worse on the goal's measure than
+    the disrupted plan, and each step is explained by the rule that chose its focus and
+    the Q-tree rule that chose its operator.
     """
     image_path(gantt, "--gantt")
-    given = {"product": product, "size": size, "due": due, "resource": resource, "at": at, "duration": duration,
+    given: dict[str, Any] = {"product": product, "size": size, "due": due, "resource": resource, "at": at,
+             "duration": duration,
              "order": order, "release": release, "now": now}
     for name, value in given.items():
         if value is not None and name != "now" and event not in EVENT_OPTIONS[name]:
@@ -163,7 +172,7 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     agent = RepairAgent.load(policy_dir)
     scenario = load_scenario(scenario_path)
     plan = _plan_of(scenario, rule, model)
-    result = agent.repair(plan, event, seed=seed, max_steps=max_steps, **given)
+    result = agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, **given)
     checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
         from rrl.viz import repair_strip
@@ -219,6 +228,9 @@ def _print_repair(result: RepairResult) -> None:
                f"{len(result.steps)} steps, {result.seconds * 1000:.0f} ms)")
     for k, step in enumerate(result.steps, 1):
         click.echo(f"  step {k}: {step.action}  -> TT {step.plan.total_tardiness:.2f} h  (Q = {step.q_value:.3f})")
+        if step.focus is not None:
+            rule = " ".join(line.split("%")[0].strip() for line in step.focus_rule.splitlines())
+            click.echo(f"      focus {step.focus.task} ({step.focus.reason})" + (f": {rule}" if rule else ""))
         body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
             leaf = step.rule.split(":", 1)[0].removeprefix("% ") if step.rule.startswith("% leaf") else "rule"
@@ -278,23 +290,30 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
 @seed_option
 @click.option("--event", default=None, help="Disruption of the cases (default: the policy's training events).")
 @click.option("--orders", default=None, help="Orders per case, N or N-M (default: the policy's training range).")
-@click.option("--methods", default="policy,random_walk,best_insertion,hill_climbing,propositional,cpsat",
-              show_default=True, help="Comma list of methods to run.")
+@click.option("--methods", default="policy,steepest_descent,random_walk,best_insertion,hill_climbing,propositional,cpsat,cpsat_k",
+              show_default=True, help="Comma list of methods to run (steepest_descent gets the policy's wall time "
+                                      "per case; cpsat_k may move as many orders as the policy did).")
 @click.option("--propositional-episodes", type=click.IntRange(1), default=None,
               help="Episodes for the propositional Q-tree (default: the policy's).")
 @click.option("--cpsat-seconds", type=POSITIVE, default=5.0, show_default=True,
               help="Time limit of the CP-SAT full reschedule per case.")
+@click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
+              help="The policy's search budget per case (default: as consult).")
 @json_option
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the comparison plot (evaluation.png).")
 def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: int, event: str | None,
                      orders: str | None, methods: str, propositional_episodes: int | None, cpsat_seconds: float,
-                     as_json: bool, plots: Path | None) -> None:
+                     budget_ms: float | None, as_json: bool, plots: Path | None) -> None:
     """Compare the policy with baselines on the same held-out cases.
 
-    Baselines: a random operator walk and hill climbing with the same step budget, best
-    insertion of the focal task, the propositional (scikit-learn) Q-tree trained the same
-    way, and a CP-SAT full reschedule (needs OR-Tools) within --cpsat-seconds.
+    Baselines: plain steepest descent over the same moving-focus steps with the policy's
+    wall time, a random operator walk and hill climbing on the focal task with the same
+    step budget, best insertion of the focal task, the propositional (scikit-learn) Q-tree
+    trained the same way, a CP-SAT full reschedule within --cpsat-seconds, and CP-SAT
+    moving at most as many orders as the policy did (cpsat_k; both need OR-Tools). Every
+    method reports moved orders and start shift next to tardiness; --plots draws the
+    tardiness spread and the tardiness-vs-moved-orders front.
     """
     from rrl.learning.evaluate import METHODS, draw_cases, evaluate
 
@@ -302,7 +321,9 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
     for m in chosen:
         if m not in METHODS:
             raise RRLError(f"--methods: unknown method '{m}' (expected some of {', '.join(METHODS)})")
-    if "cpsat" in chosen:
+    if "cpsat_k" in chosen and "policy" not in chosen:
+        raise RRLError("--methods: cpsat_k moves at most as many orders as the policy did: add policy")
+    if "cpsat" in chosen or "cpsat_k" in chosen:
         try:
             import ortools  # noqa: F401
         except ImportError:
@@ -322,7 +343,7 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
 
     with tqdm(total=cases, disable=not progress_enabled(as_json), unit="case", leave=False) as bar:
         report = evaluate(agent, held_out, methods=chosen, propositional=baseline, cpsat_seconds=cpsat_seconds,
-                          progress=lambda _: bar.update(1))
+                          budget_ms=budget_ms, progress=lambda _: bar.update(1))
     if plots is not None:
         _plot_evaluation(report, plots / "evaluation.png")
     if as_json:
@@ -334,16 +355,30 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
 
 
 def _plot_evaluation(report: Any, path: Path) -> None:
+    """Two panels: the spread of repaired tardiness per method, and the stability front
+    (total tardiness against moved orders: each case a faint dot, each method's mean a
+    large marker; lower left is better on both)."""
     from rrl.viz.gantt import new_figure, save_figure
 
-    fig = new_figure(8, 4)
-    ax = fig.add_subplot(1, 1, 1)
+    fig = new_figure(13, 4.5)
+    ax = fig.add_subplot(1, 2, 1)
     names = list(report.methods)
     ax.boxplot([report.methods[n].per_case for n in names], showmeans=True)
-    ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=25, ha="right")
     ax.axhline(report.disrupted_tardiness, color="tab:red", linestyle="--", label="disrupted (mean)")
     ax.axhline(report.before_tardiness, color="tab:green", linestyle=":", label="before the event (mean)")
     ax.set_ylabel("total tardiness after repair (h)")
     ax.set_title(f"Repairs of the same {report.cases} held-out cases (mean: triangle)")
     ax.legend(loc="upper right")
+    front = fig.add_subplot(1, 2, 2)
+    for k, name in enumerate(names):
+        summary = report.methods[name]
+        color = f"C{k % 10}"
+        front.scatter(summary.per_case_moved, summary.per_case, s=8, alpha=0.25, color=color)
+        front.scatter([summary.moved_orders], [summary.total_tardiness], s=90, color=color, edgecolor="black",
+                      label=name, zorder=3)
+    front.set_xlabel("moved orders (resource or predecessor changed)")
+    front.set_ylabel("total tardiness after repair (h)")
+    front.set_title("Tardiness against stability (per case, and mean)")
+    front.legend(loc="upper right", fontsize="small")
     save_figure(fig, path)

@@ -26,9 +26,27 @@ class Plan:
         return cls(problem, schedule, compute_times(problem, schedule))
 
     def with_schedule(self, schedule: Schedule, changed: Iterable[str]) -> Plan:
-        """The plan for ``schedule``, which differs from this one only on ``changed``."""
-        times = retime(self.problem, self.schedule, self.times, schedule, changed)
-        return Plan(self.problem, schedule, times)
+        """The plan for ``schedule``, which differs from this one only on ``changed``.
+
+        Only the orders the change reaches are re-timed; total tardiness and cleanout are
+        this plan's sums corrected for them, so a candidate plan can be judged without
+        copying the timetable.
+        """
+        old = self.times
+        times = retime(self.problem, self.schedule, old, schedule, changed)
+        plan = Plan(self.problem, schedule, times)
+        orders = self.problem.orders
+        tardiness, cleanout = self.total_tardiness, self.total_cleanout
+        new_end, new_setup = times._end, times._setup
+        old_end, old_setup = old.end, old.setup
+        for order in times.changed:
+            due = orders[order].due
+            tardiness += max(0.0, new_end[order] - due) - max(0.0, old_end[order] - due)
+            cleanout += new_setup[order] - old_setup[order]
+        # Seed the cached sums (cached_property reads the instance dict first).
+        plan.__dict__["total_tardiness"] = tardiness
+        plan.__dict__["total_cleanout"] = cleanout
+        return plan
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -58,7 +76,7 @@ class Plan:
 
     def tardiness(self, order: str) -> float:
         """Tardiness of one order."""
-        return max(0.0, self.times.end[order] - self.problem.orders[order].due)
+        return max(0.0, self.times.end_of(order) - self.problem.orders[order].due)
 
     def rows(self) -> list[dict[str, object]]:
         """One row per order (resource by resource): the ``schedule`` list of the CLI JSON."""

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+_MASK = (1 << 61) - 1
+
+
+def _part(resource: str, sequence: tuple[str, ...]) -> int:
+    """One resource's share of a schedule's hash (an empty sequence adds nothing)."""
+    return hash((resource, sequence)) if sequence else 0
+
 
 class Schedule:
     """Sequences of order ids per resource; immutable and cheap to copy.
@@ -17,12 +24,13 @@ class Schedule:
         Resources with no orders may be left out.
     """
 
-    __slots__ = ("_hash", "_sequences", "_where")
+    __slots__ = ("_hash", "_parent", "_sequences", "_where")
 
     def __init__(self, sequences: Mapping[str, Sequence[str]]) -> None:
         self._sequences: dict[str, tuple[str, ...]] = {r: tuple(s) for r, s in sequences.items()}
         self._where: dict[str, tuple[str, int]] | None = None
         self._hash: int | None = None
+        self._parent: Schedule | None = None  # where to patch the position index from
 
     @property
     def sequences(self) -> Mapping[str, tuple[str, ...]]:
@@ -37,11 +45,21 @@ class Schedule:
     def where(self) -> dict[str, tuple[str, int]]:
         """Order id to ``(resource, position)``; the last place wins if an id repeats."""
         if self._where is None:
-            self._where = {
-                order: (resource, index)
-                for resource, seq in self._sequences.items()
-                for index, order in enumerate(seq)
-            }
+            parent = self._parent
+            if parent is not None and parent._where is not None:
+                where = dict(parent._where)
+                for resource, seq in self._sequences.items():
+                    if seq is not parent._sequences.get(resource):
+                        for index, order in enumerate(seq):
+                            where[order] = (resource, index)
+                self._where = where
+            else:
+                self._where = {
+                    order: (resource, index)
+                    for resource, seq in self._sequences.items()
+                    for index, order in enumerate(seq)
+                }
+            self._parent = None
         return self._where
 
     def resource_of(self, order: str) -> str:
@@ -76,9 +94,10 @@ class Schedule:
         return mine == theirs
 
     def __hash__(self) -> int:
-        # Repair loops keep sets of visited schedules: hash once, the schedule never changes.
+        # Repair searches keep sets of visited schedules: the hash is a sum over resources,
+        # so a changed copy corrects its parent's hash for the changed resources alone.
         if self._hash is None:
-            self._hash = hash(frozenset((r, s) for r, s in self._sequences.items() if s))
+            self._hash = sum(_part(r, s) for r, s in self._sequences.items()) & _MASK
         return self._hash
 
     def __repr__(self) -> str:
@@ -95,14 +114,12 @@ class Schedule:
         for resource, seq in changes.items():
             sequences[resource] = tuple(seq)
         child._sequences = sequences
-        child._where = None
+        child._where = None  # patched from this one's index when first asked for
+        child._parent = self if self._where is not None else None
         child._hash = None
-        if self._where is not None:
-            where = dict(self._where)
-            for resource in changes:
-                for index, order in enumerate(sequences[resource]):
-                    where[order] = (resource, index)
-            child._where = where
+        if self._hash is not None:
+            old = self._sequences
+            child._hash = (self._hash + sum(_part(r, sequences[r]) - _part(r, old.get(r, ())) for r in changes)) & _MASK
         return child
 
     def to_dict(self) -> dict[str, list[str]]:

@@ -19,20 +19,76 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import Any
 
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.errors import CycleError
 
 
-@dataclass(frozen=True, slots=True)
 class Timetable:
-    """Start, end and cleanout (setup) hours of every scheduled order."""
+    """Start, end and cleanout (setup) hours of every scheduled order.
 
-    start: dict[str, float]
-    end: dict[str, float]
-    setup: dict[str, float]
+    A timetable made by :func:`retime` holds only the orders it recomputed on top of the
+    timetable it started from, and copies the rest in the first time ``start``, ``end`` or
+    ``setup`` is read: a repair search scores many candidate plans by their re-timed
+    orders alone (:attr:`changed`, :meth:`end_of`) and materialises only those it keeps.
+    """
+
+    __slots__ = ("_base", "_end", "_setup", "_start", "changed")
+
+    def __init__(self, start: dict[str, float], end: dict[str, float], setup: dict[str, float],
+                 base: Timetable | None = None) -> None:
+        self._start, self._end, self._setup = start, end, setup
+        self._base = base
+        #: The orders timed here (all of them unless made on top of another timetable).
+        self.changed: tuple[str, ...] = tuple(end) if base is not None else ()
+
+    def _full(self) -> None:
+        base = self._base
+        if base is not None:
+            self._start = {**base.start, **self._start}
+            self._end = {**base.end, **self._end}
+            self._setup = {**base.setup, **self._setup}
+            self._base = None
+
+    @property
+    def start(self) -> dict[str, float]:
+        """Order id to start hour."""
+        if self._base is not None:
+            self._full()
+        return self._start
+
+    @property
+    def end(self) -> dict[str, float]:
+        """Order id to end hour."""
+        if self._base is not None:
+            self._full()
+        return self._end
+
+    @property
+    def setup(self) -> dict[str, float]:
+        """Order id to the cleanout hours before it."""
+        if self._base is not None:
+            self._full()
+        return self._setup
+
+    def end_of(self, order: str) -> float:
+        """The end of one order, without copying anything."""
+        own = self._end.get(order)
+        if own is not None or self._base is None:
+            return own if own is not None else self._end[order]
+        return self._base.end_of(order)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Timetable):
+            return NotImplemented
+        return (self.start, self.end, self.setup) == (other.start, other.end, other.setup)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Timetable({len(self.end)} orders)"
 
 
 def compute_times(problem: Problem, schedule: Schedule) -> Timetable:
@@ -65,19 +121,42 @@ def retime(
     CycleError
         When the change closes a precedence cycle.
     """
-    seeds: list[str] = []
+    dependents = problem.dependents
+    times = Timetable({}, {}, {}, base=old_times)
+    suffixes: list[tuple[str, tuple[str, ...], int]] = []
+    linked = False  # does an order to re-time have orders waiting for it (``after``)?
     for resource in changed:
         old_seq = old_schedule.sequence(resource)
         new_seq = new_schedule.sequence(resource)
-        first = next(
-            (i for i, (a, b) in enumerate(zip(old_seq, new_seq, strict=False)) if a != b),
-            min(len(old_seq), len(new_seq)),
-        )
-        seeds.extend(new_seq[first:])
+        first = _first_difference(old_seq, new_seq)
+        suffixes.append((resource, new_seq, first))
+        if dependents and not linked:
+            linked = not dependents.keys().isdisjoint(new_seq[first:])
+    if not linked:
+        # No order to re-time is waited for, so the changed suffixes cannot reach each
+        # other (nor close a cycle): each is timed along its sequence.
+        overlay = _Overlay(times, old_times)
+        retimed: list[str] = []
+        for resource, seq, first in suffixes:
+            _place(problem, resource, seq, first, len(seq), overlay)
+            retimed += seq[first:]
+        times.changed = tuple(retimed)
+        return times
+    seeds = [o for _, seq, first in suffixes for o in seq[first:]]
     affected = _descendants(problem, new_schedule, seeds)
-    times = Timetable(dict(old_times.start), dict(old_times.end), dict(old_times.setup))
-    _time_orders(problem, new_schedule, affected, times)
+    _time_orders(problem, new_schedule, affected, _Overlay(times, old_times))
+    times.changed = tuple(affected)
     return times
+
+
+def _first_difference(old: tuple[str, ...], new: tuple[str, ...]) -> int:
+    """Index of the first position where two sequences differ (the shorter length if one
+    is a prefix of the other)."""
+    limit = min(len(old), len(new))
+    for index in range(limit):
+        if old[index] != new[index]:
+            return index
+    return limit
 
 
 def _descendants(problem: Problem, schedule: Schedule, seeds: list[str]) -> list[str]:
@@ -101,22 +180,44 @@ def _descendants(problem: Problem, schedule: Schedule, seeds: list[str]) -> list
     return list(seen)
 
 
-def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: Timetable) -> None:
+class _Overlay:
+    """What :func:`_time_orders` writes into and reads from when re-timing: the new
+    timetable's own entries, falling back to the old timetable's."""
+
+    __slots__ = ("end", "setup", "start")
+
+    def __init__(self, new: Timetable, old: Timetable) -> None:
+        self.start: dict[str, float] = new._start
+        self.end: Any = _Fallback(new._end, old.end)
+        self.setup: dict[str, float] = new._setup
+
+
+class _Fallback:
+    """The new ends, reading the old end of an order not re-timed."""
+
+    __slots__ = ("_old", "_own")
+
+    def __init__(self, own: dict[str, float], old: dict[str, float]) -> None:
+        self._own = own
+        self._old = old
+
+    def __getitem__(self, order: str) -> float:
+        own = self._own.get(order)
+        return own if own is not None else self._old[order]
+
+    def __setitem__(self, order: str, value: float) -> None:
+        self._own[order] = value
+
+
+def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: Timetable | _Overlay) -> None:
     """Compute times of the orders in ``todo`` in topological order, writing into ``times``.
 
     Orders outside ``todo`` are inputs: their times in ``times`` are taken as they are.
     """
     orders = problem.orders
-    durations = problem.durations
     dependents = problem.dependents
-    plant = problem.plant
-    resources = plant.resources
-    setup_of = plant.setup
     sequences = schedule.sequences
     where = schedule.where
-    now = problem.now
-    frozen = problem.frozen
-    start, end, setup = times.start, times.end, times.setup
 
     pending = set(todo)
     waiting: dict[str, int] = {}
@@ -136,35 +237,9 @@ def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: T
     while ready:
         order = ready.popleft()
         done += 1
-        spec = orders[order]
         resource, index = where[order]
         seq = sequences[resource]
-        if index:
-            previous = seq[index - 1]
-            ready_at = end[previous]
-            gap = setup_of(orders[previous].product, spec.product)
-        else:
-            ready_at = 0.0
-            gap = setup_of(resources[resource].initial_product, spec.product)
-        t = ready_at + gap
-        if spec.release > t:
-            t = spec.release
-        for before in spec.after:
-            if end[before] > t:
-                t = end[before]
-        dur = durations[order][resource]
-        pinned = frozen.get(order)
-        if pinned is not None:
-            t = pinned
-        else:
-            if now > t:
-                t = now
-            windows = resources[resource].downtime
-            if windows:
-                t = clear_downtime(t, gap, dur, windows)
-        start[order] = t
-        end[order] = t + dur
-        setup[order] = gap
+        _place(problem, resource, seq, index, index + 1, times)
 
         successors = dependents.get(order, ())
         if index + 1 < len(seq):
@@ -179,6 +254,54 @@ def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: T
                     waiting[nxt] = left - 1
     if done < len(pending):
         raise CycleError(sorted(waiting))
+
+
+def _place(problem: Problem, resource: str, seq: tuple[str, ...], first: int, stop: int,
+           times: Timetable | _Overlay) -> None:
+    """Time the orders at ``first .. stop - 1`` of ``resource``'s sequence ``seq`` in turn
+    (DESIGN section 3), each one's ``after`` orders being timed already."""
+    orders = problem.orders
+    durations = problem.durations
+    frozen = problem.frozen
+    now = problem.now
+    plant = problem.plant
+    cleanout = plant.cleanout
+    windows = plant.resources[resource].downtime
+    start, end, setup = times.start, times.end, times.setup
+    previous: str | None
+    if first:
+        previous = orders[seq[first - 1]].product
+        ready_at = end[seq[first - 1]]
+    else:
+        previous = plant.resources[resource].initial_product
+        ready_at = 0.0
+    for index in range(first, stop):
+        order = seq[index]
+        spec = orders[order]
+        product = spec.product
+        gap = cleanout.get(previous, _NONE).get(product, 0.0) if previous is not None and previous != product else 0.0
+        t = ready_at + gap
+        if spec.release > t:
+            t = spec.release
+        for before in spec.after:
+            if end[before] > t:
+                t = end[before]
+        dur = durations[order][resource]
+        pinned = frozen.get(order)
+        if pinned is not None:
+            t = pinned
+        else:
+            if now > t:
+                t = now
+            if windows:
+                t = clear_downtime(t, gap, dur, windows)
+        start[order] = t
+        ready_at = end[order] = t + dur
+        setup[order] = gap
+        previous = product
+
+
+_NONE: dict[str, float] = {}
 
 
 def clear_downtime(start: float, setup: float, duration: float, windows: tuple[tuple[float, float], ...]) -> float:

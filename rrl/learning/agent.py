@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,21 @@ from rrl.errors import PolicyError, RRLError
 from rrl.events import Disruption, draw_event
 from rrl.learning.cases import Builder, draw_case, rule_builder
 from rrl.learning.goals import RepairContext, get_goal
-from rrl.learning.policy_io import read_policy, rule_blocks, write_policy
+from rrl.learning.policy_io import FORMAT, read_policy, rule_blocks, write_policy
 from rrl.learning.qfunction import PrologQFunction
-from rrl.operators.repair import Action, successors
-from rrl.relational.facts import action_facts, state_facts
+from rrl.learning.search import (
+    Candidate,
+    Focus,
+    Neighbourhood,
+    Node,
+    Scorer,
+    beam_search,
+    default_budget_ms,
+    focus_rule,
+    prolog_scorer,
+    ranked,
+)
+from rrl.operators.repair import Action
 from rrl.relational.kb import Example
 
 LEARNERS = ("tg", "propositional")
@@ -42,12 +52,19 @@ TIE_BREAKS = ("cost", "first")
 
 @dataclass
 class RepairStep:
-    """One applied operator: the action, the plan it led to, its Q-value and why."""
+    """One applied operator: the action, the plan it led to, its Q-value and why.
+
+    ``rule`` is the Q-tree's rule (abstract state) that gave the action its value;
+    ``focus`` names the focal task and the reason that proposed it, ``focus_rule`` the
+    background clause of that reason.
+    """
 
     action: Action
     plan: Plan
     q_value: float
     rule: str = ""
+    focus: Focus | None = None
+    focus_rule: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The step as ``rrl consult --json`` prints it (DESIGN section 7)."""
@@ -79,26 +96,12 @@ class RepairResult:
     note: str
     seconds: float
     cost: float = 0.0
+    expansions: int = 0
 
     @property
     def metrics(self) -> dict[str, Any]:
         """Metrics of the repaired plan."""
         return self.plan.metrics.to_dict()
-
-
-@dataclass
-class _Move:
-    action: Action
-    plan: Plan
-    state: list[str]
-    facts: list[str]
-
-
-@dataclass
-class _Decision:
-    move: _Move
-    q_value: float
-    best_q: float
 
 
 @dataclass
@@ -147,9 +150,18 @@ class RepairAgent:
         TG: examples a leaf must see before a split, and the F-test level of a split.
     tie_break : str
         How actions with the same best Q-value (the same abstract state) are ranked:
-        ``first`` takes the first in the fixed action order, so the Q-tree alone decides
-        and every choice is explained by its rule; ``cost`` takes the one whose plan has
-        the lowest goal cost (a greedy look at the simulator inside the abstract state).
+        ``cost`` takes the one whose plan has the lowest goal cost (a look at the
+        simulator inside the abstract state); ``first`` the first in the fixed action
+        order, so the Q-tree alone decides.
+    focus_width : int
+        Focal-task candidates per focus reason at each step (DESIGN section 9).
+    moves_per_focus : int, optional
+        Actions offered per focus: its ones of lowest goal cost (None: all).
+    n_step : int
+        Rewards summed before bootstrapping on the tree's own estimate (n-step returns).
+    budget_ms : float, optional
+        Consult's search budget; None: :func:`~rrl.learning.search.default_budget_ms` of
+        the plan's size.
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -170,7 +182,11 @@ class RepairAgent:
         max_steps: int = 10,
         min_samples: int = 60,
         significance: float = 0.01,
-        tie_break: str = "first",
+        tie_break: str = "cost",
+        focus_width: int = 2,
+        moves_per_focus: int | None = 6,
+        n_step: int = 3,
+        budget_ms: float | None = None,
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
@@ -191,6 +207,10 @@ class RepairAgent:
         self.min_samples = min_samples
         self.significance = significance
         self.tie_break = tie_break
+        self.focus_width = focus_width
+        self.moves_per_focus = moves_per_focus
+        self.n_step = n_step
+        self.budget_ms = budget_ms
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -201,9 +221,10 @@ class RepairAgent:
         self._rng = random.Random(seed)
         self._model: Any = None
         self._examples: list[Example] = []
-        self._q = PrologQFunction([self.background_path])
-        self._rules = "predict(0.0).\n"
+        self._rules = "predict(0.0).\n" + self._q_rule()
+        self._q = PrologQFunction([self.background_path], self._rules)
         self._loaded = False
+        self._focus_rules: dict[str, str] = {}
 
     # ------------------------------------------------------------------ learning
 
@@ -282,44 +303,52 @@ class RepairAgent:
         return PropositionalRegressor(max_depth=8, min_samples_leaf=10)
 
     def _episode(self, epsilon: float) -> EpisodeRecord:
+        """One episode of Algorithm 1 with a moving focus; its examples go to the learner.
+
+        The return of step j is the n-step return: the next ``n_step`` rewards, then the
+        discounted best Q-value of the state reached (0 in a goal state). The tree learns
+        what follows the step's own reward, ``(return - reward) / gamma``: the reward is
+        exact (the simulator's), so the tree's leaves describe what a step leads to.
+        """
         rng = self._rng
         case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
         ctx = self.goal.context(case.before, case.plan)
-        plan = case.plan
-        trail: list[tuple[_Move, float]] = []
-        next_best: list[float] = []
-        visited = {plan.schedule}
+        hood = self._neighbourhood(case, ctx)
+        node = hood.root()
+        visited = {node.plan.schedule}
+        trail: list[tuple[Node, Candidate, float]] = []
+        best_q: list[float] = []  # best Q-value in each state of the trail
         for step in range(self.max_steps):
-            if ctx.reached(plan):
+            if ctx.reached(node.plan):
                 break
-            decision = self._decide(plan, case.focal, ctx, rng, epsilon, visited)
-            if decision is None:
+            options = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited]
+            if not options:
                 break
-            if trail:
-                next_best.append(decision.best_q)
-            following = decision.move.plan
-            last = step == self.max_steps - 1
-            trail.append((decision.move, ctx.reward(plan, following, last)))
-            plan = following
-            visited.add(plan.schedule)
-        reached = ctx.reached(plan)
+            best_q.append(max(c.q for c in options))
+            choice = rng.choice(options) if rng.random() < epsilon else self._rank(options)[0]
+            reached = ctx.reached(choice.plan)
+            reward = ctx.reward_of(node.cost, choice.cost, reached, step == self.max_steps - 1)
+            trail.append((node, choice, reward))
+            node = hood.child(node, choice)
+            visited.add(node.plan.schedule)
+        reached = ctx.reached(node.plan)
         if trail:
-            if reached:
-                next_best.append(0.0)  # a goal state is terminal
-            else:
-                tail = self._decide(plan, case.focal, ctx, rng, 0.0, visited)
-                next_best.append(tail.best_q if tail else 0.0)
+            tail = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited] if not reached else []
+            best_q.append(max((c.q for c in tail), default=0.0))
         examples = []
         for j in range(len(trail) - 1, -1, -1):
-            move, reward = trail[j]
-            target = reward + self.gamma * next_best[j]
-            examples.append(Example(id=f"e{self.episodes_}_{j}", facts=move.state + move.facts, target=target))
+            horizon = min(j + self.n_step, len(trail))
+            target = sum(self.gamma ** (i - j) * trail[i][2] for i in range(j, horizon))
+            target += self.gamma ** (horizon - j) * best_q[horizon]
+            parent, choice, reward = trail[j]
+            examples.append(Example(id=f"e{self.episodes_}_{j}", facts=hood.example_facts(parent, choice),
+                                    target=(target - reward) / self.gamma))
         self._update(examples)
         return EpisodeRecord(
             episode=self.episodes_ + 1,
             steps=len(trail),
-            improvement=case.plan.total_tardiness - plan.total_tardiness,
-            reward=float(sum(r for _, r in trail)),
+            improvement=case.plan.total_tardiness - node.plan.total_tardiness,
+            reward=float(sum(r for _, _, r in trail)),
             reached=reached,
             leaves=self.n_leaves,
             event=str(case.event.get("type", "")),
@@ -330,7 +359,7 @@ class RepairAgent:
             return
         if self.learner == "tg":
             self._model.partial_fit(examples)
-            rules = self._model.to_prolog()
+            rules = self._model.to_prolog() + self._q_rule()
             if rules != self._rules:
                 self._rules = rules
                 self._q.set_rules(rules)
@@ -344,72 +373,60 @@ class RepairAgent:
 
     # ------------------------------------------------------------------ deciding
 
-    def _moves(self, plan: Plan, focal: Sequence[str], visited: AbstractSet[Any] = frozenset()) -> list[_Move]:
-        """Every applicable action of the focal tasks that leads to a plan not visited yet."""
-        moves = []
-        for task in focal:
-            found = list(successors(plan, task))
-            if not found:
-                continue
-            # The state lists every applicable operator, visited targets included.
-            state = state_facts(plan, task, {a.operator for a, _ in found})
-            for action, after in found:
-                if after.schedule not in visited:
-                    moves.append(_Move(action, after, state, action_facts(plan, action, after)))
-        return moves
+    def _q_rule(self) -> str:
+        """The rule that turns the tree's ``predict/1`` (what follows a step) into the
+        step's Q-value: its immediate reward plus the discounted prediction."""
+        return ("\n% The Q-value of a candidate step: its reward (action_reward/1, from the simulator)\n"
+                "% plus the discounted value the tree above predicts for what follows it.\n"
+                f"q_value(Q) :- action_reward(R), predict(V), Q is R + {self.gamma!r} * V.\n")
 
-    def q_values(self, moves: Sequence[_Move]) -> np.ndarray:
-        """Q-values of candidate moves (grouped per state: one Prolog call per focal task)."""
-        values = np.zeros(len(moves))
-        if self.learner == "propositional":
-            if self._model is None or not hasattr(self._model, "tree_"):
-                return values
-            return np.asarray(self._model.predict([Example(id="q", facts=m.state + m.facts) for m in moves]))
-        groups: dict[int, list[int]] = {}
-        for index, move in enumerate(moves):
-            groups.setdefault(id(move.state), []).append(index)
-        for indices in groups.values():
-            state = moves[indices[0]].state
-            values[indices] = self._q.values(state, [moves[i].facts for i in indices])
-        return values
+    def _scorer(self) -> Scorer:
+        if self.learner == "tg":
+            return prolog_scorer(self._q)
+        model = self._model
+        gamma = self.gamma
 
-    def _decide(self, plan: Plan, focal: Sequence[str], ctx: RepairContext, rng: random.Random | None,
-                epsilon: float, visited: set[Any]) -> _Decision | None:
-        """The epsilon-greedy choice among the moves to plans not visited yet.
+        def score(state: list[str], groups: list[tuple[list[str], list[list[str]]]]) -> np.ndarray:
+            actions = [focus + action for focus, group in groups for action in group]
+            rewards = np.array([_reward_of(facts) for facts in actions])
+            if model is None or not hasattr(model, "tree_"):
+                return rewards
+            predicted = model.predict([Example(id="q", facts=state + facts) for facts in actions])
+            return rewards + gamma * np.asarray(predicted, dtype=float)
+        return score
 
-        Actions in the same abstract state share a Q-value; ties among the best are
-        broken as ``tie_break`` says.
-        """
-        moves = self._moves(plan, focal, visited)
-        if not moves:
-            return None
-        q = self.q_values(moves)
-        best = float(q.max())
-        if rng is not None and rng.random() < epsilon:
-            index = rng.randrange(len(moves))
-        else:
-            ties = np.flatnonzero(q >= best - 1e-9)
-            if self.tie_break == "cost":
-                index = int(min(ties, key=lambda i: ctx.cost(moves[i].plan)))
-            else:
-                index = int(ties[0])
-        return _Decision(moves[index], float(q[index]), best)
+    def _neighbourhood(self, hit: Disruption, ctx: RepairContext) -> Neighbourhood:
+        return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
+                             moves_per_focus=self.moves_per_focus)
+
+    def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Candidates by Q-value, ties as ``tie_break`` says."""
+        if self.tie_break == "cost":
+            return ranked(candidates)
+        order = sorted(range(len(candidates)), key=lambda i: (-round(candidates[i].q, 9), i))
+        return [candidates[i] for i in order]
 
     # ------------------------------------------------------------------ consult
 
     def predict(self, disruption: Disruption, plan: Plan | None = None) -> tuple[Action, float] | None:
-        """The greedy action in ``plan`` (default: the disrupted plan) and its Q-value.
+        """The greedy first step of a repair of ``disruption`` and its Q-value.
 
         Returns None when no operator applies to the disruption's focal tasks.
         """
+        if plan is not None:
+            disruption = Disruption(disruption.event, disruption.before, plan, disruption.focal)
         ctx = self.goal.context(disruption.before, disruption.plan)
-        current = plan or disruption.plan
-        decision = self._decide(current, disruption.focal, ctx, None, 0.0, {current.schedule})
-        return (decision.move.action, decision.q_value) if decision else None
+        hood = self._neighbourhood(disruption, ctx)
+        options = hood.expand(hood.root())
+        if not options:
+            return None
+        choice = self._rank(options)[0]
+        return choice.action, choice.q
 
     def repair(self, plan: Plan | Disruption, event: str | None = None, *, seed: int = 0,
-               max_steps: int | None = None, **given: Any) -> RepairResult:
-        """Repair a disrupted plan greedily (consult mode).
+               max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
+               **given: Any) -> RepairResult:
+        """Repair a disrupted plan: Q-guided beam search within a time budget (consult).
 
         Parameters
         ----------
@@ -419,7 +436,11 @@ class RepairAgent:
             With a plan: the event to draw (``given`` fixes any of its parameters, the rest
             is drawn from ``seed``).
         max_steps : int, optional
-            Step limit (default: the agent's).
+            Longest repair (default: the agent's).
+        budget_ms : float, optional
+            Wall-time budget of the search (default: the agent's, else by plan size).
+        node_limit : int, optional
+            Stop after this many node expansions (reproducible on any machine).
 
         Returns
         -------
@@ -434,40 +455,44 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        current = hit.plan
-        best, best_cost, best_index = current, ctx.cost(current), 0
-        taken: list[RepairStep] = []
-        visited = {current.schedule}
-        for _ in range(max_steps or self.max_steps):
-            if ctx.reached(current):
-                break
-            decision = self._decide(current, hit.focal, ctx, None, 0.0, visited)
-            if decision is None:
-                break
-            current = decision.move.plan
-            visited.add(current.schedule)
-            taken.append(RepairStep(decision.move.action, current, decision.q_value,
-                                    self._explain(decision.move)))
-            cost = ctx.cost(current)
-            if cost < best_cost - 1e-9:
-                best, best_cost, best_index = current, cost, len(taken)
-        note = ""
-        if best_index == 0 and taken:
-            note = "no step improved on the disrupted plan: it is returned unchanged"
-        elif best_index < len(taken):
-            note = f"kept the best plan seen (after step {best_index} of {len(taken)})"
+        hood = self._neighbourhood(hit, ctx)
+        budget = budget_ms if budget_ms is not None else self.budget_ms
+        if budget is None:
+            budget = default_budget_ms(len(hit.plan.problem.orders))
+        outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
+                              node_limit=node_limit, rank=self._rank)
+        best = outcome.best
+        taken = self._steps(hood, best.path())
+        note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
         return RepairResult(
-            event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best,
-            steps=taken[:best_index], explored=len(taken), reached=ctx.reached(best), note=note,
-            seconds=time.perf_counter() - started, cost=best_cost,
+            event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best.plan,
+            steps=taken, explored=outcome.expansions, reached=ctx.reached(best.plan), note=note,
+            seconds=time.perf_counter() - started, cost=best.cost, expansions=outcome.expansions,
         )
 
-    def _explain(self, move: _Move) -> str:
-        if self.learner != "tg":
-            return ""
-        index = self._q.explain(move.state, move.facts)
-        blocks = rule_blocks(self._rules)
-        return blocks[index - 1] if 0 < index <= len(blocks) else ""
+    def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:
+        """The repair steps into the nodes of ``path``, with the rules that explain them
+        (the Q-tree's rules found in one Prolog call)."""
+        rules = [""] * len(path)
+        if self.learner == "tg" and path:
+            blocks = rule_blocks(self._rules)
+            indices = self._q.explain_all([hood.example_facts(n.parent, n.via) for n in path
+                                           if n.parent is not None and n.via is not None])
+            rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
+        taken = []
+        for node, rule in zip(path, rules, strict=True):
+            choice = node.via
+            assert choice is not None
+            taken.append(RepairStep(choice.action, node.plan, choice.q, rule, choice.focus,
+                                    self._focus_rule(choice.focus.reason)))
+        return taken
+
+    def _focus_rule(self, reason: str) -> str:
+        """The background clause of a focus reason (read once per reason)."""
+        found = self._focus_rules.get(reason)
+        if found is None:
+            found = self._focus_rules[reason] = focus_rule(self.background_path, reason)
+        return found
 
     # ------------------------------------------------------------------ inspection
 
@@ -475,6 +500,11 @@ class RepairAgent:
     def rules(self) -> str:
         """The current policy as Prolog rules (``predict/1`` decision list)."""
         return self._rules
+
+    @property
+    def q_function(self) -> PrologQFunction:
+        """The policy's Prolog module (background knowledge and rules)."""
+        return self._q
 
     @property
     def n_leaves(self) -> int:
@@ -497,7 +527,7 @@ class RepairAgent:
             f"% (docs/state.md) and ask  ?- predict(Q).  The greedy policy takes the action of largest Q.\n\n"
         )
         meta = {
-            "format": 1,
+            "format": FORMAT,
             "library_version": __version__,
             "goal": self.goal.name,
             "learner": self.learner,
@@ -506,7 +536,8 @@ class RepairAgent:
                 "events": list(self.events), "orders": list(self.orders), "rule": self.rule, "gamma": self.gamma,
                 "epsilon": self.epsilon, "epsilon_min": self.epsilon_min, "max_steps": self.max_steps,
                 "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
-                "seed": self.seed,
+                "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "n_step": self.n_step,
+                "budget_ms": self.budget_ms, "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
@@ -531,7 +562,10 @@ class RepairAgent:
                         epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
                         max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 60)),
                         significance=float(params.get("significance", 0.01)),
-                        tie_break=str(params.get("tie_break", "first")), seed=int(params.get("seed", 0)))
+                        tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
+                        moves_per_focus=_optional_int(params.get("moves_per_focus", 6)),
+                        n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
+                        seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]
@@ -545,3 +579,19 @@ class RepairAgent:
         agent._rules = rules
         agent._loaded = True
         return agent
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _reward_of(facts: Sequence[str]) -> float:
+    """The value of the ``action_reward/1`` fact among a step's facts."""
+    for fact in facts:
+        if fact.startswith("action_reward("):
+            return float(fact[len("action_reward("):-1])
+    return 0.0

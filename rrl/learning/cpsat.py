@@ -21,12 +21,15 @@ from rrl.errors import RRLError
 SCALE = 100  # CP-SAT works on integers: hundredths of an hour
 
 
-def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, workers: int = 2) -> Plan:
+def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, workers: int = 2, *,
+                     reference: Plan | None = None, max_moved: int | None = None) -> Plan:
     """The best schedule CP-SAT finds for ``problem`` within ``time_limit`` seconds.
 
     ``current`` gives the frozen orders' places and a starting hint; the result is
     never worse in total tardiness than ``current`` (the hint is kept when the solver
-    finds nothing better).
+    finds nothing better). With ``reference`` and ``max_moved``, at most that many of the
+    reference's orders may change resource or immediate predecessor (DESIGN section 3's
+    moved orders): the repair yardstick of the stability front.
     """
     try:
         from ortools.sat.python import cp_model
@@ -69,6 +72,8 @@ def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, 
             intervals[rid].append(model.new_interval_var(int(SCALE * a), int(SCALE * (b - a)) or 1, int(SCALE * b), f"d_{rid}_{k}"))
         model.add_no_overlap(intervals[rid])
         arcs.update(_sequence_arcs(model, problem, rid, present, start, end))
+    if reference is not None and max_moved is not None:
+        model.add(sum(_moved_literals(reference, problem, arcs)) <= max_moved)
     model.minimize(sum(tardy.values()))
     _hint(model, current, start, present, arcs)
     solver = cp_model.CpSolver()
@@ -85,6 +90,19 @@ def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, 
         seq.sort(key=lambda o: (solver.value(start[o]), current.times.start.get(o, 0.0)))
     found = Plan.build(problem, Schedule(sequences))
     return found if found.total_tardiness <= current.total_tardiness else current
+
+
+def _moved_literals(reference: Plan, problem: Problem, arcs: dict[tuple[str, str, str], Any]) -> list[Any]:
+    """Per order of ``reference`` (still in ``problem``): a literal true when it is moved,
+    i.e. the arc from its reference predecessor (or the resource's start) is not taken."""
+    literals = []
+    for resource, seq in reference.schedule.sequences.items():
+        for index, oid in enumerate(seq):
+            if oid not in problem.orders:
+                continue
+            arc = arcs.get((resource, seq[index - 1] if index else "", oid))
+            literals.append(arc.Not() if arc is not None else 1)
+    return literals
 
 
 def _hint(model: Any, current: Plan, start: dict[str, Any], present: dict[tuple[str, str], Any],

@@ -1,10 +1,13 @@
 """Evaluation of a repair policy against baselines on the same held-out cases.
 
-Methods: the policy; a random operator walk with the same step budget; best insertion
-of the focal task(s); hill climbing over the same operators; the propositional
-(scikit-learn) Q-tree trained the same way; a CP-SAT full reschedule within a time
-limit (when OR-Tools is installed). Every final plan is validated; the report gives per
-method the mean total tardiness, steps, moved orders, seconds and goal rate.
+Methods: the policy (its search within its budget); plain steepest descent over the same
+moving-focus steps, given the wall time the policy took on the same case; a random
+operator walk and hill climbing on the event's focal task(s) with the same step budget;
+best insertion of the focal task(s); the propositional (scikit-learn) Q-tree trained the
+same way; a CP-SAT full reschedule within a time limit, and CP-SAT minimising tardiness
+while moving at most as many orders as the policy did on that case (``cpsat_k``; both
+need OR-Tools). Every final plan is validated; the report gives per method the mean
+total tardiness, steps, moved orders, start shift, seconds and goal rate.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rrl.domain.metrics import compute_stability
 from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant
 from rrl.domain.validator import validate
@@ -27,7 +31,8 @@ from rrl.learning.baselines import best_insertion, hill_climbing, random_walk
 from rrl.learning.cases import draw_case
 from rrl.learning.goals import RepairContext
 
-METHODS = ("policy", "random_walk", "best_insertion", "hill_climbing", "propositional", "cpsat")
+METHODS = ("policy", "steepest_descent", "random_walk", "best_insertion", "hill_climbing", "propositional", "cpsat",
+           "cpsat_k")
 
 
 @dataclass
@@ -38,13 +43,16 @@ class MethodSummary:
     total_tardiness: float
     steps: float
     moved_orders: float
+    start_shift: float
     seconds: float
     goal_rate: float
     per_case: list[float] = field(default_factory=list, repr=False)
+    per_case_moved: list[int] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("per_case")
+        data.pop("per_case_moved")
         return data
 
 
@@ -68,12 +76,13 @@ class Evaluation:
     def table(self) -> str:
         """A Markdown table of the summary."""
         lines = [
-            "| method | mean total tardiness (h) | mean steps | mean moved orders | mean seconds | goal reached |",
-            "|---|---|---|---|---|---|",
+            "| method | mean total tardiness (h) | mean steps | mean moved orders | mean start shift (h) "
+            "| mean seconds | goal reached |",
+            "|---|---|---|---|---|---|---|",
         ]
         for m in self.methods.values():
             lines.append(f"| {m.method} | {m.total_tardiness:.2f} | {m.steps:.2f} | {m.moved_orders:.2f} | "
-                         f"{m.seconds:.4f} | {m.goal_rate:.0%} |")
+                         f"{m.start_shift:.1f} | {m.seconds:.4f} | {m.goal_rate:.0%} |")
         return "\n".join(lines)
 
 
@@ -90,9 +99,14 @@ def evaluate(
     methods: Sequence[str] = METHODS,
     propositional: RepairAgent | None = None,
     cpsat_seconds: float = 5.0,
+    budget_ms: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Run ``methods`` on ``cases`` and summarise.
+
+    ``steepest_descent`` gets the wall time the policy took on each case (or the policy's
+    budget when the policy is not run); ``cpsat_k`` may move as many orders as the policy
+    moved (the policy runs first).
 
     Raises
     ------
@@ -100,10 +114,15 @@ def evaluate(
         When a method returns a plan the validator rejects (a bug, never hidden).
     """
     results: dict[str, list[tuple[Plan, int, float, RepairContext]]] = {m: [] for m in methods}
+    order = sorted(methods, key=lambda m: m != "policy")  # the policy sets the others' yardsticks
     for index, hit in enumerate(cases):
         ctx = agent.goal.context(hit.before, hit.plan)
-        for method in methods:
-            plan, steps, seconds = _run(method, agent, propositional, hit, ctx, index, cpsat_seconds)
+        policy_run: tuple[Plan, int, float] | None = None
+        for method in order:
+            plan, steps, seconds = _run(method, agent, propositional, hit, ctx, index, cpsat_seconds, budget_ms,
+                                        policy_run)
+            if method == "policy":
+                policy_run = (plan, steps, seconds)
             problems = validate(plan.problem, plan.schedule, plan.times, reference=(hit.before.schedule, hit.before.times))
             if problems:
                 raise RRLError(f"internal error: {method} produced an invalid plan on case {index}: {problems[0]}")
@@ -111,16 +130,19 @@ def evaluate(
         if progress is not None:
             progress(index)
     summaries = {}
-    for method, rows in results.items():
-        tardiness = [plan.total_tardiness for plan, _, _, _ in rows]
+    for method in methods:
+        rows = results[method]
+        stability = [compute_stability(p.schedule, p.times, ctx.before.schedule, ctx.before.times) for p, _, _, ctx in rows]
         summaries[method] = MethodSummary(
             method=method,
-            total_tardiness=float(np.mean(tardiness)),
+            total_tardiness=float(np.mean([plan.total_tardiness for plan, _, _, _ in rows])),
             steps=float(np.mean([s for _, s, _, _ in rows])),
-            moved_orders=float(np.mean([ctx.moved(plan) for plan, _, _, ctx in rows])),
+            moved_orders=float(np.mean([s.moved_orders for s in stability])),
+            start_shift=float(np.mean([s.start_shift for s in stability])),
             seconds=float(np.mean([t for _, _, t, _ in rows])),
             goal_rate=float(np.mean([ctx.reached(plan) for plan, _, _, ctx in rows])),
-            per_case=tardiness,
+            per_case=[plan.total_tardiness for plan, _, _, _ in rows],
+            per_case_moved=[s.moved_orders for s in stability],
         )
     return Evaluation(
         cases=len(cases),
@@ -130,28 +152,44 @@ def evaluate(
     )
 
 
-def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit: Disruption,
-         ctx: RepairContext, index: int, cpsat_seconds: float) -> tuple[Plan, int, float]:
+def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit: Disruption, ctx: RepairContext,
+         index: int, cpsat_seconds: float, budget_ms: float | None,
+         policy_run: tuple[Plan, int, float] | None) -> tuple[Plan, int, float]:
     budget = agent.max_steps
     if method == "policy":
-        result = agent.repair(hit)
+        result = agent.repair(hit, budget_ms=budget_ms)
         return result.plan, len(result.steps), result.seconds
     if method == "propositional":
         if propositional is None:
             raise RRLError("the propositional baseline needs a trained propositional agent")
-        result = propositional.repair(hit)
+        result = propositional.repair(hit, budget_ms=budget_ms)
         return result.plan, len(result.steps), result.seconds
+    if method == "steepest_descent":
+        from rrl.learning.search import Neighbourhood, default_budget_ms, steepest_descent
+
+        seconds = policy_run[2] if policy_run else (budget_ms or agent.budget_ms or default_budget_ms(
+            len(hit.plan.problem.orders))) / 1000.0
+        hood = Neighbourhood(hit, ctx, agent.q_function, focus_width=agent.focus_width,
+                             moves_per_focus=agent.moves_per_focus)
+        outcome = steepest_descent(hood, budget_s=seconds)
+        return outcome.best.plan, outcome.best.depth, outcome.seconds
     if method == "random_walk":
         found = random_walk(hit, ctx, budget, seed=index)
     elif method == "hill_climbing":
         found = hill_climbing(hit, ctx, budget)
     elif method == "best_insertion":
         found = best_insertion(hit, ctx)
-    elif method == "cpsat":
+    elif method in ("cpsat", "cpsat_k"):
         from rrl.learning.cpsat import cpsat_reschedule
 
         started = time.perf_counter()
-        plan = cpsat_reschedule(hit.plan.problem, hit.plan, time_limit=cpsat_seconds)
+        limit = None
+        if method == "cpsat_k":
+            if policy_run is None:
+                raise RRLError("cpsat_k moves at most as many orders as the policy: run it with the policy")
+            limit = ctx.moved(policy_run[0])
+        plan = cpsat_reschedule(hit.plan.problem, hit.plan, time_limit=cpsat_seconds, reference=hit.before,
+                                max_moved=limit)
         return plan, 0, time.perf_counter() - started
     else:
         raise RRLError(f"unknown method '{method}' (expected one of {', '.join(METHODS)})")

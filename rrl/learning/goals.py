@@ -73,6 +73,11 @@ class RepairContext:
         return self.before.total_tardiness + self.goal.damage_left * self.damage + 1e-6
 
     @cached_property
+    def disrupted_cost(self) -> float:
+        """The goal's cost of the disrupted plan (a repair never returns worse)."""
+        return self.cost(self.disrupted)
+
+    @cached_property
     def order_hours(self) -> float:
         """Mean processing hours of an order in the disrupted plan (the price of a move)."""
         times = self.disrupted.times
@@ -86,10 +91,11 @@ class RepairContext:
 
     def cost(self, plan: Plan) -> float:
         """The goal's measure (lower is better)."""
-        cost = plan.total_tardiness
-        if self.goal.moved_weight:
-            cost += self.goal.moved_weight * self.order_hours * self.moved(plan)
-        return cost
+        return self.cost_of(plan.total_tardiness, self.moved(plan) if self.goal.moved_weight else 0)
+
+    def cost_of(self, total_tardiness: float, moved: int) -> float:
+        """The goal's measure of a plan with this total tardiness and these moved orders."""
+        return total_tardiness + self.goal.moved_weight * self.order_hours * moved
 
     def reached(self, plan: Plan) -> bool:
         """True when ``plan`` is a goal state."""
@@ -97,10 +103,15 @@ class RepairContext:
 
     def reward(self, previous: Plan, following: Plan, last: bool) -> float:
         """Reward of the step ``previous -> following``; ``last`` marks a step-limit end."""
-        reward = (self.cost(previous) - self.cost(following)) / self.scale - STEP_PRICE
-        if self.reached(following):
+        return self.reward_of(self.cost(previous), self.cost(following), self.reached(following), last)
+
+    def reward_of(self, previous_cost: float, cost: float, reached: bool, last: bool) -> float:
+        """:meth:`reward` from the goal costs of both plans and whether the second one is a
+        goal state (the search knows these already)."""
+        reward = (previous_cost - cost) / self.scale - STEP_PRICE
+        if reached:
             reward += GOAL_BONUS
-        elif last and self.cost(following) > self.cost(self.disrupted) + 1e-9:
+        elif last and cost > self.disrupted_cost + 1e-9:
             reward -= WORSE_PENALTY
         return reward
 

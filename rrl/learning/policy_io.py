@@ -19,8 +19,10 @@ from rrl.errors import PolicyError
 POLICY_RULES = "policy.pl"
 POLICY_META = "policy.json"
 BACKGROUND = "background.pl"
+LEARNER_STATE = "learner.json"
 REQUIRED_KEYS = ("goal", "format", "library_version")
-FORMAT = 1
+#: 2: states seen from a moving focus (DESIGN section 9); policies of format 1 knew one focal task.
+FORMAT = 2
 
 
 def check_policy_target(directory: str | os.PathLike[str]) -> None:
@@ -37,8 +39,10 @@ def check_policy_target(directory: str | os.PathLike[str]) -> None:
         raise PolicyError(f"{target}: cannot create it ({parent} is not a writable directory)")
 
 
-def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, Any], background: Path) -> Path:
-    """Write a policy directory atomically (a temporary sibling renamed into place)."""
+def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, Any], background: Path,
+                 learner_state: dict[str, Any] | None = None) -> Path:
+    """Write a policy directory atomically (a temporary sibling renamed into place);
+    ``learner_state`` (what ``rrl train --resume`` continues from) goes to learner.json."""
     target = Path(directory)
     check_policy_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +51,8 @@ def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, 
         (temp / POLICY_RULES).write_text(rules, encoding="utf-8")
         (temp / POLICY_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(background, temp / BACKGROUND)
+        if learner_state is not None:
+            (temp / LEARNER_STATE).write_text(json.dumps(learner_state) + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         temp.rename(target)
@@ -82,6 +88,9 @@ def read_policy(directory: str | os.PathLike[str]) -> tuple[str, dict[str, Any],
     for key in REQUIRED_KEYS:
         if key not in meta:
             raise PolicyError(f"{base / POLICY_META}: {key}: missing key")
+    if meta["format"] == 1:
+        raise PolicyError(f"{base / POLICY_META}: format: 1 is a policy learned before the moving focus; "
+                          f"this rrl reads format {FORMAT}: train it again")
     if meta["format"] != FORMAT:
         raise PolicyError(f"{base / POLICY_META}: format: {meta['format']} is not a policy format this rrl reads ({FORMAT})")
     for name in (POLICY_RULES, BACKGROUND):

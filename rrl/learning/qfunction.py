@@ -52,6 +52,8 @@ class PrologQFunction:
         files = "[" + ",".join(quote_atom(Path(f).resolve().as_posix()) for f in background) + "]"
         dynamic = "[" + ",".join(f"{name}/{arity}" for name, arity in FACT_PREDICATES) + "]"
         run(f"rrl_policy_module({self.module}, {files}, {dynamic})")
+        self._held: Sequence[str] | None = None
+        self._operators: dict[str, frozenset[str]] | None = None  # the background's, read once
         self.rules = ""
         self.set_rules(rules)
 
@@ -69,8 +71,63 @@ class PrologQFunction:
         answer = run(f"rrl_q_values({self.module}, {state_text}, {actions_text}, Out)")
         return np.array(str(answer["Out"]).split(), dtype=float)
 
+    def set_state(self, state: Sequence[str]) -> None:
+        """Hold the facts of one state for the :meth:`focus` and :meth:`group_values`
+        calls that follow (replacing the state held before; nothing to do when this very
+        list is held already)."""
+        if state is self._held:
+            return
+        run(f"rrl_state({self.module}, {prolog_string(fact_list(state))})")
+        self._held = state
+
+    def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """Focal-task candidates of the held state (or of ``state``, which is then held):
+        ``(task, reason)``, at most ``per_reason`` per reason of ``focus_candidate/3``."""
+        if state is not None and state is not self._held:
+            answer = run(f"rrl_state_focus({self.module}, {prolog_string(fact_list(state))}, {int(per_reason)}, Out)")
+            self._held = state
+        else:
+            answer = run(f"rrl_focus({self.module}, {int(per_reason)}, Out)")
+        entries = str(answer["Out"]).split("\x1e")
+        return [(task, reason) for task, _, reason in (e.partition("\x1f") for e in entries if e)]
+
+    def focus_operators(self) -> dict[str, frozenset[str]]:
+        """The background's ``focus_operator(Reason, Op)``: operators worth trying on a
+        focus proposed for each reason (a reason not listed tries every operator)."""
+        if self._operators is not None:
+            return self._operators
+        answer = run(f"rrl_focus_operators({self.module}, Out)")
+        table: dict[str, set[str]] = {}
+        for entry in str(answer["Out"]).split("\x1e"):
+            reason, _, operator = entry.partition("\x1f")
+            if operator:
+                table.setdefault(reason, set()).add(operator)
+        self._operators = {reason: frozenset(ops) for reason, ops in table.items()}
+        return self._operators
+
+    def group_values(self, groups: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]]) -> np.ndarray:
+        """Q-values of actions in the held state, grouped by focal task: each group is
+        the focal task's facts and its actions' facts; one value per action, in order."""
+        if not any(actions for _, actions in groups):
+            return np.zeros(0)
+        text = "[" + ",".join(
+            f"{fact_list(focus)}-[{','.join(fact_list(a) for a in actions)}]" for focus, actions in groups
+        ) + "]"
+        answer = run(f"rrl_q_groups({self.module}, {prolog_string(text)}, Out)")
+        return np.array(str(answer["Out"]).split(), dtype=float)
+
+    def explain_all(self, examples: Sequence[Sequence[str]]) -> list[int]:
+        """:meth:`explain` for several (state and action) fact lists, in one call."""
+        if not examples:
+            return []
+        self.set_state(())
+        text = "[" + ",".join(fact_list(facts) for facts in examples) + "]"
+        answer = run(f"rrl_policy_clauses({self.module}, {prolog_string(text)}, Out)")
+        return [int(n) for n in str(answer["Out"]).split()]
+
     def explain(self, state: Sequence[str], action: Sequence[str]) -> int:
         """Index (from 1) of the ``predict/1`` clause that gives ``action`` its value."""
+        self.set_state(())
         answer = run(
             f"rrl_policy_clause({self.module}, {prolog_string(fact_list(state))}, "
             f"{prolog_string(fact_list(action))}, N)"

@@ -22,6 +22,7 @@ first changed position only.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from rrl.domain.plan import Plan
@@ -85,10 +86,19 @@ def applicable_actions(plan: Plan, focal: str) -> list[Action]:
 
 def successors(plan: Plan, focal: str) -> Iterator[tuple[Action, Plan]]:
     """Each applicable action for ``focal`` with the plan it leads to."""
+    for action, _, after in steps(plan, focal):
+        yield action, after
+
+
+def steps(plan: Plan, focal: str, operators: AbstractSet[str] | None = None) -> Iterator[tuple[Action, Changes, Plan]]:
+    """Each applicable action for ``focal`` (of ``operators`` only, when given) with the
+    sequences it changes and the plan it leads to."""
     for action in _enumerate(plan, focal):
+        if operators is not None and action.operator not in operators:
+            continue
         try:
             changes = changes_of(plan, action)
-            yield action, _retimed(plan, changes)
+            yield action, changes, _retimed(plan, changes)
         except (NotApplicable, CycleError):
             continue
 

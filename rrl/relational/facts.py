@@ -10,6 +10,8 @@ ahead at no risk).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rrl.domain.plan import Plan
 from rrl.operators.repair import Action
 from rrl.relational.terms import quote_atom as atom
@@ -20,10 +22,12 @@ FACT_PREDICATES: tuple[tuple[str, int], ...] = (
     ("total_tardiness", 1), ("max_tardiness", 1), ("avg_tardiness", 1), ("tardy_orders", 1),
     ("n_orders", 1), ("makespan", 1), ("total_wip", 1), ("tardiness_ratio", 1),
     ("inventory_ratio", 1), ("total_cleanout", 1), ("resource", 2), ("res_load", 2),
-    ("res_tardiness", 2), ("focal", 1), ("focal_left_tardiness", 1), ("focal_right_tardiness", 1),
-    ("material_arrival", 1), ("can_run", 2), ("applicable", 1), ("task", 9),
-    ("cleanout_before", 2), ("important", 1), ("frozen", 1), ("action", 3),
-    ("action_resource", 1), ("action_delta_tardiness", 1), ("action_delta_cleanout", 1),
+    ("res_tardiness", 2), ("task", 9), ("cleanout_before", 2), ("important", 1), ("frozen", 1),
+    ("after", 2), ("flexible", 1), ("event_focal", 1), ("delayed", 1), ("previous_focus", 1),
+    ("focal", 1), ("focal_left_tardiness", 1), ("focal_right_tardiness", 1), ("focal_slack", 1),
+    ("focal_tardy_block", 1), ("focus_by", 1), ("material_arrival", 1), ("can_run", 2), ("applicable", 1),
+    ("action", 3), ("action_resource", 1), ("action_delta_tardiness", 1), ("action_delta_cleanout", 1),
+    ("action_delta_moved", 1), ("action_frees_chain", 0), ("action_reward", 1),
 )
 
 
@@ -33,28 +37,37 @@ def number(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def state_facts(plan: Plan, focal: str, applicable: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """The facts of ``plan`` seen from ``focal``.
+def plan_facts(
+    plan: Plan,
+    *,
+    event_focal: Iterable[str] = (),
+    delayed: Iterable[str] = (),
+    previous_focus: str | None = None,
+) -> list[str]:
+    """The facts of ``plan`` that do not depend on where the policy looks.
 
     Parameters
     ----------
     plan : Plan
         The schedule state.
-    focal : str
-        The focal task.
-    applicable : set of str
-        Operator names (``left_swap`` ...) applicable to the focal task in this state.
+    event_focal : iterable of str
+        The disruption's focal tasks (``event_focal/1``).
+    delayed : iterable of str
+        Orders that the last repair step made finish later (``delayed/1``).
+    previous_focus : str, optional
+        The focal task of the last step (``previous_focus/1``).
 
     Returns
     -------
     list of str
-        Ground facts without the final full stop.
+        Ground facts without the final full stop, grouped by predicate.
     """
     problem = plan.problem
     orders = problem.orders
     metrics = plan.metrics
     times = plan.times
     schedule = plan.schedule
+    durations = problem.durations
     n = max(1, len(orders))
     processing = {o: times.end[o] - times.start[o] for o in times.end}
     earliness = sum(max(0.0, orders[o].due - e) for o, e in times.end.items())
@@ -77,37 +90,69 @@ def state_facts(plan: Plan, focal: str, applicable: set[str] | frozenset[str] = 
         facts.append(f"resource({r}, {atom(resource.kind)})")
         facts.append(f"res_load({r}, {number(metrics.load.get(rid, 0.0))})")
         facts.append(f"res_tardiness({r}, {number(metrics.tardiness.get(rid, 0.0))})")
-    f_resource, f_position = schedule.where[focal]
-    left = right = 0.0
-    for k, order in enumerate(schedule.sequence(f_resource)):
-        if k < f_position:
-            left += plan.tardiness(order)
-        elif k > f_position:
-            right += plan.tardiness(order)
-    f = atom(focal)
-    facts += [
-        f"focal({f})",
-        f"focal_left_tardiness({number(left)})",
-        f"focal_right_tardiness({number(right)})",
-        f"material_arrival({number(orders[focal].release)})",
-    ]
-    facts += [f"can_run({f}, {atom(r)})" for r in problem.durations[focal]]
-    facts += [f"applicable({name})" for name in sorted(applicable)]
     for rid, seq in schedule.sequences.items():
         r = atom(rid)
         for k, order in enumerate(seq):
             spec = orders[order]
+            o = atom(order)
             facts.append(
-                f"task({atom(order)}, {r}, {k}, {number(times.start[order])}, {number(times.end[order])}, "
+                f"task({o}, {r}, {k}, {number(times.start[order])}, {number(times.end[order])}, "
                 f"{atom(spec.product)}, {number(spec.size)}, {number(spec.due)}, {number(plan.tardiness(order))})"
             )
             if times.setup[order] > 0:
-                facts.append(f"cleanout_before({atom(order)}, {number(times.setup[order])})")
+                facts.append(f"cleanout_before({o}, {number(times.setup[order])})")
             if spec.important:
-                facts.append(f"important({atom(order)})")
+                facts.append(f"important({o})")
             if order in problem.frozen:
-                facts.append(f"frozen({atom(order)})")
+                facts.append(f"frozen({o})")
+            facts.extend(f"after({o}, {atom(before)})" for before in spec.after)
+            if len(durations[order]) > 1:
+                facts.append(f"flexible({o})")
+    facts += [f"event_focal({atom(o)})" for o in event_focal]
+    facts += [f"delayed({atom(o)})" for o in delayed]
+    if previous_focus is not None:
+        facts.append(f"previous_focus({atom(previous_focus)})")
     return _grouped(facts)
+
+
+def focus_facts(plan: Plan, focal: str, applicable: Iterable[str] = (), reason: str | None = None) -> list[str]:
+    """The facts of ``plan`` seen from the focal task ``focal`` (the deictic part).
+
+    ``focal/1``, the tardiness to its left and right on its resource, its slack (due minus
+    end: negative when tardy), the number of tardy orders in a row right after it, its
+    release, the resources that can run it, the operators ``applicable`` to it and, with
+    ``reason``, the focus rule that proposed it (``focus_by/1``).
+    """
+    problem = plan.problem
+    schedule = plan.schedule
+    f_resource, f_position = schedule.where[focal]
+    sequence = schedule.sequence(f_resource)
+    left = sum(plan.tardiness(o) for o in sequence[:f_position])
+    following = [plan.tardiness(o) for o in sequence[f_position + 1 :]]
+    block = 0
+    for lateness in following:
+        if lateness <= 0:
+            break
+        block += 1
+    f = atom(focal)
+    facts = [
+        f"focal({f})",
+        f"focal_left_tardiness({number(left)})",
+        f"focal_right_tardiness({number(sum(following))})",
+        f"focal_slack({number(problem.orders[focal].due - plan.times.end[focal])})",
+        f"focal_tardy_block({block})",
+        f"material_arrival({number(problem.orders[focal].release)})",
+    ]
+    facts += [f"can_run({f}, {atom(r)})" for r in problem.durations[focal]]
+    facts += [f"applicable({name})" for name in sorted(set(applicable))]
+    if reason is not None:
+        facts.append(f"focus_by({atom(reason)})")
+    return facts
+
+
+def state_facts(plan: Plan, focal: str, applicable: Iterable[str] = frozenset()) -> list[str]:
+    """The facts of ``plan`` seen from ``focal``: :func:`plan_facts` and :func:`focus_facts`."""
+    return _grouped(plan_facts(plan) + focus_facts(plan, focal, applicable))
 
 
 def _grouped(facts: list[str]) -> list[str]:
@@ -119,12 +164,17 @@ def _grouped(facts: list[str]) -> list[str]:
     return sorted(facts, key=lambda fact: first[fact.split("(", 1)[0]])
 
 
-def action_facts(plan: Plan, action: Action, after: Plan | None = None) -> list[str]:
+def action_facts(plan: Plan, action: Action, after: Plan | None = None, moved_delta: int | None = None,
+                 reward: float | None = None) -> list[str]:
     """The facts of one ground action in ``plan``; with ``after``, also its effect.
 
     ``action(Op, F, U)`` (U is ``none`` when the action has no second task),
     ``action_resource(R)``, and, when the resulting plan is given,
-    ``action_delta_tardiness(D)`` and ``action_delta_cleanout(D)`` (after minus before).
+    ``action_delta_tardiness(D)`` and ``action_delta_cleanout(D)`` (after minus before),
+    ``action_frees_chain`` when a task the action moves has orders waiting for it
+    (``after``) and now ends earlier, and with ``moved_delta`` the change in the number of
+    orders moved from the plan before the disruption (``action_delta_moved(D)``), and with
+    ``reward`` the goal's reward for the step (``action_reward(R)``).
     """
     other = atom(action.other) if action.other is not None else "none"
     facts = [
@@ -134,4 +184,20 @@ def action_facts(plan: Plan, action: Action, after: Plan | None = None) -> list[
     if after is not None:
         facts.append(f"action_delta_tardiness({number(after.total_tardiness - plan.total_tardiness)})")
         facts.append(f"action_delta_cleanout({number(after.total_cleanout - plan.total_cleanout)})")
+        if _frees_chain(plan, action, after):
+            facts.append("action_frees_chain")
+    if moved_delta is not None:
+        facts.append(f"action_delta_moved({moved_delta})")
+    if reward is not None:
+        facts.append(f"action_reward({number(reward)})")
     return facts
+
+
+def _frees_chain(plan: Plan, action: Action, after: Plan) -> bool:
+    dependents = plan.problem.dependents
+    if not dependents:
+        return False
+    for task in (action.focal, action.other):
+        if task is not None and task in dependents and after.times.end_of(task) < plan.times.end_of(task) - 1e-9:
+            return True
+    return False

@@ -53,22 +53,26 @@ def test_saved_and_loaded_policy_chooses_the_same_actions(trained) -> None:
     rng = random.Random(99)
     for _ in range(8):
         hit = draw_case(agent.plant, rng)
-        a, b = agent.repair(hit), loaded.repair(hit)
+        a, b = agent.repair(hit, node_limit=12, budget_ms=60_000), loaded.repair(hit, node_limit=12, budget_ms=60_000)
         assert [str(s.action) for s in a.steps] == [str(s.action) for s in b.steps]
         assert a.plan.schedule == b.plan.schedule
 
 
 def test_policy_file_in_plain_swipl_gives_the_same_q_values(trained, tmp_path) -> None:
     agent, directory = trained
-    hit = draw_case(agent.plant, random.Random(7))
-    moves = agent._moves(hit.plan, hit.focal)
-    expected = agent.q_values(moves)
+    hit = draw_case(agent.plant, random.Random(7), events=("rush_order",))
+    hood = agent._neighbourhood(hit, agent.goal.context(hit.before, hit.plan))
+    root = hood.root()
+    node = hood.child(root, hood.expand(root)[0])  # one step in: the focus now comes from the rules
+    candidates = hood.expand(node)
+    assert {c.focus.reason for c in candidates} - {"event"}, "the focus should have moved"
+    expected = [c.q for c in candidates]
     script = tmp_path / "check.pl"
-    state = moves[0].state
     lines = [":- initialization(main, main).", "main :-"]
-    lines.append("    forall(member(F, [" + ",".join(state) + "]), assertz(F)),")
-    lines.append("    forall(member(A, [" + ",".join("[" + ",".join(m.facts) + "]" for m in moves) + "]),")
-    lines.append("           ( forall(member(F, A), assertz(F)), predict(V), format('~15g~n', [V]),")
+    lines.append("    forall(member(F, [" + ",".join(hood.state_of(node)) + "]), assertz(F)),")
+    lines.append("    forall(member(A, [" + ",".join("[" + ",".join(node.foci[c.focus.task] + c.facts) + "]"
+                                                       for c in candidates) + "]),")
+    lines.append("           ( forall(member(F, A), assertz(F)), q_value(V), format('~15g~n', [V]),")
     lines.append("             forall(member(F, A), retract(F)) )).")
     script.write_text("\n".join(lines) + "\n")
     proc = subprocess.run(["swipl", str(directory / "background.pl"), str(directory / "policy.pl"), str(script)],
@@ -93,6 +97,8 @@ def test_repairs_are_valid_and_never_worse(trained, event) -> None:
         assert sorted(plan.schedule.orders()) == sorted(hit.plan.problem.orders)
         for step in result.steps:
             assert step.rule.startswith("% leaf") or step.rule.startswith("predict(")
+            assert step.focus is not None and step.action.focal == step.focus.task
+            assert step.focus_rule.startswith(f"focus_candidate({step.focus.reason},")
 
 
 def test_consult_json_equals_a_recomputation_from_the_printed_scenario(trained) -> None:

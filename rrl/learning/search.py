@@ -1,0 +1,432 @@
+"""The repair neighbourhood with a moving focus, and the searches that walk it.
+
+A repair step is (F, operator, U or resource) where the focal task F may change from one
+step to the next (DESIGN section 9). At the first step F is one of the disruption's focal
+tasks; afterwards the candidates for F come from the background knowledge's
+``focus_candidate/3`` rules (the most tardy orders, the orders the last step delayed,
+orders due later yet running right before a tardy one, ...), evaluated in Prolog on the
+state's facts, so every focus can be explained by the rule that proposed it.
+
+:class:`Neighbourhood` turns a node (a plan on a repair path) into its candidate steps,
+each with the plan it leads to (incremental re-timing), its goal cost and, when a policy
+is given, its Q-value: one Prolog call proposes the foci, one more scores every action of
+every focus. :func:`beam_search` is consult's anytime search over it;
+:func:`steepest_descent` is the plain baseline over the same steps.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rrl.domain.plan import Plan
+from rrl.events import Disruption
+from rrl.learning.goals import RepairContext
+from rrl.learning.qfunction import PrologQFunction
+from rrl.operators.repair import Action, steps
+from rrl.relational.facts import action_facts, focus_facts, plan_facts
+
+#: Reason of the focus at the first step: the disruption's own focal task(s).
+EVENT = "event"
+
+#: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
+Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
+
+
+def prolog_scorer(q: PrologQFunction) -> Scorer:
+    """Score with the rules loaded in ``q`` (the state is held once per node)."""
+    def score(state: list[str], groups: list[tuple[list[str], list[list[str]]]]) -> np.ndarray:
+        q.set_state(state)
+        return q.group_values(groups)
+    return score
+
+
+@dataclass(frozen=True)
+class Focus:
+    """A focal task and the reason (``focus_candidate/3`` clause) that proposed it."""
+
+    task: str
+    reason: str
+
+
+@dataclass
+class Candidate:
+    """One possible step from a node: the action, the plan it leads to and its figures."""
+
+    focus: Focus
+    action: Action
+    plan: Plan
+    moved: int
+    cost: float
+    facts: list[str]
+    q: float = 0.0
+    reward: float = 0.0
+
+
+@dataclass
+class Node:
+    """A plan on a repair path.
+
+    ``delayed`` are the orders the step into this node made finish later, ``moved`` the
+    orders moved from the plan before the disruption; ``via`` is the step that led here.
+    """
+
+    plan: Plan
+    moved: int
+    cost: float
+    depth: int = 0
+    parent: Node | None = field(default=None, repr=False)
+    via: Candidate | None = field(default=None, repr=False)
+    delayed: tuple[str, ...] = ()
+    state: list[str] | None = field(default=None, repr=False)
+    foci: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    def path(self) -> list[Node]:
+        """The nodes from the root's first child to this one."""
+        nodes: list[Node] = []
+        node: Node | None = self
+        while node is not None and node.via is not None:
+            nodes.append(node)
+            node = node.parent
+        return nodes[::-1]
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What the candidates of a node depend on (cache key of an expansion)."""
+        focus = self.via.focus.task if self.via else None
+        return (self.plan.schedule, focus, self.delayed, self.depth == 0)
+
+
+class Neighbourhood:
+    """The candidate steps of a repair with a moving focus.
+
+    Parameters
+    ----------
+    hit : Disruption
+        The disruption being repaired (its focal tasks start the search).
+    ctx : RepairContext
+        The goal's yardsticks (cost, moved orders).
+    q : PrologQFunction
+        The policy's Prolog module with the background knowledge: it proposes the foci.
+    scorer : callable, optional
+        Q-values of a node's actions: called with the state facts and the groups (a
+        focus's facts, its actions' facts); without it candidates are not scored.
+    focus_width : int
+        Candidates per focus reason at each step.
+    moves_per_focus : int, optional
+        Keep only this many actions per focus, those of lowest goal cost (a candidate
+        list: the policy chooses among each focus's best few moves); None keeps all.
+    """
+
+    def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
+                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 6) -> None:
+        self.hit = hit
+        self.ctx = ctx
+        self.q = q
+        self.scorer = scorer
+        self.focus_width = focus_width
+        self.moves_per_focus = moves_per_focus
+        self.score = scorer is not None
+        self.expansions = 0
+        self._reference = hit.before.schedule
+        self._operators = q.focus_operators()
+        self._moved_memo: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._cache: dict[tuple[Any, ...], _Expansion] = {}
+
+    def root(self) -> Node:
+        """The disrupted plan as the start of every path."""
+        plan = self.hit.plan
+        moved = self.ctx.moved(plan)
+        return Node(plan, moved, self.ctx.cost_of(plan.total_tardiness, moved))
+
+    def state_of(self, node: Node) -> list[str]:
+        """The state facts of ``node`` (cached on it)."""
+        if node.state is None:
+            previous = node.via.focus.task if node.via else None
+            node.state = plan_facts(node.plan, event_focal=self._event_tasks(node.plan), delayed=node.delayed,
+                                    previous_focus=previous)
+        return node.state
+
+    def _event_tasks(self, plan: Plan) -> list[str]:
+        frozen = plan.problem.frozen
+        return [t for t in self.hit.focal if t not in frozen]
+
+    def foci(self, node: Node) -> list[Focus]:
+        """Where the policy may look from ``node``: the event's tasks at the first step,
+        then the background's focus candidates."""
+        if node.depth == 0:
+            return [Focus(t, EVENT) for t in self._event_tasks(node.plan)[: self.focus_width]]
+        where = node.plan.schedule.where
+        frozen = node.plan.problem.frozen
+        found = self.q.focus(self.focus_width, self.state_of(node))
+        return [Focus(t, r) for t, r in found if t in where and t not in frozen]
+
+    def expand(self, node: Node, lazy: bool = False) -> list[Candidate]:
+        """Candidate steps from ``node``, Q-values filled in when scoring.
+
+        The foci are taken in the order the background proposes them. ``lazy`` stops
+        after the first focus that offers a step improving the goal's cost (or after the
+        last focus): a first-improvement look that a greedy step can act on at once;
+        a later call without ``lazy`` examines the remaining foci. Expansions are cached
+        by what they depend on, so searches that revisit a node pay for it once.
+        """
+        key = node.key
+        expansion = self._cache.get(key)
+        if expansion is None:
+            self.expansions += 1
+            expansion = self._cache[key] = _Expansion(self.foci(node))
+        elif expansion.state is not None:
+            node.state = expansion.state  # same facts: keeps the state Prolog holds
+        node.foci = expansion.facts
+        fresh: list[tuple[Focus, list[Candidate]]] = []
+        while expansion.next < len(expansion.foci):
+            if lazy and any(c.cost < node.cost - 1e-9 for c in expansion.candidates):
+                break
+            focus = expansion.foci[expansion.next]
+            expansion.next += 1
+            own = self._focus_steps(node, focus, expansion.facts)
+            expansion.candidates += own
+            if own:
+                fresh.append((focus, own))
+        if fresh and self.scorer is not None:  # one Prolog call for the foci just examined
+            groups = [(expansion.facts[focus.task], [c.facts for c in own]) for focus, own in fresh]
+            values = iter(self.scorer(self.state_of(node), groups))
+            for _, own in fresh:
+                for candidate in own:
+                    candidate.q = float(next(values))
+        expansion.state = node.state
+        return expansion.candidates
+
+    def _focus_steps(self, node: Node, focus: Focus, facts: dict[str, list[str]]) -> list[Candidate]:
+        """The steps of one focus from ``node`` (its ``moves_per_focus`` cheapest), with
+        their facts written (and the focus's in ``facts``) when they are to be scored."""
+        plan = node.plan
+        own: list[Candidate] = []
+        applicable: set[str] = set()
+        for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason)):
+            moved = node.moved + self._moved_delta(plan, after, changes)
+            own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
+            applicable.add(action.operator)
+        if self.moves_per_focus is not None and len(own) > self.moves_per_focus:
+            keep = sorted(range(len(own)), key=lambda i: (own[i].cost, i))[: self.moves_per_focus]
+            own = [own[i] for i in sorted(keep)]
+        for candidate in own:
+            candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached(candidate.plan), False)
+        if own and self.scorer is not None:
+            for candidate in own:
+                candidate.facts = action_facts(plan, candidate.action, candidate.plan, candidate.moved - node.moved,
+                                               candidate.reward)
+            facts[focus.task] = focus_facts(plan, focus.task, applicable, focus.reason)
+        return own
+
+    def child(self, node: Node, candidate: Candidate) -> Node:
+        """The node that ``candidate`` leads to from ``node``."""
+        before, after = node.plan.times, candidate.plan.times
+        delayed = tuple(o for o in after.changed if after.end_of(o) > before.end_of(o) + 1e-9)
+        return Node(candidate.plan, candidate.moved, candidate.cost, node.depth + 1, node, candidate, delayed)
+
+    def example_facts(self, node: Node, candidate: Candidate) -> list[str]:
+        """The facts of (state, action) for the learner and for explanations."""
+        return self.state_of(node) + node.foci.get(candidate.focus.task, []) + candidate.facts
+
+    def _moved_delta(self, plan: Plan, after: Plan, changed: Iterable[str]) -> int:
+        """Change in orders moved from the plan before the disruption (DESIGN section 3:
+        resource or immediate predecessor differs), counted on the changed resources only."""
+        old, new = plan.schedule.sequences, after.schedule.sequences
+        return sum(self._moved_on(r, new.get(r, ())) - self._moved_on(r, old.get(r, ())) for r in changed)
+
+    def _moved_on(self, resource: str, sequence: tuple[str, ...]) -> int:
+        """Moved orders on one resource's sequence (memoised: sequences recur in a search)."""
+        key = (resource, sequence)
+        count = self._moved_memo.get(key)
+        if count is None:
+            count = self._moved_memo[key] = _moved_on(sequence, resource, self._reference)
+        return count
+
+
+def _moved_on(sequence: Sequence[str], resource: str, reference: Any) -> int:
+    count = 0
+    ref_where = reference.where
+    ref_seq = reference.sequence(resource)
+    for k, order in enumerate(sequence):
+        place = ref_where.get(order)
+        if place is None:
+            continue  # a new order: not counted (DESIGN section 3: orders present in both)
+        if place[0] != resource:
+            count += 1
+            continue
+        before = sequence[k - 1] if k else None
+        if (ref_seq[place[1] - 1] if place[1] else None) != before:
+            count += 1
+    return count
+
+
+@dataclass
+class _Expansion:
+    """How far a node's foci have been examined, and the candidates found so far."""
+
+    foci: list[Focus]
+    next: int = 0
+    candidates: list[Candidate] = field(default_factory=list)
+    facts: dict[str, list[str]] = field(default_factory=dict)
+    state: list[str] | None = None
+
+
+# ---------------------------------------------------------------------- searches
+
+
+def default_budget_ms(orders: int) -> float:
+    """Consult's search budget when none is given: 40 ms up to 20 orders, 1.5 ms more per
+    further order, at most 800 ms (the latency targets: 50 ms median at 10-20 orders,
+    1 s at 500 orders, with time left for building states and checking the result)."""
+    return min(800.0, 40.0 + 1.5 * max(0, orders - 20))
+
+
+def focus_rule(background: str | Path, reason: str) -> str:
+    """The text of the background's ``focus_candidate(Reason, ...)`` clause(s) for
+    ``reason``, with the comments written beside them ("" when there is none)."""
+    try:
+        text = Path(background).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    head = re.compile(r"^focus_candidate\(\s*" + re.escape(reason) + r"\s*,", re.M)
+    clauses = []
+    for match in head.finditer(text):
+        end = re.compile(r"\.\s*(%[^\n]*)?$", re.M).search(text, match.end())
+        clauses.append(text[match.start(): end.end() if end else len(text)].rstrip())
+    return "\n".join(clauses)
+
+
+@dataclass
+class SearchOutcome:
+    """The best node found, and how much searching it took."""
+
+    best: Node
+    expansions: int
+    seconds: float
+    widths: list[int]
+
+
+def ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates by Q-value (largest first); equal values by goal cost, then in order."""
+    order = sorted(range(len(candidates)), key=lambda i: (-round(candidates[i].q, 9), candidates[i].cost, i))
+    return [candidates[i] for i in order]
+
+
+def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_width: int = 64,
+                node_limit: int | None = None, rank: Callable[[Sequence[Candidate]], list[Candidate]] = ranked,
+                clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
+    """Anytime Q-guided beam search with iterative widening.
+
+    Width 1 is the greedy policy (the largest Q-value at each step); then widths 2, 4, ...
+    until the budget is spent: at each depth the beam keeps the ``width`` best children of
+    the nodes in it, ranked by Q-value (ties by cost), always including the child of
+    lowest cost, and never a plan seen before on that depth's beam. The best plan seen
+    anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
+
+    Parameters
+    ----------
+    budget_s : float
+        Wall-time budget (seconds); the pass in progress stops when it is spent.
+    max_depth : int
+        Longest repair (steps).
+    node_limit : int, optional
+        Stop after this many expansions (a budget that does not depend on the machine's
+        speed: with it the search is fully deterministic).
+    rank : callable
+        Orders candidates best first (default :func:`ranked`).
+
+    Returns
+    -------
+    SearchOutcome
+        The best node by goal cost (the root when nothing improved on it).
+    """
+    started = clock()
+    root = hood.root()
+    best = root
+    widths: list[int] = []
+
+    def out_of_budget() -> bool:
+        return clock() - started >= budget_s or (node_limit is not None and hood.expansions >= node_limit)
+
+    width = 1
+    while width <= max_width:
+        widths.append(width)
+        beam = [root]
+        seen = {root.plan.schedule}
+        complete = True
+        for _ in range(max_depth):
+            children: list[tuple[Node, Candidate]] = []
+            for node in beam:
+                if out_of_budget():
+                    complete = False
+                    break
+                children += [(node, c) for c in hood.expand(node, lazy=True) if c.plan.schedule not in seen]
+            if not children:
+                break
+            parent, cheapest = min(children, key=lambda pc: pc[1].cost)
+            if cheapest.cost < best.cost - 1e-9:  # anytime: every plan evaluated counts
+                best = hood.child(parent, cheapest)
+            picked = _pick(children, width, rank)
+            beam = []
+            for parent, candidate in picked:
+                seen.add(candidate.plan.schedule)
+                child = hood.child(parent, candidate)
+                beam.append(child)
+                if child.cost < best.cost - 1e-9:
+                    best = child
+            if not complete:
+                break
+        if out_of_budget() or not complete:
+            break
+        width *= 2
+    return SearchOutcome(best, hood.expansions, clock() - started, widths)
+
+
+def _pick(children: list[tuple[Node, Candidate]], width: int,
+          rank: Callable[[Sequence[Candidate]], list[Candidate]]) -> list[tuple[Node, Candidate]]:
+    """The beam's next members: the best child by Q-value, the lowest-cost child, then
+    the next best by Q-value, all with distinct plans."""
+    order = rank([c for _, c in children])
+    position = {id(c): k for k, c in enumerate(order)}
+    by_rank = sorted(children, key=lambda pc: position[id(pc[1])])
+    cheapest = min(children, key=lambda pc: pc[1].cost)
+    picked = [by_rank[0]]
+    if width > 1 and cheapest[1].plan.schedule != by_rank[0][1].plan.schedule:
+        picked.append(cheapest)
+    taken = {id(p[1]) for p in picked}
+    schedules = {p[1].plan.schedule for p in picked}
+    for pair in by_rank:
+        if len(picked) >= width:
+            break
+        if id(pair[1]) in taken or pair[1].plan.schedule in schedules:
+            continue
+        picked.append(pair)
+        schedules.add(pair[1].plan.schedule)
+    return picked
+
+
+def steepest_descent(hood: Neighbourhood, *, budget_s: float, max_depth: int | None = None,
+                     clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
+    """Plain steepest descent over the same steps: the lowest-cost candidate while it
+    improves, until a local optimum, ``max_depth`` steps or the budget."""
+    started = clock()
+    node = hood.root()
+    while max_depth is None or node.depth < max_depth:
+        if clock() - started >= budget_s:
+            break
+        candidates = hood.expand(node)
+        if not candidates:
+            break
+        costs = np.array([c.cost for c in candidates])
+        index = int(np.argmin(costs))
+        if costs[index] >= node.cost - 1e-9:
+            break
+        node = hood.child(node, candidates[index])
+    return SearchOutcome(node, hood.expansions, clock() - started, [1])

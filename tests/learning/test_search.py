@@ -1,0 +1,156 @@
+"""Repair with a moving focus: the search's invariants on random plans and events.
+
+Every consult output is validator-clean, never worse on the goal's measure than the
+disrupted plan, never moves an order started before ``now``, keeps every order exactly
+once, also along chains of events on one plan; the incremental figures the search reads
+(total tardiness, cleanout, moved orders) equal a recomputation.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from rrl.dispatching import dispatch
+from rrl.domain import Plan, validate
+from rrl.domain.metrics import compute_stability
+from rrl.errors import RRLError
+from rrl.events import EVENTS, draw_event
+from rrl.learning import RepairAgent
+from rrl.learning.search import Neighbourhood, beam_search, default_budget_ms, prolog_scorer, steepest_descent
+from tests.conftest import plans
+
+AGENTS: dict[str, RepairAgent] = {}
+
+
+def edd(scenario) -> Plan:
+    return Plan.build(scenario.problem, dispatch(scenario.problem, "edd"))
+
+
+def agent_for(plan: Plan, goal: str) -> RepairAgent:
+    """An untrained agent (Q = the step's reward): consult works on any plant."""
+    if goal not in AGENTS:
+        AGENTS[goal] = RepairAgent(plan.problem.plant, goal, max_steps=6)
+    return AGENTS[goal]
+
+
+def hit_on(plan: Plan, data: st.DataObject):
+    rng = random.Random(data.draw(st.integers(0, 10_000)))
+    event = data.draw(st.sampled_from(EVENTS))
+    latest = max(plan.times.end.values())
+    now = data.draw(st.sampled_from([None, None, 0.2 * latest, 0.4 * latest]))
+    try:
+        return draw_event(event, plan, rng, **({"now": now} if now is not None else {}))
+    except RRLError:  # nothing this event can hit in the plan (e.g. no order left to delay)
+        return None
+
+
+def check_repair(result, hit, agent: RepairAgent) -> None:
+    plan = result.plan
+    problems = validate(plan.problem, plan.schedule, plan.times, reference=(hit.before.schedule, hit.before.times))
+    assert problems == []
+    ctx = agent.goal.context(hit.before, hit.plan)
+    assert ctx.cost(plan) <= ctx.cost(hit.plan) + 1e-9
+    assert sorted(plan.schedule.orders()) == sorted(hit.plan.problem.orders)
+    for order, start in hit.plan.problem.frozen.items():
+        assert plan.times.start[order] == start
+        assert plan.schedule.where[order] == hit.plan.schedule.where[order]
+    assert plan.total_tardiness == pytest.approx(plan.metrics.total_tardiness, abs=1e-6)
+    for step in result.steps:
+        assert step.focus is not None and step.action.focal == step.focus.task
+        assert step.action.focal not in hit.plan.problem.frozen
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=20, min_orders=6), goal=st.sampled_from(["tardiness", "stability", "balancing"]), data=st.data())
+def test_consult_is_valid_never_worse_and_keeps_started_orders(plan, goal, data) -> None:
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, goal)
+    result = agent.repair(hit, node_limit=data.draw(st.integers(1, 12)), budget_ms=60_000)
+    event(f"repaired in {'some' if result.steps else 'no'} steps, {'with' if hit.plan.problem.frozen else 'no'} frozen orders")
+    check_repair(result, hit, agent)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=15, min_orders=5), data=st.data())
+def test_chains_of_events_on_one_plan(plan, data) -> None:
+    agent = agent_for(plan, "tardiness")
+    for _ in range(3):
+        hit = hit_on(plan, data)
+        if hit is None:
+            return
+        result = agent.repair(hit, node_limit=6, budget_ms=60_000)
+        check_repair(result, hit, agent)
+        plan = result.plan
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=15, min_orders=4), data=st.data())
+def test_incremental_figures_equal_a_recomputation(plan, data) -> None:
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, "stability")
+    ctx = agent.goal.context(hit.before, hit.plan)
+    hood = Neighbourhood(hit, ctx, agent.q_function, scorer=prolog_scorer(agent.q_function))
+    node = hood.root()
+    for _ in range(3):
+        candidates = hood.expand(node)
+        if not candidates:
+            return
+        for c in candidates:
+            fresh = Plan.build(c.plan.problem, c.plan.schedule)
+            assert c.plan.total_tardiness == pytest.approx(fresh.metrics.total_tardiness, abs=1e-6)
+            assert c.plan.total_cleanout == pytest.approx(fresh.metrics.total_cleanout, abs=1e-6)
+            assert c.plan.times.end == pytest.approx(fresh.times.end)
+            moved = compute_stability(c.plan.schedule, c.plan.times, hit.before.schedule, hit.before.times)
+            assert c.moved == moved.moved_orders
+            assert c.cost == pytest.approx(ctx.cost(c.plan), abs=1e-6)
+        node = hood.child(node, candidates[data.draw(st.integers(0, len(candidates) - 1))])
+
+
+def test_search_with_a_node_limit_is_deterministic(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    hit = draw_event("rush_order", edd(extruders), random.Random(3))
+    first = agent.repair(hit, node_limit=15, budget_ms=60_000)
+    second = agent.repair(hit, node_limit=15, budget_ms=60_000)
+    assert [str(s.action) for s in first.steps] == [str(s.action) for s in second.steps]
+    assert first.plan.schedule == second.plan.schedule
+
+
+def test_the_focus_moves_and_each_focus_names_its_rule(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    moved = 0
+    for seed in range(6):
+        hit = draw_event("rush_order", edd(extruders), random.Random(seed))
+        result = agent.repair(hit, node_limit=20, budget_ms=60_000)
+        for step in result.steps:
+            assert step.focus_rule.startswith(f"focus_candidate({step.focus.reason},")
+            moved += step.focus.reason != "event"
+    assert moved > 0
+
+
+def test_beam_search_is_anytime_and_at_least_the_greedy_pass(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    hit = draw_event("new_order", edd(extruders), random.Random(5))
+    ctx = agent.goal.context(hit.before, hit.plan)
+
+    def run(limit: int) -> float:
+        hood = Neighbourhood(hit, ctx, agent.q_function, scorer=prolog_scorer(agent.q_function))
+        return beam_search(hood, budget_s=60, max_depth=10, node_limit=limit).best.cost
+
+    costs = [run(limit) for limit in (1, 5, 20, 60)]
+    assert costs == sorted(costs, reverse=True)  # more search never hurts
+    hood = Neighbourhood(hit, ctx, agent.q_function)
+    descent = steepest_descent(hood, budget_s=60)
+    assert descent.best.cost <= ctx.cost(hit.plan) + 1e-9
+
+
+def test_default_budget_meets_the_latency_targets() -> None:
+    assert default_budget_ms(15) <= 45
+    assert default_budget_ms(500) <= 900
