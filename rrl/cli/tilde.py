@@ -38,7 +38,8 @@ def tilde() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the tree (Prolog rules defining predict/1).")
 @click.option("--incremental", is_flag=True,
-              help="Learn with TG, streaming the examples in file order, instead of batch TILDE.")
+              help="Learn with TG, streaming the examples in file order, instead of batch TILDE "
+                   "(regression or classification).")
 @click.option("--minimal-cases", type=click.IntRange(min=1), default=None,
               help="Fewest examples per leaf (overrides minimal_cases/1).")
 @click.option("--max-depth", type=click.IntRange(min=0), default=None,
@@ -79,7 +80,7 @@ def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Pat
     from rrl.relational import read_kb, read_settings
     from rrl.relational.forest import TildeForestClassifier, TildeForestRegressor
     from rrl.relational.model import TreeModel
-    from rrl.relational.tg import TGRegressor
+    from rrl.relational.tg import TGClassifier, TGRegressor
     from rrl.relational.tilde import TildeClassifier, TildeRegressor
 
     started = time.perf_counter()
@@ -95,9 +96,6 @@ def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Pat
     common: dict[str, Any] = {"minimal_cases": minimal_cases, "max_depth": max_depth, "significance": significance}
     model: TreeModel
     if incremental:
-        if classify:
-            raise RRLError(f"{kb_path}: --incremental (TG) learns numeric targets only; "
-                           "drop --incremental to learn a classification tree")
         if trees > 1:
             raise RRLError("--trees: a forest is grown in batch; drop --incremental")
         if prune:
@@ -105,7 +103,10 @@ def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Pat
         if settings.prune:
             click.echo(f"{settings_path}: prune(true) does not apply to TG (--incremental): "
                        "learning an unpruned tree", err=True)
-        model = TGRegressor(settings, background, min_samples=min_samples, **common)
+        if classify:
+            model = TGClassifier(settings, background, min_samples=min_samples, heuristic=heuristic, **common)
+        else:
+            model = TGRegressor(settings, background, min_samples=min_samples, **common)
     elif trees > 1 and classify:
         model = TildeForestClassifier(settings, background, n_trees=trees, max_candidates=candidates,
                                       random_state=seed, prune=prune, heuristic=heuristic, **common)

@@ -21,9 +21,9 @@ import numpy as np
 
 from rrl.errors import RRLError
 from rrl.relational.kb import Example
-from rrl.relational.model import Background
+from rrl.relational.model import Background, frequencies
 from rrl.relational.settings import Settings
-from rrl.relational.tilde import TildeClassifier, TildeRegressor, _frequencies, _Tilde
+from rrl.relational.tilde import TildeClassifier, TildeRegressor, _Tilde
 from rrl.relational.tree import Leaf, Node, body, count_nodes, leaves, negations, tree_rules
 
 
@@ -128,8 +128,8 @@ class TildeForestClassifier(_Forest, TildeClassifier):
         routes = self.apply(examples, shared_facts)
         total = np.zeros((len(examples), len(self.labels_)))
         for t, tree_leaves in enumerate(self.tree_leaves_):
-            table = np.array([_frequencies(n.distribution) for n in tree_leaves]
-                             + [_frequencies(self.default_distribution_)])
+            table = np.array([frequencies(n.distribution) for n in tree_leaves]
+                             + [frequencies(self.default_distribution_)])
             total = total + table[routes[:, t]]
         return total / len(self.trees_)
 

@@ -13,9 +13,19 @@ from rrl.errors import RRLError, SettingsError
 from rrl.relational.constants import Constants
 from rrl.relational.engine import World
 from rrl.relational.kb import Example
+from rrl.relational.labels import ClassLabels, UnknownClass
 from rrl.relational.language import Language
 from rrl.relational.settings import Settings, read_settings
-from rrl.relational.tree import Leaf, Node, body, count_nodes, leaves, negations, to_prolog
+from rrl.relational.tree import (
+    Leaf,
+    Node,
+    body,
+    count_nodes,
+    leaves,
+    negations,
+    to_prolog,
+    to_prolog_classes,
+)
 
 _TREES = itertools.count(1)
 Background = str | Path | Sequence[str | Path] | None
@@ -194,3 +204,90 @@ class TreeModel(BaseEstimator):  # type: ignore[misc]
     def to_prolog(self) -> str:
         """The tree as readable Prolog rules defining ``predict(Value)`` (see tree.to_prolog)."""
         return to_prolog(self._fitted(), self.fact_preds_, self.default_, self._learner, self.n_examples_)
+
+
+class ClassTree:
+    """What every classification tree (TILDE's, TG's, a forest's) shares: its classes,
+    class probabilities from the leaves' class counts, accuracy, and the Prolog form
+    with ``classify/2``.  Mixed into a :class:`TreeModel`."""
+
+    settings_: Settings
+    labels_: ClassLabels
+    classes_: np.ndarray
+    default_distribution_: np.ndarray
+    default_: object
+    leaves_: list[Node]
+    fact_preds_: list[str]
+    n_examples_: int
+    _learner: str
+
+    def _set_classes(self, examples: Sequence[Example]) -> np.ndarray:
+        """Set the classes (``labels_``, ``classes_``: those of classes/1, else those of
+        the examples) and the class counts of the examples (``default_distribution_``,
+        the prediction where the root query fails); return each example's class index.
+
+        Raises:
+            RRLError: a target is none of the classes (names the .kb file and line).
+        """
+        self.labels_ = ClassLabels.of([e.target for e in examples], self.settings_.classes)
+        self.classes_ = np.array(self.labels_.values, dtype=object)
+        index = self._class_index(examples)
+        self.default_distribution_ = np.bincount(index, minlength=len(self.labels_)).astype(float)
+        self.default_ = self.labels_.values[int(np.argmax(self.default_distribution_))]
+        return index
+
+    def _class_index(self, examples: Sequence[Example]) -> np.ndarray:
+        """Each example's class index.
+
+        Raises:
+            RRLError: a target is none of the classes (names the .kb file and line).
+        """
+        try:
+            return np.array(self.labels_.index([e.target for e in examples]), dtype=int)
+        except UnknownClass as error:
+            declared = (f" of classes/1 in {self.settings_.source}" if self.settings_.classes
+                        else " (declare every class with classes/1 in the settings)")
+            raise example_error(examples[error.position], f"{error}{declared}") from None
+
+    def predict_proba(self, examples: Sequence[Example], shared_facts: Sequence[str] = ()) -> np.ndarray:
+        """Class probabilities of each example: the class frequencies of the training
+        examples in the leaf it reaches (of all training examples when the root query
+        fails); columns in the order of ``classes_``."""
+        index = self.apply(examples, shared_facts)  # type: ignore[attr-defined]
+        table = np.array([frequencies(n.distribution) for n in self.leaves_]
+                         + [frequencies(self.default_distribution_)])
+        return table[index]  # type: ignore[no-any-return]
+
+    def predict(self, examples: Sequence[Example], shared_facts: Sequence[str] = ()) -> np.ndarray:
+        """The predicted class of each example (the largest probability, the first class
+        on ties: a leaf's majority class)."""
+        return self.classes_[np.argmax(self.predict_proba(examples, shared_facts), axis=1)]  # type: ignore[no-any-return]
+
+    def score(self, examples: Sequence[Example], y: object = None, sample_weight: object = None) -> float:
+        """Accuracy on examples with targets."""
+        truth = self.labels_.index([e.target for e in examples])
+        predicted = self.labels_.index(list(self.predict(examples)))
+        return float(np.mean(np.array(truth) == np.array(predicted)))
+
+    def leaves(self) -> list[Leaf]:
+        """The abstract states in decision-list order, with majority class, training
+        count and class distribution (see :meth:`TreeModel.leaves`)."""
+        tree = self._fitted()  # type: ignore[attr-defined]
+        return [Leaf(body(n), n.value, n.count, negated, self._distribution(n))
+                for n, negated in zip(self.leaves_, negations(tree), strict=True)]
+
+    def _distribution(self, node: Node) -> tuple[tuple[object, int], ...]:
+        assert node.distribution is not None
+        return tuple(zip(self.labels_.values, (int(c) for c in node.distribution), strict=True))
+
+    def to_prolog(self) -> str:
+        """The tree as Prolog rules defining ``classify(Class, Probabilities)`` and
+        ``predict(Class)`` (see tree.to_prolog_classes)."""
+        return to_prolog_classes(self._fitted(), self.fact_preds_, self.labels_.texts,  # type: ignore[attr-defined]
+                                 self.default_distribution_, self._learner, self.n_examples_)
+
+
+def frequencies(counts: np.ndarray | None) -> np.ndarray:
+    """Class counts as frequencies (all zero for no examples)."""
+    assert counts is not None
+    return counts / max(float(counts.sum()), 1.0)

@@ -19,20 +19,15 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from rrl.errors import RRLError
 from rrl.relational.kb import Example
-from rrl.relational.labels import ClassLabels, UnknownClass
 from rrl.relational.language import Query, Refinement, test_goal
-from rrl.relational.model import Background, TreeModel, example_error
+from rrl.relational.model import Background, ClassTree, TreeModel, example_error
 from rrl.relational.pruning import prune_pessimistic, prune_reduced_error
 from rrl.relational.settings import HEURISTICS, Settings
 from rrl.relational.terms import conjunction
 from rrl.relational.tree import (
-    Leaf,
     Node,
     best_class_split,
     best_split,
-    body,
-    negations,
-    to_prolog_classes,
 )
 
 
@@ -262,7 +257,7 @@ class TildeRegressor(RegressorMixin, _Tilde):  # type: ignore[misc]
         prune_reduced_error(tree, held_back, self._passing_test, error)
 
 
-class TildeClassifier(ClassifierMixin, _Tilde):  # type: ignore[misc]
+class TildeClassifier(ClassTree, ClassifierMixin, _Tilde):  # type: ignore[misc]
     """Batch learner of a first-order classification tree (Tilde's classification mode).
 
     The targets are classes: atoms (``target(active)``), or numbers when the settings
@@ -322,21 +317,6 @@ class TildeClassifier(ClassifierMixin, _Tilde):  # type: ignore[misc]
             raise RRLError(f"heuristic {self.heuristic_!r}: expected one of {', '.join(HEURISTICS)}")
         return index
 
-    def _set_classes(self, examples: Sequence[Example]) -> np.ndarray:
-        """Set the classes (``labels_``, ``classes_``, the default distribution) and
-        return each example's class index."""
-        self.labels_ = ClassLabels.of([e.target for e in examples], self.settings_.classes)
-        self.classes_ = np.array(self.labels_.values, dtype=object)
-        try:
-            index = self.labels_.index([e.target for e in examples])
-        except UnknownClass as error:
-            declared = " of classes/1 in " + self.settings_.source if self.settings_.classes else ""
-            raise example_error(examples[error.position], f"{error}{declared}") from None
-        counts = np.bincount(index, minlength=len(self.labels_))
-        self.default_distribution_ = counts.astype(float)
-        self.default_ = self.labels_.values[int(np.argmax(counts))]
-        return np.array(index, dtype=int)
-
     def _stats(self, ids: list[int]) -> np.ndarray:
         y = self._y[np.asarray(ids, dtype=int) - self._first] if ids else np.zeros(0, dtype=int)
         return np.bincount(y, minlength=len(self.labels_)).astype(float)
@@ -357,46 +337,3 @@ class TildeClassifier(ClassifierMixin, _Tilde):  # type: ignore[misc]
 
     def _prune(self, tree: Node, held_back: list[int]) -> None:
         prune_pessimistic(tree, self.confidence)
-
-    # -- prediction --------------------------------------------------------------
-
-    def predict_proba(self, examples: Sequence[Example], shared_facts: Sequence[str] = ()) -> np.ndarray:
-        """Class probabilities of each example: the class frequencies of the training
-        examples in the leaf it reaches (of all training examples when the root query
-        fails); columns in the order of ``classes_``."""
-        index = self.apply(examples, shared_facts)
-        table = np.array([_frequencies(n.distribution) for n in self.leaves_]
-                         + [_frequencies(self.default_distribution_)])
-        return table[index]
-
-    def predict(self, examples: Sequence[Example], shared_facts: Sequence[str] = ()) -> np.ndarray:
-        """The predicted class of each example (the leaf's majority class)."""
-        return self.classes_[np.argmax(self.predict_proba(examples, shared_facts), axis=1)]  # type: ignore[no-any-return]
-
-    def score(self, examples: Sequence[Example], y: object = None, sample_weight: object = None) -> float:
-        """Accuracy on examples with targets."""
-        truth = self.labels_.index([e.target for e in examples])
-        predicted = self.labels_.index(list(self.predict(examples)))
-        return float(np.mean(np.array(truth) == np.array(predicted)))
-
-    def leaves(self) -> list[Leaf]:
-        """The abstract states in decision-list order, with majority class, training
-        count and class distribution (see :meth:`TreeModel.leaves`)."""
-        tree = self._fitted()
-        return [Leaf(body(n), n.value, n.count, negated, self._distribution(n))
-                for n, negated in zip(self.leaves_, negations(tree), strict=True)]
-
-    def _distribution(self, node: Node) -> tuple[tuple[object, int], ...]:
-        assert node.distribution is not None
-        return tuple(zip(self.labels_.values, (int(c) for c in node.distribution), strict=True))
-
-    def to_prolog(self) -> str:
-        """The tree as Prolog rules defining ``classify(Class, Probabilities)`` and
-        ``predict(Class)`` (see tree.to_prolog_classes)."""
-        return to_prolog_classes(self._fitted(), self.fact_preds_, self.labels_.texts, self.default_distribution_,
-                                 self._learner, self.n_examples_)
-
-
-def _frequencies(counts: np.ndarray | None) -> np.ndarray:
-    assert counts is not None
-    return counts / max(float(counts.sum()), 1.0)

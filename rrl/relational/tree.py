@@ -260,7 +260,8 @@ def _header(kind: str, learner: str, n_examples: int, n_leaves: int, n_nodes: in
         f"% {n_leaves} leaves, {n_nodes} nodes, written as a decision list.",
         "% Use: consult the background knowledge and this file, assert the facts of one",
         f"% model (example), then ask  ?- {ask}",
-        "% The first rule whose body holds gives the answer; its body is the abstract state.",
+        f"% The first rule whose body holds gives the {'value' if kind == 'regression' else 'class'}; "
+        "its body is the abstract state.",
     ]
 
 

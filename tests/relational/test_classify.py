@@ -16,6 +16,7 @@ from rrl.cli.main import cli
 from rrl.errors import RRLError, SettingsError
 from rrl.relational import Example, TildeClassifier, read_kb, synthetic, write_kb
 from rrl.relational.forest import TildeForestClassifier
+from rrl.relational.tg import TGClassifier
 from rrl.relational.tree import best_class_split, entropy
 
 
@@ -156,16 +157,17 @@ facts(S, Fs) :- read(S, T),
 
 
 @pytest.mark.skipif(shutil.which("swipl") is None, reason="needs the swipl executable")
-@pytest.mark.parametrize("trees", [1, 4])
+@pytest.mark.parametrize("trees", [1, 4, "tg"])
 def test_tree_file_gives_the_same_classes_in_plain_swipl(tmp_path, mol, trees):
     noisy = tmp_path / "noisy.kb"
     write_kb(synthetic.make_molecules(150, seed=6, noise=0.2), noisy)
     out = tmp_path / "tree.pl"
+    mode = ["--incremental", "--min-samples", "20", "--significance", "1"] if trees == "tg" else ["--trees", str(trees)]
     result = CliRunner().invoke(cli, ["tilde", "fit", "--kb", str(noisy), "--settings", str(mol["settings"]),
-                                      "--out", str(out), "--trees", str(trees), "--json"])
+                                      "--out", str(out), "--json", *mode])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["leaves"] >= 3 and summary.get("trees", 1) == trees
+    assert summary["leaves"] >= 3 and summary.get("trees", 1) == (1 if trees == "tg" else trees)
     result = CliRunner().invoke(cli, ["tilde", "predict", "--tree", str(out), "--kb", str(mol["test"]), "--json"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
@@ -181,7 +183,8 @@ def test_tree_file_gives_the_same_classes_in_plain_swipl(tmp_path, mol, trees):
         pairs = dict(part.split("-") for part in probs.strip("[]").split(","))
         assert {c: float(v) for c, v in pairs.items()} == probabilities[key]
     # the estimator itself gives the same classes and probabilities
-    model = (TildeForestClassifier(mol["settings"], n_trees=trees) if trees > 1
+    model = (TGClassifier(mol["settings"], min_samples=20, significance=1) if trees == "tg"
+             else TildeForestClassifier(mol["settings"], n_trees=trees) if trees > 1
              else TildeClassifier(mol["settings"])).fit(read_kb(noisy))
     assert model.to_prolog() == out.read_text()
     test = read_kb(mol["test"])
@@ -191,8 +194,29 @@ def test_tree_file_gives_the_same_classes_in_plain_swipl(tmp_path, mol, trees):
                for i, e in enumerate(test))
 
 
-def test_incremental_learning_of_classes_is_refused(tmp_path, mol):
-    result = CliRunner().invoke(cli, ["tilde", "fit", "--kb", str(mol["train"]), "--settings", str(mol["settings"]),
-                                      "--out", str(tmp_path / "t.pl"), "--incremental"])
-    assert result.exit_code != 0 and "numeric targets only" in result.output
-    assert not (tmp_path / "t.pl").exists()
+def test_tg_learns_the_rule_from_a_stream(mol, held_out):
+    stream = synthetic.make_molecules(600, seed=9)
+    model = TGClassifier(mol["settings"], min_samples=100, batch_size=50)
+    for start in range(0, len(stream), 50):
+        model.partial_fit(stream[start:start + 50])
+    assert model.score(held_out) == 1.0
+    first = model.leaves()[0]
+    assert first.conjunction == "atm(Atom1, n, Charge2), bond(Atom1, Atom3, 2), atm(Atom3, o, Charge4)"
+    assert first.value == "active" and sum(c for _, c in first.distribution) == first.count
+    assert sum(leaf.count for leaf in model.leaves()) == 600
+    # no example kept: a leaf remembers class counts per candidate test
+    assert all(leaf.state.passed.shape[1] == 2 for leaf in model.leaves_)
+
+
+def test_tg_classes_come_from_the_first_batch_or_classes_1(tmp_path, mol):
+    model = TGClassifier(mol["settings"]).partial_fit([Example("a", ["atm(a0, n, 0.1)"], "active"),
+                                                     Example("b", ["atm(a0, o, 0.1)"], "inactive")])
+    with pytest.raises(RRLError, match="example c: target 'other' is none of the classes active, inactive "
+                                       r"\(declare every class with classes/1"):
+        model.partial_fit([Example("c", ["atm(a0, c, 0.1)"], "other")])
+    declared = tmp_path / "declared.s"
+    declared.write_text(synthetic.CLASS_SETTINGS + "classes([active, inactive, other]).\n")
+    model = TGClassifier(declared).partial_fit([Example("a", ["atm(a0, n, 0.1)"], "active")])
+    model.partial_fit([Example("c", ["atm(a0, c, 0.1)"], "other")])
+    assert list(model.classes_) == ["active", "inactive", "other"]
+    assert model.default_distribution_.tolist() == [1.0, 0.0, 1.0]
