@@ -105,11 +105,12 @@ class _Tilde(TreeModel):
         """Grow (and, when asked, prune) one tree on the loaded examples ``ids``."""
         held_back: list[int] = []
         grow = ids
-        if self.prune_ and self._holds_back:
-            order = np.random.default_rng(0 if rng is None else rng.integers(2**32)).permutation(len(ids))
-            cut = len(ids) - len(ids) // 3
-            grow = [ids[i] for i in sorted(order[:cut])]
-            held_back = [ids[i] for i in sorted(order[cut:])]
+        if self.prune_ and self._holds_back:  # a third of the distinct examples, seeded
+            distinct = sorted(set(ids))
+            order = np.random.default_rng(0 if rng is None else rng.integers(2**32)).permutation(len(distinct))
+            kept_out = {distinct[i] for i in order[len(distinct) - len(distinct) // 3:]}
+            grow = [i for i in ids if i not in kept_out]
+            held_back = sorted(kept_out)
         root = self.language_.root()
         tree = self._grow(root, self._covered(root, grow), 0, rng, max_candidates)
         if self.prune_:
