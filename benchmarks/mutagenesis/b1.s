@@ -15,8 +15,8 @@ rmode(atm(+A, -, #, -)).                        % atom A is of type T
 rmode(sbond(+A, -B, #)).                        % A has a bond of type K
 rmode((sbond(+A, -B, #), atm(B, -, #, -))).     % ... to an atom of type T (lookahead)
 
-% Tilde's classification settings as ACE's own Mutagenesis example sets them:
-% information gain, C4.5 pruning; leaves of at least 2 molecules.
+% information gain and C4.5 pruning, as ACE's own Mutagenesis example sets them (the
+% best of the variants tried on the same ten folds: see docs/benchmarks.md).
 heuristic(gain).
 prune(true).
 minimal_cases(2).
