@@ -25,7 +25,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[ppo,cpsat,dev]"
+	$(BIN)/python -m pip install -q -e ".[ppo,cpsat,tune,dev]"
 	touch $(STAMP)
 
 deps: swipl $(STAMP)

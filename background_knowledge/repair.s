@@ -36,6 +36,27 @@ type(focal_first).
 type(tardy_after_focal).
 type(due_later_before_focal).
 type(less_loaded_alternative).
+% Moving focus and the concepts a planner reasons with (docs/state.md)
+type(focus_by(reason)).
+type(focus_reason(reason)).
+type(event_focal(task)).
+type(delayed(task)).
+type(previous_focus(task)).
+type(focal_slack(num)).
+type(focal_tardy_block(count)).
+type(focal_inverted).
+type(focal_in_chain).
+type(inversion(task, task)).
+type(waits_for(task, task)).
+type(chain_started(task)).
+type(target_load(num)).
+type(target_tardiness(num)).
+type(target_less_loaded).
+type(other_due_later).
+type(other_tardy).
+type(moves_more).
+type(action_frees_chain).
+type(action_delta_moved(count)).
 
 % Root: every path starts from the focal task and the action under evaluation.
 root((focal(F), action(Op, F, U))).
@@ -73,6 +94,32 @@ rmode(immediately_precedes(+U, +F)).
 rmode(larger(+U, +F)).
 rmode(starts_earlier(+U, +F)).
 rmode(focal_first).
+
+% Where the focus came from, and what the planner sees around it.
+rmode(focus_by(#)).
+rmode(focus_reason(#)).
+rmode(event_focal(+F)).
+rmode(delayed(+F)).
+rmode(previous_focus(+F)).
+rmode(1: (focal_slack(-S), S >= #)).
+rmode(1: (focal_tardy_block(-N), N >= #)).
+rmode(focal_inverted).
+rmode(focal_in_chain).
+rmode(chain_started(+F)).
+rmode(inversion(+U, +F)).
+rmode(inversion(+F, +U)).
+rmode(waits_for(+U, +F)).
+rmode(waits_for(+F, +U)).
+
+% Where F goes, and what else the action disturbs.
+rmode(1: (target_load(-L), L >= #)).
+rmode(1: (target_tardiness(-X), X >= #)).
+rmode(target_less_loaded).
+rmode(other_due_later).
+rmode(other_tardy).
+rmode(moves_more).
+rmode(action_frees_chain).
+rmode(1: (action_delta_moved(-D), D >= #)).
 
 minimal_cases(10).
 max_depth(6).

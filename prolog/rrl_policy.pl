@@ -12,6 +12,7 @@
             rrl_policy_clause/4,      % +Module, +StateText, +ActionText, -ClauseIndex
             rrl_policy_clauses/3,     % +Module, +ExamplesText, -IndicesText
             rrl_state/2,              % +Module, +StateText
+            rrl_state_text/3,         % +Module, +StateText, -Empty
             rrl_focus/3,              % +Module, +PerReason, -CandidatesText
             rrl_state_focus/4,        % +Module, +StateText, +PerReason, -CandidatesText
             rrl_focus_operators/2,    % +Module, -PairsText
@@ -130,6 +131,11 @@ rrl_focus(M, PerReason, Out) :-
     reverse(Chosen0, Chosen),
     findall(Line, ( member(T-R, Chosen), format(string(Line), "~w\x1f\~w", [T, R]) ), Lines),
     atomic_list_concat(Lines, '\x1e\', Out).
+
+%!  rrl_state_text(+M, +StateText, -Out) is det.
+%   rrl_state/2 with an (empty) answer, for callers that always read one.
+rrl_state_text(M, StateText, '') :-
+    rrl_state(M, StateText).
 
 %!  rrl_state_focus(+M, +StateText, +PerReason, -Out) is det.
 %   rrl_state/2 then rrl_focus/3, in one call.

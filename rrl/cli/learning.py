@@ -32,8 +32,11 @@ from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.goals import GOALS
 from rrl.learning.policy_io import check_policy_target
 
-#: Longest search a consult may be given (ten minutes).
+#: Longest search a consult may be given (ten minutes), most training episodes of one run,
+#: longest repair: bounds that keep every command finite (docs/security.md).
 MAX_BUDGET_MS = 600_000.0
+MAX_EPISODES = 1_000_000
+MAX_STEPS = 1000
 
 #: Which events each consult option belongs to.
 EVENT_OPTIONS = {
@@ -49,23 +52,29 @@ policy_option = click.option("--policy", "policy_dir", required=True,
 
 def register(cli: click.Group) -> None:
     """Add the repair-policy commands to the ``rrl`` group."""
-    for command in (train, consult, policy, evaluate_command):
+    for command in (train, consult, policy, evaluate_command, tune_command):
         cli.add_command(command)
 
 
 @click.command(short_help="Learn a repair policy by relational Q-learning.")
-@click.option("--goal", type=click.Choice(list(GOALS)), required=True,
+@click.option("--goal", type=click.Choice(list(GOALS)), default=None,
               help="tardiness: back to the tardiness before the disruption; stability: few moved orders; "
-                   "balancing: a mix (docs/goals.md).")
-@scenario_option
-@click.option("--episodes", type=click.IntRange(1), default=450, show_default=True, help="Training episodes.")
+                   "balancing: a mix (docs/goals.md). Required unless --resume.")
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Scenario file (YAML or JSON) whose plant the policy learns on. Required unless --resume.")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Continue a saved policy (its learner.json) for --episodes more episodes, with its own plant, "
+                   "goal and parameters; --seed, when given, reseeds its random stream.")
+@click.option("--episodes", type=click.IntRange(1, MAX_EPISODES), default=450, show_default=True,
+              help=f"Training episodes (at most {MAX_EPISODES}).")
 @seed_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Policy directory to write (policy.pl, policy.json, background.pl, curve.png).")
+              help="Policy directory to write (policy.pl, policy.json, learner.json, background.pl, curve.png).")
 @click.option("--event", "event", default="new_order", show_default=True,
               help=f"Disruption drawn per episode: one of {', '.join(EVENTS)}, a comma list, or mix.")
 @click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
-@click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True, help="Step limit per episode.")
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=10, show_default=True,
+              help=f"Step limit per episode, and the longest repair of the policy (at most {MAX_STEPS}).")
 @click.option("--eval-every", type=click.IntRange(0), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default="edd",
@@ -73,15 +82,33 @@ def register(cli: click.Group) -> None:
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model for --rule ppo (default: the shipped one for the plant).")
 @json_option
-def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, event: str, orders: str,
-          max_steps: int, eval_every: int, rule: str, model: Path | None, as_json: bool) -> None:
+@click.pass_context
+def train(ctx: click.Context, goal: str | None, scenario_path: Path | None, resume: Path | None, episodes: int,
+          seed: int, out: Path, event: str, orders: str, max_steps: int, eval_every: int, rule: str,
+          model: Path | None, as_json: bool) -> None:
     """Learn a repair policy by relational Q-learning on the scenario's plant.
 
     Each episode draws an order book on the plant (sizes 100-1000 kg, due dates from
     the load), builds its plan with --rule, hits it with --event, and repairs it with
-    operators chosen epsilon-greedily from the current first-order regression tree (TG).
-    The tree is written as readable Prolog rules in OUT/policy.pl.
+    steps chosen epsilon-greedily from the current first-order regression tree (TG),
+    the focal task moving from step to step (docs/goals.md). The tree is written as
+    readable Prolog rules in OUT/policy.pl; OUT/learner.json keeps what --resume needs.
     """
+    if resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in ("goal", "scenario_path", "event", "orders", "max_steps",
+                                                             "rule", "model")
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            flag = given[0].replace("--scenario-path", "--scenario")
+            raise RRLError(f"{flag} does not apply with --resume: the policy's own is kept")
+        check_policy_target(out)
+        agent = RepairAgent.load(resume)
+        if ctx.get_parameter_source("seed") == click.core.ParameterSource.COMMANDLINE:
+            agent.reseed(seed)
+        _learn_and_save(agent, episodes, out, eval_every, as_json, f"{resume.name} (resumed)", [])
+        return
+    if goal is None or scenario_path is None:
+        raise RRLError("--goal and --scenario are required (or --resume DIR)")
     scenario = load_scenario(scenario_path)
     check_policy_target(out)
     builder = None
@@ -96,6 +123,13 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
             return result.plan.schedule
     agent = RepairAgent(scenario.plant, goal, events=parse_events(event), orders=parse_orders(orders),
                         rule=rule, builder=builder, max_steps=max_steps, seed=seed)
+    _learn_and_save(agent, episodes, out, eval_every, as_json, scenario.name, fallbacks)
+
+
+def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: int, as_json: bool, name: str,
+                    fallbacks: list[str]) -> None:
+    """Train ``agent`` for ``episodes`` more episodes, write the policy and its curve, report."""
+    goal = agent.goal.name
     started = time.perf_counter()
     agent.learn(episodes, progress=progress_enabled(as_json), eval_every=eval_every)
     seconds = time.perf_counter() - started
@@ -104,10 +138,10 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 
     if agent.evaluations:
         learning_curves({goal: agent.evaluations}, out / "curve.png", window=1,
-                        title=f"{scenario.name} ({goal}): greedy policy on 20 validation cases every {eval_every} episodes")
+                        title=f"{name} ({goal}): greedy search on 20 validation cases every {eval_every} episodes")
     else:
         learning_curves({goal: [r.to_dict() for r in agent.curve]}, out / "curve.png",
-                        title=f"{scenario.name}: training episodes ({goal})")
+                        title=f"{name}: training episodes ({goal})")
     curve = [r.to_dict() for r in agent.curve]
     if fallbacks:
         click.echo(f"rrl: warning: the PPO model failed on {len(fallbacks)} of the initial plans, which came from "
@@ -116,7 +150,8 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
         print_json({"episodes": episodes, "seconds": seconds, "curve": curve})
         return
     last = agent.curve[-min(50, len(curve)):]
-    click.echo(f"trained {episodes} episodes in {seconds:.1f} s: {agent.n_leaves} abstract states")
+    click.echo(f"trained {episodes} episodes in {seconds:.1f} s ({agent.episodes_} in all): "
+               f"{agent.n_leaves} abstract states")
     click.echo(f"  last {len(last)} episodes: mean steps {sum(r.steps for r in last) / len(last):.2f}, "
                f"goal reached {sum(r.reached for r in last) / len(last):.0%}, "
                f"mean tardiness improvement {sum(r.improvement for r in last) / len(last):.2f} h")
@@ -136,10 +171,11 @@ def train(goal: str, scenario_path: Path, episodes: int, seed: int, out: Path, e
 @click.option("--order", default=None, help="material_delay: the order whose material is late.")
 @click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
-@click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit (default: the policy's).")
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=None,
+              help=f"Longest repair in steps (default: the policy's; at most {MAX_STEPS}).")
 @click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
               help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
-                   f"further order, at most 800; at most {MAX_BUDGET_MS:.0f}).")
+                   f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -345,7 +381,9 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
         report = evaluate(agent, held_out, methods=chosen, propositional=baseline, cpsat_seconds=cpsat_seconds,
                           budget_ms=budget_ms, progress=lambda _: bar.update(1))
     if plots is not None:
-        _plot_evaluation(report, plots / "evaluation.png")
+        from rrl.viz import repair_comparison
+
+        repair_comparison(report, plots / "evaluation.png")
     if as_json:
         print_json(report.to_dict())
         return
@@ -354,31 +392,58 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
     click.echo(report.table())
 
 
-def _plot_evaluation(report: Any, path: Path) -> None:
-    """Two panels: the spread of repaired tardiness per method, and the stability front
-    (total tardiness against moved orders: each case a faint dot, each method's mean a
-    large marker; lower left is better on both)."""
-    from rrl.viz.gantt import new_figure, save_figure
+@click.command("tune", short_help="Tune the training parameters with Optuna.")
+@click.option("--goal", type=click.Choice(list(GOALS)), required=True, help="The repair goal to tune for.")
+@scenario_option
+@click.option("--trials", type=click.IntRange(1, 1000), default=20, show_default=True, help="Policies trained.")
+@click.option("--episodes", type=click.IntRange(1, 100_000), default=150, show_default=True,
+              help="Training episodes per trial.")
+@click.option("--cases", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Validation cases per trial, drawn from the training distribution.")
+@click.option("--node-limit", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="Search expansions per validation repair (a budget that does not depend on the machine).")
+@click.option("--event", "event", default="mix", show_default=True,
+              help=f"Disruptions drawn: one of {', '.join(EVENTS)}, a comma list, or mix.")
+@click.option("--orders", default="10-20", show_default=True, help="Orders per case, N or N-M.")
+@seed_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also train a policy with the best parameters (--final-episodes) and write it here.")
+@click.option("--final-episodes", type=click.IntRange(1, 100_000), default=450, show_default=True,
+              help="Episodes of the policy written to --out.")
+@json_option
+def tune_command(goal: str, scenario_path: Path, trials: int, episodes: int, cases: int, node_limit: int, event: str,
+                 orders: str, seed: int, out: Path | None, final_episodes: int, as_json: bool) -> None:
+    """Search the training parameters (gamma, exploration, n-step returns, TG's split
+    thresholds, focus width, moves per focus) with Optuna's seeded TPE sampler.
 
-    fig = new_figure(13, 4.5)
-    ax = fig.add_subplot(1, 2, 1)
-    names = list(report.methods)
-    ax.boxplot([report.methods[n].per_case for n in names], showmeans=True)
-    ax.set_xticks(range(1, len(names) + 1), names, rotation=25, ha="right")
-    ax.axhline(report.disrupted_tardiness, color="tab:red", linestyle="--", label="disrupted (mean)")
-    ax.axhline(report.before_tardiness, color="tab:green", linestyle=":", label="before the event (mean)")
-    ax.set_ylabel("total tardiness after repair (h)")
-    ax.set_title(f"Repairs of the same {report.cases} held-out cases (mean: triangle)")
-    ax.legend(loc="upper right")
-    front = fig.add_subplot(1, 2, 2)
-    for k, name in enumerate(names):
-        summary = report.methods[name]
-        color = f"C{k % 10}"
-        front.scatter(summary.per_case_moved, summary.per_case, s=8, alpha=0.25, color=color)
-        front.scatter([summary.moved_orders], [summary.total_tardiness], s=90, color=color, edgecolor="black",
-                      label=name, zorder=3)
-    front.set_xlabel("moved orders (resource or predecessor changed)")
-    front.set_ylabel("total tardiness after repair (h)")
-    front.set_title("Tardiness against stability (per case, and mean)")
-    front.legend(loc="upper right", fontsize="small")
-    save_figure(fig, path)
+    Each trial trains a policy on the scenario's plant and scores it by the mean goal
+    cost of repairing validation cases drawn from the training distribution (never the
+    held-out cases of `rrl evaluate`). Needs the optional extra: pip install 'rrl-repair[tune]'.
+    """
+    from rrl.learning.tune import tune
+
+    scenario = load_scenario(scenario_path)
+    fixed: dict[str, Any] = {"events": parse_events(event), "orders": parse_orders(orders)}
+    if out is not None:
+        check_policy_target(out)
+    from tqdm import tqdm
+
+    with tqdm(total=trials, disable=not progress_enabled(as_json), unit="trial", leave=False) as bar:
+        def done(record: dict[str, Any]) -> None:
+            bar.update(1)
+            bar.set_postfix(score=f"{record['score']:.2f}")
+        result = tune(scenario.plant, goal, trials=trials, episodes=episodes, cases=cases, node_limit=node_limit,
+                      fixed=fixed, seed=seed, callback=done)
+    if out is not None:
+        agent = RepairAgent(scenario.plant, goal, seed=seed, **fixed, **result.best_params)
+        agent.learn(final_episodes, progress=progress_enabled(as_json))
+        agent.save(out)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    click.echo(f"{trials} trials of {episodes} episodes on {scenario.name} ({goal}); best mean goal cost "
+               f"{result.best_score:.3f} on {cases} validation cases with:")
+    for name, value in result.best_params.items():
+        click.echo(f"  {name} = {value:.4g}" if isinstance(value, float) else f"  {name} = {value}")
+    if out is not None:
+        click.echo(f"policy trained with them for {final_episodes} episodes written to {out}/")

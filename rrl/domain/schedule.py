@@ -24,12 +24,13 @@ class Schedule:
         Resources with no orders may be left out.
     """
 
-    __slots__ = ("_hash", "_parent", "_sequences", "_where")
+    __slots__ = ("_hash", "_parent", "_parts", "_sequences", "_where")
 
     def __init__(self, sequences: Mapping[str, Sequence[str]]) -> None:
         self._sequences: dict[str, tuple[str, ...]] = {r: tuple(s) for r, s in sequences.items()}
         self._where: dict[str, tuple[str, int]] | None = None
         self._hash: int | None = None
+        self._parts: dict[str, int] | None = None  # each resource's share of the hash
         self._parent: Schedule | None = None  # where to patch the position index from
 
     @property
@@ -97,8 +98,14 @@ class Schedule:
         # Repair searches keep sets of visited schedules: the hash is a sum over resources,
         # so a changed copy corrects its parent's hash for the changed resources alone.
         if self._hash is None:
-            self._hash = sum(_part(r, s) for r, s in self._sequences.items()) & _MASK
+            self._hash = sum(self.parts().values()) & _MASK
         return self._hash
+
+    def parts(self) -> dict[str, int]:
+        """Each resource's share of the hash (computed once)."""
+        if self._parts is None:
+            self._parts = {r: _part(r, s) for r, s in self._sequences.items()}
+        return self._parts
 
     def __repr__(self) -> str:
         body = ", ".join(f"{r}: {list(s)}" for r, s in self._sequences.items())
@@ -117,9 +124,10 @@ class Schedule:
         child._where = None  # patched from this one's index when first asked for
         child._parent = self if self._where is not None else None
         child._hash = None
+        child._parts = None
         if self._hash is not None:
-            old = self._sequences
-            child._hash = (self._hash + sum(_part(r, sequences[r]) - _part(r, old.get(r, ())) for r in changes)) & _MASK
+            parts = self.parts()
+            child._hash = (self._hash + sum(_part(r, sequences[r]) - parts.get(r, 0) for r in changes)) & _MASK
         return child
 
     def to_dict(self) -> dict[str, list[str]]:

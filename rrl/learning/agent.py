@@ -12,6 +12,7 @@ explains each step by the Prolog rule (abstract state) that gave the action its 
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from rrl.errors import PolicyError, RRLError
 from rrl.events import Disruption, draw_event
 from rrl.learning.cases import Builder, draw_case, rule_builder
 from rrl.learning.goals import RepairContext, get_goal
-from rrl.learning.policy_io import FORMAT, read_policy, rule_blocks, write_policy
+from rrl.learning.policy_io import FORMAT, LEARNER_STATE, read_policy, rule_blocks, write_policy
 from rrl.learning.qfunction import PrologQFunction
 from rrl.learning.search import (
     Candidate,
@@ -134,6 +135,8 @@ class RepairAgent:
         Disruptions drawn in training.
     orders : (int, int)
         Range of the number of orders per training case.
+    family_steps : int
+        Longest family of orders chained by ``after`` in training cases (1: none).
     rule : str
         Dispatching rule of the initial plans (ignored when ``builder`` is given).
     builder : callable, optional
@@ -149,14 +152,15 @@ class RepairAgent:
     min_samples, significance : int, float
         TG: examples a leaf must see before a split, and the F-test level of a split.
     tie_break : str
-        How actions with the same best Q-value (the same abstract state) are ranked:
-        ``cost`` takes the one whose plan has the lowest goal cost (a look at the
-        simulator inside the abstract state); ``first`` the first in the fixed action
-        order, so the Q-tree alone decides.
+        How steps with the same Q-value (the same abstract state) are ranked: ``cost``
+        takes the one whose plan has the lowest goal cost; ``first`` the first found.
+        Steps that lower the goal's cost always come before those that do not.
     focus_width : int
         Focal-task candidates per focus reason at each step (DESIGN section 9).
     moves_per_focus : int, optional
         Actions offered per focus: its ones of lowest goal cost (None: all).
+    reach : int, optional
+        Swaps and jumps only with tasks at most this many places away (None: any).
     n_step : int
         Rewards summed before bootstrapping on the tree's own estimate (n-step returns).
     budget_ms : float, optional
@@ -173,18 +177,20 @@ class RepairAgent:
         *,
         events: Sequence[str] = ("new_order",),
         orders: tuple[int, int] = (10, 20),
+        family_steps: int = 1,
         rule: str = "edd",
         builder: Builder | None = None,
         learner: str = "tg",
-        gamma: float = 0.9,
+        gamma: float = 0.5,
         epsilon: float = 0.3,
         epsilon_min: float = 0.02,
         max_steps: int = 10,
-        min_samples: int = 60,
-        significance: float = 0.01,
+        min_samples: int = 40,
+        significance: float = 0.05,
         tie_break: str = "cost",
         focus_width: int = 2,
         moves_per_focus: int | None = 6,
+        reach: int | None = None,
         n_step: int = 3,
         budget_ms: float | None = None,
         seed: int = 0,
@@ -197,6 +203,7 @@ class RepairAgent:
         self.goal = get_goal(goal)
         self.events = tuple(events)
         self.orders = orders
+        self.family_steps = family_steps
         self.rule = rule
         self.builder = builder
         self.learner = learner
@@ -209,6 +216,7 @@ class RepairAgent:
         self.tie_break = tie_break
         self.focus_width = focus_width
         self.moves_per_focus = moves_per_focus
+        self.reach = reach
         self.n_step = n_step
         self.budget_ms = budget_ms
         self.seed = seed
@@ -223,7 +231,7 @@ class RepairAgent:
         self._examples: list[Example] = []
         self._rules = "predict(0.0).\n" + self._q_rule()
         self._q = PrologQFunction([self.background_path], self._rules)
-        self._loaded = False
+        self._frozen_reason = ""  # why this agent may not learn further (a policy loaded without its learner state)
         self._focus_rules: dict[str, str] = {}
 
     # ------------------------------------------------------------------ learning
@@ -245,8 +253,8 @@ class RepairAgent:
         callback : callable, optional
             Called with each episode's :class:`EpisodeRecord`.
         """
-        if self._loaded:
-            raise RRLError("a loaded policy cannot learn further (TG's statistics are not saved); train a new one")
+        if self._frozen_reason:
+            raise RRLError(self._frozen_reason)
         if self._model is None:
             self._model = self._new_model()
         from tqdm import tqdm
@@ -279,8 +287,8 @@ class RepairAgent:
 
     def _validation_cases(self, count: int) -> list[Disruption]:
         rng = random.Random(7_919 * (self.seed + 1))  # apart from the training stream
-        return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
-                for _ in range(count)]
+        return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
+                          family_steps=self.family_steps) for _ in range(count)]
 
     def _evaluate(self, cases: Sequence[Disruption]) -> dict[str, float]:
         results = [self.repair(hit) for hit in cases]
@@ -311,9 +319,10 @@ class RepairAgent:
         exact (the simulator's), so the tree's leaves describe what a step leads to.
         """
         rng = self._rng
-        case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder())
+        case = draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
+                         family_steps=self.family_steps)
         ctx = self.goal.context(case.before, case.plan)
-        hood = self._neighbourhood(case, ctx)
+        hood = self.neighbourhood(case, ctx)
         node = hood.root()
         visited = {node.plan.schedule}
         trail: list[tuple[Node, Candidate, float]] = []
@@ -371,6 +380,11 @@ class RepairAgent:
     def _builder(self) -> Builder:
         return self.builder or rule_builder(self.rule)
 
+    def reseed(self, seed: int) -> None:
+        """Restart the random stream of training (cases, exploration) from ``seed``."""
+        self.seed = seed
+        self._rng = random.Random(seed)
+
     # ------------------------------------------------------------------ deciding
 
     def _q_rule(self) -> str:
@@ -395,16 +409,16 @@ class RepairAgent:
             return rewards + gamma * np.asarray(predicted, dtype=float)
         return score
 
-    def _neighbourhood(self, hit: Disruption, ctx: RepairContext) -> Neighbourhood:
+    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None) -> Neighbourhood:
+        """The candidate steps of repairing ``hit`` as this policy sees and scores them."""
+        ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
-                             moves_per_focus=self.moves_per_focus)
+                             moves_per_focus=self.moves_per_focus, reach=self.reach)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """Candidates by Q-value, ties as ``tie_break`` says."""
-        if self.tie_break == "cost":
-            return ranked(candidates)
-        order = sorted(range(len(candidates)), key=lambda i: (-round(candidates[i].q, 9), i))
-        return [candidates[i] for i in order]
+        """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
+        ``tie_break`` says."""
+        return ranked(candidates, self.tie_break)
 
     # ------------------------------------------------------------------ consult
 
@@ -416,7 +430,7 @@ class RepairAgent:
         if plan is not None:
             disruption = Disruption(disruption.event, disruption.before, plan, disruption.focal)
         ctx = self.goal.context(disruption.before, disruption.plan)
-        hood = self._neighbourhood(disruption, ctx)
+        hood = self.neighbourhood(disruption, ctx)
         options = hood.expand(hood.root())
         if not options:
             return None
@@ -455,7 +469,7 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        hood = self._neighbourhood(hit, ctx)
+        hood = self.neighbourhood(hit, ctx)
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
@@ -533,17 +547,25 @@ class RepairAgent:
             "learner": self.learner,
             "bias": self.settings_path.read_text(encoding="utf-8"),
             "parameters": {
-                "events": list(self.events), "orders": list(self.orders), "rule": self.rule, "gamma": self.gamma,
+                "events": list(self.events), "orders": list(self.orders), "family_steps": self.family_steps,
+                "rule": self.rule, "gamma": self.gamma,
                 "epsilon": self.epsilon, "epsilon_min": self.epsilon_min, "max_steps": self.max_steps,
                 "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
-                "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "n_step": self.n_step,
+                "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "reach": self.reach,
+                "n_step": self.n_step,
                 "budget_ms": self.budget_ms, "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
             "plant": {**self.plant.to_dict(), "orders": []},
         }
-        return write_policy(directory, header + self._rules, meta, self.background_path)
+        state = None
+        if self._model is not None and getattr(self._model, "tree_", None) is not None:
+            from rrl.relational import tg_state
+
+            version, internal, gauss = self._rng.getstate()
+            state = {"tg": tg_state.to_json(self._model), "rng": [version, list(internal), gauss]}
+        return write_policy(directory, header + self._rules, meta, self.background_path, state)
 
     @classmethod
     def load(cls, directory: str | Path) -> RepairAgent:
@@ -557,13 +579,15 @@ class RepairAgent:
             if not isinstance(params, dict) or not isinstance(training, dict):
                 raise TypeError("'parameters' and 'training' must be objects")
             agent = cls(plant, meta["goal"], events=tuple(params.get("events", ("new_order",))),
-                        orders=tuple(params.get("orders", (10, 20))), rule=params.get("rule", "edd"),
-                        learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.9)),
+                        orders=tuple(params.get("orders", (10, 20))), family_steps=int(params.get("family_steps", 1)),
+                        rule=params.get("rule", "edd"),
+                        learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.5)),
                         epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
-                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 60)),
-                        significance=float(params.get("significance", 0.01)),
+                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 40)),
+                        significance=float(params.get("significance", 0.05)),
                         tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
                         moves_per_focus=_optional_int(params.get("moves_per_focus", 6)),
+                        reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
                         seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
@@ -577,8 +601,41 @@ class RepairAgent:
         agent.background_path = background
         agent._q = PrologQFunction([background], rules)
         agent._rules = rules
-        agent._loaded = True
+        agent._frozen_reason = agent._resume(Path(directory), meta)
         return agent
+
+    def _resume(self, directory: Path, meta: dict[str, Any]) -> str:
+        """Restore the learner from ``learner.json`` so that the agent can learn further;
+        return why it cannot when the file is absent (a policy may be exchanged without it).
+
+        Raises
+        ------
+        PolicyError
+            When the file is there but damaged, or the policy's language bias is not this
+            rrl's (the saved candidate tests would not match it).
+        """
+        path = directory / LEARNER_STATE
+        if not path.is_file():
+            return f"{path}: missing: this policy was saved without its learner state and cannot learn further"
+        if self.learner != "tg":
+            return "only relational (tg) policies learn further"
+        if meta.get("bias") != self.settings_path.read_text(encoding="utf-8"):
+            raise PolicyError(f"{directory / 'policy.json'}: bias: learned with another language bias than "
+                              f"{self.settings_path.name} of this rrl; it can be consulted, not resumed")
+        from rrl.relational import tg_state
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            model = tg_state.from_json(self._new_model(), data["tg"])
+            version, internal, gauss = data["rng"]
+            self._rng.setstate((int(version), tuple(int(v) for v in internal), gauss))
+        except json.JSONDecodeError as error:
+            raise PolicyError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as error:
+            key = f"{error.args[0]}: missing key" if isinstance(error, KeyError) else str(error)
+            raise PolicyError(f"{path}: malformed learner state ({key})") from None
+        self._model = model
+        return ""
 
 
 def _optional_int(value: Any) -> int | None:

@@ -61,8 +61,11 @@ def draw_case(
     orders: tuple[int, int] = (10, 20),
     events: Sequence[str] = ("new_order",),
     builder: Builder | None = None,
+    family_steps: int = 1,
 ) -> Disruption:
     """One case: a random order book on ``plant``, its initial plan, and a drawn event.
+
+    ``family_steps`` > 1 draws families of orders chained by ``after`` (process steps).
 
     Events that cannot happen in the drawn plan (e.g. nothing left to delay) are drawn
     again with another event of the list.
@@ -70,7 +73,7 @@ def draw_case(
     build = builder or rule_builder("edd")
     for _ in range(20):
         count = rng.randint(*orders)
-        book = random_orders(plant, count, rng, important_rate=0.1, release_rate=0.0)
+        book = random_orders(plant, count, rng, important_rate=0.1, release_rate=0.0, family_steps=family_steps)
         problem = Problem(plant=plant, orders={o.id: o for o in book})
         plan = Plan.build(problem, build(problem))
         kind = rng.choice(list(events))

@@ -86,10 +86,11 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def draw_cases(plant: Plant, count: int, seed: int, orders: tuple[int, int], events: Sequence[str]) -> list[Disruption]:
+def draw_cases(plant: Plant, count: int, seed: int, orders: tuple[int, int], events: Sequence[str],
+               family_steps: int = 1) -> list[Disruption]:
     """``count`` held-out cases (drawn from ``seed``, not the training stream)."""
     rng = random.Random(10_000_019 * (seed + 1))
-    return [draw_case(plant, rng, orders=orders, events=events) for _ in range(count)]
+    return [draw_case(plant, rng, orders=orders, events=events, family_steps=family_steps) for _ in range(count)]
 
 
 def evaluate(
@@ -170,7 +171,7 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
         seconds = policy_run[2] if policy_run else (budget_ms or agent.budget_ms or default_budget_ms(
             len(hit.plan.problem.orders))) / 1000.0
         hood = Neighbourhood(hit, ctx, agent.q_function, focus_width=agent.focus_width,
-                             moves_per_focus=agent.moves_per_focus)
+                             moves_per_focus=agent.moves_per_focus, reach=agent.reach)
         outcome = steepest_descent(hood, budget_s=seconds)
         return outcome.best.plan, outcome.best.depth, outcome.seconds
     if method == "random_walk":

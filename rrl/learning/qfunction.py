@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rrl._paths import data_dir
-from rrl.relational.engine import run
+from rrl.relational.engine import call_text, run
 from rrl.relational.facts import FACT_PREDICATES
 from rrl.relational.terms import prolog_string, quote_atom
 
@@ -77,18 +77,18 @@ class PrologQFunction:
         list is held already)."""
         if state is self._held:
             return
-        run(f"rrl_state({self.module}, {prolog_string(fact_list(state))})")
+        call_text("rrl_state_text", self.module, fact_list(state))
         self._held = state
 
     def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
         """Focal-task candidates of the held state (or of ``state``, which is then held):
         ``(task, reason)``, at most ``per_reason`` per reason of ``focus_candidate/3``."""
         if state is not None and state is not self._held:
-            answer = run(f"rrl_state_focus({self.module}, {prolog_string(fact_list(state))}, {int(per_reason)}, Out)")
+            out = call_text("rrl_state_focus", self.module, fact_list(state), int(per_reason))
             self._held = state
         else:
-            answer = run(f"rrl_focus({self.module}, {int(per_reason)}, Out)")
-        entries = str(answer["Out"]).split("\x1e")
+            out = call_text("rrl_focus", self.module, int(per_reason))
+        entries = out.split("\x1e")
         return [(task, reason) for task, _, reason in (e.partition("\x1f") for e in entries if e)]
 
     def focus_operators(self) -> dict[str, frozenset[str]]:
@@ -113,8 +113,7 @@ class PrologQFunction:
         text = "[" + ",".join(
             f"{fact_list(focus)}-[{','.join(fact_list(a) for a in actions)}]" for focus, actions in groups
         ) + "]"
-        answer = run(f"rrl_q_groups({self.module}, {prolog_string(text)}, Out)")
-        return np.array(str(answer["Out"]).split(), dtype=float)
+        return np.array(call_text("rrl_q_groups", self.module, text).split(), dtype=float)
 
     def explain_all(self, examples: Sequence[Sequence[str]]) -> list[int]:
         """:meth:`explain` for several (state and action) fact lists, in one call."""

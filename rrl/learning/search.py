@@ -34,6 +34,7 @@ from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
 #: Reason of the focus at the first step: the disruption's own focal task(s).
 EVENT = "event"
+LAZY = True
 
 #: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
 Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
@@ -67,6 +68,7 @@ class Candidate:
     facts: list[str]
     q: float = 0.0
     reward: float = 0.0
+    gain: float = 0.0  # how much the step lowers the goal's cost
 
 
 @dataclass
@@ -122,20 +124,25 @@ class Neighbourhood:
     moves_per_focus : int, optional
         Keep only this many actions per focus, those of lowest goal cost (a candidate
         list: the policy chooses among each focus's best few moves); None keeps all.
+    reach : int, optional
+        Swap and jump only with tasks at most this many places away (None: any).
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
-                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 6) -> None:
+                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 6,
+                 reach: int | None = None) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
         self.scorer = scorer
         self.focus_width = focus_width
         self.moves_per_focus = moves_per_focus
+        self.reach = reach
         self.score = scorer is not None
         self.expansions = 0
         self._reference = hit.before.schedule
         self._operators = q.focus_operators()
+        self._facts_memo: dict[tuple[Any, ...], list[str]] = {}
         self._moved_memo: dict[tuple[str, tuple[str, ...]], int] = {}
         self._cache: dict[tuple[Any, ...], _Expansion] = {}
 
@@ -150,7 +157,7 @@ class Neighbourhood:
         if node.state is None:
             previous = node.via.focus.task if node.via else None
             node.state = plan_facts(node.plan, event_focal=self._event_tasks(node.plan), delayed=node.delayed,
-                                    previous_focus=previous)
+                                    previous_focus=previous, memo=self._facts_memo)
         return node.state
 
     def _event_tasks(self, plan: Plan) -> list[str]:
@@ -209,7 +216,7 @@ class Neighbourhood:
         plan = node.plan
         own: list[Candidate] = []
         applicable: set[str] = set()
-        for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason)):
+        for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason), self.reach):
             moved = node.moved + self._moved_delta(plan, after, changes)
             own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
             applicable.add(action.operator)
@@ -217,6 +224,7 @@ class Neighbourhood:
             keep = sorted(range(len(own)), key=lambda i: (own[i].cost, i))[: self.moves_per_focus]
             own = [own[i] for i in sorted(keep)]
         for candidate in own:
+            candidate.gain = node.cost - candidate.cost
             candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached(candidate.plan), False)
         if own and self.scorer is not None:
             for candidate in own:
@@ -283,9 +291,9 @@ class _Expansion:
 
 def default_budget_ms(orders: int) -> float:
     """Consult's search budget when none is given: 40 ms up to 20 orders, 1.5 ms more per
-    further order, at most 800 ms (the latency targets: 50 ms median at 10-20 orders,
+    further order, at most 700 ms (the latency targets: 50 ms median at 10-20 orders,
     1 s at 500 orders, with time left for building states and checking the result)."""
-    return min(800.0, 40.0 + 1.5 * max(0, orders - 20))
+    return min(700.0, 40.0 + 1.5 * max(0, orders - 20))
 
 
 def focus_rule(background: str | Path, reason: str) -> str:
@@ -313,10 +321,15 @@ class SearchOutcome:
     widths: list[int]
 
 
-def ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Candidates by Q-value (largest first); equal values by goal cost, then in order."""
-    order = sorted(range(len(candidates)), key=lambda i: (-round(candidates[i].q, 9), candidates[i].cost, i))
-    return [candidates[i] for i in order]
+def ranked(candidates: Sequence[Candidate], ties: str = "cost") -> list[Candidate]:
+    """The policy's order of candidate steps: the steps that lower the goal's cost first,
+    each group by Q-value (largest first), equal values by cost (``ties="cost"``) or in
+    the order found (``"first"``). The policy thus improves while it can, choosing how by
+    its Q-values, and where nothing improves it moves where its Q-values see most to gain."""
+    def key(i: int) -> tuple[bool, float, float, int]:
+        c = candidates[i]
+        return (c.gain <= 1e-9, -round(c.q, 9), c.cost if ties == "cost" else 0.0, i)
+    return [candidates[i] for i in sorted(range(len(candidates)), key=key)]
 
 
 def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_width: int = 64,
@@ -353,7 +366,11 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     widths: list[int] = []
 
     def out_of_budget() -> bool:
-        return clock() - started >= budget_s or (node_limit is not None and hood.expansions >= node_limit)
+        # Stop when the next expansion, as long as the mean one so far, would end well
+        # past the budget (anytime: the best plan is kept, but late answers are not).
+        elapsed = clock() - started
+        mean = elapsed / hood.expansions if hood.expansions else 0.0
+        return elapsed + 0.5 * mean >= budget_s or (node_limit is not None and hood.expansions >= node_limit)
 
     width = 1
     while width <= max_width:
@@ -367,7 +384,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if out_of_budget():
                     complete = False
                     break
-                children += [(node, c) for c in hood.expand(node, lazy=True) if c.plan.schedule not in seen]
+                children += [(node, c) for c in hood.expand(node, lazy=LAZY) if c.plan.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)

@@ -90,10 +90,12 @@ def successors(plan: Plan, focal: str) -> Iterator[tuple[Action, Plan]]:
         yield action, after
 
 
-def steps(plan: Plan, focal: str, operators: AbstractSet[str] | None = None) -> Iterator[tuple[Action, Changes, Plan]]:
-    """Each applicable action for ``focal`` (of ``operators`` only, when given) with the
-    sequences it changes and the plan it leads to."""
-    for action in _enumerate(plan, focal):
+def steps(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
+          reach: int | None = None) -> Iterator[tuple[Action, Changes, Plan]]:
+    """Each applicable action for ``focal`` (of ``operators`` only, when given; with
+    partners within ``reach`` places, when given) with the sequences it changes and the
+    plan it leads to."""
+    for action in _enumerate(plan, focal, reach):
         if operators is not None and action.operator not in operators:
             continue
         try:
@@ -218,8 +220,10 @@ def changes_of(plan: Plan, action: Action) -> Changes:
     return {resource: rest, target: other_seq[:at] + (focal,) + other_seq[at:]}
 
 
-def _enumerate(plan: Plan, focal: str) -> Iterator[Action]:
-    """Candidate actions for ``focal`` (a superset; :func:`changes_of` decides)."""
+def _enumerate(plan: Plan, focal: str, reach: int | None = None) -> Iterator[Action]:
+    """Candidate actions for ``focal`` (a superset; :func:`changes_of` decides); with
+    ``reach``, swaps and jumps only with tasks at most that many places from F on its
+    resource, or from the task running at F's start on another one."""
     schedule = plan.schedule
     if focal not in schedule.where or focal in plan.problem.frozen:
         return
@@ -229,11 +233,12 @@ def _enumerate(plan: Plan, focal: str) -> Iterator[Action]:
         yield Action("left_move", focal, seq[i - 1], resource)
     if i + 1 < len(seq):
         yield Action("right_move", focal, seq[i + 1], resource)
+    near = len(seq) if reach is None else reach
     for k, other in enumerate(seq):
-        if k != i:
+        if k != i and abs(k - i) <= near:
             yield Action("left_swap" if k < i else "right_swap", focal, other, resource)
     for k, other in enumerate(seq):
-        if k < i - 1 or k > i + 1:  # next to F, a jump is the move itself
+        if (k < i - 1 or k > i + 1) and abs(k - i) <= near:  # next to F, a jump is the move itself
             yield Action("left_jump" if k < i else "right_jump", focal, other, resource)
     start = plan.times.start
     f_start = start[focal]
@@ -246,11 +251,13 @@ def _enumerate(plan: Plan, focal: str) -> Iterator[Action]:
         yield Action("left_move_alt", focal, first, target)
         if anchor >= 0:
             yield Action("right_move_alt", focal, first, target)
-        for other in other_seq:
-            side = "left" if start[other] <= f_start else "right"
-            yield Action(f"{side}_swap_alt", focal, other, target)
+        near = len(other_seq) if reach is None else reach
         for k, other in enumerate(other_seq):
-            if k == anchor:  # a jump before the anchor is the left move itself
+            if abs(k - anchor) <= near:
+                side = "left" if start[other] <= f_start else "right"
+                yield Action(f"{side}_swap_alt", focal, other, target)
+        for k, other in enumerate(other_seq):
+            if k == anchor or abs(k - anchor) > near:  # a jump before the anchor is the left move itself
                 continue
             side = "left" if start[other] <= f_start else "right"
             yield Action(f"{side}_jump_alt", focal, other, target)

@@ -66,6 +66,48 @@ def run(goal: str) -> dict[str, Any]:
     return {k: v.decode() if isinstance(v, bytes) else v for k, v in answers[0].items()}
 
 
+_PREDICATES: dict[tuple[str, int], Any] = {}
+
+
+def call_text(name: str, module: str, *args: str | int) -> str:
+    """Call ``rrl_policy:name(Module, Args..., Out)`` once and return ``Out`` as text.
+
+    The hot path of repair searches: text arguments reach Prolog as strings (parsed once,
+    by the predicate itself) and the answer comes back as one string, without the goal
+    parsing and binding conversion of :func:`run`.
+
+    Raises:
+        PrologError: the call raised an exception or failed (as :func:`run`).
+    """
+    from pyswip import core
+
+    prolog()
+    key = (name, len(args) + 2)
+    predicate = _PREDICATES.get(key)
+    if predicate is None:
+        predicate = _PREDICATES[key] = core.PL_predicate(name.encode(), key[1], b"rrl_policy")
+    frame = core.PL_open_foreign_frame()
+    try:
+        terms = core.PL_new_term_refs(key[1])
+        core.PL_put_atom_chars(terms, module.encode())
+        for offset, arg in enumerate(args, 1):
+            if isinstance(arg, int):
+                core.PL_put_integer(terms + offset, arg)
+            else:
+                core.PL_put_chars(terms + offset, core.PL_STRING | core.REP_UTF8, -1, arg.encode("utf-8"))
+        if core.PL_call_predicate(None, core.PL_Q_NODEBUG | core.PL_Q_CATCH_EXCEPTION, predicate, terms):
+            text = core.c_char_p()
+            flags = core.CVT_ALL | core.CVT_WRITE | core.REP_UTF8 | core.BUF_STACK
+            if core.PL_get_chars(terms + key[1] - 1, core.byref(text), flags):
+                return (text.value or b"").decode("utf-8")
+    finally:
+        core.PL_discard_foreign_frame(frame)
+    # Failed or raised: run it again the slow way, which reports what went wrong.
+    goal = f"{name}({quote_atom(module)}, " + ", ".join(
+        str(a) if isinstance(a, int) else prolog_string(a) for a in args) + ", Out)"
+    return str(run(goal)["Out"])
+
+
 def read_terms(path: str | Path, mode: str) -> list[dict[str, Any]]:
     """Read every term of a file with Prolog's reader.
 

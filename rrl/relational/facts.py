@@ -11,8 +11,10 @@ ahead at no risk).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rrl.domain.plan import Plan
+from rrl.domain.problem import Problem
 from rrl.operators.repair import Action
 from rrl.relational.terms import quote_atom as atom
 
@@ -43,6 +45,7 @@ def plan_facts(
     event_focal: Iterable[str] = (),
     delayed: Iterable[str] = (),
     previous_focus: str | None = None,
+    memo: dict[tuple[Any, ...], list[str]] | None = None,
 ) -> list[str]:
     """The facts of ``plan`` that do not depend on where the policy looks.
 
@@ -56,11 +59,15 @@ def plan_facts(
         Orders that the last repair step made finish later (``delayed/1``).
     previous_focus : str, optional
         The focal task of the last step (``previous_focus/1``).
+    memo : dict, optional
+        Facts of orders already written, by their place and times: a search writes the
+        state of many plans that share most orders' times.
 
     Returns
     -------
     list of str
-        Ground facts without the final full stop, grouped by predicate.
+        Ground facts without the final full stop (:func:`state_facts` groups them by
+        predicate, as a file for plain swipl wants them).
     """
     problem = plan.problem
     orders = problem.orders
@@ -91,28 +98,41 @@ def plan_facts(
         facts.append(f"res_load({r}, {number(metrics.load.get(rid, 0.0))})")
         facts.append(f"res_tardiness({r}, {number(metrics.tardiness.get(rid, 0.0))})")
     for rid, seq in schedule.sequences.items():
-        r = atom(rid)
         for k, order in enumerate(seq):
-            spec = orders[order]
-            o = atom(order)
-            facts.append(
-                f"task({o}, {r}, {k}, {number(times.start[order])}, {number(times.end[order])}, "
-                f"{atom(spec.product)}, {number(spec.size)}, {number(spec.due)}, {number(plan.tardiness(order))})"
-            )
-            if times.setup[order] > 0:
-                facts.append(f"cleanout_before({o}, {number(times.setup[order])})")
-            if spec.important:
-                facts.append(f"important({o})")
-            if order in problem.frozen:
-                facts.append(f"frozen({o})")
-            facts.extend(f"after({o}, {atom(before)})" for before in spec.after)
-            if len(durations[order]) > 1:
-                facts.append(f"flexible({o})")
+            key = (order, rid, k, times.start[order], times.end[order], times.setup[order], order in problem.frozen)
+            own = memo.get(key) if memo is not None else None
+            if own is None:
+                own = _order_facts(problem, plan, order, rid, k, durations)
+                if memo is not None:
+                    memo[key] = own
+            facts += own
     facts += [f"event_focal({atom(o)})" for o in event_focal]
     facts += [f"delayed({atom(o)})" for o in delayed]
     if previous_focus is not None:
         facts.append(f"previous_focus({atom(previous_focus)})")
-    return _grouped(facts)
+    return facts
+
+
+def _order_facts(problem: Problem, plan: Plan, order: str, rid: str, k: int,
+                 durations: dict[str, dict[str, float]]) -> list[str]:
+    """The facts of one scheduled order: its task/9 and what else holds of it."""
+    times = plan.times
+    spec = problem.orders[order]
+    o = atom(order)
+    facts = [
+        f"task({o}, {atom(rid)}, {k}, {number(times.start[order])}, {number(times.end[order])}, "
+        f"{atom(spec.product)}, {number(spec.size)}, {number(spec.due)}, {number(plan.tardiness(order))})"
+    ]
+    if times.setup[order] > 0:
+        facts.append(f"cleanout_before({o}, {number(times.setup[order])})")
+    if spec.important:
+        facts.append(f"important({o})")
+    if order in problem.frozen:
+        facts.append(f"frozen({o})")
+    facts.extend(f"after({o}, {atom(before)})" for before in spec.after)
+    if len(durations[order]) > 1:
+        facts.append(f"flexible({o})")
+    return facts
 
 
 def focus_facts(plan: Plan, focal: str, applicable: Iterable[str] = (), reason: str | None = None) -> list[str]:

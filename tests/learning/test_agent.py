@@ -61,7 +61,7 @@ def test_saved_and_loaded_policy_chooses_the_same_actions(trained) -> None:
 def test_policy_file_in_plain_swipl_gives_the_same_q_values(trained, tmp_path) -> None:
     agent, directory = trained
     hit = draw_case(agent.plant, random.Random(7), events=("rush_order",))
-    hood = agent._neighbourhood(hit, agent.goal.context(hit.before, hit.plan))
+    hood = agent.neighbourhood(hit)
     root = hood.root()
     node = hood.child(root, hood.expand(root)[0])  # one step in: the focus now comes from the rules
     candidates = hood.expand(node)

@@ -20,7 +20,13 @@ from rrl.domain.metrics import compute_stability
 from rrl.errors import RRLError
 from rrl.events import EVENTS, draw_event
 from rrl.learning import RepairAgent
-from rrl.learning.search import Neighbourhood, beam_search, default_budget_ms, prolog_scorer, steepest_descent
+from rrl.learning.search import (
+    Neighbourhood,
+    beam_search,
+    default_budget_ms,
+    prolog_scorer,
+    steepest_descent,
+)
 from tests.conftest import plans
 
 AGENTS: dict[str, RepairAgent] = {}
@@ -154,3 +160,109 @@ def test_beam_search_is_anytime_and_at_least_the_greedy_pass(extruders) -> None:
 def test_default_budget_meets_the_latency_targets() -> None:
     assert default_budget_ms(15) <= 45
     assert default_budget_ms(500) <= 900
+
+
+def test_tune_cli_searches_parameters_and_writes_the_best_policy(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    pytest.importorskip("optuna")
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(cli, ["tune", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                                      "--trials", "3", "--episodes", "6", "--cases", "3", "--node-limit", "3",
+                                      "--out", str(out), "--final-episodes", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["trials"]) == 3
+    assert data["best_score"] == min(t["score"] for t in data["trials"])
+    meta = json.loads((out / "policy.json").read_text())
+    for name, value in data["best_params"].items():
+        assert meta["parameters"][name] == pytest.approx(value)
+
+
+def test_resume_continues_a_saved_policy_from_its_json_state(tmp_path, extruders) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    first = tmp_path / "first"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                                 "--episodes", "40", "--eval-every", "0", "--seed", "1", "--out", str(first)])
+    assert result.exit_code == 0, result.output
+    state = json.loads((first / "learner.json").read_text())
+    assert state["tg"]["n_examples"] > 0 and "tree" in state["tg"]
+    loaded = RepairAgent.load(first)
+    assert loaded._model.to_prolog() in (first / "policy.pl").read_text()  # the restored tree is the saved one
+    second = tmp_path / "second"
+    result = runner.invoke(cli, ["train", "--resume", str(first), "--episodes", "15", "--eval-every", "0",
+                                 "--out", str(second), "--json"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((second / "policy.json").read_text())
+    assert meta["training"]["episodes"] == 55
+    after = json.loads((second / "learner.json").read_text())
+    assert after["tg"]["n_examples"] > state["tg"]["n_examples"]
+    # The same state, resumed twice, learns the same (the random stream is saved too).
+    third = tmp_path / "third"
+    runner.invoke(cli, ["train", "--resume", str(first), "--episodes", "15", "--eval-every", "0", "--out", str(third)])
+    assert (third / "policy.pl").read_text() == (second / "policy.pl").read_text()
+
+
+@pytest.mark.parametrize("damage", ["missing", "not_json", "bad_tree", "format1", "flag"])
+def test_resume_of_a_damaged_policy_is_one_line(tmp_path, damage) -> None:
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    source = tmp_path / "source"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                               "--episodes", "12", "--eval-every", "0", "--out", str(source)]).exit_code == 0
+    broken = tmp_path / "broken"
+    shutil.copytree(source, broken)
+    extra: list[str] = []
+    if damage == "missing":
+        (broken / "learner.json").unlink()
+    elif damage == "not_json":
+        (broken / "learner.json").write_text("{oops")
+    elif damage == "bad_tree":
+        data = json.loads((broken / "learner.json").read_text())
+        del data["tg"]["tree"]
+        (broken / "learner.json").write_text(json.dumps(data))
+    elif damage == "format1":
+        meta = json.loads((broken / "policy.json").read_text())
+        meta["format"] = 1
+        (broken / "policy.json").write_text(json.dumps(meta))
+    else:
+        extra = ["--goal", "stability"]
+    result = runner.invoke(cli, ["train", "--resume", str(broken), "--episodes", "2", "--out", str(tmp_path / "o"),
+                                 *extra])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rrl: error: "), result.output
+    expected = {"missing": "learner.json", "not_json": "learner.json:1", "bad_tree": "tree", "format1": "format",
+                "flag": "--goal"}[damage]
+    assert expected in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_budget_is_one_line(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(tmp_path), "--scenario",
+                                      str(SCENARIOS / "extruders.yaml"), "--event", "rush_order", "--budget-ms", "0"])
+    assert result.exit_code == 2 and "--budget-ms" in result.output
