@@ -41,10 +41,7 @@ class _LeafStats:
     prior: np.ndarray  # the statistics behind the prediction (inherited + seen)
     tests: list[Refinement] | None = None
     passed: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
-    seen: np.ndarray = field(init=False)  # what this leaf has seen itself
-
-    def __post_init__(self) -> None:
-        self.seen = np.zeros_like(self.prior)
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(3))  # what this leaf has seen itself
 
 
 class _TG(TreeModel):
@@ -81,7 +78,7 @@ class _TG(TreeModel):
             self.minimal_cases_ = int(self._param("minimal_cases", 2))
             self.max_depth_ = int(self._param("max_depth", 8))
             self.significance_ = self._param("significance", 0.001)
-            self.tree_ = Node(self.language_.root(), state=_LeafStats(0, np.zeros(self._width)))
+            self.tree_ = Node(self.language_.root(), state=_LeafStats(0, np.zeros(self._width), seen=np.zeros(self._width)))
             self._refresh(self.tree_)
             self._compile()
         if not examples:
@@ -172,7 +169,7 @@ class _TG(TreeModel):
 
     def _new_leaf(self, query: Query, depth: int, prior: np.ndarray) -> Node:
         node = Node(query)
-        node.state = _LeafStats(depth, prior.copy())
+        node.state = _LeafStats(depth, prior.copy(), seen=np.zeros_like(prior))
         self._refresh(node)
         return node
 
