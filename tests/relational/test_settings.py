@@ -138,3 +138,24 @@ def test_new_directives_check_their_values_and_name_the_line(tmp_path, line, mes
     with pytest.raises(SettingsError) as info:
         read_settings(path)
     assert str(info.value).startswith(f"{path}:3: ") and message in str(info.value)
+
+
+def test_options_that_do_not_fit_the_learner_are_one_line_errors(tmp_path, files):
+    base = ["tilde", "fit", "--kb", str(files["train"]), "--settings", str(files["settings"]), "--bg", str(files["bg"]),
+            "--out", str(tmp_path / "t.pl")]
+    for extra, message in ((["--incremental", "--prune"], "TG (--incremental) does not prune"),
+                           (["--incremental", "--trees", "3"], "a forest is grown in batch"),
+                           (["--trees", "3", "--max-candidates", "none"], "--max-candidates")):
+        result = CliRunner().invoke(cli, [*base, *extra])
+        assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "t.pl").exists()
+
+
+def test_prune_in_the_file_is_reported_as_not_applying_to_tg(tmp_path, files):
+    pruned = _settings(tmp_path, "p.s", synthetic.SETTINGS + "prune(true).\n")
+    result = CliRunner().invoke(cli, ["tilde", "fit", "--kb", str(files["train"]), "--settings", str(pruned),
+                                      "--bg", str(files["bg"]), "--out", str(tmp_path / "t.pl"), "--incremental",
+                                      "--json"])
+    assert result.exit_code == 0
+    assert f"{pruned}: prune(true) does not apply to TG" in result.stderr
+    assert json.loads(result.stdout)["nodes"] >= 1
