@@ -330,8 +330,10 @@ class TildeClassifier(ClassTree, ClassifierMixin, _Tilde):  # type: ignore[misc]
 
     def _node(self, query: Query, stats: np.ndarray) -> Node:
         n = int(stats.sum())
-        counts = stats if n else self.default_distribution_
-        return Node(query, self.labels_.values[int(np.argmax(counts))], n, distribution=stats.copy())
+        # a node no training example reaches (only the root can be one) answers as the
+        # root query's failure does: with the classes of all training examples
+        counts = stats.copy() if n else self.default_distribution_.copy()
+        return Node(query, self.labels_.values[int(np.argmax(counts))], n, distribution=counts)
 
     def _pure(self, stats: np.ndarray, ids: list[int]) -> bool:
         return int((stats > 0).sum()) <= 1

@@ -307,7 +307,9 @@ def tree_rules(root: Node, head: str, labels: Sequence[str] | None, default: flo
             continue
         assert leaf.distribution is not None
         counts = leaf.distribution
-        lines.append(f"% leaf {number}: {int(counts.sum())} training examples: {describe_counts(labels, counts)}")
+        seen = (f"{leaf.count} training examples: {describe_counts(labels, counts)}" if leaf.count
+                else "no training example: the classes of all of them")
+        lines.append(f"% leaf {number}: {seen}")
         lines.extend(_rule(f"{head}(Class, Probabilities)", segments,
                            [f"Class = {labels[int(np.argmax(counts))]}",
                             f"Probabilities = {probabilities_text(labels, counts / max(counts.sum(), 1))}"]))
