@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -47,19 +48,29 @@ class _LeafStats:
 class _TG(TreeModel):
     """The incremental learner; subclasses say what a leaf's statistics are."""
 
-    min_samples: int
-    significance: float | None
-    batch_size: int
     _learner = "TG"
 
-    def fit(self, examples: Sequence[Example], y: object = None) -> _TG:
+    def __init__(self, settings: Settings | str | Path, background: Background = None,
+                 min_samples: int = 100, significance: float | None = None,
+                 minimal_cases: int | None = None, max_depth: int | None = None,
+                 n_thresholds: int | None = None, batch_size: int = 100) -> None:
+        self.settings = settings
+        self.background = background
+        self.min_samples = min_samples
+        self.significance = significance
+        self.minimal_cases = minimal_cases
+        self.max_depth = max_depth
+        self.n_thresholds = n_thresholds
+        self.batch_size = batch_size
+
+    def fit(self, examples: Sequence[Example], y: object = None) -> Self:
         """Start afresh and stream ``examples`` in order, ``batch_size`` at a time."""
         self.tree_: Node | None = None
         for start in range(0, len(examples), self.batch_size):
             self.partial_fit(examples[start:start + self.batch_size])
         return self
 
-    def partial_fit(self, examples: Sequence[Example], y: object = None) -> _TG:
+    def partial_fit(self, examples: Sequence[Example], y: object = None) -> Self:
         """Update the tree with a batch of examples (which are then forgotten).
 
         Routing the batch is one Prolog call; evaluating a leaf's candidate tests on the
@@ -190,29 +201,6 @@ class TGRegressor(RegressorMixin, _TG):  # type: ignore[misc]
         batch_size: examples per step when :meth:`fit` streams a whole data set.
     """
 
-    def __init__(self, settings: Settings | str | Path, background: Background = None,
-                 min_samples: int = 100, significance: float | None = None,
-                 minimal_cases: int | None = None, max_depth: int | None = None,
-                 n_thresholds: int | None = None, batch_size: int = 100) -> None:
-        self.settings = settings
-        self.background = background
-        self.min_samples = min_samples
-        self.significance = significance
-        self.minimal_cases = minimal_cases
-        self.max_depth = max_depth
-        self.n_thresholds = n_thresholds
-        self.batch_size = batch_size
-
-    def fit(self, examples: Sequence[Example], y: object = None) -> TGRegressor:
-        """Start afresh and stream ``examples`` in order, ``batch_size`` at a time."""
-        super().fit(examples)
-        return self
-
-    def partial_fit(self, examples: Sequence[Example], y: object = None) -> TGRegressor:
-        """Update the tree with a batch of examples (which are then forgotten)."""
-        super().partial_fit(examples)
-        return self
-
     def _encode(self, examples: Sequence[Example], first: bool) -> np.ndarray:
         if first:
             self.default_ = 0.0
@@ -258,25 +246,9 @@ class TGClassifier(ClassTree, ClassifierMixin, _TG):  # type: ignore[misc]
                  min_samples: int = 100, significance: float | None = None,
                  minimal_cases: int | None = None, max_depth: int | None = None,
                  n_thresholds: int | None = None, batch_size: int = 100, heuristic: str | None = None) -> None:
-        self.settings = settings
-        self.background = background
-        self.min_samples = min_samples
-        self.significance = significance
-        self.minimal_cases = minimal_cases
-        self.max_depth = max_depth
-        self.n_thresholds = n_thresholds
-        self.batch_size = batch_size
+        super().__init__(settings, background, min_samples, significance, minimal_cases, max_depth,
+                         n_thresholds, batch_size)
         self.heuristic = heuristic
-
-    def fit(self, examples: Sequence[Example], y: object = None) -> TGClassifier:
-        """Start afresh and stream ``examples`` in order, ``batch_size`` at a time."""
-        super().fit(examples)
-        return self
-
-    def partial_fit(self, examples: Sequence[Example], y: object = None) -> TGClassifier:
-        """Update the tree with a batch of examples (which are then forgotten)."""
-        super().partial_fit(examples)
-        return self
 
     def _encode(self, examples: Sequence[Example], first: bool) -> np.ndarray:
         for example in examples:

@@ -36,9 +36,19 @@ class _Tilde(TreeModel):
     forests (:mod:`rrl.relational.forest`).  Subclasses say what a node's statistics
     are, how candidates are scored and what a leaf holds."""
 
-    significance: float | None
-    prune: bool | None
     _learner = "TILDE"
+
+    def __init__(self, settings: Settings | str | Path, background: Background = None,
+                 minimal_cases: int | None = None, max_depth: int | None = None,
+                 n_thresholds: int | None = None, significance: float | None = None,
+                 prune: bool | None = None) -> None:
+        self.settings = settings
+        self.background = background
+        self.minimal_cases = minimal_cases
+        self.max_depth = max_depth
+        self.n_thresholds = n_thresholds
+        self.significance = significance
+        self.prune = prune
 
     # -- hooks -------------------------------------------------------------------
 
@@ -84,10 +94,8 @@ class _Tilde(TreeModel):
         self.tree_ = None
         self.minimal_cases_ = int(self._param("minimal_cases", 2))
         self.max_depth_ = int(self._param("max_depth", 8))
-        own = getattr(self, "significance", None)
-        self.significance_ = own if own is not None else self.settings_.significance
-        own_prune = getattr(self, "prune", None)
-        self.prune_ = bool(own_prune if own_prune is not None else self.settings_.prune)
+        self.significance_ = self.significance if self.significance is not None else self.settings_.significance
+        self.prune_ = bool(self.prune if self.prune is not None else self.settings_.prune)
         ids = self.world_.load([replace(e, target=float(t)) for e, t in zip(examples, encoded, strict=True)])
         self._first = ids[0]
         self._y = encoded
@@ -198,18 +206,6 @@ class TildeRegressor(RegressorMixin, _Tilde):  # type: ignore[misc]
 
     _holds_back = True
 
-    def __init__(self, settings: Settings | str | Path, background: Background = None,
-                 minimal_cases: int | None = None, max_depth: int | None = None,
-                 n_thresholds: int | None = None, significance: float | None = None,
-                 prune: bool | None = None) -> None:
-        self.settings = settings
-        self.background = background
-        self.minimal_cases = minimal_cases
-        self.max_depth = max_depth
-        self.n_thresholds = n_thresholds
-        self.significance = significance
-        self.prune = prune
-
     def fit(self, examples: Sequence[Example], y: object = None) -> TildeRegressor:
         """Learn the tree from examples with targets.
 
@@ -286,13 +282,7 @@ class TildeClassifier(ClassTree, ClassifierMixin, _Tilde):  # type: ignore[misc]
                  minimal_cases: int | None = None, max_depth: int | None = None,
                  n_thresholds: int | None = None, significance: float | None = None,
                  prune: bool | None = None, heuristic: str | None = None, confidence: float = 0.25) -> None:
-        self.settings = settings
-        self.background = background
-        self.minimal_cases = minimal_cases
-        self.max_depth = max_depth
-        self.n_thresholds = n_thresholds
-        self.significance = significance
-        self.prune = prune
+        super().__init__(settings, background, minimal_cases, max_depth, n_thresholds, significance, prune)
         self.heuristic = heuristic
         self.confidence = confidence
 
