@@ -54,6 +54,7 @@ class Constants:
         self.counts: dict[str, Counter[str]] = {}
         self.by_origin: dict[str, Counter[str]] = {}
         self.numeric: set[str] = set()
+        self.version = 0  # changes whenever the values do (refinements cached on it)
         self._cache: dict[tuple[str, str], list[Const]] = {}
 
     def update(self, world: World, settings: Settings) -> None:
@@ -82,6 +83,7 @@ class Constants:
                 if len(counter) > self.max_distinct and all(_is_number(v) for v in counter):
                     histograms[name] = _compress(counter, max(self.max_distinct // 2, 1))
         self._cache.clear()
+        self.version += 1
 
     def _add(self, typ: str, origin: str, pairs: list[tuple[int, str]]) -> None:
         counter = self.counts.setdefault(typ, Counter())

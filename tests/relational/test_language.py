@@ -170,3 +170,17 @@ def test_discretization_bounds_reach_the_learner(tmp_path):
     model = TildeRegressor(settings).fit(examples)
     assert len(model.constants_.thresholds("num", "size/1/0")) == 3
     assert len(TildeRegressor(settings, n_thresholds=7).fit(examples).constants_.thresholds("num", "size/1/0")) == 7
+
+
+def test_a_test_is_decided_by_the_query_literals_linked_to_it():
+    from rrl.relational.language import Query, Refinement, test_goal
+    from rrl.relational.terms import Const, Lit, Var
+
+    a, b, c, d = Var("A"), Var("B"), Var("C"), Var("D")
+    query = Query((Lit("atm", (a, Const("n"))), Lit("atm", (b, Const("o"))), Lit("bond", (b, c)),
+                   Lit("lumo", (d,)), Lit("other", (Var("_"),)), Lit("more", (Var("_"),))), (), ())
+    linked = Refinement((Lit("bond", (c, Var("E"))),), (("E", "atom"),), 0)
+    text = ", ".join(lit.render() for lit in test_goal(query, linked))
+    assert text == "atm(B, o), bond(B, C), bond(C, E)"  # B and C link; A, D and "_" do not
+    fresh = Refinement((Lit("atm", (Var("F"), Const("cl"))),), (("F", "atom"),), 0)
+    assert test_goal(query, fresh) == fresh.literals
