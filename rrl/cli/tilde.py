@@ -53,7 +53,8 @@ def tilde() -> None:
                    "and TILDE no test.")
 @click.option("--prune/--no-prune", default=None,
               help="Prune the tree (overrides prune/1): C4.5's pessimistic error for classes, "
-                   "reduced error on a held-back third of the examples for numbers.")
+                   "reduced error on a held-back third of the examples for numbers. A forest's "
+                   "trees are pruned only with --prune.")
 @click.option("--heuristic", type=click.Choice(["gainratio", "gain"]), default=None,
               help="Classification: how tests are scored (overrides heuristic/1; default gainratio).")
 @click.option("--trees", type=click.IntRange(min=1), default=1, show_default=True,

@@ -39,6 +39,8 @@ class _Forest(_Tilde):
                                                   and float(self.max_candidates) > 0)):
             raise RRLError(f"max_candidates must be 'sqrt' or a positive number, not {self.max_candidates!r}")
         ids = self._begin(examples)
+        if self.prune is None:  # forests average unpruned trees unless asked; prune/1 is for single trees
+            self.prune_ = False
         rng = np.random.default_rng(self.random_state)
         try:
             self.trees_: list[Node] = []
@@ -99,7 +101,9 @@ class TildeForestClassifier(_Forest, TildeClassifier):
 
     Args:
         settings, background, minimal_cases, max_depth, n_thresholds, significance,
-        prune, heuristic, confidence: as :class:`TildeClassifier`, for every tree.
+        heuristic, confidence: as :class:`TildeClassifier`, for every tree.
+        prune: prune every tree; default False whatever the settings' ``prune/1`` says
+            (a forest averages unpruned trees, as random forests do).
         n_trees: trees in the forest.
         max_candidates: candidate refinements scored at each node: ``"sqrt"`` (the
             square root of their number), a fraction in (0, 1), or a count.
