@@ -22,14 +22,18 @@ task_tardiness(T, X) :- task(T, _, _, _, _, _, _, _, X).
 tardy(T) :- task_tardiness(T, X), X > 0.
 on_time(T) :- task_tardiness(T, X), X =:= 0.
 task_slack(T, S) :- task_due(T, D), task_end(T, E), S is D - E.     % negative: tardy by -S hours
-movable(T) :- task(T, _, _, _, _, _, _, _, _), \+ frozen(T).
+movable(T) :- task(T, _, _, _, _, _, _, _, _), \+ started(T).
 has_cleanout(T) :- cleanout_before(T, H), H > 0.
 first_on_resource(T) :- task_position(T, 0).
 
 % ---- relations between tasks
 same_resource(T, U) :- task_resource(T, R), task_resource(U, R), T \== U.
+% The two clauses of each look the known task up first (on large plans the other order
+% would scan every task for every answer).
+precedes(T, U) :- nonvar(U), !, task(U, R, Q, _, _, _, _, _, _), task(T, R, P, _, _, _, _, _, _), P < Q.
 precedes(T, U) :- task(T, R, P, _, _, _, _, _, _), task(U, R, Q, _, _, _, _, _, _), P < Q.
-immediately_precedes(T, U) :- task(T, R, P, _, _, _, _, _, _), task(U, R, Q, _, _, _, _, _, _), Q =:= P + 1.
+immediately_precedes(T, U) :- nonvar(U), !, task(U, R, Q, _, _, _, _, _, _), P is Q - 1, task(T, R, P, _, _, _, _, _, _).
+immediately_precedes(T, U) :- task(T, R, P, _, _, _, _, _, _), Q is P + 1, task(U, R, Q, _, _, _, _, _, _).
 later_due(T, U) :- task_due(T, DT), task_due(U, DU), DT > DU.       % T is due later than U
 earlier_due(T, U) :- task_due(T, DT), task_due(U, DU), DT < DU.
 more_tardy(T, U) :- task_tardiness(T, XT), task_tardiness(U, XU), XT > XU.
@@ -39,8 +43,8 @@ larger(T, U) :- task_size(T, ST), task_size(U, SU), ST > SU.
 starts_earlier(T, U) :- task_start(T, ST), task_start(U, SU), ST < SU.
 inversion(T, U) :- immediately_precedes(T, U), later_due(T, U).      % T runs right before U, due later
 waits_for(T, U) :- after(T, U).                                      % T may start only after U ends
-chain_started(T) :- after(T, U), frozen(U).                          % T continues a chain already running
-busiest_resource(R) :- res_load(R, L), \+ (res_load(_, L2), L2 > L).
+chain_started(T) :- after(T, U), started(U).                         % T continues a chain already running
+busiest_resource(R) :- aggregate_all(max(L, R0), res_load(R0, L), max(_, R)).
 
 % ---- the focal task's neighbourhood (deictic)
 focal_resource(R) :- focal(F), task_resource(F, R).

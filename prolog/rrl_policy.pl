@@ -1,18 +1,20 @@
 /*  rrl_policy.pl -- runs a learned repair policy (a decision list defining predict/1)
     on schedule states, the way plain swipl would, only without leaving the process.
 
-    A policy lives in its own module with the background knowledge.  A state's facts
-    are asserted once; each candidate action's facts are asserted, predict/1 is asked,
-    and they are retracted again: one call scores every action of a state.
+    A policy lives in its own module with the background knowledge.  The module holds
+    one state's facts at a time (a search moving to another plan sends what differs);
+    the background's focus_candidate/3 rules name where to look next; each candidate
+    action's facts (with its focus's) are asserted, q_value/1 or predict/1 is asked,
+    and they are retracted again: one call scores every action of a search node.
 */
 :- module(rrl_policy,
           [ rrl_policy_module/3,      % +Module, +BackgroundFiles, +DynamicSpecs
             rrl_policy_rules/3,       % +Module, +SourceId, +RulesText
-            rrl_q_values/4,           % +Module, +StateText, +ActionsText, -ValuesText
-            rrl_policy_clause/4,      % +Module, +StateText, +ActionText, -ClauseIndex
-            rrl_policy_clauses/3,     % +Module, +ExamplesText, -IndicesText
+            rrl_held_clause/3,        % +Module, +FactsText, -Index
             rrl_state/2,              % +Module, +StateText
             rrl_state_text/3,         % +Module, +StateText, -Empty
+            rrl_state_change/4,       % +Module, +RemovedText, +AddedText, -Empty
+            rrl_state_change_focus/5, % +Module, +RemovedText, +AddedText, +PerReason, -CandidatesText
             rrl_focus/3,              % +Module, +PerReason, -CandidatesText
             rrl_state_focus/4,        % +Module, +StateText, +PerReason, -CandidatesText
             rrl_focus_operators/2,    % +Module, -PairsText
@@ -56,18 +58,6 @@ rrl_policy_rules(M, Id, Text) :-
                        load_files(M:Id, [stream(S), silent(true)]),
                        close(S)).
 
-%!  rrl_q_values(+M, +StateText, +ActionsText, -Out) is det.
-%   StateText is a Prolog list of facts, ActionsText a list of lists of facts (one per
-%   action).  Out holds one predicted value per action, separated by spaces.
-rrl_q_values(M, StateText, ActionsText, Out) :-
-    term_string(State, StateText),
-    term_string(Actions, ActionsText),
-    value_goal(M, Goal),
-    setup_call_cleanup(assert_all(M, State),
-                       maplist(value_of(M, Goal), Actions, Values),
-                       retract_all(M, State)),
-    atomic_list_concat(Values, ' ', Out).
-
 %   A policy's Q-value is q_value/1 when it defines one (the immediate reward plus the
 %   discounted value the tree predicts), else the tree's predict/1 itself.
 value_goal(M, q_value) :- current_predicate(M:q_value/1), !.
@@ -79,24 +69,13 @@ value_of(M, Name, Facts, Value) :-
                        ( M:Goal -> Value = V ; Value = 0 ),
                        retract_all(M, Facts)).
 
-%!  rrl_policy_clause(+M, +StateText, +ActionText, -N) is det.
-%   N is the index of the first predict/1 clause whose body holds for the state and
-%   the action: the abstract state that gives the action its value.
-rrl_policy_clause(M, StateText, ActionText, N) :-
-    term_string(State, StateText),
-    term_string(Action, ActionText),
-    append(State, Action, Facts),
-    setup_call_cleanup(assert_all(M, Facts),
-                       first_clause(M, N),
-                       retract_all(M, Facts)).
-
-%!  rrl_policy_clauses(+M, +ExamplesText, -Out) is det.
-%   rrl_policy_clause/4 for each example (a list of facts) of a list, in one call: Out
-%   holds the clause indices separated by spaces.
-rrl_policy_clauses(M, Text, Out) :-
-    term_string(Examples, Text),
-    maplist(example_clause(M), Examples, Ns),
-    atomic_list_concat(Ns, ' ', Out).
+%!  rrl_held_clause(+M, +FactsText, -N) is det.
+%   N is the index of the first predict/1 clause whose body holds in the state held by
+%   rrl_state/2 with the facts of FactsText (a focus's and an action's) added: the
+%   abstract state that gives the action its value (0 when none holds).
+rrl_held_clause(M, Text, N) :-
+    term_string(Facts, Text),
+    example_clause(M, Facts, N).
 
 example_clause(M, Facts, N) :-
     setup_call_cleanup(assert_all(M, Facts), first_clause(M, N), retract_all(M, Facts)).
@@ -137,6 +116,21 @@ rrl_focus(M, PerReason, Out) :-
 rrl_state_text(M, StateText, '') :-
     rrl_state(M, StateText).
 
+%!  rrl_state_change(+M, +RemovedText, +AddedText, -Out) is det.
+%   Changes the held state by a difference: the facts of RemovedText (a list) go, those
+%   of AddedText come (a search moves between plans that share most of their facts).
+rrl_state_change(M, RemovedText, AddedText, '') :-
+    term_string(Removed, RemovedText),
+    term_string(Added, AddedText),
+    forall(member(F, Removed), ignore(retract(M:F))),
+    assert_all(M, Added).
+
+%!  rrl_state_change_focus(+M, +RemovedText, +AddedText, +PerReason, -Out) is det.
+%   rrl_state_change/4 then rrl_focus/3, in one call.
+rrl_state_change_focus(M, RemovedText, AddedText, PerReason, Out) :-
+    rrl_state_change(M, RemovedText, AddedText, _),
+    rrl_focus(M, PerReason, Out).
+
 %!  rrl_state_focus(+M, +StateText, +PerReason, -Out) is det.
 %   rrl_state/2 then rrl_focus/3, in one call.
 rrl_state_focus(M, StateText, PerReason, Out) :-
@@ -144,8 +138,8 @@ rrl_state_focus(M, StateText, PerReason, Out) :-
     rrl_focus(M, PerReason, Out).
 
 reason_candidates(M, N, R, Acc0, Acc) :-
-    findall(K-T, ( M:focus_candidate(R, T, K), \+ M:frozen(T) ), Pairs),
-    sort(1, @>=, Pairs, Ranked),
+    findall(K-T, ( M:focus_candidate(R, T, K), \+ M:started(T) ), Pairs),
+    sort(0, @>=, Pairs, Ranked),                    % ties by task id: the same whatever the facts' order
     take_new(Ranked, N, R, Acc0, Acc).
 
 take_new(_, 0, _, Acc, Acc) :- !.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import strategies as st
@@ -40,3 +42,19 @@ def plans(draw: st.DrawFn, max_orders: int = 25, min_orders: int = 1) -> Plan:
 
 def rng_from(seed: int) -> random.Random:
     return random.Random(seed)
+
+
+#: The standard instances (DESIGN section 10), never copied into the project:
+#: $RRL_BENCHMARKS, else ../shared/benchmarks next to the checkout.
+BENCHMARKS = Path(os.environ.get("RRL_BENCHMARKS", ROOT.parent / "shared" / "benchmarks"))
+
+
+def benchmark_yamls(names: list[str] | None) -> list[Any]:
+    """Pytest parameters ``fjsp/mk01.yaml``, ... for the named instances (None: all),
+    each skipped with a visible reason when the benchmark folder is absent."""
+    if not BENCHMARKS.is_dir():
+        return [pytest.param("-", marks=pytest.mark.skip(reason=f"benchmark folder {BENCHMARKS} is absent"))]
+    found = sorted(p.relative_to(BENCHMARKS).as_posix() for p in BENCHMARKS.glob("*/*.yaml"))
+    if names is not None:
+        found = [f for f in found if Path(f).stem in names]
+    return found

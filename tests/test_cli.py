@@ -51,7 +51,7 @@ def test_generate_then_validate_at_seed_scale(tmp_path) -> None:
 
 
 def test_bad_flag_is_a_usage_error() -> None:
-    result = CliRunner().invoke(cli, ["schedule", "--scenario", str(SCENARIOS / "extruders.yaml"), "--rule", "fifo"])
+    result = CliRunner().invoke(cli, ["schedule", "--scenario", str(SCENARIOS / "extruders.yaml"), "--rule", "fifo_lifo"])
     assert result.exit_code == 2
     assert "Invalid value for '--rule'" in result.output
 

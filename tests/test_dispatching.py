@@ -54,4 +54,4 @@ def test_frozen_prefix_is_kept(extruders: Scenario) -> None:
 
 def test_unknown_rule(extruders: Scenario) -> None:
     with pytest.raises(RRLError, match="unknown rule"):
-        dispatch(extruders.problem, "fifo")
+        dispatch(extruders.problem, "fifo_lifo")

@@ -1,4 +1,4 @@
-"""``rrl scenario``: generate scenario files and check them."""
+"""``rrl scenario``: generate scenario files, import standard instances, check them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from rrl.cli.common import json_option, print_json
+from rrl.cli.common import POSITIVE, json_option, print_json
 from rrl.dispatching import RULES, dispatch
+from rrl.domain.formats import DUE_FACTOR, FORMATS, read_instance
 from rrl.domain.generate import generate_scenario
 from rrl.domain.scenario import load_scenario
 from rrl.domain.validator import validate
@@ -16,7 +17,7 @@ from rrl.errors import RRLError
 
 @click.group()
 def scenario() -> None:
-    """Generate scenario files and check them."""
+    """Generate scenario files, import standard instances, check them."""
 
 
 @scenario.command()
@@ -45,6 +46,31 @@ def generate(machines: int, types: int, orders: int, family_steps: int, breaks: 
         made = made.with_schedule(dispatch(made.problem, rule, seed=seed))
     made.save(out)
     click.echo(f"wrote {out}: {orders} orders on {machines} machines of {types} types")
+
+
+@scenario.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="fjs: flexible job shop (FJSPLib, Brandimarte; machines from 1). jsp: job shop (OR-Library / "
+                   "JSPLib text; machines from 0). Default: the file's suffix.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output scenario file (.yaml or .json).")
+@click.option("--due-factor", type=POSITIVE, default=DUE_FACTOR, show_default=True,
+              help="Due date of operation o of a job: this factor times the job's least processing times of "
+                   "operations 1..o (the formats have no due dates).")
+def import_command(path: Path, fmt: str | None, out: Path, due_factor: float) -> None:
+    """Read a standard job-shop instance (.fjs or .jsp) into a scenario file.
+
+    Operation o of job j becomes order JjOo (a product of its own), chained to the job's
+    previous operation with `after`; machine k becomes resource Mk. Durations are exact
+    (size = least common multiple of the operation's times, whole-number rates). A
+    malformed file gets one line naming the file, the line and the problem.
+    """
+    made = read_instance(path, fmt, due_factor=due_factor)
+    made.save(out)
+    problem = made.problem
+    jobs = sum(1 for order in problem.orders.values() if not order.after)
+    click.echo(f"wrote {out}: {len(problem.orders)} operations of {jobs} jobs on {len(problem.plant.resources)} machines")
 
 
 @scenario.command("validate")

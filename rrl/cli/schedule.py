@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from rrl.cli.common import (
+    POSITIVE,
     checked,
     image_path,
     json_option,
@@ -14,35 +15,55 @@ from rrl.cli.common import (
     scenario_option,
     seed_option,
 )
-from rrl.dispatching import RULES, dispatch
+from rrl.dispatching import DEFAULT_RULE, MODES, OBJECTIVES, RULES, dispatch
 from rrl.domain.plan import Plan
 from rrl.domain.scenario import load_scenario
 
-RULE_CHOICES = [*RULES, "ppo"]
+RULE_CHOICES = [*RULES, "ppo", "cpsat"]
 
 
 @click.command()
 @scenario_option
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
-              help="Dispatching rule that builds the schedule. Default: the scenario's own "
-                   "schedule when it has one, else edd.")
+              help="How to build the schedule: a dispatching rule (edd spt lpt mwkr mor fifo mdd slack atcs "
+                   "first_fit random), ppo, or cpsat (OR-Tools CP-SAT on the whole problem). Default: the scenario's own schedule when it has one, else "
+                   f"the objective's rule ({', '.join(f'{o}: {r}' for o, r in DEFAULT_RULE.items())}).")
+@click.option("--objective", type=click.Choice(OBJECTIVES), default="tardiness", show_default=True,
+              help="What the schedule should be good at: total tardiness or makespan. Picks the default rule.")
+@click.option("--mode", type=click.Choice(MODES), default="nondelay", show_default=True,
+              help="Candidates of the dispatching rules: nondelay (what can start first on each resource), "
+                   "active (Giffler-Thompson: what can start before the earliest completion there), or append "
+                   "(every ready order, appended at the end: the old list scheduling). nondelay and active use "
+                   "idle gaps where an order fits.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model (.zip) for --rule ppo; default: the model shipped for this plant.")
+@click.option("--time-limit", type=POSITIVE, default=10.0, show_default=True,
+              help="Seconds CP-SAT may search (--rule cpsat).")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="CP-SAT search threads (--rule cpsat).")
 @seed_option
 @json_option
 @click.option("--gantt", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the Gantt chart to this file (PNG, SVG or PDF by suffix).")
-def schedule(scenario_path: Path, rule: str | None, model: Path | None, seed: int, as_json: bool,
-             gantt: Path | None) -> None:
+def schedule(scenario_path: Path, rule: str | None, objective: str, mode: str, model: Path | None,
+             time_limit: float, workers: int, seed: int, as_json: bool, gantt: Path | None) -> None:
     """Build a schedule for a scenario and print its metrics.
 
-    Times follow DESIGN section 3 (semi-active: each order as early as its resource,
-    cleanout, release, `after` orders and downtime allow). The schedule is validated
-    before it is printed. Frozen orders (started before the scenario's `now`) stay put.
+    Dispatching rules place one order at a time, each in the earliest idle gap of its
+    resource where it fits, else at the end (see docs/schedule.md for each rule's
+    priority and machine choice). Times follow DESIGN section 3 (semi-active: each order
+    as early as its resource, cleanout, release, `after` orders and downtime allow). The
+    schedule is validated before it is printed. Frozen orders (started before the
+    scenario's `now`) stay put.
+
+    --rule cpsat solves the whole problem with OR-Tools CP-SAT for --objective within
+    --time-limit, starting from the best rule's plan (never returning worse), and also
+    reports the solver's status and lower bound (JSON: "bound", "cpsat").
     """
     image_path(gantt, "--gantt")
     scenario = load_scenario(scenario_path)
     problem = scenario.problem
+    extra: dict[str, object] = {}
     if rule is None and scenario.schedule is not None:
         plan = scenario.plan()
         source = "scenario"
@@ -53,17 +74,29 @@ def schedule(scenario_path: Path, rule: str | None, model: Path | None, seed: in
         plan, source = result.plan, result.source
         if result.fallback:  # never silent: the plan printed is a rule's, say so on stderr
             click.echo(f"rrl: warning: PPO schedule rejected ({result.reason}); using {source}", err=True)
+    elif rule == "cpsat":
+        from rrl.learning.cpsat import cpsat_schedule  # optional extra: ortools
+
+        solved = cpsat_schedule(problem, objective=objective, time_limit=time_limit, workers=workers,
+                                keep=scenario.schedule, seed=seed)
+        plan, source = solved.plan, "cpsat" if not solved.from_hint else f"cpsat, kept the {solved.hint_source} hint"
+        extra = {"bound": solved.bound, "cpsat": solved.to_dict()}
+        if not as_json:
+            gap = (solved.value - solved.bound) / solved.value if solved.value > 0 else 0.0
+            click.echo(f"cpsat: {solved.status}, {objective} {solved.value:.2f} h, lower bound {solved.bound:.2f} h "
+                       f"(gap {gap:.1%}); hint {solved.hint_source} {solved.hint_value:.2f} h; "
+                       f"{solved.seconds:.1f} s on {solved.workers} workers")
     else:
-        rule = rule or "edd"
-        plan = Plan.build(problem, dispatch(problem, rule, seed=seed, keep=scenario.schedule))
-        source = rule
+        rule = rule or DEFAULT_RULE[objective]
+        plan = Plan.build(problem, dispatch(problem, rule, seed=seed, keep=scenario.schedule, mode=mode))
+        source = rule if mode == "nondelay" else f"{rule}, {mode}"
     checked(plan, source)
     if gantt is not None:
         from rrl.viz import save_gantt
 
         save_gantt(plan, gantt, title=f"{scenario.name} ({source})")
     if as_json:
-        print_json({"metrics": plan.metrics.to_dict(), "schedule": plan.rows()})
+        print_json({"metrics": plan.metrics.to_dict(), "schedule": plan.rows(), **extra})
         return
     _print_table(plan, scenario.name, source)
     if gantt is not None:

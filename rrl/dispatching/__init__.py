@@ -1,5 +1,7 @@
-"""Dispatching rules that build initial schedules."""
+"""Dispatching rules that build initial schedules, and the schedule builders under them."""
 
-from rrl.dispatching.rules import RULES, ScheduleBuilder, dispatch
+from rrl.dispatching.active import ActiveBuilder, Slot
+from rrl.dispatching.append import ScheduleBuilder
+from rrl.dispatching.rules import DEFAULT_RULE, MODES, OBJECTIVES, RULES, dispatch
 
-__all__ = ["RULES", "ScheduleBuilder", "dispatch"]
+__all__ = ["DEFAULT_RULE", "MODES", "OBJECTIVES", "RULES", "ActiveBuilder", "ScheduleBuilder", "Slot", "dispatch"]

@@ -1,17 +1,45 @@
-"""Dispatching rules that build initial schedules by list scheduling.
+"""The standard dispatching rules, on the active schedule builder.
 
-Orders become *ready* once every order in their ``after`` list is placed. Each rule
-picks the next ready order and a resource for it, and appends it there; times follow
-DESIGN section 3, so the result is exactly what :func:`rrl.domain.compute_times` gives.
+Every rule is a machine choice and a priority. The machine choice *routes* each ready
+order to one slot (resource and position: an idle gap where the order fits, else the
+end), the one its literature uses, earliest completion (ECT, the usual machine rule of
+flexible job-shop dispatching) unless said otherwise. The builder
+(:mod:`rrl.dispatching.active`) offers the routed slots that ``mode`` admits as
+candidates, and the rule places the candidate of least key; ties go to file order.
 
-- ``edd``: important orders first, then earliest due date; resource of earliest completion.
-- ``spt``: shortest (fastest-resource) processing time first; earliest completion.
-- ``atcs``: Apparent Tardiness Cost with Setups (Lee, Bhaskaran & Pinedo 1997): the
-  resource free first takes the ready order of highest index
-  ``w/p * exp(-max(d - p - t, 0) / (k1 p_mean)) * exp(-s / (k2 s_mean))``, with ``k1``
-  and ``k2`` from the due-date range and tightness; important orders count double.
-- ``first_fit``: orders in file order; the resource where the order can start first.
-- ``random``: a random ready order on a random eligible resource (seeded).
+==========  ==========================================================  ===============
+rule        priority among the candidates                               machine choice
+==========  ==========================================================  ===============
+edd         important orders first, then earliest due date              ECT
+spt         shortest processing time                                    ECT
+lpt         longest processing time (on the order's fastest machine)    ECT
+mwkr        most work remaining: mean processing time of the order and  ECT
+            of its longest chain of ``after`` successors
+mor         most operations remaining (that chain's length)             ECT
+fifo        first ready (release, ``after`` orders), then file order    ECT
+mdd         modified due date ``max(due, completion)`` (Baker & Bertrand  ECT
+            1982)
+slack       least slack ``due - completion``                            ECT
+atcs        Apparent Tardiness Cost with Setups (Lee, Bhaskaran &       ECT
+            Pinedo 1997) on the resource that can start first
+first_fit   file order                                                  earliest start
+random      a random candidate (seeded)                                 random
+==========  ==========================================================  ===============
+
+ATCS: the resource whose first candidate can start earliest (time ``t``) takes the
+candidate of highest ``w/p * exp(-max(d - p - t, 0) / (k1 p_bar)) * exp(-s / (k2 s_bar))``
+(``s`` the cleanout before it there), ``k1`` and ``k2`` from the due-date range and
+tightness (:func:`atcs_parameters`); important orders count double.
+
+``mode`` (how candidates are generated; every mode routes each ready order to its
+resource first, by the rule's machine choice):
+
+- ``nondelay`` (default): on each resource, only the orders that can start there first;
+  idle gaps used. Measured best on average for these one-pass rules (docs/benchmarks.md).
+- ``active``: Giffler-Thompson candidates (those that can start before the earliest
+  completion on their resource); idle gaps used.
+- ``append``: every ready order, appended at the end of its resource: the list
+  scheduling of earlier releases (with ``edd`` exactly the PPO environment's slot 0).
 
 Frozen orders (started before ``now``) stay where a given schedule has them.
 """
@@ -22,107 +50,26 @@ import heapq
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from rrl.domain.plan import Plan
+from rrl.dispatching.active import ECT, EST, ActiveBuilder, Route, Slot
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import clear_downtime
 from rrl.errors import RRLError
 
-RULES = ("edd", "spt", "atcs", "first_fit", "random")
+RULES = ("edd", "spt", "lpt", "mwkr", "mor", "fifo", "mdd", "slack", "atcs", "first_fit", "random")
+#: How candidates are generated (see the module text).
+MODES = ("nondelay", "active", "append")
+#: The rule ``rrl schedule`` uses when none is given, per objective (see docs/schedule.md).
+DEFAULT_RULE = {"tardiness": "mdd", "makespan": "mwkr"}
+OBJECTIVES = tuple(DEFAULT_RULE)
+
+Key = Callable[[Slot, float], tuple[float, ...]]
 
 
-@dataclass
-class _Line:
-    """The state of one resource while a schedule is being built."""
-
-    product: str | None
-    free: float = 0.0
-    sequence: list[str] = field(default_factory=list)
-
-
-class ScheduleBuilder:
-    """List scheduling by appending: places orders at the end of resources and tracks
-    which orders are ready (every ``after`` order placed). Shared by every rule and by the
-    PPO dispatching environment (:mod:`rrl.generative`), so both time orders the same way.
-
-    Frozen orders of ``keep`` (``problem.frozen``) are placed first, where ``keep`` has them.
-    """
-
-    def __init__(self, problem: Problem, keep: Schedule | None) -> None:
-        self.problem = problem
-        plant = problem.plant
-        self.lines = {r.id: _Line(r.initial_product) for r in plant.resources.values()}
-        self.end: dict[str, float] = {}
-        placed: set[str] = set()
-        if keep is not None and problem.frozen:
-            prefix = Schedule({r: [o for o in keep.sequence(r) if o in problem.frozen] for r in plant.resources})
-            times = Plan.build(problem, prefix).times
-            for r, seq in prefix.sequences.items():
-                line = self.lines[r]
-                for order in seq:
-                    line.sequence.append(order)
-                    line.product = problem.orders[order].product
-                    line.free = times.end[order]
-                    self.end[order] = times.end[order]
-                    placed.add(order)
-        self.todo = [o for o in problem.orders if o not in placed]
-        self.missing = {o: sum(1 for a in problem.orders[o].after if a not in placed) for o in self.todo}
-        self.dependents = problem.dependents
-
-    def initially_ready(self) -> list[str]:
-        """Orders still to place whose ``after`` orders are all placed."""
-        return [o for o in self.todo if self.missing[o] == 0]
-
-    def timing(self, order: str, resource: str) -> tuple[float, float]:
-        """(start, end) of ``order`` appended to ``resource`` now."""
-        problem = self.problem
-        spec = problem.orders[order]
-        line = self.lines[resource]
-        gap = problem.plant.setup(line.product, spec.product)
-        t = max(line.free + gap, spec.release, problem.now)
-        for before in spec.after:
-            t = max(t, self.end[before])
-        dur = problem.durations[order][resource]
-        windows = problem.plant.resources[resource].downtime
-        if windows:
-            t = clear_downtime(t, gap, dur, windows)
-        return t, t + dur
-
-    def best_resource(self, order: str, key: Callable[[float, float], float]) -> str:
-        """The eligible resource minimising ``key(start, end)`` (ties: file order)."""
-        best, best_value = "", math.inf
-        for resource in self.problem.durations[order]:
-            value = key(*self.timing(order, resource))
-            if value < best_value - 1e-12:
-                best, best_value = resource, value
-        return best
-
-    def place(self, order: str, resource: str) -> list[str]:
-        """Append ``order`` to ``resource``; return the orders that became ready."""
-        _, end = self.timing(order, resource)
-        line = self.lines[resource]
-        line.sequence.append(order)
-        line.product = self.problem.orders[order].product
-        line.free = end
-        self.end[order] = end
-        released = []
-        for nxt in self.dependents.get(order, ()):
-            if nxt in self.missing:
-                self.missing[nxt] -= 1
-                if self.missing[nxt] == 0:
-                    released.append(nxt)
-        return released
-
-    def schedule(self) -> Schedule:
-        """The schedule built so far."""
-        return Schedule({r: line.sequence for r, line in self.lines.items()})
-
-
-def dispatch(problem: Problem, rule: str = "edd", *, seed: int = 0, keep: Schedule | None = None) -> Schedule:
+def dispatch(problem: Problem, rule: str = "edd", *, seed: int = 0, keep: Schedule | None = None,
+             mode: str = "nondelay") -> Schedule:
     """Build a schedule with a dispatching rule.
 
     Parameters
@@ -135,58 +82,146 @@ def dispatch(problem: Problem, rule: str = "edd", *, seed: int = 0, keep: Schedu
         Seed of the ``random`` rule.
     keep : Schedule, optional
         A current schedule whose frozen orders (``problem.frozen``) stay in place.
+    mode : str
+        One of :data:`MODES`.
 
     Returns
     -------
     Schedule
     """
-    builder = ScheduleBuilder(problem, keep)
-    if rule == "atcs":
-        _atcs(builder)
-    elif rule == "random":
-        _random(builder, random.Random(seed))
-    elif rule in ("edd", "spt", "first_fit"):
-        _static(builder, rule)
-    else:
+    if rule not in RULES:
         raise RRLError(f"unknown rule '{rule}' (expected one of {', '.join(RULES)})")
+    if mode not in MODES:
+        raise RRLError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
+    tables = Tables(problem, seed)
+    builder = ActiveBuilder(problem, keep, insertion=mode != "append", route=_route(rule, tables))
+    scope = "all" if mode == "append" else mode
+    key = _key(rule, tables, builder)
+    _run(builder, key, scope)
     return builder.schedule()
 
 
-def _static(builder: ScheduleBuilder, rule: str) -> None:
-    problem = builder.problem
-    orders = problem.orders
-    position = {o: i for i, o in enumerate(orders)}
+def _run(builder: ActiveBuilder, key: Key, scope: str) -> None:
+    """Place the candidate of least key until every order is placed.
+
+    The best candidate of each resource sits in a heap; a step re-ranks only the
+    resources whose candidates changed (stale heap entries are skipped by version).
+    """
+    rank = {r: float(i) for i, r in enumerate(builder.resources)}
+    heap: list[tuple[tuple[float, ...], int, str, Slot]] = []
+    mark = 0
+    while not builder.done:
+        changed, mark = builder.changed(mark)
+        for r in changed:
+            slots = builder.candidates_on(r, scope)
+            if slots:
+                t = min(s.start for s in slots)
+                k, s = min(((*key(s, t), rank[r]), s) for s in slots)
+                heapq.heappush(heap, (k, builder.version(r), r, s))
+        while True:
+            if not heap:  # pragma: no cover - the builder guarantees a candidate
+                raise RRLError("internal error: no candidate while orders remain")
+            _, version, r, choice = heapq.heappop(heap)
+            if version == builder.version(r):
+                break
+        builder.place(choice)
+
+
+class Tables:
+    """Per-order quantities the rules read, computed once per problem.
+
+    Attributes
+    ----------
+    rank : file position of each order.
+    mean_p, min_p : mean and least processing time over the eligible resources.
+    work : mean processing time of the order plus its longest chain of successors.
+    ops : orders in that chain, the order included.
+    """
+
+    def __init__(self, problem: Problem, seed: int) -> None:
+        self.problem = problem
+        durations = problem.durations
+        self.rank = {o: float(i) for i, o in enumerate(problem.orders)}
+        self.mean_p = {o: sum(d.values()) / len(d) for o, d in durations.items()}
+        self.min_p = {o: min(d.values()) for o, d in durations.items()}
+        self.work: dict[str, float] = {}
+        self.ops: dict[str, float] = {}
+        dependents = problem.dependents
+        for o in _reverse_topological(problem):
+            after = dependents.get(o, ())
+            self.work[o] = self.mean_p[o] + max((self.work[d] for d in after), default=0.0)
+            self.ops[o] = 1.0 + max((self.ops[d] for d in after), default=0.0)
+        rng = random.Random(seed)
+        self.noise = {(o, r): rng.random() for o, d in durations.items() for r in ["", *d]}
+        unplaced = [o for o in problem.orders if o not in problem.frozen]
+        self.k1, self.k2, self.p_bar, self.s_bar = atcs_parameters(problem, unplaced)
+
+
+def _reverse_topological(problem: Problem) -> list[str]:
+    """Orders so that each comes after every order that waits for it (``after`` is acyclic)."""
+    indegree = {o: len(spec.after) for o, spec in problem.orders.items()}
+    queue = [o for o, n in indegree.items() if n == 0]
+    for o in queue:  # Kahn: the list grows while it is walked
+        for d in problem.dependents.get(o, ()):
+            indegree[d] -= 1
+            if indegree[d] == 0:
+                queue.append(d)
+    return queue[::-1]
+
+
+def _route(rule: str, tb: Tables) -> Route:
+    """The rule's machine choice: how each ready order picks its resource."""
+    if rule == "first_fit":
+        return EST
+    if rule == "random":
+        return lambda s: (tb.noise[(s.order, s.resource)],)
+    return ECT
+
+
+def _key(rule: str, tb: Tables, builder: ActiveBuilder) -> Key:
+    """The rule's key of a candidate slot (least is chosen); ``t`` is the earliest start
+    among the candidates on the slot's resource."""
+    orders = tb.problem.orders
+    floor = builder.floor
+    rank = tb.rank
     if rule == "edd":
-        def priority(o: str) -> tuple[float, ...]:
-            return (0.0 if orders[o].important else 1.0, orders[o].due, position[o])
-    elif rule == "spt":
-        def priority(o: str) -> tuple[float, ...]:
-            return (min(problem.durations[o].values()), position[o])
-    else:
-        def priority(o: str) -> tuple[float, ...]:
-            return (position[o],)
-
-    def by_end(start: float, end: float) -> float:
-        return end
-
-    def by_start(start: float, end: float) -> float:
-        return start
-
-    key = by_start if rule == "first_fit" else by_end
-    heap = [(priority(o), o) for o in builder.initially_ready()]
-    heapq.heapify(heap)
-    while heap:
-        _, order = heapq.heappop(heap)
-        for nxt in builder.place(order, builder.best_resource(order, key)):
-            heapq.heappush(heap, (priority(nxt), nxt))
+        return lambda s, t: (0.0 if orders[s.order].important else 1.0, orders[s.order].due, rank[s.order], s.end)
+    if rule == "spt":
+        return lambda s, t: (s.duration, s.end, rank[s.order])
+    if rule == "lpt":
+        return lambda s, t: (-tb.min_p[s.order], s.end, rank[s.order])
+    if rule == "mwkr":
+        return lambda s, t: (-tb.work[s.order], s.end, rank[s.order])
+    if rule == "mor":
+        return lambda s, t: (-tb.ops[s.order], -tb.work[s.order], s.end, rank[s.order])
+    if rule == "fifo":
+        return lambda s, t: (floor(s.order), rank[s.order], s.end)
+    if rule == "mdd":
+        return lambda s, t: (max(orders[s.order].due, s.end), s.end, rank[s.order])
+    if rule == "slack":
+        return lambda s, t: (orders[s.order].due - s.end, s.end, rank[s.order])
+    if rule == "first_fit":
+        return lambda s, t: (rank[s.order], s.start)
+    if rule == "random":
+        return lambda s, t: (tb.noise[(s.order, "")],)
+    return _atcs_key(tb)
 
 
-def _random(builder: ScheduleBuilder, rng: random.Random) -> None:
-    ready = builder.initially_ready()
-    while ready:
-        order = ready.pop(rng.randrange(len(ready)))
-        resource = rng.choice(list(builder.problem.durations[order]))
-        ready.extend(builder.place(order, resource))
+def _atcs_key(tb: Tables) -> Key:
+    orders = tb.problem.orders
+    k1p = tb.k1 * tb.p_bar
+    k2s = tb.k2 * tb.s_bar
+
+    def key(s: Slot, t: float) -> tuple[float, ...]:
+        spec = orders[s.order]
+        p = max(s.duration, 1e-9)
+        w = spec.weight * (2.0 if spec.important else 1.0)
+        index = w / p * math.exp(-max(spec.due - p - t, 0.0) / k1p)
+        if k2s > 0:
+            index *= math.exp(-s.setup / k2s)
+        return (t, -index, tb.rank[s.order])
+
+    return key
 
 
 def atcs_parameters(problem: Problem, orders: Sequence[str]) -> tuple[float, float, float, float]:
@@ -212,35 +247,3 @@ def atcs_parameters(problem: Problem, orders: Sequence[str]) -> tuple[float, flo
     k1 = max(k1, 0.5)
     k2 = max(tightness / (2.0 * math.sqrt(s_bar / p_bar)), 0.1) if s_bar > 0 and p_bar > 0 else 1.0
     return k1, k2, p_bar, s_bar
-
-
-def _atcs(builder: ScheduleBuilder) -> None:
-    problem = builder.problem
-    orders = problem.orders
-    todo = builder.todo
-    if not todo:
-        return
-    k1, k2, p_bar, s_bar = atcs_parameters(problem, todo)
-
-    ready = set(builder.initially_ready())
-    setup_of = problem.plant.setup
-    order_rank = {o: i for i, o in enumerate(orders)}
-    resource_rank = {r: i for i, r in enumerate(problem.plant.resources)}
-    while ready:
-        # The resource that frees first among those that can take some ready order.
-        candidates = {r for o in ready for r in problem.durations[o]}
-        resource = min(candidates, key=lambda r: (builder.lines[r].free, resource_rank[r]))
-        line = builder.lines[resource]
-        choice = [o for o in sorted(ready, key=order_rank.__getitem__) if resource in problem.durations[o]]
-        t = max(line.free, problem.now)
-        p = np.array([problem.durations[o][resource] for o in choice])
-        d = np.array([orders[o].due for o in choice])
-        w = np.array([orders[o].weight * (2.0 if orders[o].important else 1.0) for o in choice])
-        s = np.array([setup_of(line.product, orders[o].product) for o in choice])
-        slack = np.maximum(d - p - t, 0.0)
-        index = (w / p) * np.exp(-slack / (k1 * p_bar))
-        if s_bar > 0:
-            index = index * np.exp(-s / (k2 * s_bar))
-        order = choice[int(np.argmax(index))]
-        ready.discard(order)
-        ready.update(builder.place(order, resource))

@@ -24,7 +24,7 @@ class Schedule:
         Resources with no orders may be left out.
     """
 
-    __slots__ = ("_hash", "_parent", "_parts", "_sequences", "_where")
+    __slots__ = ("_changed", "_hash", "_parent", "_parts", "_patch", "_sequences", "_where")
 
     def __init__(self, sequences: Mapping[str, Sequence[str]]) -> None:
         self._sequences: dict[str, tuple[str, ...]] = {r: tuple(s) for r, s in sequences.items()}
@@ -32,6 +32,8 @@ class Schedule:
         self._hash: int | None = None
         self._parts: dict[str, int] | None = None  # each resource's share of the hash
         self._parent: Schedule | None = None  # where to patch the position index from
+        self._changed: tuple[str, ...] = ()  # the resources that differ from the parent
+        self._patch: dict[str, tuple[str, int]] | None = None  # positions on them
 
     @property
     def sequences(self) -> Mapping[str, tuple[str, ...]]:
@@ -54,6 +56,7 @@ class Schedule:
                         for index, order in enumerate(seq):
                             where[order] = (resource, index)
                 self._where = where
+                self._patch = None
             else:
                 self._where = {
                     order: (resource, index)
@@ -62,6 +65,20 @@ class Schedule:
                 }
             self._parent = None
         return self._where
+
+    def locate(self, order: str) -> tuple[str, int]:
+        """``where[order]`` without building the whole index for a changed copy: the
+        changed resources' positions, else the parent's (re-timing a candidate plan asks
+        for a few orders only)."""
+        if self._where is not None:
+            return self._where[order]
+        parent = self._parent
+        if parent is None or parent._where is None:
+            return self.where[order]
+        if self._patch is None:
+            self._patch = {o: (r, i) for r in self._changed for i, o in enumerate(self._sequences.get(r, ()))}
+        found = self._patch.get(order)
+        return found if found is not None else parent._where[order]
 
     def resource_of(self, order: str) -> str:
         """The resource that runs ``order``."""
@@ -123,6 +140,8 @@ class Schedule:
         child._sequences = sequences
         child._where = None  # patched from this one's index when first asked for
         child._parent = self if self._where is not None else None
+        child._changed = tuple(changes)
+        child._patch = None
         child._hash = None
         child._parts = None
         if self._hash is not None:

@@ -162,13 +162,13 @@ def _first_difference(old: tuple[str, ...], new: tuple[str, ...]) -> int:
 def _descendants(problem: Problem, schedule: Schedule, seeds: list[str]) -> list[str]:
     """``seeds`` and every order reachable from them (next on resource, dependents)."""
     sequences = schedule.sequences
-    where = schedule.where
+    where = schedule.locate
     dependents = problem.dependents
     seen = set(seeds)
     stack = list(seeds)
     while stack:
         order = stack.pop()
-        resource, index = where[order]
+        resource, index = where(order)
         seq = sequences[resource]
         successors = list(dependents.get(order, ()))
         if index + 1 < len(seq):
@@ -217,13 +217,13 @@ def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: T
     orders = problem.orders
     dependents = problem.dependents
     sequences = schedule.sequences
-    where = schedule.where
+    where = schedule.locate
 
     pending = set(todo)
     waiting: dict[str, int] = {}
     ready: deque[str] = deque()
     for order in todo:
-        resource, index = where[order]
+        resource, index = where(order)
         count = 1 if index and sequences[resource][index - 1] in pending else 0
         for before in orders[order].after:
             if before in pending:
@@ -237,7 +237,7 @@ def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: T
     while ready:
         order = ready.popleft()
         done += 1
-        resource, index = where[order]
+        resource, index = where(order)
         seq = sequences[resource]
         _place(problem, resource, seq, index, index + 1, times)
 

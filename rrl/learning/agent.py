@@ -189,7 +189,7 @@ class RepairAgent:
         significance: float = 0.05,
         tie_break: str = "cost",
         focus_width: int = 2,
-        moves_per_focus: int | None = 6,
+        moves_per_focus: int | None = 4,
         reach: int | None = None,
         n_step: int = 3,
         budget_ms: float | None = None,
@@ -409,11 +409,13 @@ class RepairAgent:
             return rewards + gamma * np.asarray(predicted, dtype=float)
         return score
 
-    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None) -> Neighbourhood:
-        """The candidate steps of repairing ``hit`` as this policy sees and scores them."""
+    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None, *,
+                      score_all: bool = True) -> Neighbourhood:
+        """The candidate steps of repairing ``hit`` as this policy sees and scores them
+        (``score_all=False``: scored as a search needs them, see :class:`Neighbourhood`)."""
         ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
-                             moves_per_focus=self.moves_per_focus, reach=self.reach)
+                             moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
@@ -469,7 +471,7 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        hood = self.neighbourhood(hit, ctx)
+        hood = self.neighbourhood(hit, ctx, score_all=False)
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
@@ -490,8 +492,8 @@ class RepairAgent:
         rules = [""] * len(path)
         if self.learner == "tg" and path:
             blocks = rule_blocks(self._rules)
-            indices = self._q.explain_all([hood.example_facts(n.parent, n.via) for n in path
-                                           if n.parent is not None and n.via is not None])
+            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.focus_facts.get(n.via.focus.task, []) + n.via.facts)
+                                             for n in path if n.parent is not None and n.via is not None])
             rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
         taken = []
         for node, rule in zip(path, rules, strict=True):
@@ -586,7 +588,7 @@ class RepairAgent:
                         max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 40)),
                         significance=float(params.get("significance", 0.05)),
                         tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
-                        moves_per_focus=_optional_int(params.get("moves_per_focus", 6)),
+                        moves_per_focus=_optional_int(params.get("moves_per_focus", 4)),
                         reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
                         seed=int(params.get("seed", 0)))

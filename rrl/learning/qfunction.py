@@ -53,6 +53,7 @@ class PrologQFunction:
         dynamic = "[" + ",".join(f"{name}/{arity}" for name, arity in FACT_PREDICATES) + "]"
         run(f"rrl_policy_module({self.module}, {files}, {dynamic})")
         self._held: Sequence[str] | None = None
+        self._held_set: set[str] | None = None
         self._operators: dict[str, frozenset[str]] | None = None  # the background's, read once
         self.rules = ""
         self.set_rules(rules)
@@ -62,34 +63,50 @@ class PrologQFunction:
         run(f"rrl_policy_rules({self.module}, {quote_atom(self.module + '_rules')}, {prolog_string(rules)})")
         self.rules = rules
 
-    def values(self, state: Sequence[str], actions: Sequence[Sequence[str]]) -> np.ndarray:
-        """One Q-value per action (each a list of action facts) in ``state``."""
-        if not actions:
-            return np.zeros(0)
-        state_text = prolog_string(fact_list(state))
-        actions_text = prolog_string("[" + ",".join(fact_list(a) for a in actions) + "]")
-        answer = run(f"rrl_q_values({self.module}, {state_text}, {actions_text}, Out)")
-        return np.array(str(answer["Out"]).split(), dtype=float)
-
     def set_state(self, state: Sequence[str]) -> None:
         """Hold the facts of one state for the :meth:`focus` and :meth:`group_values`
         calls that follow (replacing the state held before; nothing to do when this very
         list is held already)."""
         if state is self._held:
             return
-        call_text("rrl_state_text", self.module, fact_list(state))
-        self._held = state
+        change = self._change(state)
+        if change is None:
+            call_text("rrl_state_text", self.module, fact_list(state))
+        else:
+            call_text("rrl_state_change", self.module, *change)
+        self._hold(state)
 
     def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
         """Focal-task candidates of the held state (or of ``state``, which is then held):
         ``(task, reason)``, at most ``per_reason`` per reason of ``focus_candidate/3``."""
         if state is not None and state is not self._held:
-            out = call_text("rrl_state_focus", self.module, fact_list(state), int(per_reason))
-            self._held = state
+            change = self._change(state)
+            if change is None:
+                out = call_text("rrl_state_focus", self.module, fact_list(state), int(per_reason))
+            else:
+                out = call_text("rrl_state_change_focus", self.module, *change, int(per_reason))
+            self._hold(state)
         else:
             out = call_text("rrl_focus", self.module, int(per_reason))
         entries = out.split("\x1e")
         return [(task, reason) for task, _, reason in (e.partition("\x1f") for e in entries if e)]
+
+    def _change(self, state: Sequence[str]) -> tuple[str, str] | None:
+        """The facts to retract and to assert to go from the held state to ``state``, as
+        Prolog list texts; None when sending the whole state is as cheap."""
+        held = self._held_set
+        if held is None:
+            return None
+        new = set(state)
+        added = [f for f in state if f not in held]
+        removed = held - new
+        if len(added) + len(removed) >= len(state):
+            return None
+        return fact_list(sorted(removed)), fact_list(added)
+
+    def _hold(self, state: Sequence[str]) -> None:
+        self._held = state
+        self._held_set = set(state) if len(state) > 50 else None  # small states are resent whole
 
     def focus_operators(self) -> dict[str, frozenset[str]]:
         """The background's ``focus_operator(Reason, Op)``: operators worth trying on a
@@ -115,20 +132,11 @@ class PrologQFunction:
         ) + "]"
         return np.array(call_text("rrl_q_groups", self.module, text).split(), dtype=float)
 
-    def explain_all(self, examples: Sequence[Sequence[str]]) -> list[int]:
-        """:meth:`explain` for several (state and action) fact lists, in one call."""
-        if not examples:
-            return []
-        self.set_state(())
-        text = "[" + ",".join(fact_list(facts) for facts in examples) + "]"
-        answer = run(f"rrl_policy_clauses({self.module}, {prolog_string(text)}, Out)")
-        return [int(n) for n in str(answer["Out"]).split()]
-
-    def explain(self, state: Sequence[str], action: Sequence[str]) -> int:
-        """Index (from 1) of the ``predict/1`` clause that gives ``action`` its value."""
-        self.set_state(())
-        answer = run(
-            f"rrl_policy_clause({self.module}, {prolog_string(fact_list(state))}, "
-            f"{prolog_string(fact_list(action))}, N)"
-        )
-        return int(answer["N"])
+    def explain_steps(self, steps: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[int]:
+        """:meth:`explain` for several steps, each a state and its focus's and action's
+        facts; each state is held in turn (only what differs from the last is sent)."""
+        indices = []
+        for state, facts in steps:
+            self.set_state(state)
+            indices.append(int(call_text("rrl_held_clause", self.module, fact_list(facts))))
+        return indices

@@ -11,7 +11,6 @@ ahead at no risk).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
@@ -24,7 +23,7 @@ FACT_PREDICATES: tuple[tuple[str, int], ...] = (
     ("total_tardiness", 1), ("max_tardiness", 1), ("avg_tardiness", 1), ("tardy_orders", 1),
     ("n_orders", 1), ("makespan", 1), ("total_wip", 1), ("tardiness_ratio", 1),
     ("inventory_ratio", 1), ("total_cleanout", 1), ("resource", 2), ("res_load", 2),
-    ("res_tardiness", 2), ("task", 9), ("cleanout_before", 2), ("important", 1), ("frozen", 1),
+    ("res_tardiness", 2), ("task", 9), ("cleanout_before", 2), ("important", 1), ("started", 1),
     ("after", 2), ("flexible", 1), ("event_focal", 1), ("delayed", 1), ("previous_focus", 1),
     ("focal", 1), ("focal_left_tardiness", 1), ("focal_right_tardiness", 1), ("focal_slack", 1),
     ("focal_tardy_block", 1), ("focus_by", 1), ("material_arrival", 1), ("can_run", 2), ("applicable", 1),
@@ -45,7 +44,7 @@ def plan_facts(
     event_focal: Iterable[str] = (),
     delayed: Iterable[str] = (),
     previous_focus: str | None = None,
-    memo: dict[tuple[Any, ...], list[str]] | None = None,
+    orders_facts: dict[str, list[str]] | None = None,
 ) -> list[str]:
     """The facts of ``plan`` that do not depend on where the policy looks.
 
@@ -59,9 +58,10 @@ def plan_facts(
         Orders that the last repair step made finish later (``delayed/1``).
     previous_focus : str, optional
         The focal task of the last step (``previous_focus/1``).
-    memo : dict, optional
-        Facts of orders already written, by their place and times: a search writes the
-        state of many plans that share most orders' times.
+    orders_facts : dict, optional
+        Filled with (or, when it already holds the facts of the plan this one was changed
+        from, updated to) each order's facts: a search writes the states of many plans
+        that differ from their parent in the re-timed orders only.
 
     Returns
     -------
@@ -97,15 +97,21 @@ def plan_facts(
         facts.append(f"resource({r}, {atom(resource.kind)})")
         facts.append(f"res_load({r}, {number(metrics.load.get(rid, 0.0))})")
         facts.append(f"res_tardiness({r}, {number(metrics.tardiness.get(rid, 0.0))})")
-    for rid, seq in schedule.sequences.items():
-        for k, order in enumerate(seq):
-            key = (order, rid, k, times.start[order], times.end[order], times.setup[order], order in problem.frozen)
-            own = memo.get(key) if memo is not None else None
-            if own is None:
+    if orders_facts and times.changed:
+        where = schedule.where
+        for order in times.changed:
+            rid, k = where[order]
+            orders_facts[order] = _order_facts(problem, plan, order, rid, k, durations)
+        for seq in schedule.sequences.values():
+            for order in seq:
+                facts += orders_facts[order]
+    else:
+        for rid, seq in schedule.sequences.items():
+            for k, order in enumerate(seq):
                 own = _order_facts(problem, plan, order, rid, k, durations)
-                if memo is not None:
-                    memo[key] = own
-            facts += own
+                if orders_facts is not None:
+                    orders_facts[order] = own
+                facts += own
     facts += [f"event_focal({atom(o)})" for o in event_focal]
     facts += [f"delayed({atom(o)})" for o in delayed]
     if previous_focus is not None:
@@ -128,7 +134,7 @@ def _order_facts(problem: Problem, plan: Plan, order: str, rid: str, k: int,
     if spec.important:
         facts.append(f"important({o})")
     if order in problem.frozen:
-        facts.append(f"frozen({o})")
+        facts.append(f"started({o})")
     facts.extend(f"after({o}, {atom(before)})" for before in spec.after)
     if len(durations[order]) > 1:
         facts.append(f"flexible({o})")

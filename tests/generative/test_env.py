@@ -72,7 +72,7 @@ def test_slot_zero_is_edd() -> None:
         done = False
         while not done:
             _, _, done, _, _ = env.step(0)
-        assert env.schedule() == dispatch(problem, "edd")
+        assert env.schedule() == dispatch(problem, "edd", mode="append")
 
 
 def test_returns_sum_to_total_tardiness_and_setups() -> None:

@@ -1,0 +1,319 @@
+"""Schedule construction against the field: every rule, PPO and CP-SAT on the standard
+instances (makespan gap to the best known) and on held-out generated plants (tardiness),
+and the rules' speed at 500 orders on 152 machines.
+
+- Standard instances: every ``*/*.yaml`` of the benchmark folder (Brandimarte mk01-mk10,
+  Fisher-Thompson / Lawrence job shops) with ``references.json`` beside it. Each rule in
+  each mode, the old append-only EDD (the baseline), every PPO model given with ``--ppo``
+  (default: the shipped one; the safety wrapper's fallbacks are counted), and CP-SAT
+  (makespan) within ``--time-limit`` seconds on ``--workers`` threads, hinted with the
+  best rule's plan. Gap = makespan / best known - 1; means per family.
+- Held-out generated plants (tardiness): ``--instances`` plants of the PPO curriculum's
+  distribution at 10, 40 and 152 machines (seeds training never draws); mean total
+  tardiness per rule, PPO, and CP-SAT (tardiness) at ``--generated-cpsat`` sizes.
+- Speed: median seconds to build (and time) one 500-order / 152-machine schedule per rule
+  in the default mode, against the old append-only EDD (a heap of ready orders on the
+  append builder) measured in the same run, and the whole ``rrl schedule`` process.
+
+Run: python benchmarks/bench_schedule.py [--folder ../shared/benchmarks] [--time-limit 10]
+     [--workers 2] [--instances 5] [--ppo NAME=MODEL.zip ...] [--json out.json]
+Prints the Markdown tables of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rrl.dispatching import MODES, RULES, ScheduleBuilder, dispatch
+from rrl.domain import Plan, Problem, Schedule, load_scenario, validate
+from rrl.domain.generate import generate_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FOLDER = Path(os.environ.get("RRL_BENCHMARKS", ROOT.parent / "shared" / "benchmarks"))
+SIZES = (10, 40, 152)
+
+
+def old_edd(problem: Problem) -> Schedule:
+    """EDD as rrl built it before the active builder: a heap of ready orders by
+    (important first, due, file position), each appended to its resource of earliest
+    completion. The speed baseline; ``dispatch(.., mode="append")`` gives the same plan."""
+    builder = ScheduleBuilder(problem, None)
+    orders = problem.orders
+    position = {o: i for i, o in enumerate(orders)}
+
+    def priority(o: str) -> tuple[float, float, int]:
+        return (0.0 if orders[o].important else 1.0, orders[o].due, position[o])
+
+    heap = [(priority(o), o) for o in builder.initially_ready()]
+    heapq.heapify(heap)
+    while heap:
+        _, order = heapq.heappop(heap)
+        for nxt in builder.place(order, builder.best_resource(order, lambda s, e: e)):
+            heapq.heappush(heap, (priority(nxt), nxt))
+    return builder.schedule()
+
+
+def checked(problem: Problem, schedule: Schedule, what: str) -> Plan:
+    plan = Plan.build(problem, schedule)
+    problems = validate(problem, schedule, plan.times)
+    if problems or sorted(schedule.orders()) != sorted(problem.orders):
+        raise SystemExit(f"{what}: invalid schedule ({problems[:1]})")
+    return plan
+
+
+def makespan(plan: Plan) -> float:
+    return max(plan.times.end.values(), default=0.0)
+
+
+def ppo_runner(name: str, path: Path | None) -> Any:
+    """A function problem -> (plan, source) for a PPO model, or None when PPO cannot run."""
+    try:
+        from rrl.generative.policy import load_model
+        from rrl.generative.safety import ppo_schedule
+    except ImportError as error:  # the ppo extra is missing
+        print(f"# {name}: PPO not available ({error})", file=sys.stderr)
+        return None
+    model = load_model(path) if path is not None else None
+
+    def run(problem: Problem) -> tuple[Plan, str]:
+        result = ppo_schedule(problem, model)
+        return result.plan, result.source
+
+    return run
+
+
+def standard(folder: Path, args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, Any]:
+    """Every method on every standard instance: makespans, gaps, CP-SAT figures."""
+    from rrl.learning.cpsat import cpsat_schedule
+
+    rows: dict[str, dict[str, Any]] = {}
+    for family_dir in sorted(p for p in folder.iterdir() if (p / "references.json").is_file()):
+        references = json.loads((family_dir / "references.json").read_text())
+        for path in sorted(family_dir.glob("*.yaml")):
+            name = path.stem
+            if name not in references:
+                continue
+            problem = load_scenario(path).problem
+            best = float(references[name]["best_known"])
+            row: dict[str, Any] = {"family": family_dir.name, "best_known": best, "makespan": {}, "notes": {}}
+            for mode in MODES:
+                for rule in RULES:
+                    plan = checked(problem, dispatch(problem, rule, mode=mode), f"{name} {rule} {mode}")
+                    row["makespan"][f"{rule}/{mode}"] = makespan(plan)
+            row["makespan"]["edd/old"] = makespan(checked(problem, old_edd(problem), f"{name} old edd"))
+            for label, run in ppo.items():
+                plan, source = run(problem)
+                checked(problem, plan.schedule, f"{name} {label}")
+                row["makespan"][label] = makespan(plan)
+                row["notes"][label] = source
+            if args.time_limit > 0:
+                result = cpsat_schedule(problem, objective="makespan", time_limit=args.time_limit,
+                                        workers=args.workers, seed=args.seed)
+                checked(problem, result.plan.schedule, f"{name} cpsat")
+                row["makespan"]["cpsat"] = result.value
+                row["cpsat"] = result.to_dict()
+            row["gap"] = {m: v / best - 1.0 for m, v in row["makespan"].items()}
+            rows[name] = row
+            print(f"# {name}: best {best:g}, " + ", ".join(
+                f"{m} {row['makespan'][m]:g}" for m in ("mwkr/nondelay", "edd/old", *ppo, "cpsat")
+                if m in row["makespan"]), file=sys.stderr, flush=True)
+    return rows
+
+
+def generated(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Mean total tardiness per method on held-out generated plants."""
+    from rrl.generative.instances import held_out, stage_source
+    from rrl.learning.cpsat import cpsat_schedule
+
+    out: dict[int, dict[str, Any]] = {}
+    for machines in SIZES:
+        problems = held_out(stage_source(machines), args.instances)
+        totals: dict[str, list[float]] = {}
+        notes: dict[str, list[str]] = {}
+        for k, problem in enumerate(problems):
+            for mode in MODES:
+                for rule in RULES:
+                    plan = checked(problem, dispatch(problem, rule, mode=mode, seed=k), f"{machines}m {rule}")
+                    totals.setdefault(f"{rule}/{mode}", []).append(plan.total_tardiness)
+            totals.setdefault("edd/old", []).append(checked(problem, old_edd(problem), "old edd").total_tardiness)
+            for label, run in ppo.items():
+                plan, source = run(problem)
+                totals.setdefault(label, []).append(checked(problem, plan.schedule, label).total_tardiness)
+                notes.setdefault(label, []).append(source)
+            if args.time_limit > 0 and machines in args.generated_cpsat:
+                result = cpsat_schedule(problem, objective="tardiness", time_limit=args.time_limit,
+                                        workers=args.workers, seed=args.seed)
+                totals.setdefault("cpsat", []).append(checked(problem, result.plan.schedule, "cpsat").total_tardiness)
+                notes.setdefault("cpsat", []).append(result.status)
+        out[machines] = {
+            "instances": len(problems), "orders": statistics.fmean(len(p.orders) for p in problems),
+            "mean_total_tardiness": {m: statistics.fmean(v) for m, v in totals.items()},
+            "notes": notes,
+        }
+        print(f"# generated {machines} machines done", file=sys.stderr, flush=True)
+    return out
+
+
+def speed(args: argparse.Namespace) -> dict[str, Any]:
+    """Median seconds per rule at 500 orders / 152 machines, and the whole CLI process."""
+    scenario = generate_scenario(machines=152, types=42, orders=500, family_steps=5, breaks=True, seed=0)
+    problem = scenario.problem
+    problem.durations, problem.dependents  # noqa: B018 - tables cached, as in a CLI run
+
+    def median(fn: Any) -> float:
+        times = []
+        for _ in range(args.repeats):
+            began = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - began)
+        return statistics.median(times)
+
+    result: dict[str, Any] = {"old_edd_s": median(lambda: Plan.build(problem, old_edd(problem))), "rules_s": {}}
+    for rule in RULES:
+        result["rules_s"][rule] = median(lambda rule=rule: Plan.build(problem, dispatch(problem, rule)))
+    result["edd_active_s"] = median(lambda: Plan.build(problem, dispatch(problem, "edd", mode="active")))
+    path = Path(args.scratch) / "bench_schedule_500.yaml"
+    scenario.save(path)
+    command = [str(Path(sys.executable).with_name("rrl")), "schedule", "--scenario", str(path), "--rule", "mdd",
+               "--json"]
+    result["cli_s"] = median(lambda: subprocess.run(command, check=True, capture_output=True))
+    # the same process with nothing to do: Python start-up and the CLI's imports
+    result["cli_idle_s"] = median(lambda: subprocess.run([command[0], "--version"], check=True, capture_output=True))
+    return result
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def report(std: dict[str, Any], gen: dict[int, Any], spd: dict[str, Any], ppo: list[str],
+           args: argparse.Namespace) -> None:
+    if std:
+        report_standard(std, ppo, args)
+    if gen:
+        report_generated(gen, ppo)
+    if spd:
+        report_speed(spd, args)
+
+
+def report_standard(std: dict[str, Any], ppo: list[str], args: argparse.Namespace) -> None:
+    families = sorted({r["family"] for r in std.values()})
+    methods = [f"{r}/nondelay" for r in RULES] + ["edd/old", *ppo] + (["cpsat"] if args.time_limit > 0 else [])
+    print("### Mean makespan gap to the best known, per family\n")
+    print("| method | " + " | ".join(f"{f} ({sum(r['family'] == f for r in std.values())})" for f in families) + " |")
+    print("|---|" + "---|" * len(families))
+    for m in methods:
+        cells = [pct(statistics.fmean(r["gap"][m] for r in std.values() if r["family"] == f)) for f in families]
+        print(f"| {m} | " + " | ".join(cells) + " |")
+    print("\n### Mean makespan gap per mode (rules), per family\n")
+    print("| rule | " + " | ".join(f"{f} {mode}" for f in families for mode in MODES) + " |")
+    print("|---|" + "---|" * (len(families) * len(MODES)))
+    for rule in RULES:
+        cells = [pct(statistics.fmean(r["gap"][f"{rule}/{mode}"] for r in std.values() if r["family"] == f))
+                 for f in families for mode in MODES]
+        print(f"| {rule} | " + " | ".join(cells) + " |")
+    print("\n### Per instance (makespan)\n")
+    shown = ["mwkr/nondelay", "mor/nondelay", "edd/nondelay", "edd/old", *ppo]
+    head = "| instance | best known | " + " | ".join(shown)
+    if args.time_limit > 0:
+        head += " | cpsat | cpsat bound | cpsat status"
+    print(head + " |")
+    print("|---|---|" + "---|" * (len(shown) + (3 if args.time_limit > 0 else 0)))
+    for name, r in std.items():
+        cells = [f"{r['makespan'][m]:g}" + ("*" if m in ppo and r["notes"][m] != "ppo" else "") for m in shown]
+        if args.time_limit > 0:
+            c = r["cpsat"]
+            cells += [f"{c['value']:g}", f"{c['bound']:g}", c["status"]]
+        print(f"| {name} | {r['best_known']:g} | " + " | ".join(cells) + " |")
+    fallbacks = sum(r["notes"][m] != "ppo" for r in std.values() for m in ppo)
+    if fallbacks:
+        print(f"\n(* {fallbacks} PPO schedules were rejected by the safety wrapper and a rule's plan used)")
+
+
+def report_generated(gen: dict[int, Any], ppo: list[str]) -> None:
+    print("\n### Held-out generated plants: mean total tardiness (h)\n")
+    print(f"| method ({' / '.join(MODES)}) | "
+          + " | ".join(f"{m} machines (~{g['orders']:.0f} orders)" for m, g in gen.items()) + " |")
+    print("|---|" + "---|" * len(gen))
+    for rule in RULES:
+        cells = [" / ".join(f"{g['mean_total_tardiness'][f'{rule}/{mode}']:.1f}" for mode in MODES)
+                 for g in gen.values()]
+        print(f"| {rule} | " + " | ".join(cells) + " |")
+    for m in ["edd/old", *ppo, "cpsat"]:
+        cells = [f"{g['mean_total_tardiness'][m]:.1f}" if m in g["mean_total_tardiness"] else "-" for g in gen.values()]
+        if any(c != "-" for c in cells):
+            print(f"| {m} | " + " | ".join(cells) + " |")
+    for m in ["cpsat", *ppo]:
+        for size, g in gen.items():
+            if m in g["notes"]:
+                print(f"\n{m}, {size} machines: " + ", ".join(g["notes"][m]))
+
+
+def report_speed(spd: dict[str, Any], args: argparse.Namespace) -> None:
+    print("\n### Speed, 500 orders / 152 machines (median of "
+          f"{args.repeats}; schedule built and timed)\n")
+    print("| method | seconds |")
+    print("|---|---|")
+    print(f"| old append-only EDD (baseline) | {spd['old_edd_s']:.4f} |")
+    for rule, s in spd["rules_s"].items():
+        print(f"| {rule} (nondelay) | {s:.4f} |")
+    print(f"| edd (active) | {spd['edd_active_s']:.4f} |")
+    print(f"| whole `rrl schedule --rule mdd --json` process | {spd['cli_s']:.2f} |")
+    print(f"| `rrl --version` process (start-up and imports only) | {spd['cli_idle_s']:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER,
+                        help="benchmark folder with fjsp/ and jssp/ (default: $RRL_BENCHMARKS or ../shared/benchmarks)")
+    parser.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT seconds per instance (0: skip CP-SAT)")
+    parser.add_argument("--workers", type=int, default=2, help="CP-SAT threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--instances", type=int, default=5, help="held-out generated plants per size")
+    parser.add_argument("--generated-cpsat", type=lambda s: [int(x) for x in s.split(",") if x], default=[10, 40, 152],
+                        help="plant sizes on which CP-SAT also runs (tardiness)")
+    parser.add_argument("--ppo", action="append", default=None, metavar="NAME=MODEL",
+                        help="a PPO model to include as column NAME (repeatable); default: ppo=the shipped model; "
+                             "'none' for no PPO")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scratch", default="/tmp")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--sections", default="standard,generated,speed",
+                        help="comma-separated subset of standard, generated, speed")
+    args = parser.parse_args()
+
+    if not args.folder.is_dir():
+        raise SystemExit(f"benchmark folder {args.folder} is absent (pass --folder or set RRL_BENCHMARKS)")
+    specs = args.ppo if args.ppo is not None else ["ppo=shipped"]
+    ppo: dict[str, Any] = {}
+    for spec in specs:
+        if spec == "none":
+            continue
+        name, _, model = spec.partition("=")
+        run = ppo_runner(name, None if model in ("", "shipped") else Path(model))
+        if run is not None:
+            ppo[name] = run
+    sections = set(args.sections.split(","))
+    began = time.perf_counter()
+    std = standard(args.folder, args, ppo) if "standard" in sections else {}
+    gen = generated(args, ppo) if "generated" in sections else {}
+    spd = speed(args) if "speed" in sections else {}
+    print(f"<!-- bench_schedule.py: {time.perf_counter() - began:.0f} s, CP-SAT {args.time_limit:g} s x "
+          f"{args.workers} workers, {os.cpu_count()} CPUs -->\n")
+    report(std, gen, spd, list(ppo), args)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"standard": std, "generated": gen, "speed": spd,
+                                         "time_limit": args.time_limit, "workers": args.workers}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
