@@ -23,6 +23,7 @@
             rrl_unload/2,              % +World, +IdsText
             rrl_check_test/3,          % +World, +GoalsText, -Status
             rrl_eval/4,                % +World, +IdsText, +GoalsText, -StatsText
+            rrl_eval_classes/5,        % +World, +IdsText, +GoalsText, +K, -CountsText
             rrl_passing/4,             % +World, +Index, +IdsText, -PassText
             rrl_compile/4,             % +World, +Name, +BodiesText, -Status
             rrl_route/4,               % +World, +Name, +IdsText, -LeavesText
@@ -30,7 +31,8 @@
             rrl_bk_values/5,           % +World, +Name/Arity, +Positions, +IdsText, -Text
             rrl_bk_preds/2,            % +World, -Text
             rrl_fact_preds/2,          % +World, -Text
-            rrl_predict/3              % +World, +IdsText, -Text
+            rrl_predict/3,             % +World, +IdsText, -Text
+            rrl_classify/3             % +World, +IdsText, -Text
           ]).
 :- use_module(library(lists)).
 :- use_module(library(apply)).
@@ -112,6 +114,7 @@ term_json(T, Vs, json([v=N])) :-
     (   member(N0=V, Vs), V == T -> atom_string(N0, N) ; N = "_" ).
 term_json(T, _, json([n=T])) :- number(T), !.
 term_json(T, _, json([a=S])) :- atom(T), !, atom_string(T, S).
+term_json([], _, json([a="[]"])) :- !.   % SWI-Prolog 7: [] is not an atom
 term_json(T, _, json([s=T])) :- string(T), !.
 term_json(T, Vs, json([f=F, args=Js])) :-
     compound_name_arguments(T, F0, As),
@@ -458,6 +461,40 @@ stats_loop([Id|Ids], M, I, N0, S0, Q0, N, S, Q) :-
     ),
     stats_loop(Ids, M, I, N1, S1, Q1, N, S, Q).
 
+%!  rrl_eval_classes(+World, +IdsText, +GoalsText, +K, -CountsText) is det.
+%   As rrl_eval/4 for classification: each example's target is its class index 0..K-1,
+%   and the answer holds, per goal, the K counts of the passing examples of each class
+%   ("C1_0 .. C1_K-1 C2_0 ..."); an id listed twice counts twice (bootstrap samples).
+rrl_eval_classes(M, IdsText, GoalsText, K, Text) :-
+    ids(IdsText, Ids),
+    term_string(Goals, GoalsText),
+    (   unsafe_goal(M, Goals, I, Msg)
+    ->  format(string(Text), '!unsafe\t~w\t~w', [I, Msg])
+    ;   compile_tests(M, Goals, Is),
+        length(Ids, NIds), length(Is, NGoals), Units is NIds * NGoals,
+        guarded(( maplist(class_counts(M, Ids, K), Is, Counts),
+                  atomic_list_concat(Counts, ' ', A),
+                  atom_string(A, Text) ),
+                Units, 'the tests', Text)
+    ).
+
+class_counts(M, Ids, K, I, Text) :-
+    length(Zeros, K), maplist(=(0), Zeros),
+    Counts =.. [c|Zeros],
+    catch(class_loop(Ids, M, I, Counts), E, throw(rrl_goal_error(I, E))),
+    Counts =.. [_|Cs],
+    atomic_list_concat(Cs, ' ', Text).
+
+class_loop([], _, _, _).
+class_loop([Id|Ids], M, I, Counts) :-
+    (   M:'$rrl_t'(I, Id)
+    ->  ( M:'$rrl_target'(Id, V) -> true ; throw(rrl_no_target(Id)) ),
+        J is integer(V) + 1,
+        arg(J, Counts, C0), C1 is C0 + 1, nb_setarg(J, Counts, C1)
+    ;   true
+    ),
+    class_loop(Ids, M, I, Counts).
+
 %!  rrl_passing(+World, +Index, +IdsText, -PassText) is det.
 %   The ids among IdsText that satisfy test Index of the last rrl_eval/4.
 passes(M, I, Id) :- M:'$rrl_t'(I, Id), !.
@@ -601,3 +638,27 @@ answer_json(V, J) :- ( atom(V) ; string(V) ), !, atom_string(V, J).
 answer_json(V, J) :-
     copy_term(V, V1), numbervars(V1, 0, _),
     format(string(J), '~W', [V1, [quoted(true), numbervars(true)]]).
+
+%!  rrl_classify(+World, +IdsText, -Text) is det.
+%   Calls the classify(Class, Probabilities) of a classification tree file for each
+%   example: one line per example, "Class\tC1\tP1\tC2\tP2..." (classes written with ~q,
+%   which escapes tabs and newlines), "!none" where it fails.  "!noclassify" when no
+%   file loaded into World defines classify/2.
+rrl_classify(M, _, "!noclassify") :-
+    \+ M:'$rrl_bkpred'(classify/2, _), !.
+rrl_classify(M, IdsText, Text) :-
+    ids(IdsText, Ids),
+    length(Ids, N),
+    M:'$rrl_bkpred'(classify/2, Keyed),
+    guarded(( maplist(classify_one(M, Keyed), Ids, Ls),
+              atomic_list_concat(Ls, '\n', A),
+              atom_string(A, Text) ),
+            N, 'classify/2', Text).
+
+classify_one(M, Keyed, Id, L) :-
+    (   Keyed == true -> G = M:classify(Id, C, Ps) ; G = M:classify(C, Ps) ),
+    (   call(G), is_list(Ps)
+    ->  findall(X, ( member(K-P, Ps), format(atom(X), '~q\t~q', [K, P]) ), Xs),
+        format(atom(C1), '~q', [C]),
+        atomic_list_concat([C1|Xs], '\t', L)
+    ;   L = '!none' ).

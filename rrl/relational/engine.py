@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,12 +24,13 @@ import numpy as np
 
 from rrl._paths import data_dir
 from rrl.errors import PrologError, RRLError, SettingsError
-from rrl.relational.terms import COMPARISONS, prolog_string, quote_atom
+from rrl.relational.terms import COMPARISONS, prolog_string, quote_atom, unquote_atom
 
 if TYPE_CHECKING:
     from rrl.relational.settings import Settings
 
 _PROLOG: Any = None
+PrologValue = float | int | str
 _WORLDS = itertools.count(1)
 
 #: Default bounds of every evaluation of user clauses (docs/security.md): inferences per
@@ -298,7 +300,9 @@ class World:
                 for key, example in zip(ids, examples, strict=True):
                     if key == ids[0] and shared:  # first line: the shared block
                         out.write(f"shared({parent}, [{', '.join(shared)}]).\n")
-                    target = "none" if example.target is None else repr(float(example.target))
+                    # a class (str) is not loaded: learners load class indices instead
+                    target = "none" if example.target is None or isinstance(example.target, str) \
+                        else repr(float(example.target))
                     out.write(f"ex({key}, [{', '.join(example.facts)}], {target}, {parent}).\n")
             status = run(f"rrl_load_examples({self.module}, {quote_atom(name)}, S)")["S"]
         finally:
@@ -352,6 +356,19 @@ class World:
         listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
         text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], goals, self._where())
         return _numbers(text).reshape(len(goals), 3)
+
+    def evaluate_classes(self, ids: Sequence[int], goals: Sequence[str], n_classes: int) -> np.ndarray:
+        """Per goal, how many examples of each class pass it (targets loaded as class
+        indices 0..n_classes-1; an id listed twice counts twice).
+
+        Returns:
+            Array of shape ``(len(goals), n_classes)``; one Prolog call.
+        """
+        if not goals:
+            return np.zeros((0, n_classes))
+        listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
+        goal = f"rrl_eval_classes({self.module}, {_ids_text(ids)}, {listing}, {int(n_classes)}, T)"
+        return _numbers(_checked(run(goal)["T"], goals, self._where())).reshape(len(goals), n_classes)
 
     def passing(self, index: int, ids: Sequence[int]) -> list[int]:
         """Ids among ``ids`` that pass goal ``index`` (0-based) of the last :meth:`evaluate`."""
@@ -410,7 +427,7 @@ class World:
         text = run(f"rrl_fact_preds({self.module}, T)")["T"]
         return [line for line in text.split("\n") if line]
 
-    def predict_rules(self, ids: Sequence[int]) -> list[float | str | None]:
+    def predict_rules(self, ids: Sequence[int]) -> list[PrologValue | None]:
         """First answer of the ``predict/1`` rules loaded as background (a tree file
         written by ``to_prolog``) for each example, as plain swipl gives it: a number,
         the text of an atom or string (a class), any other term written as Prolog text
@@ -424,4 +441,35 @@ class World:
         if text == "!nopredict":
             raise NoPredictError("defines no predict/1")
         values: list[Any] = json.loads(_checked(text, where=self._where(), what="predict/1"))
-        return [float(v) if isinstance(v, int | float) else v for v in values]
+        return values
+
+    def classify_rules(self, ids: Sequence[int]) -> list[tuple[PrologValue, dict[PrologValue, float]] | None] | None:
+        """``(class, {class: probability})`` of the ``classify/2`` rules of a
+        classification tree file for each example (None where it fails); None when no
+        file of the world defines ``classify/2``.
+
+        Raises:
+            PrologError: ``classify/2`` raised an exception.
+        """
+        text = run(f"rrl_classify({self.module}, {_ids_text(ids)}, T)")["T"]
+        if text == "!noclassify":
+            return None
+        out: list[tuple[PrologValue, dict[PrologValue, float]] | None] = []
+        for line in _checked(text, where=self._where(), what="classify/2").split("\n")[:len(ids)]:
+            if line == "!none":
+                out.append(None)
+                continue
+            first, *rest = line.split("\t")
+            pairs = {prolog_value(k): float(v) for k, v in zip(rest[::2], rest[1::2], strict=True)}
+            out.append((prolog_value(first), pairs))
+        return out
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?\Z")
+
+
+def prolog_value(text: str) -> PrologValue:
+    """A number or an atom written by Prolog's ~q as a Python value (an atom's name)."""
+    if _NUMBER.match(text):
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    return unquote_atom(text)

@@ -35,6 +35,13 @@ def quote_atom(name: str) -> str:
     return f"'{escaped}'"
 
 
+def unquote_atom(text: str) -> str:
+    """The name of an atom written as Prolog text (``'a b'`` -> ``a b``)."""
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+    return text
+
+
 def format_number(value: float | int) -> str:
     """Prolog text of a number (integers stay integers; floats always carry a dot)."""
     if isinstance(value, bool):
