@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from rrl.bounds import MAX_CASE_ORDERS, MAX_CASES, MAX_ENVS, MAX_MACHINES, MAX_TIMESTEPS
 from rrl.cli.common import json_option, print_json, progress_enabled, seed_option
 from rrl.domain.scenario import load_scenario
 from rrl.errors import RRLError
@@ -26,17 +27,18 @@ def ppo() -> None:
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Train on this scenario's plant with random order sets (and its own orders).")
 @click.option("--generate", is_flag=True, help="Train on generated plants (see --machines, --curriculum).")
-@click.option("--machines", type=click.IntRange(min=1), default=None,
+@click.option("--machines", type=click.IntRange(1, MAX_MACHINES), default=None,
               help="Machines of the generated plants (one stage).")
-@click.option("--orders", type=int, default=None,
+@click.option("--orders", type=click.IntRange(1, MAX_CASE_ORDERS), default=None,
               help="Orders per generated instance (last stage); default: by plant size.")
 @click.option("--curriculum", default=None,
               help="Machine counts trained in order, e.g. 2,10,40,152 (implies --generate).")
-@click.option("--timesteps", type=int, default=100_000, show_default=True,
+@click.option("--timesteps", type=click.IntRange(1, MAX_TIMESTEPS), default=100_000, show_default=True,
               help="Total decisions to train on, split evenly over the stages.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Model file to write (.zip); a .json with how it was trained goes beside it.")
-@click.option("--envs", type=int, default=1, show_default=True, help="Parallel environments (processes when > 1).")
+@click.option("--envs", type=click.IntRange(1, MAX_ENVS), default=1, show_default=True,
+              help="Parallel environments (processes when > 1).")
 @click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write TensorBoard logs here.")
 @click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -88,10 +90,12 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
 @ppo.command()
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model (.zip); default: the shipped model for the plant.")
-@click.option("--instances", type=int, default=10, show_default=True, help="Held-out instances to schedule.")
-@click.option("--machines", type=click.IntRange(min=1), default=40, show_default=True,
+@click.option("--instances", type=click.IntRange(1, MAX_CASES), default=10, show_default=True,
+              help="Held-out instances to schedule.")
+@click.option("--machines", type=click.IntRange(1, MAX_MACHINES), default=40, show_default=True,
               help="Machines of the generated plants.")
-@click.option("--orders", type=int, default=None, help="Orders per instance; default: by plant size.")
+@click.option("--orders", type=click.IntRange(1, MAX_CASE_ORDERS), default=None,
+              help="Orders per instance; default: by plant size.")
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Instead of generated plants: random order sets on this scenario's plant.")
 @click.option("--stress", type=click.Choice(STRESS),

@@ -46,6 +46,7 @@ from rrl.learning.search import (
 )
 from rrl.operators.repair import Action
 from rrl.relational.kb import Example
+from rrl.relational.terms import quote_atom
 
 LEARNERS = ("tg", "propositional")
 TIE_BREAKS = ("cost", "first")
@@ -538,7 +539,7 @@ class RepairAgent:
         header = (
             f"% rrl repair policy: goal {self.goal.name} ({self.goal.description}).\n"
             f"% Learned by relational Q-learning with TG over {self.episodes_} episodes on plant "
-            f"{', '.join(self.plant.resources)}.\n"
+            f"{', '.join(quote_atom(r) for r in self.plant.resources)}.\n"
             f"% Load with:  swipl background.pl policy.pl   then assert a state's and an action's facts\n"
             f"% (docs/state.md) and ask  ?- predict(Q).  The greedy policy takes the action of largest Q.\n\n"
         )
@@ -601,7 +602,7 @@ class RepairAgent:
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise PolicyError(f"{where}: malformed policy metadata ({error})") from None
         agent.background_path = background
-        agent._q = PrologQFunction([background], rules)
+        agent._q = PrologQFunction([background], rules, source=Path(directory) / "policy.pl")
         agent._rules = rules
         agent._frozen_reason = agent._resume(Path(directory), meta)
         return agent

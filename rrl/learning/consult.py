@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rrl.bounds import MAX_HOURS
 from rrl.domain.plan import Plan
 from rrl.domain.scenario import Scenario, scenario_of
 from rrl.errors import RRLError
@@ -33,6 +34,15 @@ def check_event_options(event: str, given: dict[str, Any], prefix: str = "--") -
             raise RRLError(f"{prefix}{name} is not an event option")
         if event not in EVENT_OPTIONS[name]:
             raise RRLError(f"{prefix}{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
+
+
+def check_size(scenario: Scenario, product: str | None, size: float, prefix: str = "--") -> None:
+    """Refuse a new order that no resource could process within :data:`rrl.bounds.MAX_HOURS`."""
+    rates = [rate for r in scenario.plant.resources.values() for p, rate in r.rates.items()
+             if product is None or p == product]
+    if rates and size / min(rates) > MAX_HOURS:
+        raise RRLError(f"{prefix}size {size:g}: takes {size / min(rates):g} h on the slowest resource, more than "
+                       f"the {MAX_HOURS:g} h rrl times exactly (docs/security.md)")
 
 
 def plan_of(scenario: Scenario, rule: str | None = None, model: Path | None = None,
@@ -58,15 +68,18 @@ def plan_of(scenario: Scenario, rule: str | None = None, model: Path | None = No
 
 def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0, max_steps: int | None = None,
             budget_ms: float | None = None, rule: str | None = None, model: Path | None = None,
-            warn: Callable[[str], None] | None = None, **given: Any) -> RepairResult:
+            warn: Callable[[str], None] | None = None, prefix: str = "--", **given: Any) -> RepairResult:
     """Repair the scenario's plan after ``event`` with ``agent`` (what ``rrl consult`` does).
 
     ``given`` holds the event's options (None: drawn from ``seed``); an option that does
-    not belong to the event raises :class:`RRLError`. ``budget_ms`` bounds the repair's
-    search (None: the agent's default). The result is not validated here: callers check
+    not belong to the event, or an order too large to time exactly, raises
+    :class:`RRLError` naming the option with ``prefix`` (``--`` for the command line).
+    ``budget_ms`` bounds the repair's search (None: the agent's default). The result is not validated here: callers check
     ``result.plan`` against ``result.before`` before they output it.
     """
-    check_event_options(event, given)
+    check_event_options(event, given, prefix)
+    if given.get("size") is not None:
+        check_size(scenario, given.get("product"), float(given["size"]), prefix)
     plan = plan_of(scenario, rule, model, warn)
     return agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, **given)
 

@@ -178,7 +178,7 @@ class RepairService:
             started = time.perf_counter()
             try:
                 result = consult(self.agent, head.scenario, event, seed=seed, max_steps=max_steps,
-                                 budget_ms=budget, **options)
+                                 budget_ms=budget, prefix="", **options)
             except RRLError:
                 self.counters.repairs_failed += 1
                 raise
