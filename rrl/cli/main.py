@@ -10,9 +10,35 @@ import click
 from rrl import __version__
 from rrl.errors import RRLError
 
+#: Sub-commands and where they live, imported only when used: a command's process does
+#: not pay for the others' imports (scikit-learn, Prolog, torch), only ``--help`` loads all.
+COMMANDS = {
+    "schedule": ("rrl.cli.schedule", "schedule"),
+    "scenario": ("rrl.cli.scenario", "scenario"),
+    "train": ("rrl.cli.learning", "train"),
+    "consult": ("rrl.cli.learning", "consult"),
+    "policy": ("rrl.cli.learning", "policy"),
+    "evaluate": ("rrl.cli.learning", "evaluate_command"),
+    "tune": ("rrl.cli.learning", "tune_command"),
+    "tilde": ("rrl.cli.tilde", "tilde"),
+    "ppo": ("rrl.cli.ppo", "ppo"),
+}
+
 
 class _Group(click.Group):
-    """A click group that turns user errors into one line on stderr and exit status 2."""
+    """A click group that loads sub-commands on first use and turns user errors into one
+    line on stderr and exit status 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attribute = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -36,20 +62,6 @@ def cli() -> None:
     on any relational data (tilde), and build initial schedules with PPO (ppo).
     Every command takes --help; commands that print results take --json.
     """
-
-
-def _register() -> None:
-    # Imported here so that ``rrl --help`` stays fast and each family stays in its module.
-    from rrl.cli import learning, ppo, scenario, schedule, tilde
-
-    cli.add_command(schedule.schedule)
-    cli.add_command(scenario.scenario)
-    cli.add_command(tilde.tilde)
-    cli.add_command(ppo.ppo)
-    learning.register(cli)
-
-
-_register()
 
 
 def main() -> None:
