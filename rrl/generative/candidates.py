@@ -63,8 +63,8 @@ OBJECTIVES = ("tardiness", "makespan")
 _EPS = 1e-9
 
 # raw columns of a resource's block (before the clock-relative transform)
-_R_START, _R_END, _R_SETUP, _R_DUR, _R_BEST, _R_IDLE, _R_ORDER, _R_RES = range(8)
-_RAW = 8
+_R_START, _R_END, _R_SETUP, _R_DUR, _R_BEST, _R_IDLE, _R_ORDER, _R_RES, _R_FIRST, _R_COUNT = range(10)
+_RAW = 10
 # columns that hold hours (scaled by the mean processing time, then squashed), and the
 # columns that depend on the order alone (valid, work, ops, important, weight, flexibility)
 _TIMES = np.array([1, 2, 3, 4, 5, 7, 10, 11, 12, 13, 14, 18])
@@ -190,6 +190,7 @@ class CandidateState:
         self._best: dict[int, float] = {}
         self._stale: set[int] = set(range(m))  # resources whose rows must be rebuilt
         self._blocks: dict[int, tuple[np.ndarray, list[Slot]]] = {}
+        self._keys: list[int] | None = None  # resources with candidates, in file order
         self._mark = 0
         self._cache: Observation | None = None
         self.bound = float(self.est.max()) if n else 0.0
@@ -242,13 +243,17 @@ class CandidateState:
         for k in self._stale:
             block, found = self._block(k, self.resources[k])
             if found:
+                if k not in self._blocks:
+                    self._keys = None
                 self._blocks[k] = (block, found)
-            else:
-                self._blocks.pop(k, None)
+            elif self._blocks.pop(k, None) is not None:
+                self._keys = None
         self._stale.clear()
+        if self._keys is None:
+            self._keys = sorted(self._blocks)
         blocks = []
         slots: list[Slot] = []
-        for k in sorted(self._blocks):
+        for k in self._keys:
             block, found = self._blocks[k]
             blocks.append(block)
             slots.extend(found)
@@ -279,7 +284,10 @@ class CandidateState:
             if best is None:
                 best = self._best_end(i)
             prev_end = ends[seq[s.position - 1]] if s.position else 0.0
-            block[row] = (s.start, s.end, s.setup, s.end - s.start, best, s.start - s.setup - prev_end, i, k)
+            block[row, :_R_FIRST] = (s.start, s.end, s.setup, s.end - s.start, best, s.start - s.setup - prev_end,
+                                     i, k)
+        block[:, _R_FIRST] = block[:, _R_START].min()
+        block[:, _R_COUNT] = len(slots)
         return block, slots
 
     def _best_end(self, i: int) -> float:
@@ -302,10 +310,6 @@ class CandidateState:
         slack = due - end
         chain = self.latest[order] - end
         mdd = np.maximum(due, end)
-        # earliest start per resource among its candidates (for the non-delay flag)
-        first = np.full(len(self.resources), np.inf)
-        np.minimum.at(first, res, start)
-        per_res = np.bincount(res, minlength=len(self.resources)).astype(float)
         ranks = _ranks(np.stack([due, mdd, slack, chain, -work, -ops, end, dur, -finish], axis=1))
         keep = np.arange(n_all)
         if cap is not None and n_all > cap:
@@ -332,8 +336,8 @@ class CandidateState:
         rows[:, _TIMES] = squash(rows[:, _TIMES] / p)
         rows[:, 6] = squash(dur[keep] / self.min_p[o] - 1.0)
         rows[:, 17] = np.log((demand[rr] + p) / (mean_demand + p))
-        rows[:, 20] = s_ <= first[rr] + 1e-9
-        rows[:, 21] = np.log(per_res[rr]) / 3.0
+        rows[:, 20] = s_ <= raw[keep, _R_FIRST] + 1e-9
+        rows[:, 21] = np.log(raw[keep, _R_COUNT]) / 3.0
         rows[:, 22] = e_ - raw[keep, _R_BEST] <= 1e-9 * max(1.0, p)
         rows[:, 23:] = ranks[keep] / denominator
         np.clip(rows, -LIMIT, LIMIT, out=rows)

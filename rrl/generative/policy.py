@@ -49,19 +49,19 @@ class NumpyPolicy:
         self.objective = str(config.get("objective", "tardiness"))
         self.scope = str(config.get("scope", "active"))
         self.route = str(config.get("route", "all"))
-        w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
         hidden = w["embed0.w"].shape[0]
         # split the first layers so that the global part is computed once per decision
         self._e0_rows, self._e0_glob = w["embed0.w"][:, :F].T.copy(), w["embed0.w"][:, F:].T.copy()
         self._e0_b, self._e1_w, self._e1_b = w["embed0.b"], w["embed1.w"].T.copy(), w["embed1.b"]
         self._s0_h = w["score0.w"][:, :hidden].T.copy()
         self._s0_ctx = w["score0.w"][:, hidden:].T.copy()
-        self._s0_b, self._s1_w, self._s1_b = w["score0.b"], w["score1.w"][0], float(w["score1.b"][0])
+        self._s0_b, self._s1_w, self._s1_b = w["score0.b"], w["score1.w"][0], w["score1.b"][0]
 
     def scores(self, obs: Observation) -> np.ndarray:
         """One logit per candidate row."""
-        rows = obs.rows.astype(np.float64)
-        h = rows @ self._e0_rows + (obs.global_.astype(np.float64) @ self._e0_glob + self._e0_b)
+        rows = obs.rows.astype(np.float32, copy=False)
+        h = rows @ self._e0_rows + (obs.global_.astype(np.float32, copy=False) @ self._e0_glob + self._e0_b)
         np.maximum(h, 0.0, out=h)
         h = h @ self._e1_w + self._e1_b
         np.maximum(h, 0.0, out=h)
