@@ -22,7 +22,7 @@ task_tardiness(T, X) :- task(T, _, _, _, _, _, _, _, X).
 tardy(T) :- task_tardiness(T, X), X > 0.
 on_time(T) :- task_tardiness(T, X), X =:= 0.
 task_slack(T, S) :- task_due(T, D), task_end(T, E), S is D - E.     % negative: tardy by -S hours
-movable(T) :- task(T, _, _, _, _, _, _, _, _), \+ frozen(T).
+movable(T) :- task(T, _, _, _, _, _, _, _, _), \+ started(T).
 has_cleanout(T) :- cleanout_before(T, H), H > 0.
 first_on_resource(T) :- task_position(T, 0).
 
@@ -43,7 +43,7 @@ larger(T, U) :- task_size(T, ST), task_size(U, SU), ST > SU.
 starts_earlier(T, U) :- task_start(T, ST), task_start(U, SU), ST < SU.
 inversion(T, U) :- immediately_precedes(T, U), later_due(T, U).      % T runs right before U, due later
 waits_for(T, U) :- after(T, U).                                      % T may start only after U ends
-chain_started(T) :- after(T, U), frozen(U).                          % T continues a chain already running
+chain_started(T) :- after(T, U), started(U).                         % T continues a chain already running
 busiest_resource(R) :- aggregate_all(max(L, R0), res_load(R0, L), max(_, R)).
 
 % ---- the focal task's neighbourhood (deictic)

@@ -6,10 +6,15 @@
     the background's focus_candidate/3 rules name where to look next; each candidate
     action's facts (with its focus's) are asserted, q_value/1 or predict/1 is asked,
     and they are retracted again: one call scores every action of a search node.
+
+    The background files and the rules are data (rrl_safe.pl): read term by term, no
+    directive runs, every clause body is checked safe before it is added, and every call
+    of the policy's or the background's clauses is bounded in inferences and time.  A
+    call that fails that way answers "!error<TAB>File<TAB>Line<TAB>Message" (bounded/6).
 */
 :- module(rrl_policy,
-          [ rrl_policy_module/3,      % +Module, +BackgroundFiles, +DynamicSpecs
-            rrl_policy_rules/3,       % +Module, +SourceId, +RulesText
+          [ rrl_policy_module/4,      % +Module, +BackgroundFiles, +DynamicSpecs, -Status
+            rrl_policy_rules/4,       % +Module, +SourceId, +RulesText, -Status
             rrl_held_clause/3,        % +Module, +FactsText, -Index
             rrl_state/2,              % +Module, +StateText
             rrl_state_text/3,         % +Module, +StateText, -Empty
@@ -22,41 +27,117 @@
           ]).
 :- use_module(library(apply)).
 :- use_module(library(lists)).
+:- use_module(library(http/json)).
+:- use_module(rrl_safe).
 
 :- dynamic fact_spec/2.                 % fact_spec(Module, Name/Arity): a state fact predicate
+:- dynamic held/2.                      % held(Module, Count): facts in the held state
 
-%!  rrl_policy_module(+M, +Files, +Dynamic) is det.
-%   Adds the clauses of the background files to module M and declares the state's fact
-%   predicates (a list of Name/Arity) dynamic there, so that absent facts fail quietly.
-%   The clauses are read and added one by one (not consulted) because SWI-Prolog loads
-%   a non-module file into one module only, and every policy has its own module.
-rrl_policy_module(M, Files, Dynamic) :-
+%!  rrl_policy_module(+M, +Files, +Dynamic, -Status) is det.
+%   Adds the checked clauses of the background files to module M and declares the
+%   state's fact predicates (a list of Name/Arity) dynamic there, so that absent facts
+%   fail quietly.  The clauses are read and added one by one (not consulted): that is
+%   how they are checked, and SWI-Prolog loads a non-module file into one module only,
+%   while every policy has its own.  Status is "ok" or "File\tLine\tMessage".
+rrl_policy_module(M, Files, Dynamic, Status) :-
+    set_module(M:base(system)),
+    rrl_checker(M, C),
+    dynamic([M:'$rrl_rules'/1, M:'$rrl_line'/3]),
     forall(member(PI, Dynamic), dynamic(M:PI)),
+    rrl_own(C, Dynamic),
     retractall(fact_spec(M, _)),
     forall(member(PI, Dynamic), assertz(fact_spec(M, PI))),
-    forall(member(F, Files), add_file(M, F)).
+    catch(( forall(member(F, Files), add_file(M, C, F)), Status = "ok" ),
+          rrl_error(File, Line, Msg),
+          format(string(Status), '~w\t~w\t~w', [File, Line, Msg])).
 
-add_file(M, File) :-
-    setup_call_cleanup(open(File, read, S), add_terms(M, S), close(S)).
+add_file(M, C, File) :-
+    catch(rrl_read_program(C, file(File), error, Items), rrl_error(Line, Msg),
+          throw(rrl_error(File, Line, Msg))),
+    add_items(M, File, Items).
 
-add_terms(M, S) :-
-    read_term(S, T, []),
-    (   T == end_of_file
+%   Each clause keeps its file (`rules` for the rules) and line, for the errors it raises.
+add_items(M, File, Items) :-
+    forall(member(decl(_, dynamic, PIs), Items), forall(member(PI, PIs), dynamic(M:PI))),
+    forall(member(cl(Line, H, B), Items),
+           ( assertz(M:(H :- B), Ref), assertz(M:'$rrl_line'(Ref, File, Line)) )).
+
+%!  rrl_policy_rules(+M, +Id, +Text, -Status) is det.
+%   Loads (or reloads: the clauses of an earlier load are replaced) the rules in Text
+%   into module M.  The rules may define predicates of their own, not those of the
+%   background or the state.  Status is "ok" or "Line\tMessage".
+rrl_policy_rules(M, _Id, Text, Status) :-
+    rrl_checker(M, C),
+    findall(PI, M:'$rrl_rules'(PI), Old),
+    rrl_disown(C, Old),
+    forall(member(PI, Old), drop_clauses(M, PI)),
+    retractall(M:'$rrl_rules'(_)),
+    catch(( rrl_read_program(C, text(Text), error, Items),
+            (   member(cl(Line, H, _), Items), functor(H, N, A),
+                \+ memberchk(N/A, Old), background_pi(M, N/A)
+            ->  format(string(Msg), "~q/~w is defined by the background knowledge or the state", [N, A]),
+                throw(rrl_error(Line, Msg))
+            ;   true ),
+            findall(N/A, ( member(cl(_, H, _), Items), functor(H, N, A) ), PIs0),
+            sort(PIs0, PIs),
+            forall(member(PI, PIs), ( dynamic(M:PI), assertz(M:'$rrl_rules'(PI)) )),
+            add_items(M, rules, Items),
+            Status = "ok" ),
+          rrl_error(Line, Msg),
+          format(string(Status), '~w\t~w', [Line, Msg])).
+
+background_pi(M, N/A) :-
+    functor(H, N, A),
+    predicate_property(M:H, defined),
+    \+ predicate_property(M:H, imported_from(_)).
+
+drop_clauses(M, N/A) :-
+    functor(H, N, A),
+    forall(clause(M:H, _, Ref), ( retractall(M:'$rrl_line'(Ref, _, _)), erase(Ref) )).
+
+%!  bounded(+M, :Goal, +Units, +Where, +Suspects, -Out) is det.
+%   Runs Goal (which binds Out) bounded by rrl_bounded/2; an error or a limit answers
+%   "!error\tFile\tLine\tMessage": the file (`rules` for the rules) and line of the
+%   clause behind it, looked for among the predicates Suspects, or "\t0" when none is
+%   found.  Where names what was asked, for the message.
+bounded(M, G, Units, Where, Suspects, Out) :-
+    catch(rrl_bounded(G, Units), E, failure(M, Where, Suspects, E, Out)).
+
+failure(M, Where, Suspects, E, Out) :-
+    error_message(Where, E, Msg),
+    (   E = rrl_limit(_, _) -> Kind = limit ; Kind = error ),
+    (   ( E = rrl_bad_value(_, Ref) ; E = rrl_raised(_, Ref) ; culprit(M, Suspects, Kind, Ref) ),
+        M:'$rrl_line'(Ref, File, Line)
     ->  true
-    ;   add_term(M, T),
-        add_terms(M, S)
-    ).
+    ;   File = '', Line = 0 ),
+    format(string(Out), '!error\t~w\t~w\t~w', [File, Line, Msg]).
 
-add_term(_, (:- _)) :- !.               % directives of a BK file (discontiguous, ...)
-add_term(M, T) :- assertz(M:T).
+error_message(Where, rrl_limit(inferences, L), Msg) :- !,
+    format(string(Msg), '~w ran out of ~D inferences (rrl stops an evaluation there: see docs/security.md)', [Where, L]).
+error_message(Where, rrl_limit(seconds, L), Msg) :- !,
+    format(string(Msg), '~w ran for more than ~2f s (rrl stops an evaluation there: see docs/security.md)', [Where, L]).
+error_message(_, rrl_bad_value(Goal, _), Msg) :- !,
+    functor(Goal, N, _), arg(1, Goal, V),
+    format(string(Msg), '~w/1 answered ~q, which is not a finite number', [N, V]).
+error_message(Where, rrl_raised(E, _), Msg) :- !,
+    error_message(Where, E, Msg).
+error_message(Where, E, Msg) :-
+    rrl_message(E, Msg0),
+    format(string(Msg), '~w raised an error: ~w', [Where, Msg0]).
 
-%!  rrl_policy_rules(+M, +Id, +Text) is det.
-%   Loads (or reloads: the clauses of an earlier load of Id are replaced) the rules in
-%   Text into module M.
-rrl_policy_rules(M, Id, Text) :-
-    setup_call_cleanup(open_string(Text, S),
-                       load_files(M:Id, [stream(S), silent(true)]),
-                       close(S)).
+%   The first clause of the predicates Suspects (`rules`: those of the rules) whose body
+%   raises (Kind `error`) or runs out of a limit (Kind `limit`) with the facts asserted
+%   now (clauses tried one by one, each bounded: the error path only).
+culprit(M, rules, Kind, Ref) :- !,
+    findall(PI, M:'$rrl_rules'(PI), PIs),
+    culprit(M, PIs, Kind, Ref).
+culprit(M, Suspects, Kind, Ref) :-
+    member(N/A, Suspects),
+    functor(H, N, A),
+    catch(clause(M:H, Body, Ref), _, fail),
+    catch(rrl_bounded(M:Body, 1), E, true),
+    nonvar(E),
+    (   rrl_limit_ball(E) -> Kind == limit ; Kind == error ), !.
 
 %   A policy's Q-value is q_value/1 when it defines one (the immediate reward plus the
 %   discounted value the tree predicts), else the tree's predict/1 itself.
@@ -64,18 +145,40 @@ value_goal(M, q_value) :- current_predicate(M:q_value/1), !.
 value_goal(_, predict).
 
 value_of(M, Name, Facts, Value) :-
-    Goal =.. [Name, V],
+    functor(Goal, Name, 1),
     setup_call_cleanup(assert_all(M, Facts),
-                       ( M:Goal -> Value = V ; Value = 0 ),
+                       catch(( M:Goal -> checked_value(M, Goal, Value) ; Value = 0 ), E, located(M, E)),
                        retract_all(M, Facts)).
+
+%   An error of the rules is passed on with the clause that raises it, found while the
+%   action's facts are still there (rrl_raised(Error, Ref)).
+located(_, E) :-
+    ( rrl_limit_ball(E) ; E = rrl_bad_value(_, _) ), !,
+    throw(E).
+located(M, E) :-
+    (   culprit(M, rules, error, Ref) -> true ; Ref = none ),
+    throw(rrl_raised(E, Ref)).
+
+%   A value must be a finite number; else rrl_bad_value(Goal, Ref), Ref the clause of
+%   the rules that gave it when one is found (the error path only).
+checked_value(_, Goal, V) :-
+    arg(1, Goal, V), number(V),
+    \+ ( float(V), float_class(V, C), memberchk(C, [nan, infinite]) ), !.
+checked_value(M, Goal, _) :-
+    arg(1, Goal, V),
+    (   copy_term(Goal, G), arg(1, G, V), clause(M:G, Body, Ref),
+        catch(rrl_bounded(M:Body, 1), _, fail), !
+    ->  true
+    ;   Ref = none ),
+    throw(rrl_bad_value(Goal, Ref)).
 
 %!  rrl_held_clause(+M, +FactsText, -N) is det.
 %   N is the index of the first predict/1 clause whose body holds in the state held by
 %   rrl_state/2 with the facts of FactsText (a focus's and an action's) added: the
 %   abstract state that gives the action its value (0 when none holds).
-rrl_held_clause(M, Text, N) :-
+rrl_held_clause(M, Text, Out) :-
     term_string(Facts, Text),
-    example_clause(M, Facts, N).
+    bounded(M, example_clause(M, Facts, Out), 1, 'predict/1', [predict/1], Out).
 
 example_clause(M, Facts, N) :-
     setup_call_cleanup(assert_all(M, Facts), first_clause(M, N), retract_all(M, Facts)).
@@ -96,20 +199,31 @@ retract_all(M, Facts) :- forall(member(F, Facts), retract(M:F)).
 rrl_state(M, StateText) :-
     term_string(State, StateText),
     forall(fact_spec(M, N/A), ( functor(H, N, A), retractall(M:H) )),
-    assert_all(M, State).
+    assert_all(M, State),
+    length(State, Count),
+    retractall(held(M, _)),
+    assertz(held(M, Count)).
 
 %!  rrl_focus(+M, +PerReason, -Out) is det.
 %   The focal-task candidates of the held state: for each reason of focus_candidate/3 (in
 %   the order of its clauses), the PerReason candidates of largest key that have not
-%   started and were not proposed for an earlier reason.  Out holds "Task<US>Reason" per
-%   candidate, separated by <RS> (ASCII unit and record separators: ids may hold spaces).
+%   started and were not proposed for an earlier reason.  Out is a JSON list of
+%   [Task, Reason] pairs (ids may hold any character).
 rrl_focus(M, PerReason, Out) :-
+    (   held(M, Units) -> true ; Units = 1 ),
+    bounded(M, focus(M, PerReason, Out), Units, 'focus_candidate/3', [focus_candidate/3], Out).
+
+focus(M, PerReason, Out) :-
     findall(R, ( clause(M:focus_candidate(R, _, _), _), atom(R) ), Rs0),
     list_to_set(Rs0, Rs),
     foldl(reason_candidates(M, PerReason), Rs, [], Chosen0),
     reverse(Chosen0, Chosen),
-    findall(Line, ( member(T-R, Chosen), format(string(Line), "~w\x1f\~w", [T, R]) ), Lines),
-    atomic_list_concat(Lines, '\x1e\', Out).
+    findall([T, R], member(T-R, Chosen), Pairs),
+    json_text(Pairs, Out).
+
+%   JSON keeps any id whole (atoms are written as strings, every character escaped).
+json_text(Pairs, Out) :-
+    with_output_to(string(Out), json_write(current_output, Pairs, [width(0)])).
 
 %!  rrl_state_text(+M, +StateText, -Out) is det.
 %   rrl_state/2 with an (empty) answer, for callers that always read one.
@@ -123,7 +237,11 @@ rrl_state_change(M, RemovedText, AddedText, '') :-
     term_string(Removed, RemovedText),
     term_string(Added, AddedText),
     forall(member(F, Removed), ignore(retract(M:F))),
-    assert_all(M, Added).
+    assert_all(M, Added),
+    (   retract(held(M, N0)) -> true ; N0 = 0 ),
+    length(Removed, NR), length(Added, NA),
+    N is max(1, N0 - NR + NA),
+    assertz(held(M, N)).
 
 %!  rrl_state_change_focus(+M, +RemovedText, +AddedText, +PerReason, -Out) is det.
 %   rrl_state_change/4 then rrl_focus/3, in one call.
@@ -138,7 +256,7 @@ rrl_state_focus(M, StateText, PerReason, Out) :-
     rrl_focus(M, PerReason, Out).
 
 reason_candidates(M, N, R, Acc0, Acc) :-
-    findall(K-T, ( M:focus_candidate(R, T, K), \+ M:frozen(T) ), Pairs),
+    findall(K-T, ( M:focus_candidate(R, T, K), \+ M:started(T) ), Pairs),
     sort(0, @>=, Pairs, Ranked),                    % ties by task id: the same whatever the facts' order
     take_new(Ranked, N, R, Acc0, Acc).
 
@@ -152,11 +270,15 @@ take_new([_-T|Ps], N, R, Acc0, Acc) :-
     ).
 
 %!  rrl_focus_operators(+M, -Out) is det.
-%   The background's focus_operator(Reason, Op) pairs as "Reason<US>Op" joined by <RS>.
+%   The background's focus_operator(Reason, Op) pairs, as a JSON list of [Reason, Op].
 rrl_focus_operators(M, Out) :-
-    findall(Line, ( catch(M:focus_operator(R, O), error(existence_error(_, _), _), fail),
-                    format(string(Line), "~w\x1f\~w", [R, O]) ), Lines),
-    atomic_list_concat(Lines, '\x1e\', Out).
+    bounded(M, focus_operators(M, Out), 1, 'focus_operator/2', [focus_operator/2], Out).
+
+focus_operators(M, Out) :-
+    (   current_predicate(M:focus_operator/2)
+    ->  findall([R, O], M:focus_operator(R, O), Pairs)
+    ;   Pairs = [] ),
+    json_text(Pairs, Out).
 
 %!  rrl_q_groups(+M, +GroupsText, -Out) is det.
 %   GroupsText is a list of Focus-Actions pairs: the facts of one focal task and a list of
@@ -165,9 +287,11 @@ rrl_focus_operators(M, Out) :-
 rrl_q_groups(M, Text, Out) :-
     term_string(Groups, Text),
     value_goal(M, Goal),
-    maplist(group_values(M, Goal), Groups, Nested),
-    append(Nested, Values),
-    atomic_list_concat(Values, ' ', Out).
+    aggregate_all(sum(L), ( member(_-As, Groups), length(As, L) ), Units),
+    bounded(M, ( maplist(group_values(M, Goal), Groups, Nested),
+                 append(Nested, Values),
+                 atomic_list_concat(Values, ' ', Out) ),
+            Units, Goal/1, rules, Out).
 
 group_values(M, Goal, Focus-Actions, Values) :-
     setup_call_cleanup(assert_all(M, Focus),

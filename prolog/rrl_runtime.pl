@@ -9,6 +9,10 @@
 
     Entry points return text (numbers separated by spaces, or a status line) because
     handing one string to Python is far cheaper than converting long Prolog lists.
+
+    Background files are data (rrl_safe.pl): read term by term, no directive runs, every
+    clause body is checked safe before it is added; test goals are checked the same way,
+    and every evaluation of the world's clauses is bounded in inferences and time.
 */
 :- module(rrl_runtime,
           [ rrl_new_world/1,           % +World
@@ -17,29 +21,37 @@
             rrl_load_bk/3,             % +World, +File, -Status
             rrl_load_examples/3,       % +World, +File, -Status
             rrl_unload/2,              % +World, +IdsText
+            rrl_check_test/3,          % +World, +GoalsText, -Status
             rrl_eval/4,                % +World, +IdsText, +GoalsText, -StatsText
+            rrl_eval_classes/5,        % +World, +IdsText, +GoalsText, +K, -CountsText
             rrl_passing/4,             % +World, +Index, +IdsText, -PassText
-            rrl_compile/3,             % +World, +Name, +BodiesText
+            rrl_compile/4,             % +World, +Name, +BodiesText, -Status
             rrl_route/4,               % +World, +Name, +IdsText, -LeavesText
             rrl_type_values/4,         % +World, +Name/Arity, +Position, -Text
             rrl_bk_values/5,           % +World, +Name/Arity, +Positions, +IdsText, -Text
             rrl_bk_preds/2,            % +World, -Text
             rrl_fact_preds/2,          % +World, -Text
-            rrl_predict/3              % +World, +IdsText, -Text
+            rrl_predict/3,             % +World, +IdsText, -Text
+            rrl_classify/3             % +World, +IdsText, -Text
           ]).
 :- use_module(library(lists)).
 :- use_module(library(apply)).
 :- use_module(library(http/json)).
+:- use_module(rrl_safe).
 
 % ACE writes "either" as +-X; make it an operator for the readers of .s files.
 :- op(200, fy, rrl_syntax:(+-)).
-:- initialization(assertz(rrl_probe:'$rrl_probe')).
+%   rrl_probe is a module that sees what a world sees (system and the autoloadable
+%   libraries, nothing of `user`): whatever is not visible there is an example fact.
+:- initialization(( assertz(rrl_probe:'$rrl_probe'), set_module(rrl_probe:base(system)) )).
 
 %!  rrl_new_world(+World) is det.
 %   Declares the bookkeeping tables of a fresh world module.
 rrl_new_world(M) :-
+    set_module(M:base(system)),
+    rrl_checker(M, _),
     dynamic([ M:'$rrl_bkpred'/2, M:'$rrl_factpred'/1, M:'$rrl_target'/2,
-              M:'$rrl_parent'/2, M:'$rrl_bridged'/1,
+              M:'$rrl_parent'/2, M:'$rrl_bridged'/1, M:'$rrl_line'/3,
               M:'$rrl_t'/2, M:'$rrl_dl'/3 ]).
 
 %!  rrl_drop_world(+World) is det.
@@ -47,7 +59,8 @@ rrl_new_world(M) :-
 rrl_drop_world(M) :-
     forall(( current_predicate(M:N/A), functor(H, N, A),
              \+ predicate_property(M:H, imported_from(_)) ),
-           abolish(M:N/A)).
+           abolish(M:N/A)),
+    rrl_drop_checker(M).
 
 % ---------------------------------------------------------------- reading files
 
@@ -58,19 +71,19 @@ rrl_drop_world(M) :-
 %   when the term is ground and the term written with ~q (which escapes newlines), or a
 %   last line "Line\tE\tMessage" for a syntax error.
 rrl_read_terms(File, tree, Json) :- !,
-    setup_call_cleanup(open(File, read, S),
+    setup_call_cleanup(open(File, read, S, [encoding(utf8)]),
                        read_items(S, tree, Items),
                        close(S)),
     with_output_to(string(Json), json_write(current_output, Items, [width(0)])).
 rrl_read_terms(File, text, Text) :-
-    setup_call_cleanup(open(File, read, S),
+    setup_call_cleanup(open(File, read, S, [encoding(utf8)]),
                        with_output_to(string(Text), write_lines(S)),
                        close(S)).
 
 write_lines(S) :-
     catch(read_term(S, T, [term_position(P)]), E, true),
     (   nonvar(E)
-    ->  error_line(E, S, Line, Msg), format('~w\tE\t~w~n', [Line, Msg])
+    ->  rrl_error_line(E, S, Line, Msg), format('~w\tE\t~w~n', [Line, Msg])
     ;   T == end_of_file
     ->  true
     ;   stream_position_data(line_count, P, Line),
@@ -83,7 +96,7 @@ read_items(S, Mode, Items) :-
     catch(read_term(S, T, [variable_names(Vs), term_position(P), module(rrl_syntax)]),
           E, true),
     (   nonvar(E)
-    ->  error_line(E, S, Line, Msg),
+    ->  rrl_error_line(E, S, Line, Msg),
         Items = [json([line=Line, error=Msg])]
     ;   T == end_of_file
     ->  Items = []
@@ -101,6 +114,7 @@ term_json(T, Vs, json([v=N])) :-
     (   member(N0=V, Vs), V == T -> atom_string(N0, N) ; N = "_" ).
 term_json(T, _, json([n=T])) :- number(T), !.
 term_json(T, _, json([a=S])) :- atom(T), !, atom_string(T, S).
+term_json([], _, json([a="[]"])) :- !.   % SWI-Prolog 7: [] is not an atom
 term_json(T, _, json([s=T])) :- string(T), !.
 term_json(T, Vs, json([f=F, args=Js])) :-
     compound_name_arguments(T, F0, As),
@@ -109,31 +123,6 @@ term_json(T, Vs, json([f=F, args=Js])) :-
 
 % (not a yall lambda: that would copy Vs and lose the variables' identity)
 arg_json(Vs, A, J) :- term_json(A, Vs, J).
-
-%!  error_line(+Error, +Stream, -Line, -Message) is det.
-%   Where a read on Stream failed: the line a syntax error names, else the line the
-%   stream had reached (never 0 for an error inside a file).
-error_line(error(syntax_error(What), Ctx), S, Line, Msg) :-
-    !,
-    (   nonvar(Ctx), Ctx = file(_, Line, _, _) -> true
-    ;   nonvar(Ctx), Ctx = stream(_, Line, _, _) -> true
-    ;   stream_line(S, Line) ),
-    format(string(Msg), 'syntax error: ~w', [What]).
-error_line(E, S, Line, Msg) :-
-    stream_line(S, Line),
-    message_text(E, Msg).
-
-stream_line(S, Line) :-
-    (   catch(line_count(S, Line0), _, fail) -> Line = Line0 ; Line = 1 ).
-
-message_text(E, Msg) :-
-    catch(( '$messages':translate_message(E, Lines, []),
-            with_output_to(string(Msg0), print_message_lines(current_output, '', Lines)),
-            split_string(Msg0, "\n", " \n", Parts),
-            atomic_list_concat(Parts, ' ', A),
-            atom_string(A, Msg1),
-            normalize_space(string(Msg), Msg1)
-          ), _, format(string(Msg), '~q', [E])).
 
 % ---------------------------------------------------------------- background knowledge
 
@@ -146,7 +135,9 @@ rrl_load_bk(M, File, Status) :-
           format(string(Status), '~w:~w', [Line, Msg])).
 
 load_bk(M, File) :-
-    setup_call_cleanup(open(File, read, S), read_clauses(S, M, Cls), close(S)),
+    rrl_checker(M, C),
+    rrl_read_program(C, file(File), fact, Items),
+    findall(cl(Line, H, B), member(cl(Line, H, B), Items), Cls),
     findall(N/A, ( member(cl(_, H, _), Cls), functor(H, N, A) ), Ds0),
     sort(Ds0, Ds),
     forall(( member(P, Ds), \+ M:'$rrl_bkpred'(P, _) ), assertz(M:'$rrl_bkpred'(P, false))),
@@ -155,42 +146,7 @@ load_bk(M, File) :-
            ( ( memberchk(P, Keyed) -> K = true ; K = false ),
              retractall(M:'$rrl_bkpred'(P, _)),
              assertz(M:'$rrl_bkpred'(P, K)) )),
-    forall(member(cl(Line, H, B), Cls), add_clause(M, Line, H, B)).
-
-read_clauses(S, M, Cls) :-
-    catch(read_term(S, T, [term_position(P)]), E, true),
-    (   nonvar(E)
-    ->  error_line(E, S, Line, Msg), throw(rrl_error(Line, Msg))
-    ;   T == end_of_file
-    ->  Cls = []
-    ;   stream_position_data(line_count, P, Line),
-        clause_items(T, M, Line, Cls, Rest),
-        read_clauses(S, M, Rest)
-    ).
-
-clause_items((:- D), M, Line, Cls, Cls) :- !, directive(D, M, Line).
-clause_items((H --> B), _, Line, [cl(Line, H2, B2)|Rest], Rest) :- !,
-    dcg_translate_rule((H --> B), (H2 :- B2)).
-clause_items((H :- B), _, Line, [cl(Line, H, B)|Rest], Rest) :- !, check_head(H, Line).
-clause_items(H, _, Line, [cl(Line, H, true)|Rest], Rest) :- check_head(H, Line).
-
-check_head(H, Line) :-
-    (   callable(H) -> true
-    ;   format(string(Msg), 'clause head ~q is not callable', [H]), throw(rrl_error(Line, Msg)) ).
-
-% Declarations that only matter to a plain consult are skipped: keyed facts are
-% asserted anyway, so dynamic/discontiguous declarations have nothing to do here.
-directive(D, _, _) :- skipped_directive(D), !.
-directive(D, M, Line) :-
-    catch(M:D, E, ( message_text(E, Msg), throw(rrl_error(Line, Msg)) )), !.
-directive(D, _, Line) :-
-    format(string(Msg), 'directive failed: ~q', [D]), throw(rrl_error(Line, Msg)).
-
-skipped_directive(dynamic(_)).
-skipped_directive(discontiguous(_)).
-skipped_directive(module(_, _)).
-skipped_directive(multifile(_)).
-skipped_directive(set_prolog_flag(_, _)).
+    forall(member(cl(Line, H, B), Cls), add_clause(M, File, Line, H, B)).
 
 %   A BK predicate is keyed when one of its clauses calls a keyed predicate (or a goal
 %   only known at run time, see rrl_call/4); a called predicate that the BK does not
@@ -273,15 +229,17 @@ keyed(M, P) :-
     ;   P = N/A, functor(H, N, A),
         \+ predicate_property(rrl_probe:H, visible) ).
 
-add_clause(M, Line, H, B) :-
+%   The file and line of each clause are kept ('$rrl_line'/3) for the errors it raises.
+add_clause(M, File, Line, H, B) :-
     functor(H, N, A),
     catch(( (   keyed(M, N/A)
             ->  add_key(H, K, H2), key_goal(M, K, B, B2)
             ;   H2 = H, key_goal(M, _, B, B2) ),
-            assertz(M:(H2 :- B2)) ),
+            assertz(M:(H2 :- B2), Ref),
+            assertz(M:'$rrl_line'(Ref, File, Line)) ),
           E,
           ( E = rrl_unsupported(Msg) -> throw(rrl_error(Line, Msg))
-          ; message_text(E, Msg), throw(rrl_error(Line, Msg)) )).
+          ; rrl_message(E, Msg), throw(rrl_error(Line, Msg)) )).
 
 add_key(G, K, G2) :-
     (   compound(G)
@@ -359,14 +317,14 @@ rrl_closure(M, K, C, A1, A2, A3, A4, A5, A6, A7) :- rrl_call(M, K, C, [A1, A2, A
 %   File holds terms ex(Key, Facts, Target, Parent) (Target a number or `none`, Parent
 %   the key of a shared(Key, Facts) block written earlier, or `none`).
 rrl_load_examples(M, File, Status) :-
-    catch(( setup_call_cleanup(open(File, read, S), load_exs(S, M), close(S)),
+    catch(( setup_call_cleanup(open(File, read, S, [encoding(utf8)]), load_exs(S, M), close(S)),
             Status = "ok" ),
           rrl_error(Line, Msg),
           format(string(Status), '~w:~w', [Line, Msg])).
 
 load_exs(S, M) :-
     catch(read_term(S, T, []), E, true),
-    (   nonvar(E) -> error_line(E, S, Line, Msg), throw(rrl_error(Line, Msg))
+    (   nonvar(E) -> rrl_error_line(E, S, Line, Msg), throw(rrl_error(Line, Msg))
     ;   T == end_of_file -> true
     ;   T = shared(K, Facts)
     ->  add_facts(M, K, Facts),
@@ -436,18 +394,52 @@ ids(Text, Ids) :-
 rrl_eval(M, IdsText, GoalsText, Text) :-
     ids(IdsText, Ids),
     term_string(Goals, GoalsText),
-    compile_tests(M, Goals, Is),
-    catch(( maplist(test_stats(M, Ids), Is, Stats),
-            atomic_list_concat(Stats, ' ', A),
-            atom_string(A, Text) ),
-          rrl_goal_error(I, E),
-          error_text(I, E, Text)).
+    (   unsafe_goal(M, Goals, I, Msg)
+    ->  format(string(Text), '!unsafe\t~w\t~w', [I, Msg])
+    ;   compile_tests(M, Goals, Is),
+        length(Ids, NIds), length(Is, NGoals), Units is NIds * NGoals,
+        guarded(( maplist(test_stats(M, Ids), Is, Stats),
+                  atomic_list_concat(Stats, ' ', A),
+                  atom_string(A, Text) ),
+                Units, 'the tests', Text)
+    ).
 
+%!  rrl_check_test(+World, +GoalsText, -Status) is det.
+%   Status is "ok" when every goal of the list is safe to run as a test (rrl_safe.pl),
+%   else "Index\tWhy" for the first that is not.
+rrl_check_test(M, GoalsText, Status) :-
+    term_string(Goals, GoalsText),
+    (   unsafe_goal(M, Goals, I, Msg) -> format(string(Status), '~w\t~w', [I, Msg]) ; Status = "ok" ).
+
+%   unsafe_goal(+World, +Goals, -Index, -Message): goal Index (from 1) of Goals is not
+%   safe to run (rrl_safe.pl); undefined predicates are example facts.
+unsafe_goal(M, Goals, I, Msg) :-
+    rrl_checker(M, C),
+    nth1(I, Goals, G),
+    catch(( rrl_check_goal(C, fact, G), fail ), rrl_error(_, Msg), true), !.
+
+%!  guarded(:Goal, +Units, +Where, -Text) is det.
+%   Runs Goal (which binds Text) bounded by rrl_bounded/2; an exception is answered
+%   as "!error\tWhere\tMessage" (Where a test's index when the error names one), a
+%   limit as "!limit\tMessage".
+guarded(G, Units, Where, Text) :-
+    catch(rrl_bounded(G, Units), E, error_text(Where, E, Text)).
+
+error_text(_, rrl_limit(Kind, Limit), Text) :- !,
+    limit_message(Kind, Limit, Msg),
+    format(string(Text), '!limit\t~w', [Msg]).
+error_text(_, rrl_goal_error(I, E), Text) :- !,
+    error_text(I, E, Text).
 error_text(G, E, Text) :-
     (   E = rrl_no_target(Id)
     ->  format(string(Msg), 'example ~w has no target: sums of targets need one for every example', [Id])
-    ;   message_text(E, Msg) ),
-    format(string(Text), '!error\t~q\t~w', [G, Msg]).
+    ;   rrl_message(E, Msg) ),
+    format(string(Text), '!error\t~w\t~w', [G, Msg]).
+
+limit_message(inferences, Limit, Msg) :-
+    format(string(Msg), 'ran out of ~D inferences (rrl stops an evaluation there: see docs/security.md)', [Limit]).
+limit_message(seconds, Limit, Msg) :-
+    format(string(Msg), 'ran for more than ~2f s (rrl stops an evaluation there: see docs/security.md)', [Limit]).
 
 compile_tests(M, Goals, Is) :-
     retractall(M:'$rrl_t'(_, _)),
@@ -457,7 +449,7 @@ compile_tests(M, Goals, Is) :-
 
 test_stats(M, Ids, I, Text) :-
     catch(stats_loop(Ids, M, I, 0, 0.0, 0.0, N, S, Q), E,
-          throw(rrl_goal_error(I, E))),
+          ( rrl_limit_ball(E) -> throw(E) ; throw(rrl_goal_error(I, E)) )),
     format(atom(Text), '~w ~w ~w', [N, S, Q]).
 
 stats_loop([], _, _, N, S, Q, N, S, Q).
@@ -469,21 +461,62 @@ stats_loop([Id|Ids], M, I, N0, S0, Q0, N, S, Q) :-
     ),
     stats_loop(Ids, M, I, N1, S1, Q1, N, S, Q).
 
+%!  rrl_eval_classes(+World, +IdsText, +GoalsText, +K, -CountsText) is det.
+%   As rrl_eval/4 for classification: each example's target is its class index 0..K-1,
+%   and the answer holds, per goal, the K counts of the passing examples of each class
+%   ("C1_0 .. C1_K-1 C2_0 ..."); an id listed twice counts twice (bootstrap samples).
+rrl_eval_classes(M, IdsText, GoalsText, K, Text) :-
+    ids(IdsText, Ids),
+    term_string(Goals, GoalsText),
+    (   unsafe_goal(M, Goals, I, Msg)
+    ->  format(string(Text), '!unsafe\t~w\t~w', [I, Msg])
+    ;   compile_tests(M, Goals, Is),
+        length(Ids, NIds), length(Is, NGoals), Units is NIds * NGoals,
+        guarded(( maplist(class_counts(M, Ids, K), Is, Counts),
+                  atomic_list_concat(Counts, ' ', A),
+                  atom_string(A, Text) ),
+                Units, 'the tests', Text)
+    ).
+
+class_counts(M, Ids, K, I, Text) :-
+    length(Zeros, K), maplist(=(0), Zeros),
+    Counts =.. [c|Zeros],
+    catch(class_loop(Ids, M, I, Counts), E, throw(rrl_goal_error(I, E))),
+    Counts =.. [_|Cs],
+    atomic_list_concat(Cs, ' ', Text).
+
+class_loop([], _, _, _).
+class_loop([Id|Ids], M, I, Counts) :-
+    (   M:'$rrl_t'(I, Id)
+    ->  ( M:'$rrl_target'(Id, V) -> true ; throw(rrl_no_target(Id)) ),
+        J is integer(V) + 1,
+        arg(J, Counts, C0), C1 is C0 + 1, nb_setarg(J, Counts, C1)
+    ;   true
+    ),
+    class_loop(Ids, M, I, Counts).
+
 %!  rrl_passing(+World, +Index, +IdsText, -PassText) is det.
 %   The ids among IdsText that satisfy test Index of the last rrl_eval/4.
 passes(M, I, Id) :- M:'$rrl_t'(I, Id), !.
 
 rrl_passing(M, I, IdsText, Text) :-
     ids(IdsText, Ids),
-    include(passes(M, I), Ids, Pass),
-    atomic_list_concat(Pass, ' ', A),
-    atom_string(A, Text).
+    length(Ids, N),
+    guarded(( include(passes(M, I), Ids, Pass),
+              atomic_list_concat(Pass, ' ', A),
+              atom_string(A, Text) ),
+            N, I, Text).
 
 % ---------------------------------------------------------------- trees
 
-%!  rrl_compile(+World, +Name, +BodiesText) is det.
+%!  rrl_compile(+World, +Name, +BodiesText, -Status) is det.
 %   Asserts the decision list Name(K, Leaf) :- Body_Leaf, ! for the bodies in order.
-rrl_compile(M, Name, BodiesText) :-
+%   Status is "ok", or "!unsafe\tIndex\tMessage" for a body that is not safe.
+rrl_compile(M, _, BodiesText, Status) :-
+    term_string(Bodies, BodiesText),
+    unsafe_goal(M, Bodies, I, Msg), !,
+    format(string(Status), '!unsafe\t~w\t~w', [I, Msg]).
+rrl_compile(M, Name, BodiesText, "ok") :-
     term_string(Bodies, BodiesText),
     retractall(M:'$rrl_dl'(Name, _, _)),
     forall(nth0(I, Bodies, B),
@@ -495,10 +528,11 @@ leaf_of(M, Name, Id, L) :- ( M:'$rrl_dl'(Name, Id, L0) -> L = L0 ; L = -1 ).
 
 rrl_route(M, Name, IdsText, Text) :-
     ids(IdsText, Ids),
-    catch(( maplist(leaf_of(M, Name), Ids, Ls),
-            atomic_list_concat(Ls, ' ', A),
-            atom_string(A, Text) ),
-          E, error_text('the tree\'s rules', E, Text)).
+    length(Ids, N),
+    guarded(( maplist(leaf_of(M, Name), Ids, Ls),
+              atomic_list_concat(Ls, ' ', A),
+              atom_string(A, Text) ),
+            N, 'the tree\'s rules', Text).
 
 % ---------------------------------------------------------------- constants
 
@@ -524,19 +558,22 @@ rrl_type_values(M, N/A, Pos, Text) :-
 %   (e.g. a predicate that needs bound inputs) contributes the answers it gave before.
 rrl_bk_values(M, N/A, Ps, IdsText, Text) :-
     ids(IdsText, Ids),
+    length(Ids, Units),
     functor(H, N, A),
-    (   M:'$rrl_bkpred'(N/A, true)
-    ->  add_key(H, K, G),
-        findall(P-V, ( member(K, Ids), bk_answer(M, G, H, Ps, P, V) ), PVs)
-    ;   findall(P-V, bk_answer(M, H, H, Ps, P, V), PVs) ),
-    msort(PVs, Sorted),
-    clumped(Sorted, Pairs),
-    findall(L, ( member((P-V)-C, Pairs), format(atom(L), '~w\t~w\t~q', [P, C, V]) ), Ls),
-    atomic_list_concat(Ls, '\n', T0),
-    atom_string(T0, Text).
+    guarded(( (   M:'$rrl_bkpred'(N/A, true)
+              ->  add_key(H, K, G),
+                  findall(P-V, ( member(K, Ids), bk_answer(M, G, H, Ps, P, V) ), PVs)
+              ;   findall(P-V, bk_answer(M, H, H, Ps, P, V), PVs) ),
+              msort(PVs, Sorted),
+              clumped(Sorted, Pairs),
+              findall(L, ( member((P-V)-C, Pairs), format(atom(L), '~w\t~w\t~q', [P, C, V]) ), Ls),
+              atomic_list_concat(Ls, '\n', T0),
+              atom_string(T0, Text) ),
+            Units, N/A, Text).
 
 bk_answer(M, G, H, Ps, P, V) :-
-    catch(call_with_inference_limit(limit(1000, M:G), 1000000, R), _, fail),
+    catch(call_with_inference_limit(limit(1000, M:G), 1000000, R), E,
+          ( rrl_limit_ball(E) -> throw(E) ; fail )),
     R \== inference_limit_exceeded,
     member(P, Ps), arg(P, H, V), ground(V).
 
@@ -556,20 +593,72 @@ rrl_fact_preds(M, Text) :-
     atomic_list_concat(Ls, '\n', T0),
     atom_string(T0, Text).
 
-%!  rrl_predict(+World, +IdsText, -Text) is det.
+%!  rrl_predict(+World, +IdsText, -Json) is det.
 %   Calls the predict/1 of a tree file loaded as background (keyed to predict/2 when it
-%   reads example facts) for each example; "nan" where it fails.
-%   "!nopredict" when no file loaded into World defines predict/1.
+%   reads example facts) for each example: Json is a list with the first answer of
+%   each, as plain swipl would give it (a number, an atom's or string's text, any
+%   other term written as Prolog), null where predict/1 fails.  "!nopredict" when no
+%   file loaded into World defines predict/1; "!error..." or "!limit..." (guarded/4).
 rrl_predict(M, _, "!nopredict") :-
     \+ M:'$rrl_bkpred'(predict/1, _), !.
 rrl_predict(M, IdsText, Text) :-
     ids(IdsText, Ids),
+    length(Ids, N),
     M:'$rrl_bkpred'(predict/1, Keyed),
-    catch(( maplist(predict_one(M, Keyed), Ids, Vs),
-            atomic_list_concat(Vs, ' ', A),
-            atom_string(A, Text) ),
-          E, error_text(predict('Value'), E, Text)).
+    catch(rrl_bounded(( maplist(predict_one(M, Keyed), Ids, Vs),
+                        with_output_to(string(Text), json_write(current_output, Vs, [width(0)])) ),
+                      N),
+          E,
+          predict_error(M, Keyed, Ids, E, Text)).
+
+%   The error of a failed prediction, at the file and line of the first predict/1 rule
+%   that raises it when one is found (rules tried one by one: error path only).
+predict_error(M, Keyed, Ids, E, Text) :-
+    E \= rrl_limit(_, _),
+    rrl_message(E, Msg),
+    member(Id, Ids),
+    (   Keyed == true -> H = predict(Id, _) ; H = predict(_) ),
+    clause(M:H, Body, Ref),
+    catch(rrl_bounded(M:Body, 1), E1, true),
+    nonvar(E1), E1 \= rrl_limit(_, _),
+    M:'$rrl_line'(Ref, File, Line), !,
+    format(string(Text), '!at\t~w\t~w\tpredict/1 raised an error: ~w', [File, Line, Msg]).
+predict_error(_, _, _, E, Text) :-
+    error_text('predict/1', E, Text).
 
 predict_one(M, Keyed, Id, V) :-
     (   Keyed == true -> G = M:predict(Id, V0) ; G = M:predict(V0) ),
-    (   call(G), number(V0) -> V = V0 ; V = nan ).
+    (   call(G) -> answer_json(V0, V) ; V = @(null) ).
+
+answer_json(V, J) :-
+    float(V), float_class(V, Class), memberchk(Class, [nan, infinite]), !,
+    format(string(J), '~w', [V]).
+answer_json(V, V) :- number(V), !.
+answer_json(V, J) :- ( atom(V) ; string(V) ), !, atom_string(V, J).
+answer_json(V, J) :-
+    copy_term(V, V1), numbervars(V1, 0, _),
+    format(string(J), '~W', [V1, [quoted(true), numbervars(true)]]).
+
+%!  rrl_classify(+World, +IdsText, -Text) is det.
+%   Calls the classify(Class, Probabilities) of a classification tree file for each
+%   example: one line per example, "Class\tC1\tP1\tC2\tP2..." (classes written with ~q,
+%   which escapes tabs and newlines), "!none" where it fails.  "!noclassify" when no
+%   file loaded into World defines classify/2.
+rrl_classify(M, _, "!noclassify") :-
+    \+ M:'$rrl_bkpred'(classify/2, _), !.
+rrl_classify(M, IdsText, Text) :-
+    ids(IdsText, Ids),
+    length(Ids, N),
+    M:'$rrl_bkpred'(classify/2, Keyed),
+    guarded(( maplist(classify_one(M, Keyed), Ids, Ls),
+              atomic_list_concat(Ls, '\n', A),
+              atom_string(A, Text) ),
+            N, 'classify/2', Text).
+
+classify_one(M, Keyed, Id, L) :-
+    (   Keyed == true -> G = M:classify(Id, C, Ps) ; G = M:classify(C, Ps) ),
+    (   call(G), is_list(Ps)
+    ->  findall(X, ( member(K-P, Ps), format(atom(X), '~q\t~q', [K, P]) ), Xs),
+        format(atom(C1), '~q', [C]),
+        atomic_list_concat([C1|Xs], '\t', L)
+    ;   L = '!none' ).

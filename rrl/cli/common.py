@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from rrl.bounds import MAX_HOURS
 from rrl.domain.plan import Plan
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
@@ -26,13 +27,15 @@ seed_option = click.option("--seed", type=int, default=0, show_default=True, hel
 
 
 class FiniteFloat(click.ParamType):
-    """A finite number (no nan or inf), optionally bounded below."""
+    """A finite number (no nan or inf), optionally bounded below, and at most ``maximum``
+    in size (hours: rrl.bounds.MAX_HOURS, beyond which times lose precision)."""
 
     name = "number"
 
-    def __init__(self, minimum: float | None = None, strict: bool = False) -> None:
+    def __init__(self, minimum: float | None = None, strict: bool = False, maximum: float = MAX_HOURS) -> None:
         self.minimum = minimum
         self.strict = strict
+        self.maximum = maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
@@ -43,6 +46,8 @@ class FiniteFloat(click.ParamType):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         if self.minimum is not None and (number < self.minimum or (self.strict and number == self.minimum)):
             self.fail(f"{value!r} must be {'>' if self.strict else '>='} {self.minimum:g}", param, ctx)
+        if abs(number) > self.maximum:
+            self.fail(f"{value!r} must be at most {self.maximum:g} in size (docs/security.md)", param, ctx)
         return number
 
 

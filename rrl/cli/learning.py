@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from rrl.bounds import MAX_BUDGET_MS, MAX_CASES, MAX_EPISODES, MAX_HOURS, MAX_STEPS
 from rrl.cli.common import (
     FINITE,
     NON_NEGATIVE,
@@ -31,12 +32,6 @@ from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.goals import GOALS
 from rrl.learning.policy_io import check_policy_target
-
-#: Longest search a consult may be given (ten minutes), most training episodes of one run,
-#: longest repair: bounds that keep every command finite (docs/security.md).
-MAX_BUDGET_MS = 600_000.0
-MAX_EPISODES = 1_000_000
-MAX_STEPS = 1000
 
 #: Which events each consult option belongs to.
 EVENT_OPTIONS = {
@@ -75,7 +70,7 @@ def register(cli: click.Group) -> None:
 @click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
 @click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=10, show_default=True,
               help=f"Step limit per episode, and the longest repair of the policy (at most {MAX_STEPS}).")
-@click.option("--eval-every", type=click.IntRange(0), default=25, show_default=True,
+@click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default="edd",
               show_default=True, help="How each episode's initial plan is built.")
@@ -207,6 +202,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
             raise RRLError(f"--{name} does not apply to {event} (it is for {', '.join(EVENT_OPTIONS[name])})")
     agent = RepairAgent.load(policy_dir)
     scenario = load_scenario(scenario_path)
+    if size is not None:
+        _check_size(scenario, product, size)
     plan = _plan_of(scenario, rule, model)
     result = agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, **given)
     checked(result.plan, "repaired", reference=result.before)
@@ -222,6 +219,15 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     _print_repair(result)
     if gantt is not None:
         click.echo(f"repair strip written to {gantt}")
+
+
+def _check_size(scenario: Scenario, product: str | None, size: float) -> None:
+    """Refuse a new order that no resource could process within rrl.bounds.MAX_HOURS."""
+    rates = [rate for r in scenario.plant.resources.values() for p, rate in r.rates.items()
+             if product is None or p == product]
+    if rates and size / min(rates) > MAX_HOURS:
+        raise RRLError(f"--size {size:g}: takes {size / min(rates):g} h on the slowest resource, more than the "
+                       f"{MAX_HOURS:g} h rrl times exactly (docs/security.md)")
 
 
 def _plan_of(scenario: Scenario, rule: str | None, model: Path | None) -> Plan:
@@ -284,9 +290,14 @@ def policy() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @json_option
 def show(directory: Path, as_json: bool) -> None:
-    """Print a policy: its goal, training figures and its rules (one per abstract state)."""
+    """Print a policy: its goal, training figures and its rules (one per abstract state).
+
+    The policy is checked as `rrl consult` checks it (metadata, and the Prolog files read
+    as data and checked safe) before anything is printed.
+    """
     from rrl.learning.policy_io import read_policy, rule_blocks
 
+    RepairAgent.load(directory)
     rules, meta, _ = read_policy(directory)
     blocks = rule_blocks(rules)
     if as_json:
@@ -322,14 +333,14 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
 @click.command("evaluate")
 @policy_option
 @scenario_option
-@click.option("--cases", type=click.IntRange(1), default=100, show_default=True, help="Held-out cases.")
+@click.option("--cases", type=click.IntRange(1, MAX_CASES), default=100, show_default=True, help="Held-out cases.")
 @seed_option
 @click.option("--event", default=None, help="Disruption of the cases (default: the policy's training events).")
 @click.option("--orders", default=None, help="Orders per case, N or N-M (default: the policy's training range).")
 @click.option("--methods", default="policy,steepest_descent,random_walk,best_insertion,hill_climbing,propositional,cpsat,cpsat_k",
               show_default=True, help="Comma list of methods to run (steepest_descent gets the policy's wall time "
                                       "per case; cpsat_k may move as many orders as the policy did).")
-@click.option("--propositional-episodes", type=click.IntRange(1), default=None,
+@click.option("--propositional-episodes", type=click.IntRange(1, MAX_EPISODES), default=None,
               help="Episodes for the propositional Q-tree (default: the policy's).")
 @click.option("--cpsat-seconds", type=POSITIVE, default=5.0, show_default=True,
               help="Time limit of the CP-SAT full reschedule per case.")

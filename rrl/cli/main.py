@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -25,9 +26,16 @@ COMMANDS = {
 }
 
 
+def _fail(message: str) -> None:
+    """Print one line ``rrl: error: ...`` on stderr and exit with status 2."""
+    click.echo(f"rrl: error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
 class _Group(click.Group):
     """A click group that loads sub-commands on first use and turns user errors into one
-    line on stderr and exit status 2."""
+    line on stderr and exit status 2: rrl's own errors, OS errors, and click's usage
+    errors (a bad flag or value)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *super().list_commands(ctx)})
@@ -40,16 +48,29 @@ class _Group(click.Group):
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as error:
+            ctx = getattr(error, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if isinstance(error, click.UsageError) and ctx else ""
+            _fail(error.format_message() + hint)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RRLError as error:
-            click.echo(f"rrl: error: {error}", err=True)
-            sys.exit(2)
+            _fail(str(error))
         except OSError as error:  # an output path that cannot be written, a full disk, ...
             where = f"{error.filename}: " if error.filename else ""
-            click.echo(f"rrl: error: {where}{error.strerror or error}", err=True)
-            sys.exit(2)
+            _fail(f"{where}{error.strerror or error}")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from rrl.bounds import MAX_CASE_ORDERS, MAX_CASES, MAX_ENVS, MAX_MACHINES, MAX_TIMESTEPS
 from rrl.cli.common import json_option, print_json, progress_enabled, seed_option
 from rrl.domain.scenario import load_scenario
 from rrl.errors import RRLError
@@ -30,27 +31,27 @@ def ppo() -> None:
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Train on this scenario's plant with random order sets (and its own orders).")
 @click.option("--generate", is_flag=True, help="Train on generated plants (see --machines, --curriculum).")
-@click.option("--machines", type=click.IntRange(min=1), default=None,
+@click.option("--machines", type=click.IntRange(1, MAX_MACHINES), default=None,
               help="Machines of the generated plants (one stage).")
-@click.option("--orders", type=int, default=None,
+@click.option("--orders", type=click.IntRange(1, MAX_CASE_ORDERS), default=None,
               help="Orders per generated instance (last stage); default: by plant size.")
 @click.option("--curriculum", default=None,
               help="Machine counts trained in order, e.g. 10,40,152 (implies --generate).")
 @click.option("--shops", default=None,
               help="Train on generated shops of benchmark-like shapes: fjsp (Brandimarte-like flexible job shops), "
                    "jsp (Fisher-Thompson/Lawrence-like job shops), or both: fjsp,jsp.")
-@click.option("--timesteps", type=click.IntRange(min=0), default=100_000, show_default=True,
+@click.option("--timesteps", type=click.IntRange(0, MAX_TIMESTEPS), default=100_000, show_default=True,
               help="PPO decisions to train on after imitation, split evenly over the stages (0: imitation only).")
 @click.option("--teacher", type=click.Choice(["slack", "mdd", "mwkr", "mor", "none"]), default=None,
               help="Rule cloned into the network before PPO; default: slack (tardiness), mwkr (makespan).")
-@click.option("--imitation-episodes", type=click.IntRange(min=0), default=200, show_default=True,
+@click.option("--imitation-episodes", type=click.IntRange(0, MAX_CASES), default=200, show_default=True,
               help="Schedules the teacher builds for imitation.")
 @click.option("--max-candidates", type=click.IntRange(min=2), default=64, show_default=True,
               help="Candidate rows of the training observation (more candidates are cut to the best-ranked); "
                    "scheduling with the model has no such cap.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Model file to write (.zip); a .json with how it was trained goes beside it.")
-@click.option("--envs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--envs", type=click.IntRange(1, MAX_ENVS), default=1, show_default=True,
               help="Parallel environments (processes when > 1).")
 @click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write TensorBoard logs here.")
@@ -118,10 +119,12 @@ def train(objective: str, scenario_path: Path | None, generate: bool, machines: 
 @ppo.command()
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model (.zip); default: the shipped model for the plant.")
-@click.option("--instances", type=int, default=10, show_default=True, help="Held-out instances to schedule.")
-@click.option("--machines", type=click.IntRange(min=1), default=40, show_default=True,
+@click.option("--instances", type=click.IntRange(1, MAX_CASES), default=10, show_default=True,
+              help="Held-out instances to schedule.")
+@click.option("--machines", type=click.IntRange(1, MAX_MACHINES), default=40, show_default=True,
               help="Machines of the generated plants.")
-@click.option("--orders", type=int, default=None, help="Orders per instance; default: by plant size.")
+@click.option("--orders", type=click.IntRange(1, MAX_CASE_ORDERS), default=None,
+              help="Orders per instance; default: by plant size.")
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Instead of generated plants: random order sets on this scenario's plant.")
 @click.option("--stress", type=click.Choice(STRESS),

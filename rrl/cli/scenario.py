@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from rrl.bounds import MAX_FAMILY_STEPS, MAX_MACHINES, MAX_ORDERS
 from rrl.cli.common import POSITIVE, json_option, print_json
 from rrl.dispatching import RULES, dispatch
 from rrl.domain.formats import DUE_FACTOR, FORMATS, read_instance
@@ -21,11 +22,12 @@ def scenario() -> None:
 
 
 @scenario.command()
-@click.option("--machines", type=click.IntRange(1), default=10, show_default=True, help="Number of resources.")
-@click.option("--types", type=click.IntRange(1), default=4, show_default=True,
+@click.option("--machines", type=click.IntRange(1, MAX_MACHINES), default=10, show_default=True,
+              help="Number of resources.")
+@click.option("--types", type=click.IntRange(1, MAX_MACHINES), default=4, show_default=True,
               help="Machine types (one product per type; the PPO seed has 42 over 152 machines).")
-@click.option("--orders", type=click.IntRange(1), default=50, show_default=True, help="Number of orders.")
-@click.option("--family-steps", type=click.IntRange(1), default=1, show_default=True,
+@click.option("--orders", type=click.IntRange(1, MAX_ORDERS), default=50, show_default=True, help="Number of orders.")
+@click.option("--family-steps", type=click.IntRange(1, MAX_FAMILY_STEPS), default=1, show_default=True,
               help="Longest order family: steps P1..Pn chained with `after` (1: independent orders).")
 @click.option("--breaks/--no-breaks", default=False, show_default=True,
               help="A daily break window 12:00-13:00 on every machine.")
@@ -38,6 +40,8 @@ def scenario() -> None:
 def generate(machines: int, types: int, orders: int, family_steps: int, breaks: bool, important_rate: float,
              rule: str | None, seed: int, out: Path) -> None:
     """Write a random scenario: a plant and its orders, up to 152 machines and 500+ orders."""
+    if out.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise RRLError(f"--out {out}: a scenario file ends in .yaml, .yml or .json")
     if types > machines:
         raise RRLError(f"--types: {types} machine types need at least as many machines (got {machines})")
     made = generate_scenario(machines=machines, types=types, orders=orders, family_steps=family_steps,

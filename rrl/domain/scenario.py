@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from rrl._io import write_text_atomically
+from rrl.bounds import MAX_HOURS
 from rrl.domain.order import Order
 from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant, Resource, merge_windows
@@ -117,8 +118,10 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         text = source.read_text(encoding="utf-8")
     except OSError as error:
         raise ScenarioError(str(path), "", f"cannot read the file ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(path), "", "the file is not UTF-8 text") from None
+    except UnicodeDecodeError as error:
+        data = source.read_bytes()
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ScenarioError(label, f"line {line}", f"not UTF-8 text (byte 0x{data[error.start]:02x})") from None
     try:
         # JSON is YAML, so one parser serves both; libyaml's when present (4x faster at 500 orders)
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -140,7 +143,7 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", default_name: str 
     cleanout = reader.cleanout(top.get("cleanout") or {}, products)
     plant = Plant(products=tuple(products), resources=resources, cleanout=cleanout)
     orders = reader.orders(top["orders"], plant)
-    now = reader.number(top.get("now", 0.0), "now", minimum=0.0)
+    now = reader.number(top.get("now", 0.0), "now", minimum=0.0, maximum=MAX_HOURS)
     problem = Problem(plant=plant, orders=orders, now=now)
     schedule = None
     if top.get("schedule") is not None:
@@ -180,7 +183,8 @@ class _Reader:
             raise self.fail(key, f"expected a list, got {_kind(value)}")
         return value
 
-    def number(self, value: Any, key: str, minimum: float | None = None, positive: bool = False) -> float:
+    def number(self, value: Any, key: str, minimum: float | None = None, positive: bool = False,
+               maximum: float | None = None) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"expected a number, got {value!r}")
         try:
@@ -193,6 +197,9 @@ class _Reader:
             raise self.fail(key, f"must be > 0, got {value}")
         if minimum is not None and value < minimum:
             raise self.fail(key, f"must be >= {minimum:g}, got {value}")
+        if maximum is not None and abs(value) > maximum:
+            raise self.fail(key, f"must be at most {maximum:g} in size, got {value} (docs/security.md: the bounds "
+                                 "within which rrl times schedules exactly)")
         return float(value)
 
     def ident(self, value: Any, key: str) -> str:
@@ -239,8 +246,8 @@ class _Reader:
                 wkey = f"{key}.downtime[{j}]"
                 if not isinstance(window, list) or len(window) != 2:
                     raise self.fail(wkey, f"expected [start, end], got {window!r}")
-                a = self.number(window[0], wkey, minimum=0.0)
-                b = self.number(window[1], wkey)
+                a = self.number(window[0], wkey, minimum=0.0, maximum=MAX_HOURS)
+                b = self.number(window[1], wkey, maximum=MAX_HOURS)
                 if b <= a:
                     raise self.fail(wkey, f"end {b:g} must be after start {a:g}")
                 windows.append((a, b))
@@ -259,7 +266,7 @@ class _Reader:
             result[a] = {}
             for target, hours in cells.items():
                 b = self.product(target, f"cleanout.{a}.{target}", products)
-                result[a][b] = self.number(hours, f"cleanout.{a}.{b}", minimum=0.0)
+                result[a][b] = self.number(hours, f"cleanout.{a}.{b}", minimum=0.0, maximum=MAX_HOURS)
         return result
 
     def orders(self, value: Any, plant: Plant) -> dict[str, Order]:
@@ -284,13 +291,14 @@ class _Reader:
                 id=oid,
                 product=product,
                 size=self.number(spec["size"], f"{key}.size", positive=True),
-                due=self.number(spec["due"], f"{key}.due"),
-                release=self.number(spec.get("release", 0.0), f"{key}.release", minimum=0.0),
+                due=self.number(spec["due"], f"{key}.due", maximum=MAX_HOURS),
+                release=self.number(spec.get("release", 0.0), f"{key}.release", minimum=0.0, maximum=MAX_HOURS),
                 important=important,
-                weight=self.number(spec.get("weight", 1.0), f"{key}.weight", positive=True),
+                weight=self.number(spec.get("weight", 1.0), f"{key}.weight", positive=True, maximum=MAX_HOURS),
                 after=tuple(after),
             )
             index_of[oid] = i
+        self.horizon(orders, index_of, plant)
         for oid, order in orders.items():
             for j, before in enumerate(order.after):
                 if before not in orders:
@@ -301,6 +309,28 @@ class _Reader:
         if cycle:
             raise self.fail(f"orders[{index_of[cycle[0]]}].after", f"precedence cycle {' -> '.join(cycle)}")
         return orders
+
+    def horizon(self, orders: Mapping[str, Order], index_of: Mapping[str, int], plant: Plant) -> None:
+        """Refuse processing times that rrl cannot time exactly: each one, and their sum
+        over all orders (each order at its slowest eligible resource), at most
+        ``MAX_HOURS`` (docs/security.md)."""
+        total = 0.0
+        for oid, order in orders.items():
+            slowest = 0.0
+            for resource in plant.resources.values():
+                rate = resource.rates.get(order.product)
+                if rate is None:
+                    continue
+                hours = order.size / rate
+                if not hours <= MAX_HOURS:
+                    raise self.fail(f"orders[{index_of[oid]}].size",
+                                    f"takes {hours:g} h on {resource.id}, more than the {MAX_HOURS:g} h rrl times "
+                                    "exactly (docs/security.md)")
+                slowest = max(slowest, hours)
+            total += slowest
+        if total > MAX_HOURS:
+            raise self.fail("orders", f"the orders take up to {total:g} h of processing in all, more than the "
+                                      f"{MAX_HOURS:g} h rrl times exactly (docs/security.md)")
 
     def schedule(self, value: Any, problem: Problem) -> Schedule:
         resources = problem.plant.resources

@@ -46,6 +46,7 @@ from rrl.learning.search import (
 )
 from rrl.operators.repair import Action
 from rrl.relational.kb import Example
+from rrl.relational.terms import quote_atom
 
 LEARNERS = ("tg", "propositional")
 TIE_BREAKS = ("cost", "first")
@@ -189,7 +190,7 @@ class RepairAgent:
         significance: float = 0.05,
         tie_break: str = "cost",
         focus_width: int = 2,
-        moves_per_focus: int | None = 6,
+        moves_per_focus: int | None = 4,
         reach: int | None = None,
         n_step: int = 3,
         budget_ms: float | None = None,
@@ -409,11 +410,13 @@ class RepairAgent:
             return rewards + gamma * np.asarray(predicted, dtype=float)
         return score
 
-    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None) -> Neighbourhood:
-        """The candidate steps of repairing ``hit`` as this policy sees and scores them."""
+    def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None, *,
+                      score_all: bool = True) -> Neighbourhood:
+        """The candidate steps of repairing ``hit`` as this policy sees and scores them
+        (``score_all=False``: scored as a search needs them, see :class:`Neighbourhood`)."""
         ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
-                             moves_per_focus=self.moves_per_focus, reach=self.reach)
+                             moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
@@ -469,7 +472,7 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        hood = self.neighbourhood(hit, ctx)
+        hood = self.neighbourhood(hit, ctx, score_all=False)
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
@@ -490,7 +493,7 @@ class RepairAgent:
         rules = [""] * len(path)
         if self.learner == "tg" and path:
             blocks = rule_blocks(self._rules)
-            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.foci.get(n.via.focus.task, []) + n.via.facts)
+            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.focus_facts.get(n.via.focus.task, []) + n.via.facts)
                                              for n in path if n.parent is not None and n.via is not None])
             rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
         taken = []
@@ -536,7 +539,7 @@ class RepairAgent:
         header = (
             f"% rrl repair policy: goal {self.goal.name} ({self.goal.description}).\n"
             f"% Learned by relational Q-learning with TG over {self.episodes_} episodes on plant "
-            f"{', '.join(self.plant.resources)}.\n"
+            f"{', '.join(quote_atom(r) for r in self.plant.resources)}.\n"
             f"% Load with:  swipl background.pl policy.pl   then assert a state's and an action's facts\n"
             f"% (docs/state.md) and ask  ?- predict(Q).  The greedy policy takes the action of largest Q.\n\n"
         )
@@ -586,7 +589,7 @@ class RepairAgent:
                         max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 40)),
                         significance=float(params.get("significance", 0.05)),
                         tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
-                        moves_per_focus=_optional_int(params.get("moves_per_focus", 6)),
+                        moves_per_focus=_optional_int(params.get("moves_per_focus", 4)),
                         reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
                         seed=int(params.get("seed", 0)))
@@ -599,7 +602,7 @@ class RepairAgent:
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise PolicyError(f"{where}: malformed policy metadata ({error})") from None
         agent.background_path = background
-        agent._q = PrologQFunction([background], rules)
+        agent._q = PrologQFunction([background], rules, source=Path(directory) / "policy.pl")
         agent._rules = rules
         agent._frozen_reason = agent._resume(Path(directory), meta)
         return agent

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
+from rrl.bounds import MAX_CASE_ORDERS
 from rrl.dispatching import dispatch
 from rrl.domain.generate import random_orders
 from rrl.domain.plan import Plan
@@ -38,8 +39,8 @@ def parse_orders(text: str) -> tuple[int, int]:
         bounds = (int(low), int(high or low))
     except ValueError:
         raise RRLError(f"--orders: expected N or N-M (e.g. 10-20), got '{text}'") from None
-    if bounds[0] < 1 or bounds[1] < bounds[0]:
-        raise RRLError(f"--orders: expected 1 <= N <= M, got '{text}'")
+    if bounds[0] < 1 or bounds[1] < bounds[0] or bounds[1] > MAX_CASE_ORDERS:
+        raise RRLError(f"--orders: expected 1 <= N <= M <= {MAX_CASE_ORDERS}, got '{text}'")
     return bounds
 
 

@@ -3,18 +3,24 @@
 No pickles: the rules are Prolog text, everything else is JSON. ``background.pl`` is a
 copy of the background knowledge the policy was learned with, so that
 ``swipl background.pl policy.pl`` works in the directory alone.
+
+A policy directory is data that people exchange (docs/security.md): the metadata is
+checked key by key here, and the Prolog files are read as terms and checked safe when
+the policy is loaded (:class:`~rrl.learning.qfunction.PrologQFunction`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from rrl.errors import PolicyError
+from rrl.bounds import MAX_BUDGET_MS, MAX_CASE_ORDERS, MAX_STEPS
+from rrl.errors import PolicyError, RRLError
 
 POLICY_RULES = "policy.pl"
 POLICY_META = "policy.json"
@@ -45,10 +51,14 @@ def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, 
     ``learner_state`` (what ``rrl train --resume`` continues from) goes to learner.json."""
     target = Path(directory)
     check_policy_target(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    except OSError as error:  # report the user's path, not the temporary sibling's
+        raise PolicyError(f"{target}: cannot write the policy ({error.strerror or error})") from None
     try:
         (temp / POLICY_RULES).write_text(rules, encoding="utf-8")
+        _refuse_directives(temp / POLICY_RULES, target / POLICY_RULES)
         (temp / POLICY_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(background, temp / BACKGROUND)
         if learner_state is not None:
@@ -60,6 +70,19 @@ def write_policy(directory: str | os.PathLike[str], rules: str, meta: dict[str, 
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return target
+
+
+def _refuse_directives(path: Path, shown: Path) -> None:
+    """The rules rrl writes hold clauses and ``dynamic`` declarations only: every id in
+    them is escaped, so no input can open a directive; this re-reads the file to make
+    sure before it is kept."""
+    from rrl.relational.engine import read_terms
+
+    for item in read_terms(path, "text"):
+        text = item.get("text", "")
+        if "error" in item or text.startswith("?-") or (text.startswith(":-") and not text.startswith(":-dynamic ")):
+            raise RRLError(f"internal error: {shown}:{item['line']}: the rules written do not read back as "
+                           "clauses and declarations only")
 
 
 def read_policy(directory: str | os.PathLike[str]) -> tuple[str, dict[str, Any], Path]:
@@ -78,29 +101,132 @@ def read_policy(directory: str | os.PathLike[str]) -> tuple[str, dict[str, Any],
     for name in (POLICY_RULES, POLICY_META, BACKGROUND):
         if not (base / name).is_file():
             raise PolicyError(f"{base / name}: missing (a policy directory holds {POLICY_RULES}, {POLICY_META}, {BACKGROUND})")
+    meta_text = _text(base / POLICY_META)
     try:
-        meta = json.loads((base / POLICY_META).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        line = getattr(error, "lineno", None)
-        raise PolicyError(f"{base / POLICY_META}:{line or 1}: not valid JSON ({getattr(error, 'msg', error)})") from None
-    if not isinstance(meta, dict):
-        raise PolicyError(f"{base / POLICY_META}: expected a JSON object")
-    for key in REQUIRED_KEYS:
-        if key not in meta:
-            raise PolicyError(f"{base / POLICY_META}: {key}: missing key")
-    if meta["format"] == 1:
-        raise PolicyError(f"{base / POLICY_META}: format: 1 is a policy learned before the moving focus; "
-                          f"this rrl reads format {FORMAT}: train it again")
-    if meta["format"] != FORMAT:
-        raise PolicyError(f"{base / POLICY_META}: format: {meta['format']} is not a policy format this rrl reads ({FORMAT})")
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError as error:
+        raise PolicyError(f"{base / POLICY_META}:{error.lineno}: not valid JSON ({error.msg})") from None
+    check_meta(meta, base / POLICY_META)
     for name in (POLICY_RULES, BACKGROUND):
-        for item in read_terms(base / name, "text"):
+        try:
+            items = read_terms(base / name, "text")
+        except RRLError as error:  # not UTF-8: the message names the file and line
+            raise PolicyError(str(error)) from None
+        for item in items:
             if "error" in item:
                 raise PolicyError(f"{base / name}:{item.get('line', '?')}: Prolog syntax error: {item['error']}")
-    rules = (base / POLICY_RULES).read_text(encoding="utf-8")
+    rules = _text(base / POLICY_RULES)
     if "predict(" not in rules:
         raise PolicyError(f"{base / POLICY_RULES}: defines no predict/1 rule")
     return rules, meta, base / BACKGROUND
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise PolicyError(f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x})") from None
+
+
+def check_meta(meta: Any, path: str | os.PathLike[str]) -> None:
+    """Check every key of ``policy.json`` that rrl reads (unknown keys are left alone).
+
+    Raises
+    ------
+    PolicyError
+        ``<path>: <key path>: <problem>``, e.g. ``policy.json: parameters.max_steps:
+        expected an integer from 1 to 1000, got 'ten'``.
+    """
+    from rrl.dispatching import RULES
+    from rrl.domain.scenario import scenario_from_dict
+    from rrl.events import EVENTS
+    from rrl.learning.goals import GOALS
+
+    def fail(key: str, problem: str) -> PolicyError:
+        return PolicyError(f"{path}: {key}: {problem}")
+
+    def number(key: str, value: Any, low: float, high: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+                or not low <= value <= high:
+            raise fail(key, f"expected a number from {low:g} to {high:g}, got {value!r}")
+
+    def integer(key: str, value: Any, low: int, high: int | None = None) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            expected = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise fail(key, f"expected an integer {expected}, got {value!r}")
+
+    def choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
+        if not isinstance(value, str) or value not in allowed:
+            raise fail(key, f"expected one of {', '.join(allowed)}, got {value!r}")
+
+    def mapping(key: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise fail(key, f"expected a JSON object, got {value!r}")
+        return value
+
+    mapping("(top level)", meta)
+    for key in REQUIRED_KEYS:
+        if key not in meta:
+            raise fail(key, "missing key")
+    if meta["format"] == 1:
+        raise fail("format", f"1 is a policy learned before the moving focus; this rrl reads format {FORMAT}: "
+                             "train it again")
+    if meta["format"] != FORMAT:
+        raise fail("format", f"{meta['format']!r} is not a policy format this rrl reads ({FORMAT})")
+    choice("goal", meta["goal"], tuple(GOALS))
+    if not isinstance(meta["library_version"], str):
+        raise fail("library_version", f"expected a string, got {meta['library_version']!r}")
+    choice("learner", meta.get("learner", "tg"), ("tg",))
+    params = mapping("parameters", meta.get("parameters", {}))
+    checks = {
+        "gamma": lambda k, v: number(k, v, 0.0, 1.0), "epsilon": lambda k, v: number(k, v, 0.0, 1.0),
+        "epsilon_min": lambda k, v: number(k, v, 0.0, 1.0), "significance": lambda k, v: number(k, v, 0.0, 1.0),
+        "max_steps": lambda k, v: integer(k, v, 1, MAX_STEPS), "min_samples": lambda k, v: integer(k, v, 1),
+        "seed": lambda k, v: integer(k, v, 0), "tie_break": lambda k, v: choice(k, v, ("cost", "first")),
+        "rule": lambda k, v: choice(k, v, (*RULES, "ppo")), "family_steps": lambda k, v: integer(k, v, 1, MAX_STEPS),
+        "focus_width": lambda k, v: integer(k, v, 1, MAX_STEPS), "n_step": lambda k, v: integer(k, v, 1, MAX_STEPS),
+    }
+    optional = {  # null means "no limit" / "the default"
+        "moves_per_focus": lambda k, v: integer(k, v, 1), "reach": lambda k, v: integer(k, v, 1),
+        "budget_ms": lambda k, v: number(k, v, 1.0, MAX_BUDGET_MS),
+    }
+    for name, check in checks.items():
+        if name in params:
+            check(f"parameters.{name}", params[name])
+    for name, check in optional.items():
+        if params.get(name) is not None:
+            check(f"parameters.{name}", params[name])
+    if "events" in params:
+        events = params["events"]
+        if not isinstance(events, list) or not events:
+            raise fail("parameters.events", f"expected a list of event names, got {events!r}")
+        for i, event in enumerate(events):
+            choice(f"parameters.events[{i}]", event, EVENTS)
+    if "orders" in params:
+        orders = params["orders"]
+        if not isinstance(orders, list) or len(orders) != 2:
+            raise fail("parameters.orders", f"expected [low, high], got {orders!r}")
+        integer("parameters.orders[0]", orders[0], 1, MAX_CASE_ORDERS)
+        integer("parameters.orders[1]", orders[1], orders[0], MAX_CASE_ORDERS)
+    training = mapping("training", meta.get("training", {}))
+    if "episodes" in training:
+        integer("training.episodes", training["episodes"], 0)
+    if "seconds" in training:
+        number("training.seconds", training["seconds"], 0.0, math.inf)
+    for name in ("curve", "evaluations"):
+        rows = training.get(name, [])
+        if not isinstance(rows, list):
+            raise fail(f"training.{name}", f"expected a list, got {rows!r}")
+        for i, row in enumerate(rows):
+            mapping(f"training.{name}[{i}]", row)
+    if "plant" not in meta:
+        raise fail("plant", "missing key")
+    try:
+        scenario_from_dict({**mapping("plant", meta["plant"]), "orders": []}, f"{path}: plant")
+    except RRLError as error:
+        raise PolicyError(str(error)) from None
 
 
 def rule_blocks(rules: str) -> list[str]:

@@ -3,18 +3,25 @@
 The same rules text that is saved as ``policy.pl`` is what scores actions here, inside
 the process's SWI-Prolog: a state's facts are asserted once and each action's facts in
 turn (``prolog/rrl_policy.pl``), so Python and plain swipl cannot disagree.
+
+The background files and the rules are data (docs/security.md): read as terms, never
+consulted, every clause checked safe before it is added, every call bounded in
+inferences and time; a problem is a :class:`~rrl.errors.PolicyError` naming the file
+and the line.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rrl._paths import data_dir
-from rrl.relational.engine import call_text, run
+from rrl.errors import PolicyError, SettingsError
+from rrl.relational.engine import call_text, check_utf8, run
 from rrl.relational.facts import FACT_PREDICATES
 from rrl.relational.terms import prolog_string, quote_atom
 
@@ -41,17 +48,38 @@ class PrologQFunction:
     Parameters
     ----------
     background : sequence of paths
-        Background knowledge files consulted into the policy's module.
+        Background knowledge files, read (checked) into the policy's module.
     rules : str
         Prolog text defining ``predict(Value)``; ``predict(0.0).`` when omitted.
+    source : path, optional
+        The file the rules come from (``policy.pl``), named in errors.
+
+    Raises
+    ------
+    PolicyError
+        A background file or the rules hold a directive, a clause that is not safe or a
+        syntax error; a call of the rules raised, ran out of its limits or answered a
+        value that is not a finite number (the message names the file and the line).
     """
 
-    def __init__(self, background: Sequence[str | Path], rules: str = "predict(0.0).\n") -> None:
+    def __init__(self, background: Sequence[str | Path], rules: str = "predict(0.0).\n",
+                 source: str | Path | None = None) -> None:
         _ensure_runtime()
         self.module = f"rrl_q{next(_MODULES)}"
+        for path in background:
+            try:
+                check_utf8(path)
+            except SettingsError as error:
+                raise PolicyError(str(error)) from None
         files = "[" + ",".join(quote_atom(Path(f).resolve().as_posix()) for f in background) + "]"
         dynamic = "[" + ",".join(f"{name}/{arity}" for name, arity in FACT_PREDICATES) + "]"
-        run(f"rrl_policy_module({self.module}, {files}, {dynamic})")
+        status = run(f"rrl_policy_module({self.module}, {files}, {dynamic}, S)")["S"]
+        if status != "ok":
+            file, line, message = status.split("\t", 2)
+            shown = next((str(f) for f in background if Path(f).resolve().as_posix() == file), file)
+            raise PolicyError(f"{shown}:{line}: {message}")
+        self.source = str(source) if source is not None else "<rules>"
+        self._files = {Path(f).resolve().as_posix(): str(f) for f in background}  # as Prolog names them: as given
         self._held: Sequence[str] | None = None
         self._held_set: set[str] | None = None
         self._operators: dict[str, frozenset[str]] | None = None  # the background's, read once
@@ -60,8 +88,21 @@ class PrologQFunction:
 
     def set_rules(self, rules: str) -> None:
         """Replace the rules (e.g. after the tree learned more)."""
-        run(f"rrl_policy_rules({self.module}, {quote_atom(self.module + '_rules')}, {prolog_string(rules)})")
+        status = run(f"rrl_policy_rules({self.module}, {quote_atom(self.module + '_rules')}, "
+                     f"{prolog_string(rules)}, S)")["S"]
+        if status != "ok":
+            line, message = status.split("\t", 1)
+            raise PolicyError(f"{self.source}:{line}: {message}")
         self.rules = rules
+
+    def _call(self, name: str, *args: str | int) -> str:
+        """:func:`call_text` on this policy, its "!error" answers raised as PolicyError."""
+        out = call_text(name, self.module, *args)
+        if out.startswith("!error\t"):
+            _, file, line, message = out.split("\t", 3)
+            shown = self.source if file in ("rules", "") else self._files.get(file, file)
+            raise PolicyError(f"{shown}:{line}: {message}" if line != "0" else f"{shown}: {message}")
+        return out
 
     def set_state(self, state: Sequence[str]) -> None:
         """Hold the facts of one state for the :meth:`focus` and :meth:`group_values`
@@ -82,14 +123,13 @@ class PrologQFunction:
         if state is not None and state is not self._held:
             change = self._change(state)
             if change is None:
-                out = call_text("rrl_state_focus", self.module, fact_list(state), int(per_reason))
+                out = self._call("rrl_state_focus", fact_list(state), int(per_reason))
             else:
-                out = call_text("rrl_state_change_focus", self.module, *change, int(per_reason))
+                out = self._call("rrl_state_change_focus", *change, int(per_reason))
             self._hold(state)
         else:
-            out = call_text("rrl_focus", self.module, int(per_reason))
-        entries = out.split("\x1e")
-        return [(task, reason) for task, _, reason in (e.partition("\x1f") for e in entries if e)]
+            out = self._call("rrl_focus", int(per_reason))
+        return [(str(task), str(reason)) for task, reason in json.loads(out)]
 
     def _change(self, state: Sequence[str]) -> tuple[str, str] | None:
         """The facts to retract and to assert to go from the held state to ``state``, as
@@ -113,12 +153,9 @@ class PrologQFunction:
         focus proposed for each reason (a reason not listed tries every operator)."""
         if self._operators is not None:
             return self._operators
-        answer = run(f"rrl_focus_operators({self.module}, Out)")
         table: dict[str, set[str]] = {}
-        for entry in str(answer["Out"]).split("\x1e"):
-            reason, _, operator = entry.partition("\x1f")
-            if operator:
-                table.setdefault(reason, set()).add(operator)
+        for reason, operator in json.loads(self._call("rrl_focus_operators")):
+            table.setdefault(str(reason), set()).add(str(operator))
         self._operators = {reason: frozenset(ops) for reason, ops in table.items()}
         return self._operators
 
@@ -130,7 +167,7 @@ class PrologQFunction:
         text = "[" + ",".join(
             f"{fact_list(focus)}-[{','.join(fact_list(a) for a in actions)}]" for focus, actions in groups
         ) + "]"
-        return np.array(call_text("rrl_q_groups", self.module, text).split(), dtype=float)
+        return np.array(self._call("rrl_q_groups", text).split(), dtype=float)
 
     def explain_steps(self, steps: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[int]:
         """:meth:`explain` for several steps, each a state and its focus's and action's
@@ -138,5 +175,5 @@ class PrologQFunction:
         indices = []
         for state, facts in steps:
             self.set_state(state)
-            indices.append(int(call_text("rrl_held_clause", self.module, fact_list(facts))))
+            indices.append(int(self._call("rrl_held_clause", fact_list(facts))))
         return indices

@@ -34,7 +34,6 @@ from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
 #: Reason of the focus at the first step: the disruption's own focal task(s).
 EVENT = "event"
-LAZY = True
 
 #: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
 Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
@@ -69,6 +68,7 @@ class Candidate:
     q: float = 0.0
     reward: float = 0.0
     gain: float = 0.0  # how much the step lowers the goal's cost
+    scored: bool = False  # q holds the policy's value
 
 
 @dataclass
@@ -77,6 +77,8 @@ class Node:
 
     ``delayed`` are the orders the step into this node made finish later, ``moved`` the
     orders moved from the plan before the disruption; ``via`` is the step that led here.
+    ``state`` (its facts), ``focus_facts`` (per focal task) and ``orders_facts`` (per
+    order) are filled in when the node is expanded.
     """
 
     plan: Plan
@@ -87,7 +89,7 @@ class Node:
     via: Candidate | None = field(default=None, repr=False)
     delayed: tuple[str, ...] = ()
     state: list[str] | None = field(default=None, repr=False)
-    foci: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    focus_facts: dict[str, list[str]] = field(default_factory=dict, repr=False)
     orders_facts: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def path(self) -> list[Node]:
@@ -127,11 +129,16 @@ class Neighbourhood:
         list: the policy chooses among each focus's best few moves); None keeps all.
     reach : int, optional
         Swap and jump only with tasks at most this many places away (None: any).
+    score_all : bool
+        Score every candidate at once (learning needs every value); False scores the
+        steps that lower the cost at once and the others when a search asks for them
+        (:meth:`score_pending`): the policy's order puts improving steps first, so in a
+        descent their values are all it reads.
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
-                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 6,
-                 reach: int | None = None) -> None:
+                 scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 4,
+                 reach: int | None = None, score_all: bool = True) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
@@ -139,11 +146,10 @@ class Neighbourhood:
         self.focus_width = focus_width
         self.moves_per_focus = moves_per_focus
         self.reach = reach
-        self.score = scorer is not None
+        self.score_all = score_all
         self.expansions = 0
         self._reference = hit.before.schedule
         self._operators = q.focus_operators()
-        self._moved_memo: dict[tuple[str, tuple[str, ...]], int] = {}
         self._cache: dict[tuple[Any, ...], _Expansion] = {}
 
     def root(self) -> Node:
@@ -193,7 +199,7 @@ class Neighbourhood:
         elif expansion.state is not None:
             node.state = expansion.state  # same facts: keeps the state Prolog holds
             node.orders_facts = expansion.orders_facts
-        node.foci = expansion.facts
+        node.focus_facts = expansion.facts
         fresh: list[tuple[Focus, list[Candidate]]] = []
         while expansion.next < len(expansion.foci):
             if lazy and any(c.cost < node.cost - 1e-9 for c in expansion.candidates):
@@ -204,14 +210,31 @@ class Neighbourhood:
             expansion.candidates += own
             if own:
                 fresh.append((focus, own))
-        if fresh and self.scorer is not None:  # one Prolog call for the foci just examined
-            groups = [(expansion.facts[focus.task], [c.facts for c in own]) for focus, own in fresh]
-            values = iter(self.scorer(self.state_of(node), groups))
-            for _, own in fresh:
-                for candidate in own:
-                    candidate.q = float(next(values))
+        if fresh:
+            self._score(node, expansion.facts, [c for _, own in fresh for c in own
+                                                if self.score_all or c.gain > 1e-9])
         expansion.state, expansion.orders_facts = node.state, node.orders_facts
         return expansion.candidates
+
+    def score_pending(self, node: Node) -> None:
+        """Score the candidates of ``node`` examined so far that have no value yet."""
+        expansion = self._cache.get(node.key)
+        if expansion is not None:
+            self._score(node, expansion.facts, [c for c in expansion.candidates if not c.scored])
+
+    def _score(self, node: Node, facts: dict[str, list[str]], candidates: list[Candidate]) -> None:
+        """Q-values of ``candidates`` of ``node``, in one Prolog call (grouped by focus)."""
+        if self.scorer is None or not candidates:
+            return
+        groups: dict[str, list[Candidate]] = {}
+        for candidate in candidates:
+            groups.setdefault(candidate.focus.task, []).append(candidate)
+        values = iter(self.scorer(self.state_of(node), [(facts[task], [c.facts for c in own])
+                                                        for task, own in groups.items()]))
+        for own in groups.values():
+            for candidate in own:
+                candidate.q = float(next(values))
+                candidate.scored = True
 
     def _focus_steps(self, node: Node, focus: Focus, facts: dict[str, list[str]]) -> list[Candidate]:
         """The steps of one focus from ``node`` (its ``moves_per_focus`` cheapest), with
@@ -219,8 +242,9 @@ class Neighbourhood:
         plan = node.plan
         own: list[Candidate] = []
         applicable: set[str] = set()
+        counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
         for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason), self.reach):
-            moved = node.moved + self._moved_delta(plan, after, changes)
+            moved = node.moved + self._moved_delta(plan, counts, after, changes)
             own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
             applicable.add(action.operator)
         if self.moves_per_focus is not None and len(own) > self.moves_per_focus:
@@ -244,21 +268,20 @@ class Neighbourhood:
 
     def example_facts(self, node: Node, candidate: Candidate) -> list[str]:
         """The facts of (state, action) for the learner and for explanations."""
-        return self.state_of(node) + node.foci.get(candidate.focus.task, []) + candidate.facts
+        return self.state_of(node) + node.focus_facts.get(candidate.focus.task, []) + candidate.facts
 
-    def _moved_delta(self, plan: Plan, after: Plan, changed: Iterable[str]) -> int:
+    def _moved_delta(self, plan: Plan, counts: dict[str, int], after: Plan, changed: Iterable[str]) -> int:
         """Change in orders moved from the plan before the disruption (DESIGN section 3:
-        resource or immediate predecessor differs), counted on the changed resources only."""
+        resource or immediate predecessor differs), counted on the changed resources only;
+        ``counts`` holds ``plan``'s count per resource, filled as needed."""
         old, new = plan.schedule.sequences, after.schedule.sequences
-        return sum(self._moved_on(r, new.get(r, ())) - self._moved_on(r, old.get(r, ())) for r in changed)
-
-    def _moved_on(self, resource: str, sequence: tuple[str, ...]) -> int:
-        """Moved orders on one resource's sequence (memoised: sequences recur in a search)."""
-        key = (resource, sequence)
-        count = self._moved_memo.get(key)
-        if count is None:
-            count = self._moved_memo[key] = _moved_on(sequence, resource, self._reference)
-        return count
+        reference = self._reference
+        delta = 0
+        for r in changed:
+            if r not in counts:
+                counts[r] = _moved_on(old.get(r, ()), r, reference)
+            delta += _moved_on(new.get(r, ()), r, reference) - counts[r]
+        return delta
 
 
 def _moved_on(sequence: Sequence[str], resource: str, reference: Any) -> int:
@@ -388,12 +411,15 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if out_of_budget():
                     complete = False
                     break
-                children += [(node, c) for c in hood.expand(node, lazy=LAZY) if c.plan.schedule not in seen]
+                children += [(node, c) for c in hood.expand(node, lazy=True) if c.plan.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
             if cheapest.cost < best.cost - 1e-9:  # anytime: every plan evaluated counts
                 best = hood.child(parent, cheapest)
+            if sum(c.gain > 1e-9 for _, c in children) < width:  # the order reaches non-improving steps
+                for node in {id(n): n for n, c in children if not c.scored}.values():
+                    hood.score_pending(node)
             picked = _pick(children, width, rank)
             beam = []
             for parent, candidate in picked:

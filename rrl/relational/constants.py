@@ -4,10 +4,13 @@ Values are collected per *type* from the facts of the loaded examples (every arg
 position declared with that type) and, for predicates the background knowledge defines,
 from their answers on the loaded examples (one Prolog call per predicate, see
 :meth:`Constants.update`).  A type is numeric when every value seen is a number.
-- In an ordinary literal, ``#`` ranges over every value seen of an atom type, and of a
-  numeric type with at most ``max_values`` distinct values; beyond that, over
-  ``max_values`` quantiles (actual data values spread over its distribution, not the most
-  frequent ones, which for continuous data would be an arbitrary handful).
+- In an ordinary literal, ``#`` ranges over every value seen of a *discrete* type: an atom
+  type, a type the settings declare ``discrete(T)``, and a type whose values are all
+  integers with at most ``max_codes`` distinct values (codes such as atom types or bond
+  types).  A numeric type with at most ``max_values`` distinct values also gets every
+  value; beyond that, ``max_values`` quantiles (actual data values spread over its
+  distribution, not the most frequent ones, which for continuous data would be an
+  arbitrary handful).
 - In a comparison (``rmode(+X >= #)``), ``#`` ranges over ``n_thresholds`` quantiles of the
   values of the compared variable (actual data values, so trees print them exactly): the
   values of the fact argument the variable comes from (its first occurrence in the query),
@@ -37,15 +40,21 @@ class Constants:
         n_thresholds: quantile thresholds per numeric type for comparisons.
         max_values: quantile values of a numeric type offered to ordinary literals.
         max_distinct: most distinct values a numeric histogram keeps (then compressed).
+        discrete: types declared discrete (every value is a constant, whatever its form).
+        max_codes: most distinct values of an all-integer type taken as discrete codes.
     """
 
-    def __init__(self, n_thresholds: int = 9, max_values: int = 20, max_distinct: int = 2000) -> None:
+    def __init__(self, n_thresholds: int = 9, max_values: int = 20, max_distinct: int = 2000,
+                 discrete: frozenset[str] = frozenset(), max_codes: int = 50) -> None:
         self.n_thresholds = n_thresholds
         self.max_values = max_values
         self.max_distinct = max_distinct
+        self.discrete = discrete
+        self.max_codes = max_codes
         self.counts: dict[str, Counter[str]] = {}
         self.by_origin: dict[str, Counter[str]] = {}
         self.numeric: set[str] = set()
+        self.version = 0  # changes whenever the values do (refinements cached on it)
         self._cache: dict[tuple[str, str], list[Const]] = {}
 
     def update(self, world: World, settings: Settings) -> None:
@@ -74,6 +83,7 @@ class Constants:
                 if len(counter) > self.max_distinct and all(_is_number(v) for v in counter):
                     histograms[name] = _compress(counter, max(self.max_distinct // 2, 1))
         self._cache.clear()
+        self.version += 1
 
     def _add(self, typ: str, origin: str, pairs: list[tuple[int, str]]) -> None:
         counter = self.counts.setdefault(typ, Counter())
@@ -87,13 +97,21 @@ class Constants:
         key = ("v", typ)
         if key not in self._cache:
             counter = self.counts.get(typ, Counter())
-            if typ in self.numeric and len(counter) <= self.max_values:
-                self._cache[key] = [Const(t, float(t)) for t in sorted(counter, key=float)]
-            elif typ in self.numeric:
-                self._cache[key] = _quantiles(counter, self.max_values)
-            else:
+            if typ not in self.numeric:
                 self._cache[key] = [Const(t) for t in sorted(counter)]
+            elif self.is_discrete(typ) or len(counter) <= self.max_values:
+                self._cache[key] = [Const(t, float(t)) for t in sorted(counter, key=float)]
+            else:
+                self._cache[key] = _quantiles(counter, self.max_values)
         return self._cache[key]
+
+    def is_discrete(self, typ: str) -> bool:
+        """Every value of ``typ`` is a candidate constant: an atom type, a type declared
+        ``discrete/1``, or integer codes with at most ``max_codes`` distinct values."""
+        if typ in self.discrete or typ not in self.numeric:
+            return True
+        counter = self.counts.get(typ, Counter())
+        return len(counter) <= self.max_codes and all(_is_integer(t) for t in counter)
 
     def thresholds(self, typ: str, origin: str | None = None) -> list[Const]:
         """Quantile thresholds for comparisons on a variable of numeric type ``typ`` whose
@@ -174,6 +192,10 @@ def _background_positions(settings: Settings, background: set[str],
             if decl is not None and isinstance(term, Var) and term.name != "_" and decl[position] not in fact_types:
                 want(root_lit.pred, len(root_lit.args), position)
     return wanted
+
+
+def _is_integer(text: str) -> bool:
+    return text.lstrip("-").isdigit()
 
 
 def _is_number(text: str) -> bool:

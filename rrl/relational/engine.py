@@ -3,6 +3,10 @@
 A *world* is a Prolog module holding one background knowledge and the examples loaded
 into it, each example keyed by an integer id (see ``prolog/rrl_runtime.pl``).  All heavy
 loops run inside Prolog: one call evaluates a batch of tests on a batch of examples.
+
+Background files and test goals are data (``prolog/rrl_safe.pl``, docs/security.md):
+read as terms, never consulted, every clause checked safe before it is added, every
+evaluation bounded by :func:`set_limits`.
 """
 
 from __future__ import annotations
@@ -10,19 +14,31 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rrl._paths import data_dir
 from rrl.errors import PrologError, RRLError, SettingsError
-from rrl.relational.terms import prolog_string, quote_atom
+from rrl.relational.terms import COMPARISONS, prolog_string, quote_atom, unquote_atom
+
+if TYPE_CHECKING:
+    from rrl.relational.settings import Settings
 
 _PROLOG: Any = None
+PrologValue = float | int | str
 _WORLDS = itertools.count(1)
+
+#: Default bounds of every evaluation of user clauses (docs/security.md): inferences per
+#: evaluation unit (one test on one example, one candidate action), and seconds per call
+#: plus seconds per unit.
+INFERENCES_PER_UNIT = 1_000_000
+SECONDS_PER_CALL = 10.0
+SECONDS_PER_UNIT = 0.001
 
 
 class NoPredictError(RRLError):
@@ -44,6 +60,34 @@ def prolog() -> Any:
         list(engine.query(f"use_module({quote_atom(runtime)})", maxresult=1))
         _PROLOG = engine
     return _PROLOG
+
+
+def set_limits(inferences_per_unit: int = INFERENCES_PER_UNIT, seconds: float = SECONDS_PER_CALL,
+               seconds_per_unit: float = SECONDS_PER_UNIT) -> None:
+    """Bound every later evaluation of user clauses (tests, trees, policies).
+
+    A call that evaluates ``n`` units (a test on an example, a candidate action) may use
+    ``n * inferences_per_unit`` inferences and ``seconds + n * seconds_per_unit`` seconds
+    of wall time; beyond either it stops with a one-line error naming the file.
+    """
+    if inferences_per_unit < 1 or not seconds > 0 or not seconds_per_unit >= 0:
+        raise RRLError("limits must be positive")
+    run(f"rrl_safe:rrl_set_limits({int(inferences_per_unit)}, {float(seconds)!r}, {float(seconds_per_unit)!r})")
+
+
+def check_utf8(path: str | Path) -> None:
+    """Refuse a file that is not UTF-8 before Prolog reads it (Prolog would print
+    warnings and read on).
+
+    Raises:
+        SettingsError: naming the file, the line and the first bad byte.
+    """
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise SettingsError(str(path), line, f"not UTF-8 text (byte 0x{data[error.start]:02x})") from None
 
 
 def run(goal: str) -> dict[str, Any]:
@@ -117,6 +161,7 @@ def read_terms(path: str | Path, mode: str) -> list[dict[str, Any]]:
     Returns:
         One dict per term; a syntax error ends the list with ``{"line", "error"}``.
     """
+    check_utf8(path)
     answer = run(f"rrl_read_terms({quote_atom(str(path))}, {mode}, J)")["J"]
     if mode == "tree":
         items: list[dict[str, Any]] = json.loads(answer)
@@ -132,14 +177,28 @@ def read_terms(path: str | Path, mode: str) -> list[dict[str, Any]]:
     return out
 
 
-def _checked(text: str, goals: Sequence[str] = ()) -> str:
-    """Turn the "!error<TAB>where<TAB>message" answer of a batched call into PrologError
-    (``where`` is the goal, or the 1-based index of one of ``goals``)."""
-    if text.startswith("!error\t"):
-        _, goal, message = text.split("\t", 2)
-        if goal.isdigit() and goals:
-            goal = goals[int(goal) - 1]
-        raise PrologError(f"Prolog raised {_shorten(message, 200)} in goal: {_shorten(goal)}")
+def _checked(text: str, goals: Sequence[str] = (), where: str = "", what: str = "the tests") -> str:
+    """Turn the error answers of a batched call into PrologError: "!error<TAB>goal<TAB>
+    message" (``goal`` may be the 1-based index of one of ``goals``), "!unsafe<TAB>index
+    <TAB>message" for a goal that is not safe to run, "!limit<TAB>message" for an
+    evaluation (of ``what``) stopped by the limits.  ``where`` (the background files)
+    prefixes the message."""
+    if not text.startswith("!"):
+        return text
+    prefix = f"{where}: " if where else ""
+    kind, _, rest = text.partition("\t")
+    if kind == "!limit":
+        raise PrologError(f"{prefix}{what} {rest}")
+    if kind == "!at":  # "!at<TAB>file<TAB>line<TAB>message": a rule's own place
+        file, line, message = rest.split("\t", 2)
+        raise PrologError(f"{file}:{line}: {message}")
+    goal, _, message = rest.partition("\t")
+    if goal.isdigit() and goals:
+        goal = goals[int(goal) - 1]
+    if kind == "!unsafe":
+        raise PrologError(f"{prefix}the test `{_shorten(goal)}` {message}")
+    if kind == "!error":
+        raise PrologError(f"{prefix}Prolog raised {_shorten(message, 200)} in goal: {_shorten(goal)}")
     return text
 
 
@@ -162,6 +221,7 @@ class World:
         self.module = f"rrl_w{next(_WORLDS)}"
         self._next_id = 1
         self._loaded: dict[int, None] = {}  # keys of loaded examples, in load order
+        self.sources: list[str] = []  # the background files, for error messages
         run(f"rrl_new_world({self.module})")
         try:
             for path in background:
@@ -175,17 +235,47 @@ class World:
         run(f"rrl_drop_world({self.module})")
 
     def load_background(self, path: str | Path) -> None:
-        """Consult a background file into the world.
+        """Add the clauses of a background file to the world, read as data: no directive
+        runs (``dynamic`` and ``discontiguous`` declarations are read), every clause body
+        is checked safe first (docs/security.md).
 
         Raises:
-            SettingsError: the file is missing or has a syntax error (names file and line).
+            SettingsError: the file is missing, not UTF-8, has a syntax error, a directive
+                or a clause that is not safe (names file and line).
         """
         if not Path(path).is_file():
             raise SettingsError(str(path), None, "no such file")
+        check_utf8(path)
         status = run(f"rrl_load_bk({self.module}, {quote_atom(str(path))}, S)")["S"]
         if status != "ok":
             line, _, message = status.partition(":")
             raise SettingsError(str(path), int(line) or None, message)
+        self.sources.append(str(path))
+
+    def _where(self) -> str:
+        return ", ".join(self.sources)
+
+    def check_language(self, settings: Settings) -> None:
+        """Refuse a language whose rmode or root literals would call something unsafe
+        (e.g. ``rmode(shell(+X))``): each literal is checked once, with free arguments,
+        as a test goal would be (undefined predicates are example facts).
+
+        Raises:
+            SettingsError: naming the settings file and the rmode's line.
+        """
+        literals: list[tuple[int | None, str, int]] = [
+            (rmode.line, lit.pred, len(lit.args)) for rmode in settings.rmodes for lit in rmode.literals
+            if not lit.is_comparison]
+        literals += [(None, lit.pred, len(lit.args)) for lit in settings.root if lit.pred not in COMPARISONS]
+        if not literals:
+            return
+        goals = [quote_atom(pred) + (f"({', '.join(['_'] * arity)})" if arity else "") for _, pred, arity in literals]
+        status = run(f"rrl_check_test({self.module}, {prolog_string('[' + ', '.join(goals) + ']')}, S)")["S"]
+        if status != "ok":
+            index, _, why = status.partition("\t")
+            line, pred, arity = literals[int(index) - 1]
+            where = "rmode" if line is not None else "root"
+            raise SettingsError(settings.source, line, f"{where} literal {pred}/{arity} {why}")
 
     def load(self, examples: Sequence[Any], shared: Sequence[str] = ()) -> list[int]:
         """Load examples (objects with ``facts`` and ``target``); return their integer keys.
@@ -210,7 +300,9 @@ class World:
                 for key, example in zip(ids, examples, strict=True):
                     if key == ids[0] and shared:  # first line: the shared block
                         out.write(f"shared({parent}, [{', '.join(shared)}]).\n")
-                    target = "none" if example.target is None else repr(float(example.target))
+                    # a class (str) is not loaded: learners load class indices instead
+                    target = "none" if example.target is None or isinstance(example.target, str) \
+                        else repr(float(example.target))
                     out.write(f"ex({key}, [{', '.join(example.facts)}], {target}, {parent}).\n")
             status = run(f"rrl_load_examples({self.module}, {quote_atom(name)}, S)")["S"]
         finally:
@@ -262,24 +354,39 @@ class World:
         if not goals:
             return np.zeros((0, 3))
         listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
-        text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], goals)
+        text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], goals, self._where())
         return _numbers(text).reshape(len(goals), 3)
+
+    def evaluate_classes(self, ids: Sequence[int], goals: Sequence[str], n_classes: int) -> np.ndarray:
+        """Per goal, how many examples of each class pass it (targets loaded as class
+        indices 0..n_classes-1; an id listed twice counts twice).
+
+        Returns:
+            Array of shape ``(len(goals), n_classes)``; one Prolog call.
+        """
+        if not goals:
+            return np.zeros((0, n_classes))
+        listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
+        goal = f"rrl_eval_classes({self.module}, {_ids_text(ids)}, {listing}, {int(n_classes)}, T)"
+        return _numbers(_checked(run(goal)["T"], goals, self._where())).reshape(len(goals), n_classes)
 
     def passing(self, index: int, ids: Sequence[int]) -> list[int]:
         """Ids among ``ids`` that pass goal ``index`` (0-based) of the last :meth:`evaluate`."""
-        text = run(f"rrl_passing({self.module}, {index + 1}, {_ids_text(ids)}, T)")["T"]
+        text = _checked(run(f"rrl_passing({self.module}, {index + 1}, {_ids_text(ids)}, T)")["T"],
+                        where=self._where(), what="the test")
         return [int(x) for x in text.split()]
 
     def compile(self, name: str, bodies: Sequence[str]) -> None:
         """Install a decision list ``name``: rule i is ``body_i, !`` and answers leaf i."""
         listing = prolog_string("[" + ", ".join(f"({b})" for b in bodies) + "]")
-        run(f"rrl_compile({self.module}, {quote_atom(name)}, {listing})")
+        _checked(run(f"rrl_compile({self.module}, {quote_atom(name)}, {listing}, S)")["S"], bodies, self._where())
 
     def route(self, name: str, ids: Sequence[int]) -> np.ndarray:
         """Leaf index of each example under decision list ``name`` (-1 when none covers it)."""
         if not ids:
             return np.zeros(0, dtype=int)
-        text = _checked(run(f"rrl_route({self.module}, {quote_atom(name)}, {_ids_text(ids)}, T)")["T"])
+        text = _checked(run(f"rrl_route({self.module}, {quote_atom(name)}, {_ids_text(ids)}, T)")["T"],
+                        where=self._where(), what="the tree's rules")
         return _numbers(text, int)
 
     def values(self, pred: str, arity: int, position: int) -> list[tuple[int, str]]:
@@ -301,7 +408,7 @@ class World:
         listing = "[" + ", ".join(str(p + 1) for p in positions) + "]"
         goal = f"rrl_bk_values({self.module}, {quote_atom(pred)}/{arity}, {listing}, {_ids_text(ids)}, T)"
         out = []
-        for line in run(goal)["T"].split("\n"):
+        for line in _checked(run(goal)["T"], where=self._where(), what=f"{pred}/{arity}").split("\n"):
             if line:
                 position, count, value = line.split("\t", 2)
                 out.append((int(position) - 1, int(count), value))
@@ -320,15 +427,49 @@ class World:
         text = run(f"rrl_fact_preds({self.module}, T)")["T"]
         return [line for line in text.split("\n") if line]
 
-    def predict_rules(self, ids: Sequence[int]) -> np.ndarray:
-        """Answer of the ``predict/1`` rules loaded as background for each example (a
-        tree file written by ``to_prolog``); NaN where it fails.
+    def predict_rules(self, ids: Sequence[int]) -> list[PrologValue | None]:
+        """First answer of the ``predict/1`` rules loaded as background (a tree file
+        written by ``to_prolog``) for each example, as plain swipl gives it: a number,
+        the text of an atom or string (a class), any other term written as Prolog text
+        (``1.5NaN`` and ``1.0Inf`` too, as swipl writes them); None where ``predict/1`` fails.
 
         Raises:
             NoPredictError: no background file of the world defines ``predict/1``.
-            PrologError: ``predict/1`` raised an exception.
+            PrologError: ``predict/1`` raised an exception or ran out of its limits.
         """
         text = run(f"rrl_predict({self.module}, {_ids_text(ids)}, T)")["T"]
         if text == "!nopredict":
             raise NoPredictError("defines no predict/1")
-        return _numbers(_checked(text))
+        values: list[Any] = json.loads(_checked(text, where=self._where(), what="predict/1"))
+        return values
+
+    def classify_rules(self, ids: Sequence[int]) -> list[tuple[PrologValue, dict[PrologValue, float]] | None] | None:
+        """``(class, {class: probability})`` of the ``classify/2`` rules of a
+        classification tree file for each example (None where it fails); None when no
+        file of the world defines ``classify/2``.
+
+        Raises:
+            PrologError: ``classify/2`` raised an exception.
+        """
+        text = run(f"rrl_classify({self.module}, {_ids_text(ids)}, T)")["T"]
+        if text == "!noclassify":
+            return None
+        out: list[tuple[PrologValue, dict[PrologValue, float]] | None] = []
+        for line in _checked(text, where=self._where(), what="classify/2").split("\n")[:len(ids)]:
+            if line == "!none":
+                out.append(None)
+                continue
+            first, *rest = line.split("\t")
+            pairs = {prolog_value(k): float(v) for k, v in zip(rest[::2], rest[1::2], strict=True)}
+            out.append((prolog_value(first), pairs))
+        return out
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?\Z")
+
+
+def prolog_value(text: str) -> PrologValue:
+    """A number or an atom written by Prolog's ~q as a Python value (an atom's name)."""
+    if _NUMBER.match(text):
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    return unquote_atom(text)

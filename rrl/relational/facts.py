@@ -23,7 +23,7 @@ FACT_PREDICATES: tuple[tuple[str, int], ...] = (
     ("total_tardiness", 1), ("max_tardiness", 1), ("avg_tardiness", 1), ("tardy_orders", 1),
     ("n_orders", 1), ("makespan", 1), ("total_wip", 1), ("tardiness_ratio", 1),
     ("inventory_ratio", 1), ("total_cleanout", 1), ("resource", 2), ("res_load", 2),
-    ("res_tardiness", 2), ("task", 9), ("cleanout_before", 2), ("important", 1), ("frozen", 1),
+    ("res_tardiness", 2), ("task", 9), ("cleanout_before", 2), ("important", 1), ("started", 1),
     ("after", 2), ("flexible", 1), ("event_focal", 1), ("delayed", 1), ("previous_focus", 1),
     ("focal", 1), ("focal_left_tardiness", 1), ("focal_right_tardiness", 1), ("focal_slack", 1),
     ("focal_tardy_block", 1), ("focus_by", 1), ("material_arrival", 1), ("can_run", 2), ("applicable", 1),
@@ -134,7 +134,7 @@ def _order_facts(problem: Problem, plan: Plan, order: str, rid: str, k: int,
     if spec.important:
         facts.append(f"important({o})")
     if order in problem.frozen:
-        facts.append(f"frozen({o})")
+        facts.append(f"started({o})")
     facts.extend(f"after({o}, {atom(before)})" for before in spec.after)
     if len(durations[order]) > 1:
         facts.append(f"flexible({o})")

@@ -1,7 +1,7 @@
 """Examples for the tree learners, and the ``.kb`` knowledge-base format.
 
 An example is one interpretation: a list of ground facts written as Prolog text plus
-the number to predict.  Scheduling code builds :class:`Example` objects directly (one per
+the value to predict: a number (regression) or a class, an atom (classification).  Scheduling code builds :class:`Example` objects directly (one per
 state-action pair); ``rrl tilde`` reads them from a ``.kb`` file::
 
     begin(model(m1)).
@@ -20,10 +20,12 @@ from pathlib import Path
 
 from rrl.errors import SettingsError
 from rrl.relational.engine import read_terms
+from rrl.relational.terms import unquote_atom
 
 _BEGIN = re.compile(r"begin\(model\((.*)\)\)\Z", re.S)
 _END = re.compile(r"end\(model\((.*)\)\)\Z", re.S)
 _TARGET = re.compile(r"target\((.*)\)\Z", re.S)
+_ATOM = re.compile(r"[a-z][A-Za-z0-9_]*\Z|'(?:[^'\\]|\\.)*'\Z", re.S)
 
 
 @dataclass
@@ -33,7 +35,8 @@ class Example:
     Attributes:
         id: name of the example (the model id of a ``.kb`` block).
         facts: ground facts as Prolog text, e.g. ``"task(t1, r1, 0, 30.5)"``.
-        target: the value to predict (None when unknown, e.g. at prediction time).
+        target: the value to predict: a number, or a class name (a Prolog atom, as
+            ``str``) for classification; None when unknown, e.g. at prediction time.
         source, line: where the example was read from (its ``begin`` line), for errors.
         fact_lines: the line of each fact in ``source`` (``read_kb`` fills it), so that a
             problem with one fact names its own line.
@@ -41,16 +44,23 @@ class Example:
 
     id: str
     facts: list[str] = field(default_factory=list)
-    target: float | None = None
+    target: float | str | None = None
     source: str = "<examples>"
     line: int | None = None
     fact_lines: list[int] | None = None
 
 
-def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        return text[1:-1].replace("\\'", "'").replace("\\\\", "\\")
-    return text
+def _target(text: str, source: str, line: int) -> float | str:
+    """The value of ``target(text)``: a finite number, or a class name (an atom)."""
+    try:
+        value = float(text)
+    except ValueError:
+        if _ATOM.match(text) is None:
+            raise SettingsError(source, line, f"target({text}) is neither a number nor an atom (a class)") from None
+        return unquote_atom(text)
+    if not math.isfinite(value):  # float() also reads inf, nan, infinity
+        raise SettingsError(source, line, f"target({text}) is not a finite number")
+    return value
 
 
 def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
@@ -65,8 +75,9 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
 
     Raises:
         SettingsError: missing file, syntax error, non-ground fact, a fact outside a
-            block, unbalanced begin/end, a block without exactly one numeric target, or
-            a target that is not finite (inf, nan).
+            block, unbalanced begin/end, a block without exactly one target, a target
+            that is neither a number nor an atom, or one that is not finite (inf, nan;
+            also as atoms, which would be ambiguous class names).
     """
     source = str(path)
     if not Path(path).is_file():
@@ -82,9 +93,9 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
         if (match := _BEGIN.match(text)) is not None:
             if current is not None:
                 raise SettingsError(source, line, f"begin(model({match[1]})) inside model {current.id} (missing end)")
-            current, targets = Example(_unquote(match[1]), source=source, line=line, fact_lines=[]), 0
+            current, targets = Example(unquote_atom(match[1]), source=source, line=line, fact_lines=[]), 0
         elif (match := _END.match(text)) is not None:
-            if current is None or _unquote(match[1]) != current.id:
+            if current is None or unquote_atom(match[1]) != current.id:
                 expected = "no open model" if current is None else f"end(model({current.id}))"
                 raise SettingsError(source, line, f"end(model({match[1]})) does not close a block ({expected})")
             if targets > 1 or (require_target and targets != 1):
@@ -97,12 +108,7 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
             raise SettingsError(source, line, f"fact {text} is not ground")
         elif (match := _TARGET.match(text)) is not None:
             targets += 1
-            try:
-                current.target = float(match[1])
-            except ValueError:
-                raise SettingsError(source, line, f"target({match[1]}) is not a number") from None
-            if not math.isfinite(current.target):  # float() also reads inf, nan, infinity
-                raise SettingsError(source, line, f"target({match[1]}) is not a finite number")
+            current.target = _target(match[1], source, line)
         else:
             current.facts.append(text)
             assert current.fact_lines is not None
@@ -121,7 +127,9 @@ def write_kb(examples: list[Example], path: str | Path) -> None:
         key = quote_atom(example.id)
         lines.append(f"begin(model({key})).")
         lines.extend(f"{fact}." for fact in example.facts)
-        if example.target is not None:
+        if isinstance(example.target, str):
+            lines.append(f"target({quote_atom(example.target)}).")
+        elif example.target is not None:
             lines.append(f"target({format_number(float(example.target))}).")
         lines.append(f"end(model({key})).")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -15,6 +15,9 @@ from rrl.relational.engine import read_terms
 from rrl.relational.terms import COMPARISONS, Const, Lit, Var, from_json
 
 MODES = ("+", "-", "+-", "#")
+DIRECTIVES = ("type/1, rmode/1, root/1, minimal_cases/1, max_depth/1, significance/1, prune/1, "
+              "heuristic/1, classes/1, tilde_mode/1, discrete/1, discretization/1")
+HEURISTICS = ("gainratio", "gain")
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,21 @@ class Settings:
     minimal_cases: int | None = None
     max_depth: int | None = None
     significance: float | None = None
+    prune: bool | None = None
+    heuristic: str | None = None
+    classes: tuple[Const, ...] | None = None
+    mode: str | None = None
+    n_thresholds: int | None = None
+    discrete: frozenset[str] = frozenset()
     source: str = "<settings>"
+
+    @property
+    def classify(self) -> bool | None:
+        """True when the file asks for classification (``classes/1`` or
+        ``tilde_mode(classify)``), False for ``tilde_mode(regression)``, else None."""
+        if self.mode is not None:
+            return self.mode == "classify"
+        return True if self.classes is not None else None
 
 
 def _literals(term: Any) -> list[Any]:
@@ -68,6 +85,15 @@ def _literals(term: Any) -> list[Any]:
     if isinstance(term, tuple) and term[0] == "," and len(term[1]) == 2:
         return _literals(term[1][0]) + _literals(term[1][1])
     return [term]
+
+
+def _list_items(term: Any) -> list[Any] | None:
+    """The elements of a Prolog list term, or None when ``term`` is not a proper list."""
+    items = []
+    while isinstance(term, tuple) and term[0] == "[|]" and len(term[1]) == 2:
+        items.append(term[1][0])
+        term = term[1][1]
+    return items if isinstance(term, Const) and term.text == "[]" else None
 
 
 def _name_args(term: Any, where: str) -> tuple[str, list[Any]]:
@@ -102,7 +128,7 @@ class _Reader:
         name, args = term if isinstance(term, tuple) else (getattr(term, "text", "?"), [])
         handler = getattr(self, f"_d_{name}_{len(args)}", None)
         if handler is None:
-            raise self.fail(line, f"unknown directive {name}/{len(args)} (expected type/1, rmode/1, root/1, minimal_cases/1, max_depth/1 or significance/1)")
+            raise self.fail(line, f"unknown directive {name}/{len(args)} (expected one of {DIRECTIVES})")
         try:
             handler(line, *args)
         except ValueError as error:
@@ -163,9 +189,48 @@ class _Reader:
 
     def _d_significance_1(self, line: int, value: Any) -> None:
         number = self._number(value, "significance/1")
-        if not 0 < number < 1:
-            raise ValueError("significance/1 needs a level strictly between 0 and 1")
+        if not 0 < number <= 1:
+            raise ValueError("significance/1 needs a level above 0 and at most 1 (1 turns the test off)")
         self.settings.significance = number
+
+    def _atom(self, value: Any, what: str, allowed: tuple[str, ...]) -> str:
+        text = value.text if isinstance(value, Const) and value.value is None else None
+        if text not in allowed:
+            raise ValueError(f"{what} needs one of {', '.join(allowed)}")
+        assert text is not None
+        return text
+
+    def _d_prune_1(self, line: int, value: Any) -> None:
+        self.settings.prune = self._atom(value, "prune/1", ("true", "false")) == "true"
+
+    def _d_heuristic_1(self, line: int, value: Any) -> None:
+        self.settings.heuristic = self._atom(value, "heuristic/1", HEURISTICS)
+
+    def _d_tilde_mode_1(self, line: int, value: Any) -> None:
+        self.settings.mode = self._atom(value, "tilde_mode/1", ("classify", "regression"))
+
+    def _d_classes_1(self, line: int, value: Any) -> None:
+        items = _list_items(value)
+        if items is None or not items or not all(isinstance(c, Const) for c in items):
+            raise ValueError("classes/1 needs a non-empty list of atoms or numbers, e.g. classes([pos, neg])")
+        texts = [c.text for c in items]
+        if len(set(texts)) != len(texts):
+            raise ValueError("classes/1 lists a class twice")
+        self.settings.classes = tuple(items)
+
+    def _d_discrete_1(self, line: int, value: Any) -> None:
+        if not (isinstance(value, Const) and value.value is None):
+            raise ValueError("discrete/1 needs a type name (an atom)")
+        self.settings.discrete = self.settings.discrete | {value.text}
+
+    def _d_discretization_1(self, line: int, value: Any) -> None:
+        # ACE's discretization(bounds(N)): at most N thresholds per numeric variable
+        if not (isinstance(value, tuple) and value[0] == "bounds" and len(value[1]) == 1):
+            raise ValueError("discretization/1 needs bounds(N), N a positive integer")
+        number = self._number(value[1][0], "discretization(bounds(N))")
+        if number != int(number) or number < 1:
+            raise ValueError("discretization(bounds(N)) needs an integer N >= 1")
+        self.settings.n_thresholds = int(number)
 
     def check(self) -> None:
         """Types exist for every literal the language uses; no variable has two types."""

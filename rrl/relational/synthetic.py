@@ -98,3 +98,73 @@ def is_high(example: Example) -> bool:
         tasks[name] = (res, int(pos), float(due))
     r, p, d = tasks[focal]
     return any(r2 == r and p2 < p and d2 > d for r2, p2, d2 in tasks.values())
+
+
+# -- classification: molecules with a nitroso-like group ------------------------------
+
+CLASS_SETTINGS = """\
+% language bias for the synthetic molecules: is some n atom double-bonded to an o atom?
+type(atm(atom, element, charge)).
+type(bond(atom, atom, bondtype)).
+rmode(atm(-A, #, -C)).
+rmode((atm(-A, #, -C), bond(A, -B, #), atm(B, #, -D))).
+rmode(bond(+A, -B, #)).
+rmode(atm(+A, #, -C)).
+rmode(+C >= #).
+"""
+
+_ELEMENTS = ("c", "h", "n", "o", "cl")
+
+
+def make_molecules(n: int, seed: int = 0, noise: float = 0.0, prefix: str = "mol") -> list[Example]:
+    """``n`` small random molecules (6 to 20 atoms with elements and partial charges,
+    bonds of type 1, 2 or 7 stored in both directions), target ``active`` when some
+    ``n`` atom has a double bond (type 2) to an ``o`` atom, else ``inactive``.
+
+    Both classes have n and o atoms and double bonds, so no single atom or bond test
+    separates them: the rule links three literals.  ``noise`` is the share of examples
+    whose class is flipped after the molecule is built (for pruning).
+    """
+    rng = np.random.default_rng(seed)
+    examples = []
+    for k in range(n):
+        size = int(rng.integers(6, 21))
+        elements = [str(e) for e in rng.choice(_ELEMENTS, size, p=[0.35, 0.3, 0.12, 0.15, 0.08])]
+        elements[:2] = ["n", "o"]  # every molecule has both
+        charges = np.round(rng.normal(0.0, 0.3, size), 3)
+        bonds: dict[tuple[int, int], int] = {}
+        for atom in range(1, size):  # a random tree, then a few extra bonds
+            bonds[(int(rng.integers(0, atom)), atom)] = int(rng.choice([1, 2, 7], p=[0.6, 0.2, 0.2]))
+        for _ in range(size // 4):
+            a, b = sorted(int(x) for x in rng.choice(size, 2, replace=False))
+            bonds.setdefault((a, b), int(rng.choice([1, 2, 7])))
+        active = bool(rng.random() < 0.5)
+        nitroso = [pair for pair, kind in bonds.items()
+                   if kind == 2 and {elements[pair[0]], elements[pair[1]]} == {"n", "o"}]
+        if active and not nitroso:
+            bonds[(0, 1)] = 2
+        elif not active:
+            for pair in nitroso:
+                bonds[pair] = 1
+        if rng.random() < noise:
+            active = not active
+        facts = [f"atm(a{i}, {e}, {c})" for i, (e, c) in enumerate(zip(elements, charges, strict=True))]
+        facts += [f"bond(a{a}, a{b}, {kind})" for (a, b), kind in bonds.items()]
+        facts += [f"bond(a{b}, a{a}, {kind})" for (a, b), kind in bonds.items()]
+        examples.append(Example(f"{prefix}{k}", facts, "active" if active else "inactive"))
+    return examples
+
+
+def has_nitroso(example: Example) -> bool:
+    """Ground truth of the rule of :func:`make_molecules` (for checks)."""
+    elements = {}
+    for fact in example.facts:
+        if fact.startswith("atm("):
+            atom, element, _ = fact[4:-1].split(", ")
+            elements[atom] = element
+    for fact in example.facts:
+        if fact.startswith("bond("):
+            a, b, kind = fact[5:-1].split(", ")
+            if kind == "2" and {elements[a], elements[b]} == {"n", "o"}:
+                return True
+    return False

@@ -15,12 +15,31 @@ _SYMBOL_ATOM = re.compile(r"[+\-*/\\^<>=~:.?@#&$]+\Z")
 COMPARISONS = frozenset({"<", "=<", ">", ">=", "=:=", "=\\="})
 
 
+def escape_text(text: str) -> str:
+    """``text`` with every character that is not printable (newlines, tabs, other control
+    and separator characters, U+2028 ...) written as a Prolog escape ``\\xHEX\\``: the
+    result is one line, so it cannot end a ``%`` comment or a quoted atom early."""
+    if text.isprintable():  # the common case, at C speed (state texts are long)
+        return text
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):x}\\" for ch in text)
+
+
 def quote_atom(name: str) -> str:
-    """Write ``name`` as a Prolog atom, quoting it when the bare form would not read back."""
+    """Write ``name`` as a Prolog atom, quoting it when the bare form would not read back.
+
+    Quoted atoms escape backslashes, quotes and every character that is not printable,
+    so the text is one line whatever ``name`` holds."""
     if _PLAIN_ATOM.match(name) or _SYMBOL_ATOM.match(name) or name in ("[]", "!", ";"):
         return name
-    escaped = name.replace("\\", "\\\\").replace("'", "\\'")
+    escaped = escape_text(name.replace("\\", "\\\\").replace("'", "\\'"))
     return f"'{escaped}'"
+
+
+def unquote_atom(text: str) -> str:
+    """The name of an atom written as Prolog text (``'a b'`` -> ``a b``)."""
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+    return text
 
 
 def format_number(value: float | int) -> str:
@@ -84,8 +103,9 @@ def conjunction(literals: tuple[Lit, ...] | list[Lit]) -> str:
 
 
 def prolog_string(text: str) -> str:
-    """A double-quoted Prolog string literal holding ``text``."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A double-quoted Prolog string literal holding ``text`` (on one line: characters
+    that are not printable are escaped as in :func:`quote_atom`)."""
+    return '"' + escape_text(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def from_json(node: dict[str, Any]) -> Any:

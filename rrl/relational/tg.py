@@ -1,9 +1,12 @@
-"""TG: incremental first-order regression trees (Driessens, Ramon & Blockeel 2001).
+"""TG: incremental first-order regression trees (Driessens, Ramon & Blockeel 2001), and
+their classification counterpart.
 
 Examples stream in through :meth:`TGRegressor.partial_fit` and are not kept.  Each leaf
 holds, for every candidate refinement of its query, the count, sum and sum of squares of
 the targets of the examples that passed it (those that failed follow from the leaf's
-totals).  Once a leaf has seen ``min_samples`` examples, its best refinement (largest
+totals); a :class:`TGClassifier` leaf holds the count of each class instead, and splits
+on the best gain ratio if a G-test at the same Bonferroni-corrected level finds it
+significant.  Once a leaf has seen ``min_samples`` examples, its best refinement (largest
 reduction of squared error) splits it if an F-test finds the reduction significant at
 level ``significance`` divided by the number of eligible candidate tests (Bonferroni: the
 best of K tests is chosen, so a single test at the full level would split on noise far
@@ -14,51 +17,43 @@ predictions start from the parent's statistics for their side of the test.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Self
 
 import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
 
+from rrl.errors import RRLError
 from rrl.relational.kb import Example
-from rrl.relational.language import Query, Refinement
-from rrl.relational.model import Background, TreeModel
-from rrl.relational.settings import Settings
+from rrl.relational.language import Query, Refinement, test_goal
+from rrl.relational.model import Background, ClassTree, TreeModel, example_error
+from rrl.relational.settings import HEURISTICS, Settings
 from rrl.relational.terms import conjunction
-from rrl.relational.tree import Node, best_split
+from rrl.relational.tree import Node, best_class_split, best_split
 
 
 @dataclass
 class _LeafStats:
-    """What a TG leaf remembers: candidate tests and target statistics, no examples."""
+    """What a TG leaf remembers: candidate tests and target statistics, no examples
+    (regression: count, sum, sum of squares; classification: the count of each class)."""
 
     depth: int
-    prior: np.ndarray  # n, sum, sum of squares behind the prediction (inherited + seen)
+    prior: np.ndarray  # the statistics behind the prediction (inherited + seen)
     tests: list[Refinement] | None = None
     passed: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
-    seen: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(3))  # what this leaf has seen itself
 
 
-class TGRegressor(TreeModel):
-    """Incremental learner of a first-order regression tree.
-
-    Args:
-        settings: a :class:`Settings` or the path of a ``.s`` file.
-        background: ``.pl`` file(s) of background knowledge.
-        min_samples: examples a leaf must see before it may split (default 100).
-        significance: F-test level for a split, Bonferroni-corrected for the number of
-            candidate tests (default: the settings' value, else 0.001).
-        minimal_cases: fewest examples on each side of a split (settings, else 2).
-        max_depth: most tests on a path (settings, else 8).
-        n_thresholds: quantile thresholds per numeric type for ``#`` in comparisons.
-        batch_size: examples per step when :meth:`fit` streams a whole data set.
-    """
+class _TG(TreeModel):
+    """The incremental learner; subclasses say what a leaf's statistics are."""
 
     _learner = "TG"
 
     def __init__(self, settings: Settings | str | Path, background: Background = None,
                  min_samples: int = 100, significance: float | None = None,
                  minimal_cases: int | None = None, max_depth: int | None = None,
-                 n_thresholds: int = 9, batch_size: int = 100) -> None:
+                 n_thresholds: int | None = None, batch_size: int = 100) -> None:
         self.settings = settings
         self.background = background
         self.min_samples = min_samples
@@ -68,38 +63,43 @@ class TGRegressor(TreeModel):
         self.n_thresholds = n_thresholds
         self.batch_size = batch_size
 
-    def fit(self, examples: Sequence[Example], y: object = None) -> TGRegressor:
+    def fit(self, examples: Sequence[Example], y: object = None) -> Self:
         """Start afresh and stream ``examples`` in order, ``batch_size`` at a time."""
         self.tree_: Node | None = None
         for start in range(0, len(examples), self.batch_size):
             self.partial_fit(examples[start:start + self.batch_size])
         return self
 
-    def partial_fit(self, examples: Sequence[Example], y: object = None) -> TGRegressor:
+    def partial_fit(self, examples: Sequence[Example], y: object = None) -> Self:
         """Update the tree with a batch of examples (which are then forgotten).
 
         Routing the batch is one Prolog call; evaluating a leaf's candidate tests on the
         batch's examples in that leaf is one more call per leaf reached.
         """
-        y_batch = self._targets(examples)
-        if getattr(self, "tree_", None) is None:
+        first = getattr(self, "tree_", None) is None
+        if first:
             self._start()
+        try:
+            y_batch = self._encode(examples, first)
+        except BaseException:
+            if first:
+                self.close()
+            raise
+        if first:
             self.minimal_cases_ = int(self._param("minimal_cases", 2))
             self.max_depth_ = int(self._param("max_depth", 8))
             self.significance_ = self._param("significance", 0.001)
-            self.default_ = 0.0
-            self._total = np.zeros(3)
-            self.tree_ = Node(self.language_.root(), state=_LeafStats(0, np.zeros(3)))
+            self.tree_ = Node(self.language_.root(), state=_LeafStats(0, np.zeros(self._width), seen=np.zeros(self._width)))
+            self._refresh(self.tree_)
             self._compile()
         if not examples:
             return self
         self._check_open()
-        ids = self.world_.load(examples)
+        ids = self.world_.load([replace(e, target=float(t)) for e, t in zip(examples, y_batch, strict=True)])
         try:
+            self._account(y_batch)
             self.constants_.update(self.world_, self.settings_)
             self.fact_preds_ = sorted(set(self.fact_preds_) | set(self.world_.fact_predicates()))
-            self._total += [len(y_batch), y_batch.sum(), (y_batch ** 2).sum()]
-            self.default_ = float(self._total[1] / self._total[0])
             self.n_examples_ += len(examples)
             routes = self.world_.route(self.name_, ids)
             changed = False
@@ -114,28 +114,59 @@ class TGRegressor(TreeModel):
             self._compile()
         return self
 
+    # -- hooks -------------------------------------------------------------------
+
+    _width = 3
+
+    def _encode(self, examples: Sequence[Example], first: bool) -> np.ndarray:
+        """The number loaded as each example's target (checked; nothing changes yet)."""
+        raise NotImplementedError
+
+    def _account(self, y: np.ndarray) -> None:
+        """Add a loaded batch to the prediction for examples the root query misses."""
+        raise NotImplementedError
+
+    def _sum(self, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _choose(self, passed: np.ndarray, seen: np.ndarray) -> int | None:
+        raise NotImplementedError
+
+    def _refresh(self, leaf: Node) -> None:
+        """Set a leaf's count and prediction from its statistics."""
+        raise NotImplementedError
+
+    # -- growing -----------------------------------------------------------------
+
     def _update(self, leaf: Node, ids: list[int], y: np.ndarray) -> bool:
         stats: _LeafStats = leaf.state
-        batch = np.array([len(y), y.sum(), (y * y).sum()])
+        batch = self._sum(y)
         stats.prior += batch
         stats.seen += batch
-        leaf.count = int(stats.prior[0])
-        leaf.value = float(stats.prior[1] / stats.prior[0])
+        self._refresh(leaf)
         if stats.depth >= self.max_depth_:
             return False
         if stats.tests is None:
             stats.tests = self.language_.refinements(leaf.query)
-            stats.passed = np.zeros((len(stats.tests), 3))
+            stats.passed = np.zeros((len(stats.tests), self._width))
         if not stats.tests:
             return False
-        goals = [conjunction(leaf.query.literals + t.literals) for t in stats.tests]
-        stats.passed += self.world_.evaluate(ids, goals)
-        if stats.seen[0] < self.min_samples:
+        # the examples routed to a leaf satisfy its query: only the literals linked to
+        # each test decide it (language.test_goal)
+        goals = [conjunction(test_goal(leaf.query, t)) for t in stats.tests]
+        stats.passed += self._evaluate(ids, goals)
+        if self._seen(stats) < self.min_samples:
             return False
         return self._try_split(leaf, stats)
 
+    def _seen(self, stats: _LeafStats) -> float:
+        return float(stats.seen[0])
+
     def _try_split(self, leaf: Node, stats: _LeafStats) -> bool:
-        best = best_split(stats.passed, stats.seen, self.minimal_cases_, self.significance_)
+        best = self._choose(stats.passed, stats.seen)
         if best is None:
             return False
         assert stats.tests is not None
@@ -147,8 +178,109 @@ class TGRegressor(TreeModel):
         leaf.state = None
         return True
 
-    @staticmethod
-    def _new_leaf(query: Query, depth: int, prior: np.ndarray) -> Node:
-        node = Node(query, float(prior[1] / prior[0]) if prior[0] else 0.0, int(prior[0]))
-        node.state = _LeafStats(depth, prior.copy())
+    def _new_leaf(self, query: Query, depth: int, prior: np.ndarray) -> Node:
+        node = Node(query)
+        node.state = _LeafStats(depth, prior.copy(), seen=np.zeros_like(prior))
+        self._refresh(node)
         return node
+
+
+class TGRegressor(RegressorMixin, _TG):  # type: ignore[misc]
+    """Incremental learner of a first-order regression tree.
+
+    Args:
+        settings: a :class:`Settings` or the path of a ``.s`` file.
+        background: ``.pl`` file(s) of background knowledge.
+        min_samples: examples a leaf must see before it may split (default 100).
+        significance: F-test level for a split, Bonferroni-corrected for the number of
+            candidate tests (default: the settings' value, else 0.001).
+        minimal_cases: fewest examples on each side of a split (settings, else 2).
+        max_depth: most tests on a path (settings, else 8).
+        n_thresholds: quantile thresholds per numeric type for ``#`` in comparisons
+            (default: the settings' ``discretization(bounds(N))``, else 9).
+        batch_size: examples per step when :meth:`fit` streams a whole data set.
+    """
+
+    def _encode(self, examples: Sequence[Example], first: bool) -> np.ndarray:
+        if first:
+            self.default_ = 0.0
+            self._total = np.zeros(3)
+        return self._targets(examples)
+
+    def _account(self, y: np.ndarray) -> None:
+        self._total += [len(y), y.sum(), (y ** 2).sum()]
+        self.default_ = float(self._total[1] / self._total[0])
+
+    def _sum(self, y: np.ndarray) -> np.ndarray:
+        return np.array([len(y), y.sum(), (y * y).sum()])
+
+    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+        return self.world_.evaluate(ids, goals)
+
+    def _choose(self, passed: np.ndarray, seen: np.ndarray) -> int | None:
+        return best_split(passed, seen, self.minimal_cases_, self.significance_)
+
+    def _refresh(self, leaf: Node) -> None:
+        prior = leaf.state.prior
+        leaf.count = int(prior[0])
+        leaf.value = float(prior[1] / prior[0]) if prior[0] else 0.0
+
+
+class TGClassifier(ClassTree, ClassifierMixin, _TG):  # type: ignore[misc]
+    """Incremental learner of a first-order classification tree: TG's leaf statistics
+    are class counts, a leaf splits on the best gain ratio (or gain) once it has seen
+    ``min_samples`` examples and a G-test finds the split significant at
+    ``significance`` / K (K candidate tests), and a leaf predicts its majority class.
+
+    The classes are those of ``classes/1`` in the settings, else those of the first
+    batch; a later example of another class is an error (declare the classes).
+
+    Args:
+        settings, background, min_samples, significance, minimal_cases, max_depth,
+        n_thresholds, batch_size: as :class:`TGRegressor`.
+        heuristic: ``"gainratio"`` or ``"gain"`` (default: the settings' ``heuristic/1``,
+            else gain ratio).
+    """
+
+    def __init__(self, settings: Settings | str | Path, background: Background = None,
+                 min_samples: int = 100, significance: float | None = None,
+                 minimal_cases: int | None = None, max_depth: int | None = None,
+                 n_thresholds: int | None = None, batch_size: int = 100, heuristic: str | None = None) -> None:
+        super().__init__(settings, background, min_samples, significance, minimal_cases, max_depth,
+                         n_thresholds, batch_size)
+        self.heuristic = heuristic
+
+    def _encode(self, examples: Sequence[Example], first: bool) -> np.ndarray:
+        for example in examples:
+            if example.target is None:
+                raise example_error(example, "every training example needs a target")
+        if first:
+            self.heuristic_ = self.heuristic or self.settings_.heuristic or "gainratio"
+            if self.heuristic_ not in HEURISTICS:
+                raise RRLError(f"heuristic {self.heuristic_!r}: expected one of {', '.join(HEURISTICS)}")
+            self._set_classes(examples)
+            self._width = len(self.labels_)
+            self.default_distribution_ = np.zeros(self._width)
+        return self._class_index(examples)
+
+    def _account(self, y: np.ndarray) -> None:
+        self.default_distribution_ = self.default_distribution_ + self._sum(y)
+        self.default_ = self.labels_.values[int(np.argmax(self.default_distribution_))]
+
+    def _sum(self, y: np.ndarray) -> np.ndarray:
+        return np.bincount(y.astype(int), minlength=self._width).astype(float)
+
+    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+        return self.world_.evaluate_classes(ids, goals, self._width)
+
+    def _choose(self, passed: np.ndarray, seen: np.ndarray) -> int | None:
+        return best_class_split(passed, seen, self.minimal_cases_, self.heuristic_, self.significance_)
+
+    def _seen(self, stats: _LeafStats) -> float:
+        return float(stats.seen.sum())
+
+    def _refresh(self, leaf: Node) -> None:
+        prior = leaf.state.prior
+        leaf.count = int(prior.sum())
+        leaf.distribution = prior
+        leaf.value = self.labels_.values[int(np.argmax(prior if prior.sum() else self.default_distribution_))]

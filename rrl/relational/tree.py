@@ -26,20 +26,23 @@ class Node:
 
     Attributes:
         query: conjunction of the path (root query and yes-tests above).
-        value: prediction (mean target) of a leaf.
+        value: prediction of a leaf: the mean target (regression) or the majority
+            class (classification).
         count: training examples that reached the node.
+        distribution: classification: training examples of each class at the node.
         test: the refinement tested here (internal nodes).
         yes, no: children.
         state: learner-specific data (TG's statistics).
     """
 
     query: Query
-    value: float = 0.0
+    value: Any = 0.0
     count: int = 0
     test: Refinement | None = None
     yes: Node | None = None
     no: Node | None = None
     state: Any = field(default=None, repr=False)
+    distribution: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def is_leaf(self) -> bool:
@@ -54,16 +57,18 @@ class Leaf:
         conjunction: the leaf's query (root query and the tests of the yes-branches on
             its path).  Alone it also covers examples that an earlier rule took: in the
             decision list a rule is tried only after every earlier rule failed.
-        value: the prediction (mean training target).
+        value: the prediction: mean training target, or majority class.
         count: training examples that reached the leaf.
         negated: one query per no-branch on the path, the query of that node with its
             test, which failed for the leaf's examples: ``\\+ (negated_i)`` holds.
+        distribution: classification: ``(class, training examples)`` for every class.
     """
 
     conjunction: str
-    value: float
+    value: Any
     count: int
     negated: tuple[str, ...] = ()
+    distribution: tuple[tuple[Any, int], ...] = ()
 
     @property
     def description(self) -> str:
@@ -94,9 +99,10 @@ def best_split(passed: np.ndarray, total: np.ndarray | Sequence[float], minimal:
             that pass each candidate test; those that fail follow from ``total``.
         total: ``(count, sum, sum of squares)`` of all the node's targets.
         minimal: fewest examples on each side of a split.
-        significance: when set, the best split must also pass the F-test (:func:`f_test`)
-            at this level divided by the number of eligible candidates (Bonferroni: the
-            best of K tests is tried, so each is held to level / K).
+        significance: when set (below 1; 1 turns the test off), the best split must also
+            pass the F-test (:func:`f_test`) at this level divided by the number of
+            eligible candidates (Bonferroni: the best of K tests is tried, so each is held
+            to level / K).
 
     Returns:
         The index of the candidate with the smallest sum of squared errors of its two
@@ -115,9 +121,81 @@ def best_split(passed: np.ndarray, total: np.ndarray | Sequence[float], minimal:
     node_sse = q - s * s / n
     if not np.isfinite(sse[best]) or sse[best] >= node_sse - 1e-9 * max(node_sse, 1.0):
         return None
-    if significance is not None:
+    if significance is not None and significance < 1:
         eligible = int(np.isfinite(sse).sum())
         if f_test(node_sse, float(sse[best]), int(n)) >= significance / eligible:
+            return None
+    return best
+
+
+def entropy(counts: np.ndarray) -> np.ndarray:
+    """Entropy in bits of each row of class counts (0 for an empty row)."""
+    counts = np.asarray(counts, dtype=float)
+    n = counts.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, counts / n, 0.0)
+        terms = np.where(p > 0, -p * np.log2(p), 0.0)
+    return np.asarray(terms.sum(axis=-1))
+
+
+def g_test(table: np.ndarray) -> float:
+    """p-value of the G-test (likelihood ratio) that the class distribution of the two
+    rows of ``table`` (examples passing / failing a test, counts per class) differs."""
+    from scipy.stats import chi2
+
+    table = np.asarray(table, dtype=float)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 1.0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = 2.0 * np.where(table > 0, table * np.log(table / expected), 0.0).sum()
+    return float(chi2.sf(g, table.shape[1] - 1))
+
+
+def best_class_split(passed: np.ndarray, total: np.ndarray | Sequence[float], minimal: int,
+                     heuristic: str = "gainratio", significance: float | None = None) -> int | None:
+    """The candidate test that best splits a node of a classification tree, or None.
+
+    Args:
+        passed: one row per candidate test: how many examples of each class pass it;
+            those that fail follow from ``total``.
+        total: examples of each class at the node.
+        minimal: fewest examples on each side of a split.
+        heuristic: ``"gainratio"`` (Tilde's default, after C4.5): information gain
+            divided by the split's own information, among the tests whose gain is at
+            least the average gain of the eligible tests (C4.5's guard against tests
+            that win only by splitting off a handful of examples); ``"gain"``:
+            information gain.
+        significance: when set (below 1; 1 turns the test off), the chosen test must also
+            pass a G-test at this level divided by the number of eligible tests
+            (Bonferroni, as :func:`best_split`).
+
+    Returns:
+        The index of the chosen test, provided both sides keep ``minimal`` examples and
+        it gains information; the first such test on ties.
+    """
+    passed = np.asarray(passed, dtype=float)
+    total = np.asarray(total, dtype=float)
+    n = total.sum()
+    if len(passed) == 0 or n == 0:
+        return None
+    failed = total - passed
+    n1, n0 = passed.sum(axis=1), failed.sum(axis=1)
+    gain = entropy(total) - (n1 / n) * entropy(passed) - (n0 / n) * entropy(failed)
+    eligible = (n1 >= minimal) & (n0 >= minimal) & (gain > 1e-12)
+    if not eligible.any():
+        return None
+    if heuristic == "gain":
+        score = gain.copy()
+    else:
+        score = gain / np.maximum(entropy(np.stack([n1, n0], axis=1)), 1e-12)
+        eligible = eligible & (gain >= gain[eligible].mean() - 1e-12)
+    score[~eligible] = -np.inf
+    best = int(np.argmax(score))
+    if significance is not None and significance < 1:
+        count = int(((n1 >= minimal) & (n0 >= minimal) & (gain > 1e-12)).sum())
+        if g_test(np.stack([passed[best], failed[best]])) >= significance / count:
             return None
     return best
 
@@ -176,6 +254,99 @@ def _mark_singletons(segments: list[tuple[Lit, ...]]) -> list[tuple[Lit, ...]]:
     return [tuple(Lit(lit.pred, tuple(mark(a) for a in lit.args)) for lit in seg) for seg in segments]
 
 
+def _header(kind: str, learner: str, n_examples: int, n_leaves: int, n_nodes: int, ask: str) -> list[str]:
+    return [
+        f"% First-order {kind} tree learned by rrl ({learner}) from {n_examples} examples:",
+        f"% {n_leaves} leaves, {n_nodes} nodes, written as a decision list.",
+        "% Use: consult the background knowledge and this file, assert the facts of one",
+        f"% model (example), then ask  ?- {ask}",
+        f"% The first rule whose body holds gives the {'value' if kind == 'regression' else 'class'}; "
+        "its body is the abstract state.",
+    ]
+
+
+def _rule(head: str, segments: list[tuple[Lit, ...]], result: list[str]) -> list[str]:
+    lines = [f"{head} :-"]
+    lines.extend(f"    {conjunction(segment)}," for segment in _mark_singletons(segments))
+    lines.append("    !,")
+    lines.extend(f"    {line}," for line in result[:-1])
+    lines.append(f"    {result[-1]}.")
+    return lines
+
+
+def describe_counts(labels: Sequence[str], counts: np.ndarray) -> str:
+    """``"active: 38, inactive: 2"``: a class distribution for comments."""
+    return ", ".join(f"{label}: {int(c)}" for label, c in zip(labels, counts, strict=True))
+
+
+def probabilities_text(labels: Sequence[str], probabilities: np.ndarray) -> str:
+    """A Prolog list ``[Class-P, ...]`` (probabilities written exactly)."""
+    return "[" + ", ".join(f"{label}-{format_number(float(p))}"
+                           for label, p in zip(labels, probabilities, strict=True)) + "]"
+
+
+def tree_rules(root: Node, head: str, labels: Sequence[str] | None, default: float | np.ndarray) -> list[str]:
+    """The decision list of one tree: a commented rule per leaf, then the rule for
+    examples the root query does not cover.
+
+    Args:
+        root: the tree.
+        head: the predicate name: ``head(Value)`` for regression, ``head(Class,
+            Probabilities)`` for classification (leaves carry ``distribution``).
+        labels: the classes as Prolog text, in the order of the distributions; None
+            for a regression tree.
+        default: the mean training target, or the class counts of all training
+            examples, used when the root query fails.
+    """
+    lines: list[str] = []
+    for number, (leaf, segments) in enumerate(_segments(root, [root.query.literals] if root.query.literals else []), 1):
+        lines.append("")
+        if labels is None:
+            lines.append(f"% leaf {number}: {leaf.count} training examples, mean target {leaf.value:.6g}")
+            lines.extend(_rule(f"{head}(Value)", segments, [f"Value = {format_number(float(leaf.value))}"]))
+            continue
+        assert leaf.distribution is not None
+        counts = leaf.distribution
+        seen = (f"{leaf.count} training examples: {describe_counts(labels, counts)}" if leaf.count
+                else "no training example: the classes of all of them")
+        lines.append(f"% leaf {number}: {seen}")
+        lines.extend(_rule(f"{head}(Class, Probabilities)", segments,
+                           [f"Class = {labels[int(np.argmax(counts))]}",
+                            f"Probabilities = {probabilities_text(labels, counts / max(counts.sum(), 1))}"]))
+    lines.append("")
+    if labels is None:
+        lines.append("% no rule above applies (the root query fails): the mean of all training targets")
+        lines.append(f"{head}({format_number(float(default))}).")
+    else:
+        counts = np.asarray(default, dtype=float)
+        lines.append("% no rule above applies (the root query fails): the classes of all training examples")
+        lines.append(f"{head}({labels[int(np.argmax(counts))]}, "
+                     f"{probabilities_text(labels, counts / max(counts.sum(), 1))}).")
+    return lines
+
+
+def to_prolog_classes(root: Node, fact_preds: list[str], labels: Sequence[str], default: np.ndarray,
+                      learner: str, n_examples: int) -> str:
+    """A classification tree as a decision list defining ``classify(Class, Probabilities)``
+    (the leaf's majority class and its class frequencies) and ``predict(Class)``.
+
+    Args:
+        root: the tree (leaves carry ``distribution``).
+        fact_preds: ``name/arity`` of the example facts (declared dynamic).
+        labels: the classes as Prolog text, in the order of the distributions.
+        default: class counts used when the root query fails (all training examples).
+        learner: name written in the header.
+        n_examples: training examples, for the header.
+    """
+    lines = _header("classification", learner, n_examples, len(leaves(root)), count_nodes(root),
+                    "predict(Class).  or  ?- classify(Class, Probabilities).")
+    if fact_preds:
+        lines.append(f":- dynamic {', '.join(fact_preds)}.")
+    lines += tree_rules(root, "classify", labels, default)
+    lines += ["", "predict(Class) :-", "    classify(Class, _)."]
+    return "\n".join(lines) + "\n"
+
+
 def to_prolog(root: Node, fact_preds: list[str], default: float, learner: str, n_examples: int) -> str:
     """The tree as a decision list defining ``predict(Value)``.
 
@@ -190,26 +361,8 @@ def to_prolog(root: Node, fact_preds: list[str], default: float, learner: str, n
     Returns:
         Prolog source text.
     """
-    parts = _segments(root, [root.query.literals] if root.query.literals else [])
-    lines = [
-        f"% First-order regression tree learned by rrl ({learner}) from {n_examples} examples:",
-        f"% {len(parts)} leaves, {count_nodes(root)} nodes, written as a decision list.",
-        "% Use: consult the background knowledge and this file, assert the facts of one",
-        "% model (example), then ask  ?- predict(Value).",
-        "% The first rule whose body holds gives the value; its body is the abstract state.",
-    ]
+    lines = _header("regression", learner, n_examples, len(leaves(root)), count_nodes(root), "predict(Value).")
     if fact_preds:
         lines.append(f":- dynamic {', '.join(fact_preds)}.")
-    for number, (leaf, segments) in enumerate(parts, 1):
-        segments = _mark_singletons(segments)
-        lines.append("")
-        lines.append(f"% leaf {number}: {leaf.count} training examples, mean target {leaf.value:.6g}")
-        lines.append("predict(Value) :-")
-        for segment in segments:
-            lines.append(f"    {conjunction(segment)},")
-        lines.append("    !,")
-        lines.append(f"    Value = {format_number(float(leaf.value))}.")
-    lines.append("")
-    lines.append("% no rule above applies (the root query fails): the mean of all training targets")
-    lines.append(f"predict({format_number(float(default))}).")
+    lines += tree_rules(root, "predict", None, default)
     return "\n".join(lines) + "\n"

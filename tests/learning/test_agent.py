@@ -70,7 +70,7 @@ def test_policy_file_in_plain_swipl_gives_the_same_q_values(trained, tmp_path) -
     script = tmp_path / "check.pl"
     lines = [":- initialization(main, main).", "main :-"]
     lines.append("    forall(member(F, [" + ",".join(hood.state_of(node)) + "]), assertz(F)),")
-    lines.append("    forall(member(A, [" + ",".join("[" + ",".join(node.foci[c.focus.task] + c.facts) + "]"
+    lines.append("    forall(member(A, [" + ",".join("[" + ",".join(node.focus_facts[c.focus.task] + c.facts) + "]"
                                                        for c in candidates) + "]),")
     lines.append("           ( forall(member(F, A), assertz(F)), q_value(V), format('~15g~n', [V]),")
     lines.append("             forall(member(F, A), retract(F)) )).")

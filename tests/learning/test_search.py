@@ -270,3 +270,17 @@ def test_a_bad_budget_is_one_line(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["consult", "--policy", str(tmp_path), "--scenario",
                                       str(SCENARIOS / "extruders.yaml"), "--event", "rush_order", "--budget-ms", "0"])
     assert result.exit_code == 2 and "--budget-ms" in result.output
+
+
+def test_training_learns_from_states_with_started_orders() -> None:
+    """Breakdowns clock the plan: started orders appear as started/1 facts, which TG keys
+    per example (frozen/2, their first name, is a SWI-Prolog built-in)."""
+    from rrl.domain.generate import generate_scenario
+
+    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+    agent = RepairAgent(plant, events=("breakdown", "material_delay"), family_steps=3, seed=2)
+    seen: list[str] = []
+    original = agent._update
+    agent._update = lambda examples: (seen.extend(f for e in examples for f in e.facts), original(examples))[1]
+    agent.learn(25)
+    assert any(f.startswith("started(") for f in seen)

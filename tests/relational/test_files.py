@@ -162,7 +162,7 @@ def test_a_read_error_that_is_no_syntax_error_keeps_the_line(tmp_path):
 
     path = _write(tmp_path, "f.pl", "a.\nb.\nc.\n")
     answer = run(f"open('{path}', read, S), read(S, _), read(S, _), read(S, _), "
-                 "rrl_runtime:error_line(error(resource_error(memory), _), S, Line, _), close(S)")
+                 "rrl_safe:rrl_error_line(error(resource_error(memory), _), S, Line, _), close(S)")
     assert answer["Line"] == 3
 
 

@@ -116,3 +116,71 @@ def test_numeric_histograms_stay_bounded_and_keep_their_quantiles():
     approx = [c.value for c in constants.thresholds("num", "size/1/0")]
     assert np.allclose(approx, exact, atol=25)  # within 2.5 % of the range
     world.close()
+
+
+def _constants_of(facts: list[str], settings_text: str, **kwargs) -> Constants:  # type: ignore[no-untyped-def]
+    settings = read_settings_text(settings_text)
+    world = World()
+    ids = world.load([Example(f"e{i}", [fact], 0.0) for i, fact in enumerate(facts)])
+    constants = Constants(discrete=settings.discrete, **kwargs)
+    constants.update(world, settings)
+    world.unload(ids)
+    world.close()
+    return constants
+
+
+def test_integer_codes_with_few_values_get_every_value():
+    """Atom-type codes (36 distinct integers in raw Mutagenesis) are categories: every
+    code is a constant, not 20 quantiles of them."""
+    codes = [1, 3, 8, 10, 14, 16, 19, 21, 22, 25, 26, 27, 28, 29, 31, 32, 34, 35, 36, 38, 40, 41, 42, 45, 49,
+             50, 51, 52, 72, 92, 93, 94, 95, 194, 195, 230]
+    text = "type(atm(atom, atomtype)).\nroot(true).\nrmode(atm(-A, #)).\n"
+    constants = _constants_of([f"atm(a{i}, {c})" for i, c in enumerate(codes * 3)], text)
+    assert [c.value for c in constants.values("atomtype")] == codes
+    assert constants.is_discrete("atomtype") and "atomtype" in constants.numeric
+    # many distinct integers (a quantity, not codes): quantiles
+    many = _constants_of([f"atm(a{i}, {i})" for i in range(200)], text)
+    assert len(many.values("atomtype")) == 20 and not many.is_discrete("atomtype")
+    # the same codes written as floats are a continuous quantity: quantiles
+    floats = _constants_of([f"atm(a{i}, {c}.5)" for i, c in enumerate(codes * 3)], text)
+    assert len(floats.values("atomtype")) == 20
+
+
+def test_declared_discrete_types_get_every_value_and_numeric_types_thresholds():
+    text = ("type(atm(atom, charge)).\ndiscrete(charge).\nroot(true).\nrmode(atm(-A, #)).\n"
+            "rmode((atm(-A, -C), C >= #)).\ndiscretization(bounds(4)).\n")
+    facts = [f"atm(a{i}, {i / 100:.2f})" for i in range(60)]
+    constants = _constants_of(facts, text)
+    assert len(constants.values("charge")) == 60
+    assert len(_constants_of(facts, text.replace("discrete(charge).\n", "")).values("charge")) == 20
+    # in a comparison a numeric type gets quantile thresholds; bounds(4) asks for 4
+    settings = read_settings_text(text)
+    assert settings.n_thresholds == 4
+    constants = _constants_of(facts, text, n_thresholds=settings.n_thresholds)
+    thresholds = [c.value for c in constants.thresholds("charge", "atm/2/1")]
+    assert len(thresholds) == 4 and thresholds == sorted(thresholds)
+
+
+def test_discretization_bounds_reach_the_learner(tmp_path):
+    from rrl.relational import TildeRegressor
+
+    settings = tmp_path / "b.s"
+    settings.write_text("type(size(num)).\nrmode((size(-X), X >= #)).\ndiscretization(bounds(3)).\nmax_depth(1).\n")
+    examples = [Example(f"e{i}", [f"size({i}.5)"], float(i)) for i in range(100)]
+    model = TildeRegressor(settings).fit(examples)
+    assert len(model.constants_.thresholds("num", "size/1/0")) == 3
+    assert len(TildeRegressor(settings, n_thresholds=7).fit(examples).constants_.thresholds("num", "size/1/0")) == 7
+
+
+def test_a_test_is_decided_by_the_query_literals_linked_to_it():
+    from rrl.relational.language import Query, Refinement, test_goal
+    from rrl.relational.terms import Const, Lit, Var
+
+    a, b, c, d = Var("A"), Var("B"), Var("C"), Var("D")
+    query = Query((Lit("atm", (a, Const("n"))), Lit("atm", (b, Const("o"))), Lit("bond", (b, c)),
+                   Lit("lumo", (d,)), Lit("other", (Var("_"),)), Lit("more", (Var("_"),))), (), ())
+    linked = Refinement((Lit("bond", (c, Var("E"))),), (("E", "atom"),), 0)
+    text = ", ".join(lit.render() for lit in test_goal(query, linked))
+    assert text == "atm(B, o), bond(B, C), bond(C, E)"  # B and C link; A, D and "_" do not
+    fresh = Refinement((Lit("atm", (Var("F"), Const("cl"))),), (("F", "atom"),), 0)
+    assert test_goal(query, fresh) == fresh.literals

@@ -49,7 +49,7 @@ def test_tilde_significance_gives_the_two_leaf_tree(files, train, held_out):
 def test_leaf_descriptions_stand_alone(files, train, held_out):
     """Each leaf's description covers exactly the examples the decision list sends to
     it; its conjunction alone also covers examples of earlier leaves."""
-    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=3).fit(train[:600])
+    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=3, significance=1).fit(train[:600])
     leaves = model.leaves()
     assert len(leaves) >= 4
     routed = model.apply(held_out)

@@ -40,7 +40,7 @@ def _walk(model, node, ids):
 
 
 def test_decision_list_equals_walking_the_tree(files, train, held_out):
-    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=5).fit(train[:600])
+    model = TildeRegressor(files["settings"], background=files["bg"], max_depth=5, significance=1).fit(train[:600])
     assert any("Task6" in leaf.conjunction for leaf in model.leaves())  # variables shared across nodes
     examples = held_out[:200]
     ids = model.world_.load(examples)
