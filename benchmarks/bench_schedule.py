@@ -3,20 +3,27 @@ instances (makespan gap to the best known) and on held-out generated plants (tar
 and the rules' speed at 500 orders on 152 machines.
 
 - Standard instances: every ``*/*.yaml`` of the benchmark folder (Brandimarte mk01-mk10,
-  Fisher-Thompson / Lawrence job shops) with ``references.json`` beside it. Each rule in
-  each mode, the old append-only EDD (the baseline), every PPO model given with ``--ppo``
-  (default: the shipped one; the safety wrapper's fallbacks are counted), and CP-SAT
-  (makespan) within ``--time-limit`` seconds on ``--workers`` threads, hinted with the
-  best rule's plan. Gap = makespan / best known - 1; means per family.
+  Fisher-Thompson / Lawrence job shops) with ``references.json`` beside it, and with
+  ``--unseen DIR`` a folder of other ``.fjs`` / ``.jsp`` files with a ``references.json``
+  (``{"name": {"best_known": ...}}``; e.g. Hurink or Dauzere-Peres/Paulli instances, read
+  from where they lie, never copied into the project). Each rule in each mode, the old
+  append-only EDD (the baseline), every PPO model given with ``--ppo`` for the makespan
+  objective (default: the shipped makespan model; the safety wrapper's fallbacks are
+  counted), and CP-SAT (makespan) within ``--time-limit`` seconds on ``--workers``
+  threads, hinted with the best rule's plan. Gap = makespan / best known - 1; means per
+  family.
 - Held-out generated plants (tardiness): ``--instances`` plants of the PPO curriculum's
   distribution at 10, 40 and 152 machines (seeds training never draws); mean total
-  tardiness per rule, PPO, and CP-SAT (tardiness) at ``--generated-cpsat`` sizes.
+  tardiness per rule and mode, PPO (the tardiness model), and CP-SAT (tardiness) at
+  ``--generated-cpsat`` sizes; PPO against the best rule (of every rule and mode).
 - Speed: median seconds to build (and time) one 500-order / 152-machine schedule per rule
-  in the default mode, against the old append-only EDD (a heap of ready orders on the
-  append builder) measured in the same run, and the whole ``rrl schedule`` process.
+  in the default mode and with the PPO tardiness model (in process, model loaded), against
+  the old append-only EDD (a heap of ready orders on the append builder) measured in the
+  same run, and the whole ``rrl schedule`` process with a rule and with PPO.
 
-Run: python benchmarks/bench_schedule.py [--folder ../shared/benchmarks] [--time-limit 10]
-     [--workers 2] [--instances 5] [--ppo NAME=MODEL.zip ...] [--json out.json]
+Run: python benchmarks/bench_schedule.py [--folder ../shared/benchmarks] [--unseen DIR] [--time-limit 10]
+     [--workers 2] [--instances 5] [--ppo NAME=MODEL.zip ...] [--ppo-tardiness NAME=MODEL.zip ...]
+     [--json out.json]
 Prints the Markdown tables of docs/benchmarks.md.
 """
 
@@ -74,21 +81,51 @@ def makespan(plan: Plan) -> float:
     return max(plan.times.end.values(), default=0.0)
 
 
-def ppo_runner(name: str, path: Path | None) -> Any:
-    """A function problem -> (plan, source) for a PPO model, or None when PPO cannot run."""
-    try:
-        from rrl.generative.policy import load_model
-        from rrl.generative.safety import ppo_schedule
-    except ImportError as error:  # the ppo extra is missing
-        print(f"# {name}: PPO not available ({error})", file=sys.stderr)
-        return None
-    model = load_model(path) if path is not None else None
+def ppo_runner(name: str, path: Path | None, objective: str) -> Any:
+    """A function problem -> (plan, source) for a PPO model (None: the shipped model of
+    ``objective``)."""
+    from rrl.generative.models import models_dir
+    from rrl.generative.policy import load_model
+    from rrl.generative.safety import ppo_schedule
+
+    model = load_model(path if path is not None else models_dir() / f"{objective}.zip")
 
     def run(problem: Problem) -> tuple[Plan, str]:
-        result = ppo_schedule(problem, model)
+        result = ppo_schedule(problem, model, objective=objective)
         return result.plan, result.source
 
     return run
+
+
+def ppo_runners(specs: list[str] | None, objective: str) -> dict[str, Any]:
+    """``NAME=MODEL`` specs (default: ``ppo=shipped``; ``none``: no PPO) as runners."""
+    runners: dict[str, Any] = {}
+    for spec in specs if specs is not None else ["ppo=shipped"]:
+        if spec == "none":
+            continue
+        name, _, model = spec.partition("=")
+        runners[name] = ppo_runner(name, None if model in ("", "shipped") else Path(model), objective)
+    return runners
+
+
+def families(folder: Path, unseen: Path | None) -> list[tuple[str, Path]]:
+    """(family name, folder) of every instance family to measure."""
+    found = [(p.name, p) for p in sorted(folder.iterdir()) if (p / "references.json").is_file()]
+    if unseen is not None:
+        found.append((f"unseen:{unseen.name}", unseen))
+    return found
+
+
+def instances(family_dir: Path) -> list[tuple[str, Problem]]:
+    """The family's instances: its rrl scenarios (``*.yaml``), else its raw files read by
+    the project's importer."""
+    from rrl.domain.formats import read_instance
+
+    paths = sorted(family_dir.glob("*.yaml"))
+    if paths:
+        return [(p.stem, load_scenario(p).problem) for p in paths]
+    raw = sorted([*family_dir.glob("*.fjs"), *family_dir.glob("*.jsp")])
+    return [(p.stem, read_instance(p).problem) for p in raw]
 
 
 def standard(folder: Path, args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, Any]:
@@ -96,15 +133,13 @@ def standard(folder: Path, args: argparse.Namespace, ppo: dict[str, Any]) -> dic
     from rrl.learning.cpsat import cpsat_schedule
 
     rows: dict[str, dict[str, Any]] = {}
-    for family_dir in sorted(p for p in folder.iterdir() if (p / "references.json").is_file()):
+    for family, family_dir in families(folder, args.unseen):
         references = json.loads((family_dir / "references.json").read_text())
-        for path in sorted(family_dir.glob("*.yaml")):
-            name = path.stem
+        for name, problem in instances(family_dir):
             if name not in references:
                 continue
-            problem = load_scenario(path).problem
             best = float(references[name]["best_known"])
-            row: dict[str, Any] = {"family": family_dir.name, "best_known": best, "makespan": {}, "notes": {}}
+            row: dict[str, Any] = {"family": family, "best_known": best, "makespan": {}, "notes": {}}
             for mode in MODES:
                 for rule in RULES:
                     plan = checked(problem, dispatch(problem, rule, mode=mode), f"{name} {rule} {mode}")
@@ -115,7 +150,7 @@ def standard(folder: Path, args: argparse.Namespace, ppo: dict[str, Any]) -> dic
                 checked(problem, plan.schedule, f"{name} {label}")
                 row["makespan"][label] = makespan(plan)
                 row["notes"][label] = source
-            if args.time_limit > 0:
+            if args.time_limit > 0 and (args.unseen_cpsat or not family.startswith("unseen:")):
                 result = cpsat_schedule(problem, objective="makespan", time_limit=args.time_limit,
                                         workers=args.workers, seed=args.seed)
                 checked(problem, result.plan.schedule, f"{name} cpsat")
@@ -163,8 +198,9 @@ def generated(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[int, dict[s
     return out
 
 
-def speed(args: argparse.Namespace) -> dict[str, Any]:
-    """Median seconds per rule at 500 orders / 152 machines, and the whole CLI process."""
+def speed(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, Any]:
+    """Median seconds per rule and PPO model at 500 orders / 152 machines, and the whole
+    CLI process (with ``mdd`` and with the shipped PPO tardiness model)."""
     scenario = generate_scenario(machines=152, types=42, orders=500, family_steps=5, breaks=True, seed=0)
     problem = scenario.problem
     problem.durations, problem.dependents  # noqa: B018 - tables cached, as in a CLI run
@@ -181,11 +217,17 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     for rule in RULES:
         result["rules_s"][rule] = median(lambda rule=rule: Plan.build(problem, dispatch(problem, rule)))
     result["edd_active_s"] = median(lambda: Plan.build(problem, dispatch(problem, "edd", mode="active")))
+    for name, run in ppo.items():
+        result.setdefault("ppo_s", {})[name] = median(lambda run=run: run(problem))
+        result.setdefault("ppo_source", {})[name] = run(problem)[1]
     path = Path(args.scratch) / "bench_schedule_500.yaml"
     scenario.save(path)
     command = [str(Path(sys.executable).with_name("rrl")), "schedule", "--scenario", str(path), "--rule", "mdd",
                "--json"]
     result["cli_s"] = median(lambda: subprocess.run(command, check=True, capture_output=True))
+    if ppo:
+        ppo_command = command[:4] + ["--rule", "ppo", "--objective", "tardiness", "--json"]
+        result["cli_ppo_s"] = median(lambda: subprocess.run(ppo_command, check=True, capture_output=True))
     # the same process with nothing to do: Python start-up and the CLI's imports
     result["cli_idle_s"] = median(lambda: subprocess.run([command[0], "--version"], check=True, capture_output=True))
     return result
@@ -196,11 +238,11 @@ def pct(x: float) -> str:
 
 
 def report(std: dict[str, Any], gen: dict[int, Any], spd: dict[str, Any], ppo: list[str],
-           args: argparse.Namespace) -> None:
+           ppo_tardiness: list[str], args: argparse.Namespace) -> None:
     if std:
         report_standard(std, ppo, args)
     if gen:
-        report_generated(gen, ppo)
+        report_generated(gen, ppo_tardiness)
     if spd:
         report_speed(spd, args)
 
@@ -212,7 +254,10 @@ def report_standard(std: dict[str, Any], ppo: list[str], args: argparse.Namespac
     print("| method | " + " | ".join(f"{f} ({sum(r['family'] == f for r in std.values())})" for f in families) + " |")
     print("|---|" + "---|" * len(families))
     for m in methods:
-        cells = [pct(statistics.fmean(r["gap"][m] for r in std.values() if r["family"] == f)) for f in families]
+        cells = []
+        for f in families:
+            gaps = [r["gap"][m] for r in std.values() if r["family"] == f and m in r["gap"]]
+            cells.append(pct(statistics.fmean(gaps)) if gaps else "-")
         print(f"| {m} | " + " | ".join(cells) + " |")
     print("\n### Mean makespan gap per mode (rules), per family\n")
     print("| rule | " + " | ".join(f"{f} {mode}" for f in families for mode in MODES) + " |")
@@ -231,8 +276,8 @@ def report_standard(std: dict[str, Any], ppo: list[str], args: argparse.Namespac
     for name, r in std.items():
         cells = [f"{r['makespan'][m]:g}" + ("*" if m in ppo and r["notes"][m] != "ppo" else "") for m in shown]
         if args.time_limit > 0:
-            c = r["cpsat"]
-            cells += [f"{c['value']:g}", f"{c['bound']:g}", c["status"]]
+            c = r.get("cpsat")
+            cells += [f"{c['value']:g}", f"{c['bound']:g}", c["status"]] if c else ["-", "-", "-"]
         print(f"| {name} | {r['best_known']:g} | " + " | ".join(cells) + " |")
     fallbacks = sum(r["notes"][m] != "ppo" for r in std.values() for m in ppo)
     if fallbacks:
@@ -252,6 +297,12 @@ def report_generated(gen: dict[int, Any], ppo: list[str]) -> None:
         cells = [f"{g['mean_total_tardiness'][m]:.1f}" if m in g["mean_total_tardiness"] else "-" for g in gen.values()]
         if any(c != "-" for c in cells):
             print(f"| {m} | " + " | ".join(cells) + " |")
+    best = {size: min(((v, m) for m, v in g["mean_total_tardiness"].items() if "/" in m and m != "edd/old"))
+            for size, g in gen.items()}
+    print("| best rule (of every rule and mode) | " + " | ".join(f"{m}: {v:.1f}" for v, m in best.values()) + " |")
+    for m in ppo:
+        print(f"| {m} / best rule | " + " | ".join(
+            f"{g['mean_total_tardiness'][m] / best[size][0]:.2f}x" for size, g in gen.items()) + " |")
     for m in ["cpsat", *ppo]:
         for size, g in gen.items():
             if m in g["notes"]:
@@ -267,7 +318,12 @@ def report_speed(spd: dict[str, Any], args: argparse.Namespace) -> None:
     for rule, s in spd["rules_s"].items():
         print(f"| {rule} (nondelay) | {s:.4f} |")
     print(f"| edd (active) | {spd['edd_active_s']:.4f} |")
+    for name, s in spd.get("ppo_s", {}).items():
+        print(f"| {name} (PPO tardiness model, in process, model loaded; {spd['ppo_source'][name]}) | {s:.4f} |")
     print(f"| whole `rrl schedule --rule mdd --json` process | {spd['cli_s']:.2f} |")
+    if "cli_ppo_s" in spd:
+        print(f"| whole `rrl schedule --rule ppo --objective tardiness --json` process (shipped model) "
+              f"| {spd['cli_ppo_s']:.2f} |")
     print(f"| `rrl --version` process (start-up and imports only) | {spd['cli_idle_s']:.2f} |")
 
 
@@ -282,8 +338,15 @@ def main() -> None:
     parser.add_argument("--generated-cpsat", type=lambda s: [int(x) for x in s.split(",") if x], default=[10, 40, 152],
                         help="plant sizes on which CP-SAT also runs (tardiness)")
     parser.add_argument("--ppo", action="append", default=None, metavar="NAME=MODEL",
-                        help="a PPO model to include as column NAME (repeatable); default: ppo=the shipped model; "
-                             "'none' for no PPO")
+                        help="a PPO model for the makespan objective (standard instances) as column NAME "
+                             "(repeatable); default: ppo=the shipped makespan model; 'none' for no PPO")
+    parser.add_argument("--ppo-tardiness", action="append", default=None, metavar="NAME=MODEL",
+                        help="a PPO model for total tardiness (generated plants, speed) as column NAME "
+                             "(repeatable); default: ppo=the shipped tardiness model; 'none' for no PPO")
+    parser.add_argument("--unseen", type=Path, default=None,
+                        help="a folder of other .fjs/.jsp instances with references.json, measured as one more "
+                             "family (e.g. Hurink, Dauzere-Peres/Paulli)")
+    parser.add_argument("--unseen-cpsat", action="store_true", help="run CP-SAT on the --unseen family too")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scratch", default="/tmp")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
@@ -293,23 +356,18 @@ def main() -> None:
 
     if not args.folder.is_dir():
         raise SystemExit(f"benchmark folder {args.folder} is absent (pass --folder or set RRL_BENCHMARKS)")
-    specs = args.ppo if args.ppo is not None else ["ppo=shipped"]
-    ppo: dict[str, Any] = {}
-    for spec in specs:
-        if spec == "none":
-            continue
-        name, _, model = spec.partition("=")
-        run = ppo_runner(name, None if model in ("", "shipped") else Path(model))
-        if run is not None:
-            ppo[name] = run
+    if args.unseen is not None and not (args.unseen / "references.json").is_file():
+        raise SystemExit(f"--unseen {args.unseen}: no references.json there")
+    ppo = ppo_runners(args.ppo, "makespan")
+    ppo_tardiness = ppo_runners(args.ppo_tardiness, "tardiness")
     sections = set(args.sections.split(","))
     began = time.perf_counter()
     std = standard(args.folder, args, ppo) if "standard" in sections else {}
-    gen = generated(args, ppo) if "generated" in sections else {}
-    spd = speed(args) if "speed" in sections else {}
+    gen = generated(args, ppo_tardiness) if "generated" in sections else {}
+    spd = speed(args, ppo_tardiness) if "speed" in sections else {}
     print(f"<!-- bench_schedule.py: {time.perf_counter() - began:.0f} s, CP-SAT {args.time_limit:g} s x "
           f"{args.workers} workers, {os.cpu_count()} CPUs -->\n")
-    report(std, gen, spd, list(ppo), args)
+    report(std, gen, spd, list(ppo), list(ppo_tardiness), args)
     if args.json is not None:
         args.json.write_text(json.dumps({"standard": std, "generated": gen, "speed": spd,
                                          "time_limit": args.time_limit, "workers": args.workers}, indent=1))

@@ -39,12 +39,6 @@ policy_option = click.option("--policy", "policy_dir", required=True,
                              help="Policy directory written by `rrl train`.")
 
 
-def register(cli: click.Group) -> None:
-    """Add the repair-policy commands to the ``rrl`` group."""
-    for command in (train, consult, policy, evaluate_command, tune_command):
-        cli.add_command(command)
-
-
 @click.command(short_help="Learn a repair policy by relational Q-learning.")
 @click.option("--goal", type=click.Choice(list(GOALS)), default=None,
               help="tardiness: back to the tardiness before the disruption; stability: few moved orders; "

@@ -11,6 +11,22 @@ import click
 from rrl import __version__
 from rrl.errors import RRLError
 
+#: Sub-commands and where they live, imported only when used: a command's process does
+#: not pay for the others' imports (scikit-learn, Prolog, torch), only ``--help`` loads all.
+COMMANDS = {
+    "schedule": ("rrl.cli.schedule", "schedule"),
+    "scenario": ("rrl.cli.scenario", "scenario"),
+    "train": ("rrl.cli.learning", "train"),
+    "consult": ("rrl.cli.learning", "consult"),
+    "policy": ("rrl.cli.learning", "policy"),
+    "evaluate": ("rrl.cli.learning", "evaluate_command"),
+    "tune": ("rrl.cli.learning", "tune_command"),
+    "tilde": ("rrl.cli.tilde", "tilde"),
+    "ppo": ("rrl.cli.ppo", "ppo"),
+    "db": ("rrl.cli.service", "db"),
+    "serve": ("rrl.cli.service", "serve"),
+}
+
 
 def _fail(message: str) -> None:
     """Print one line ``rrl: error: ...`` on stderr and exit with status 2."""
@@ -19,8 +35,20 @@ def _fail(message: str) -> None:
 
 
 class _Group(click.Group):
-    """A click group that turns user errors into one line on stderr and exit status 2:
-    rrl's own errors, OS errors, and click's usage errors (a bad flag or value)."""
+    """A click group that loads sub-commands on first use and turns user errors into one
+    line on stderr and exit status 2: rrl's own errors, OS errors, and click's usage
+    errors (a bad flag or value)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attribute = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -54,25 +82,10 @@ def cli() -> None:
 
     Build a schedule for a plant (schedule), hit it with a disruption and repair it with a
     learned policy (train, consult, evaluate, policy), learn first-order regression trees
-    on any relational data (tilde), and build initial schedules with PPO (ppo).
+    on any relational data (tilde), build initial schedules with PPO (ppo), keep plans
+    in a database (db) and serve repairs over HTTP with a live page (serve).
     Every command takes --help; commands that print results take --json.
     """
-
-
-def _register() -> None:
-    # Imported here so that ``rrl --help`` stays fast and each family stays in its module.
-    from rrl.cli import learning, ppo, scenario, schedule, service, tilde
-
-    cli.add_command(schedule.schedule)
-    cli.add_command(scenario.scenario)
-    cli.add_command(tilde.tilde)
-    cli.add_command(ppo.ppo)
-    learning.register(cli)
-    cli.add_command(service.db)
-    cli.add_command(service.serve)
-
-
-_register()
 
 
 def main() -> None:

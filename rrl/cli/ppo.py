@@ -24,6 +24,10 @@ def ppo() -> None:
 
 
 @ppo.command()
+@click.option("--objective", type=click.Choice(["tardiness", "makespan"]), default="tardiness", show_default=True,
+              help="What the policy learns to minimise: total tardiness or makespan. Also picks the default "
+                   "training instances (tardiness: generated plants, curriculum 10,40; makespan: generated flexible "
+                   "job shops and job shops, --shops fjsp,jsp).")
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Train on this scenario's plant with random order sets (and its own orders).")
 @click.option("--generate", is_flag=True, help="Train on generated plants (see --machines, --curriculum).")
@@ -32,9 +36,19 @@ def ppo() -> None:
 @click.option("--orders", type=click.IntRange(1, MAX_CASE_ORDERS), default=None,
               help="Orders per generated instance (last stage); default: by plant size.")
 @click.option("--curriculum", default=None,
-              help="Machine counts trained in order, e.g. 2,10,40,152 (implies --generate).")
-@click.option("--timesteps", type=click.IntRange(1, MAX_TIMESTEPS), default=100_000, show_default=True,
-              help="Total decisions to train on, split evenly over the stages.")
+              help="Machine counts trained in order, e.g. 10,40,152 (implies --generate).")
+@click.option("--shops", default=None,
+              help="Train on generated shops of benchmark-like shapes: fjsp (Brandimarte-like flexible job shops), "
+                   "jsp (Fisher-Thompson/Lawrence-like job shops), or both: fjsp,jsp.")
+@click.option("--timesteps", type=click.IntRange(0, MAX_TIMESTEPS), default=100_000, show_default=True,
+              help="PPO decisions to train on after imitation, split evenly over the stages (0: imitation only).")
+@click.option("--teacher", type=click.Choice(["slack", "mdd", "mwkr", "mor", "none"]), default=None,
+              help="Rule cloned into the network before PPO; default: slack (tardiness), mwkr (makespan).")
+@click.option("--imitation-episodes", type=click.IntRange(0, MAX_CASES), default=200, show_default=True,
+              help="Schedules the teacher builds for imitation.")
+@click.option("--max-candidates", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Candidate rows of the training observation (more candidates are cut to the best-ranked); "
+                   "scheduling with the model has no such cap.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Model file to write (.zip); a .json with how it was trained goes beside it.")
 @click.option("--envs", type=click.IntRange(1, MAX_ENVS), default=1, show_default=True,
@@ -42,29 +56,40 @@ def ppo() -> None:
 @click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write TensorBoard logs here.")
 @click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Continue training this model.")
+              help="Continue training this model (no imitation).")
 @seed_option
 @json_option
-def train(scenario_path: Path | None, generate: bool, machines: int | None, orders: int | None,
-          curriculum: str | None, timesteps: int, out: Path, envs: int, tensorboard: Path | None,
-          resume: Path | None, seed: int, as_json: bool) -> None:
-    """Train a MaskablePPO dispatching policy.
+def train(objective: str, scenario_path: Path | None, generate: bool, machines: int | None, orders: int | None,
+          curriculum: str | None, shops: str | None, timesteps: int, teacher: str | None, imitation_episodes: int,
+          max_candidates: int, out: Path, envs: int, tensorboard: Path | None, resume: Path | None, seed: int,
+          as_json: bool) -> None:
+    """Train a candidate-scoring MaskablePPO scheduling policy.
 
-    Either on a scenario's plant (--scenario F) or on generated plants (--generate with
-    --machines M, or --curriculum 2,10,40,152 to train stage by stage on growing plants).
-    Checkpoints and evaluation logs go to OUT.d/.
+    The policy scores every candidate (order, machine) placement of the active schedule
+    builder with shared weights, so one network serves any plant size. Training clones a
+    rule first (--teacher), then runs PPO. Instances: a scenario's plant (--scenario F),
+    generated plants (--generate with --machines M, or --curriculum 10,40,152), or
+    generated shops (--shops fjsp,jsp); the default follows --objective. Checkpoints and
+    evaluation logs go to OUT.d/.
     """
     from rrl.generative.instances import parse_curriculum
+    from rrl.generative.shapes import SHOPS
     from rrl.generative.train import TrainConfig, require_tensorboard, train_ppo
 
-    if scenario_path is not None and (generate or curriculum is not None or machines is not None
-                                      or orders is not None):
-        raise RRLError("give either --scenario or --generate/--curriculum/--machines/--orders, not both")
-    if scenario_path is None and not (generate or curriculum is not None or machines is not None):
-        raise RRLError("nothing to train on: give --scenario F or --generate [--machines M | --curriculum 2,10,40]")
+    plants = generate or curriculum is not None or machines is not None or orders is not None
+    if sum([scenario_path is not None, plants, shops is not None]) > 1:
+        raise RRLError("give one of --scenario, --shops, or --generate/--curriculum/--machines/--orders")
     if curriculum is not None and machines is not None:
         raise RRLError("give either --machines or --curriculum, not both")
-    stages = parse_curriculum(curriculum) if curriculum is not None else [machines if machines is not None else 40]
+    shop_names: tuple[str, ...] = ()
+    if shops is not None:
+        shop_names = tuple(part.strip() for part in shops.split(",") if part.strip())
+        unknown = [name for name in shop_names if name not in SHOPS]
+        if not shop_names or unknown:
+            raise RRLError(f"--shops: expected some of {', '.join(SHOPS)} (comma-separated), got '{shops}'")
+    elif scenario_path is None and not plants and objective == "makespan":
+        shop_names = tuple(SHOPS)
+    stages = parse_curriculum(curriculum) if curriculum is not None else [machines] if machines is not None else [10, 40]
     if resume is not None and not resume.is_file():
         raise RRLError(f"--resume: {resume}: no such file")
     if tensorboard is not None:
@@ -72,19 +97,23 @@ def train(scenario_path: Path | None, generate: bool, machines: int | None, orde
     if scenario_path is not None:
         load_scenario(scenario_path)  # a bad file is a one-line error before any training starts
     config = TrainConfig(
-        out=out, timesteps=timesteps, curriculum=tuple(stages), orders=orders, scenario=scenario_path,
-        envs=envs, seed=seed, tensorboard=tensorboard, resume=resume, progress=progress_enabled(as_json),
-        command=_command_line(click.get_current_context()),
+        out=out, objective=objective, timesteps=timesteps, curriculum=tuple(stages), orders=orders,
+        shops=shop_names, scenario=scenario_path, teacher=teacher, imitation_episodes=imitation_episodes,
+        max_candidates=max_candidates, envs=envs, seed=seed, tensorboard=tensorboard, resume=resume,
+        progress=progress_enabled(as_json), command=_command_line(click.get_current_context()),
     )
     report = train_ppo(config)
     if as_json:
         print_json({"out": str(report.out), "timesteps": report.timesteps, "seconds": report.seconds,
-                    "stages": report.stages})
+                    "imitation": report.imitation, "stages": report.stages})
         return
     click.echo(f"trained {report.timesteps} steps in {report.seconds:.0f} s -> {report.out}")
+    if report.imitation:
+        click.echo(f"  imitation of {report.imitation['teacher']}: {int(report.imitation['decisions'])} decisions, "
+                   f"agreement {report.imitation['agreement']:.1%}")
     for stage in report.stages:
-        click.echo(f"  stage {stage['stage']}: {stage['timesteps']} steps, best eval reward "
-                   f"{stage['best_eval_reward']:.2f}")
+        click.echo(f"  stage {stage['stage']}: {stage['timesteps']} steps, eval reward "
+                   f"{stage['start_eval_reward']:.2f} at the start, best {stage['best_eval_reward']:.2f}")
 
 
 @ppo.command()

@@ -29,14 +29,15 @@ RULE_CHOICES = [*RULES, "ppo", "cpsat"]
                    "first_fit random), ppo, or cpsat (OR-Tools CP-SAT on the whole problem). Default: the scenario's own schedule when it has one, else "
                    f"the objective's rule ({', '.join(f'{o}: {r}' for o, r in DEFAULT_RULE.items())}).")
 @click.option("--objective", type=click.Choice(OBJECTIVES), default="tardiness", show_default=True,
-              help="What the schedule should be good at: total tardiness or makespan. Picks the default rule.")
+              help="What the schedule should be good at: total tardiness or makespan. Picks the default rule "
+                   "and, with --rule ppo, the shipped model.")
 @click.option("--mode", type=click.Choice(MODES), default="nondelay", show_default=True,
               help="Candidates of the dispatching rules: nondelay (what can start first on each resource), "
                    "active (Giffler-Thompson: what can start before the earliest completion there), or append "
                    "(every ready order, appended at the end: the old list scheduling). nondelay and active use "
                    "idle gaps where an order fits.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PPO model (.zip) for --rule ppo; default: the model shipped for this plant.")
+              help="PPO model (.zip) for --rule ppo; default: the model shipped for --objective.")
 @click.option("--time-limit", type=POSITIVE, default=10.0, show_default=True,
               help="Seconds CP-SAT may search (--rule cpsat).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
@@ -70,7 +71,7 @@ def schedule(scenario_path: Path, rule: str | None, objective: str, mode: str, m
     elif rule == "ppo":
         from rrl.generative.safety import ppo_schedule  # optional extra: torch, sb3
 
-        result = ppo_schedule(problem, model, keep=scenario.schedule)
+        result = ppo_schedule(problem, model, keep=scenario.schedule, objective=objective)
         plan, source = result.plan, result.source
         if result.fallback:  # never silent: the plan printed is a rule's, say so on stderr
             click.echo(f"rrl: warning: PPO schedule rejected ({result.reason}); using {source}", err=True)

@@ -1,10 +1,10 @@
-"""Append-only list scheduling: the builder of the shipped PPO environment.
+"""Append-only list scheduling, the builder of earlier releases (kept as a baseline).
 
 :class:`ScheduleBuilder` places each order at the *end* of a resource's sequence, never
 in an idle gap, and tracks which orders are ready (every ``after`` order placed). The
-PPO dispatching environment (:mod:`rrl.generative.state`) and its shipped models are
-built on it, so it stays as it was; the dispatching rules now use the active builder
-(:mod:`rrl.dispatching.active`), whose ``mode="append"`` reproduces this behaviour.
+dispatching rules and the PPO environment now use the active builder
+(:mod:`rrl.dispatching.active`), whose ``mode="append"`` reproduces this behaviour;
+benchmarks keep this one as the speed baseline.
 Times follow DESIGN section 3, exactly as :func:`rrl.domain.compute_times` gives them.
 
 Frozen orders (started before ``now``) stay where a given schedule has them.
@@ -33,8 +33,8 @@ class _Line:
 
 class ScheduleBuilder:
     """List scheduling by appending: places orders at the end of resources and tracks
-    which orders are ready (every ``after`` order placed). The PPO dispatching
-    environment (:mod:`rrl.generative`) is built on it.
+    which orders are ready (every ``after`` order placed). The baseline of earlier
+    releases (see the module text).
 
     Frozen orders of ``keep`` (``problem.frozen``) are placed first, where ``keep`` has them.
     """

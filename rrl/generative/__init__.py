@@ -1,9 +1,11 @@
-"""PPO generative scheduler: a Gymnasium dispatching environment, MaskablePPO training
-with a curriculum over plant sizes, a safety wrapper that validates every schedule and
-falls back to the best dispatching rule, and KPI evaluation against the rules.
+"""PPO scheduler: a Gymnasium environment on the active schedule builder whose actions are
+candidate (order, machine) placements, a network that scores each candidate with shared
+weights (MaskablePPO, warm-started by imitation of a rule), a safety wrapper that
+validates every schedule and falls back to the best dispatching rule, and KPIs.
 
-The environment needs ``gymnasium``; training and scheduling with a model need the
-``ppo`` extra (torch, stable-baselines3, sb3-contrib). Names are imported on first use.
+The environment needs ``gymnasium``; training needs the ``ppo`` extra (torch,
+stable-baselines3, sb3-contrib). Scheduling with a trained model needs only numpy.
+Names are imported on first use.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ _EXPORTS = {
     "train_ppo": "rrl.generative.train",
     "TrainConfig": "rrl.generative.train",
     "load_model": "rrl.generative.policy",
+    "NumpyPolicy": "rrl.generative.policy",
     "run_policy": "rrl.generative.policy",
     "generate_schedule": "rrl.generative.safety",
     "ppo_schedule": "rrl.generative.safety",

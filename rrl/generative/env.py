@@ -1,16 +1,30 @@
-"""``DispatchEnv``: the Gymnasium environment of PPO dispatching.
+"""``DispatchEnv``: the Gymnasium environment of PPO schedule construction.
 
-One episode builds one schedule. A decision (a step) dispatches one order: the action is
-one of :data:`~rrl.generative.state.SLOTS` candidate slots, :meth:`DispatchEnv.action_masks`
-marks the slots that hold a candidate (a ready order, i.e. eligible somewhere and with
-every ``after`` order placed; release dates only delay the start), and the chosen order
-is appended to its machine of earliest completion. The reward is the negative increase
-of total tardiness plus ``setup_weight`` times the cleanout hours added, scaled by
-``100 / (orders * mean processing time)`` so that an episode's return is about
-``-100 * mean tardiness / mean processing time`` on every plant size.
+One episode builds one schedule on the active builder (:mod:`rrl.generative.candidates`).
+A decision places one candidate (order, resource) slot: the action is the index of a
+candidate row of the observation, and :meth:`DispatchEnv.action_masks` opens exactly
+the rows that hold a candidate. Every candidate can be placed now (a ready order, at a
+position of an eligible resource where it fits), so a masked choice is always feasible,
+and while orders remain at least one row is open.
 
-Decisions with a single distinct candidate are taken by the environment itself (their
-cost is added to the next reward): the agent is only asked when there is a choice.
+The observation is one flat vector (SB3 needs a fixed shape): the global features, then
+``max_candidates`` rows of per-candidate features (padding rows are zero, their
+``valid`` column 0). When a decision has more candidates than rows, the rows keep the
+candidates that rank best on some feature (:meth:`CandidateState._keep`); the network
+scores each row with shared weights, so a model runs on any number of candidates
+(:mod:`rrl.generative.policy` does so without the cap).
+
+The reward is the decrease of a lower bound of the objective (potential-based, so an
+episode's return is the bound at the start minus the final objective, scaled):
+
+- ``tardiness``: the sum over orders of ``max(0, end bound - due)`` (a placed order's end
+  is final, an unplaced one's bound follows its ``after`` orders at least processing);
+  scaled by ``100 / (orders * p)`` with ``p`` the mean processing time;
+- ``makespan``: the latest end bound; scaled by ``10 / bound`` so that a return of ``-x``
+  means a makespan ``x/10`` above the start's bound on every instance size.
+
+Decisions with a single candidate are taken by the environment (``skip_forced``); their
+reward goes into the next step's.
 """
 
 from __future__ import annotations
@@ -26,30 +40,40 @@ from rrl.domain.problem import Problem
 from rrl.domain.scenario import Scenario, load_scenario
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
-from rrl.generative.features import LIMIT, SIZE, observe
+from rrl.generative.candidates import LIMIT, OBJECTIVES, CandidateState, F, G
 from rrl.generative.instances import FixedSource, InstanceSource
-from rrl.generative.state import SLOTS, DispatchState
 
-#: Default weight of cleanout hours against tardiness hours in the reward.
-SETUP_WEIGHT = 0.1
+#: Candidate rows of the observation by default.
+MAX_CANDIDATES = 64
 
 
 class InvalidAction(RRLError):
-    """The agent chose a slot that holds no candidate (a masked action)."""
+    """The agent chose a row that holds no candidate (a masked action)."""
+
+
+def flat_size(max_candidates: int) -> int:
+    """Length of the flat observation with ``max_candidates`` rows."""
+    return G + max_candidates * F
 
 
 class DispatchEnv(gym.Env[np.ndarray, np.int64]):
-    """Dispatch orders one at a time onto a plant's machines.
+    """Build a schedule one (order, resource) placement at a time.
 
     Parameters
     ----------
     source : InstanceSource, Problem, Scenario or path
         Where each episode's problem comes from; a problem, scenario or scenario file
         gives the same problem every episode.
-    setup_weight : float
-        Weight of cleanout hours in the cost (tardiness hours weigh 1).
+    objective : {"tardiness", "makespan"}
+        What the reward measures.
+    scope : {"nondelay", "active"}
+        Candidates per resource (see :mod:`rrl.generative.candidates`).
+    route : {"all", "ect"}
+        Offer each order on every eligible resource, or only at its earliest completion.
+    max_candidates : int
+        Candidate rows of the observation (the action space's size).
     skip_forced : bool
-        Take decisions with a single distinct candidate without asking the agent.
+        Take decisions with a single candidate without asking the agent.
     keep : Schedule, optional
         With a fixed problem: the current schedule, whose frozen orders stay in place.
 
@@ -60,15 +84,14 @@ class DispatchEnv(gym.Env[np.ndarray, np.int64]):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(
-        self,
-        source: InstanceSource | Problem | Scenario | str | Path,
-        *,
-        setup_weight: float = SETUP_WEIGHT,
-        skip_forced: bool = True,
-        keep: Schedule | None = None,
-    ) -> None:
+    def __init__(self, source: InstanceSource | Problem | Scenario | str | Path, *, objective: str = "tardiness",
+                 scope: str = "active", route: str = "all", max_candidates: int = MAX_CANDIDATES,
+                 skip_forced: bool = True, keep: Schedule | None = None) -> None:
         super().__init__()
+        if objective not in OBJECTIVES:
+            raise RRLError(f"unknown objective '{objective}' (expected one of {', '.join(OBJECTIVES)})")
+        if max_candidates < 1:
+            raise RRLError(f"max_candidates must be >= 1, got {max_candidates}")
         if isinstance(source, str | Path):
             source = load_scenario(source)
         if isinstance(source, Scenario):
@@ -78,12 +101,17 @@ class DispatchEnv(gym.Env[np.ndarray, np.int64]):
             source = FixedSource((source,))
         self.source: InstanceSource = source
         self.keep = keep
-        self.setup_weight = setup_weight
+        self.objective = objective
+        self.scope = scope
+        self.route = route
+        self.max_candidates = max_candidates
         self.skip_forced = skip_forced
-        self.observation_space = spaces.Box(-LIMIT, LIMIT, shape=(SIZE,), dtype=np.float32)
-        self.action_space = spaces.Discrete(SLOTS)
-        self.state: DispatchState | None = None
+        self.observation_space = spaces.Box(-LIMIT, LIMIT, shape=(flat_size(max_candidates),), dtype=np.float32)
+        self.action_space = spaces.Discrete(max_candidates)
+        self.state: CandidateState | None = None
         self._scale = 1.0
+        self._potential = 0.0
+        self._carry = 0.0
 
     # -- Gymnasium API ------------------------------------------------------------------
 
@@ -95,34 +123,44 @@ class DispatchEnv(gym.Env[np.ndarray, np.int64]):
         if problem is None:
             problem = self.source.sample(self.np_random)
             keep = self.keep
-        self.state = DispatchState(problem, keep)
-        self._scale = 100.0 / (max(1, self.state.n) * self.state.p_bar)
-        return observe(self.state), self._info()
+        state = CandidateState(problem, keep, scope=self.scope, route=self.route)
+        self.state = state
+        self._potential = state.potential(self.objective)
+        if self.objective == "makespan":
+            machines = max(1, len(state.resources))
+            self._scale = 10.0 / max(self._potential, float(state.min_p.sum()) / machines, state.p)
+        else:
+            self._scale = 100.0 / (max(1, state.todo) * state.p)
+        cost = self._skip() if self.skip_forced else 0.0
+        self._carry = cost  # forced placements before the first decision count in the first reward
+        return self._observe(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         state = self._require_state()
-        if state.done:  # an instance with nothing to dispatch ends at the first step
-            return observe(state), 0.0, True, False, self._info()
-        cand = state.candidates()
-        slot = int(action)
-        if not 0 <= slot < len(cand.orders):
-            raise InvalidAction(f"action {slot} is masked: only slots 0..{len(cand.orders) - 1} hold candidates")
-        cost = self._place(cand.orders[slot])
+        if state.done:  # an instance with nothing to decide ends at the first step
+            reward, self._carry = self._carry, 0.0
+            return self._observe(), float(reward), True, False, self._info()
+        obs = state.observe(self.max_candidates)
+        index = int(action)
+        if not 0 <= index < len(obs.slots):
+            raise InvalidAction(f"action {index} is masked: only rows 0..{len(obs.slots) - 1} hold candidates")
+        state.place(obs.slots[index])
+        reward = self._carry + self._gain()
+        self._carry = 0.0
         if self.skip_forced:
-            while not state.done and state.candidates().distinct == 1:
-                cost += self._place(state.candidates().orders[0])
-        reward = -cost * self._scale
-        return observe(state), float(reward), state.done, False, self._info()
+            reward += self._skip()
+        return self._observe(), float(reward), state.done, False, self._info()
 
     def action_masks(self) -> np.ndarray:
-        """Slots that hold a candidate. After the last decision only slot 0 is left open
-        (a no-op), so that a mask is never empty."""
+        """Rows that hold a candidate. After the last decision only row 0 is open (a
+        no-op), so that a mask is never empty."""
         state = self._require_state()
+        mask = np.zeros(self.max_candidates, dtype=bool)
         if state.done:
-            mask = np.zeros(SLOTS, dtype=bool)
             mask[0] = True
             return mask
-        return state.candidates().mask()
+        mask[: len(state.observe(self.max_candidates).slots)] = True
+        return mask
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -130,16 +168,42 @@ class DispatchEnv(gym.Env[np.ndarray, np.int64]):
         """The schedule built so far."""
         return self._require_state().schedule()
 
-    def _place(self, order: int) -> float:
-        tardiness, setup = self._require_state().place(order)
-        return tardiness + self.setup_weight * setup
+    def _gain(self) -> float:
+        """Scaled decrease of the objective's bound since the last call."""
+        state = self._require_state()
+        value = state.potential(self.objective)
+        gain = (self._potential - value) * self._scale
+        self._potential = value
+        return gain
 
-    def _require_state(self) -> DispatchState:
+    def _skip(self) -> float:
+        state = self._require_state()
+        reward = 0.0
+        while not state.done:
+            obs = state.observe(self.max_candidates)
+            if len(obs.slots) != 1:
+                break
+            state.place(obs.slots[0])
+            reward += self._gain()
+        return reward
+
+    def _observe(self) -> np.ndarray:
+        state = self._require_state()
+        flat = np.zeros(flat_size(self.max_candidates), dtype=np.float32)
+        if state.done:
+            return flat
+        obs = state.observe(self.max_candidates)
+        flat[:G] = obs.global_
+        flat[G:G + obs.rows.size] = obs.rows.ravel()
+        return flat
+
+    def _require_state(self) -> CandidateState:
         if self.state is None:
             raise RRLError("call reset() before step()")
         return self.state
 
     def _info(self) -> dict[str, Any]:
         state = self._require_state()
-        return {"placed": state.placed_count, "orders": state.n, "total_tardiness": state.total_tardiness,
-                "total_setup": state.total_setup}
+        ends = state.builder.end
+        return {"placed": state.placed_count, "orders": state.todo, "total_tardiness": state.placed_tardiness,
+                "makespan": max(ends.values(), default=0.0), "total_setup": state.total_setup}

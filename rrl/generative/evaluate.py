@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,10 @@ from rrl.domain.problem import Problem
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
 
-#: Methods of the KPI table: Random, FirstFit, EDD (important first), ATCS, PPO.
-METHODS = ("random", "first_fit", "edd", "atcs", "ppo")
-LABELS = {"random": "Random", "first_fit": "FirstFit", "edd": "EDD", "atcs": "ATCS", "ppo": "PPO"}
+#: Methods of the KPI table: Random, FirstFit, EDD (important first), MDD, Slack, ATCS, PPO.
+METHODS = ("random", "first_fit", "edd", "mdd", "slack", "atcs", "ppo")
+LABELS = {"random": "Random", "first_fit": "FirstFit", "edd": "EDD", "mdd": "MDD", "slack": "Slack", "atcs": "ATCS",
+          "ppo": "PPO"}
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def evaluate(problems: Sequence[Problem], model: Any = None, *, methods: Sequenc
 
         if model is None:
             model = default_model(problems[0].plant)
-        policy = model if hasattr(model, "predict") else load_model(model)
+        policy = load_model(model) if isinstance(model, str | Path) else model
     rows = []
     for method in methods:
         values: dict[str, list[float]] = {}

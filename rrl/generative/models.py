@@ -1,8 +1,9 @@
 """The PPO models shipped with rrl and which one serves a given plant.
 
 Shipped models live in ``models/`` (in a wheel: ``rrl/_data/models``). Each ``<name>.zip``
-has a ``<name>.json`` beside it with the training command, the curriculum and, for a
-model trained on one plant, that plant's signature.
+has a ``<name>.json`` beside it with the training command, the objective it was trained
+for, the stages and, for a model trained on one plant, that plant's signature. The
+generic model of an objective is ``<objective>.zip`` (``tardiness.zip``, ``makespan.zip``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from typing import Any
 from rrl._paths import data_dir
 from rrl.domain.plant import Plant
 from rrl.errors import RRLError
-
-#: The model for plants that no plant-specific model matches.
-GENERIC = "generated"
 
 
 def plant_signature(plant: Plant) -> str:
@@ -45,14 +43,16 @@ def metadata(model: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def default_model(plant: Plant) -> Path:
-    """The shipped model trained on this plant, else the generic generated-plant model."""
+def default_model(plant: Plant, objective: str = "tardiness") -> Path:
+    """The shipped model for ``objective`` trained on this plant, else the objective's
+    generic model (``<objective>.zip``)."""
     base = models_dir()
     signature = plant_signature(plant)
     for candidate in sorted(base.glob("*.zip")):
-        if metadata(candidate).get("plant_signature") == signature:
+        meta = metadata(candidate)
+        if meta.get("plant_signature") == signature and meta.get("objective", "tardiness") == objective:
             return candidate
-    generic = base / f"{GENERIC}.zip"
+    generic = base / f"{objective}.zip"
     if not generic.is_file():
-        raise RRLError(f"no shipped PPO model in {base} fits this plant; pass --model")
+        raise RRLError(f"no shipped PPO model for --objective {objective} in {base}; pass --model")
     return generic

@@ -4,7 +4,7 @@ by the best dispatching rule, and the replacement is reported, never silent.
 A PPO schedule is accepted when the policy finished, the schedule passes
 :func:`rrl.domain.validate` (with frozen orders checked against ``keep``), and the end
 times the environment computed agree with the schedule world's own timing. Otherwise the
-plan of the best of :data:`FALLBACK_RULES` (lowest total tardiness) is returned with
+plan of the best of the objective's :data:`FALLBACK_RULES` is returned with
 ``source = "fallback:<rule>"`` and the reason.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rrl.dispatching import dispatch
+from rrl.dispatching.active import require_keep
 from rrl.domain.order import Order
 from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant
@@ -26,11 +27,10 @@ from rrl.domain.schedule import Schedule
 from rrl.domain.validator import TOL, validate
 from rrl.errors import RRLError
 from rrl.generative.models import default_model
-from rrl.generative.policy import Policy, load_model, run_policy
-from rrl.generative.state import require_keep
+from rrl.generative.policy import load_model, run_policy
 
-#: Rules tried when a PPO schedule is rejected; the one of least total tardiness wins.
-FALLBACK_RULES = ("edd", "atcs")
+#: Rules tried when a PPO schedule is rejected, per objective; the best on it wins.
+FALLBACK_RULES = {"tardiness": ("mdd", "slack", "edd", "atcs"), "makespan": ("mwkr", "mor", "fifo", "edd")}
 
 
 class PPOFallbackWarning(UserWarning):
@@ -79,8 +79,8 @@ class SafetyCounter:
 COUNTER = SafetyCounter()
 
 
-def ppo_schedule(problem: Problem, model: str | Path | Policy | None = None, *,
-                 keep: Schedule | None = None) -> PPOResult:
+def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
+                 keep: Schedule | None = None, objective: str = "tardiness") -> PPOResult:
     """Build a schedule with a PPO policy, validated, with a rule as the safety net.
 
     Parameters
@@ -88,10 +88,13 @@ def ppo_schedule(problem: Problem, model: str | Path | Policy | None = None, *,
     problem : Problem
         Plant and orders.
     model : path, loaded model or None
-        A model file, a loaded model (anything with SB3's masked ``predict``), or None for
-        the shipped model that fits the plant.
+        A model file, a loaded model (:class:`NumpyPolicy`, or a MaskablePPO model with
+        the candidate-scoring policy), or None for the shipped model of ``objective``
+        that fits the plant.
     keep : Schedule, optional
         The current schedule; its frozen orders (``problem.frozen``) stay in place.
+    objective : {"tardiness", "makespan"}
+        Picks the shipped model (without ``model``) and the fallback rules.
 
     Raises
     ------
@@ -101,7 +104,7 @@ def ppo_schedule(problem: Problem, model: str | Path | Policy | None = None, *,
         gives a valid plan (an invalid plan is never returned).
     """
     require_keep(problem, keep)
-    policy = _resolve(problem, model)
+    policy = _resolve(problem, model, objective)
     COUNTER.requested += 1
     began = time.perf_counter()
     reason: str | None = None
@@ -123,16 +126,18 @@ def ppo_schedule(problem: Problem, model: str | Path | Policy | None = None, *,
         return PPOResult(plan, "ppo", seconds=time.perf_counter() - began)
     COUNTER.fallbacks += 1
     try:
-        rule, plan = best_rule(problem, keep)
+        rule, plan = best_rule(problem, keep, FALLBACK_RULES.get(objective, FALLBACK_RULES["tardiness"]),
+                               objective=objective)
     except RRLError as error:
         raise RRLError(f"PPO schedule rejected ({reason}) and {error}") from None
     return PPOResult(plan, f"fallback:{rule}", reason, tuple(found[:10]), time.perf_counter() - began)
 
 
 def best_rule(problem: Problem, keep: Schedule | None = None,
-              rules: Iterable[str] = FALLBACK_RULES) -> tuple[str, Plan]:
-    """The rule (and its plan) of least total tardiness among ``rules`` whose plan passes
-    the validator (frozen orders checked against ``keep``); ties: first rule.
+              rules: Iterable[str] = FALLBACK_RULES["tardiness"], *, objective: str = "tardiness") -> tuple[str, Plan]:
+    """The rule (and its plan) best on ``objective`` (total tardiness or makespan) among
+    ``rules`` whose plan passes the validator (frozen orders checked against ``keep``);
+    ties: first rule.
 
     Raises
     ------
@@ -153,15 +158,20 @@ def best_rule(problem: Problem, keep: Schedule | None = None,
         if found:
             rejected.append(f"{rule}: {len(found)} violations ({found[0]})")
             continue
-        if best is None or plan.total_tardiness < best[1].total_tardiness - 1e-9:
+        if best is None or _measure(plan, objective) < _measure(best[1], objective) - 1e-9:
             best = (rule, plan)
     if best is None:
         raise RRLError("no fallback rule gives a valid plan" + (f": {'; '.join(rejected)}" if rejected else ""))
     return best
 
 
+def _measure(plan: Plan, objective: str) -> float:
+    return plan.metrics.makespan if objective == "makespan" else plan.total_tardiness
+
+
 def generate_schedule(plant_or_problem: Plant | Problem, orders: Iterable[Order] | None = None,
-                      model: str | Path | Policy | None = None, *, keep: Schedule | None = None) -> Plan:
+                      model: str | Path | Any = None, *, keep: Schedule | None = None,
+                      objective: str = "tardiness") -> Plan:
     """A validated PPO plan for ``orders`` on ``plant`` (or for a whole ``problem``).
 
     When the PPO schedule is rejected, the fallback rule's plan is returned and a
@@ -173,16 +183,16 @@ def generate_schedule(plant_or_problem: Plant | Problem, orders: Iterable[Order]
         if orders is None:
             raise RRLError("generate_schedule: orders are required with a plant")
         problem = Problem(plant=plant_or_problem, orders={o.id: o for o in orders})
-    result = ppo_schedule(problem, model, keep=keep)
+    result = ppo_schedule(problem, model, keep=keep, objective=objective)
     if result.fallback:
         warnings.warn(f"PPO schedule rejected ({result.reason}); using {result.source}",
                       PPOFallbackWarning, stacklevel=2)
     return result.plan
 
 
-def _resolve(problem: Problem, model: str | Path | Policy | None) -> Any:
+def _resolve(problem: Problem, model: str | Path | Any, objective: str) -> Any:
     if model is None:
-        model = default_model(problem.plant)
+        model = default_model(problem.plant, objective)
     if isinstance(model, str | Path):
         return _cached_model(Path(model))
     return model
@@ -200,7 +210,7 @@ def _cached_model(path: Path) -> Any:
         return load_model(path)  # raises the one-line error for a missing file
     key = (str(path.resolve()), info.st_mtime_ns, info.st_size)
     if key not in _LOADED:
-        _LOADED.clear()  # keep one model: they are ~1 MB each but torch modules are not free
+        _LOADED.clear()  # keep one model per process: callers use one at a time
         _LOADED[key] = load_model(path)
     return _LOADED[key]
 

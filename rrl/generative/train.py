@@ -1,14 +1,23 @@
-"""Training MaskablePPO dispatching policies, stage by stage over a curriculum of plants.
+"""Training candidate-scoring MaskablePPO policies, stage by stage.
 
-Every stage trains the same network on its own instance source (the observation has a
-fixed size, so a policy learnt on 2 machines is the starting point on 10, and so on).
-The total budget is split evenly over the stages. Each stage has checkpoints and an
-evaluation callback on fixed validation instances (seeds from ``VALIDATION_SEED``, apart
-from the training and the held-out test seeds), taken in turn by a seeded evaluation
-env so that the same seed gives the same model. Each stage starts from the previous
-stage's best evaluated model, and the model written at the end is the final stage's best
-evaluated model (or the last one when evaluation never ran). The model and its ``.json``
-are written through temporary files, so an interrupted run never leaves half a file.
+Training has two phases:
+
+1. imitation (:mod:`rrl.generative.imitation`): a rule's choices over the candidate rows
+   are cloned into the network (policy and value), so that PPO starts from a policy that
+   schedules as well as that rule;
+2. PPO, stage by stage over a curriculum of instance sources: every stage trains the same
+   network (its weights do not depend on the instance size), with checkpoints and an
+   evaluation callback on fixed validation instances (seeds from ``VALIDATION_SEED``,
+   apart from the training and the held-out test seeds), taken in turn by a seeded
+   evaluation env so that the same seed gives the same model. The model that enters a
+   stage is evaluated first and is a candidate too; each stage starts from the previous
+   stage's best evaluated model, and the model written at the end is the final stage's
+   best evaluated model.
+
+The model file is MaskablePPO's ``.zip`` plus the numpy twin of the network
+(:data:`rrl.generative.policy.MEMBER`), which is all that scheduling reads. The model and
+its ``.json`` are written through temporary files, so an interrupted run never leaves
+half a file.
 """
 
 from __future__ import annotations
@@ -28,12 +37,11 @@ from rrl import __version__
 from rrl.domain.problem import Problem
 from rrl.domain.scenario import load_scenario
 from rrl.errors import RRLError
-from rrl.generative.env import SETUP_WEIGHT, DispatchEnv
-from rrl.generative.features import SIZE
+from rrl.generative.candidates import OBJECTIVES, F, G
+from rrl.generative.env import DispatchEnv
 from rrl.generative.instances import (
     CyclingSource,
     FixedSource,
-    GeneratedSource,
     InstanceSource,
     MixedSource,
     PlantSource,
@@ -41,10 +49,17 @@ from rrl.generative.instances import (
     stage_source,
 )
 from rrl.generative.models import plant_signature
-from rrl.generative.state import SLOTS
+from rrl.generative.shapes import SHOPS
 
 #: First seed of the validation instances that the evaluation callback uses.
 VALIDATION_SEED = 3_000_000_000
+
+
+#: Environment settings and teacher per objective (see docs/ppo.md for how they were chosen).
+DEFAULTS = {
+    "tardiness": {"scope": "active", "route": "all", "teacher": "slack"},
+    "makespan": {"scope": "nondelay", "route": "all", "teacher": "mwkr"},
+}
 
 
 @dataclass
@@ -52,33 +67,50 @@ class TrainConfig:
     """What to train on and how long.
 
     Give ``scenario`` (a plant from a file, random order sets on it), ``problems`` (a
-    fixed list of problems, validated on themselves) or ``curriculum`` (machine counts of
-    generated plants, trained in that order).
+    fixed list of problems, validated on themselves), ``shops`` (generated flexible job
+    shops / job shops of benchmark-like shapes, see :mod:`rrl.generative.shapes`) or
+    ``curriculum`` (machine counts of generated plants, trained in that order).
+    ``scope``, ``route`` and ``teacher`` default by objective (:data:`DEFAULTS`);
+    ``teacher="none"`` skips imitation.
     """
 
     out: Path
+    objective: str = "tardiness"
     timesteps: int = 100_000
-    curriculum: Sequence[int] = (40,)
+    curriculum: Sequence[int] = (10, 40)
     orders: int | None = None
+    shops: Sequence[str] = ()
     scenario: Path | None = None
     problems: Sequence[Problem] | None = None
+    scope: str | None = None
+    route: str | None = None
+    max_candidates: int = 64
+    hidden: int = 64
+    teacher: str | None = None
+    imitation_episodes: int = 200
+    imitation_epochs: int = 15
     envs: int = 1
     seed: int = 0
     tensorboard: Path | None = None
     resume: Path | None = None
     progress: bool = False
-    eval_episodes: int = 4
-    learning_rate: float = 3e-4
+    eval_episodes: int = 8
+    learning_rate: float = 1e-4
     stage_lr_decay: float = 0.5
     replay: float = 0.25
     n_steps: int = 512
     batch_size: int = 128
-    n_epochs: int = 5
-    gamma: float = 0.99
-    ent_coef: float = 0.01
-    net_arch: Sequence[int] = (128, 128)
-    setup_weight: float = SETUP_WEIGHT
+    n_epochs: int = 4
+    gamma: float = 1.0
+    gae_lambda: float = 0.95
+    clip_range: float = 0.1
+    ent_coef: float = 0.001
     command: str = ""
+
+    def setting(self, name: str) -> str:
+        """``scope``, ``route`` or ``teacher``: as given, else the objective's default."""
+        value = getattr(self, name)
+        return str(value) if value is not None else DEFAULTS[self.objective][name]
 
 
 @dataclass
@@ -98,6 +130,7 @@ class TrainReport:
     timesteps: int
     seconds: float
     stages: list[dict[str, Any]] = field(default_factory=list)
+    imitation: dict[str, Any] = field(default_factory=dict)
 
 
 def build_stages(config: TrainConfig) -> list[Stage]:
@@ -113,8 +146,17 @@ def build_stages(config: TrainConfig) -> list[Stage]:
         plant = PlantSource(scenario.plant, scenario_order_range(count), own=scenario.problem)
         validation = [plant.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
         return [Stage(scenario.name, plant, validation)]
+    if config.shops:
+        unknown = [name for name in config.shops if name not in SHOPS]
+        if unknown:
+            raise RRLError(f"unknown shop family '{unknown[0]}' (expected one of {', '.join(SHOPS)})")
+        shops = [SHOPS[name]() for name in config.shops]
+        per = max(1, config.eval_episodes // len(shops))
+        validation = [shop.problem(VALIDATION_SEED + i) for shop in shops for i in range(per)]
+        mixed = MixedSource(tuple(shops), tuple([1.0] * len(shops)))
+        return [Stage("+".join(config.shops), mixed, validation)]
     stages: list[Stage] = []
-    sources: list[GeneratedSource] = []
+    sources: list[InstanceSource] = []
     own: list[list[Problem]] = []
     last = len(config.curriculum) - 1
     for k, machines in enumerate(config.curriculum):
@@ -138,8 +180,10 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     Writes ``out`` (the model), ``out`` with suffix ``.json`` (how it was trained) and a
     work directory ``<out>.d/`` with checkpoints and evaluation logs.
     """
-    if config.timesteps < 1:
-        raise RRLError(f"--timesteps must be >= 1, got {config.timesteps}")
+    if config.objective not in OBJECTIVES:
+        raise RRLError(f"unknown objective '{config.objective}' (expected one of {', '.join(OBJECTIVES)})")
+    if config.timesteps < 0:
+        raise RRLError(f"--timesteps must be >= 0, got {config.timesteps}")
     if config.envs < 1:
         raise RRLError(f"--envs must be >= 1, got {config.envs}")
     if config.tensorboard is not None:
@@ -151,6 +195,8 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     from stable_baselines3.common.callbacks import CheckpointCallback
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+    from rrl.generative.imitation import clone, collect
+    from rrl.generative.network import CandidatePolicy
     from rrl.generative.policy import load_model
 
     torch.set_num_threads(1)
@@ -160,11 +206,13 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     out = Path(config.out)
     work = out.with_name(out.name + ".d")
     work.mkdir(parents=True, exist_ok=True)
-    per_stage = max(1, config.timesteps // len(stages))
+    per_stage = config.timesteps // len(stages)
     began = time.perf_counter()
+    settings = {"objective": config.objective, "scope": config.setting("scope"), "route": config.setting("route"),
+                "max_candidates": config.max_candidates}
 
     def vec(source: InstanceSource, count: int, seed: int) -> VecEnv:
-        makers: list[Callable[[], Any]] = [_maker(source, config.setup_weight) for _ in range(count)]
+        makers: list[Callable[[], Any]] = [_maker(source, settings) for _ in range(count)]
         env: VecEnv = SubprocVecEnv(makers) if count > 1 else DummyVecEnv(makers)  # type: ignore[arg-type]
         env.seed(seed)
         return env
@@ -190,12 +238,18 @@ def train_ppo(config: TrainConfig) -> TrainReport:
                 model.set_random_seed(config.seed)
             else:
                 model = MaskablePPO(
-                    "MlpPolicy", env, learning_rate=config.learning_rate, n_steps=config.n_steps,
+                    CandidatePolicy, env, learning_rate=config.learning_rate, n_steps=config.n_steps,
                     batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
-                    ent_coef=config.ent_coef, seed=config.seed, device="cpu", verbose=0,
+                    gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
+                    seed=config.seed, device="cpu", verbose=0,
                     tensorboard_log=str(config.tensorboard) if config.tensorboard else None,
-                    policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)}},
+                    policy_kwargs={"max_candidates": config.max_candidates, "hidden": config.hidden,
+                                   "objective": config.objective, "scope": settings["scope"],
+                                   "route": settings["route"]},
                 )
+                teacher = config.setting("teacher")
+                if teacher != "none" and config.imitation_episodes > 0:
+                    report.imitation = _imitate(model, stages, settings, teacher, config, collect, clone)
         elif best_path is not None:
             # the previous stage's best evaluated model (perhaps the one it was given), not
             # its last weights, goes on: a stage never hands on a worse model than its best
@@ -204,7 +258,7 @@ def train_ppo(config: TrainConfig) -> TrainReport:
             model.num_timesteps = timesteps
         else:
             model.set_env(env)
-        # Later stages fine-tune: a smaller step keeps what the smaller plants taught.
+        # Later stages fine-tune: a smaller step keeps what the earlier stages taught.
         rate = config.learning_rate * config.stage_lr_decay ** index
         model.learning_rate = rate
         model.lr_schedule = _constant(rate)
@@ -213,37 +267,63 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         # a best model left by an earlier run in the same OUT.d must not be taken for this one's
         (stage_dir / "best_model.zip").unlink(missing_ok=True)
         # the validation problems in turn, seeded: every evaluation sees each problem once
-        eval_env = DummyVecEnv([_maker(CyclingSource(stage.validation), config.setup_weight)])
+        eval_env = DummyVecEnv([_maker(CyclingSource(stage.validation), settings)])
         eval_env.seed(config.seed + 1000 * index + 500)
         evaluator = MaskableEvalCallback(
             eval_env, n_eval_episodes=len(stage.validation), eval_freq=max(1, per_stage // (4 * config.envs)),
             best_model_save_path=str(stage_dir), log_path=str(stage_dir), deterministic=True, verbose=0,
         )
-        if index > 0 or config.resume is not None:
-            # The incoming model is a candidate too: training on a new stage can make it worse.
-            before, _ = evaluate_policy(model, eval_env, n_eval_episodes=len(stage.validation),
-                                        deterministic=True, use_masking=True)
-            evaluator.best_mean_reward = float(before)  # type: ignore[arg-type]
-            model.save(stage_dir / "best_model.zip")
-        checkpoints = CheckpointCallback(save_freq=max(1, per_stage // (2 * config.envs)),
-                                         save_path=str(stage_dir / "checkpoints"), name_prefix="ppo")
-        model.learn(total_timesteps=per_stage, callback=[evaluator, checkpoints, bar.callback()],
-                    reset_num_timesteps=False, tb_log_name="ppo", progress_bar=False)
+        # The incoming model is a candidate too: PPO can make a cloned or earlier-stage policy worse.
+        before, _ = evaluate_policy(model, eval_env, n_eval_episodes=len(stage.validation),
+                                    deterministic=True, use_masking=True)
+        before = float(before)  # type: ignore[arg-type]
+        evaluator.best_mean_reward = before
+        model.save(stage_dir / "best_model.zip")
+        if per_stage > 0:
+            checkpoints = CheckpointCallback(save_freq=max(1, per_stage // (2 * config.envs)),
+                                             save_path=str(stage_dir / "checkpoints"), name_prefix="ppo")
+            model.learn(total_timesteps=per_stage, callback=[evaluator, checkpoints, bar.callback()],
+                        reset_num_timesteps=False, tb_log_name="ppo", progress_bar=False)
         env.close()
         eval_env.close()
         trained += per_stage
-        candidate = stage_dir / "best_model.zip"
-        best_path = candidate if candidate.is_file() else None
-        report.stages.append({"stage": stage.name, "timesteps": per_stage,
+        best_path = stage_dir / "best_model.zip"
+        report.stages.append({"stage": stage.name, "timesteps": per_stage, "start_eval_reward": before,
                               "best_eval_reward": float(evaluator.best_mean_reward)})
     bar.close()
     report.timesteps = max(int(model.num_timesteps), trained)
     report.seconds = time.perf_counter() - began
-    if best_path is None:
-        best_path = work / "last_model.zip"
-        model.save(best_path)
-    install_model(best_path, out, _metadata(config, report))
+    assert best_path is not None
+    final = work / "final_model.zip"
+    export(load(best_path, DummyVecEnv([_maker(stages[-1].source, settings)])), final)
+    install_model(final, out, _metadata(config, report, settings))
     return report
+
+
+def _imitate(model: Any, stages: list[Stage], settings: dict[str, Any], teacher: str, config: TrainConfig,
+             collect: Callable[..., Any], clone: Callable[..., Any]) -> dict[str, Any]:
+    """Clone the teacher into ``model`` on episodes drawn from every stage's source."""
+    per = max(1, config.imitation_episodes // len(stages))
+    parts = [collect(_maker(stage.source, settings, monitor=False), teacher, per, config.gamma, config.seed + 77 * k)
+             for k, stage in enumerate(stages)]
+    import numpy as np
+
+    data = tuple(np.concatenate([part[i] for part in parts]) for i in range(4))
+    result: dict[str, Any] = clone(model, data, epochs=config.imitation_epochs, seed=config.seed)
+    result.update(teacher=teacher, episodes=per * len(stages))
+    return result
+
+
+def export(model: Any, path: Path) -> None:
+    """Save a MaskablePPO model with its numpy twin (:data:`rrl.generative.policy.MEMBER`)."""
+    import zipfile
+
+    from rrl.generative.network import numpy_weights
+    from rrl.generative.policy import MEMBER, npz_bytes
+
+    model.save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(MEMBER, npz_bytes(numpy_weights(model.policy)))
 
 
 def require_tensorboard() -> None:
@@ -299,29 +379,35 @@ def _constant(value: float) -> Any:
         return get_schedule_fn(value)
 
 
-def _maker(source: InstanceSource, setup_weight: float) -> Callable[[], Any]:
+def _maker(source: InstanceSource, settings: dict[str, Any], monitor: bool = True) -> Callable[[], Any]:
     # Monitor records episode returns and lengths for the logs and the evaluation callback.
-    from stable_baselines3.common.monitor import Monitor
-
     def make() -> Any:
-        return Monitor(DispatchEnv(source, setup_weight=setup_weight))
+        env = DispatchEnv(source, **settings)
+        if not monitor:
+            return env
+        from stable_baselines3.common.monitor import Monitor
+
+        return Monitor(env)
 
     return make
 
 
-def _metadata(config: TrainConfig, report: TrainReport) -> dict[str, Any]:
+def _metadata(config: TrainConfig, report: TrainReport, settings: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "rrl_version": __version__,
         "command": config.command,
-        "observation": SIZE,
-        "slots": SLOTS,
+        "objective": config.objective,
+        "scope": settings["scope"],
+        "route": settings["route"],
+        "features": {"candidate": F, "global": G},
         "timesteps": report.timesteps,
         "seconds": round(report.seconds, 1),
+        "imitation": report.imitation,
         "stages": report.stages,
         "config": {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                    for k, v in asdict(config).items() if k not in ("out", "command", "progress", "problems")},
     }
-    if config.scenario is not None or config.problems is not None:
+    if config.scenario is not None or config.problems is not None or config.shops:
         for key in ("curriculum", "orders"):  # not used by these sources
             meta["config"].pop(key, None)
     if config.scenario is not None:

@@ -17,6 +17,7 @@ from click.testing import CliRunner  # noqa: E402
 from rrl.cli.main import cli  # noqa: E402
 from rrl.dispatching import dispatch  # noqa: E402
 from rrl.domain import Plan, validate  # noqa: E402
+from rrl.generative.candidates import CANDIDATE_FEATURES, GLOBAL_FEATURES, CandidateState  # noqa: E402
 from rrl.generative.env import DispatchEnv  # noqa: E402
 from rrl.generative.instances import held_out, stage_source  # noqa: E402
 from rrl.generative.policy import load_model, run_policy  # noqa: E402
@@ -27,13 +28,20 @@ ROOT = Path(__file__).resolve().parents[2]
 EXTRUDERS = ROOT / "scenarios" / "extruders.yaml"
 
 
+def _config(out: Path, problems, **kwargs) -> TrainConfig:
+    """A tiny training run: a few teacher episodes, a few hundred PPO steps."""
+    options = {"timesteps": 512, "n_steps": 128, "batch_size": 64, "imitation_episodes": 4, "imitation_epochs": 3,
+               "max_candidates": 32, "eval_episodes": 2, "seed": 0}
+    options.update(kwargs)
+    return TrainConfig(out=out, problems=problems, **options)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
-    """A policy trained for a few thousand steps on four 10-machine instances."""
+    """A policy cloned from the slack rule and trained briefly on four 10-machine instances."""
     problems = held_out(stage_source(10), 4)
     out = tmp_path_factory.mktemp("ppo") / "model.zip"
-    train_ppo(TrainConfig(out=out, timesteps=4096, problems=problems, n_steps=256, batch_size=64,
-                          learning_rate=1e-3, seed=0))
+    train_ppo(_config(out, problems, imitation_episodes=8, imitation_epochs=5))
     return out, problems
 
 
@@ -41,11 +49,10 @@ def _random_tardiness(problem, seed: int) -> float:
     env = DispatchEnv(problem)
     env.reset()
     rng = np.random.default_rng(seed)
-    done = False
+    done = env.state.done
     while not done:
         _, _, done, _, _ = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
-    assert env.state is not None
-    return env.state.total_tardiness
+    return Plan.build(problem, env.schedule()).total_tardiness
 
 
 def test_short_training_beats_the_random_policy(trained) -> None:
@@ -55,7 +62,35 @@ def test_short_training_beats_the_random_policy(trained) -> None:
     uniform = statistics.mean(_random_tardiness(p, s) for p in problems for s in range(5))
     assert learnt < uniform
     meta = json.loads(path.with_suffix(".json").read_text())
-    assert meta["timesteps"] >= 4096 and meta["slots"] == 12
+    assert meta["objective"] == "tardiness" and meta["scope"] == "active" and meta["imitation"]["teacher"] == "slack"
+    assert meta["features"] == {"candidate": len(CANDIDATE_FEATURES), "global": len(GLOBAL_FEATURES)}
+
+
+def test_numpy_inference_is_the_trained_network(trained) -> None:
+    """The numpy twin gives the torch policy's logits, and scores a row the same however
+    many other rows there are (padding is ignored; the network is size-invariant)."""
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    path, problems = trained
+    sb3 = MaskablePPO.load(path, device="cpu")
+    twin = load_model(path)
+    env = DispatchEnv(problems[0], max_candidates=32)
+    obs, _ = env.reset()
+    for _ in range(5):
+        mask = env.action_masks()
+        with torch.no_grad():
+            logits = sb3.policy.mlp_extractor.forward_actor(torch.as_tensor(obs[None]))[0].numpy()
+        state = env.state
+        rows = state.observe(32)
+        assert np.allclose(twin.scores(rows), logits[: len(rows.slots)], atol=1e-4)
+        obs, _, done, _, _ = env.step(int(np.flatnonzero(mask)[0]))
+        if done:
+            break
+    # the same decision, uncut: the numpy policy scores every candidate, with no cap
+    state = CandidateState(held_out(stage_source(40), 1)[0], scope="active")
+    full = state.observe()
+    assert len(full.slots) > 32 and twin.scores(full).shape == (len(full.slots),)
 
 
 def test_policy_is_deterministic(trained) -> None:
@@ -72,29 +107,38 @@ def test_ppo_schedule_is_validated(trained) -> None:
 
 
 class _Masked:
-    """A 'model' whose output is forced invalid: it always picks the last slot, masked or not."""
+    """A 'policy' whose choice is never a candidate."""
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False, action_masks=None):
-        return np.array(len(action_masks) - 1), None
+    scope, route = "active", "all"
+
+    def choose(self, obs, rng=None):
+        return len(obs.slots)
 
 
 class _Broken:
-    """A 'model' whose inference fails."""
+    """A 'policy' whose inference fails."""
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False, action_masks=None):
+    scope, route = "active", "all"
+
+    def choose(self, obs, rng=None):
         raise RuntimeError("network exploded")
 
 
 @pytest.mark.parametrize("model", [_Masked(), _Broken()])
-def test_safety_wrapper_falls_back_and_reports_it(model) -> None:
+@pytest.mark.parametrize("objective", ["tardiness", "makespan"])
+def test_safety_wrapper_falls_back_and_reports_it(model, objective) -> None:
+    from rrl.generative.safety import FALLBACK_RULES
+
     problem = held_out(stage_source(10), 1)[0]
     before = COUNTER.fallbacks
-    result = ppo_schedule(problem, model)
-    assert result.fallback and result.source in ("fallback:edd", "fallback:atcs")
+    result = ppo_schedule(problem, model, objective=objective)
+    rules = FALLBACK_RULES[objective]
+    assert result.fallback and result.source.removeprefix("fallback:") in rules
     assert result.reason
     assert COUNTER.fallbacks == before + 1
-    best = min(Plan.build(problem, dispatch(problem, r)).total_tardiness for r in ("edd", "atcs"))
-    assert result.plan.total_tardiness == pytest.approx(best)
+    plans = [Plan.build(problem, dispatch(problem, r)) for r in rules]
+    measure = (lambda p: p.metrics.makespan) if objective == "makespan" else (lambda p: p.total_tardiness)
+    assert measure(result.plan) == pytest.approx(min(measure(p) for p in plans))
     assert validate(problem, result.plan.schedule, result.plan.times) == []
     with pytest.warns(PPOFallbackWarning):
         generate_schedule(problem, model=model)
@@ -115,8 +159,13 @@ def test_corrupted_model_file_is_one_line_error(tmp_path: Path, trained) -> None
     bad.write_bytes(path.read_bytes()[:2000])  # a truncated zip
     garbage = tmp_path / "garbage.zip"
     garbage.write_text("not a model")
+    foreign = tmp_path / "foreign.zip"  # a zip, but no network of this version in it
+    import zipfile
+
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("data", "{}")
     runner = CliRunner()
-    for model in (bad, garbage, tmp_path / "missing.zip"):
+    for model in (bad, garbage, foreign, tmp_path / "missing.zip"):
         result = runner.invoke(cli, ["schedule", "--scenario", str(EXTRUDERS), "--rule", "ppo",
                                      "--model", str(model)])
         assert result.exit_code == 2
@@ -127,9 +176,9 @@ def test_corrupted_model_file_is_one_line_error(tmp_path: Path, trained) -> None
 @pytest.mark.parametrize("args, message", [
     (["--curriculum", "2,ten"], "--curriculum"),
     (["--curriculum", "0,10"], "--curriculum"),
-    ([], "nothing to train on"),
-    (["--scenario", str(EXTRUDERS), "--curriculum", "2,10"], "not both"),
-    (["--generate", "--timesteps", "0"], "--timesteps"),
+    (["--scenario", str(EXTRUDERS), "--curriculum", "2,10"], "give one of"),
+    (["--shops", "fjsp", "--machines", "4"], "give one of"),
+    (["--shops", "fjsp,brandimarte"], "--shops"),
     (["--generate", "--resume", "nowhere.zip"], "--resume"),
 ])
 def test_train_bad_input_is_one_line(tmp_path: Path, args, message) -> None:
@@ -139,6 +188,17 @@ def test_train_bad_input_is_one_line(tmp_path: Path, args, message) -> None:
     assert len(lines) == 1 and message in lines[0], result.output
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--generate", "--timesteps", "-1"], "--timesteps"),
+    (["--objective", "cost"], "--objective"),
+    (["--teacher", "oracle"], "--teacher"),
+])
+def test_train_bad_option_values_are_refused(tmp_path: Path, args, message) -> None:
+    result = CliRunner().invoke(cli, ["ppo", "train", "--out", str(tmp_path / "m.zip"), *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not list(tmp_path.iterdir())
+
+
 def test_evaluate_prints_kpi_table(trained) -> None:
     path, _ = trained
     result = CliRunner().invoke(cli, ["ppo", "evaluate", "--model", str(path), "--instances", "2",
@@ -146,24 +206,31 @@ def test_evaluate_prints_kpi_table(trained) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     methods = {row["method"]: row for row in data["methods"]}
-    assert set(methods) == {"random", "first_fit", "edd", "atcs", "ppo"}
+    assert set(methods) == {"random", "first_fit", "edd", "mdd", "slack", "atcs", "ppo"}
     assert all(row["break_work_h"] == 0 for row in methods.values())
     stressed = CliRunner().invoke(cli, ["ppo", "evaluate", "--model", str(path), "--instances", "1",
                                         "--machines", "10", "--stress", "machine_breakdown"])
     assert stressed.exit_code == 0 and "PPO" in stressed.output
 
 
-def test_shipped_extruder_model_works_out_of_the_box() -> None:
-    if not (ROOT / "models" / "extruders.zip").is_file():
-        pytest.skip("the extruder model is not trained yet")
-    result = CliRunner().invoke(cli, ["schedule", "--scenario", str(EXTRUDERS), "--rule", "ppo", "--json"])
+@pytest.mark.parametrize("objective", ["tardiness", "makespan"])
+def test_shipped_models_work_out_of_the_box(objective) -> None:
+    if not (ROOT / "models" / f"{objective}.zip").is_file():
+        pytest.skip(f"the {objective} model is not trained yet")
+    meta = json.loads((ROOT / "models" / f"{objective}.json").read_text())
+    assert meta["objective"] == objective and meta["command"].startswith("rrl ppo train")
+    result = CliRunner().invoke(cli, ["schedule", "--scenario", str(EXTRUDERS), "--rule", "ppo",
+                                      "--objective", objective, "--json"])
     assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
     data = json.loads(result.output)
     assert len(data["schedule"]) == 15
 
 
 def _weights(path: Path) -> dict:
-    return {k: v.clone() for k, v in load_model(path).policy.state_dict().items()}
+    from sb3_contrib import MaskablePPO
+
+    return {k: v.clone() for k, v in MaskablePPO.load(path, device="cpu").policy.state_dict().items()}
 
 
 def _same_weights(a: dict, b: dict) -> bool:
@@ -172,14 +239,12 @@ def _same_weights(a: dict, b: dict) -> bool:
 
 def test_same_seed_same_training(tmp_path: Path) -> None:
     # long enough for the evaluation callback to choose a best model several times, on
-    # validation instances that must be the same ones in both runs (of mixed sizes, so
-    # that evaluating on other draws would change which model is best)
+    # validation instances that must be the same ones in both runs
     problems = held_out(stage_source(10), 3) + held_out(stage_source(3), 3)
     weights = []
     for name in ("a", "b"):
         out = tmp_path / name / "model.zip"
-        train_ppo(TrainConfig(out=out, timesteps=4096, problems=problems, n_steps=256, batch_size=64,
-                              learning_rate=1e-3, seed=3))
+        train_ppo(_config(out, problems, timesteps=1024, learning_rate=1e-3, seed=3))
         weights.append(_weights(out))
     assert _same_weights(weights[0], weights[1])
 
@@ -190,27 +255,30 @@ def test_next_stage_starts_from_the_best_model(tmp_path: Path, monkeypatch: pyte
     incoming = []
     original = evaluation.evaluate_policy
 
-    def spy(model, *args, **kwargs):  # the evaluation of the model a stage is given
-        incoming.append({k: v.clone() for k, v in model.policy.state_dict().items()})
+    def spy(model, *args, **kwargs):  # the evaluation of the model a stage is given (not the callback's)
+        import inspect
+
+        if inspect.stack()[1].function == "train_ppo":
+            incoming.append({k: v.clone() for k, v in model.policy.state_dict().items()})
         return original(model, *args, **kwargs)
 
     monkeypatch.setattr(evaluation, "evaluate_policy", spy)
     out = tmp_path / "cur.zip"
-    train_ppo(TrainConfig(out=out, timesteps=2048, curriculum=(2, 4), n_steps=256, batch_size=64, seed=1))
-    assert len(incoming) == 1
-    assert _same_weights(incoming[0], _weights(tmp_path / "cur.zip.d" / "stage1-2m" / "best_model.zip"))
+    train_ppo(TrainConfig(out=out, timesteps=1024, curriculum=(2, 4), n_steps=128, batch_size=64, seed=1,
+                          imitation_episodes=4, imitation_epochs=2, eval_episodes=2, max_candidates=16))
+    assert len(incoming) == 2  # each stage evaluates the model it is given
+    assert _same_weights(incoming[1], _weights(tmp_path / "cur.zip.d" / "stage1-2m" / "best_model.zip"))
 
 
 def test_resume_is_seeded(tmp_path: Path) -> None:
     # one problem: the environments draw nothing at random, only the network's seed counts
     problems = held_out(stage_source(4), 1)
     base = tmp_path / "base.zip"
-    train_ppo(TrainConfig(out=base, timesteps=256, problems=problems, n_steps=128, batch_size=64, seed=0))
+    train_ppo(_config(base, problems, timesteps=256))
     weights = []
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         out = tmp_path / f"{name}.zip"
-        train_ppo(TrainConfig(out=out, timesteps=512, problems=problems, n_steps=128, batch_size=64, seed=seed,
-                              resume=base))
+        train_ppo(_config(out, problems, timesteps=512, seed=seed, resume=base, learning_rate=1e-3))
         weights.append(_weights(out))
     assert _same_weights(weights[0], weights[1])
     assert not _same_weights(weights[0], weights[2])
@@ -242,19 +310,25 @@ def test_model_and_json_are_replaced_whole(tmp_path: Path, monkeypatch: pytest.M
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.zip", "new.zip"]
 
 
-def test_curriculum_from_the_command_line(tmp_path: Path) -> None:
-    out = tmp_path / "cur.zip"
-    result = CliRunner().invoke(cli, ["ppo", "train", "--curriculum", "2,4", "--timesteps", "1024", "--out", str(out),
-                                      "--seed", "0", "--json"])
+@pytest.mark.parametrize("objective, args, stages", [
+    ("tardiness", ["--curriculum", "2,4"], ["2m", "4m"]),
+    ("makespan", [], ["fjsp+jsp"]),
+])
+def test_training_from_the_command_line(tmp_path: Path, objective, args, stages) -> None:
+    out = tmp_path / "m.zip"
+    command = ["ppo", "train", "--objective", objective, *args, "--timesteps", "256", "--imitation-episodes", "2",
+               "--max-candidates", "16", "--out", str(out), "--seed", "0", "--json"]
+    result = CliRunner().invoke(cli, command)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert [s["stage"] for s in data["stages"]] == ["2m", "4m"]
+    assert [s["stage"] for s in data["stages"]] == stages
     meta = json.loads(out.with_suffix(".json").read_text())
     # options typed with their default value (--seed 0) are recorded too
-    assert meta["command"] == f"rrl ppo train --curriculum 2,4 --timesteps 1024 --out {out} --seed 0 --json"
-    assert meta["config"]["curriculum"] == [2, 4]
-    assert (tmp_path / "cur.zip.d" / "stage2-4m" / "best_model.zip").is_file()
-    assert ppo_schedule(held_out(stage_source(4), 1)[0], out).source == "ppo"
+    assert meta["command"] == "rrl " + " ".join(command)
+    assert meta["objective"] == objective
+    assert (tmp_path / "m.zip.d" / f"stage{len(stages)}-{stages[-1]}" / "best_model.zip").is_file()
+    problem = held_out(stage_source(4), 1)[0]
+    assert ppo_schedule(problem, out, objective=objective).source == "ppo"
 
 
 def _disrupted():
@@ -332,7 +406,7 @@ def test_tensorboard_missing_is_one_line_and_leaves_nothing(tmp_path: Path, monk
 def test_evaluate_without_a_model_uses_the_shipped_one() -> None:
     from rrl.generative.evaluate import evaluate
 
-    if not (ROOT / "models" / "generated.zip").is_file():
-        pytest.skip("the generated-plant model is not trained yet")
+    if not (ROOT / "models" / "tardiness.zip").is_file():
+        pytest.skip("the tardiness model is not trained yet")
     rows = evaluate(held_out(stage_source(4), 1), methods=("edd", "ppo"))
     assert [r.method for r in rows] == ["edd", "ppo"] and rows[1].fallbacks == 0
