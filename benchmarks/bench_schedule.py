@@ -157,7 +157,8 @@ def standard(folder: Path, args: argparse.Namespace, ppo: dict[str, Any]) -> dic
                 row["makespan"]["cpsat"] = result.value
                 row["cpsat"] = result.to_dict()
             row["gap"] = {m: v / best - 1.0 for m, v in row["makespan"].items()}
-            rows[name] = row
+            # an unseen family may reuse a standard name (Hurink's la01..): keep both
+            rows[name if name not in rows else f"{family.removeprefix('unseen:')}/{name}"] = row
             print(f"# {name}: best {best:g}, " + ", ".join(
                 f"{m} {row['makespan'][m]:g}" for m in ("mwkr/nondelay", "edd/old", *ppo, "cpsat")
                 if m in row["makespan"]), file=sys.stderr, flush=True)
