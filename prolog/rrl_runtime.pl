@@ -186,10 +186,6 @@ closure_call(M, _, A, C) :- yall_body(A, B, _, _), !, body_call(M, B, C).
 closure_call(_, _, _:_, _) :- !, fail.
 closure_call(M, N, A, C) :- callable(A), extend(A, N, G, _), body_call(M, G, C).
 
-strip_carets(A, A) :- var(A), !.
-strip_carets(_^A, B) :- !, strip_carets(A, B).
-strip_carets(A, A).
-
 %   closure_extra(+Spec, +Arg, -N): a meta argument that is a closure called with N
 %   more arguments (a DCG body counts as a closure of 2 when it is one non-terminal).
 closure_extra(N, _, N) :- integer(N), N > 0.
@@ -481,7 +477,8 @@ rrl_eval_classes(M, IdsText, GoalsText, K, Text) :-
 class_counts(M, Ids, K, I, Text) :-
     length(Zeros, K), maplist(=(0), Zeros),
     Counts =.. [c|Zeros],
-    catch(class_loop(Ids, M, I, Counts), E, throw(rrl_goal_error(I, E))),
+    catch(class_loop(Ids, M, I, Counts), E,
+          ( rrl_limit_ball(E) -> throw(E) ; throw(rrl_goal_error(I, E)) )),
     Counts =.. [_|Cs],
     atomic_list_concat(Cs, ' ', Text).
 
@@ -609,22 +606,24 @@ rrl_predict(M, IdsText, Text) :-
                         with_output_to(string(Text), json_write(current_output, Vs, [width(0)])) ),
                       N),
           E,
-          predict_error(M, Keyed, Ids, E, Text)).
+          rule_error(M, Keyed, Ids, predict/1, E, Text)).
 
-%   The error of a failed prediction, at the file and line of the first predict/1 rule
-%   that raises it when one is found (rules tried one by one: error path only).
-predict_error(M, Keyed, Ids, E, Text) :-
+%   The error of a failed evaluation of the rules Name/Arity, at the file and line of
+%   the first rule that raises it when one is found (rules tried one by one: error path
+%   only).
+rule_error(M, Keyed, Ids, Name/Arity, E, Text) :-
     E \= rrl_limit(_, _),
     rrl_message(E, Msg),
     member(Id, Ids),
-    (   Keyed == true -> H = predict(Id, _) ; H = predict(_) ),
+    length(Args, Arity),
+    (   Keyed == true -> H =.. [Name, Id|Args] ; H =.. [Name|Args] ),
     clause(M:H, Body, Ref),
     catch(rrl_bounded(M:Body, 1), E1, true),
     nonvar(E1), E1 \= rrl_limit(_, _),
     M:'$rrl_line'(Ref, File, Line), !,
-    format(string(Text), '!at\t~w\t~w\tpredict/1 raised an error: ~w', [File, Line, Msg]).
-predict_error(_, _, _, E, Text) :-
-    error_text('predict/1', E, Text).
+    format(string(Text), '!at\t~w\t~w\t~w raised an error: ~w', [File, Line, Name/Arity, Msg]).
+rule_error(_, _, _, PI, E, Text) :-
+    error_text(PI, E, Text).
 
 predict_one(M, Keyed, Id, V) :-
     (   Keyed == true -> G = M:predict(Id, V0) ; G = M:predict(V0) ),
@@ -639,26 +638,34 @@ answer_json(V, J) :-
     copy_term(V, V1), numbervars(V1, 0, _),
     format(string(J), '~W', [V1, [quoted(true), numbervars(true)]]).
 
-%!  rrl_classify(+World, +IdsText, -Text) is det.
+%!  rrl_classify(+World, +IdsText, -Json) is det.
 %   Calls the classify(Class, Probabilities) of a classification tree file for each
-%   example: one line per example, "Class\tC1\tP1\tC2\tP2..." (classes written with ~q,
-%   which escapes tabs and newlines), "!none" where it fails.  "!noclassify" when no
-%   file loaded into World defines classify/2.
+%   example: Json is a list with, per example, [Class, [[C1, P1], [C2, P2], ...]]
+%   (classes as rrl_predict/3 writes answers) or null where classify/2 fails.
+%   "!noclassify" when no file loaded into World defines classify/2; "!error...",
+%   "!at..." or "!limit..." as for rrl_predict/3.
 rrl_classify(M, _, "!noclassify") :-
     \+ M:'$rrl_bkpred'(classify/2, _), !.
 rrl_classify(M, IdsText, Text) :-
     ids(IdsText, Ids),
     length(Ids, N),
     M:'$rrl_bkpred'(classify/2, Keyed),
-    guarded(( maplist(classify_one(M, Keyed), Ids, Ls),
-              atomic_list_concat(Ls, '\n', A),
-              atom_string(A, Text) ),
-            N, 'classify/2', Text).
+    catch(rrl_bounded(( maplist(classify_one(M, Keyed), Ids, Vs),
+                        with_output_to(string(Text), json_write(current_output, Vs, [width(0)])) ),
+                      N),
+          E,
+          rule_error(M, Keyed, Ids, classify/2, E, Text)).
 
-classify_one(M, Keyed, Id, L) :-
+classify_one(M, Keyed, Id, V) :-
     (   Keyed == true -> G = M:classify(Id, C, Ps) ; G = M:classify(C, Ps) ),
-    (   call(G), is_list(Ps)
-    ->  findall(X, ( member(K-P, Ps), format(atom(X), '~q\t~q', [K, P]) ), Xs),
-        format(atom(C1), '~q', [C]),
-        atomic_list_concat([C1|Xs], '\t', L)
-    ;   L = '!none' ).
+    (   call(G)
+    ->  must_be(list, Ps),
+        maplist(class_probability, Ps, Pairs),
+        answer_json(C, J),
+        V = [J, Pairs]
+    ;   V = @(null) ).
+
+class_probability(X, [J, P]) :-
+    (   nonvar(X), X = K-P, number(P)
+    ->  answer_json(K, J)
+    ;   type_error('Class-Probability', X) ).

@@ -29,7 +29,8 @@
             rrl_limit_ball/1,         % @Exception
             rrl_set_limits/3,         % +InferencesPerUnit, +Seconds, +SecondsPerUnit
             rrl_error_line/4,         % +Error, +Stream, -Line, -Message
-            rrl_message/2             % +Error, -Message
+            rrl_message/2,            % +Error, -Message
+            strip_carets/2            % +Goal, -Inner: Goal without its V^ prefixes
           ]).
 :- use_module(library(sandbox)).
 :- use_module(library(time)).

@@ -225,6 +225,22 @@ def test_looping_tilde_files_end_within_the_limit(tmp_path) -> None:
     assert time.perf_counter() - started < 60
 
 
+def test_looping_or_raising_classification_files_are_one_line_errors(tmp_path) -> None:
+    kb, settings, bg, tree = (tmp_path / n for n in ("c.kb", "c.s", "bg.pl", "tree.pl"))
+    kb.write_text(KB.replace("target(1.0)", "target(low)").replace("target(2.0)", "target(high)"))
+    settings.write_text(SETTINGS + "tilde_mode(classify).\ntype(loop(t)).\nrmode(loop(+T)).\n")
+    bg.write_text("loop(_) :- repeat, fail.\n")
+    one_line_error(rrl("tilde", "fit", "--kb", kb, "--settings", settings, "--bg", bg, "--out", tmp_path / "t.pl"),
+                   f"{bg}: ", "ran out of")
+    base = "predict(low).\n"
+    for rules, needles in (("classify(C, P) :- repeat, fail.\n", ("ran out of",)),
+                           ("classify(C, P) :- X is foo + 1.\n",
+                            (f"{tree}:2: ", "classify/2 raised an error")),
+                           ("classify(low, [low-abc]).\n", (f"{tree}: ", "Class-Probability"))):
+        tree.write_text(base + rules)
+        one_line_error(rrl("tilde", "predict", "--tree", tree, "--kb", kb), *needles)
+
+
 @pytest.mark.parametrize("command", ["consult", "train"])
 def test_huge_step_counts_are_refused(policy_dir, tmp_path, command) -> None:
     if command == "consult":

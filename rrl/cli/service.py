@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from rrl.bounds import MAX_BUDGET_MS
 from rrl.cli.common import checked, json_option, print_json
 from rrl.cli.schedule import RULE_CHOICES
 from rrl.errors import RRLError
@@ -102,10 +103,10 @@ def db_list(url: str, as_json: bool) -> None:
                    "applicable operator of lowest total tardiness, step by step.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
-@click.option("--latency-ms", type=click.FloatRange(0, 600_000), default=150.0, show_default=True,
+@click.option("--latency-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=150.0, show_default=True,
               help="Answer time aimed at when events queue on one scenario: their repair searches get an "
                    "equal share of it (at least 1 ms each); 0: every repair gets the library's default budget.")
-@click.option("--min-budget-ms", type=click.FloatRange(0, 600_000), default=1.0, show_default=True,
+@click.option("--min-budget-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=1.0, show_default=True,
               help="The least search a queued event gets; 0: an event whose share of --latency-ms is spent "
                    "is stored unrepaired (its plan as the event left it).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")

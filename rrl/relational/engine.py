@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 
 from rrl._paths import data_dir
 from rrl.errors import PrologError, RRLError, SettingsError
-from rrl.relational.terms import COMPARISONS, prolog_string, quote_atom, unquote_atom
+from rrl.relational.terms import COMPARISONS, prolog_string, quote_atom
 
 if TYPE_CHECKING:
     from rrl.relational.settings import Settings
@@ -454,22 +453,5 @@ class World:
         text = run(f"rrl_classify({self.module}, {_ids_text(ids)}, T)")["T"]
         if text == "!noclassify":
             return None
-        out: list[tuple[PrologValue, dict[PrologValue, float]] | None] = []
-        for line in _checked(text, where=self._where(), what="classify/2").split("\n")[:len(ids)]:
-            if line == "!none":
-                out.append(None)
-                continue
-            first, *rest = line.split("\t")
-            pairs = {prolog_value(k): float(v) for k, v in zip(rest[::2], rest[1::2], strict=True)}
-            out.append((prolog_value(first), pairs))
-        return out
-
-
-_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?\Z")
-
-
-def prolog_value(text: str) -> PrologValue:
-    """A number or an atom written by Prolog's ~q as a Python value (an atom's name)."""
-    if _NUMBER.match(text):
-        return int(text) if text.lstrip("-").isdigit() else float(text)
-    return unquote_atom(text)
+        answers: list[Any] = json.loads(_checked(text, where=self._where(), what="classify/2"))
+        return [None if a is None else (a[0], {k: float(p) for k, p in a[1]}) for a in answers]

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rrl.bounds import MAX_BUDGET_MS, MAX_HOURS, MAX_STEPS
+
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
@@ -68,17 +70,17 @@ class EventBody(BaseModel):
     model_config = _STRICT
     event: EventName
     product: str | None = None
-    size: float | None = Field(default=None, gt=0)
-    due: float | None = None
+    size: float | None = Field(default=None, gt=0, le=MAX_HOURS)
+    due: float | None = Field(default=None, ge=-MAX_HOURS, le=MAX_HOURS)
     resource: str | None = None
-    at: float | None = Field(default=None, ge=0)
-    duration: float | None = Field(default=None, gt=0)
+    at: float | None = Field(default=None, ge=0, le=MAX_HOURS)
+    duration: float | None = Field(default=None, gt=0, le=MAX_HOURS)
     order: str | None = None
-    release: float | None = Field(default=None, ge=0)
-    now: float | None = Field(default=None, ge=0)
+    release: float | None = Field(default=None, ge=0, le=MAX_HOURS)
+    now: float | None = Field(default=None, ge=0, le=MAX_HOURS)
     seed: int = 0
-    max_steps: int | None = Field(default=None, ge=1, le=1000)
-    budget_ms: float | None = Field(default=None, ge=1, le=600_000)
+    max_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
+    budget_ms: float | None = Field(default=None, ge=1, le=MAX_BUDGET_MS)
 
     def options(self) -> dict[str, object]:
         """The event options given (None for the ones to draw), as ``rrl consult`` takes them."""

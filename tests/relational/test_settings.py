@@ -112,6 +112,7 @@ def test_tilde_mode_classify_makes_numbers_classes(tmp_path):
     result = CliRunner().invoke(cli, ["tilde", "predict", "--tree", str(tmp_path / "tree.pl"), "--kb", str(kb), "--json"])
     answer = json.loads(result.output)
     assert answer["predictions"]["m3"] == 1 and answer["probabilities"]["m3"] == {"0": 0.0, "1": 1.0}
+    assert type(answer["predictions"]["m3"]) is int  # a class read as an integer stays one
     regression = _settings(tmp_path, "r.s", "type(p(num)).\nrmode(p(#)).\ntilde_mode(regression).\n")
     _cli_fit(tmp_path, "--kb", str(kb), "--settings", str(regression))
     assert "predict(Value) :-" in (tmp_path / "tree.pl").read_text()
