@@ -98,6 +98,8 @@ BAD_EVENTS = [
     ({"event": "explode"}, 422, "event: Input should be"),
     ({"event": "rush_order", "size": "400"}, 422, "size: Input should be a valid number"),
     ({"event": "rush_order", "size": -1.0}, 422, "size: Input should be greater than 0"),
+    ({"event": "rush_order", "size": 1e300}, 422, "size: Input should be less than or equal to 1000000"),
+    ({"event": "breakdown", "duration": 1e12}, 422, "duration: Input should be less than or equal to 1000000"),
     ({"event": "rush_order", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"event": "rush_order", "product": "Z"}, 422, "'Z' is not a product"),
     ({"event": "breakdown", "resource": "ext9"}, 422, "'ext9' is not a resource"),
