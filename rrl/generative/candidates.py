@@ -277,15 +277,16 @@ class CandidateState:
             return np.zeros((0, _RAW)), []
         seq = builder.sequence(r)
         ends = builder.end
-        block = np.empty((len(slots), _RAW))
-        for row, s in enumerate(slots):
-            i = self.index[s.order]
-            best = self._best.get(i)
+        index, cached = self.index, self._best
+        values = []  # one tuple per slot, turned into an array at once (row writes cost more)
+        for s in slots:
+            i = index[s.order]
+            best = cached.get(i)
             if best is None:
                 best = self._best_end(i)
             prev_end = ends[seq[s.position - 1]] if s.position else 0.0
-            block[row, :_R_FIRST] = (s.start, s.end, s.setup, s.end - s.start, best, s.start - s.setup - prev_end,
-                                     i, k)
+            values.append((s.start, s.end, s.setup, s.end - s.start, best, s.start - s.setup - prev_end, i, k, 0.0, 0.0))
+        block = np.array(values)
         block[:, _R_FIRST] = block[:, _R_START].min()
         block[:, _R_COUNT] = len(slots)
         return block, slots
