@@ -595,18 +595,24 @@ rrl_fact_preds(M, Text) :-
 %   reads example facts) for each example: Json is a list with the first answer of
 %   each, as plain swipl would give it (a number, an atom's or string's text, any
 %   other term written as Prolog), null where predict/1 fails.  "!nopredict" when no
-%   file loaded into World defines predict/1; "!error..." or "!limit..." (guarded/4).
+%   file loaded into World defines predict/1; "!error...", "!at..." (the line of a
+%   rule that raises) or "!limit...".
 rrl_predict(M, _, "!nopredict") :-
     \+ M:'$rrl_bkpred'(predict/1, _), !.
 rrl_predict(M, IdsText, Text) :-
     ids(IdsText, Ids),
+    rule_answers(M, Ids, predict/1, predict_one, Text).
+
+%   rule_answers(+World, +Ids, +PI, :Answer, -Json): call(Answer, World, Keyed, Id, V)
+%   for each example, bounded, as one JSON list; an error as rule_error/6 reports it.
+rule_answers(M, Ids, PI, Answer, Text) :-
     length(Ids, N),
-    M:'$rrl_bkpred'(predict/1, Keyed),
-    catch(rrl_bounded(( maplist(predict_one(M, Keyed), Ids, Vs),
+    M:'$rrl_bkpred'(PI, Keyed),
+    catch(rrl_bounded(( maplist(call(Answer, M, Keyed), Ids, Vs),
                         with_output_to(string(Text), json_write(current_output, Vs, [width(0)])) ),
                       N),
           E,
-          rule_error(M, Keyed, Ids, predict/1, E, Text)).
+          rule_error(M, Keyed, Ids, PI, E, Text)).
 
 %   The error of a failed evaluation of the rules Name/Arity, at the file and line of
 %   the first rule that raises it when one is found (rules tried one by one: error path
@@ -648,13 +654,7 @@ rrl_classify(M, _, "!noclassify") :-
     \+ M:'$rrl_bkpred'(classify/2, _), !.
 rrl_classify(M, IdsText, Text) :-
     ids(IdsText, Ids),
-    length(Ids, N),
-    M:'$rrl_bkpred'(classify/2, Keyed),
-    catch(rrl_bounded(( maplist(classify_one(M, Keyed), Ids, Vs),
-                        with_output_to(string(Text), json_write(current_output, Vs, [width(0)])) ),
-                      N),
-          E,
-          rule_error(M, Keyed, Ids, classify/2, E, Text)).
+    rule_answers(M, Ids, classify/2, classify_one, Text).
 
 classify_one(M, Keyed, Id, V) :-
     (   Keyed == true -> G = M:classify(Id, C, Ps) ; G = M:classify(C, Ps) ),
