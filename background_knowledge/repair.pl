@@ -71,6 +71,8 @@ focus_candidate(delayed, T, X) :-              % tardy orders the last step push
     delayed(T), task_tardiness(T, X), X > 0.
 focus_candidate(ahead_of_tardy, T, X) :-       % due later, yet runs right before a tardy order
     tardy(U), task_tardiness(U, X), inversion(T, U).
+focus_candidate(holds_up_tardy, T, X) :-       % runs earlier on its resource than a tardy order
+    tardy(U), task_tardiness(U, X), precedes(T, U).
 focus_candidate(scattered_product, T, H) :-    % a cleanout that grouping with its product could save
     cleanout_before(T, H), same_resource(T, U), same_product(T, U).
 focus_candidate(busiest_resource, T, E) :-     % the last orders of the busiest resource, if they can go elsewhere
@@ -83,6 +85,7 @@ focus_reason(R) :- focal(F), focus_candidate(R, F, _).
 focus_operator(most_tardy, Op) :- op_kind(Op, _), ( op_side(Op, left) ; op_alt(Op, alternative) ).
 focus_operator(delayed, Op) :- op_kind(Op, _), ( op_side(Op, left) ; op_alt(Op, alternative) ).
 focus_operator(ahead_of_tardy, Op) :- op_kind(Op, _), ( op_side(Op, right) ; op_alt(Op, alternative) ).
+focus_operator(holds_up_tardy, Op) :- op_kind(Op, _), ( op_side(Op, right) ; op_alt(Op, alternative) ).
 focus_operator(scattered_product, Op) :- op_kind(Op, K), K \== swap.
 focus_operator(busiest_resource, Op) :- op_kind(Op, _), op_alt(Op, alternative).
 

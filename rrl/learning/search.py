@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from rrl.domain.plan import Plan
+from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
 from rrl.learning.qfunction import PrologQFunction
-from rrl.operators.repair import Action, steps
+from rrl.operators.repair import Action, Changes, proposals, timed
 from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
 #: Reason of the focus at the first step: the disruption's own focal task(s).
@@ -173,14 +174,16 @@ class Neighbourhood:
         return [t for t in self.hit.focal if t not in frozen]
 
     def foci(self, node: Node) -> list[Focus]:
-        """Where the policy may look from ``node``: the event's tasks at the first step,
-        then the background's focus candidates."""
-        if node.depth == 0:
-            return [Focus(t, EVENT) for t in self._event_tasks(node.plan)[: self.focus_width]]
+        """Where the policy may look from ``node``: the background's focus candidates,
+        preceded at the first step by the event's own tasks (the focus starts there, and
+        may shift at once: a new order placed where it fits best can leave nothing to gain
+        on itself, while the orders it pushed back can be helped)."""
         where = node.plan.schedule.where
         frozen = node.plan.problem.frozen
+        first = [Focus(t, EVENT) for t in self._event_tasks(node.plan)[: self.focus_width]] if node.depth == 0 else []
+        taken = {f.task for f in first}
         found = self.q.focus(self.focus_width, self.state_of(node))
-        return [Focus(t, r) for t, r in found if t in where and t not in frozen]
+        return first + [Focus(t, r) for t, r in found if t in where and t not in frozen and t not in taken]
 
     def expand(self, node: Node, lazy: bool = False) -> list[Candidate]:
         """Candidate steps from ``node``, Q-values filled in when scoring.
@@ -240,16 +243,26 @@ class Neighbourhood:
         """The steps of one focus from ``node`` (its ``moves_per_focus`` cheapest), with
         their facts written (and the focus's in ``facts``) when they are to be scored."""
         plan = node.plan
-        own: list[Candidate] = []
+        weighted = self.ctx.goal.moved_weight > 0
+        found: list[tuple[Action, Changes, Plan, int, float]] = []
         applicable: set[str] = set()
         counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
-        for action, changes, after in steps(plan, focus.task, self._operators.get(focus.reason), self.reach):
-            moved = node.moved + self._moved_delta(plan, counts, after, changes)
-            own.append(Candidate(focus, action, after, moved, self.ctx.cost_of(after.total_tardiness, moved), []))
+        for action, changes in proposals(plan, focus.task, self._operators.get(focus.reason), self.reach):
+            try:
+                after = timed(plan, changes)
+            except CycleError:
+                continue
             applicable.add(action.operator)
-        if self.moves_per_focus is not None and len(own) > self.moves_per_focus:
-            keep = sorted(range(len(own)), key=lambda i: (own[i].cost, i))[: self.moves_per_focus]
-            own = [own[i] for i in sorted(keep)]
+            moved = node.moved + self._moved_delta(plan, counts, after, changes) if weighted else node.moved
+            found.append((action, changes, after, moved, self.ctx.cost_of(after.total_tardiness, moved)))
+        if self.moves_per_focus is not None and len(found) > self.moves_per_focus:
+            keep = sorted(range(len(found)), key=lambda i: (found[i][4], i))[: self.moves_per_focus]
+            found = [found[i] for i in sorted(keep)]
+        own = []
+        for action, changes, after, moved, cost in found:
+            if not weighted:  # the cost does not depend on it: counted for the steps kept only
+                moved = node.moved + self._moved_delta(plan, counts, after, changes)
+            own.append(Candidate(focus, action, after, moved, cost, []))
         for candidate in own:
             candidate.gain = node.cost - candidate.cost
             candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached(candidate.plan), False)
@@ -364,11 +377,13 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
     """Anytime Q-guided beam search with iterative widening.
 
-    Width 1 is the greedy policy (the largest Q-value at each step); then widths 2, 4, ...
-    until the budget is spent: at each depth the beam keeps the ``width`` best children of
-    the nodes in it, ranked by Q-value (ties by cost), always including the child of
-    lowest cost, and never a plan seen before on that depth's beam. The best plan seen
-    anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
+    Width 1 is the greedy policy (the largest Q-value at each step, looking at the foci in
+    the background's order until one offers a step that lowers the cost); then widths 2,
+    4, ... until the budget is spent: at each depth the beam keeps the ``width`` best
+    children of the nodes in it, ranked by Q-value (ties by cost), always including the
+    child of lowest cost over every focus, and never a plan seen before on that depth's
+    beam, so from width 2 on the beam holds the steepest-descent path too. The best plan
+    seen anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
 
     Parameters
     ----------
@@ -411,7 +426,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if out_of_budget():
                     complete = False
                     break
-                children += [(node, c) for c in hood.expand(node, lazy=True) if c.plan.schedule not in seen]
+                children += [(node, c) for c in hood.expand(node, lazy=width == 1) if c.plan.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)

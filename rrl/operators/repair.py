@@ -95,14 +95,35 @@ def steps(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
     """Each applicable action for ``focal`` (of ``operators`` only, when given; with
     partners within ``reach`` places, when given) with the sequences it changes and the
     plan it leads to."""
+    for action, changes in proposals(plan, focal, operators, reach):
+        try:
+            yield action, changes, _retimed(plan, changes)
+        except CycleError:
+            continue
+
+
+def proposals(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
+              reach: int | None = None) -> Iterator[tuple[Action, Changes]]:
+    """As :func:`steps`, before re-timing: each action that :func:`changes_of` accepts,
+    with the sequences it changes. Re-timing (:func:`timed`) may still find a cycle."""
     for action in _enumerate(plan, focal, reach):
         if operators is not None and action.operator not in operators:
             continue
         try:
-            changes = changes_of(plan, action)
-            yield action, changes, _retimed(plan, changes)
-        except (NotApplicable, CycleError):
+            yield action, changes_of(plan, action)
+        except NotApplicable:
             continue
+
+
+def timed(plan: Plan, changes: Changes) -> Plan:
+    """The plan with ``changes`` applied, re-timed from the first changed positions.
+
+    Raises
+    ------
+    CycleError
+        When the changes close a precedence cycle.
+    """
+    return _retimed(plan, changes)
 
 
 def apply(plan: Plan, action: Action) -> Plan:
