@@ -424,18 +424,49 @@ def cpsat_reschedule(problem: Problem, current: Plan, time_limit: float = 10.0, 
     ``current`` gives the frozen orders' places and the hint; the result is never worse
     in total tardiness than ``current``. With ``reference`` and ``max_moved``, at most
     that many of the reference's orders may change resource or immediate predecessor
-    (DESIGN section 3's moved orders): the repair yardstick of the stability front.
+    (DESIGN section 3's moved orders): the repair yardstick of the stability front. When
+    ``current`` itself moves more than that (an order was inserted before one of them),
+    the hint is the reference with the orders it lacks at the end of their fastest
+    resource, which moves none, and the result is never worse than that hint instead.
     """
     constrain = None
+    hint = current
     if reference is not None and max_moved is not None:
         limit = max_moved
 
         def constrain(cp: CpsatModel) -> None:
             cp.model.add(sum(_moved_literals(reference, problem, cp.arcs)) <= limit)
 
+        if _moved(current, reference) > limit:
+            hint = _reference_completed(problem, reference, current)
     return cpsat_schedule(problem, objective="tardiness", time_limit=time_limit, workers=workers,
-                          keep=current.schedule, hint=current, sequence_arcs=True if constrain is not None else None,
+                          keep=current.schedule, hint=hint, sequence_arcs=True if constrain is not None else None,
                           constrain=constrain).plan
+
+
+def _moved(plan: Plan, reference: Plan) -> int:
+    from rrl.domain.metrics import compute_stability
+
+    return compute_stability(plan.schedule, plan.times, reference.schedule, reference.times).moved_orders
+
+
+def _reference_completed(problem: Problem, reference: Plan, current: Plan) -> Plan:
+    """The reference's sequences, with the orders of ``problem`` it lacks appended on
+    their fastest eligible resource: no order of the reference moves. Falls back to
+    ``current`` when that plan cannot be timed or moves an order anyway."""
+    from rrl.errors import CycleError
+
+    sequences = {r: [o for o in seq if o in problem.orders] for r, seq in reference.schedule.sequences.items()}
+    placed = {o for seq in sequences.values() for o in seq}
+    for order in problem.orders:
+        if order not in placed:
+            options = problem.durations[order]
+            sequences.setdefault(min(options, key=lambda r: (options[r], r)), []).append(order)
+    try:
+        plan = Plan.build(problem, Schedule(sequences))
+    except CycleError:
+        return current
+    return plan if _moved(plan, reference) == 0 else current
 
 
 def _moved_literals(reference: Plan, problem: Problem, arcs: dict[tuple[str, str, str], Any]) -> list[Any]:
