@@ -488,14 +488,16 @@ class RepairAgent:
         )
 
     def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:
-        """The repair steps into the nodes of ``path``, with the rules that explain them
-        (the Q-tree's rules found in one Prolog call)."""
+        """The repair steps into the nodes of ``path``, with their Q-values and the rules
+        that explain them (a search may not have read the values: each step's state is
+        sent to Prolog once, for its value and its rule)."""
         rules = [""] * len(path)
-        if self.learner == "tg" and path:
-            blocks = rule_blocks(self._rules)
-            indices = self._q.explain_steps([(hood.state_of(n.parent), n.parent.focus_facts.get(n.via.focus.task, []) + n.via.facts)
-                                             for n in path if n.parent is not None and n.via is not None])
-            rules = [blocks[i - 1] if 0 < i <= len(blocks) else "" for i in indices]
+        blocks = rule_blocks(self._rules) if self.learner == "tg" else []
+        for k, node in enumerate(path):
+            hood.score_step(node)
+            if blocks and node.parent is not None and node.via is not None:
+                index = self._q.explain_steps([(hood.state_of(node.parent), hood.action_facts(node.parent, node.via))])[0]
+                rules[k] = blocks[index - 1] if 0 < index <= len(blocks) else ""
         taken = []
         for node, rule in zip(path, rules, strict=True):
             choice = node.via

@@ -131,10 +131,9 @@ class Neighbourhood:
     reach : int, optional
         Swap and jump only with tasks at most this many places away (None: any).
     score_all : bool
-        Score every candidate at once (learning needs every value); False scores the
-        steps that lower the cost at once and the others when a search asks for them
-        (:meth:`score_pending`): the policy's order puts improving steps first, so in a
-        descent their values are all it reads.
+        Score every candidate at once (learning needs every value); False leaves the
+        values to be asked for by the search that reads them (:meth:`score_pending`):
+        a steepest-descent pass reads none.
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
@@ -185,14 +184,16 @@ class Neighbourhood:
         found = self.q.focus(self.focus_width, self.state_of(node))
         return first + [Focus(t, r) for t, r in found if t in where and t not in frozen and t not in taken]
 
-    def expand(self, node: Node, lazy: bool = False) -> list[Candidate]:
+    def expand(self, node: Node, lazy: bool = False, until: Callable[[], bool] | None = None) -> list[Candidate]:
         """Candidate steps from ``node``, Q-values filled in when scoring.
 
         The foci are taken in the order the background proposes them. ``lazy`` stops
         after the first focus that offers a step improving the goal's cost (or after the
         last focus): a first-improvement look that a greedy step can act on at once;
-        a later call without ``lazy`` examines the remaining foci. Expansions are cached
-        by what they depend on, so searches that revisit a node pay for it once.
+        a later call without ``lazy`` examines the remaining foci. ``until`` (a clock
+        check) stops before the next focus once it returns True, and a later call
+        resumes there. Expansions are cached by what they depend on, so searches that
+        revisit a node pay for it once.
         """
         key = node.key
         expansion = self._cache.get(key)
@@ -207,15 +208,16 @@ class Neighbourhood:
         while expansion.next < len(expansion.foci):
             if lazy and any(c.cost < node.cost - 1e-9 for c in expansion.candidates):
                 break
+            if until is not None and until():
+                break
             focus = expansion.foci[expansion.next]
             expansion.next += 1
-            own = self._focus_steps(node, focus, expansion.facts)
+            own = self._focus_steps(node, focus, expansion.applicable)
             expansion.candidates += own
             if own:
                 fresh.append((focus, own))
-        if fresh:
-            self._score(node, expansion.facts, [c for _, own in fresh for c in own
-                                                if self.score_all or c.gain > 1e-9])
+        if fresh and self.score_all:
+            self._score(node, [c for _, own in fresh for c in own])
         expansion.state, expansion.orders_facts = node.state, node.orders_facts
         return expansion.candidates
 
@@ -223,12 +225,20 @@ class Neighbourhood:
         """Score the candidates of ``node`` examined so far that have no value yet."""
         expansion = self._cache.get(node.key)
         if expansion is not None:
-            self._score(node, expansion.facts, [c for c in expansion.candidates if not c.scored])
+            self._score(node, [c for c in expansion.candidates if not c.scored])
 
-    def _score(self, node: Node, facts: dict[str, list[str]], candidates: list[Candidate]) -> None:
+    def score_step(self, node: Node) -> None:
+        """Score the step that led into ``node`` when it has no value yet."""
+        parent, candidate = node.parent, node.via
+        if parent is not None and candidate is not None and not candidate.scored:
+            self._score(parent, [candidate])
+
+    def _score(self, node: Node, candidates: list[Candidate]) -> None:
         """Q-values of ``candidates`` of ``node``, in one Prolog call (grouped by focus)."""
         if self.scorer is None or not candidates:
             return
+        self._write_facts(node, candidates)
+        facts = node.focus_facts
         groups: dict[str, list[Candidate]] = {}
         for candidate in candidates:
             groups.setdefault(candidate.focus.task, []).append(candidate)
@@ -239,9 +249,24 @@ class Neighbourhood:
                 candidate.q = float(next(values))
                 candidate.scored = True
 
-    def _focus_steps(self, node: Node, focus: Focus, facts: dict[str, list[str]]) -> list[Candidate]:
-        """The steps of one focus from ``node`` (its ``moves_per_focus`` cheapest), with
-        their facts written (and the focus's in ``facts``) when they are to be scored."""
+    def _write_facts(self, node: Node, candidates: list[Candidate]) -> None:
+        """The facts of ``candidates`` of ``node`` and of their foci, where not written yet
+        (a search that does not read Q-values never writes them)."""
+        expansion = self._cache[node.key]
+        facts = expansion.facts
+        node.focus_facts = facts
+        plan = node.plan
+        for candidate in candidates:
+            focus = candidate.focus
+            if focus.task not in facts:
+                facts[focus.task] = focus_facts(plan, focus.task, expansion.applicable[focus.task], focus.reason)
+            if not candidate.facts:
+                candidate.facts = action_facts(plan, candidate.action, candidate.plan, candidate.moved - node.moved,
+                                               candidate.reward)
+
+    def _focus_steps(self, node: Node, focus: Focus, applicable_by_focus: dict[str, set[str]]) -> list[Candidate]:
+        """The steps of one focus from ``node`` (its ``moves_per_focus`` cheapest); the
+        operators that apply to it go into ``applicable_by_focus`` (its facts say which)."""
         plan = node.plan
         weighted = self.ctx.goal.moved_weight > 0
         found: list[tuple[Action, Changes, Plan, int, float]] = []
@@ -266,11 +291,7 @@ class Neighbourhood:
         for candidate in own:
             candidate.gain = node.cost - candidate.cost
             candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached(candidate.plan), False)
-        if own and self.scorer is not None:
-            for candidate in own:
-                candidate.facts = action_facts(plan, candidate.action, candidate.plan, candidate.moved - node.moved,
-                                               candidate.reward)
-            facts[focus.task] = focus_facts(plan, focus.task, applicable, focus.reason)
+        applicable_by_focus[focus.task] = applicable
         return own
 
     def child(self, node: Node, candidate: Candidate) -> Node:
@@ -281,7 +302,12 @@ class Neighbourhood:
 
     def example_facts(self, node: Node, candidate: Candidate) -> list[str]:
         """The facts of (state, action) for the learner and for explanations."""
-        return self.state_of(node) + node.focus_facts.get(candidate.focus.task, []) + candidate.facts
+        return self.state_of(node) + self.action_facts(node, candidate)
+
+    def action_facts(self, node: Node, candidate: Candidate) -> list[str]:
+        """The facts of ``candidate``'s focus and action, as seen from ``node``."""
+        self._write_facts(node, [candidate])
+        return node.focus_facts.get(candidate.focus.task, []) + candidate.facts
 
     def _moved_delta(self, plan: Plan, counts: dict[str, int], after: Plan, changed: Iterable[str]) -> int:
         """Change in orders moved from the plan before the disruption (DESIGN section 3:
@@ -322,6 +348,7 @@ class _Expansion:
     next: int = 0
     candidates: list[Candidate] = field(default_factory=list)
     facts: dict[str, list[str]] = field(default_factory=dict)
+    applicable: dict[str, set[str]] = field(default_factory=dict)
     state: list[str] | None = None
     orders_facts: dict[str, list[str]] | None = None
 
@@ -374,16 +401,21 @@ def ranked(candidates: Sequence[Candidate], ties: str = "cost") -> list[Candidat
 
 def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_width: int = 64,
                 node_limit: int | None = None, rank: Callable[[Sequence[Candidate]], list[Candidate]] = ranked,
-                clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
-    """Anytime Q-guided beam search with iterative widening.
+                descent_first: bool = True, clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
+    """Anytime beam search guided by the policy, with iterative widening.
 
-    Width 1 is the greedy policy (the largest Q-value at each step, looking at the foci in
-    the background's order until one offers a step that lowers the cost); then widths 2,
-    4, ... until the budget is spent: at each depth the beam keeps the ``width`` best
-    children of the nodes in it, ranked by Q-value (ties by cost), always including the
-    child of lowest cost over every focus, and never a plan seen before on that depth's
-    beam, so from width 2 on the beam holds the steepest-descent path too. The best plan
-    seen anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
+    The first pass (width 1) is a steepest descent (``descent_first``): at each step
+    every focus is examined and the step of largest gain taken, the simulator's exact
+    look one step ahead. Without ``descent_first`` it is the greedy policy instead (the
+    largest Q-value, looking at the foci in the background's order until one offers a
+    step that lowers the cost). Widths 2, 4, ... follow until the budget is spent: at
+    each depth the beam keeps the ``width`` best children of the nodes in it in the
+    policy's order (``rank``, by Q-value), always including the child of lowest cost over
+    every focus, and never a plan seen before on that depth's beam; so the wider passes
+    explore where the Q-values point, around the descent's path. The best plan seen
+    anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
+    The steps of the path returned may have no Q-value yet (a descent reads none):
+    :meth:`Neighbourhood.score_step` gives it.
 
     Parameters
     ----------
@@ -396,6 +428,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         speed: with it the search is fully deterministic).
     rank : callable
         Orders candidates best first (default :func:`ranked`).
+    descent_first : bool
+        Make the first pass a steepest descent (default) rather than the greedy policy.
 
     Returns
     -------
@@ -407,16 +441,16 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     best = root
     widths: list[int] = []
 
+    def out_of_time() -> bool:
+        return clock() - started >= budget_s
+
     def out_of_budget() -> bool:
-        # Stop when the next expansion, as long as the mean one so far, would end well
-        # past the budget (anytime: the best plan is kept, but late answers are not).
-        elapsed = clock() - started
-        mean = elapsed / hood.expansions if hood.expansions else 0.0
-        return elapsed + 0.5 * mean >= budget_s or (node_limit is not None and hood.expansions >= node_limit)
+        return out_of_time() or (node_limit is not None and hood.expansions >= node_limit)
 
     width = 1
     while width <= max_width:
         widths.append(width)
+        descent = descent_first and width == 1
         beam = [root]
         seen = {root.plan.schedule}
         complete = True
@@ -426,16 +460,23 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if out_of_budget():
                     complete = False
                     break
-                children += [(node, c) for c in hood.expand(node, lazy=width == 1) if c.plan.schedule not in seen]
+                # Foci are examined until the time is up (the expansion can resume later).
+                children += [(node, c) for c in hood.expand(node, lazy=width == 1 and not descent_first,
+                                                            until=out_of_time)
+                             if c.plan.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
             if cheapest.cost < best.cost - 1e-9:  # anytime: every plan evaluated counts
                 best = hood.child(parent, cheapest)
-            if sum(c.gain > 1e-9 for _, c in children) < width:  # the order reaches non-improving steps
+            if descent:
+                if cheapest.gain <= 1e-9:
+                    break  # a local optimum: the wider passes go on from here
+                picked = [(parent, cheapest)]
+            else:
                 for node in {id(n): n for n, c in children if not c.scored}.values():
                     hood.score_pending(node)
-            picked = _pick(children, width, rank)
+                picked = _pick(children, width, rank)
             beam = []
             for parent, candidate in picked:
                 seen.add(candidate.plan.schedule)

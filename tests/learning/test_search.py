@@ -161,6 +161,52 @@ def test_beam_search_is_anytime_and_at_least_the_greedy_pass(extruders) -> None:
     assert descent.best.cost <= ctx.cost(hit.plan) + 1e-9
 
 
+def test_the_first_pass_is_the_steepest_descent_and_wider_passes_only_add(extruders) -> None:
+    """Given the time to finish, the search ends at least where the steepest descent over
+    the same steps does, on every case (its first pass is that descent)."""
+    agent = RepairAgent(extruders.plant)
+    for seed in range(4):
+        hit = draw_event("rush_order", edd(extruders), random.Random(seed))
+        ctx = agent.goal.context(hit.before, hit.plan)
+        descent = steepest_descent(Neighbourhood(hit, ctx, agent.q_function), budget_s=60)
+        hood = agent.neighbourhood(hit, ctx, score_all=False)
+        first = beam_search(hood, budget_s=60, max_depth=50, max_width=1, rank=agent._rank)
+        assert first.best.cost == pytest.approx(descent.best.cost)
+        assert [n.via.action for n in first.best.path()] == [n.via.action for n in descent.best.path()]
+        wider = beam_search(agent.neighbourhood(hit, ctx, score_all=False), budget_s=60, max_depth=50,
+                            max_width=4, rank=agent._rank)
+        assert wider.best.cost <= first.best.cost + 1e-9
+
+
+def test_the_first_step_may_look_beyond_the_event_and_expansions_resume(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    hit = draw_event("rush_order", edd(extruders), random.Random(1))
+    ctx = agent.goal.context(hit.before, hit.plan)
+    hood = Neighbourhood(hit, ctx, agent.q_function)
+    root = hood.root()
+    foci = hood.foci(root)
+    assert foci[0].reason == "event" and foci[0].task in hit.focal
+    assert any(f.reason != "event" for f in foci)  # the background's candidates follow
+    assert hood.expand(root, until=lambda: True) == []  # out of time before the first focus
+    resumed = [(c.focus, c.action) for c in hood.expand(root)]
+    fresh = [(c.focus, c.action) for c in Neighbourhood(hit, ctx, agent.q_function).expand(hood.root())]
+    assert resumed == fresh
+
+
+def test_the_steps_returned_carry_the_values_plain_scoring_gives(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    hit = draw_event("rush_order", edd(extruders), random.Random(2))
+    result = agent.repair(hit, node_limit=10, budget_ms=60_000)
+    assert result.steps
+    ctx = agent.goal.context(hit.before, hit.plan)
+    hood = agent.neighbourhood(hit, ctx)  # scores every candidate at once
+    node = hood.root()
+    for step in result.steps:
+        match = [c for c in hood.expand(node) if c.action == step.action and c.focus == step.focus]
+        assert match and step.q_value == pytest.approx(match[0].q)
+        node = hood.child(node, match[0])
+
+
 def test_default_budget_meets_the_latency_targets() -> None:
     assert default_budget_ms(15) <= 45
     assert default_budget_ms(500) <= 900
