@@ -160,11 +160,14 @@ def _first_difference(old: tuple[str, ...], new: tuple[str, ...]) -> int:
 
 
 def _descendants(problem: Problem, schedule: Schedule, seeds: list[str]) -> list[str]:
-    """``seeds`` and every order reachable from them (next on resource, dependents)."""
+    """``seeds`` and every order reachable from them (next on resource, dependents), in
+    the order found: the same on every run (a set's order changes with the process's
+    string hashing, and with it the order of the sums over re-timed orders, and so the
+    last bits of a plan's total tardiness, which a search breaking ties by cost reads)."""
     sequences = schedule.sequences
     where = schedule.locate
     dependents = problem.dependents
-    seen = set(seeds)
+    seen = dict.fromkeys(seeds)
     stack = list(seeds)
     while stack:
         order = stack.pop()
@@ -175,7 +178,7 @@ def _descendants(problem: Problem, schedule: Schedule, seeds: list[str]) -> list
             successors.append(seq[index + 1])
         for nxt in successors:
             if nxt not in seen:
-                seen.add(nxt)
+                seen[nxt] = None
                 stack.append(nxt)
     return list(seen)
 
