@@ -132,7 +132,7 @@ class Neighbourhood:
         Swap and jump only with tasks at most this many places away (None: any).
     score_all : bool
         Score every candidate at once (learning needs every value); False leaves the
-        values to be asked for by the search that reads them (:meth:`score_pending`):
+        values to be asked for by the search that reads them (:meth:`score`):
         a steepest-descent pass reads none.
     """
 
@@ -221,11 +221,9 @@ class Neighbourhood:
         expansion.state, expansion.orders_facts = node.state, node.orders_facts
         return expansion.candidates
 
-    def score_pending(self, node: Node) -> None:
-        """Score the candidates of ``node`` examined so far that have no value yet."""
-        expansion = self._cache.get(node.key)
-        if expansion is not None:
-            self._score(node, [c for c in expansion.candidates if not c.scored])
+    def score(self, node: Node, candidates: list[Candidate]) -> None:
+        """Score those of ``candidates`` (steps from ``node``) that have no value yet."""
+        self._score(node, [c for c in candidates if not c.scored])
 
     def score_step(self, node: Node) -> None:
         """Score the step that led into ``node`` when it has no value yet."""
@@ -475,8 +473,15 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                     break  # a local optimum: the wider passes go on from here
                 picked = [(parent, cheapest)]
             else:
-                for node in {id(n): n for n, c in children if not c.scored}.values():
-                    hood.score_pending(node)
+                # The policy's order puts improving steps first: the others need values
+                # only when fewer of those than the width were found.
+                improving = [(n, c) for n, c in children if c.gain > 1e-9]
+                needed: dict[int, tuple[Node, list[Candidate]]] = {}
+                for node, candidate in improving if len(improving) >= width else children:
+                    if not candidate.scored:
+                        needed.setdefault(id(node), (node, []))[1].append(candidate)
+                for node, candidates in needed.values():
+                    hood.score(node, candidates)
                 picked = _pick(children, width, rank)
             beam = []
             for parent, candidate in picked:
