@@ -453,7 +453,9 @@ def _moved(plan: Plan, reference: Plan) -> int:
 def _reference_completed(problem: Problem, reference: Plan, current: Plan) -> Plan:
     """The reference's sequences, with the orders of ``problem`` it lacks appended on
     their fastest eligible resource: no order of the reference moves. Falls back to
-    ``current`` when that plan cannot be timed or moves an order anyway."""
+    ``current`` when that plan cannot be timed, is not valid (e.g. a started order out
+    of place) or moves an order anyway: none of these happens for rrl's four events."""
+    from rrl.domain.validator import validate
     from rrl.errors import CycleError
 
     sequences = {r: [o for o in seq if o in problem.orders] for r, seq in reference.schedule.sequences.items()}
@@ -466,7 +468,7 @@ def _reference_completed(problem: Problem, reference: Plan, current: Plan) -> Pl
         plan = Plan.build(problem, Schedule(sequences))
     except CycleError:
         return current
-    return plan if _moved(plan, reference) == 0 else current
+    return plan if _moved(plan, reference) == 0 and not validate(problem, plan.schedule, plan.times) else current
 
 
 def _moved_literals(reference: Plan, problem: Problem, arcs: dict[tuple[str, str, str], Any]) -> list[Any]:

@@ -1,11 +1,12 @@
 """The repair neighbourhood with a moving focus, and the searches that walk it.
 
 A repair step is (F, operator, U or resource) where the focal task F may change from one
-step to the next (DESIGN section 9). At the first step F is one of the disruption's focal
-tasks; afterwards the candidates for F come from the background knowledge's
-``focus_candidate/3`` rules (the most tardy orders, the orders the last step delayed,
-orders due later yet running right before a tardy one, ...), evaluated in Prolog on the
-state's facts, so every focus can be explained by the rule that proposed it.
+step to the next (DESIGN section 9). F starts at the disruption's focal tasks, which are
+looked at first; the other candidates for F, at the first step and at every later one,
+come from the background knowledge's ``focus_candidate/3`` rules (the most tardy orders,
+the orders the last step delayed, orders running ahead of a tardy one, ...), evaluated
+in Prolog on the state's facts, so every focus can be explained by the rule that
+proposed it.
 
 :class:`Neighbourhood` turns a node (a plan on a repair path) into its candidate steps,
 each with the plan it leads to (incremental re-timing), its goal cost and, when a policy
@@ -409,9 +410,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     simulator's exact look one step ahead; better from about 100 ms on at 10-20 orders,
     worse at 40 ms). Widths 2, 4, ... follow until the budget is spent: at
     each depth the beam keeps the ``width`` best children of the nodes in it in the
-    policy's order (``rank``, by Q-value), always including the child of lowest cost over
-    every focus, and never a plan seen before on that depth's beam; so the wider passes
-    explore where the Q-values point, around the descent's path. The best plan seen
+    policy's order (``rank``, by Q-value), always including the child of lowest cost at
+    that depth (over every focus), and never a plan seen before on that depth's beam: the
+    wider passes explore where the Q-values point. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
     The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
@@ -468,16 +469,19 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
             if cheapest.cost < best.cost - 1e-9:  # anytime: every plan evaluated counts
                 best = hood.child(parent, cheapest)
+            if not complete or out_of_time():
+                break  # the best child is kept; choosing a beam would only spend time
             if descent:
                 if cheapest.gain <= 1e-9:
                     break  # a local optimum: the wider passes go on from here
                 picked = [(parent, cheapest)]
             else:
                 # The policy's order puts improving steps first: the others need values
-                # only when fewer of those than the width were found.
+                # only when fewer of those (distinct plans) than the width were found.
                 improving = [(n, c) for n, c in children if c.gain > 1e-9]
+                enough = len({c.plan.schedule for _, c in improving}) >= width
                 needed: dict[int, tuple[Node, list[Candidate]]] = {}
-                for node, candidate in improving if len(improving) >= width else children:
+                for node, candidate in improving if enough else children:
                     if not candidate.scored:
                         needed.setdefault(id(node), (node, []))[1].append(candidate)
                 for node, candidates in needed.values():
@@ -490,8 +494,6 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 beam.append(child)
                 if child.cost < best.cost - 1e-9:
                     best = child
-            if not complete:
-                break
         if out_of_budget() or not complete:
             break
         width *= 2
