@@ -97,7 +97,7 @@ def steps(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
     plan it leads to."""
     for action, changes in proposals(plan, focal, operators, reach):
         try:
-            yield action, changes, _retimed(plan, changes)
+            yield action, changes, timed(plan, changes)
         except CycleError:
             continue
 
@@ -123,7 +123,7 @@ def timed(plan: Plan, changes: Changes) -> Plan:
     CycleError
         When the changes close a precedence cycle.
     """
-    return _retimed(plan, changes)
+    return plan.with_schedule(plan.schedule.replace(changes), changes)
 
 
 def apply(plan: Plan, action: Action) -> Plan:
@@ -136,7 +136,7 @@ def apply(plan: Plan, action: Action) -> Plan:
     """
     changes = changes_of(plan, action)
     try:
-        return _retimed(plan, changes)
+        return timed(plan, changes)
     except CycleError as error:
         raise NotApplicable(f"{action}: it would close a {error}") from None
 
@@ -282,10 +282,6 @@ def _enumerate(plan: Plan, focal: str, reach: int | None = None) -> Iterator[Act
                 continue
             side = "left" if start[other] <= f_start else "right"
             yield Action(f"{side}_jump_alt", focal, other, target)
-
-
-def _retimed(plan: Plan, changes: Changes) -> Plan:
-    return plan.with_schedule(plan.schedule.replace(changes), changes)
 
 
 def _anchor(seq: tuple[str, ...], start: dict[str, float], at: float) -> int:
