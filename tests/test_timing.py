@@ -65,7 +65,10 @@ def test_incremental_retiming_equals_full(plan: Plan, seed: int) -> None:
         full = compute_times(plan.problem, plan.schedule)
         for order in full.start:
             assert plan.times.start[order] == pytest.approx(full.start[order], abs=1e-9)
+            assert plan.times.end[order] == pytest.approx(full.end[order], abs=1e-9)
             assert plan.times.setup[order] == pytest.approx(full.setup[order], abs=1e-9)
+        # the sums carried over from the parent plan (re-timing may stop early)
+        assert plan.total_tardiness == pytest.approx(Plan.build(plan.problem, plan.schedule).total_tardiness, abs=1e-6)
 
 
 def test_downtime_pushes_block_including_cleanout() -> None:

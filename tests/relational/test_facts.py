@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import subprocess
 
-from rrl.domain import load_scenario
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rrl.domain import Plan, load_scenario
 from rrl.events import draw_event
 from rrl.operators import successors
-from rrl.relational.facts import action_facts, atom, number, state_facts
-from tests.conftest import ROOT, SCENARIOS
+from rrl.relational.facts import action_facts, atom, number, plan_facts, state_facts
+from tests.conftest import ROOT, SCENARIOS, plans
 
 BK = ROOT / "background_knowledge" / "repair.pl"
 
@@ -60,3 +63,23 @@ def test_state_facts_answer_queries_in_swipl(tmp_path) -> None:
     assert out == f"{action.kind} {action.side} {'alternative' if action.alternative else 'same'}"
     out = _swipl(program, "action_delta_tardiness(D), format('~w~n', [D])", tmp_path)
     assert abs(float(out) - (after.total_tardiness - hit.plan.total_tardiness)) < 1e-3
+
+
+@settings(max_examples=40, deadline=None)
+@given(plans(), st.integers(0, 10_000))
+def test_facts_carried_from_the_parent_equal_fresh_ones(plan: Plan, seed: int) -> None:
+    """A search writes a child's state by updating its parent's per-order facts with the
+    orders its step re-timed or re-indexed: the result must be the child's state, for
+    every step of the focal tasks along a random walk."""
+    rng = random.Random(seed)
+    cache: dict[str, list[str]] = {}
+    plan_facts(plan, orders_facts=cache)
+    for _ in range(3):
+        focal = rng.choice(list(plan.schedule.orders()))
+        moves = list(successors(plan, focal))
+        if not moves:
+            continue
+        for _, child in moves:
+            assert sorted(plan_facts(child, orders_facts=dict(cache))) == sorted(plan_facts(child))
+        _, plan = rng.choice(moves)
+        plan_facts(plan, orders_facts=cache)
