@@ -22,8 +22,8 @@
             rrl_load_examples/3,       % +World, +File, -Status
             rrl_unload/2,              % +World, +IdsText
             rrl_check_test/3,          % +World, +GoalsText, -Status
-            rrl_eval/4,                % +World, +IdsText, +GoalsText, -StatsText
-            rrl_eval_classes/5,        % +World, +IdsText, +GoalsText, +K, -CountsText
+            rrl_eval/4,                % +World, +IdsText, +PacksText, -StatsText
+            rrl_eval_classes/5,        % +World, +IdsText, +PacksText, +K, -CountsText
             rrl_passing/4,             % +World, +Index, +IdsText, -PassText
             rrl_compile/4,             % +World, +Name, +BodiesText, -Status
             rrl_route/4,               % +World, +Name, +IdsText, -LeavesText
@@ -52,7 +52,7 @@ rrl_new_world(M) :-
     rrl_checker(M, _),
     dynamic([ M:'$rrl_bkpred'/2, M:'$rrl_factpred'/1, M:'$rrl_target'/2,
               M:'$rrl_parent'/2, M:'$rrl_bridged'/1, M:'$rrl_line'/3,
-              M:'$rrl_t'/2, M:'$rrl_dl'/3 ]).
+              M:'$rrl_t'/2, M:'$rrl_dl'/3, M:'$rrl_goals'/1 ]).
 
 %!  rrl_drop_world(+World) is det.
 %   Removes every clause of World (its background, examples and compiled trees).
@@ -380,25 +380,134 @@ ids(Text, Ids) :-
 
 % ---------------------------------------------------------------- test evaluation
 
-%!  rrl_eval(+World, +IdsText, +GoalsText, -StatsText) is det.
-%   GoalsText is a Prolog list of plain goals.  For each goal, counts the examples in
-%   Ids that satisfy it and sums their targets and squared targets; the answer is
-%   "N1 S1 Q1 N2 S2 Q2 ...".  Goals are compiled once into '$rrl_t'/2 clauses so that
-%   each example costs one indexed call.
+%!  rrl_eval(+World, +IdsText, +PacksText, -StatsText) is det.
+%   PacksText is a Prolog list of pack(Prefix, Rests): the tests (Prefix, Rest) for
+%   each Rest, in order (plain goals as pack(true, [G1, ...])).  For each test, counts the
+%   examples in Ids that satisfy it and sums their targets and squared targets; the
+%   answer is "N1 S1 Q1 N2 S2 Q2 ...".
+%   The tests of a pack are evaluated together, as ACE's query packs are: per example,
+%   the prefix's solutions are enumerated once and each rest is tried on them until it
+%   succeeds, rather than the prefix being solved again for every test.  Each test is
+%   kept, for rrl_passing/4.
 %   An exception raised by a test is answered as "!error\tIndex\tMessage", so that
 %   Python can quote the test's goal as the user's language wrote it.
-rrl_eval(M, IdsText, GoalsText, Text) :-
+rrl_eval(M, IdsText, PacksText, Text) :-
+    eval_packs(M, IdsText, PacksText, stats, Text).
+
+eval_packs(M, IdsText, PacksText, Mode, Text) :-
     ids(IdsText, Ids),
-    term_string(Goals, GoalsText),
+    term_string(Packs, PacksText),
+    pack_tests(Packs, Goals),
     (   unsafe_goal(M, Goals, I, Msg)
     ->  format(string(Text), '!unsafe\t~w\t~w', [I, Msg])
-    ;   compile_tests(M, Goals, Is),
-        length(Ids, NIds), length(Is, NGoals), Units is NIds * NGoals,
-        guarded(( maplist(test_stats(M, Ids), Is, Stats),
-                  atomic_list_concat(Stats, ' ', A),
+    ;   retractall(M:'$rrl_goals'(_)),
+        assertz(M:'$rrl_goals'(Goals)),
+        compile_packs(M, Packs, Mode, Spec),
+        length(Ids, NIds), length(Goals, NGoals), Units is NIds * NGoals,
+        guarded(( pack_totals(Mode, NGoals, Totals),
+                  catch(packs_loop(Spec, Ids, M, Totals), E, culprit(M, Ids, NGoals, E)),
+                  Totals =.. [_|Ns],
+                  atomic_list_concat(Ns, ' ', A),
                   atom_string(A, Text) ),
                 Units, 'the tests', Text)
     ).
+
+%   culprit(+World, +Ids, +NGoals, +Error): rethrows Error naming the first test that
+%   raises it on one of Ids (error path only: the tests are run one by one).
+culprit(_, _, _, E) :- rrl_limit_ball(E), !, throw(E).
+culprit(_, _, _, rrl_no_target(Id)) :- !, throw(rrl_no_target(Id)).
+culprit(M, Ids, NGoals, E) :-
+    M:'$rrl_goals'(Goals),
+    compile_tests(M, Goals, _),
+    (   between(1, NGoals, I), member(Id, Ids),
+        catch(( M:'$rrl_t'(I, Id), fail ), _, true)
+    ->  throw(rrl_goal_error(I, E))
+    ;   throw(E) ).
+
+%   pack_tests(+Packs, -Goals): the tests of the packs, in order.
+pack_tests(Packs, Goals) :-
+    findall(G, ( member(pack(P, Rs), Packs), member(R, Rs), ( P == true -> G = R ; G = (P, R) ) ), Goals).
+
+%   compile_packs(+World, +Packs, +Mode, -Spec): each pack J of N tests becomes one clause
+%   '$rrl_pk'(J, K, Flags, Add) :- Prefix, Try_1, ..., Try_N, AllPassed.  Try_A runs
+%   test A's rest, unless it passed on an earlier solution of the prefix, without
+%   keeping its bindings; when it succeeds it marks argument A of Flags and adds the
+%   example (Add: its target and the counters) to the test's counters, at positions
+%   fixed here.  Argument N+1 of Flags counts the tests still open, so that the prefix's
+%   solutions stop once all have passed.  A pack of one test is the plain clause
+%   Prefix, Rest, !, Update.  Spec lists J-N per pack.
+compile_packs(M, Packs, Mode, Spec) :-
+    retractall(M:'$rrl_pk'(_, _, _, _)),
+    compile_packs(Packs, M, Mode, 1, 1, Spec).
+
+compile_packs([], _, _, _, _, []).
+compile_packs([pack(P, Rs)|Packs], M, Mode, J, I0, [J-N|Spec]) :-
+    length(Rs, N),
+    N1 is N + 1,
+    key_goal(M, K, P, PK),
+    (   Rs = [R]                        % a lone test needs no flags
+    ->  key_goal(M, K, R, RK),
+        adder(Mode, I0, K, Add, Update),
+        assertz(M:('$rrl_pk'(J, K, _, Add) :- PK, RK, !, Update))
+    ;   pack_tries(Rs, 1, N1, I0, M, Mode, K, Flags, Add, Tries),
+        assertz(M:('$rrl_pk'(J, K, Flags, Add) :- PK, Tries, arg(N1, Flags, 0)))
+    ),
+    J1 is J + 1, I1 is I0 + N,
+    compile_packs(Packs, M, Mode, J1, I1, Spec).
+
+pack_tries([], _, _, _, _, _, _, _, _, true).
+pack_tries([R|Rs], A, N1, I0, M, Mode, K, Flags, Add, (Try, Tries)) :-
+    key_goal(M, K, R, RK),
+    I is I0 + A - 1,
+    adder(Mode, I, K, Add, Update),
+    Try = (   arg(A, Flags, F), var(F), \+ \+ RK
+          ->  nb_setarg(A, Flags, 1), arg(N1, Flags, L0), L is L0 - 1, nb_setarg(N1, Flags, L),
+              Update
+          ;   true ),
+    A1 is A + 1,
+    pack_tries(Rs, A1, N1, I0, M, Mode, K, Flags, Add, Tries).
+
+%   adder(+Mode, +Test, +Key, ?Add, -Goal): Goal adds the example of Add to the counters
+%   of test Test: count, sum and sum of squares of the target (stats), or its class's
+%   count (classes(K)).
+adder(stats, I, Key, add(V, V2, T),
+      (   number(V)
+      ->  arg(B1, T, N0), N1 is N0 + 1, nb_setarg(B1, T, N1),
+          arg(B2, T, S0), S1 is S0 + V, nb_setarg(B2, T, S1),
+          arg(B3, T, Q0), Q1 is Q0 + V2, nb_setarg(B3, T, Q1)
+      ;   throw(rrl_no_target(Key)) )) :-
+    B1 is 3 * I - 2, B2 is B1 + 1, B3 is B1 + 2.
+adder(classes(K), I, Key, add(V, _, T),
+      (   number(V)
+      ->  B is Base + integer(V), arg(B, T, C0), C1 is C0 + 1, nb_setarg(B, T, C1)
+      ;   throw(rrl_no_target(Key)) )) :-
+    Base is K * (I - 1) + 1.
+
+%   pack_totals(+Mode, +NGoals, -Totals): zeroed counters, three per test (stats) or K
+%   per test (classes(K)).
+pack_totals(stats, N, Totals) :-
+    L is 3 * N, length(Zs, L), maplist(=(0), Zs), Totals =.. [t|Zs].
+pack_totals(classes(K), N, Totals) :-
+    L is K * N, length(Zs, L), maplist(=(0), Zs), Totals =.. [t|Zs].
+
+packs_loop([], _, _, _).
+packs_loop([J-N|Spec], Ids, M, Totals) :-
+    pack_loop(Ids, M, J, N, Totals),
+    packs_loop(Spec, Ids, M, Totals).
+
+%   pack_loop(+Ids, +World, +J, +N, !Totals): adds the examples passing the tests of
+%   pack J to their counters.
+pack_loop([], _, _, _, _).
+pack_loop([Id|Ids], M, J, N, Totals) :-
+    (   M:'$rrl_target'(Id, V) -> V2 is V * V ; V = none, V2 = none ),
+    (   N =:= 1
+    ->  true
+    ;   N1 is N + 1,
+        functor(Flags, f, N1),          % an argument stays unbound until its test passes
+        nb_setarg(N1, Flags, N)
+    ),
+    ( M:'$rrl_pk'(J, Id, Flags, add(V, V2, Totals)) -> true ; true ),
+    pack_loop(Ids, M, J, N, Totals).
 
 %!  rrl_check_test(+World, +GoalsText, -Status) is det.
 %   Status is "ok" when every goal of the list is safe to run as a test (rrl_safe.pl),
@@ -443,60 +552,24 @@ compile_tests(M, Goals, Is) :-
     forall(nth1(I, Goals, G),
            ( key_goal(M, K, G, GK), assertz(M:('$rrl_t'(I, K) :- GK)) )).
 
-test_stats(M, Ids, I, Text) :-
-    catch(stats_loop(Ids, M, I, 0, 0.0, 0.0, N, S, Q), E,
-          ( rrl_limit_ball(E) -> throw(E) ; throw(rrl_goal_error(I, E)) )),
-    format(atom(Text), '~w ~w ~w', [N, S, Q]).
-
-stats_loop([], _, _, N, S, Q, N, S, Q).
-stats_loop([Id|Ids], M, I, N0, S0, Q0, N, S, Q) :-
-    (   M:'$rrl_t'(I, Id)
-    ->  ( M:'$rrl_target'(Id, V) -> true ; throw(rrl_no_target(Id)) ),
-        N1 is N0 + 1, S1 is S0 + V, Q1 is Q0 + V * V
-    ;   N1 = N0, S1 = S0, Q1 = Q0
-    ),
-    stats_loop(Ids, M, I, N1, S1, Q1, N, S, Q).
-
-%!  rrl_eval_classes(+World, +IdsText, +GoalsText, +K, -CountsText) is det.
+%!  rrl_eval_classes(+World, +IdsText, +PacksText, +K, -CountsText) is det.
 %   As rrl_eval/4 for classification: each example's target is its class index 0..K-1,
-%   and the answer holds, per goal, the K counts of the passing examples of each class
+%   and the answer holds, per test, the K counts of the passing examples of each class
 %   ("C1_0 .. C1_K-1 C2_0 ..."); an id listed twice counts twice (bootstrap samples).
-rrl_eval_classes(M, IdsText, GoalsText, K, Text) :-
-    ids(IdsText, Ids),
-    term_string(Goals, GoalsText),
-    (   unsafe_goal(M, Goals, I, Msg)
-    ->  format(string(Text), '!unsafe\t~w\t~w', [I, Msg])
-    ;   compile_tests(M, Goals, Is),
-        length(Ids, NIds), length(Is, NGoals), Units is NIds * NGoals,
-        guarded(( maplist(class_counts(M, Ids, K), Is, Counts),
-                  atomic_list_concat(Counts, ' ', A),
-                  atom_string(A, Text) ),
-                Units, 'the tests', Text)
-    ).
-
-class_counts(M, Ids, K, I, Text) :-
-    length(Zeros, K), maplist(=(0), Zeros),
-    Counts =.. [c|Zeros],
-    catch(class_loop(Ids, M, I, Counts), E,
-          ( rrl_limit_ball(E) -> throw(E) ; throw(rrl_goal_error(I, E)) )),
-    Counts =.. [_|Cs],
-    atomic_list_concat(Cs, ' ', Text).
-
-class_loop([], _, _, _).
-class_loop([Id|Ids], M, I, Counts) :-
-    (   M:'$rrl_t'(I, Id)
-    ->  ( M:'$rrl_target'(Id, V) -> true ; throw(rrl_no_target(Id)) ),
-        J is integer(V) + 1,
-        arg(J, Counts, C0), C1 is C0 + 1, nb_setarg(J, Counts, C1)
-    ;   true
-    ),
-    class_loop(Ids, M, I, Counts).
+rrl_eval_classes(M, IdsText, PacksText, K, Text) :-
+    eval_packs(M, IdsText, PacksText, classes(K), Text).
 
 %!  rrl_passing(+World, +Index, +IdsText, -PassText) is det.
-%   The ids among IdsText that satisfy test Index of the last rrl_eval/4.
+%   The ids among IdsText that satisfy test Index of the last rrl_eval/4 (compiled here:
+%   one test of the many evaluated is asked for).
 passes(M, I, Id) :- M:'$rrl_t'(I, Id), !.
 
 rrl_passing(M, I, IdsText, Text) :-
+    M:'$rrl_goals'(Goals),
+    nth1(I, Goals, G),
+    retractall(M:'$rrl_t'(_, _)),
+    key_goal(M, K, G, GK),
+    assertz(M:('$rrl_t'(I, K) :- GK)),
     ids(IdsText, Ids),
     length(Ids, N),
     guarded(( include(passes(M, I), Ids, Pass),

@@ -201,6 +201,30 @@ def _checked(text: str, goals: Sequence[str] = (), where: str = "", what: str = 
     return text
 
 
+#: A test goal: Prolog text, or (prefix, rest) for the goal ``prefix, rest``.
+Test = str | tuple[str, str]
+
+
+def _packs(goals: Sequence[Test]) -> tuple[str, np.ndarray, list[str]]:
+    """The Prolog list of packs for ``goals`` (those with equal prefixes together), the
+    order that maps the packs' answers back to ``goals``, and each test's full text in
+    the packs' order (for error messages)."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for index, goal in enumerate(goals):
+        prefix, rest = goal if isinstance(goal, tuple) else ("true", goal)
+        groups.setdefault(prefix, []).append((index, rest))
+    packed = [i for members in groups.values() for i, _ in members]
+    texts: list[str] = []
+    parts = []
+    for prefix, members in groups.items():
+        rests = [rest for _, rest in members]
+        parts.append(f"pack(({prefix}), [{', '.join(f'({r})' for r in rests)}])")
+        texts += [r if prefix == "true" else f"{prefix}, {r}" for r in rests]
+    order = np.empty(len(goals), dtype=int)
+    order[packed] = np.arange(len(goals))
+    return prolog_string("[" + ", ".join(parts) + "]"), order, texts
+
+
 def _numbers(text: str, dtype: type = float) -> np.ndarray:
     return np.array(text.split(), dtype=dtype) if text.strip() else np.zeros(0, dtype=dtype)
 
@@ -221,6 +245,7 @@ class World:
         self._next_id = 1
         self._loaded: dict[int, None] = {}  # keys of loaded examples, in load order
         self.sources: list[str] = []  # the background files, for error messages
+        self._pack_order: np.ndarray | None = None  # test index -> its place in the last packs
         run(f"rrl_new_world({self.module})")
         try:
             for path in background:
@@ -344,33 +369,42 @@ class World:
             for key in ids:
                 self._loaded.pop(key, None)
 
-    def evaluate(self, ids: Sequence[int], goals: Sequence[str]) -> np.ndarray:
+    def evaluate(self, ids: Sequence[int], goals: Sequence[Test]) -> np.ndarray:
         """Count, sum and sum of squares of the targets of the examples passing each goal.
+
+        A goal is a Prolog goal, or a pair (prefix, rest) meaning the goal ``prefix, rest``:
+        goals with the same prefix are run as one query pack (the prefix solved once per
+        example for all of them), which is how a node's candidate refinements, all
+        extending the node's query, are cheap to evaluate together.
 
         Returns:
             Array of shape ``(len(goals), 3)``; one Prolog call for all goals and examples.
         """
         if not goals:
             return np.zeros((0, 3))
-        listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
-        text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], goals, self._where())
-        return _numbers(text).reshape(len(goals), 3)
+        listing, order, texts = _packs(goals)
+        self._pack_order = order
+        text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], texts, self._where())
+        return _numbers(text).reshape(len(goals), 3)[order]
 
-    def evaluate_classes(self, ids: Sequence[int], goals: Sequence[str], n_classes: int) -> np.ndarray:
-        """Per goal, how many examples of each class pass it (targets loaded as class
-        indices 0..n_classes-1; an id listed twice counts twice).
+    def evaluate_classes(self, ids: Sequence[int], goals: Sequence[Test], n_classes: int) -> np.ndarray:
+        """Per goal (as in :meth:`evaluate`), how many examples of each class pass it
+        (targets loaded as class indices 0..n_classes-1; an id listed twice counts twice).
 
         Returns:
             Array of shape ``(len(goals), n_classes)``; one Prolog call.
         """
         if not goals:
             return np.zeros((0, n_classes))
-        listing = prolog_string("[" + ", ".join(f"({g})" for g in goals) + "]")
+        listing, order, texts = _packs(goals)
+        self._pack_order = order
         goal = f"rrl_eval_classes({self.module}, {_ids_text(ids)}, {listing}, {int(n_classes)}, T)"
-        return _numbers(_checked(run(goal)["T"], goals, self._where())).reshape(len(goals), n_classes)
+        return _numbers(_checked(run(goal)["T"], texts, self._where())).reshape(len(goals), n_classes)[order]
 
     def passing(self, index: int, ids: Sequence[int]) -> list[int]:
-        """Ids among ``ids`` that pass goal ``index`` (0-based) of the last :meth:`evaluate`."""
+        """Ids among ``ids`` that pass goal ``index`` (0-based) of the last :meth:`evaluate`
+        (or :meth:`evaluate_classes`)."""
+        index = int(self._pack_order[index]) if self._pack_order is not None else index
         text = _checked(run(f"rrl_passing({self.module}, {index + 1}, {_ids_text(ids)}, T)")["T"],
                         where=self._where(), what="the test")
         return [int(x) for x in text.split()]

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from rrl.relational.constants import Constants
 from rrl.relational.settings import ModeArg, ModeLit, RMode, Settings
-from rrl.relational.terms import COMPARISONS, Lit, Term, Var
+from rrl.relational.terms import COMPARISONS, Lit, Term, Var, conjunction
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,18 @@ def test_goal(query: Query, refinement: Refinement) -> tuple[Lit, ...]:
 
     Only valid on examples that satisfy ``query``: every example at a tree node does.
     """
+    return _linked(query, refinement) + refinement.literals
+
+
+def pack_test(query: Query, refinement: Refinement) -> tuple[str, str]:
+    """:func:`test_goal` as Prolog text in two parts, (the query's linked literals, the
+    refinement's): the refinements of one query that share the first part are evaluated
+    as one query pack (:meth:`World.evaluate <rrl.relational.engine.World.evaluate>`)."""
+    return conjunction(_linked(query, refinement)), conjunction(refinement.literals)
+
+
+def _linked(query: Query, refinement: Refinement) -> tuple[Lit, ...]:
+    """The literals of ``query`` linked to ``refinement``'s through shared variables."""
     component_of, members = _components(query)
     linked: set[int] = set()
     for lit in refinement.literals:
@@ -63,7 +75,7 @@ def test_goal(query: Query, refinement: Refinement) -> tuple[Lit, ...]:
             if var.name in component_of:
                 linked.add(component_of[var.name])
     kept = sorted(i for c in linked for i in members[c])
-    return tuple(query.literals[i] for i in kept) + refinement.literals
+    return tuple(query.literals[i] for i in kept)
 
 
 @lru_cache(maxsize=4096)

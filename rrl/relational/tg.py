@@ -25,11 +25,11 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from rrl.errors import RRLError
+from rrl.relational.engine import Test
 from rrl.relational.kb import Example
-from rrl.relational.language import Query, Refinement, test_goal
+from rrl.relational.language import Query, Refinement, pack_test
 from rrl.relational.model import Background, ClassTree, TreeModel, example_error
 from rrl.relational.settings import HEURISTICS, Settings
-from rrl.relational.terms import conjunction
 from rrl.relational.tree import Node, best_class_split, best_split
 
 
@@ -129,7 +129,7 @@ class _TG(TreeModel):
     def _sum(self, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+    def _evaluate(self, ids: list[int], goals: Sequence[Test]) -> np.ndarray:
         raise NotImplementedError
 
     def _choose(self, passed: np.ndarray, seen: np.ndarray) -> int | None:
@@ -155,8 +155,8 @@ class _TG(TreeModel):
         if not stats.tests:
             return False
         # the examples routed to a leaf satisfy its query: only the literals linked to
-        # each test decide it (language.test_goal)
-        goals = [conjunction(test_goal(leaf.query, t)) for t in stats.tests]
+        # each test decide it (language.test_goal), and tests sharing them run as a pack
+        goals = [pack_test(leaf.query, t) for t in stats.tests]
         stats.passed += self._evaluate(ids, goals)
         if self._seen(stats) < self.min_samples:
             return False
@@ -214,7 +214,7 @@ class TGRegressor(RegressorMixin, _TG):  # type: ignore[misc]
     def _sum(self, y: np.ndarray) -> np.ndarray:
         return np.array([len(y), y.sum(), (y * y).sum()])
 
-    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+    def _evaluate(self, ids: list[int], goals: Sequence[Test]) -> np.ndarray:
         return self.world_.evaluate(ids, goals)
 
     def _choose(self, passed: np.ndarray, seen: np.ndarray) -> int | None:
@@ -270,7 +270,7 @@ class TGClassifier(ClassTree, ClassifierMixin, _TG):  # type: ignore[misc]
     def _sum(self, y: np.ndarray) -> np.ndarray:
         return np.bincount(y.astype(int), minlength=self._width).astype(float)
 
-    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+    def _evaluate(self, ids: list[int], goals: Sequence[Test]) -> np.ndarray:
         return self.world_.evaluate_classes(ids, goals, self._width)
 
     def _choose(self, passed: np.ndarray, seen: np.ndarray) -> int | None:

@@ -18,8 +18,9 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from rrl.errors import RRLError
+from rrl.relational.engine import Test
 from rrl.relational.kb import Example
-from rrl.relational.language import Query, Refinement, test_goal
+from rrl.relational.language import Query, Refinement, pack_test, test_goal
 from rrl.relational.model import Background, ClassTree, TreeModel, example_error
 from rrl.relational.pruning import prune_pessimistic, prune_reduced_error
 from rrl.relational.settings import HEURISTICS, Settings
@@ -60,7 +61,7 @@ class _Tilde(TreeModel):
         """The node statistics of examples ``ids`` (in the form ``_evaluate`` returns)."""
         raise NotImplementedError
 
-    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+    def _evaluate(self, ids: list[int], goals: Sequence[Test]) -> np.ndarray:
         raise NotImplementedError
 
     def _choose(self, passed: np.ndarray, total: np.ndarray) -> int | None:
@@ -145,7 +146,7 @@ class _Tilde(TreeModel):
             candidates = _sample(candidates, max_candidates, rng)
         if not candidates:
             return node
-        goals = [conjunction(test_goal(query, c)) for c in candidates]
+        goals = [pack_test(query, c) for c in candidates]
         best = self._choose(self._evaluate(ids, goals), stats)
         if best is None:
             return node
@@ -232,7 +233,7 @@ class TildeRegressor(RegressorMixin, _Tilde):  # type: ignore[misc]
         y = self._y[np.asarray(ids, dtype=int) - self._first] if ids else np.zeros(0)
         return np.array([len(y), y.sum(), float((y * y).sum())])
 
-    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+    def _evaluate(self, ids: list[int], goals: Sequence[Test]) -> np.ndarray:
         return self.world_.evaluate(ids, goals)
 
     def _choose(self, passed: np.ndarray, total: np.ndarray) -> int | None:
@@ -312,7 +313,7 @@ class TildeClassifier(ClassTree, ClassifierMixin, _Tilde):  # type: ignore[misc]
         y = self._y[np.asarray(ids, dtype=int) - self._first] if ids else np.zeros(0, dtype=int)
         return np.bincount(y, minlength=len(self.labels_)).astype(float)
 
-    def _evaluate(self, ids: list[int], goals: list[str]) -> np.ndarray:
+    def _evaluate(self, ids: list[int], goals: Sequence[Test]) -> np.ndarray:
         return self.world_.evaluate_classes(ids, goals, len(self.labels_))
 
     def _choose(self, passed: np.ndarray, total: np.ndarray) -> int | None:
