@@ -195,6 +195,35 @@ def test_unsupported_meta_call_is_reported_at_load_time(tmp_path):
     assert str(info.value).startswith(f"{bg}:3: cannot add the example key inside the lambda \\A^task(A,B)")
 
 
+def test_query_packs_answer_as_the_tests_one_by_one(tmp_path):
+    """Tests given as (prefix, rest) share the prefix's solutions per example (ACE's
+    query packs): counts, sums, classes and passing sets are those of the full goals,
+    whatever solution of the prefix each rest needs, and an error names its test."""
+    bg = tmp_path / "bg.pl"
+    bg.write_text("heavy(T) :- weight(T, W), W >= 5.\n")
+    world = World([bg])
+    examples = [Example("a", ["task(t1, r1)", "task(t2, r2)", "weight(t1, 2)", "weight(t2, 7)"], 1.0),
+                Example("b", ["task(t1, r1)", "weight(t1, 9)"], 0.0),
+                Example("c", ["task(t1, r3)", "weight(t1, 1)"], 1.0),
+                Example("d", ["weight(t1, 6)"], 0.0)]
+    ids = world.load(examples)
+    prefix = "task(T, R)"
+    rests = ["heavy(T)", "R == r2", "weight(T, W), W < 2", "\\+ heavy(T)", "R == r1, heavy(T)", "fail"]
+    pairs = [(prefix, r) for r in rests] + ["heavy(t1)", ("true", "weight(_, 1)")]
+    full = [f"{prefix}, {r}" for r in rests] + ["heavy(t1)", "weight(_, 1)"]
+    assert world.evaluate(ids, pairs).tolist() == world.evaluate(ids, full).tolist()
+    assert world.evaluate(ids, pairs)[:, 0].tolist() == [2, 1, 1, 2, 1, 0, 2, 1]
+    for index in range(len(pairs)):  # passing/2 follows the order the tests were given in
+        world.evaluate(ids, pairs)
+        packed = world.passing(index, ids)
+        world.evaluate(ids, full)
+        assert packed == world.passing(index, ids)
+    assert world.evaluate_classes(ids, pairs, 2).tolist() == world.evaluate_classes(ids, full, 2).tolist()
+    with pytest.raises(PrologError) as info:
+        world.evaluate(ids, [(prefix, "heavy(T)"), (prefix, "atom_length(R, L), L > T")])
+    assert str(info.value).endswith("in goal: task(T, R), atom_length(R, L), L > T")
+
+
 def test_evaluating_an_example_without_target_is_an_error():
     world = World()
     ids = world.load([Example("a", ["size(big)"], 1.0), Example("b", ["size(big)"])])
