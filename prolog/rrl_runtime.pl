@@ -396,7 +396,8 @@ rrl_eval(M, IdsText, PacksText, Text) :-
 
 eval_packs(M, IdsText, PacksText, Mode, Text) :-
     ids(IdsText, Ids),
-    term_string(Packs, PacksText),
+    term_string(Packs0, PacksText),
+    number_tests(Packs0, 1, Packs),
     pack_tests(Packs, Goals),
     (   unsafe_goal(M, Goals, I, Msg)
     ->  format(string(Text), '!unsafe\t~w\t~w', [I, Msg])
@@ -415,18 +416,51 @@ eval_packs(M, IdsText, PacksText, Mode, Text) :-
 %   culprit(+World, +Ids, +NGoals, +Error): rethrows Error naming the first test that
 %   raises it on one of Ids (error path only: the tests are run one by one).
 culprit(_, _, _, E) :- rrl_limit_ball(E), !, throw(E).
-culprit(_, _, _, rrl_no_target(Id)) :- !, throw(rrl_no_target(Id)).
+culprit(M, _, NGoals, rrl_no_target(Id)) :- !,
+    M:'$rrl_goals'(Goals),
+    compile_tests(M, Goals, _),
+    (   between(1, NGoals, I), catch(M:'$rrl_t'(I, Id), E, ( ordinary(E), fail ))
+    ->  throw(rrl_goal_error(I, rrl_no_target(Id)))
+    ;   throw(rrl_no_target(Id)) ).
 culprit(M, Ids, NGoals, E) :-
     M:'$rrl_goals'(Goals),
     compile_tests(M, Goals, _),
     (   between(1, NGoals, I), member(Id, Ids),
-        catch(( M:'$rrl_t'(I, Id), fail ), _, true)
+        catch(( M:'$rrl_t'(I, Id), fail ), E1, ordinary(E1))
     ->  throw(rrl_goal_error(I, E))
     ;   throw(E) ).
 
-%   pack_tests(+Packs, -Goals): the tests of the packs, in order.
+%   ordinary(+E): E is an exception a test raised; a limit is thrown on, ending the
+%   search as it ended the evaluation.
+ordinary(E) :- rrl_limit_ball(E), !, throw(E).
+ordinary(_).
+
+%   number_tests(+Packs0, +I0, -Packs): pack(P, [I-Rest, ...]) with the tests numbered in
+%   order; a pack without tests is dropped (its prefix is no test's and is not checked);
+%   a rest holding a cut gets a pack of its own, where it cuts the prefix's solutions as
+%   it does in the goal (Prefix, Rest).
+number_tests([], _, []).
+number_tests([pack(P, Rs)|Packs0], I0, Packs) :-
+    numbered(Rs, I0, Ns, I1),
+    (   P == true
+    ->  Own = [pack(P, Ns)]
+    ;   partition(has_cut, Ns, Cut, Plain),
+        findall(pack(P, [N]), member(N, Cut), Alone),
+        ( Plain == [] -> Own = Alone ; Own = [pack(P, Plain)|Alone] )
+    ),
+    ( Rs == [] -> Packs = Rest ; append(Own, Rest, Packs) ),
+    number_tests(Packs0, I1, Rest).
+
+numbered([], I, [], I).
+numbered([R|Rs], I, [I-R|Ns], I2) :- I1 is I + 1, numbered(Rs, I1, Ns, I2).
+
+has_cut(_-R) :- sub_term(S, R), S == !, !.
+
+%   pack_tests(+Packs, -Goals): the tests of the packs, by number.
 pack_tests(Packs, Goals) :-
-    findall(G, ( member(pack(P, Rs), Packs), member(R, Rs), ( P == true -> G = R ; G = (P, R) ) ), Goals).
+    findall(I-G, ( member(pack(P, Ns), Packs), member(I-R, Ns), ( P == true -> G = R ; G = (P, R) ) ), Pairs),
+    msort(Pairs, Sorted),
+    pairs_values(Sorted, Goals).
 
 %   compile_packs(+World, +Packs, +Mode, -Spec): each pack J of N tests becomes one clause
 %   '$rrl_pk'(J, K, Flags, Add) :- Prefix, Try_1, ..., Try_N, AllPassed.  Try_A runs
@@ -438,48 +472,50 @@ pack_tests(Packs, Goals) :-
 %   Prefix, Rest, !, Update.  Spec lists J-N per pack.
 compile_packs(M, Packs, Mode, Spec) :-
     retractall(M:'$rrl_pk'(_, _, _, _)),
-    compile_packs(Packs, M, Mode, 1, 1, Spec).
+    compile_packs(Packs, M, Mode, 1, Spec).
 
-compile_packs([], _, _, _, _, []).
-compile_packs([pack(P, Rs)|Packs], M, Mode, J, I0, [J-N|Spec]) :-
-    length(Rs, N),
+compile_packs([], _, _, _, []).
+compile_packs([pack(P, Ns)|Packs], M, Mode, J, [J-N|Spec]) :-
+    length(Ns, N),
     N1 is N + 1,
     key_goal(M, K, P, PK),
-    (   Rs = [R]                        % a lone test needs no flags
+    (   Ns = [I-R]                      % a lone test needs no flags
     ->  key_goal(M, K, R, RK),
-        adder(Mode, I0, K, Add, Update),
+        adder(Mode, I, K, Add, Update),
         assertz(M:('$rrl_pk'(J, K, _, Add) :- PK, RK, !, Update))
-    ;   pack_tries(Rs, 1, N1, I0, M, Mode, K, Flags, Add, Tries),
+    ;   pack_tries(Ns, 1, N1, M, Mode, K, Flags, Add, Tries),
         assertz(M:('$rrl_pk'(J, K, Flags, Add) :- PK, Tries, arg(N1, Flags, 0)))
     ),
-    J1 is J + 1, I1 is I0 + N,
-    compile_packs(Packs, M, Mode, J1, I1, Spec).
+    J1 is J + 1,
+    compile_packs(Packs, M, Mode, J1, Spec).
 
-pack_tries([], _, _, _, _, _, _, _, _, true).
-pack_tries([R|Rs], A, N1, I0, M, Mode, K, Flags, Add, (Try, Tries)) :-
+pack_tries([], _, _, _, _, _, _, _, true).
+pack_tries([I-R|Ns], A, N1, M, Mode, K, Flags, Add, (Try, Tries)) :-
     key_goal(M, K, R, RK),
-    I is I0 + A - 1,
     adder(Mode, I, K, Add, Update),
     Try = (   arg(A, Flags, F), var(F), \+ \+ RK
           ->  nb_setarg(A, Flags, 1), arg(N1, Flags, L0), L is L0 - 1, nb_setarg(N1, Flags, L),
               Update
           ;   true ),
     A1 is A + 1,
-    pack_tries(Rs, A1, N1, I0, M, Mode, K, Flags, Add, Tries).
+    pack_tries(Ns, A1, N1, M, Mode, K, Flags, Add, Tries).
 
 %   adder(+Mode, +Test, +Key, ?Add, -Goal): Goal adds the example of Add to the counters
 %   of test Test: count, sum and sum of squares of the target (stats), or its class's
 %   count (classes(K)).
-adder(stats, I, Key, add(V, V2, T),
+adder(stats, I, Key, add(V, T),
       (   number(V)
       ->  arg(B1, T, N0), N1 is N0 + 1, nb_setarg(B1, T, N1),
           arg(B2, T, S0), S1 is S0 + V, nb_setarg(B2, T, S1),
-          arg(B3, T, Q0), Q1 is Q0 + V2, nb_setarg(B3, T, Q1)
+          arg(B3, T, Q0), Q1 is Q0 + V * V, nb_setarg(B3, T, Q1)
       ;   throw(rrl_no_target(Key)) )) :-
     B1 is 3 * I - 2, B2 is B1 + 1, B3 is B1 + 2.
-adder(classes(K), I, Key, add(V, _, T),
+adder(classes(K), I, Key, add(V, T),
       (   number(V)
-      ->  B is Base + integer(V), arg(B, T, C0), C1 is C0 + 1, nb_setarg(B, T, C1)
+      ->  C is integer(V),
+          (   C >= 0, C < K -> true
+          ;   throw(error(domain_error(class_index_below(K), C), _)) ),
+          B is Base + C, arg(B, T, C0), C1 is C0 + 1, nb_setarg(B, T, C1)
       ;   throw(rrl_no_target(Key)) )) :-
     Base is K * (I - 1) + 1.
 
@@ -499,14 +535,14 @@ packs_loop([J-N|Spec], Ids, M, Totals) :-
 %   pack J to their counters.
 pack_loop([], _, _, _, _).
 pack_loop([Id|Ids], M, J, N, Totals) :-
-    (   M:'$rrl_target'(Id, V) -> V2 is V * V ; V = none, V2 = none ),
+    (   M:'$rrl_target'(Id, V) -> true ; V = none ),
     (   N =:= 1
     ->  true
     ;   N1 is N + 1,
         functor(Flags, f, N1),          % an argument stays unbound until its test passes
         nb_setarg(N1, Flags, N)
     ),
-    ( M:'$rrl_pk'(J, Id, Flags, add(V, V2, Totals)) -> true ; true ),
+    ( M:'$rrl_pk'(J, Id, Flags, add(V, Totals)) -> true ; true ),
     pack_loop(Ids, M, J, N, Totals).
 
 %!  rrl_check_test(+World, +GoalsText, -Status) is det.
@@ -565,11 +601,11 @@ rrl_eval_classes(M, IdsText, PacksText, K, Text) :-
 passes(M, I, Id) :- M:'$rrl_t'(I, Id), !.
 
 rrl_passing(M, I, IdsText, Text) :-
-    M:'$rrl_goals'(Goals),
-    nth1(I, Goals, G),
     retractall(M:'$rrl_t'(_, _)),
-    key_goal(M, K, G, GK),
-    assertz(M:('$rrl_t'(I, K) :- GK)),
+    (   M:'$rrl_goals'(Goals), nth1(I, Goals, G)   % else no test: none passes
+    ->  key_goal(M, K, G, GK),
+        assertz(M:('$rrl_t'(I, K) :- GK))
+    ;   true ),
     ids(IdsText, Ids),
     length(Ids, N),
     guarded(( include(passes(M, I), Ids, Pass),

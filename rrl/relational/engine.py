@@ -383,9 +383,11 @@ class World:
         if not goals:
             return np.zeros((0, 3))
         listing, order, texts = _packs(goals)
-        self._pack_order = order
+        self._pack_order = None  # the tests passing/2 reads are replaced only if these run
         text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], texts, self._where())
-        return _numbers(text).reshape(len(goals), 3)[order]
+        stats = self._per_test(_numbers(text), len(goals), 3)
+        self._pack_order = order
+        return stats[order]
 
     def evaluate_classes(self, ids: Sequence[int], goals: Sequence[Test], n_classes: int) -> np.ndarray:
         """Per goal (as in :meth:`evaluate`), how many examples of each class pass it
@@ -397,14 +399,28 @@ class World:
         if not goals:
             return np.zeros((0, n_classes))
         listing, order, texts = _packs(goals)
-        self._pack_order = order
+        self._pack_order = None
         goal = f"rrl_eval_classes({self.module}, {_ids_text(ids)}, {listing}, {int(n_classes)}, T)"
-        return _numbers(_checked(run(goal)["T"], texts, self._where())).reshape(len(goals), n_classes)[order]
+        counts = self._per_test(_numbers(_checked(run(goal)["T"], texts, self._where())), len(goals), n_classes)
+        self._pack_order = order
+        return counts[order]
+
+    def _per_test(self, values: np.ndarray, n_goals: int, width: int) -> np.ndarray:
+        """``values`` as one row per test; a count that does not match means the goals'
+        text did not read back as that many goals (a bracket or quote left open)."""
+        if values.size != n_goals * width:
+            where = f"{self._where()}: " if self.sources else ""
+            raise PrologError(f"{where}the {n_goals} test goals did not read as {n_goals} goals "
+                              "(a goal's text leaves a bracket or a quote open)")
+        return values.reshape(n_goals, width)
 
     def passing(self, index: int, ids: Sequence[int]) -> list[int]:
         """Ids among ``ids`` that pass goal ``index`` (0-based) of the last :meth:`evaluate`
         (or :meth:`evaluate_classes`)."""
-        index = int(self._pack_order[index]) if self._pack_order is not None else index
+        order = self._pack_order
+        if order is None or not 0 <= index < len(order):
+            return []  # no such test of the last evaluation that ran
+        index = int(order[index])
         text = _checked(run(f"rrl_passing({self.module}, {index + 1}, {_ids_text(ids)}, T)")["T"],
                         where=self._where(), what="the test")
         return [int(x) for x in text.split()]

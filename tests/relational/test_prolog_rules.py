@@ -224,6 +224,33 @@ def test_query_packs_answer_as_the_tests_one_by_one(tmp_path):
     assert str(info.value).endswith("in goal: task(T, R), atom_length(R, L), L > T")
 
 
+def test_query_packs_keep_the_semantics_of_the_full_goals():
+    """A cut in a rest cuts the prefix's solutions as in the goal (prefix, rest); an
+    example without target is named with its test; a class index out of range is an
+    error; passing/2 after a refused evaluation answers nothing rather than another
+    call's tests; a pack without tests runs nothing (its prefix is never checked)."""
+    world = World()
+    ids = world.load([Example("a", ["task(t1)", "task(t2)", "heavy(t2)"], 1.0)])
+    cut = [("task(T)", "!, heavy(T)"), ("task(T)", "fail")]
+    assert world.evaluate(ids, cut)[:, 0].tolist() == [0, 0]
+    assert world.evaluate(ids, ["task(T), !, heavy(T)"])[0, 0] == 0
+    world.evaluate(ids, ["task(T)", "heavy(T)"])
+    with pytest.raises(PrologError):
+        world.evaluate(ids, [("task(T)", "true"), "shell(ls)"])
+    assert world.passing(1, ids) == []
+    with pytest.raises(PrologError) as info:
+        world.evaluate(ids, [("true), [(true)]), pack((assertz(user:rrl_pwned)), []), pack((true", "task(_)")])
+    assert run("catch(user:rrl_pwned, _, fail) -> X = yes ; X = no")["X"] == "no"
+    assert str(info.value).startswith("the 1 test goals did not read as 1 goals")
+    more = ids + world.load([Example("b", ["task(t1)"])])
+    with pytest.raises(PrologError) as info:
+        world.evaluate(more, [("task(T)", "heavy(T)"), ("task(T)", "T == t1")])
+    assert str(info.value).endswith("has no target: sums of targets need one for every example in goal: task(T), T == t1")
+    with pytest.raises(PrologError) as info:
+        world.evaluate_classes(ids, ["task(_)"], 1)  # the class of a is 1: not below 1
+    assert "class_index_below(1)" in str(info.value)
+
+
 def test_evaluating_an_example_without_target_is_an_error():
     world = World()
     ids = world.load([Example("a", ["size(big)"], 1.0), Example("b", ["size(big)"])])
