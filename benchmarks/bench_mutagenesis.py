@@ -2,7 +2,7 @@
 against the figures Blockeel & De Raedt (1998) published for Tilde.
 
     python3 benchmarks/bench_mutagenesis.py [--benchmarks DIR] [--levels b1 b2 b3]
-        [--trees 30] [--variants] [--nested] [--forest-variants] [--json FILE]
+        [--trees 30] [--variants] [--nested] [--nested-forest] [--forest-variants] [--json FILE]
 
 Data: ``DIR/mutagenesis`` (default DIR: ``../shared/benchmarks`` relative to the
 repository, or $RRL_BENCHMARKS): the 188 regression-friendly molecules
@@ -22,6 +22,7 @@ Per level and fold, measured in the same run:
 - with ``--nested``: TILDE with the heuristic and the number of thresholds chosen by an
   inner cross-validation on each training fold (the settings files were chosen looking
   at these same ten folds; this column is the estimate free of that selection);
+- with ``--nested-forest``: the same selection for the forest;
 - with ``--forest-variants``: the forest with each variant of ``GRID``, and the mean over
   the folds of the worst variant on each fold: a lower bound on what any choice among
   them, made however (on the test folds or inside the training folds), would give.
@@ -96,15 +97,15 @@ def _label(example: Example) -> int:
 GRID: list[dict[str, Any]] = [{"heuristic": h, "n_thresholds": t} for h in ("gain", "gainratio") for t in (9, 14, 19)]
 
 
-def nested(settings: Path, data: Path, inner_folds: int = 3, seed: int = 0) -> dict[str, Any]:
+def nested(make: Callable[..., Any], data: Path, inner_folds: int = 3, seed: int = 0) -> dict[str, Any]:
     """10-fold accuracy when the heuristic and the number of thresholds are chosen
     inside each training fold (``GRID``, by an inner class-stratified ``inner_folds``-fold
     CV, the first best on ties), not on the test folds: the estimate free of the
-    selection that went into the settings files (whose rmodes it keeps)."""
+    selection that went into the settings files (whose rmodes it keeps). ``make(**params)``
+    builds the learner (a single tree or a forest) with one variant of ``GRID``."""
     examples = read_kb(data / "muta188_class.kb")
     by_id = {e.id: e for e in examples}
     folds = json.loads((data / "folds.json").read_text())["folds"]
-    background = data / "muta.pl"
     accuracies, chosen = [], []
     for number, test in enumerate(folds):
         held = set(test)
@@ -120,13 +121,13 @@ def nested(settings: Path, data: Path, inner_folds: int = 3, seed: int = 0) -> d
             correct = 0
             for part in inner:
                 out = set(part)
-                with TildeClassifier(settings, background, **params) as model:
+                with make(**params) as model:
                     model.fit([e for e in train if e.id not in out])
                     correct += sum(int(p) == _label(by_id[i]) for p, i in zip(model.predict([by_id[i] for i in part]), part, strict=True))
             scores.append(correct / len(train))
         best = GRID[int(np.argmax(scores))]
         chosen.append(best)
-        with TildeClassifier(settings, background, **best) as model:
+        with make(**best) as model:
             model.fit(train)
             predicted = model.predict([by_id[i] for i in test])
         accuracies.append(float(np.mean([int(p) == _label(by_id[i]) for p, i in zip(predicted, test, strict=True)])))
@@ -166,6 +167,8 @@ def main() -> None:
                         help="also the 10-fold accuracy of every heuristic x thresholds variant of GRID")
     parser.add_argument("--nested", action="store_true",
                         help="also choose heuristic and thresholds (GRID) inside each training fold (inner 3-fold CV)")
+    parser.add_argument("--nested-forest", action="store_true",
+                        help="also the forest with heuristic and thresholds chosen inside each training fold")
     parser.add_argument("--forest-variants", action="store_true",
                         help="also the forest with every variant of GRID, and the worst variant per fold")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
@@ -192,7 +195,7 @@ def main() -> None:
             print(f"{level} variants: " + ", ".join(f"{v['heuristic']}/{v['n_thresholds']} {v['accuracy']:.3f}"
                                                    for v in row["variants"]), flush=True)
         if args.nested:
-            row["nested"] = nested(settings, data)
+            row["nested"] = nested(partial(TildeClassifier, settings, background), data)
             picks = ", ".join(f"{c['heuristic']}/{c['n_thresholds']}" for c in row["nested"]["chosen"])
             print(f"{level} nested selection: accuracy {row['nested']['accuracy']:.3f} (chosen per fold: {picks})",
                   flush=True)
@@ -200,6 +203,12 @@ def main() -> None:
             row["forest"] = cross_validate(partial(TildeForestClassifier, settings, background, n_trees=args.trees,
                                                    random_state=args.seed), data)
             print(f"{level} forest of {args.trees}: {_line(row['forest'])}", flush=True)
+        if args.trees > 0 and args.nested_forest:
+            row["nested_forest"] = nested(partial(TildeForestClassifier, settings, background, n_trees=args.trees,
+                                                  random_state=args.seed), data)
+            picks = ", ".join(f"{c['heuristic']}/{c['n_thresholds']}" for c in row["nested_forest"]["chosen"])
+            print(f"{level} forest, nested selection: accuracy {row['nested_forest']['accuracy']:.3f} "
+                  f"(chosen per fold: {picks})", flush=True)
         if args.trees > 0 and args.forest_variants:
             row["forest_variants"] = forest_variants(settings, background, data, args.trees, args.seed)
             runs = row["forest_variants"]["variants"]
