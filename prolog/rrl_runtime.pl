@@ -418,13 +418,13 @@ eval_packs(M, IdsText, PacksText, Mode, Text) :-
 culprit(_, _, _, E) :- rrl_limit_ball(E), !, throw(E).
 culprit(M, _, NGoals, rrl_no_target(Id)) :- !,
     M:'$rrl_goals'(Goals),
-    compile_tests(M, Goals, _),
+    compile_tests(M, Goals),
     (   between(1, NGoals, I), catch(M:'$rrl_t'(I, Id), E, ( ordinary(E), fail ))
     ->  throw(rrl_goal_error(I, rrl_no_target(Id)))
     ;   throw(rrl_no_target(Id)) ).
 culprit(M, Ids, NGoals, E) :-
     M:'$rrl_goals'(Goals),
-    compile_tests(M, Goals, _),
+    compile_tests(M, Goals),
     (   between(1, NGoals, I), member(Id, Ids),
         catch(( M:'$rrl_t'(I, Id), fail ), E1, ordinary(E1))
     ->  throw(rrl_goal_error(I, E))
@@ -582,9 +582,10 @@ limit_message(inferences, Limit, Msg) :-
 limit_message(seconds, Limit, Msg) :-
     format(string(Msg), 'ran for more than ~2f s (rrl stops an evaluation there: see docs/security.md)', [Limit]).
 
-compile_tests(M, Goals, Is) :-
+%   compile_tests(+World, +Goals): each goal I as a '$rrl_t'(I, Key) clause (the error
+%   search runs the tests one by one with them).
+compile_tests(M, Goals) :-
     retractall(M:'$rrl_t'(_, _)),
-    findall(I, nth1(I, Goals, _), Is),
     forall(nth1(I, Goals, G),
            ( key_goal(M, K, G, GK), assertz(M:('$rrl_t'(I, K) :- GK)) )).
 

@@ -15,7 +15,7 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -382,12 +382,7 @@ class World:
         """
         if not goals:
             return np.zeros((0, 3))
-        listing, order, texts = _packs(goals)
-        self._pack_order = None  # the tests passing/2 reads are replaced only if these run
-        text = _checked(run(f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")["T"], texts, self._where())
-        stats = self._per_test(_numbers(text), len(goals), 3)
-        self._pack_order = order
-        return stats[order]
+        return self._run_packs(goals, 3, lambda listing: f"rrl_eval({self.module}, {_ids_text(ids)}, {listing}, T)")
 
     def evaluate_classes(self, ids: Sequence[int], goals: Sequence[Test], n_classes: int) -> np.ndarray:
         """Per goal (as in :meth:`evaluate`), how many examples of each class pass it
@@ -398,21 +393,23 @@ class World:
         """
         if not goals:
             return np.zeros((0, n_classes))
-        listing, order, texts = _packs(goals)
-        self._pack_order = None
-        goal = f"rrl_eval_classes({self.module}, {_ids_text(ids)}, {listing}, {int(n_classes)}, T)"
-        counts = self._per_test(_numbers(_checked(run(goal)["T"], texts, self._where())), len(goals), n_classes)
-        self._pack_order = order
-        return counts[order]
+        return self._run_packs(goals, n_classes, lambda listing: (
+            f"rrl_eval_classes({self.module}, {_ids_text(ids)}, {listing}, {int(n_classes)}, T)"))
 
-    def _per_test(self, values: np.ndarray, n_goals: int, width: int) -> np.ndarray:
-        """``values`` as one row per test; a count that does not match means the goals'
-        text did not read back as that many goals (a bracket or quote left open)."""
-        if values.size != n_goals * width:
+    def _run_packs(self, goals: Sequence[Test], width: int, call: Callable[[str], str]) -> np.ndarray:
+        """Run the Prolog goal ``call(packs)`` on the packs of ``goals`` and return its
+        ``width`` numbers per goal, in the order of ``goals``. A count of numbers that
+        does not match means the goals' text did not read back as that many goals (a
+        bracket or quote left open)."""
+        listing, order, texts = _packs(goals)
+        self._pack_order = None  # the tests passing/2 reads are replaced only if these run
+        values = _numbers(_checked(run(call(listing))["T"], texts, self._where()))
+        if values.size != len(goals) * width:
             where = f"{self._where()}: " if self.sources else ""
-            raise PrologError(f"{where}the {n_goals} test goals did not read as {n_goals} goals "
+            raise PrologError(f"{where}the {len(goals)} test goals did not read as {len(goals)} goals "
                               "(a goal's text leaves a bracket or a quote open)")
-        return values.reshape(n_goals, width)
+        self._pack_order = order
+        return values.reshape(len(goals), width)[order]
 
     def passing(self, index: int, ids: Sequence[int]) -> list[int]:
         """Ids among ``ids`` that pass goal ``index`` (0-based) of the last :meth:`evaluate`
