@@ -76,11 +76,17 @@ def squash(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
+def _squash(x: float) -> float:
+    """:func:`squash` of one number."""
+    return math.copysign(math.log1p(abs(x)), x) if x else 0.0
+
+
 def _ranks(columns: np.ndarray) -> np.ndarray:
-    """Rank of each value within its column (0 for the least), stable for ties."""
-    n, k = columns.shape
-    out = np.empty((n, k))
-    out[np.argsort(columns, axis=0, kind="stable"), np.arange(k)] = np.arange(n, dtype=np.float64)[:, None]
+    """Rank of each value within its row of ``columns`` (k x n; 0 for the least), stable
+    for ties (rows are contiguous: sorting them costs less than sorting columns)."""
+    k, n = columns.shape
+    out = np.empty((k, n))
+    out[np.arange(k)[:, None], np.argsort(columns, axis=1, kind="stable")] = np.arange(n, dtype=np.float64)
     return out
 
 
@@ -293,85 +299,86 @@ class CandidateState:
 
     def _best_end(self, i: int) -> float:
         order = self.ids[i]
-        best = min(self.builder.slot(order, r).end for r in self.problem.durations[order])
+        best = min(self.builder._slot(order, r).end for r in self.problem.durations[order])  # ready, eligible
         self._best[i] = best
         return best
 
     def _features(self, raw: np.ndarray, slots: list[Slot], cap: int | None) -> Observation:
         n_all = raw.shape[0]
-        start, end, setup, dur = raw[:, _R_START], raw[:, _R_END], raw[:, _R_SETUP], raw[:, _R_DUR]
         order = raw[:, _R_ORDER].astype(np.int64)
-        res = raw[:, _R_RES].astype(np.int64)
-        p = self.p
-        clock = float(start.min())
+        end = raw[:, _R_END]
         due = self.due[order]
-        work = self.work[order]
-        ops = self.ops[order]
         finish = end + self.tail[order]
         slack = due - end
         chain = self.latest[order] - end
-        mdd = np.maximum(due, end)
-        ranks = _ranks(np.stack([due, mdd, slack, chain, -work, -ops, end, dur, -finish], axis=1))
-        keep = np.arange(n_all)
+        # the rank columns hold no clock, so the ranks of a block's rows change only
+        # with the candidate set; they are still taken over all rows at every decision
+        ranks = _ranks(np.stack([due, np.maximum(due, end), slack, chain, -self.work[order], -self.ops[order],
+                                 end, raw[:, _R_DUR], -finish]))
+        clock = float(raw[:, _R_START].min())
+        late = int(np.count_nonzero(end > due + 1e-9))
+        chosen = slots
         if cap is not None and n_all > cap:
             keep = self._keep(ranks, cap)
-        denominator = max(n_all - 1, 1)
+            raw, order, ranks = raw[keep], order[keep], ranks[:, keep]
+            due, finish, slack, chain = due[keep], finish[keep], slack[keep], chain[keep]
+            chosen = [slots[k] for k in keep]
+        # features are written as contiguous rows of a (F, n) array, transposed at the end
+        start, end, dur, best = raw[:, _R_START], raw[:, _R_END], raw[:, _R_DUR], raw[:, _R_BEST]
+        res = raw[:, _R_RES].astype(np.int64)
+        p = self.p
         demand = self.demand
         mean_demand = float(demand.mean()) if demand.size else 0.0
-        o, rr = order[keep], res[keep]
-        s_, e_, d_ = start[keep], end[keep], due[keep]
-        rows = np.empty((keep.size, F), dtype=np.float64)
-        rows[:, _STATIC] = self.static[o]
-        rows[:, 1] = s_ - clock
-        rows[:, 2] = e_ - clock
-        rows[:, 3] = dur[keep]
-        rows[:, 4] = setup[keep]
-        rows[:, 5] = e_ - raw[keep, _R_BEST]
-        rows[:, 7] = raw[keep, _R_IDLE]
-        rows[:, 10] = finish[keep] - max(self.bound, clock)
-        rows[:, 11] = d_ - clock
-        rows[:, 12] = slack[keep]
-        rows[:, 13] = np.maximum(e_ - d_, 0.0)
-        rows[:, 14] = chain[keep]
-        rows[:, 18] = self.free[rr] - clock
-        rows[:, _TIMES] = squash(rows[:, _TIMES] / p)
-        rows[:, 6] = squash(dur[keep] / self.min_p[o] - 1.0)
-        rows[:, 17] = np.log((demand[rr] + p) / (mean_demand + p))
-        rows[:, 20] = s_ <= raw[keep, _R_FIRST] + 1e-9
-        rows[:, 21] = np.log(raw[keep, _R_COUNT]) / 3.0
-        rows[:, 22] = e_ - raw[keep, _R_BEST] <= 1e-9 * max(1.0, p)
-        rows[:, 23:] = ranks[keep] / denominator
-        np.clip(rows, -LIMIT, LIMIT, out=rows)
+        cols = np.empty((F, order.size), dtype=np.float64)
+        cols[_STATIC] = self.static[order].T
+        cols[1] = start - clock
+        cols[2] = end - clock
+        cols[3] = dur
+        cols[4] = raw[:, _R_SETUP]
+        cols[5] = end - best
+        cols[7] = raw[:, _R_IDLE]
+        cols[10] = finish - max(self.bound, clock)
+        cols[11] = due - clock
+        cols[12] = slack
+        cols[13] = np.maximum(end - due, 0.0)
+        cols[14] = chain
+        cols[18] = self.free[res] - clock
+        cols[_TIMES] = squash(cols[_TIMES] / p)
+        cols[6] = squash(dur / self.min_p[order] - 1.0)
+        cols[17] = np.log((demand[res] + p) / (mean_demand + p))
+        cols[20] = start <= raw[:, _R_FIRST] + 1e-9
+        cols[21] = np.log(raw[:, _R_COUNT]) / 3.0
+        cols[22] = end - best <= 1e-9 * max(1.0, p)
+        cols[23:] = ranks / max(n_all - 1, 1)
+        np.clip(cols, -LIMIT, LIMIT, out=cols)
         placed = self.placed_count
         remaining = max(self.todo - placed, 1)
-        late = float(np.mean(end > due + 1e-9))
         g = np.array([
             placed / max(self.todo, 1),
             len(self._ready) / remaining,
             math.log1p(self.n_total) / 7.0,
             math.log1p(len(self.resources)) / 6.0,
             math.log1p(n_all) / 7.0,
-            float(squash(np.array(self.placed_tardiness / max(placed, 1) / p))),
-            late,
+            _squash(self.placed_tardiness / max(placed, 1) / p),
+            late / n_all,
             clock / max(self.bound, _EPS),
             math.log(self.flexibility) / 2.0,
             self.has_downtime,
-            float(squash(np.array(self.mean_setup / p))),
-            float(squash(np.array(mean_demand / p))),
+            _squash(self.mean_setup / p),
+            _squash(mean_demand / p),
         ])
         np.clip(g, -LIMIT, LIMIT, out=g)
-        chosen = slots if keep.size == n_all else [slots[k] for k in keep]
-        return Observation(g.astype(np.float32), rows.astype(np.float32), chosen)
+        return Observation(g.astype(np.float32), np.ascontiguousarray(cols.T, dtype=np.float32), chosen)
 
     @staticmethod
     def _keep(ranks: np.ndarray, cap: int) -> np.ndarray:
         """The ``cap`` candidates that rank best on some feature (due date, modified due date,
         slack, chain slack, work and operations remaining, end, duration, criticality):
-        what a truncated observation keeps; in candidate order."""
-        best = ranks.min(axis=1)
+        what a truncated observation keeps; in candidate order. ``ranks`` is (features x
+        candidates)."""
+        best = ranks.min(axis=0)
         keep = np.argpartition(best, cap - 1)[:cap]
         return np.sort(keep)
-
     # -- acting --------------------------------------------------------------------------
 
     def place(self, slot: Slot) -> tuple[float, float]:
