@@ -307,6 +307,24 @@ def _place(problem: Problem, resource: str, seq: tuple[str, ...], first: int, st
 _NONE: dict[str, float] = {}
 
 
+def sequence_tardiness(problem: Problem, resource: str, seq: tuple[str, ...]) -> float:
+    """Total tardiness of the orders of one resource's sequence, timed on their own.
+
+    That is their share of the plan's total tardiness when no order waits for another
+    (``after``): a resource's times then depend on its sequence alone, so a repair search
+    can price a candidate sequence without building the plan it belongs to.
+    """
+    times = Timetable({}, {}, {})
+    _place(problem, resource, seq, 0, len(seq), times)
+    orders = problem.orders
+    total = 0.0
+    for order, end in times._end.items():
+        late = end - orders[order].due
+        if late > 0.0:
+            total += late
+    return total
+
+
 def clear_downtime(start: float, setup: float, duration: float, windows: tuple[tuple[float, float], ...]) -> float:
     """The earliest start >= ``start`` whose block ``[start - setup, start + duration)``
     meets no window (windows sorted and disjoint, so one forward pass suffices)."""

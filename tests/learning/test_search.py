@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from rrl.dispatching import dispatch
 from rrl.domain import Plan, validate
 from rrl.domain.metrics import compute_stability
+from rrl.domain.timing import sequence_tardiness
 from rrl.errors import RRLError
 from rrl.events import EVENTS, draw_event
 from rrl.learning import RepairAgent
+from rrl.learning.evaluate import draw_cases
 from rrl.learning.search import (
     Neighbourhood,
     beam_search,
@@ -28,6 +30,7 @@ from rrl.learning.search import (
     prolog_scorer,
     steepest_descent,
 )
+from rrl.operators.repair import proposals
 from rrl.relational.facts import plan_facts
 from tests.conftest import plans
 
@@ -123,6 +126,46 @@ def test_incremental_figures_equal_a_recomputation(plan, data) -> None:
         fresh_state = plan_facts(Plan.build(node.plan.problem, node.plan.schedule), event_focal=hood._event_tasks(node.plan),
                                  delayed=node.delayed, previous_focus=node.via.focus.task)
         assert sorted(hood.state_of(node)) == sorted(fresh_state)  # facts updated from the parent's
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=15, min_orders=4), goal=st.sampled_from(["tardiness", "stability"]), data=st.data())
+def test_pricing_by_sequence_keeps_the_steps_re_timing_keeps(plan, goal, data) -> None:
+    """Without ``after``, candidates are priced from their sequences' own tardiness and
+    only the kept ones re-timed: the same steps, plans and costs as re-timing them all."""
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, goal)
+    ctx = agent.goal.context(hit.before, hit.plan)
+    priced = Neighbourhood(hit, ctx, agent.q_function)
+    timed = Neighbourhood(hit, ctx, agent.q_function)
+    timed._independent = False
+    event(f"{'priced' if priced._independent else 'after links: re-timed'}")
+    a, b = priced.root(), timed.root()
+    for _ in range(3):
+        if priced._independent:
+            for focal in list(a.plan.schedule.orders())[:6]:
+                for _, changes in proposals(a.plan, focal):
+                    exact = Plan.build(a.plan.problem, a.plan.schedule.replace(changes)).total_tardiness
+                    assert priced._priced(a.plan, changes) == pytest.approx(exact, abs=1e-6)
+        mine, theirs = priced.expand(a), timed.expand(b)
+        assert [(c.focus, c.action, c.moved) for c in mine] == [(c.focus, c.action, c.moved) for c in theirs]
+        for c, d in zip(mine, theirs, strict=True):
+            assert c.plan.schedule == d.plan.schedule
+            assert c.cost == pytest.approx(d.cost, abs=1e-9)
+        if not mine:
+            return
+        k = data.draw(st.integers(0, len(mine) - 1))
+        a, b = priced.child(a, mine[k]), timed.child(b, theirs[k])
+
+
+def test_a_sequence_priced_on_its_own_sums_to_the_plan_without_after(extruders) -> None:
+    plan = draw_cases(extruders.plant, 1, 0, (12, 12), ("rush_order",))[0].plan
+    assert not plan.problem.dependents
+    total = sum(sequence_tardiness(plan.problem, r, seq) for r, seq in plan.schedule.sequences.items())
+    assert total == pytest.approx(plan.total_tardiness, abs=1e-9)
+    assert total > 0
 
 
 def test_search_with_a_node_limit_is_deterministic(extruders) -> None:
