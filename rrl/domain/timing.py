@@ -307,19 +307,23 @@ def _place(problem: Problem, resource: str, seq: tuple[str, ...], first: int, st
 _NONE: dict[str, float] = {}
 
 
-def sequence_tardiness(problem: Problem, resource: str, seq: tuple[str, ...]) -> float:
-    """Total tardiness of the orders of one resource's sequence, timed on their own.
+def sequence_tardiness(problem: Problem, resource: str, seq: tuple[str, ...], first: int = 0,
+                       ready: float = 0.0) -> float:
+    """Total tardiness of the orders ``seq[first:]`` of one resource, timed on their own.
 
     That is their share of the plan's total tardiness when no order waits for another
     (``after``): a resource's times then depend on its sequence alone, so a repair search
-    can price a candidate sequence without building the plan it belongs to.
+    can price a candidate sequence without building the plan it belongs to. ``ready`` is
+    the end of ``seq[first - 1]`` (when ``first > 0``).
     """
     times = Timetable({}, {}, {})
-    _place(problem, resource, seq, 0, len(seq), times)
+    if first:
+        times._end[seq[first - 1]] = ready
+    _place(problem, resource, seq, first, len(seq), times)
     orders = problem.orders
     total = 0.0
-    for order, end in times._end.items():
-        late = end - orders[order].due
+    for order in seq[first:]:
+        late = times._end[order] - orders[order].due
         if late > 0.0:
             total += late
     return total

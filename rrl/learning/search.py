@@ -156,6 +156,7 @@ class Neighbourhood:
         # without ``after``, a resource's times depend on its own sequence alone
         self._independent = not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._prefixes: dict[tuple[Any, str], tuple[list[float], list[float]]] = {}
 
     def root(self) -> Node:
         """The disrupted plan as the start of every path."""
@@ -314,21 +315,52 @@ class Neighbourhood:
 
     def _priced(self, plan: Plan, changes: Changes) -> float:
         """Total tardiness of ``plan`` with ``changes``, from each changed sequence's own
-        tardiness (memoised: a sequence comes back at many nodes of a search)."""
+        tardiness (memoised: a sequence comes back at many nodes of a search). A new
+        sequence is timed from its first difference with ``plan``'s, whose times hold
+        before it."""
         problem = plan.problem
         memo = self._sequence_tardiness
         old = plan.schedule.sequences
         tardiness = plan.total_tardiness
         for resource, seq in changes.items():
-            new = memo.get((resource, seq))
-            if new is None:
-                new = memo[resource, seq] = sequence_tardiness(problem, resource, seq)
             before = old.get(resource, ())
             was = memo.get((resource, before))
             if was is None:
                 was = memo[resource, before] = sequence_tardiness(problem, resource, before)
+            new = memo.get((resource, seq))
+            if new is None:
+                first = 0
+                for a, b in zip(before, seq, strict=False):  # a move keeps the length; an alt move does not
+                    if a != b:
+                        break
+                    first += 1
+                if first:
+                    late, ends = self._prefix(plan, resource)
+                    new = late[first - 1] + sequence_tardiness(problem, resource, seq, first, ends[first - 1])
+                else:
+                    new = sequence_tardiness(problem, resource, seq)
+                memo[resource, seq] = new
             tardiness += new - was
         return tardiness
+
+    def _prefix(self, plan: Plan, resource: str) -> tuple[list[float], list[float]]:
+        """Running total tardiness and end of the orders along ``resource`` in ``plan``."""
+        key = (plan.schedule, resource)
+        found = self._prefixes.get(key)
+        if found is None:
+            orders = plan.problem.orders
+            end_of = plan.times.end_of
+            late: list[float] = []
+            ends: list[float] = []
+            total = 0.0
+            for order in plan.schedule.sequence(resource):
+                end = end_of(order)
+                if end > orders[order].due:
+                    total += end - orders[order].due
+                late.append(total)
+                ends.append(end)
+            found = self._prefixes[key] = (late, ends)
+        return found
 
     def child(self, node: Node, candidate: Candidate) -> Node:
         """The node that ``candidate`` leads to from ``node``."""

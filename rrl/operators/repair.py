@@ -36,6 +36,10 @@ OPERATORS: tuple[str, ...] = tuple(
 )
 
 Changes = dict[str, tuple[str, ...]]
+#: Side, kind and whether F changes resource, of each operator (read once per action).
+_PARTS: dict[str, tuple[str, str, bool]] = {
+    op: (op.split("_")[0], op.split("_")[1], op.endswith("_alt")) for op in OPERATORS
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +180,10 @@ def changes_of(plan: Plan, action: Action) -> Changes:
         raise refuse(f"{focal} cannot run on {target}")
     resource, i = schedule.where[focal]
     seq = schedule.sequence(resource)
-    left = action.side == "left"
-    kind = action.kind
+    side, kind, alternative = _PARTS[action.operator]
+    left = side == "left"
 
-    if not action.alternative:
+    if not alternative:
         if target != resource:
             raise refuse(f"a same-resource operator keeps {focal} on {resource}")
         floor = plan.frozen_prefix(resource)
