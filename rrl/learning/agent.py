@@ -331,7 +331,7 @@ class RepairAgent:
         for step in range(self.max_steps):
             if ctx.reached(node.plan):
                 break
-            options = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited]
+            options = [c for c in hood.expand(node, lazy=True) if c.schedule not in visited]
             if not options:
                 break
             best_q.append(max(c.q for c in options))
@@ -343,7 +343,7 @@ class RepairAgent:
             visited.add(node.plan.schedule)
         reached = ctx.reached(node.plan)
         if trail:
-            tail = [c for c in hood.expand(node, lazy=True) if c.plan.schedule not in visited] if not reached else []
+            tail = [c for c in hood.expand(node, lazy=True) if c.schedule not in visited] if not reached else []
             best_q.append(max((c.q for c in tail), default=0.0))
         examples = []
         for j in range(len(trail) - 1, -1, -1):

@@ -99,7 +99,11 @@ class RepairContext:
 
     def reached(self, plan: Plan) -> bool:
         """True when ``plan`` is a goal state."""
-        return plan.total_tardiness <= self.target
+        return self.reached_at(plan.total_tardiness)
+
+    def reached_at(self, total_tardiness: float) -> bool:
+        """True when a plan of this total tardiness is a goal state."""
+        return total_tardiness <= self.target
 
     def reward(self, previous: Plan, following: Plan, last: bool) -> float:
         """Reward of the step ``previous -> following``; ``last`` marks a step-limit end."""

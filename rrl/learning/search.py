@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from rrl.domain.plan import Plan
+from rrl.domain.schedule import Schedule
 from rrl.domain.timing import sequence_tardiness
 from rrl.errors import CycleError
 from rrl.events import Disruption
@@ -60,18 +61,42 @@ class Focus:
 
 @dataclass
 class Candidate:
-    """One possible step from a node: the action, the plan it leads to and its figures."""
+    """One possible step from a node: the action, the plan it leads to and its figures.
+
+    The plan is re-timed when first read (:attr:`plan`): a search prices every step from
+    its changed sequences and follows few of them.
+    """
 
     focus: Focus
     action: Action
-    plan: Plan
+    source: Plan = field(repr=False)  # the plan the step starts from
+    changes: Changes = field(repr=False)
     moved: int
     cost: float
+    tardiness: float  # the total tardiness the step leads to
     facts: list[str]
     q: float = 0.0
     reward: float = 0.0
     gain: float = 0.0  # how much the step lowers the goal's cost
     scored: bool = False  # q holds the policy's value
+    timed_plan: Plan | None = field(default=None, repr=False)
+    _schedule: Schedule | None = field(default=None, repr=False)
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule the step leads to (no re-timing)."""
+        if self.timed_plan is not None:
+            return self.timed_plan.schedule
+        if self._schedule is None:
+            self._schedule = self.source.schedule.replace(self.changes)
+        return self._schedule
+
+    @property
+    def plan(self) -> Plan:
+        """The plan the step leads to, re-timed from the first changed positions."""
+        if self.timed_plan is None:
+            self.timed_plan = self.source.with_schedule(self.schedule, self.changes)
+        return self.timed_plan
 
 
 @dataclass
@@ -273,13 +298,13 @@ class Neighbourhood:
         operators that apply to it go into ``applicable_by_focus`` (its facts say which).
 
         Where no order waits for another (no ``after``), each proposal is priced from the
-        tardiness of the sequences it changes (:meth:`_priced`), and only the steps kept
-        are re-timed into plans: a focus offers a dozen or more steps and keeps four.
+        tardiness of the sequences it changes (:meth:`_priced`), and a step is re-timed
+        into a plan only when the search reads it (:attr:`Candidate.plan`).
         """
         plan = node.plan
         weighted = self.ctx.goal.moved_weight > 0
         priced = self._independent and self.moves_per_focus is not None
-        found: list[tuple[Action, Changes, Plan | None, int, float]] = []
+        found: list[tuple[Action, Changes, Plan | None, int, float]] = []  # ..., moved, tardiness
         applicable: set[str] = set()
         counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
         for action, changes in proposals(plan, focus.task, self._operators.get(focus.reason), self.reach):
@@ -294,22 +319,22 @@ class Neighbourhood:
                 tardiness = after.total_tardiness
             applicable.add(action.operator)
             moved = node.moved + self._moved_delta(plan, counts, changes) if weighted else node.moved
-            found.append((action, changes, after, moved, self.ctx.cost_of(tardiness, moved)))
+            found.append((action, changes, after, moved, tardiness))
         if self.moves_per_focus is not None and len(found) > self.moves_per_focus:
             # costs rounded: a priced cost and a re-timed one may differ in the last bits
-            keep = sorted(range(len(found)), key=lambda i: (round(found[i][4], 9), i))[: self.moves_per_focus]
-            found = [found[i] for i in sorted(keep)]
+            cost = self.ctx.cost_of
+            keep = sorted(range(len(found)), key=lambda i: (round(cost(found[i][4], found[i][3]), 9), i))
+            found = [found[i] for i in sorted(keep[: self.moves_per_focus])]
         own = []
-        for action, changes, after, moved, cost in found:
-            if after is None:
-                after = timed(plan, changes)  # no cycle: without ``after`` none can close
-                cost = self.ctx.cost_of(after.total_tardiness, moved)
+        for action, changes, after, moved, tardiness in found:
             if not weighted:  # the cost does not depend on it: counted for the steps kept only
                 moved = node.moved + self._moved_delta(plan, counts, changes)
-            own.append(Candidate(focus, action, after, moved, cost, []))
+            own.append(Candidate(focus, action, plan, changes, moved, self.ctx.cost_of(tardiness, moved), tardiness,
+                                 [], timed_plan=after))
         for candidate in own:
             candidate.gain = node.cost - candidate.cost
-            candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached(candidate.plan), False)
+            candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached_at(candidate.tardiness),
+                                                  False)
         applicable_by_focus[focus.task] = applicable
         return own
 
@@ -533,7 +558,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 # Foci are examined until the time is up (the expansion can resume later).
                 children += [(node, c) for c in hood.expand(node, lazy=width == 1 and not descent_first,
                                                             until=out_of_time)
-                             if c.plan.schedule not in seen]
+                             if c.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
@@ -549,7 +574,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 # The policy's order puts improving steps first: the others need values
                 # only when fewer of those (distinct plans) than the width were found.
                 improving = [(n, c) for n, c in children if c.gain > 1e-9]
-                enough = len({c.plan.schedule for _, c in improving}) >= width
+                enough = len({c.schedule for _, c in improving}) >= width
                 needed: dict[int, tuple[Node, list[Candidate]]] = {}
                 for node, candidate in improving if enough else children:
                     if not candidate.scored:
@@ -559,7 +584,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 picked = _pick(children, width, rank)
             beam = []
             for parent, candidate in picked:
-                seen.add(candidate.plan.schedule)
+                seen.add(candidate.schedule)
                 child = hood.child(parent, candidate)
                 beam.append(child)
                 if child.cost < best.cost - 1e-9:
@@ -579,17 +604,17 @@ def _pick(children: list[tuple[Node, Candidate]], width: int,
     by_rank = sorted(children, key=lambda pc: position[id(pc[1])])
     cheapest = min(children, key=lambda pc: pc[1].cost)
     picked = [by_rank[0]]
-    if width > 1 and cheapest[1].plan.schedule != by_rank[0][1].plan.schedule:
+    if width > 1 and cheapest[1].schedule != by_rank[0][1].schedule:
         picked.append(cheapest)
     taken = {id(p[1]) for p in picked}
-    schedules = {p[1].plan.schedule for p in picked}
+    schedules = {p[1].schedule for p in picked}
     for pair in by_rank:
         if len(picked) >= width:
             break
-        if id(pair[1]) in taken or pair[1].plan.schedule in schedules:
+        if id(pair[1]) in taken or pair[1].schedule in schedules:
             continue
         picked.append(pair)
-        schedules.add(pair[1].plan.schedule)
+        schedules.add(pair[1].schedule)
     return picked
 
 
