@@ -181,7 +181,8 @@ class Neighbourhood:
         # without ``after``, a resource's times depend on its own sequence alone
         self._independent = not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
-        self._prefixes: dict[tuple[Any, str], tuple[list[float], list[float]]] = {}
+        # per plan priced from (by id, the plan held so that the id stays its own)
+        self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
 
     def root(self) -> Node:
         """The disrupted plan as the start of every path."""
@@ -347,45 +348,46 @@ class Neighbourhood:
         memo = self._sequence_tardiness
         old = plan.schedule.sequences
         tardiness = plan.total_tardiness
+        held = self._prefixes.get(id(plan))
+        if held is None or held[0] is not plan:
+            held = self._prefixes[id(plan)] = (plan, {})
+        prefixes = held[1]
         for resource, seq in changes.items():
-            before = old.get(resource, ())
-            was = memo.get((resource, before))
-            if was is None:
-                was = memo[resource, before] = sequence_tardiness(problem, resource, before)
+            found = prefixes.get(resource)
+            late, ends = found if found is not None else self._prefix(plan, resource, prefixes)
             new = memo.get((resource, seq))
             if new is None:
                 first = 0
-                for a, b in zip(before, seq, strict=False):  # a move keeps the length; an alt move does not
+                for a, b in zip(old.get(resource, ()), seq, strict=False):  # an alt move changes the length
                     if a != b:
                         break
                     first += 1
                 if first:
-                    late, ends = self._prefix(plan, resource)
                     new = late[first - 1] + sequence_tardiness(problem, resource, seq, first, ends[first - 1])
                 else:
                     new = sequence_tardiness(problem, resource, seq)
                 memo[resource, seq] = new
-            tardiness += new - was
+            tardiness += new - (late[-1] if late else 0.0)
         return tardiness
 
-    def _prefix(self, plan: Plan, resource: str) -> tuple[list[float], list[float]]:
-        """Running total tardiness and end of the orders along ``resource`` in ``plan``."""
-        key = (plan.schedule, resource)
-        found = self._prefixes.get(key)
-        if found is None:
-            orders = plan.problem.orders
-            end_of = plan.times.end_of
-            late: list[float] = []
-            ends: list[float] = []
-            total = 0.0
-            for order in plan.schedule.sequence(resource):
-                end = end_of(order)
-                if end > orders[order].due:
-                    total += end - orders[order].due
-                late.append(total)
-                ends.append(end)
-            found = self._prefixes[key] = (late, ends)
-        return found
+    @staticmethod
+    def _prefix(plan: Plan, resource: str, prefixes: dict[str, tuple[list[float], list[float]]]
+                ) -> tuple[list[float], list[float]]:
+        """Running total tardiness and end of the orders along ``resource`` in ``plan``
+        (the last running total is the sequence's own tardiness), kept in ``prefixes``."""
+        orders = plan.problem.orders
+        end_of = plan.times.end_of
+        late: list[float] = []
+        ends: list[float] = []
+        total = 0.0
+        for order in plan.schedule.sequence(resource):
+            end = end_of(order)
+            if end > orders[order].due:
+                total += end - orders[order].due
+            late.append(total)
+            ends.append(end)
+        prefixes[resource] = (late, ends)
+        return late, ends
 
     def child(self, node: Node, candidate: Candidate) -> Node:
         """The node that ``candidate`` leads to from ``node``."""
