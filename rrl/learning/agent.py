@@ -50,6 +50,8 @@ from rrl.relational.terms import quote_atom
 
 LEARNERS = ("tg", "propositional")
 TIE_BREAKS = ("cost", "first")
+#: Consult's first pass: a steepest descent, or the greedy policy.
+FIRST_PASSES = ("descent", "policy")
 
 
 @dataclass
@@ -167,6 +169,11 @@ class RepairAgent:
     budget_ms : float, optional
         Consult's search budget; None: :func:`~rrl.learning.search.default_budget_ms` of
         the plan's size.
+    first_pass : str
+        Consult's first pass (:func:`~rrl.learning.search.beam_search`): ``descent``, a
+        steepest descent (each step the simulator's best, looking at every focus), the
+        Q-values steering the wider passes that follow; or ``policy``, the greedy policy
+        (the largest Q-value in the first focus that offers an improving step).
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -194,12 +201,15 @@ class RepairAgent:
         reach: int | None = None,
         n_step: int = 3,
         budget_ms: float | None = None,
+        first_pass: str = "descent",
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
             raise RRLError(f"unknown learner '{learner}' (expected one of {', '.join(LEARNERS)})")
         if tie_break not in TIE_BREAKS:
             raise RRLError(f"unknown tie_break '{tie_break}' (expected one of {', '.join(TIE_BREAKS)})")
+        if first_pass not in FIRST_PASSES:
+            raise RRLError(f"unknown first_pass '{first_pass}' (expected one of {', '.join(FIRST_PASSES)})")
         self.plant = plant
         self.goal = get_goal(goal)
         self.events = tuple(events)
@@ -220,6 +230,7 @@ class RepairAgent:
         self.reach = reach
         self.n_step = n_step
         self.budget_ms = budget_ms
+        self.first_pass = first_pass
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -477,7 +488,7 @@ class RepairAgent:
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
         outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
-                              node_limit=node_limit, rank=self._rank)
+                              node_limit=node_limit, rank=self._rank, descent_first=self.first_pass == "descent")
         best = outcome.best
         taken = self._steps(hood, best.path())
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
@@ -558,7 +569,7 @@ class RepairAgent:
                 "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
                 "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "reach": self.reach,
                 "n_step": self.n_step,
-                "budget_ms": self.budget_ms, "seed": self.seed,
+                "budget_ms": self.budget_ms, "first_pass": self.first_pass, "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
@@ -594,7 +605,7 @@ class RepairAgent:
                         moves_per_focus=_optional_int(params.get("moves_per_focus", 4)),
                         reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
-                        seed=int(params.get("seed", 0)))
+                        first_pass=str(params.get("first_pass", "descent")), seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]

@@ -502,10 +502,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
 
     The first pass (width 1) is the greedy policy: the largest Q-value, looking at the
     foci in the background's order until one offers a step that lowers the cost (first
-    improvement: many small steps in little time). With ``descent_first`` it is a
-    steepest descent instead: every focus examined, the step of largest gain taken (the
-    simulator's exact look one step ahead; better from about 100 ms on at 10-20 orders,
-    worse at 40 ms). Widths 2, 4, ... follow until the budget is spent: at
+    improvement: many small steps in little time). With ``descent_first`` (consult's
+    default, :class:`~rrl.learning.RepairAgent`'s ``first_pass``) it is a steepest
+    descent instead: every focus examined, the step of largest gain taken (the
+    simulator's exact look one step ahead). Widths 2, 4, ... follow until the budget is spent: at
     each depth the beam keeps the ``width`` best children of the nodes in it in the
     policy's order (``rank``, by Q-value), always including the child of lowest cost at
     that depth (over every focus), and never a plan seen before on that depth's beam: the
@@ -558,9 +558,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                     complete = False
                     break
                 # Foci are examined until the time is up (the expansion can resume later).
-                children += [(node, c) for c in hood.expand(node, lazy=width == 1 and not descent_first,
-                                                            until=out_of_time)
-                             if c.schedule not in seen]
+                found = hood.expand(node, lazy=width == 1 and not descent_first, until=out_of_time)
+                # A descent lowers the cost at every step, so it cannot meet a plan twice
+                # (and need not build every candidate's schedule to check).
+                children += [(node, c) for c in found if descent or c.schedule not in seen]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
@@ -623,13 +624,19 @@ def _pick(children: list[tuple[Node, Candidate]], width: int,
 def steepest_descent(hood: Neighbourhood, *, budget_s: float, max_depth: int | None = None,
                      clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
     """Plain steepest descent over the same steps: the lowest-cost candidate while it
-    improves, until a local optimum, ``max_depth`` steps or the budget."""
+    improves, until a local optimum, ``max_depth`` steps or the budget. It keeps to the
+    budget as :func:`beam_search` does: foci are examined until the time is up, and the
+    best step among those examined is still taken when it improves."""
     started = clock()
+
+    def out_of_time() -> bool:
+        return clock() - started >= budget_s
+
     node = hood.root()
     while max_depth is None or node.depth < max_depth:
-        if clock() - started >= budget_s:
+        if out_of_time():
             break
-        candidates = hood.expand(node)
+        candidates = hood.expand(node, until=out_of_time)
         if not candidates:
             break
         costs = np.array([c.cost for c in candidates])

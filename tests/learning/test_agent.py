@@ -205,6 +205,31 @@ def test_malformed_policy_metadata_is_one_line(trained, tmp_path, training) -> N
     assert result.output.startswith("rrl: error: ") and "policy.json" in result.output
 
 
+def test_first_pass_is_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> None:
+    import shutil
+
+    agent, directory = trained
+    assert RepairAgent.load(directory).first_pass == "descent"
+    hit = draw_case(agent.plant, random.Random(4))
+    greedy = RepairAgent.load(directory)
+    greedy.first_pass = "policy"
+    for repairer in (agent, greedy):  # both passes give valid repairs, never worse
+        result = repairer.repair(hit, node_limit=6, budget_ms=60_000)
+        assert validate(result.plan.problem, result.plan.schedule, result.plan.times) == []
+        assert result.plan.total_tardiness <= hit.plan.total_tardiness + 1e-9
+    saved = greedy.save(tmp_path / "greedy")
+    assert RepairAgent.load(saved).first_pass == "policy"
+    broken = tmp_path / "bad"
+    shutil.copytree(directory, broken)
+    meta = json.loads((broken / "policy.json").read_text())
+    meta["parameters"]["first_pass"] = "sideways"
+    (broken / "policy.json").write_text(json.dumps(meta))
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(broken), "--scenario", str(EXTRUDERS),
+                                      "--event", "new_order"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "policy.json" in result.output and "first_pass 'sideways'" in result.output
+
+
 def test_training_can_start_from_ppo_schedules(tmp_path) -> None:
     pytest.importorskip("sb3_contrib")
     out = tmp_path / "ppo-policy"
