@@ -6,7 +6,7 @@ Every figure is compared with baselines measured in the same run, on the same ca
 - quality (10-20 orders, extruder plant and a generated plant with ``after`` chains;
   new and rush orders, then breakdowns and material delays): the policy's search at its
   default budget against plain steepest descent over the same moving-focus steps given
-  the same wall time, the same search without learning (Q = the step's reward), best
+  the wall time the policy's search took, the same search without learning (Q = the step's reward), best
   insertion, hill climbing on the event's focal task, and a CP-SAT full reschedule;
 - transfer: the same policy, not retrained, at 50 orders and at 500 orders on 152
   machines (EDD plans, tight rush orders) against best insertion;
@@ -155,7 +155,7 @@ def _big_plant(agent: RepairAgent, count: int, seed: int) -> str:
 
 def _anytime(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
     lines = ["## Anytime: mean repaired tardiness against the search budget (extruders, 10-20 orders)\n",
-             "Steepest descent gets the wall time the policy took on each case.\n",
+             "Steepest descent gets the wall time the policy's search took on each case.\n",
              "| budget | policy | steepest descent, same time | untrained search | policy mean seconds |",
              "|---|---|---|---|---|"]
     untrained = RepairAgent(agent.plant, agent.goal.name)

@@ -86,7 +86,8 @@ class RepairResult:
 
     ``steps`` lead from ``disrupted`` to ``plan`` (the best plan seen); ``explored`` counts
     every step taken, including any after the best; ``note`` says when the policy's last
-    plan was not kept.
+    plan was not kept. ``seconds`` is the whole repair's wall time, ``search_seconds``
+    the search's part of it (the rest builds the steps and their explanations).
     """
 
     event: dict[str, Any]
@@ -101,6 +102,7 @@ class RepairResult:
     seconds: float
     cost: float = 0.0
     expansions: int = 0
+    search_seconds: float = 0.0
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -496,6 +498,7 @@ class RepairAgent:
             event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best.plan,
             steps=taken, explored=outcome.expansions, reached=ctx.reached(best.plan), note=note,
             seconds=time.perf_counter() - started, cost=best.cost, expansions=outcome.expansions,
+            search_seconds=outcome.seconds,
         )
 
     def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:

@@ -105,9 +105,11 @@ def evaluate(
 ) -> Evaluation:
     """Run ``methods`` on ``cases`` and summarise.
 
-    ``steepest_descent`` gets the wall time the policy took on each case (or the policy's
-    budget when the policy is not run); ``cpsat_k`` may move as many orders as the policy
-    moved (the policy runs first).
+    ``steepest_descent`` gets the wall time the policy's search took on each case (or the
+    policy's budget when the policy is not run): both searches get the same clock, and
+    the policy's explanations, which the descent does not write, are not charged to
+    either; ``cpsat_k`` may move as many orders as the policy moved (the policy runs
+    first).
 
     Raises
     ------
@@ -118,12 +120,12 @@ def evaluate(
     order = sorted(methods, key=lambda m: m != "policy")  # the policy sets the others' yardsticks
     for index, hit in enumerate(cases):
         ctx = agent.goal.context(hit.before, hit.plan)
-        policy_run: tuple[Plan, int, float] | None = None
+        policy_run: tuple[Plan, int, float] | None = None  # its plan, steps and search seconds
         for method in order:
-            plan, steps, seconds = _run(method, agent, propositional, hit, ctx, index, cpsat_seconds, budget_ms,
-                                        policy_run)
+            plan, steps, seconds, searched = _run(method, agent, propositional, hit, ctx, index, cpsat_seconds,
+                                                  budget_ms, policy_run)
             if method == "policy":
-                policy_run = (plan, steps, seconds)
+                policy_run = (plan, steps, searched)
             problems = validate(plan.problem, plan.schedule, plan.times, reference=(hit.before.schedule, hit.before.times))
             if problems:
                 raise RRLError(f"internal error: {method} produced an invalid plan on case {index}: {problems[0]}")
@@ -155,16 +157,17 @@ def evaluate(
 
 def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit: Disruption, ctx: RepairContext,
          index: int, cpsat_seconds: float, budget_ms: float | None,
-         policy_run: tuple[Plan, int, float] | None) -> tuple[Plan, int, float]:
+         policy_run: tuple[Plan, int, float] | None) -> tuple[Plan, int, float, float]:
+    """A method's plan, steps, seconds and (for a search) the seconds of its search."""
     budget = agent.max_steps
     if method == "policy":
         result = agent.repair(hit, budget_ms=budget_ms)
-        return result.plan, len(result.steps), result.seconds
+        return result.plan, len(result.steps), result.seconds, result.search_seconds
     if method == "propositional":
         if propositional is None:
             raise RRLError("the propositional baseline needs a trained propositional agent")
         result = propositional.repair(hit, budget_ms=budget_ms)
-        return result.plan, len(result.steps), result.seconds
+        return result.plan, len(result.steps), result.seconds, result.search_seconds
     if method == "steepest_descent":
         from rrl.learning.search import Neighbourhood, default_budget_ms, steepest_descent
 
@@ -173,7 +176,7 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
         hood = Neighbourhood(hit, ctx, agent.q_function, focus_width=agent.focus_width,
                              moves_per_focus=agent.moves_per_focus, reach=agent.reach)
         outcome = steepest_descent(hood, budget_s=seconds)
-        return outcome.best.plan, outcome.best.depth, outcome.seconds
+        return outcome.best.plan, outcome.best.depth, outcome.seconds, outcome.seconds
     if method == "random_walk":
         found = random_walk(hit, ctx, budget, seed=index)
     elif method == "hill_climbing":
@@ -191,7 +194,8 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
             limit = ctx.moved(policy_run[0])
         plan = cpsat_reschedule(hit.plan.problem, hit.plan, time_limit=cpsat_seconds, reference=hit.before,
                                 max_moved=limit)
-        return plan, 0, time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        return plan, 0, seconds, seconds
     else:
         raise RRLError(f"unknown method '{method}' (expected one of {', '.join(METHODS)})")
-    return found.plan, found.steps, found.seconds
+    return found.plan, found.steps, found.seconds, found.seconds
