@@ -27,7 +27,7 @@ from rrl.domain.scenario import load_scenario
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 from rrl.events import EVENTS
-from rrl.learning.agent import RepairAgent, RepairResult
+from rrl.learning.agent import FIRST_PASSES, RepairAgent, RepairResult
 from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.consult import check_event_options, consult_json
 from rrl.learning.consult import consult as run_consult
@@ -159,6 +159,10 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 @click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
               help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
                    f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
+@click.option("--first-pass", type=click.Choice(FIRST_PASSES), default=None,
+              help="The search's first pass: 'descent' takes the step the simulator finds best at every node, "
+                   "'policy' the greedy policy's step (default: the policy's setting, 'descent'); the "
+                   "Q-values steer the wider passes after it.")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -170,16 +174,18 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
             release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
-            rule: str | None, model: Path | None, seed: int, as_json: bool, gantt: Path | None) -> None:
+            first_pass: str | None, rule: str | None, model: Path | None, seed: int, as_json: bool,
+            gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
     The plan is the scenario's own schedule (without one, or with --rule, the one a rule
     or the PPO model builds). Event parameters not given are drawn from --seed. The
-    repair is a search guided by the policy's Q-values within --budget-ms (DESIGN
-    section 9): the focal task may move from step to step, each focus proposed by a rule
-    of the background knowledge. The result is never worse on the goal's measure than
-    the disrupted plan, and each step is explained by the rule that chose its focus and
-    the Q-tree rule that chose its operator.
+    repair is an anytime search within --budget-ms (DESIGN section 9): a steepest
+    descent first, then wider passes steered by the policy's Q-values; the focal task
+    may move from step to step, each focus proposed by a rule of the background
+    knowledge. The result is never worse on the goal's measure than the disrupted plan,
+    and each step is explained by the rule that proposed its focus and the Q-tree rule
+    (abstract state) that values it.
     """
     image_path(gantt, "--gantt")
     given: dict[str, Any] = {"product": product, "size": size, "due": due, "resource": resource, "at": at,
@@ -187,6 +193,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
              "order": order, "release": release, "now": now}
     check_event_options(event, given)
     agent = RepairAgent.load(policy_dir)
+    if first_pass is not None:
+        agent.first_pass = first_pass
     scenario = load_scenario(scenario_path)
     result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, rule=rule,
                          model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)

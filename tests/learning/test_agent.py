@@ -219,6 +219,15 @@ def test_first_pass_is_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> Non
         assert result.plan.total_tardiness <= hit.plan.total_tardiness + 1e-9
     saved = greedy.save(tmp_path / "greedy")
     assert RepairAgent.load(saved).first_pass == "policy"
+    for choice in ("policy", "descent"):
+        result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(EXTRUDERS),
+                                          "--event", "rush_order", "--first-pass", choice, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["repaired"]["total_tardiness"] <= \
+            json.loads(result.output)["disrupted"]["total_tardiness"] + 1e-9
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(EXTRUDERS),
+                                      "--event", "rush_order", "--first-pass", "sideways"])
+    assert result.exit_code == 2 and "--first-pass" in result.output
     broken = tmp_path / "bad"
     shutil.copytree(directory, broken)
     meta = json.loads((broken / "policy.json").read_text())
