@@ -489,6 +489,8 @@ class RepairAgent:
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
+        if self.first_pass not in FIRST_PASSES:
+            raise RRLError(f"unknown first_pass '{self.first_pass}' (expected one of {', '.join(FIRST_PASSES)})")
         outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
                               node_limit=node_limit, rank=self._rank, descent_first=self.first_pass == "descent")
         best = outcome.best

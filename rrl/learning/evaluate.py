@@ -106,10 +106,10 @@ def evaluate(
     """Run ``methods`` on ``cases`` and summarise.
 
     ``steepest_descent`` gets the wall time the policy's search took on each case (or the
-    policy's budget when the policy is not run): both searches get the same clock, and
-    the policy's explanations, which the descent does not write, are not charged to
-    either; ``cpsat_k`` may move as many orders as the policy moved (the policy runs
-    first).
+    policy's budget when the policy is not run): both searches get the same clock (the
+    policy's row still reports its whole repair, explanations included, as a consult
+    would take); ``cpsat_k`` may move as many orders as the policy moved (the policy
+    runs first).
 
     Raises
     ------
