@@ -223,8 +223,8 @@ class Neighbourhood:
         after the first focus that offers a step improving the goal's cost (or after the
         last focus): a first-improvement look that a greedy step can act on at once;
         a later call without ``lazy`` examines the remaining foci. ``until`` (a clock
-        check) stops before the next focus once it returns True, and a later call
-        resumes there. Expansions are cached by what they depend on, so searches that
+        check) stops before the next focus once it returns True (the first focus is
+        always examined), and a later call resumes there. Expansions are cached by what they depend on, so searches that
         revisit a node pay for it once.
         """
         key = node.key
@@ -240,7 +240,9 @@ class Neighbourhood:
         while expansion.next < len(expansion.foci):
             if lazy and any(c.cost < node.cost - 1e-9 for c in expansion.candidates):
                 break
-            if until is not None and until():
+            # A node's first focus is always examined (at the root, the event's own
+            # task): a search with almost no time left still repairs the event's task.
+            if until is not None and expansion.next and until():
                 break
             focus = expansion.foci[expansion.next]
             expansion.next += 1

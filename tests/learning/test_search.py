@@ -231,7 +231,10 @@ def test_the_first_step_may_look_beyond_the_event_and_expansions_resume(extruder
     foci = hood.foci(root)
     assert foci[0].reason == "event" and foci[0].task in hit.focal
     assert any(f.reason != "event" for f in foci)  # the background's candidates follow
-    assert hood.expand(root, until=lambda: True) == []  # out of time before the first focus
+    # out of time from the start: the first focus (the event's task) is still examined
+    first = hood.expand(root, until=lambda: True)
+    assert first and {c.focus for c in first} == {foci[0]}
+    assert hood.expand(root, until=lambda: True) == first  # and no further focus
     resumed = [(c.focus, c.action) for c in hood.expand(root)]
     fresh = [(c.focus, c.action) for c in Neighbourhood(hit, ctx, agent.q_function).expand(hood.root())]
     assert resumed == fresh
