@@ -2,11 +2,13 @@
 against every step re-timed into a plan, in the same run on the same cases.
 
 A converged steepest descent over the moving-focus steps (the first pass of consult's
-search) on held-out cases of 10-20 orders of the extruder plant (no ``after``: every
-step can be priced), each case run both ways, alternately. Both ways must end at the
-same plans; the figure is the median milliseconds per case.
+search) on held-out cases of 10-20 orders, each case run both ways, alternately: on the
+extruder plant (no ``after``: every step can be priced) or on bench_repair's generated
+plant (families chained by ``after``: nothing is priced, both ways re-time every step,
+which shows what the check costs). Both ways must end at the same plans; the figure is the median milliseconds
+per case.
 
-Run: python benchmarks/bench_search.py [--cases 30] [--repeats 3]
+Run: python benchmarks/bench_search.py [--plant extruders|generated] [--cases 30] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import statistics
 import time
 
 from rrl.domain import Schedule, load_scenario
+from rrl.domain.generate import generate_scenario
 from rrl.events import Disruption
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
@@ -38,10 +41,14 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--plant", choices=("extruders", "generated"), default="extruders")
     args = parser.parse_args()
-    plant = load_scenario("scenarios/extruders.yaml").plant
+    if args.plant == "extruders":
+        plant, steps = load_scenario("scenarios/extruders.yaml").plant, 1
+    else:  # bench_repair's generated plant and cases
+        plant, steps = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant, 3
     agent = RepairAgent(plant)  # the foci come from the background; no value is read
-    cases = draw_cases(plant, args.cases, args.seed, (10, 20), ("new_order", "rush_order"))
+    cases = draw_cases(plant, args.cases, args.seed, (10, 20), ("new_order", "rush_order"), family_steps=steps)
     times: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(args.repeats):
         for hit in cases:
@@ -53,7 +60,7 @@ def main() -> None:
             if ends[0] != ends[1]:
                 raise SystemExit("the two ways ended at different plans")
     kept, full = statistics.median(times[True]), statistics.median(times[False])
-    print(f"Converged steepest descent, {args.cases} cases of 10-20 orders (extruders, new and rush orders), "
+    print(f"Converged steepest descent, {args.cases} cases of 10-20 orders ({args.plant}, new and rush orders), "
           f"{args.repeats} repeats, alternated per case; the same plans both ways.\n")
     print("| evaluation | median ms per case | baseline (same run) | baseline median ms | speed-up |")
     print("|---|---|---|---|---|")
