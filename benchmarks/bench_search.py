@@ -29,8 +29,7 @@ def descend(agent: RepairAgent, hit: Disruption, priced: bool) -> tuple[float, S
     """Seconds and final schedule of a converged descent."""
     ctx = agent.goal.context(hit.before, hit.plan)
     hood = Neighbourhood(hit, ctx, agent.q_function, focus_width=agent.focus_width,
-                         moves_per_focus=agent.moves_per_focus, reach=agent.reach)
-    hood._independent = hood._independent and priced  # off: every step re-timed, as before
+                         moves_per_focus=agent.moves_per_focus, reach=agent.reach, price_steps=priced)
     began = time.perf_counter()
     outcome = steepest_descent(hood, budget_s=60.0)
     return time.perf_counter() - began, outcome.best.plan.schedule

@@ -128,7 +128,7 @@ def retime(
     for resource in changed:
         old_seq = old_schedule.sequence(resource)
         new_seq = new_schedule.sequence(resource)
-        first = _first_difference(old_seq, new_seq)
+        first = first_difference(old_seq, new_seq)
         suffixes.append((resource, new_seq, first))
         if dependents and not linked:
             linked = not dependents.keys().isdisjoint(new_seq[first:])
@@ -149,7 +149,7 @@ def retime(
     return times
 
 
-def _first_difference(old: tuple[str, ...], new: tuple[str, ...]) -> int:
+def first_difference(old: tuple[str, ...], new: tuple[str, ...]) -> int:
     """Index of the first position where two sequences differ (the shorter length if one
     is a prefix of the other)."""
     limit = min(len(old), len(new))

@@ -78,7 +78,7 @@ def squash(x: np.ndarray) -> np.ndarray:
 
 def _squash(x: float) -> float:
     """:func:`squash` of one number."""
-    return math.copysign(math.log1p(abs(x)), x) if x else 0.0
+    return math.copysign(math.log1p(abs(x)), x)
 
 
 def _ranks(columns: np.ndarray) -> np.ndarray:

@@ -54,6 +54,11 @@ TIE_BREAKS = ("cost", "first")
 FIRST_PASSES = ("descent", "policy")
 
 
+def _check_first_pass(first_pass: str) -> None:
+    if first_pass not in FIRST_PASSES:
+        raise RRLError(f"unknown first_pass '{first_pass}' (expected one of {', '.join(FIRST_PASSES)})")
+
+
 @dataclass
 class RepairStep:
     """One applied operator: the action, the plan it led to, its Q-value and why.
@@ -210,8 +215,7 @@ class RepairAgent:
             raise RRLError(f"unknown learner '{learner}' (expected one of {', '.join(LEARNERS)})")
         if tie_break not in TIE_BREAKS:
             raise RRLError(f"unknown tie_break '{tie_break}' (expected one of {', '.join(TIE_BREAKS)})")
-        if first_pass not in FIRST_PASSES:
-            raise RRLError(f"unknown first_pass '{first_pass}' (expected one of {', '.join(FIRST_PASSES)})")
+        _check_first_pass(first_pass)
         self.plant = plant
         self.goal = get_goal(goal)
         self.events = tuple(events)
@@ -489,8 +493,7 @@ class RepairAgent:
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
-        if self.first_pass not in FIRST_PASSES:
-            raise RRLError(f"unknown first_pass '{self.first_pass}' (expected one of {', '.join(FIRST_PASSES)})")
+        _check_first_pass(self.first_pass)  # the attribute may have been set since
         outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
                               node_limit=node_limit, rank=self._rank, descent_first=self.first_pass == "descent")
         best = outcome.best

@@ -28,7 +28,7 @@ import numpy as np
 
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import sequence_tardiness
+from rrl.domain.timing import first_difference, sequence_tardiness
 from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
@@ -161,11 +161,14 @@ class Neighbourhood:
         Score every candidate at once (learning needs every value); False leaves the
         values to be asked for by the search that reads them (:meth:`score`):
         a steepest-descent pass reads none.
+    price_steps : bool
+        Price steps from their changed sequences where the plant has no ``after``
+        (:attr:`priced`); False re-times every step (the same steps, more slowly).
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
                  scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 4,
-                 reach: int | None = None, score_all: bool = True) -> None:
+                 reach: int | None = None, score_all: bool = True, price_steps: bool = True) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
@@ -179,7 +182,7 @@ class Neighbourhood:
         self._operators = q.focus_operators()
         self._cache: dict[tuple[Any, ...], _Expansion] = {}
         # without ``after``, a resource's times depend on its own sequence alone
-        self._independent = not hit.plan.problem.dependents
+        self.priced = price_steps and not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
         # per plan priced from (by id, the plan held so that the id stays its own)
         self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
@@ -306,7 +309,7 @@ class Neighbourhood:
         """
         plan = node.plan
         weighted = self.ctx.goal.moved_weight > 0
-        priced = self._independent and self.moves_per_focus is not None
+        priced = self.priced and self.moves_per_focus is not None
         found: list[tuple[Action, Changes, Plan | None, int, float]] = []  # ..., moved, tardiness
         applicable: set[str] = set()
         counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
@@ -359,11 +362,7 @@ class Neighbourhood:
             late, ends = found if found is not None else self._prefix(plan, resource, prefixes)
             new = memo.get((resource, seq))
             if new is None:
-                first = 0
-                for a, b in zip(old.get(resource, ()), seq, strict=False):  # an alt move changes the length
-                    if a != b:
-                        break
-                    first += 1
+                first = first_difference(old.get(resource, ()), seq)
                 if first:
                     new = late[first - 1] + sequence_tardiness(problem, resource, seq, first, ends[first - 1])
                 else:

@@ -139,12 +139,11 @@ def test_pricing_by_sequence_keeps_the_steps_re_timing_keeps(plan, goal, data) -
     agent = agent_for(plan, goal)
     ctx = agent.goal.context(hit.before, hit.plan)
     priced = Neighbourhood(hit, ctx, agent.q_function)
-    timed = Neighbourhood(hit, ctx, agent.q_function)
-    timed._independent = False
-    event(f"{'priced' if priced._independent else 'after links: re-timed'}")
+    timed = Neighbourhood(hit, ctx, agent.q_function, price_steps=False)
+    event(f"{'priced' if priced.priced else 'after links: re-timed'}")
     a, b = priced.root(), timed.root()
     for _ in range(3):
-        if priced._independent:
+        if priced.priced:
             for focal in list(a.plan.schedule.orders())[:6]:
                 for _, changes in proposals(a.plan, focal):
                     exact = Plan.build(a.plan.problem, a.plan.schedule.replace(changes)).total_tardiness
