@@ -10,6 +10,7 @@ ahead at no risk).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from rrl.domain.plan import Plan
@@ -77,9 +78,11 @@ def plan_facts(
     durations = problem.durations
     n = max(1, len(orders))
     processing = {o: times.end[o] - times.start[o] for o in times.end}
-    earliness = sum(max(0.0, orders[o].due - e) for o, e in times.end.items())
-    mean_processing = sum(processing.values()) / n
-    open_work = sum(p for o, p in processing.items() if o not in problem.frozen)
+    # fsum: the same figures whatever order the times were filled in (a re-timed plan's
+    # dicts are ordered otherwise than a fresh one's), so the 4-decimal facts agree
+    earliness = math.fsum(max(0.0, orders[o].due - e) for o, e in times.end.items())
+    mean_processing = math.fsum(processing.values()) / n
+    open_work = math.fsum(p for o, p in processing.items() if o not in problem.frozen)
     facts = [
         f"total_tardiness({number(metrics.total_tardiness)})",
         f"max_tardiness({number(metrics.max_tardiness)})",
