@@ -6,7 +6,7 @@ import random
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from rrl.domain import Plan, Schedule, validate
@@ -14,6 +14,7 @@ from rrl.domain.scenario import Scenario
 from rrl.errors import NotApplicable
 from rrl.events import clock
 from rrl.operators import OPERATORS, Action, applicable_actions, apply, successors
+from rrl.operators.blocks import block_chain, block_proposals
 from tests.conftest import plans
 
 
@@ -127,3 +128,51 @@ def test_random_operator_sequences_keep_orders_and_validity(plan: Plan, seed: in
         plan = apply(plan, rng.choice(moves))
         assert sorted(plan.schedule.orders()) == orders  # each order exactly once
         assert validate(plan.problem, plan.schedule, plan.times, reference=reference) == []
+
+
+def test_a_block_moves_as_a_run_of_single_jumps(extruders: Scenario) -> None:
+    plan = _plan(extruders)
+    proposed = {(b.orders, b.resource, b.index): (b, a, c) for b, a, c in block_proposals(plan, "o5", 2)
+                if b.orders[0] == "o5"}
+    # o5 and o9 together to the end of ext1: o5 after o3, then o9 after o5
+    block, first, changes = proposed[(("o5", "o9"), "ext1", 3)]
+    assert changes == {"ext1": ("o1", "o13", "o3", "o5", "o9")}
+    chain = block_chain(plan, block)
+    assert [str(a) for a, _, _ in chain] == ["right_jump(o5, o3)", "right_jump(o9, o5)"]
+    assert first == chain[0][0]
+    assert chain[-1][2].schedule.sequence("ext1") == changes["ext1"]
+    # and first on ext1: each member right before o1
+    block, _, _ = proposed[(("o5", "o9"), "ext1", 0)]
+    assert [str(a) for a, _, _ in block_chain(plan, block)] == ["left_move(o5, o1)", "left_move(o9, o1)"]
+    # a run ending at the focal task: o9 comes first, o5 comes back right before it
+    block = next(b for b, _, _ in block_proposals(plan, "o9", 2) if b.orders == ("o5", "o9") and b.index == 3)
+    assert [str(a) for a, _, _ in block_chain(plan, block)] == ["right_jump(o9, o3)", "right_jump(o5, o3)"]
+    assert all(b.orders[-1] == "o3" for b, _, _ in block_proposals(plan, "o3", 3))  # nothing runs after o3
+
+
+@settings(max_examples=150, deadline=None)
+@given(plans(max_orders=16, min_orders=3), st.integers(0, 100_000), st.floats(0, 10), st.integers(2, 4))
+def test_every_block_step_is_a_chain_of_operators(plan: Plan, seed: int, now: float, longest: int) -> None:
+    """Each block proposed is written as one applicable operator per member, in order;
+    the chain ends at the block's sequences, keeps every order once and started ones put."""
+    rng = random.Random(seed)
+    plan = clock(plan, now)
+    assume(not plan.problem.dependents)  # block steps are offered on plants without ``after`` only
+    reference = (plan.schedule, plan.times)
+    orders = sorted(plan.schedule.orders())
+    for focal in rng.sample(orders, min(4, len(orders))):
+        proposed = list(block_proposals(plan, focal, longest))
+        for block, first, changes in rng.sample(proposed, min(12, len(proposed))):
+            event("a block proposed")
+            assert focal in (block.orders[0], block.orders[-1]) and 2 <= len(block.orders) <= longest
+            chain = block_chain(plan, block)
+            assert first == chain[0][0] and chain[0][0].focal == focal
+            assert sorted(a.focal for a, _, _ in chain) == sorted(block.orders)  # one step per member
+            current = plan
+            for action, _, after in chain:
+                assert action.operator in OPERATORS
+                current = apply(current, action)  # the operators' single definition agrees
+                assert current.schedule == after.schedule
+            assert current.schedule == plan.schedule.replace(changes)
+            assert sorted(current.schedule.orders()) == orders
+            assert validate(current.problem, current.schedule, current.times, reference=reference) == []

@@ -33,6 +33,8 @@ from rrl.learning.goals import RepairContext, get_goal
 from rrl.learning.policy_io import FORMAT, LEARNER_STATE, read_policy, rule_blocks, write_policy
 from rrl.learning.qfunction import PrologQFunction
 from rrl.learning.search import (
+    BLOCK,
+    BLOCK_RULE,
     Candidate,
     Focus,
     Neighbourhood,
@@ -181,6 +183,13 @@ class RepairAgent:
         steepest descent (each step the simulator's best, looking at every focus), the
         Q-values steering the wider passes that follow; or ``policy``, the greedy policy
         (the largest Q-value in the first focus that offers an improving step).
+    longest_block : int, optional
+        Block steps (:mod:`rrl.operators.blocks`): the focal task may move together with
+        the orders right after it, runs of up to this many orders, written as one jump per
+        member. None chooses by goal: 3 where moved orders count (stability, balancing: a
+        block moves a whole run at the price of about one moved order), 1 (single steps)
+        for tardiness, where the blocks were measured to add time and no quality
+        (docs/benchmarks.md). Plants with ``after`` chains always step singly.
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -209,6 +218,7 @@ class RepairAgent:
         n_step: int = 3,
         budget_ms: float | None = None,
         first_pass: str = "descent",
+        longest_block: int | None = None,
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
@@ -216,6 +226,8 @@ class RepairAgent:
         if tie_break not in TIE_BREAKS:
             raise RRLError(f"unknown tie_break '{tie_break}' (expected one of {', '.join(TIE_BREAKS)})")
         _check_first_pass(first_pass)
+        if longest_block is not None and (not isinstance(longest_block, int) or longest_block < 1):
+            raise RRLError(f"longest_block must be a whole number >= 1 (got {longest_block!r})")
         self.plant = plant
         self.goal = get_goal(goal)
         self.events = tuple(events)
@@ -237,6 +249,7 @@ class RepairAgent:
         self.n_step = n_step
         self.budget_ms = budget_ms
         self.first_pass = first_pass
+        self.longest_block = longest_block if longest_block is not None else (3 if self.goal.moved_weight > 0 else 1)
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -433,7 +446,8 @@ class RepairAgent:
         (``score_all=False``: scored as a search needs them, see :class:`Neighbourhood`)."""
         ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
-                             moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all)
+                             moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all,
+                             longest_block=self.longest_block)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
@@ -529,7 +543,8 @@ class RepairAgent:
         """The background clause of a focus reason (read once per reason)."""
         found = self._focus_rules.get(reason)
         if found is None:
-            found = self._focus_rules[reason] = focus_rule(self.background_path, reason)
+            text = BLOCK_RULE if reason == BLOCK else focus_rule(self.background_path, reason)
+            found = self._focus_rules[reason] = text
         return found
 
     # ------------------------------------------------------------------ inspection
@@ -577,7 +592,8 @@ class RepairAgent:
                 "min_samples": self.min_samples, "significance": self.significance, "tie_break": self.tie_break,
                 "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "reach": self.reach,
                 "n_step": self.n_step,
-                "budget_ms": self.budget_ms, "first_pass": self.first_pass, "seed": self.seed,
+                "budget_ms": self.budget_ms, "first_pass": self.first_pass, "longest_block": self.longest_block,
+                "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
@@ -613,7 +629,8 @@ class RepairAgent:
                         moves_per_focus=_optional_int(params.get("moves_per_focus", 4)),
                         reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
-                        first_pass=str(params.get("first_pass", "descent")), seed=int(params.get("seed", 0)))
+                        first_pass=str(params.get("first_pass", "descent")),
+                        longest_block=_optional_int(params.get("longest_block")), seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]

@@ -33,11 +33,19 @@ from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
 from rrl.learning.qfunction import PrologQFunction
+from rrl.operators.blocks import Block, block_chain, block_proposals
 from rrl.operators.repair import Action, Changes, proposals, timed
 from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
 #: Reason of the focus at the first step: the disruption's own focal task(s).
 EVENT = "event"
+
+#: Reason of the focus of a block step's later members (:mod:`rrl.operators.blocks`).
+BLOCK = "block"
+
+#: What a block step's later members are there for, printed as their focus rule.
+BLOCK_RULE = ("block step: T ran next to the focal task of the block's first step, in one run with it; it "
+              "follows that task so that the run keeps its sequence and its cleanouts")
 
 #: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
 Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
@@ -80,7 +88,13 @@ class Candidate:
     gain: float = 0.0  # how much the step lowers the goal's cost
     scored: bool = False  # q holds the policy's value
     timed_plan: Plan | None = field(default=None, repr=False)
+    block: Block | None = None  # a block step: the run moved (``action`` is its focal task's, taken first)
     _schedule: Schedule | None = field(default=None, repr=False)
+
+    @property
+    def length(self) -> int:
+        """How many repair steps taking it makes (a block step: one per member)."""
+        return len(self.block.orders) if self.block is not None else 1
 
     @property
     def schedule(self) -> Schedule:
@@ -164,11 +178,17 @@ class Neighbourhood:
     price_steps : bool
         Price steps from their changed sequences where the plant has no ``after``
         (:attr:`priced`); False re-times every step (the same steps, more slowly).
+    longest_block : int
+        Also move the focus together with the orders right after it or right before it,
+        runs of up to this many orders (:mod:`rrl.operators.blocks`; 1: single steps
+        only). Only where no order waits for another (no ``after``): there, every
+        member's step on the way is a plan of its own that no precedence can break.
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
                  scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 4,
-                 reach: int | None = None, score_all: bool = True, price_steps: bool = True) -> None:
+                 reach: int | None = None, score_all: bool = True, price_steps: bool = True,
+                 longest_block: int = 1) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
@@ -183,6 +203,7 @@ class Neighbourhood:
         self._cache: dict[tuple[Any, ...], _Expansion] = {}
         # without ``after``, a resource's times depend on its own sequence alone
         self.priced = price_steps and not hit.plan.problem.dependents
+        self.longest_block = longest_block if not hit.plan.problem.dependents else 1
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
         # per plan priced from (by id, the plan held so that the id stays its own)
         self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
@@ -287,14 +308,19 @@ class Neighbourhood:
     def _write_facts(self, node: Node, candidates: list[Candidate]) -> None:
         """The facts of ``candidates`` of ``node`` and of their foci, where not written yet
         (a search that does not read Q-values never writes them)."""
-        expansion = self._cache[node.key]
-        facts = expansion.facts
+        expansion = self._cache.get(node.key)
+        # A node inside a block step is never expanded: its facts are kept on it.
+        facts = expansion.facts if expansion is not None else node.focus_facts
+        applicable = expansion.applicable if expansion is not None else {}
         node.focus_facts = facts
         plan = node.plan
         for candidate in candidates:
             focus = candidate.focus
             if focus.task not in facts:
-                facts[focus.task] = focus_facts(plan, focus.task, expansion.applicable[focus.task], focus.reason)
+                if focus.task not in applicable:
+                    applicable[focus.task] = {a.operator for a, _ in proposals(
+                        plan, focus.task, self._operators.get(focus.reason), self.reach)}
+                facts[focus.task] = focus_facts(plan, focus.task, applicable[focus.task], focus.reason)
             if not candidate.facts:
                 candidate.facts = action_facts(plan, candidate.action, candidate.plan, candidate.moved - node.moved,
                                                candidate.reward)
@@ -310,10 +336,11 @@ class Neighbourhood:
         plan = node.plan
         weighted = self.ctx.goal.moved_weight > 0
         priced = self.priced and self.moves_per_focus is not None
-        found: list[tuple[Action, Changes, Plan | None, int, float]] = []  # ..., moved, tardiness
+        found: list[tuple[Action, Changes, Plan | None, int, float, Block | None]] = []  # ..., moved, tardiness
         applicable: set[str] = set()
         counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
-        for action, changes in proposals(plan, focus.task, self._operators.get(focus.reason), self.reach):
+        operators = self._operators.get(focus.reason)
+        for action, changes in proposals(plan, focus.task, operators, self.reach):
             after: Plan | None = None
             if priced:
                 tardiness = self._priced(plan, changes)
@@ -325,18 +352,26 @@ class Neighbourhood:
                 tardiness = after.total_tardiness
             applicable.add(action.operator)
             moved = node.moved + self._moved_delta(plan, counts, changes) if weighted else node.moved
-            found.append((action, changes, after, moved, tardiness))
+            found.append((action, changes, after, moved, tardiness, None))
+        if self.longest_block > 1:
+            # Every place for a run, whatever the focus reason's operators: what a run is
+            # worth lies in where all of it goes, not in its first member's operator.
+            # (No ``after`` here: no step can close a cycle.)
+            for run, action, changes in block_proposals(plan, focus.task, self.longest_block):
+                tardiness = self._priced(plan, changes) if priced else timed(plan, changes).total_tardiness
+                moved = node.moved + self._moved_delta(plan, counts, changes) if weighted else node.moved
+                found.append((action, changes, None, moved, tardiness, run))
         if self.moves_per_focus is not None and len(found) > self.moves_per_focus:
             # costs rounded: a priced cost and a re-timed one may differ in the last bits
             cost = self.ctx.cost_of
             keep = sorted(range(len(found)), key=lambda i: (round(cost(found[i][4], found[i][3]), 9), i))
             found = [found[i] for i in sorted(keep[: self.moves_per_focus])]
         own = []
-        for action, changes, after, moved, tardiness in found:
+        for action, changes, after, moved, tardiness, block in found:
             if not weighted:  # the cost does not depend on it: counted for the steps kept only
                 moved = node.moved + self._moved_delta(plan, counts, changes)
             own.append(Candidate(focus, action, plan, changes, moved, self.ctx.cost_of(tardiness, moved), tardiness,
-                                 [], timed_plan=after))
+                                 [], timed_plan=after, block=block))
         for candidate in own:
             candidate.gain = node.cost - candidate.cost
             candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached_at(candidate.tardiness),
@@ -391,10 +426,34 @@ class Neighbourhood:
         return late, ends
 
     def child(self, node: Node, candidate: Candidate) -> Node:
-        """The node that ``candidate`` leads to from ``node``."""
+        """The node that ``candidate`` leads to from ``node`` (after a block step, the last
+        of the nodes of its members' steps, :meth:`path` shows each)."""
+        if candidate.block is not None:
+            return self._chain(node, candidate)
         before, after = node.plan.times, candidate.plan.times
         delayed = tuple(o for o in after.changed if after.end_of(o) > before.end_of(o) + 1e-9)
         return Node(candidate.plan, candidate.moved, candidate.cost, node.depth + 1, node, candidate, delayed)
+
+    def _chain(self, node: Node, candidate: Candidate) -> Node:
+        """The nodes of a block step's single steps, one per member; the last one holds
+        the plan the block candidate was priced for."""
+        assert candidate.block is not None
+        chain = block_chain(node.plan, candidate.block)
+        if chain[-1][2].schedule != candidate.schedule:
+            raise AssertionError(f"the steps of {candidate.block} do not lead to the block's plan")
+        ctx = self.ctx
+        for k, (action, changes, plan) in enumerate(chain):
+            last = k == len(chain) - 1
+            if last:
+                plan = candidate.plan  # the same sequences: keep the plan the search read
+            focus = candidate.focus if k == 0 else Focus(action.focal, BLOCK)
+            moved = candidate.moved if last else ctx.moved(plan)
+            cost = ctx.cost_of(plan.total_tardiness, moved)
+            step = Candidate(focus, action, node.plan, changes, moved, cost, plan.total_tardiness, [],
+                             gain=node.cost - cost, timed_plan=plan)
+            step.reward = ctx.reward_of(node.cost, cost, ctx.reached_at(plan.total_tardiness), False)
+            node = self.child(node, step)
+        return node
 
     def example_facts(self, node: Node, candidate: Candidate) -> list[str]:
         """The facts of (state, action) for the learner and for explanations."""
@@ -562,7 +621,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 found = hood.expand(node, lazy=width == 1 and not descent_first, until=out_of_time)
                 # A descent lowers the cost at every step, so it cannot meet a plan twice
                 # (and need not build every candidate's schedule to check).
-                children += [(node, c) for c in found if descent or c.schedule not in seen]
+                room = max_depth - node.depth  # a block step takes a step per member
+                children += [(node, c) for c in found if c.length <= room and (descent or c.schedule not in seen)]
             if not children:
                 break
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
@@ -638,6 +698,8 @@ def steepest_descent(hood: Neighbourhood, *, budget_s: float, max_depth: int | N
         if out_of_time():
             break
         candidates = hood.expand(node, until=out_of_time)
+        if max_depth is not None:  # a block step takes a step per member
+            candidates = [c for c in candidates if node.depth + c.length <= max_depth]
         if not candidates:
             break
         costs = np.array([c.cost for c in candidates])

@@ -239,6 +239,45 @@ def test_first_pass_is_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> Non
     assert result.output.count("\n") == 1 and "policy.json" in result.output and "first_pass 'sideways'" in result.output
 
 
+def test_longest_block_is_chosen_by_goal_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> None:
+    import shutil
+
+    agent, directory = trained
+    assert agent.longest_block == 1  # tardiness: single steps
+    assert RepairAgent(agent.plant, "stability").longest_block == 3
+    meta = json.loads((directory / "policy.json").read_text())
+    assert meta["parameters"]["longest_block"] == 1
+    del meta["parameters"]["longest_block"]  # a policy saved before block steps: chosen by goal
+    older = tmp_path / "older"
+    shutil.copytree(directory, older)
+    (older / "policy.json").write_text(json.dumps(meta))
+    assert RepairAgent.load(older).longest_block == 1
+    meta["parameters"]["longest_block"] = 0
+    (older / "policy.json").write_text(json.dumps(meta))
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(older), "--scenario", str(EXTRUDERS),
+                                      "--event", "new_order"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "policy.json" in result.output and "longest_block" in result.output
+
+
+def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> None:
+    """A stability policy steps by blocks: every step printed names its operator, its
+    focus and a rule; a block's later members name the block rule."""
+    plant = load_scenario(EXTRUDERS).plant
+    agent = RepairAgent(plant, "stability", seed=1).learn(60)
+    members = 0
+    for case in draw_cases(plant, 12, 5, (10, 20), ("new_order", "rush_order")):
+        result = agent.repair(case, budget_ms=60_000, node_limit=12)
+        assert validate(result.plan.problem, result.plan.schedule, result.plan.times,
+                        reference=(case.before.schedule, case.before.times)) == []
+        for step in result.steps:
+            assert step.focus is not None and step.focus_rule and step.rule
+            if step.focus.reason == "block":
+                members += 1
+                assert "block" in step.focus_rule
+    assert members > 0  # some repair took a block step
+
+
 def test_training_can_start_from_ppo_schedules(tmp_path) -> None:
     pytest.importorskip("sb3_contrib")
     out = tmp_path / "ppo-policy"

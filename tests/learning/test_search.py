@@ -12,7 +12,7 @@ import os
 import random
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from rrl.dispatching import dispatch
@@ -30,7 +30,7 @@ from rrl.learning.search import (
     prolog_scorer,
     steepest_descent,
 )
-from rrl.operators.repair import proposals
+from rrl.operators.repair import apply, proposals
 from rrl.relational.facts import plan_facts
 from tests.conftest import plans
 
@@ -70,9 +70,15 @@ def check_repair(result, hit, agent: RepairAgent) -> None:
         assert plan.times.start[order] == start
         assert plan.schedule.where[order] == hit.plan.schedule.where[order]
     assert plan.total_tardiness == pytest.approx(plan.metrics.total_tardiness, abs=1e-6)
+    assert len(result.steps) <= agent.max_steps
+    replayed = hit.plan
     for step in result.steps:
         assert step.focus is not None and step.action.focal == step.focus.task
         assert step.action.focal not in hit.plan.problem.frozen
+        # each step (a block step's members too) is one operator on the plan before it
+        replayed = apply(replayed, step.action)
+        assert replayed.schedule == step.plan.schedule
+    assert replayed.schedule == plan.schedule
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -126,6 +132,35 @@ def test_incremental_figures_equal_a_recomputation(plan, data) -> None:
         fresh_state = plan_facts(Plan.build(node.plan.problem, node.plan.schedule), event_focal=hood._event_tasks(node.plan),
                                  delayed=node.delayed, previous_focus=node.via.focus.task)
         assert sorted(hood.state_of(node)) == sorted(fresh_state)  # facts updated from the parent's
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(plan=plans(max_orders=15, min_orders=4), data=st.data())
+def test_a_block_step_is_taken_as_its_members_steps(plan, data) -> None:
+    """A block candidate is priced as one step and taken as one node per member: each
+    node's step is an operator on the plan before it, and the last node holds the plan,
+    moved orders and cost the block was priced at."""
+    assume(not plan.problem.dependents)  # block steps are offered on plants without ``after`` only
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, "stability")
+    ctx = agent.goal.context(hit.before, hit.plan)
+    hood = Neighbourhood(hit, ctx, agent.q_function, scorer=prolog_scorer(agent.q_function), longest_block=3,
+                         moves_per_focus=None)
+    root = hood.root()
+    blocks = [c for c in hood.expand(root) if c.block is not None]
+    event(f"{'some' if blocks else 'no'} block steps")
+    for candidate in blocks[:5]:
+        last = hood.child(root, candidate)
+        assert last.depth == len(candidate.block.orders)
+        assert last.plan.schedule == candidate.schedule
+        assert last.moved == ctx.moved(last.plan) == candidate.moved
+        assert last.cost == pytest.approx(ctx.cost(Plan.build(last.plan.problem, last.plan.schedule)), abs=1e-6)
+        for node in last.path():
+            assert apply(node.parent.plan, node.via.action).schedule == node.plan.schedule
+            hood.score_step(node)  # the members' steps are scored (and explained) like any other
+            assert node.via.scored
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

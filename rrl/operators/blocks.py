@@ -1,0 +1,174 @@
+"""Block steps: a run of consecutive orders moved together, written as single operators.
+
+A block is the focal task F with the one or more orders that run right after it, or
+right before it, on its resource. Moving the run as a whole keeps its own sequence and the cleanouts inside it.
+In the stability measure (DESIGN section 3: an order counts as moved when its resource
+or its immediate predecessor changes), a block moves about as few orders as one jump
+does: its first order and the orders around the two gaps. Jumping its members one at a
+time passes through plans that move more, so a search that steps by single jumps rarely
+gets there.
+
+A block step is made of the operators of DESIGN section 5 and nothing else:
+:func:`block_chain` writes it as one jump (or move) per member, F first, each applicable
+(:func:`~rrl.operators.repair.changes_of`) to the plan the one before it left. A search
+can price the whole block as one candidate (:func:`block_proposals`) and pay for the
+chain only when it takes the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+from rrl.domain.plan import Plan
+from rrl.errors import NotApplicable
+from rrl.operators.repair import Action, Changes, changes_of, timed
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A run of orders and where it goes.
+
+    Parameters
+    ----------
+    orders : tuple of str
+        The run, in sequence.
+    focal : str
+        The focal task: the run's first or last order (its step comes first).
+    resource : str
+        The resource the run ends up on.
+    index : int
+        Where the run starts on ``resource``, counted in that resource's sequence without
+        the run.
+    """
+
+    orders: tuple[str, ...]
+    focal: str
+    resource: str
+    index: int
+
+
+def block_proposals(plan: Plan, focal: str, longest: int,
+                    operators: AbstractSet[str] | None = None) -> Iterator[tuple[Block, Action, Changes]]:
+    """Each block of 2..``longest`` orders that starts or ends at ``focal``, at each place
+    it may go: its own resource or one on which every member may run, never inside a
+    started prefix.
+
+    Yields the block, the action of its first member (the step a Q-value scores and the
+    chain starts with; with ``operators``, only blocks whose first action is one of them)
+    and the sequences it changes.
+    """
+    problem = plan.problem
+    schedule = plan.schedule
+    if longest < 2 or focal not in schedule.where or focal in problem.frozen:
+        return
+    durations = problem.durations
+    resource, i = schedule.where[focal]
+    seq = schedule.sequence(resource)
+    floor = plan.frozen_prefix(resource)
+    runs = [(i, end) for end in range(i + 2, min(len(seq), i + longest) + 1)]  # F first
+    runs += [(begin, i + 1) for begin in range(i - 1, max(floor, i - longest + 1) - 1, -1)]  # F last
+    for begin, end in runs:
+        run = seq[begin:end]
+        rest = seq[:begin] + seq[end:]
+        for index in range(floor, len(rest) + 1):
+            if index == begin:
+                continue  # where it is
+            action = _first_action(plan, focal, begin, len(run), resource, index)
+            if operators is None or action.operator in operators:
+                yield Block(run, focal, resource, index), action, {resource: rest[:index] + run + rest[index:]}
+        for target in durations[focal]:
+            if target == resource or any(target not in durations[order] for order in run):
+                continue
+            other = schedule.sequence(target)
+            for index in range(plan.frozen_prefix(target), len(other) + 1):
+                action = _first_action(plan, focal, begin, len(run), target, index)
+                if operators is None or action.operator in operators:
+                    yield (Block(run, focal, target, index), action,
+                           {resource: rest, target: other[:index] + run + other[index:]})
+
+
+def block_chain(plan: Plan, block: Block) -> list[tuple[Action, Changes, Plan]]:
+    """The block step as single operators: for each member in turn, the action that puts
+    it in place, the sequences it changes and the plan it leads to.
+
+    The focal task goes first: to the block's place on another resource; on its own,
+    right after the order the run must follow (going later) or right before the one it
+    must precede (going earlier). The members after it in the run then follow it one by
+    one, each right after the one before; the members before it come back the other way,
+    each right before the one after it.
+
+    Raises
+    ------
+    NotApplicable
+        When a member's action does not apply (a bug: every block proposed has a chain).
+    """
+    run = block.orders
+    f = run.index(block.focal)
+    home = plan.schedule.where[block.focal][0]
+    seq = plan.schedule.sequence(home)
+    rest = [o for o in seq if o not in set(run)]
+    later = block.resource == home and block.index > seq.index(run[0])
+    # Each member after F goes right after the member before it, each member before F
+    # right before the member after it.
+    steps = [(run[k], run[k - 1], 1) for k in range(f + 1, len(run))]
+    steps += [(run[k], run[k + 1], 0) for k in range(f - 1, -1, -1)]
+    chain: list[tuple[Action, Changes, Plan]] = []
+    current = plan
+    for order, neighbour, after in [(block.focal, None, 0), *steps]:
+        where = [o for o in current.schedule.sequence(block.resource) if o != order]
+        if neighbour is not None:
+            index = where.index(neighbour) + after
+        elif block.resource != home:
+            index = block.index
+        elif later:  # right after the order the run must follow
+            index = where.index(rest[block.index - 1]) + 1
+        else:  # right before the order the run must precede
+            index = where.index(rest[block.index])
+        action = placement(current, order, block.resource, index)
+        changes = changes_of(current, action)
+        expected = tuple(where[:index]) + (order,) + tuple(where[index:])
+        if changes.get(block.resource) != expected:
+            raise NotApplicable(f"{action}: does not put {order} at place {index} of {block.resource}")
+        current = timed(current, changes)
+        chain.append((action, changes, current))
+    return chain
+
+
+def placement(plan: Plan, order: str, resource: str, index: int) -> Action:
+    """The single operator that puts ``order`` at ``index`` of ``resource`` (counted in
+    that resource's sequence without ``order``): a move next door, a jump further on its
+    own resource; on another one, the jump or move that DESIGN section 5 names by start
+    times. Not checked here: :func:`~rrl.operators.repair.changes_of` decides."""
+    home, i = plan.schedule.where[order]
+    if resource == home:
+        seq = plan.schedule.sequence(home)
+        if index == i - 1:
+            return Action("left_move", order, seq[i - 1], home)
+        if index == i + 1:
+            return Action("right_move", order, seq[i + 1], home)
+        return Action("left_jump" if index < i else "right_jump", order, seq[index], home)
+    other = plan.schedule.sequence(resource)
+    start = plan.times.start
+    at = start[order]
+    before = other[index - 1] if index > 0 else None
+    after = other[index] if index < len(other) else None
+    if after is not None and start[after] <= at:
+        return Action("left_jump_alt", order, after, resource)  # right before a task starting no later
+    if before is not None and start[before] > at:
+        return Action("right_jump_alt", order, before, resource)  # right after a task starting later
+    if before is not None:
+        return Action("right_move_alt", order, before, resource)  # the task running at its start
+    return Action("left_move_alt", order, after, resource)  # first, nothing starts before it
+
+
+def _first_action(plan: Plan, focal: str, begin: int, length: int, resource: str, index: int) -> Action:
+    """The action of the focal task, which moves first, for the run of ``length`` orders
+    from ``begin`` going to ``index`` of ``resource`` (counted without the run)."""
+    home = plan.schedule.where[focal][0]
+    if resource != home or index < begin:
+        return placement(plan, focal, resource, index)
+    # Going later on its own resource: right after the order the run must follow, which
+    # stands behind the whole run now (index counts without it, the place without F only).
+    return placement(plan, focal, resource, index + length - 1)
