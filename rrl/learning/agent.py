@@ -51,6 +51,9 @@ from rrl.relational.kb import Example
 from rrl.relational.terms import quote_atom
 
 LEARNERS = ("tg", "propositional")
+
+#: Default ``longest_block`` of the goals that count moved orders (stability, balancing).
+BLOCK_FOR_MOVED_ORDERS = 3
 TIE_BREAKS = ("cost", "first")
 #: Consult's first pass: a steepest descent, or the greedy policy.
 FIRST_PASSES = ("descent", "policy")
@@ -185,11 +188,13 @@ class RepairAgent:
         (the largest Q-value in the first focus that offers an improving step).
     longest_block : int, optional
         Block steps (:mod:`rrl.operators.blocks`): the focal task may move together with
-        the orders right after it, runs of up to this many orders, written as one jump per
-        member. None chooses by goal: 3 where moved orders count (stability, balancing: a
-        block moves a whole run at the price of about one moved order), 1 (single steps)
-        for tardiness, where the blocks were measured to add time and no quality
-        (docs/benchmarks.md). Plants with ``after`` chains always step singly.
+        the orders right after or right before it, runs of up to this many orders, taken
+        as one operator per member (each counts against ``max_steps``; ``reach`` does
+        not limit where a run goes). None chooses by goal: :data:`BLOCK_FOR_MOVED_ORDERS`
+        where moved orders count (stability, balancing: a run moves at the price of about
+        one moved order), 1 (single steps) for tardiness, where blocks that may change
+        resource ended a converged descent 1 % worse, in more time (docs/benchmarks.md).
+        Plants with ``after`` chains always step singly.
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -226,7 +231,7 @@ class RepairAgent:
         if tie_break not in TIE_BREAKS:
             raise RRLError(f"unknown tie_break '{tie_break}' (expected one of {', '.join(TIE_BREAKS)})")
         _check_first_pass(first_pass)
-        if longest_block is not None and (not isinstance(longest_block, int) or longest_block < 1):
+        if longest_block is not None and (type(longest_block) is not int or longest_block < 1):
             raise RRLError(f"longest_block must be a whole number >= 1 (got {longest_block!r})")
         self.plant = plant
         self.goal = get_goal(goal)
@@ -249,7 +254,8 @@ class RepairAgent:
         self.n_step = n_step
         self.budget_ms = budget_ms
         self.first_pass = first_pass
-        self.longest_block = longest_block if longest_block is not None else (3 if self.goal.moved_weight > 0 else 1)
+        self.longest_block = longest_block if longest_block is not None else \
+            (BLOCK_FOR_MOVED_ORDERS if self.goal.moved_weight > 0 else 1)
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -358,16 +364,18 @@ class RepairAgent:
         visited = {node.plan.schedule}
         trail: list[tuple[Node, Candidate, float]] = []
         best_q: list[float] = []  # best Q-value in each state of the trail
-        for step in range(self.max_steps):
+        while node.depth < self.max_steps:  # operator steps: a block step counts one per member
             if ctx.reached(node.plan):
                 break
-            options = [c for c in hood.expand(node, lazy=True) if c.schedule not in visited]
+            room = self.max_steps - node.depth
+            options = [c for c in hood.expand(node, lazy=True, room=room)
+                       if c.length <= room and c.schedule not in visited]
             if not options:
                 break
             best_q.append(max(c.q for c in options))
             choice = rng.choice(options) if rng.random() < epsilon else self._rank(options)[0]
             reached = ctx.reached(choice.plan)
-            reward = ctx.reward_of(node.cost, choice.cost, reached, step == self.max_steps - 1)
+            reward = ctx.reward_of(node.cost, choice.cost, reached, choice.length == room, choice.length)
             trail.append((node, choice, reward))
             node = hood.child(node, choice)
             visited.add(node.plan.schedule)
@@ -386,7 +394,7 @@ class RepairAgent:
         self._update(examples)
         return EpisodeRecord(
             episode=self.episodes_ + 1,
-            steps=len(trail),
+            steps=node.depth,
             improvement=case.plan.total_tardiness - node.plan.total_tardiness,
             reward=float(sum(r for _, _, r in trail)),
             reached=reached,
@@ -457,7 +465,8 @@ class RepairAgent:
     # ------------------------------------------------------------------ consult
 
     def predict(self, disruption: Disruption, plan: Plan | None = None) -> tuple[Action, float] | None:
-        """The greedy first step of a repair of ``disruption`` and its Q-value.
+        """The greedy first step of a repair of ``disruption`` and its Q-value (when the
+        policy's choice is a block step: its first operator, valued as the whole block).
 
         Returns None when no operator applies to the disruption's focal tasks.
         """

@@ -109,10 +109,11 @@ class RepairContext:
         """Reward of the step ``previous -> following``; ``last`` marks a step-limit end."""
         return self.reward_of(self.cost(previous), self.cost(following), self.reached(following), last)
 
-    def reward_of(self, previous_cost: float, cost: float, reached: bool, last: bool) -> float:
+    def reward_of(self, previous_cost: float, cost: float, reached: bool, last: bool, steps: int = 1) -> float:
         """:meth:`reward` from the goal costs of both plans and whether the second one is a
-        goal state (the search knows these already)."""
-        reward = (previous_cost - cost) / self.scale - STEP_PRICE
+        goal state (the search knows these already); ``steps`` operator steps pay the step
+        price each (a block step is one per member)."""
+        reward = (previous_cost - cost) / self.scale - STEP_PRICE * steps
         if reached:
             reward += GOAL_BONUS
         elif last and cost > self.disrupted_cost + 1e-9:

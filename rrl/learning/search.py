@@ -45,7 +45,7 @@ BLOCK = "block"
 
 #: What a block step's later members are there for, printed as their focus rule.
 BLOCK_RULE = ("block step: T ran next to the focal task of the block's first step, in one run with it; it "
-              "follows that task so that the run keeps its sequence and its cleanouts")
+              "keeps its place in the run, so that the run keeps its sequence and its cleanouts")
 
 #: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
 Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
@@ -146,7 +146,9 @@ class Node:
     @property
     def key(self) -> tuple[Any, ...]:
         """What the candidates of a node depend on (cache key of an expansion)."""
-        focus = self.via.focus.task if self.via else None
+        # The reason too: a node inside a block step (reason ``block``) keeps facts of its
+        # own, never shared with an expanded node of the same plan and focal task.
+        focus = (self.via.focus.task, self.via.focus.reason) if self.via else None
         return (self.plan.schedule, focus, self.delayed, self.depth == 0)
 
 
@@ -240,7 +242,8 @@ class Neighbourhood:
         found = self.q.focus(self.focus_width, self.state_of(node))
         return first + [Focus(t, r) for t, r in found if t in where and t not in frozen and t not in taken]
 
-    def expand(self, node: Node, lazy: bool = False, until: Callable[[], bool] | None = None) -> list[Candidate]:
+    def expand(self, node: Node, lazy: bool = False, until: Callable[[], bool] | None = None,
+               room: int | None = None) -> list[Candidate]:
         """Candidate steps from ``node``, Q-values filled in when scoring.
 
         The foci are taken in the order the background proposes them. ``lazy`` stops
@@ -248,8 +251,10 @@ class Neighbourhood:
         last focus): a first-improvement look that a greedy step can act on at once;
         a later call without ``lazy`` examines the remaining foci. ``until`` (a clock
         check) stops before the next focus once it returns True (the first focus is
-        always examined), and a later call resumes there. Expansions are cached by what they depend on, so searches that
-        revisit a node pay for it once.
+        always examined), and a later call resumes there. ``room`` (steps left before the
+        step limit) keeps ``lazy`` from stopping at a block step too long to take.
+        Expansions are cached by what they depend on, so searches that revisit a node pay
+        for it once.
         """
         key = node.key
         expansion = self._cache.get(key)
@@ -262,7 +267,8 @@ class Neighbourhood:
         node.focus_facts = expansion.facts
         fresh: list[tuple[Focus, list[Candidate]]] = []
         while expansion.next < len(expansion.foci):
-            if lazy and any(c.cost < node.cost - 1e-9 for c in expansion.candidates):
+            if lazy and any(c.cost < node.cost - 1e-9 and (room is None or c.length <= room)
+                            for c in expansion.candidates):
                 break
             # A node's first focus is always examined (at the root, the event's own
             # task): a search with almost no time left still repairs the event's task.
@@ -336,7 +342,8 @@ class Neighbourhood:
         plan = node.plan
         weighted = self.ctx.goal.moved_weight > 0
         priced = self.priced and self.moves_per_focus is not None
-        found: list[tuple[Action, Changes, Plan | None, int, float, Block | None]] = []  # ..., moved, tardiness
+        # action, changes, plan (when re-timed), moved, tardiness, block (for a block step)
+        found: list[tuple[Action, Changes, Plan | None, int, float, Block | None]] = []
         applicable: set[str] = set()
         counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
         operators = self._operators.get(focus.reason)
@@ -358,9 +365,11 @@ class Neighbourhood:
             # worth lies in where all of it goes, not in its first member's operator.
             # (No ``after`` here: no step can close a cycle.)
             for run, action, changes in block_proposals(plan, focus.task, self.longest_block):
-                tardiness = self._priced(plan, changes) if priced else timed(plan, changes).total_tardiness
+                after = None if priced else timed(plan, changes)
+                tardiness = self._priced(plan, changes) if after is None else after.total_tardiness
+                applicable.add(action.operator)  # the block's first step, taken first
                 moved = node.moved + self._moved_delta(plan, counts, changes) if weighted else node.moved
-                found.append((action, changes, None, moved, tardiness, run))
+                found.append((action, changes, after, moved, tardiness, run))
         if self.moves_per_focus is not None and len(found) > self.moves_per_focus:
             # costs rounded: a priced cost and a re-timed one may differ in the last bits
             cost = self.ctx.cost_of
@@ -375,7 +384,7 @@ class Neighbourhood:
         for candidate in own:
             candidate.gain = node.cost - candidate.cost
             candidate.reward = self.ctx.reward_of(node.cost, candidate.cost, self.ctx.reached_at(candidate.tardiness),
-                                                  False)
+                                                  False, candidate.length)
         applicable_by_focus[focus.task] = applicable
         return own
 
@@ -443,12 +452,12 @@ class Neighbourhood:
             raise AssertionError(f"the steps of {candidate.block} do not lead to the block's plan")
         ctx = self.ctx
         for k, (action, changes, plan) in enumerate(chain):
-            last = k == len(chain) - 1
-            if last:
-                plan = candidate.plan  # the same sequences: keep the plan the search read
             focus = candidate.focus if k == 0 else Focus(action.focal, BLOCK)
-            moved = candidate.moved if last else ctx.moved(plan)
-            cost = ctx.cost_of(plan.total_tardiness, moved)
+            if k == len(chain) - 1:  # the same sequences: keep the plan and figures the search read
+                plan, moved, cost = candidate.plan, candidate.moved, candidate.cost
+            else:
+                moved = ctx.moved(plan)
+                cost = ctx.cost_of(plan.total_tardiness, moved)
             step = Candidate(focus, action, node.plan, changes, moved, cost, plan.total_tardiness, [],
                              gain=node.cost - cost, timed_plan=plan)
             step.reward = ctx.reward_of(node.cost, cost, ctx.reached_at(plan.total_tardiness), False)
@@ -617,6 +626,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if out_of_budget():
                     complete = False
                     break
+                if node.depth >= max_depth:
+                    continue  # at the step limit (a block step may have brought it there)
                 # Foci are examined until the time is up (the expansion can resume later).
                 found = hood.expand(node, lazy=width == 1 and not descent_first, until=out_of_time)
                 # A descent lowers the cost at every step, so it cannot meet a plan twice

@@ -1,10 +1,10 @@
 """Block steps: a run of consecutive orders moved together, written as single operators.
 
 A block is the focal task F with the one or more orders that run right after it, or
-right before it, on its resource. Moving the run as a whole keeps its own sequence and the cleanouts inside it.
-In the stability measure (DESIGN section 3: an order counts as moved when its resource
-or its immediate predecessor changes), a block moves about as few orders as one jump
-does: its first order and the orders around the two gaps. Jumping its members one at a
+right before it, on its resource. Moving the run as a whole keeps its own sequence and
+the cleanouts inside it. In the stability measure (DESIGN section 3: an order counts as
+moved when its resource or its immediate predecessor changes), a block moves about as few
+orders as one jump does: its first order and the orders after the two gaps. Jumping its members one at a
 time passes through plans that move more, so a search that steps by single jumps rarely
 gets there.
 
@@ -18,7 +18,6 @@ chain only when it takes the step.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from rrl.domain.plan import Plan
@@ -49,19 +48,17 @@ class Block:
     index: int
 
 
-def block_proposals(plan: Plan, focal: str, longest: int,
-                    operators: AbstractSet[str] | None = None) -> Iterator[tuple[Block, Action, Changes]]:
+def block_proposals(plan: Plan, focal: str, longest: int) -> Iterator[tuple[Block, Action, Changes]]:
     """Each block of 2..``longest`` orders that starts or ends at ``focal``, at each place
     it may go: its own resource or one on which every member may run, never inside a
-    started prefix.
+    started prefix. None on a plant with ``after``: a member's step could break a chain.
 
-    Yields the block, the action of its first member (the step a Q-value scores and the
-    chain starts with; with ``operators``, only blocks whose first action is one of them)
-    and the sequences it changes.
+    Yields the block, the action of the focal task (the step a Q-value scores and the
+    chain starts with) and the sequences it changes.
     """
     problem = plan.problem
     schedule = plan.schedule
-    if longest < 2 or focal not in schedule.where or focal in problem.frozen:
+    if longest < 2 or problem.dependents or focal not in schedule.where or focal in problem.frozen:
         return
     durations = problem.durations
     resource, i = schedule.where[focal]
@@ -76,17 +73,14 @@ def block_proposals(plan: Plan, focal: str, longest: int,
             if index == begin:
                 continue  # where it is
             action = _first_action(plan, focal, begin, len(run), resource, index)
-            if operators is None or action.operator in operators:
-                yield Block(run, focal, resource, index), action, {resource: rest[:index] + run + rest[index:]}
+            yield Block(run, focal, resource, index), action, {resource: rest[:index] + run + rest[index:]}
         for target in durations[focal]:
             if target == resource or any(target not in durations[order] for order in run):
                 continue
             other = schedule.sequence(target)
             for index in range(plan.frozen_prefix(target), len(other) + 1):
                 action = _first_action(plan, focal, begin, len(run), target, index)
-                if operators is None or action.operator in operators:
-                    yield (Block(run, focal, target, index), action,
-                           {resource: rest, target: other[:index] + run + other[index:]})
+                yield Block(run, focal, target, index), action, {resource: rest, target: other[:index] + run + other[index:]}
 
 
 def block_chain(plan: Plan, block: Block) -> list[tuple[Action, Changes, Plan]]:
@@ -108,7 +102,8 @@ def block_chain(plan: Plan, block: Block) -> list[tuple[Action, Changes, Plan]]:
     f = run.index(block.focal)
     home = plan.schedule.where[block.focal][0]
     seq = plan.schedule.sequence(home)
-    rest = [o for o in seq if o not in set(run)]
+    members = set(run)
+    rest = [o for o in seq if o not in members]
     later = block.resource == home and block.index > seq.index(run[0])
     # Each member after F goes right after the member before it, each member before F
     # right before the member after it.

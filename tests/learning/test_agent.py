@@ -252,6 +252,15 @@ def test_longest_block_is_chosen_by_goal_saved_and_a_bad_one_is_one_line(trained
     shutil.copytree(directory, older)
     (older / "policy.json").write_text(json.dumps(meta))
     assert RepairAgent.load(older).longest_block == 1
+    stability = RepairAgent(agent.plant, "stability")
+    for saved, expected in ((None, 3), (2, 2)):  # by goal when absent; as saved otherwise
+        stability.longest_block = saved if saved is not None else 3
+        directory_s = stability.save(tmp_path / f"stability{saved}")
+        data = json.loads((directory_s / "policy.json").read_text())
+        if saved is None:
+            del data["parameters"]["longest_block"]
+        (directory_s / "policy.json").write_text(json.dumps(data))
+        assert RepairAgent.load(directory_s).longest_block == expected
     meta["parameters"]["longest_block"] = 0
     (older / "policy.json").write_text(json.dumps(meta))
     result = CliRunner().invoke(cli, ["consult", "--policy", str(older), "--scenario", str(EXTRUDERS),
@@ -264,10 +273,12 @@ def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> No
     """A stability policy steps by blocks: every step printed names its operator, its
     focus and a rule; a block's later members name the block rule."""
     plant = load_scenario(EXTRUDERS).plant
-    agent = RepairAgent(plant, "stability", seed=1).learn(60)
+    agent = RepairAgent(plant, "stability", seed=1, max_steps=4).learn(60)
+    assert all(r.steps <= 4 for r in agent.curve)  # episodes keep the step limit, blocks counted per member
     members = 0
     for case in draw_cases(plant, 12, 5, (10, 20), ("new_order", "rush_order")):
         result = agent.repair(case, budget_ms=60_000, node_limit=12)
+        assert len(result.steps) <= 4
         assert validate(result.plan.problem, result.plan.schedule, result.plan.times,
                         reference=(case.before.schedule, case.before.times)) == []
         for step in result.steps:

@@ -159,8 +159,12 @@ def test_a_block_step_is_taken_as_its_members_steps(plan, data) -> None:
         assert last.cost == pytest.approx(ctx.cost(Plan.build(last.plan.problem, last.plan.schedule)), abs=1e-6)
         for node in last.path():
             assert apply(node.parent.plan, node.via.action).schedule == node.plan.schedule
-            hood.score_step(node)  # the members' steps are scored (and explained) like any other
-            assert node.via.scored
+            # the state facts of each member's node, kept up from its parent's, are a fresh plan's
+            fresh = plan_facts(Plan.build(node.plan.problem, node.plan.schedule), event_focal=hood._event_tasks(node.plan),
+                               delayed=node.delayed, previous_focus=node.via.focus.task)
+            assert sorted(hood.state_of(node)) == sorted(fresh)
+            hood.score_step(node)  # the members' steps are valued (and explained) like any other
+            assert f"focus_by({node.via.focus.reason})" in hood.action_facts(node.parent, node.via)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
