@@ -575,10 +575,11 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     default, :class:`~rrl.learning.RepairAgent`'s ``first_pass``) it is a steepest
     descent instead: every focus examined, the step of largest gain taken (the
     simulator's exact look one step ahead). Widths 2, 4, ... follow until the budget is spent: at
-    each depth the beam keeps the ``width`` best children of the nodes in it in the
+    each level the beam keeps the ``width`` best children of the nodes in it in the
     policy's order (``rank``, by Q-value), always including the child of lowest cost at
-    that depth (over every focus), and never a plan seen before on that depth's beam: the
-    wider passes explore where the Q-values point. The best plan seen
+    that level (over every focus), and never a plan the pass has kept before: the
+    wider passes explore where the Q-values point. A level is one step, or one block
+    step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
     The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
