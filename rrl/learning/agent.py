@@ -51,12 +51,12 @@ from rrl.relational.kb import Example
 from rrl.relational.terms import quote_atom
 
 LEARNERS = ("tg", "propositional")
-
-#: Default ``longest_block`` of the goals that count moved orders (stability, balancing).
-BLOCK_FOR_MOVED_ORDERS = 3
 TIE_BREAKS = ("cost", "first")
 #: Consult's first pass: a steepest descent, or the greedy policy.
 FIRST_PASSES = ("descent", "policy")
+
+#: Default ``longest_block`` of the goals that count moved orders (stability, balancing).
+BLOCK_FOR_MOVED_ORDERS = 3
 
 
 def _check_first_pass(first_pass: str) -> None:

@@ -346,8 +346,7 @@ class Neighbourhood:
         found: list[tuple[Action, Changes, Plan | None, int, float, Block | None]] = []
         applicable: set[str] = set()
         counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
-        operators = self._operators.get(focus.reason)
-        for action, changes in proposals(plan, focus.task, operators, self.reach):
+        for action, changes in proposals(plan, focus.task, self._operators.get(focus.reason), self.reach):
             after: Plan | None = None
             if priced:
                 tardiness = self._priced(plan, changes)
@@ -450,6 +449,8 @@ class Neighbourhood:
         chain = block_chain(node.plan, candidate.block)
         if chain[-1][2].schedule != candidate.schedule:
             raise AssertionError(f"the steps of {candidate.block} do not lead to the block's plan")
+        if candidate.timed_plan is None:  # the chain has timed it already
+            candidate.timed_plan = chain[-1][2]
         ctx = self.ctx
         for k, (action, changes, plan) in enumerate(chain):
             focus = candidate.focus if k == 0 else Focus(action.focal, BLOCK)
