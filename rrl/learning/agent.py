@@ -33,8 +33,7 @@ from rrl.learning.goals import RepairContext, get_goal
 from rrl.learning.policy_io import FORMAT, LEARNER_STATE, read_policy, rule_blocks, write_policy
 from rrl.learning.qfunction import PrologQFunction
 from rrl.learning.search import (
-    BLOCK,
-    BLOCK_RULE,
+    CHAIN_RULES,
     Candidate,
     Focus,
     Neighbourhood,
@@ -195,6 +194,12 @@ class RepairAgent:
         one moved order), 1 (single steps) for tardiness, where blocks that may change
         resource ended a converged descent 1 % worse, in more time (docs/benchmarks.md).
         Plants with ``after`` chains always step singly.
+    exchanges : bool
+        Where no single step improves, the searches try exchange steps: two orders on
+        different resources trade them, each at the least tardy place of its new one,
+        taken as two operators (:mod:`rrl.operators.blocks`). They take a converged
+        descent a good step further on tardiness for a few ms (docs/benchmarks.md).
+        Plants with ``after`` chains have none.
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -224,6 +229,7 @@ class RepairAgent:
         budget_ms: float | None = None,
         first_pass: str = "descent",
         longest_block: int | None = None,
+        exchanges: bool = True,
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
@@ -233,6 +239,8 @@ class RepairAgent:
         _check_first_pass(first_pass)
         if longest_block is not None and (type(longest_block) is not int or longest_block < 1):
             raise RRLError(f"longest_block must be a whole number >= 1 (got {longest_block!r})")
+        if type(exchanges) is not bool:
+            raise RRLError(f"exchanges must be true or false (got {exchanges!r})")
         self.plant = plant
         self.goal = get_goal(goal)
         self.events = tuple(events)
@@ -256,6 +264,7 @@ class RepairAgent:
         self.first_pass = first_pass
         self.longest_block = longest_block if longest_block is not None else \
             (BLOCK_FOR_MOVED_ORDERS if self.goal.moved_weight > 0 else 1)
+        self.exchanges = exchanges
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -455,7 +464,7 @@ class RepairAgent:
         ctx = ctx or self.goal.context(hit.before, hit.plan)
         return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
                              moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all,
-                             longest_block=self.longest_block)
+                             longest_block=self.longest_block, exchanges=self.exchanges)
 
     def _rank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates in the policy's order (:func:`~rrl.learning.search.ranked`), ties as
@@ -552,7 +561,7 @@ class RepairAgent:
         """The background clause of a focus reason (read once per reason)."""
         found = self._focus_rules.get(reason)
         if found is None:
-            text = BLOCK_RULE if reason == BLOCK else focus_rule(self.background_path, reason)
+            text = CHAIN_RULES.get(reason) or focus_rule(self.background_path, reason)
             found = self._focus_rules[reason] = text
         return found
 
@@ -602,7 +611,7 @@ class RepairAgent:
                 "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "reach": self.reach,
                 "n_step": self.n_step,
                 "budget_ms": self.budget_ms, "first_pass": self.first_pass, "longest_block": self.longest_block,
-                "seed": self.seed,
+                "exchanges": self.exchanges, "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
@@ -639,7 +648,8 @@ class RepairAgent:
                         reach=_optional_int(params.get("reach")),
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
                         first_pass=str(params.get("first_pass", "descent")),
-                        longest_block=_optional_int(params.get("longest_block")), seed=int(params.get("seed", 0)))
+                        longest_block=_optional_int(params.get("longest_block")),
+                        exchanges=params.get("exchanges", True), seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]

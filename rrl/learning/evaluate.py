@@ -175,7 +175,7 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
             len(hit.plan.problem.orders))) / 1000.0
         hood = Neighbourhood(hit, ctx, agent.q_function, focus_width=agent.focus_width,
                              moves_per_focus=agent.moves_per_focus, reach=agent.reach,
-                             longest_block=agent.longest_block)
+                             longest_block=agent.longest_block, exchanges=agent.exchanges)
         outcome = steepest_descent(hood, budget_s=seconds)
         return outcome.best.plan, outcome.best.depth, outcome.seconds, outcome.seconds
     if method == "random_walk":

@@ -33,7 +33,16 @@ from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
 from rrl.learning.qfunction import PrologQFunction
-from rrl.operators.blocks import Block, block_chain, block_proposals
+from rrl.operators.blocks import (
+    Block,
+    block_chain,
+    block_proposals,
+    exchange,
+    exchange_chain,
+    exchange_partners,
+    insertions,
+    placement,
+)
 from rrl.operators.repair import Action, Changes, proposals, timed
 from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
@@ -46,6 +55,17 @@ BLOCK = "block"
 #: What a block step's later members are there for, printed as their focus rule.
 BLOCK_RULE = ("block step: T ran next to the focal task of the block's first step, in one run with it; it "
               "keeps its place in the run, so that the run keeps its sequence and its cleanouts")
+
+#: Reason of the focus of an exchange step's second order (:mod:`rrl.operators.blocks`).
+EXCHANGE = "exchange"
+
+#: What an exchange step's second order is there for, printed as its focus rule.
+EXCHANGE_RULE = ("exchange step: T ran on the resource the focal task of the step before moved to, and the "
+                 "focal task's resource may run T; the two orders trade resources, each at the place where "
+                 "its new sequence is least tardy")
+
+#: The focus rules of the later orders of block and exchange steps (no background clause proposes them).
+CHAIN_RULES = {BLOCK: BLOCK_RULE, EXCHANGE: EXCHANGE_RULE}
 
 #: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
 Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
@@ -89,11 +109,15 @@ class Candidate:
     scored: bool = False  # q holds the policy's value
     timed_plan: Plan | None = field(default=None, repr=False)
     block: Block | None = None  # a block step: the run moved (``action`` is its focal task's, taken first)
+    exchange: tuple[Block, Block] | None = None  # an exchange step: its two orders' places, in step order
     _schedule: Schedule | None = field(default=None, repr=False)
 
     @property
     def length(self) -> int:
-        """How many repair steps taking it makes (a block step: one per member)."""
+        """How many repair steps taking it makes (a block step: one per member; an
+        exchange: two)."""
+        if self.exchange is not None:
+            return 2
         return len(self.block.orders) if self.block is not None else 1
 
     @property
@@ -185,12 +209,15 @@ class Neighbourhood:
         runs of up to this many orders (:mod:`rrl.operators.blocks`; 1: single steps
         only). Only where no order waits for another (no ``after``): there, every
         member's step on the way is a plan of its own that no precedence can break.
+    exchanges : bool
+        Offer exchange steps (:meth:`exchange_steps`, :mod:`rrl.operators.blocks`) where
+        no order waits for another; the searches try them where no single step improves.
     """
 
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
                  scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 4,
                  reach: int | None = None, score_all: bool = True, price_steps: bool = True,
-                 longest_block: int = 1) -> None:
+                 longest_block: int = 1, exchanges: bool = True) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
@@ -206,6 +233,7 @@ class Neighbourhood:
         # without ``after``, a resource's times depend on its own sequence alone
         self.priced = price_steps and not hit.plan.problem.dependents
         self.longest_block = longest_block if not hit.plan.problem.dependents else 1
+        self.exchanges = exchanges and not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
         # per plan priced from (by id, the plan held so that the id stays its own)
         self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
@@ -284,6 +312,43 @@ class Neighbourhood:
             self._score(node, [c for _, own in fresh for c in own])
         expansion.state, expansion.orders_facts = node.state, node.orders_facts
         return expansion.candidates
+
+    def exchange_steps(self, node: Node, until: Callable[[], bool] | None = None) -> list[Candidate]:
+        """The exchange steps of ``node``'s foci: for each focus and each order it may trade
+        resources with, the exchange that puts both where their new sequences are least
+        tardy (each side priced on its own: without ``after`` they do not meet). ``until``
+        stops before the next focus once it returns True. Empty where the plant has
+        ``after`` or exchanges are off.
+        """
+        if not self.exchanges:
+            return []
+        expansion = self._cache.get(node.key)
+        foci = expansion.foci if expansion is not None else self.foci(node)
+        plan = node.plan
+        where = plan.schedule.where
+        counts: dict[str, int] = {}
+        found = []
+        for k, focus in enumerate(foci):
+            if k and until is not None and until():
+                break
+            home = where[focus.task][0]
+            for partner in exchange_partners(plan, focus.task):
+                target = where[partner][0]
+                there = min(insertions(plan, focus.task, target, partner),
+                            key=lambda option: self._priced(plan, {target: option[1]}))
+                back = min(insertions(plan, partner, home, focus.task),
+                           key=lambda option: self._priced(plan, {home: option[1]}))
+                changes = {home: back[1], target: there[1]}
+                tardiness = self._priced(plan, changes)
+                moved = node.moved + self._moved_delta(plan, counts, changes)
+                blocks = exchange(plan, focus.task, partner, there[0], back[0])
+                action = placement(plan, focus.task, target, blocks[0].index)
+                cost = self.ctx.cost_of(tardiness, moved)
+                candidate = Candidate(focus, action, plan, changes, moved, cost, tardiness, [], exchange=blocks)
+                candidate.gain = node.cost - cost
+                candidate.reward = self.ctx.reward_of(node.cost, cost, self.ctx.reached_at(tardiness), False, 2)
+                found.append(candidate)
+        return found
 
     def score(self, node: Node, candidates: list[Candidate]) -> None:
         """Score those of ``candidates`` (steps from ``node``) that have no value yet."""
@@ -436,24 +501,27 @@ class Neighbourhood:
     def child(self, node: Node, candidate: Candidate) -> Node:
         """The node that ``candidate`` leads to from ``node`` (after a block step, the last
         of the nodes of its members' steps, :meth:`path` shows each)."""
-        if candidate.block is not None:
+        if candidate.block is not None or candidate.exchange is not None:
             return self._chain(node, candidate)
         before, after = node.plan.times, candidate.plan.times
         delayed = tuple(o for o in after.changed if after.end_of(o) > before.end_of(o) + 1e-9)
         return Node(candidate.plan, candidate.moved, candidate.cost, node.depth + 1, node, candidate, delayed)
 
     def _chain(self, node: Node, candidate: Candidate) -> Node:
-        """The nodes of a block step's single steps, one per member; the last one holds
-        the plan the block candidate was priced for."""
-        assert candidate.block is not None
-        chain = block_chain(node.plan, candidate.block)
+        """The nodes of a block or exchange step's single steps, one per order moved; the
+        last one holds the plan the candidate was priced for."""
+        if candidate.exchange is not None:
+            chain, later = exchange_chain(node.plan, candidate.exchange), EXCHANGE
+        else:
+            assert candidate.block is not None
+            chain, later = block_chain(node.plan, candidate.block), BLOCK
         if chain[-1][2].schedule != candidate.schedule:
-            raise AssertionError(f"the steps of {candidate.block} do not lead to the block's plan")
+            raise AssertionError(f"the steps of {candidate.block or candidate.exchange} do not lead to its plan")
         if candidate.timed_plan is None:  # the chain has timed it already
             candidate.timed_plan = chain[-1][2]
         ctx = self.ctx
         for k, (action, changes, plan) in enumerate(chain):
-            focus = candidate.focus if k == 0 else Focus(action.focal, BLOCK)
+            focus = candidate.focus if k == 0 else Focus(action.focal, later)
             if k == len(chain) - 1:  # the same sequences: keep the plan and figures the search read
                 plan, moved, cost = candidate.plan, candidate.moved, candidate.cost
             else:
@@ -645,7 +713,11 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 break  # the best child is kept; choosing a beam would only spend time
             if descent:
                 if cheapest.gain <= 1e-9:
-                    break  # a local optimum: the wider passes go on from here
+                    # No single step improves: an exchange of two orders may still.
+                    escape = _best_exchange(hood, parent, max_depth, out_of_time)
+                    if escape is None:
+                        break  # a local optimum: the wider passes go on from here
+                    cheapest = escape
                 picked = [(parent, cheapest)]
             else:
                 # The policy's order puts improving steps first: the others need values
@@ -717,7 +789,19 @@ def steepest_descent(hood: Neighbourhood, *, budget_s: float, max_depth: int | N
             break
         costs = np.array([c.cost for c in candidates])
         index = int(np.argmin(costs))
-        if costs[index] >= node.cost - 1e-9:
+        step = candidates[index] if costs[index] < node.cost - 1e-9 else \
+            _best_exchange(hood, node, max_depth, out_of_time)  # no single step improves: an exchange may
+        if step is None:
             break
-        node = hood.child(node, candidates[index])
+        node = hood.child(node, step)
     return SearchOutcome(node, hood.expansions, clock() - started, [1])
+
+
+def _best_exchange(hood: Neighbourhood, node: Node, max_depth: int | None,
+                   out_of_time: Callable[[], bool]) -> Candidate | None:
+    """The exchange step of ``node`` that lowers the goal's cost most, if any does and
+    its two steps fit under ``max_depth``."""
+    if out_of_time() or (max_depth is not None and node.depth + 2 > max_depth):
+        return None
+    found = [c for c in hood.exchange_steps(node, until=out_of_time) if c.cost < node.cost - 1e-9]
+    return min(found, key=lambda c: c.cost) if found else None

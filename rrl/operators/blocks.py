@@ -8,11 +8,18 @@ orders as one jump does: its first order and the orders after the two gaps. Jump
 time passes through plans that move more, so a search that steps by single jumps rarely
 gets there.
 
-A block step is made of the operators of DESIGN section 5 and nothing else:
+An exchange is two orders on different resources trading resources, each going to the
+place on its new resource where its sequence is least tardy. Moving either one alone can
+cost more than it saves (the resource it joins gets longer); together they can move load
+from a late resource to another without lengthening it, which a descent over single
+steps cannot see.
+
+Block and exchange steps are made of the operators of DESIGN section 5 and nothing else:
 :func:`block_chain` writes it as one jump (or move) per member, F first, each applicable
 (:func:`~rrl.operators.repair.changes_of`) to the plan the one before it left. A search
 can price the whole block as one candidate (:func:`block_proposals`) and pay for the
-chain only when it takes the step.
+chain only when it takes the step. :func:`exchange_chain` writes an exchange as the two
+orders' single steps, the focal task's first.
 """
 
 from __future__ import annotations
@@ -129,6 +136,51 @@ def block_chain(plan: Plan, block: Block) -> list[tuple[Action, Changes, Plan]]:
         current = timed(current, changes)
         chain.append((action, changes, current))
     return chain
+
+
+def exchange_partners(plan: Plan, focal: str) -> Iterator[str]:
+    """The orders that may trade resources with ``focal``: unstarted, on another
+    resource, each eligible for the other's. None on a plant with ``after`` (a step on
+    the way could break a chain)."""
+    problem = plan.problem
+    where = plan.schedule.where
+    if problem.dependents or focal not in where or focal in problem.frozen:
+        return
+    home = where[focal][0]
+    durations = problem.durations
+    for target in durations[focal]:
+        if target == home:
+            continue
+        for partner in plan.schedule.sequence(target)[plan.frozen_prefix(target):]:
+            if home in durations[partner]:
+                yield partner
+
+
+def insertions(plan: Plan, order: str, resource: str, without: str) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """Each place for ``order`` on ``resource`` once ``without`` has left it, after its
+    started prefix: (index in that shorter sequence, the sequence with ``order`` there)."""
+    rest = tuple(o for o in plan.schedule.sequence(resource) if o != without)
+    for index in range(plan.frozen_prefix(resource), len(rest) + 1):
+        yield index, rest[:index] + (order,) + rest[index:]
+
+
+def exchange(plan: Plan, focal: str, partner: str, focal_index: int, partner_index: int) -> tuple[Block, Block]:
+    """The two single-order blocks of an exchange, in the order they are taken: ``focal``
+    to ``partner``'s resource at ``focal_index``, then ``partner`` to ``focal``'s at
+    ``partner_index`` (both counted in the final sequences, without the other order)."""
+    where = plan.schedule.where
+    home, target = where[focal][0], where[partner][0]
+    # The focal task goes first, while the partner still runs on the target: past the
+    # partner's place, its index counts the partner too.
+    at = focal_index if focal_index <= where[partner][1] else focal_index + 1
+    return Block((focal,), focal, target, at), Block((partner,), partner, home, partner_index)
+
+
+def exchange_chain(plan: Plan, blocks: tuple[Block, Block]) -> list[tuple[Action, Changes, Plan]]:
+    """An exchange (:func:`exchange`) as its two single operators, each applicable to the
+    plan the one before it left (see :func:`block_chain`)."""
+    first = block_chain(plan, blocks[0])
+    return first + block_chain(first[-1][2], blocks[1])
 
 
 def placement(plan: Plan, order: str, resource: str, index: int) -> Action:

@@ -16,6 +16,7 @@ from rrl.errors import PolicyError
 from rrl.learning import RepairAgent
 from rrl.learning.cases import draw_case
 from rrl.learning.evaluate import draw_cases, evaluate
+from rrl.learning.search import CHAIN_RULES
 from tests.conftest import SCENARIOS
 
 EXTRUDERS = SCENARIOS / "extruders.yaml"
@@ -83,6 +84,14 @@ def test_policy_file_in_plain_swipl_gives_the_same_q_values(trained, tmp_path) -
     assert np.allclose(got, expected, atol=1e-9)
 
 
+def assert_consult_refuses(policy, text: str) -> None:
+    """``rrl consult`` with this policy directory stops with one line naming policy.json and ``text``."""
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(policy), "--scenario", str(EXTRUDERS),
+                                      "--event", "new_order"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "policy.json" in result.output and text in result.output
+
+
 @pytest.mark.parametrize("event", ["new_order", "rush_order", "breakdown", "material_delay"])
 def test_repairs_are_valid_and_never_worse(trained, event) -> None:
     agent, _ = trained
@@ -98,7 +107,8 @@ def test_repairs_are_valid_and_never_worse(trained, event) -> None:
         for step in result.steps:
             assert step.rule.startswith("% leaf") or step.rule.startswith("predict(")
             assert step.focus is not None and step.action.focal == step.focus.task
-            assert step.focus_rule.startswith(f"focus_candidate({step.focus.reason},")
+            assert step.focus_rule == CHAIN_RULES.get(step.focus.reason) or \
+                step.focus_rule.startswith(f"focus_candidate({step.focus.reason},")
 
 
 def test_consult_json_equals_a_recomputation_from_the_printed_scenario(trained) -> None:
@@ -233,10 +243,7 @@ def test_first_pass_is_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> Non
     meta = json.loads((broken / "policy.json").read_text())
     meta["parameters"]["first_pass"] = "sideways"
     (broken / "policy.json").write_text(json.dumps(meta))
-    result = CliRunner().invoke(cli, ["consult", "--policy", str(broken), "--scenario", str(EXTRUDERS),
-                                      "--event", "new_order"])
-    assert result.exit_code == 2
-    assert result.output.count("\n") == 1 and "policy.json" in result.output and "first_pass 'sideways'" in result.output
+    assert_consult_refuses(broken, "first_pass 'sideways'")
 
 
 def test_longest_block_is_chosen_by_goal_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> None:
@@ -263,10 +270,26 @@ def test_longest_block_is_chosen_by_goal_saved_and_a_bad_one_is_one_line(trained
         assert RepairAgent.load(directory_s).longest_block == expected
     meta["parameters"]["longest_block"] = 0
     (older / "policy.json").write_text(json.dumps(meta))
-    result = CliRunner().invoke(cli, ["consult", "--policy", str(older), "--scenario", str(EXTRUDERS),
-                                      "--event", "new_order"])
-    assert result.exit_code == 2
-    assert result.output.count("\n") == 1 and "policy.json" in result.output and "longest_block" in result.output
+    assert_consult_refuses(older, "longest_block")
+
+
+def test_exchanges_are_saved_older_policies_have_them_and_a_bad_value_is_one_line(trained, tmp_path) -> None:
+    import shutil
+
+    agent, directory = trained
+    meta = json.loads((directory / "policy.json").read_text())
+    assert meta["parameters"]["exchanges"] is True
+    del meta["parameters"]["exchanges"]  # a policy saved before exchange steps
+    older = tmp_path / "older"
+    shutil.copytree(directory, older)
+    (older / "policy.json").write_text(json.dumps(meta))
+    assert RepairAgent.load(older).exchanges is True
+    meta["parameters"]["exchanges"] = False
+    (older / "policy.json").write_text(json.dumps(meta))
+    assert RepairAgent.load(older).exchanges is False
+    meta["parameters"]["exchanges"] = "yes"
+    (older / "policy.json").write_text(json.dumps(meta))
+    assert_consult_refuses(older, "exchanges")
 
 
 def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> None:

@@ -24,12 +24,15 @@ from rrl.events import EVENTS, draw_event
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
 from rrl.learning.search import (
+    CHAIN_RULES,
+    EXCHANGE,
     Neighbourhood,
     beam_search,
     default_budget_ms,
     prolog_scorer,
     steepest_descent,
 )
+from rrl.operators.blocks import insertions
 from rrl.operators.repair import apply, proposals
 from rrl.relational.facts import plan_facts
 from tests.conftest import plans
@@ -167,6 +170,64 @@ def test_a_block_step_is_taken_as_its_members_steps(plan, data) -> None:
             assert f"focus_by({node.via.focus.reason})" in hood.action_facts(node.parent, node.via)
 
 
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(plan=plans(max_orders=15, min_orders=4), goal=st.sampled_from(["tardiness", "stability"]), data=st.data())
+def test_an_exchange_step_is_priced_exactly_and_taken_as_two_steps(plan, goal, data) -> None:
+    """Each exchange is priced as a fresh timing of its plan, puts each order at the
+    least tardy place of its new resource, and is taken as two operator steps whose last
+    node holds the plan, moved orders and cost it was priced at."""
+    assume(not plan.problem.dependents)  # exchanges are offered on plants without ``after`` only
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, goal)
+    ctx = agent.goal.context(hit.before, hit.plan)
+    hood = Neighbourhood(hit, ctx, agent.q_function, scorer=prolog_scorer(agent.q_function))
+    root = hood.root()
+    found = hood.exchange_steps(root)
+    event(f"{'some' if found else 'no'} exchange steps")
+    problem = hit.plan.problem
+    for candidate in found[:6]:
+        fresh = Plan.build(problem, candidate.schedule)
+        assert candidate.tardiness == pytest.approx(fresh.total_tardiness, abs=1e-6)
+        assert candidate.cost == pytest.approx(ctx.cost(fresh), abs=1e-6)
+        first, second = candidate.exchange
+        assert (first.orders, second.orders) == ((candidate.action.focal,), (second.focal,))
+        for block in (first, second):  # no other place on its new resource is less tardy
+            order, resource = block.focal, block.resource
+            other = first.focal if block is second else second.focal
+            for _, seq in insertions(hit.plan, order, resource, other):
+                assert sequence_tardiness(problem, resource, candidate.schedule.sequence(resource)) <= \
+                    sequence_tardiness(problem, resource, seq) + 1e-6
+        last = hood.child(root, candidate)
+        assert last.depth == 2 and last.plan.schedule == candidate.schedule
+        assert last.moved == ctx.moved(last.plan) == candidate.moved
+        for node in last.path():
+            assert apply(node.parent.plan, node.via.action).schedule == node.plan.schedule
+            hood.score_step(node)
+        assert last.via.focus.reason == EXCHANGE and last.via.focus.task == second.focal
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=plans(max_orders=15, min_orders=4), data=st.data())
+def test_steepest_descent_ends_where_no_step_nor_exchange_improves(plan, data) -> None:
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, "tardiness")
+    ctx = agent.goal.context(hit.before, hit.plan)
+    hood = Neighbourhood(hit, ctx, agent.q_function, moves_per_focus=None)
+    outcome = steepest_descent(hood, budget_s=60.0)
+    node = outcome.best
+    assert all(c.cost >= node.cost - 1e-9 for c in hood.expand(node))
+    assert all(c.cost >= node.cost - 1e-9 for c in hood.exchange_steps(node))
+    assert not plan.problem.dependents or hood.exchange_steps(node) == []
+    replayed = hit.plan
+    for step in node.path():
+        replayed = apply(replayed, step.via.action)
+    assert replayed.schedule == node.plan.schedule
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=plans(max_orders=15, min_orders=4), goal=st.sampled_from(["tardiness", "stability"]), data=st.data())
 def test_pricing_by_sequence_keeps_the_steps_re_timing_keeps(plan, goal, data) -> None:
@@ -222,7 +283,8 @@ def test_the_focus_moves_and_each_focus_names_its_rule(extruders) -> None:
         hit = draw_event("rush_order", edd(extruders), random.Random(seed))
         result = agent.repair(hit, node_limit=20, budget_ms=60_000)
         for step in result.steps:
-            assert step.focus_rule.startswith(f"focus_candidate({step.focus.reason},")
+            assert step.focus_rule == CHAIN_RULES.get(step.focus.reason) or \
+                step.focus_rule.startswith(f"focus_candidate({step.focus.reason},")
             moved += step.focus.reason != "event"
     assert moved > 0
 
