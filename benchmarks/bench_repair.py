@@ -12,16 +12,21 @@ Every figure is compared with baselines measured in the same run, on the same ca
   machines (EDD plans, tight rush orders) against best insertion;
 - anytime: mean repaired tardiness against the budget, policy and steepest descent;
 - stability: a stability policy against CP-SAT moving at most as many orders per case;
-  the same with single steps only (no block steps), each against its own CP-SAT.
+  the same with single steps only (no block steps), each against its own CP-SAT;
+- exchanges: where the distance to CP-SAT lies (extruders, new and rush orders): a
+  converged steepest descent with single steps, the same with exchange steps, the single
+  steps' optimum with every resource's unstarted orders put in their best order, and the
+  policy's search with and without exchanges at the default budget.
 
 Run: python benchmarks/bench_repair.py [--episodes 450] [--cases 30] [--cpsat-seconds 20]
      [--big-cases 12] [--curves docs/img/learning_curves.png] [--front docs/img/stability_front.png]
-     [--sections quality,transfer,big,anytime,stability]
+     [--sections quality,transfer,big,anytime,stability,exchanges]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import time
@@ -38,7 +43,7 @@ from rrl.learning.evaluate import Evaluation, draw_cases, evaluate
 
 NEW = ("new_order", "rush_order")
 OTHER = ("breakdown", "material_delay")
-SECTIONS = ("quality", "transfer", "big", "anytime", "stability")
+SECTIONS = ("quality", "transfer", "big", "anytime", "stability", "exchanges")
 
 
 def main() -> None:
@@ -58,7 +63,7 @@ def main() -> None:
         parser.error(f"--sections: expected a comma list of {', '.join(SECTIONS)}")
     extruders = load_scenario("scenarios/extruders.yaml").plant
     generated = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=args.seed + 7).plant
-    if sections & {"quality", "transfer", "big", "anytime"}:
+    if sections & {"quality", "transfer", "big", "anytime", "exchanges"}:
         _tardiness_sections(extruders, generated, sections, args)
     if "stability" in sections:
         print(_stability(extruders, args))
@@ -69,6 +74,7 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
     print("| plant | seconds | abstract states | mean steps, last 100 episodes | goal reached, last 100 |")
     print("|---|---|---|---|---|")
     agents = {}
+    cpsat_means: dict[tuple[str, tuple[str, ...]], float] = {}  # (plant, events): CP-SAT's mean, for the exchanges section
     for name, plant, steps in (("extruders", extruders, 1), ("generated, 5 machines, after chains", generated, 3)):
         started = time.perf_counter()
         agent = RepairAgent(plant, "tardiness", events=EVENTS, family_steps=steps, seed=args.seed).learn(args.episodes)
@@ -93,6 +99,7 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
             print(report.table() + "\n")
             print(_latency(agent, cases) + "\n")
             policy, cpsat = report.methods["policy"], report.methods["cpsat"]
+            cpsat_means[name, events] = cpsat.total_tardiness
             descent = report.methods["steepest_descent"]
             print(f"policy / CP-SAT = {policy.total_tardiness / max(cpsat.total_tardiness, 1e-9):.3f} (target <= 1.05); "
                   f"policy / steepest descent at equal wall time = "
@@ -111,6 +118,9 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
         print(_big_plant(agent, args.big_cases, args.seed))
     if "anytime" in sections:
         print(_anytime(agent, draw_cases(plant, args.cases, args.seed + 3, (10, 20), NEW)))
+    if "exchanges" in sections:
+        cases = draw_cases(plant, args.cases, args.seed + 1, (10, 20), NEW)  # the quality table's cases
+        print(_exchanges(agent, cases, cpsat_means.get(("extruders", NEW))))
 
     if args.curves:
         from rrl.viz import learning_curves
@@ -183,6 +193,60 @@ def _anytime(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
         lines.append(f"| {budget} ms | {policy.total_tardiness:.2f} | {descent.total_tardiness:.2f} | "
                      f"{plain.total_tardiness:.2f} | {policy.seconds:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def _exchanges(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float | None) -> str:
+    """Converged descents with and without exchange steps, the single steps' optimum with
+    the best order on every resource, and the policy's search with and without exchanges."""
+    from rrl.learning.search import steepest_descent
+
+    def descent(hit: Disruption, exchanges: bool) -> tuple[Plan, int, float]:
+        hood = agent.neighbourhood(hit, score_all=False)
+        hood.exchanges = exchanges
+        outcome = steepest_descent(hood, budget_s=60.0, max_depth=agent.max_steps)
+        return outcome.best.plan, outcome.best.depth, outcome.seconds
+
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    for exchanges in (False, True):
+        runs = [descent(hit, exchanges) for hit in cases]
+        label = "converged steepest descent, " + ("with exchange steps" if exchanges else "single steps")
+        rows[label] = [(plan.total_tardiness, depth, seconds) for plan, depth, seconds in runs]
+        if not exchanges:
+            rows["the same, then every resource's unstarted orders in their best order (exhaustive)"] = [
+                (_best_orders(plan).total_tardiness, float("nan"), float("nan")) for plan, _, _ in runs]
+    saved = agent.exchanges
+    for exchanges in (False, True):
+        agent.exchanges = exchanges
+        results = [agent.repair(hit) for hit in cases]
+        rows[f"policy's search, default budget, {'with' if exchanges else 'no'} exchange steps"] = [
+            (r.plan.total_tardiness, len(r.steps), r.search_seconds) for r in results]
+    agent.exchanges = saved
+    lines = [f"## Where the distance to CP-SAT lies: {len(cases)} cases of 10-20 orders (extruders, new and rush orders)\n",
+             "| method | mean total tardiness (h) | x CP-SAT | mean steps | mean search ms |", "|---|---|---|---|---|"]
+    for label, values in rows.items():
+        mean = [statistics.mean(v[k] for v in values) for k in range(3)]
+        ratio = f"{mean[0] / max(cpsat, 1e-9):.3f}" if cpsat is not None else ""
+        steps = "" if mean[1] != mean[1] else f"{mean[1]:.2f}"
+        ms = "" if mean[2] != mean[2] else f"{mean[2] * 1000:.1f}"
+        lines.append(f"| {label} | {mean[0]:.2f} | {ratio} | {steps} | {ms} |")
+    if cpsat is not None:
+        lines.append(f"| CP-SAT full reschedule (quality table above) | {cpsat:.2f} | 1.000 | | |")
+    return "\n".join(lines) + "\n"
+
+
+def _best_orders(plan: Plan, longest: int = 7) -> Plan:
+    """``plan`` with the unstarted orders of each resource in the order of least total
+    tardiness, every order tried (resources with more than ``longest`` of them are left
+    as they are); each resource's times depend on its own sequence (no ``after``)."""
+    for resource, seq in plan.schedule.sequences.items():
+        started = plan.frozen_prefix(resource)
+        if not 2 <= len(seq) - started <= longest:
+            continue
+        best = min((plan.schedule.replace({resource: seq[:started] + tail})
+                    for tail in itertools.permutations(seq[started:])),
+                   key=lambda schedule: Plan.build(plan.problem, schedule).total_tardiness)
+        plan = Plan.build(plan.problem, best)
+    return plan
 
 
 def _stability(plant: Plant, args: argparse.Namespace) -> str:
