@@ -60,9 +60,9 @@ BLOCK_RULE = ("block step: T ran next to the focal task of the block's first ste
 EXCHANGE = "exchange"
 
 #: What an exchange step's second order is there for, printed as its focus rule.
-EXCHANGE_RULE = ("exchange step: T ran on the resource the focal task of the step before moved to, and the "
-                 "focal task's resource may run T; the two orders trade resources, each at the place where "
-                 "its new sequence is least tardy")
+EXCHANGE_RULE = ("exchange step: T ran on the resource the focal task of the step before moved to; it makes "
+                 "room there and goes to the least tardy place on another resource it may run on (the focal "
+                 "task's own, or a third)")
 
 #: The focus rules of the later orders of block and exchange steps (no background clause proposes them).
 CHAIN_RULES = {BLOCK: BLOCK_RULE, EXCHANGE: EXCHANGE_RULE}
@@ -314,9 +314,10 @@ class Neighbourhood:
         return expansion.candidates
 
     def exchange_steps(self, node: Node, until: Callable[[], bool] | None = None) -> list[Candidate]:
-        """The exchange steps of ``node``'s foci: for each focus and each order it may trade
-        resources with, the exchange that puts both where their new sequences are least
-        tardy (each side priced on its own: without ``after`` they do not meet). ``until``
+        """The exchange steps of ``node``'s foci: for each focus F, each order T on another
+        resource that may run F, and each other resource T may run on, F at the least tardy
+        place of T's resource once T has left it and T at the least tardy place of that
+        resource (each side priced on its own: without ``after`` they do not meet). ``until``
         stops before the next focus once it returns True. Empty where the plant has
         ``after`` or exchanges are off.
         """
@@ -332,16 +333,20 @@ class Neighbourhood:
             if k and until is not None and until():
                 break
             home = where[focus.task][0]
-            for partner in exchange_partners(plan, focus.task):
+            without = tuple(o for o in plan.schedule.sequence(home) if o != focus.task)
+            places: dict[str, tuple[int, tuple[str, ...]]] = {}  # the focus's best place, per partner
+            for partner, resource in exchange_partners(plan, focus.task):
                 target = where[partner][0]
-                there = min(insertions(plan, focus.task, target, partner),
-                            key=lambda option: self._priced(plan, {target: option[1]}))
-                back = min(insertions(plan, partner, home, focus.task),
-                           key=lambda option: self._priced(plan, {home: option[1]}))
-                changes = {home: back[1], target: there[1]}
+                there = places.get(partner)
+                if there is None:
+                    there = places[partner] = min(insertions(plan, focus.task, target, partner),
+                                                  key=lambda option: self._priced(plan, {target: option[1]}))
+                back = min(insertions(plan, partner, resource, focus.task),
+                           key=lambda option: self._priced(plan, {resource: option[1]}))
+                changes = {home: without, target: there[1], resource: back[1]}  # ``resource`` may be ``home``
                 tardiness = self._priced(plan, changes)
                 moved = node.moved + self._moved_delta(plan, counts, changes)
-                blocks = exchange(plan, focus.task, partner, there[0], back[0])
+                blocks = exchange(plan, focus.task, partner, there[0], resource, back[0])
                 action = placement(plan, focus.task, target, blocks[0].index)
                 cost = self.ctx.cost_of(tardiness, moved)
                 candidate = Candidate(focus, action, plan, changes, moved, cost, tardiness, [], exchange=blocks)

@@ -8,11 +8,12 @@ orders as one jump does: its first order and the orders after the two gaps. Jump
 time passes through plans that move more, so a search that steps by single jumps rarely
 gets there.
 
-An exchange is two orders on different resources trading resources, each going to the
-place on its new resource where its sequence is least tardy. Moving either one alone can
-cost more than it saves (the resource it joins gets longer); together they can move load
-from a late resource to another without lengthening it, which a descent over single
-steps cannot see.
+An exchange step moves the focal task F to another resource, to the place where that
+sequence is least tardy once an order T of it has left, and T to the least tardy place
+on another resource T may run on: F's own (the two trade resources) or a third one (an
+ejection chain of two). Moving F alone can cost more than it saves (the resource it
+joins gets longer); with T making room, load moves from a late resource to another
+without lengthening it, which a descent over single steps cannot see.
 
 Block and exchange steps are made of the operators of DESIGN section 5 and nothing else:
 :func:`block_chain` writes it as one jump (or move) per member, F first, each applicable
@@ -138,10 +139,11 @@ def block_chain(plan: Plan, block: Block) -> list[tuple[Action, Changes, Plan]]:
     return chain
 
 
-def exchange_partners(plan: Plan, focal: str) -> Iterator[str]:
-    """The orders that may trade resources with ``focal``: unstarted, on another
-    resource, each eligible for the other's. None on a plant with ``after`` (a step on
-    the way could break a chain)."""
+def exchange_partners(plan: Plan, focal: str) -> Iterator[tuple[str, str]]:
+    """The orders ``focal`` may displace, with where each may go: (T, resource) for every
+    unstarted T on another resource that may run ``focal``, and every other resource T
+    may run on (``focal``'s own included). None on a plant with ``after`` (a step on the
+    way could break a chain)."""
     problem = plan.problem
     where = plan.schedule.where
     if problem.dependents or focal not in where or focal in problem.frozen:
@@ -152,8 +154,9 @@ def exchange_partners(plan: Plan, focal: str) -> Iterator[str]:
         if target == home:
             continue
         for partner in plan.schedule.sequence(target)[plan.frozen_prefix(target):]:
-            if home in durations[partner]:
-                yield partner
+            for resource in durations[partner]:
+                if resource != target:
+                    yield partner, resource
 
 
 def insertions(plan: Plan, order: str, resource: str, without: str) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -164,16 +167,18 @@ def insertions(plan: Plan, order: str, resource: str, without: str) -> Iterator[
         yield index, rest[:index] + (order,) + rest[index:]
 
 
-def exchange(plan: Plan, focal: str, partner: str, focal_index: int, partner_index: int) -> tuple[Block, Block]:
-    """The two single-order blocks of an exchange, in the order they are taken: ``focal``
-    to ``partner``'s resource at ``focal_index``, then ``partner`` to ``focal``'s at
-    ``partner_index`` (both counted in the final sequences, without the other order)."""
+def exchange(plan: Plan, focal: str, partner: str, focal_index: int, resource: str,
+             partner_index: int) -> tuple[Block, Block]:
+    """The two single-order blocks of an exchange step, in the order they are taken:
+    ``focal`` to ``partner``'s resource at ``focal_index``, then ``partner`` to
+    ``resource`` at ``partner_index`` (both counted in the final sequences, without the
+    other order)."""
     where = plan.schedule.where
-    home, target = where[focal][0], where[partner][0]
+    target, at = where[partner]
     # The focal task goes first, while the partner still runs on the target: past the
     # partner's place, its index counts the partner too.
-    at = focal_index if focal_index <= where[partner][1] else focal_index + 1
-    return Block((focal,), focal, target, at), Block((partner,), partner, home, partner_index)
+    index = focal_index if focal_index <= at else focal_index + 1
+    return Block((focal,), focal, target, index), Block((partner,), partner, resource, partner_index)
 
 
 def exchange_chain(plan: Plan, blocks: tuple[Block, Block]) -> list[tuple[Action, Changes, Plan]]:
