@@ -318,7 +318,7 @@ class Neighbourhood:
         resource that may run F, and each other resource T may run on, F at the least tardy
         place of T's resource once T has left it and T at the least tardy place of that
         resource (each side priced on its own: without ``after`` they do not meet). ``until``
-        stops before the next focus once it returns True. Empty where the plant has
+        stops the scan once it returns True (what was found by then is returned). Empty where the plant has
         ``after`` or exchanges are off.
         """
         if not self.exchanges:
@@ -328,14 +328,16 @@ class Neighbourhood:
         plan = node.plan
         where = plan.schedule.where
         counts: dict[str, int] = {}
-        found = []
-        for k, focus in enumerate(foci):
-            if k and until is not None and until():
-                break
+        found: list[Candidate] = []
+        for focus in foci:
             home = where[focus.task][0]
             without = tuple(o for o in plan.schedule.sequence(home) if o != focus.task)
             places: dict[str, tuple[int, tuple[str, ...]]] = {}  # the focus's best place, per partner
             for partner, resource in exchange_partners(plan, focus.task):
+                # Checked for every partner: on long sequences one focus's scan can cost
+                # more than a whole budget (nothing needs an exchange, as a node needs its first focus).
+                if until is not None and until():
+                    return found
                 target = where[partner][0]
                 there = places.get(partner)
                 if there is None:

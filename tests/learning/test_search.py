@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from rrl.dispatching import dispatch
 from rrl.domain import Plan, validate
+from rrl.domain.generate import generate_scenario
 from rrl.domain.metrics import compute_stability
 from rrl.domain.timing import sequence_tardiness
 from rrl.errors import RRLError
@@ -170,13 +171,23 @@ def test_a_block_step_is_taken_as_its_members_steps(plan, data) -> None:
             assert f"focus_by({node.via.focus.reason})" in hood.action_facts(node.parent, node.via)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(plan=plans(max_orders=15, min_orders=4), goal=st.sampled_from(["tardiness", "stability"]), data=st.data())
+@st.composite
+def flat_plans(draw: st.DrawFn) -> Plan:
+    """Plans of plants without ``after`` (where exchange steps are offered), of 3-6
+    machines, so that a displaced order often has a third resource to go to."""
+    machines = draw(st.integers(3, 6))
+    scenario = generate_scenario(machines=machines, types=draw(st.integers(1, 3)), orders=draw(st.integers(5, 15)),
+                                 family_steps=1, breaks=draw(st.booleans()), seed=draw(st.integers(0, 10_000)))
+    rule = draw(st.sampled_from(["random", "edd", "spt"]))
+    return Plan.build(scenario.problem, dispatch(scenario.problem, rule, seed=draw(st.integers(0, 1000))))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=flat_plans(), goal=st.sampled_from(["tardiness", "stability"]), data=st.data())
 def test_an_exchange_step_is_priced_exactly_and_taken_as_two_steps(plan, goal, data) -> None:
     """Each exchange is priced as a fresh timing of its plan, puts each order at the
     least tardy place of its new resource, and is taken as two operator steps whose last
     node holds the plan, moved orders and cost it was priced at."""
-    assume(not plan.problem.dependents)  # exchanges are offered on plants without ``after`` only
     hit = hit_on(plan, data)
     if hit is None:
         return
@@ -187,11 +198,15 @@ def test_an_exchange_step_is_priced_exactly_and_taken_as_two_steps(plan, goal, d
     found = hood.exchange_steps(root)
     event(f"{'some' if found else 'no'} exchange steps")
     problem = hit.plan.problem
-    for candidate in found[:6]:
+    where = hit.plan.schedule.where
+    for candidate in found:
+        first, second = candidate.exchange
+        event("a trade" if second.resource == where[first.focal][0] else "to a third resource")
+        if first.index > where[second.focal][1]:
+            event("the focus placed after the order it displaces")
         fresh = Plan.build(problem, candidate.schedule)
         assert candidate.tardiness == pytest.approx(fresh.total_tardiness, abs=1e-6)
         assert candidate.cost == pytest.approx(ctx.cost(fresh), abs=1e-6)
-        first, second = candidate.exchange
         assert (first.orders, second.orders) == ((candidate.action.focal,), (second.focal,))
         for block in (first, second):  # no other place on its new resource is less tardy
             order, resource = block.focal, block.resource
@@ -209,7 +224,7 @@ def test_an_exchange_step_is_priced_exactly_and_taken_as_two_steps(plan, goal, d
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plan=plans(max_orders=15, min_orders=4), data=st.data())
+@given(plan=st.one_of(plans(max_orders=15, min_orders=4), flat_plans()), data=st.data())
 def test_steepest_descent_ends_where_no_step_nor_exchange_improves(plan, data) -> None:
     hit = hit_on(plan, data)
     if hit is None:
@@ -219,13 +234,32 @@ def test_steepest_descent_ends_where_no_step_nor_exchange_improves(plan, data) -
     hood = Neighbourhood(hit, ctx, agent.q_function, moves_per_focus=None)
     outcome = steepest_descent(hood, budget_s=60.0)
     node = outcome.best
+    event(f"{'an' if any(n.via.focus.reason == EXCHANGE for n in node.path()) else 'no'} exchange taken")
     assert all(c.cost >= node.cost - 1e-9 for c in hood.expand(node))
     assert all(c.cost >= node.cost - 1e-9 for c in hood.exchange_steps(node))
     assert not plan.problem.dependents or hood.exchange_steps(node) == []
+    assert hood.exchange_steps(node, until=lambda: True) == []  # a spent budget stops the scan at once
     replayed = hit.plan
     for step in node.path():
         replayed = apply(replayed, step.via.action)
     assert replayed.schedule == node.plan.schedule
+
+
+def test_exchange_steps_take_a_converged_descent_further(extruders) -> None:
+    """On extruder cases (no ``after``), the converged descent with exchange steps ends
+    lower than the one without on some case: every exchange taken lowered the cost."""
+    agent = RepairAgent(extruders.plant)
+    cases = draw_cases(extruders.plant, 8, 1, (10, 20), ("new_order", "rush_order"))
+    gains = []
+    for hit in cases:
+        ends = {}
+        for exchanges in (False, True):
+            hood = Neighbourhood(hit, agent.goal.context(hit.before, hit.plan), agent.q_function, exchanges=exchanges)
+            ends[exchanges] = steepest_descent(hood, budget_s=60.0).best
+        taken = [n for n in ends[True].path() if n.via.focus.reason == EXCHANGE]
+        assert all(n.cost < n.parent.parent.cost - 1e-9 for n in taken)  # over both of its steps
+        gains.append(ends[False].cost - ends[True].cost)
+    assert min(gains) >= -1e-9 and max(gains) > 1.0
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
