@@ -163,6 +163,10 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
               help="The search's first pass: 'descent' takes the step the simulator finds best at every node, "
                    "'policy' the greedy policy's step (default: the policy's setting, 'descent'); the "
                    "Q-values steer the wider passes after it.")
+@click.option("--exchanges/--no-exchanges", default=None,
+              help="Where no single step improves, let the descent try exchange steps: the focus takes a place "
+                   "on another resource that an order there leaves for another resource (two steps; default: "
+                   "the policy's setting, on; plants with 'after' chains have none).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -174,7 +178,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
             release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
-            first_pass: str | None, rule: str | None, model: Path | None, seed: int, as_json: bool,
+            first_pass: str | None, exchanges: bool | None, rule: str | None, model: Path | None, seed: int, as_json: bool,
             gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
@@ -195,6 +199,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     agent = RepairAgent.load(policy_dir)
     if first_pass is not None:
         agent.first_pass = first_pass
+    if exchanges is not None:
+        agent.exchanges = exchanges
     scenario = load_scenario(scenario_path)
     result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, rule=rule,
                          model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)

@@ -292,6 +292,31 @@ def test_exchanges_are_saved_older_policies_have_them_and_a_bad_value_is_one_lin
     assert_consult_refuses(older, "exchanges")
 
 
+def test_consult_no_exchanges_takes_no_exchange_step(trained, tmp_path) -> None:
+    """``--no-exchanges`` overrides the policy's setting (a plant without ``after``, where
+    exchange steps are offered); ``--exchanges`` is accepted too."""
+    import random
+
+    from rrl.dispatching import dispatch
+    from rrl.domain import Plan
+    from rrl.domain.generate import random_orders
+    from rrl.domain.problem import Problem
+    from rrl.domain.scenario import Scenario
+
+    _, directory = trained
+    plant = load_scenario(EXTRUDERS).plant
+    orders = random_orders(plant, 16, random.Random(5))
+    problem = Problem(plant, {o.id: o for o in orders})
+    path = tmp_path / "flat.json"
+    path.write_text(json.dumps(Scenario("flat", problem, Plan.build(problem, dispatch(problem, "edd")).schedule).to_dict()))
+    for seed in range(4):
+        for flag in ("--exchanges", "--no-exchanges"):
+            result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(path),
+                                              "--event", "rush_order", "--seed", str(seed), flag])
+            assert result.exit_code == 0, result.output
+            assert flag == "--exchanges" or "(exchange)" not in result.output
+
+
 def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> None:
     """A stability policy steps by blocks: every step printed names its operator, its
     focus and a rule; a block's later members name the block rule."""
