@@ -233,7 +233,7 @@ class Neighbourhood:
         # without ``after``, a resource's times depend on its own sequence alone
         self.priced = price_steps and not hit.plan.problem.dependents
         self.longest_block = longest_block if not hit.plan.problem.dependents else 1
-        self.exchanges = exchanges
+        self.exchanges = exchanges and not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
         # per plan priced from (by id, the plan held so that the id stays its own)
         self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
@@ -317,16 +317,14 @@ class Neighbourhood:
         """The exchange steps of ``node``'s foci: for each focus F, each order T on another
         resource that may run F, and each other resource T may run on, F at the least tardy
         place of T's resource once T has left it and T at the least tardy place of that
-        resource (each side priced on its own: without ``after`` they do not meet; with
-        ``after``, :meth:`_chained_exchanges`). ``until`` stops the scan once it returns
-        True (what was found by then is returned). Empty where exchanges are off.
+        resource (each side priced on its own: without ``after`` they do not meet). ``until``
+        stops the scan once it returns True (what was found by then is returned). Empty where the plant has
+        ``after`` or exchanges are off.
         """
         if not self.exchanges:
             return []
         expansion = self._cache.get(node.key)
         foci = expansion.foci if expansion is not None else self.foci(node)
-        if not self.priced:
-            return self._chained_exchanges(node, foci, until)
         plan = node.plan
         where = plan.schedule.where
         counts: dict[str, int] = {}
@@ -356,62 +354,6 @@ class Neighbourhood:
                 candidate = Candidate(focus, action, plan, changes, moved, cost, tardiness, [], exchange=blocks)
                 candidate.gain = node.cost - cost
                 candidate.reward = self.ctx.reward_of(node.cost, cost, self.ctx.reached_at(tardiness), False, 2)
-                found.append(candidate)
-        return found
-
-    def _chained_exchanges(self, node: Node, foci: list[Focus], until: Callable[[], bool] | None) -> list[Candidate]:
-        """Exchange steps where orders wait for others (``after``), or where steps are not
-        priced: every plan is re-timed, so a step that closes a precedence cycle is never
-        offered. F takes its least tardy place on T's resource with T still there (the
-        plan between the two steps, checked too), then T the least tardy place on its new
-        resource."""
-        plan = node.plan
-        schedule = plan.schedule
-        where = schedule.where
-        counts: dict[str, int] = {}
-        found: list[Candidate] = []
-
-        def best(source: Plan, resource: str, order: str) -> tuple[int, Changes, Plan] | None:
-            """``order``'s least tardy place on ``resource`` from ``source`` (it leaves its own)."""
-            home = source.schedule.where[order][0]
-            rest = tuple(o for o in source.schedule.sequence(resource) if o != order)
-            taken = None
-            for index in range(source.frozen_prefix(resource), len(rest) + 1):
-                changes = {home: tuple(o for o in source.schedule.sequence(home) if o != order),
-                           resource: rest[:index] + (order,) + rest[index:]}
-                try:
-                    after = timed(source, changes)
-                except CycleError:
-                    continue
-                if taken is None or after.total_tardiness < taken[2].total_tardiness - 1e-9:
-                    taken = (index, changes, after)
-            return taken
-
-        for focus in foci:
-            firsts: dict[str, tuple[int, Changes, Plan] | None] = {}  # F's place, per resource
-            for partner, resource in exchange_partners(plan, focus.task):
-                if until is not None and until():
-                    return found
-                target = where[partner][0]
-                if target not in firsts:
-                    firsts[target] = best(plan, target, focus.task)
-                first = firsts[target]
-                if first is None:
-                    continue
-                second = best(first[2], resource, partner)
-                if second is None:
-                    continue
-                after = second[2]
-                changes = {r: after.schedule.sequence(r) for r in {*first[1], *second[1]}}
-                moved = node.moved + self._moved_delta(plan, counts, changes)
-                cost = self.ctx.cost_of(after.total_tardiness, moved)
-                blocks = (Block((focus.task,), focus.task, target, first[0]), Block((partner,), partner, resource, second[0]))
-                action = placement(plan, focus.task, target, first[0])
-                candidate = Candidate(focus, action, plan, changes, moved, cost, after.total_tardiness, [],
-                                      timed_plan=after, exchange=blocks)
-                candidate.gain = node.cost - cost
-                candidate.reward = self.ctx.reward_of(node.cost, cost, self.ctx.reached_at(after.total_tardiness),
-                                                      False, 2)
                 found.append(candidate)
         return found
 

@@ -142,11 +142,11 @@ def block_chain(plan: Plan, block: Block) -> list[tuple[Action, Changes, Plan]]:
 def exchange_partners(plan: Plan, focal: str) -> Iterator[tuple[str, str]]:
     """The orders ``focal`` may displace, with where each may go: (T, resource) for every
     unstarted T on another resource that may run ``focal``, and every other resource T
-    may run on (``focal``'s own included). On a plant with ``after``, a search must still
-    check that neither step closes a precedence cycle (re-timing raises)."""
+    may run on (``focal``'s own included). None on a plant with ``after`` (a step on the
+    way could break a chain)."""
     problem = plan.problem
     where = plan.schedule.where
-    if focal not in where or focal in problem.frozen:
+    if problem.dependents or focal not in where or focal in problem.frozen:
         return
     home = where[focal][0]
     durations = problem.durations
