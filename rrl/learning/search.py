@@ -317,9 +317,9 @@ class Neighbourhood:
         """The exchange steps of ``node``'s foci: for each focus F, each order T on another
         resource that may run F, and each other resource T may run on, F at the least tardy
         place of T's resource once T has left it and T at the least tardy place of that
-        resource (each side priced on its own: without ``after`` they do not meet). ``until``
-        stops the scan once it returns True (what was found by then is returned). Empty where the plant has
-        ``after`` or exchanges are off.
+        resource (each side priced on its own: without ``after`` they do not meet).
+        ``until`` stops the scan once it returns True (what was found by then is
+        returned). Empty where the plant has ``after`` or exchanges are off.
         """
         if not self.exchanges:
             return []
@@ -334,8 +334,8 @@ class Neighbourhood:
             without = tuple(o for o in plan.schedule.sequence(home) if o != focus.task)
             places: dict[str, tuple[int, tuple[str, ...]]] = {}  # the focus's best place, per partner
             for partner, resource in exchange_partners(plan, focus.task):
-                # Checked for every partner: on long sequences one focus's scan can cost
-                # more than a whole budget (nothing needs an exchange, as a node needs its first focus).
+                # Checked for every partner, not between foci: on long sequences one focus's
+                # scan can cost more than a whole budget, and no node needs an exchange.
                 if until is not None and until():
                     return found
                 target = where[partner][0]
@@ -650,7 +650,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     improvement: many small steps in little time). With ``descent_first`` (consult's
     default, :class:`~rrl.learning.RepairAgent`'s ``first_pass``) it is a steepest
     descent instead: every focus examined, the step of largest gain taken (the
-    simulator's exact look one step ahead). Widths 2, 4, ... follow until the budget is spent: at
+    simulator's exact look one step ahead), an exchange step where no single step improves. Widths 2, 4, ... follow until the budget is spent: at
     each level the beam keeps the ``width`` best children of the nodes in it in the
     policy's order (``rank``, by Q-value), always including the child of lowest cost at
     that level (over every focus), and never a plan the pass has kept before: the
@@ -777,7 +777,8 @@ def _pick(children: list[tuple[Node, Candidate]], width: int,
 def steepest_descent(hood: Neighbourhood, *, budget_s: float, max_depth: int | None = None,
                      clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
     """Plain steepest descent over the same steps: the lowest-cost candidate while it
-    improves, until a local optimum, ``max_depth`` steps or the budget. It keeps to the
+    improves, else the best exchange step that does (:meth:`Neighbourhood.exchange_steps`),
+    until a local optimum, ``max_depth`` steps or the budget. It keeps to the
     budget as :func:`beam_search` does: foci are examined until the time is up, and the
     best step among those examined is still taken when it improves."""
     started = clock()
