@@ -200,21 +200,20 @@ def _exchanges(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float | N
     the best order on every resource, and the policy's search with and without exchanges."""
     from rrl.learning.search import steepest_descent
 
-    def descent(hit: Disruption, exchanges: bool) -> tuple[Plan, int, float]:
-        hood = agent.neighbourhood(hit, score_all=False)
-        hood.exchanges = exchanges
-        outcome = steepest_descent(hood, budget_s=60.0, max_depth=agent.max_steps)
+    def descent(hit: Disruption) -> tuple[Plan, int, float]:
+        outcome = steepest_descent(agent.neighbourhood(hit, score_all=False), budget_s=60.0, max_depth=agent.max_steps)
         return outcome.best.plan, outcome.best.depth, outcome.seconds
 
     rows: dict[str, list[tuple[float, float, float]]] = {}
+    saved = agent.exchanges
     for exchanges in (False, True):
-        runs = [descent(hit, exchanges) for hit in cases]
+        agent.exchanges = exchanges
+        runs = [descent(hit) for hit in cases]
         label = "converged steepest descent, " + ("with exchange steps" if exchanges else "single steps")
         rows[label] = [(plan.total_tardiness, depth, seconds) for plan, depth, seconds in runs]
         if not exchanges:
             rows["the same, then every resource's unstarted orders in their best order (exhaustive)"] = [
                 (_best_orders(plan).total_tardiness, float("nan"), float("nan")) for plan, _, _ in runs]
-    saved = agent.exchanges
     for exchanges in (False, True):
         agent.exchanges = exchanges
         results = [agent.repair(hit) for hit in cases]
