@@ -265,10 +265,14 @@ class Neighbourhood:
         on itself, while the orders it pushed back can be helped)."""
         where = node.plan.schedule.where
         frozen = node.plan.problem.frozen
-        first = [Focus(t, EVENT) for t in self._event_tasks(node.plan)[: self.focus_width]] if node.depth == 0 else []
+        first = self._event_foci(node)
         taken = {f.task for f in first}
         found = self.q.focus(self.focus_width, self.state_of(node))
         return first + [Focus(t, r) for t, r in found if t in where and t not in frozen and t not in taken]
+
+    def _event_foci(self, node: Node) -> list[Focus]:
+        """The event's own tasks as foci: the first of the root's, none elsewhere."""
+        return [Focus(t, EVENT) for t in self._event_tasks(node.plan)[: self.focus_width]] if node.depth == 0 else []
 
     def expand(self, node: Node, lazy: bool = False, until: Callable[[], bool] | None = None,
                room: int | None = None) -> list[Candidate]:
@@ -288,13 +292,18 @@ class Neighbourhood:
         expansion = self._cache.get(key)
         if expansion is None:
             self.expansions += 1
-            expansion = self._cache[key] = _Expansion(self.foci(node))
+            # The event's own foci need no query: the background's are asked for only when
+            # the search gets past them (a burst's tiny budgets often end there).
+            first = self._event_foci(node)
+            expansion = self._cache[key] = _Expansion(first, complete=not first)
+            if not first:
+                expansion.foci = self.foci(node)
         elif expansion.state is not None:
             node.state = expansion.state  # same facts: keeps the state Prolog holds
             node.orders_facts = expansion.orders_facts
         node.focus_facts = expansion.facts
         fresh: list[tuple[Focus, list[Candidate]]] = []
-        while expansion.next < len(expansion.foci):
+        while expansion.next < len(expansion.foci) or not expansion.complete:
             if lazy and any(c.cost < node.cost - 1e-9 and (room is None or c.length <= room)
                             for c in expansion.candidates):
                 break
@@ -302,6 +311,10 @@ class Neighbourhood:
             # task): a search with almost no time left still repairs the event's task.
             if until is not None and expansion.next and until():
                 break
+            if expansion.next == len(expansion.foci):
+                expansion.foci, expansion.complete = self.foci(node), True
+                if expansion.next == len(expansion.foci):
+                    break
             focus = expansion.foci[expansion.next]
             expansion.next += 1
             own = self._focus_steps(node, focus, expansion.applicable)
@@ -321,9 +334,11 @@ class Neighbourhood:
         ``until`` stops the scan once it returns True (what was found by then is
         returned). Empty where the plant has ``after`` or exchanges are off.
         """
-        if not self.exchanges:
+        if not self.exchanges or (until is not None and until()):
             return []
         expansion = self._cache.get(node.key)
+        if expansion is not None and not expansion.complete:
+            expansion.foci, expansion.complete = self.foci(node), True
         foci = expansion.foci if expansion is not None else self.foci(node)
         plan = node.plan
         where = plan.schedule.where
@@ -586,6 +601,7 @@ class _Expansion:
     """How far a node's foci have been examined, and the candidates found so far."""
 
     foci: list[Focus]
+    complete: bool = True  # False while only the event's own foci are listed
     next: int = 0
     candidates: list[Candidate] = field(default_factory=list)
     facts: dict[str, list[str]] = field(default_factory=dict)
