@@ -48,6 +48,8 @@ class Scenario:
     name: str
     problem: Problem
     schedule: Schedule | None = field(default=None)
+    # the timed schedule, once asked for (a copy made by ``replace`` times its own)
+    _plan: Plan | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def plant(self) -> Plant:
@@ -58,7 +60,10 @@ class Scenario:
         """The file's schedule, timed (raises ScenarioError when the file has none)."""
         if self.schedule is None:
             raise ScenarioError(self.name, "schedule", "the scenario has no schedule")
-        return Plan.build(self.problem, self.schedule)
+        if self._plan is None:  # timed once: the service stores a version and repairs it next
+            object.__setattr__(self, "_plan", Plan.build(self.problem, self.schedule))
+        assert self._plan is not None
+        return self._plan
 
     def with_schedule(self, schedule: Schedule | None) -> Scenario:
         """A copy with another schedule."""
@@ -102,6 +107,16 @@ def scenario_of(plan: Plan, name: str) -> Scenario:
         literal = literal.with_orders(literal.orders[o].with_changes(release=plan.times.start[o]) for o in early)
     problem = Problem(plan.problem.plant, literal.orders, plan.problem.now, plan.problem.frozen)
     return Scenario(name=name, problem=problem, schedule=plan.schedule)
+
+
+def as_read(scenario: Scenario) -> Scenario:
+    """``scenario`` as a reader of its file gets it, without writing and parsing the file:
+    the orders frozen by the clock are found again from the schedule alone (a file does
+    not remember which orders an earlier clock froze)."""
+    if scenario.schedule is None:
+        return scenario
+    literal = Problem(scenario.problem.plant, scenario.problem.orders, scenario.problem.now)
+    return replace(scenario, problem=literal.with_clock(literal.now, frozen_orders(literal, scenario.schedule)))
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:

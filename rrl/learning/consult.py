@@ -99,14 +99,16 @@ def search_agent(goal: str = "tardiness", max_steps: int = 10) -> RepairAgent:
                        max_steps=max_steps)
 
 
-def consult_json(result: RepairResult, name: str) -> dict[str, Any]:
-    """The JSON object of DESIGN section 7 for a repair."""
+def consult_json(result: RepairResult, name: str, scenario: Scenario | None = None) -> dict[str, Any]:
+    """The JSON object of DESIGN section 7 for a repair (``scenario``: the repaired plan's
+    :func:`~rrl.domain.scenario.scenario_of`, when the caller has it already)."""
+    printed = scenario if scenario is not None else scenario_of(result.plan, name)
     return {
         "event": result.event,
         "initial": result.before.metrics.to_dict(),
         "disrupted": result.disrupted.metrics.to_dict(),
         "repaired": result.plan.metrics.to_dict(),
         "steps": [s.to_dict() for s in result.steps],
-        "scenario": scenario_of(result.plan, name).to_dict(),
+        "scenario": printed.to_dict(),
         "seconds": result.seconds,
     }
