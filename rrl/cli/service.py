@@ -126,7 +126,8 @@ def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: f
         from rrl.service.app import create_app
     except ImportError as error:
         raise RRLError(f"rrl serve needs the service extra: pip install 'rrl-repair[service]' ({error})") from None
-    app = create_app(store, policy_dir, latency_ms, min_budget_ms)
+    store.close()  # the worker process opens its own connections
+    app = create_app(url, policy_dir, latency_ms, min_budget_ms)
     click.echo(f"rrl serve: http://{host}:{port}/ (API /api, OpenAPI /docs), database {store.label}, "
                f"repairs by {policy_dir or 'the policy-free search'}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log)

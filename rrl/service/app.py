@@ -1,8 +1,9 @@
 """The HTTP layer of ``rrl serve`` (FastAPI): JSON endpoints, the web page, OpenAPI at /docs.
 
-Every call into :class:`~rrl.service.core.RepairService` runs on one worker thread (the
-process's SWI-Prolog engine is not shared between threads), and events on one scenario
-also wait for each other on a per-scenario lock, in arrival order: versions are written
+Every call into :class:`~rrl.service.core.RepairService` runs in one worker process
+(:mod:`rrl.service.worker`: the SWI-Prolog engine and the database connection live
+there, and this process only speaks HTTP), and events on one scenario also wait for
+each other on a per-scenario lock, in arrival order: versions are written
 one after the other, each in one transaction, and the database's own guard (see
 :mod:`rrl.storage.store`) refuses a version computed from an outdated plan when several
 server processes share one database.
@@ -18,11 +19,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,14 +31,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rrl import __version__
-from rrl.errors import RRLError
-from rrl.service.core import RepairService
+from rrl.service.metrics import Counters, percentiles
 from rrl.service.models import EventBody, ScenarioBody
-from rrl.storage import NotFound, Store, StoreError, VersionConflict
+from rrl.service.worker import Refused, Worker
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-T = TypeVar("T")
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -62,28 +59,29 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def create_app(store: Store, policy: str | Path | None = None, latency_ms: float = 150.0,
+def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 150.0,
                min_budget_ms: float = 1.0) -> FastAPI:
-    """The application: a service over ``store``, repairing with ``policy`` (or the search).
+    """The application: a service over the database at ``url``, repairing with ``policy``
+    (or the search), in a worker process (:class:`~rrl.service.worker.Worker`).
 
     ``latency_ms`` is the answer time the service aims at when events queue on a scenario
     (their search budgets shrink to fit it, down to ``min_budget_ms``); 0 gives every
     repair the library's default.
+
+    Raises
+    ------
+    RRLError
+        When the worker cannot start (a bad policy, an unreachable database).
     """
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-repair")
-    # Built on the worker thread: the policy's Prolog is loaded by the thread that will use it.
-    service: RepairService = worker.submit(RepairService, store, policy, latency_ms, min_budget_ms).result()
+    worker = Worker(url, policy, latency_ms, min_budget_ms)
+    answered = Counters()  # event latencies as the client sees them (the worker's are its own)
     locks: dict[int, asyncio.Lock] = {}
     waiting: dict[int, int] = {}
-
-    async def on_worker(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(worker, lambda: call(*args, **kwargs))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        worker.shutdown(wait=True)
+        worker.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -92,7 +90,6 @@ def create_app(store: Store, policy: str | Path | None = None, latency_ms: float
         description="Plans of batch plants in a database; events repaired by a learned relational policy "
                     "(DESIGN section 11). Errors are `{\"error\": \"<one line>\"}`.",
     )
-    app.state.service = service
     app.state.worker = worker
 
     @app.exception_handler(RequestValidationError)
@@ -107,25 +104,9 @@ def create_app(store: Store, policy: str | Path | None = None, latency_ms: float
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
         return error(exc.status_code, str(exc.detail))
 
-    @app.exception_handler(NotFound)
-    async def _not_found(_request: Request, exc: NotFound) -> Response:
-        return error(404, str(exc))
-
-    @app.exception_handler(VersionConflict)
-    async def _conflict(_request: Request, exc: VersionConflict) -> Response:
-        return error(409, f"{exc}; try again")
-
-    @app.exception_handler(StoreError)
-    async def _store(_request: Request, exc: StoreError) -> Response:
-        return error(503, str(exc))
-
-    @app.exception_handler(RRLError)
-    async def _user(_request: Request, exc: RRLError) -> Response:
-        from rrl.service.core import Rejected
-
-        # Library messages name command-line flags (--product); here they are body keys.
-        message = str(exc).removeprefix("--")
-        return error(500 if isinstance(exc, Rejected) else 422, message)
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> Response:
+        return error(exc.status, str(exc))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -135,7 +116,7 @@ def create_app(store: Store, policy: str | Path | None = None, latency_ms: float
 
     @app.get("/api/scenarios", summary="Every stored scenario")
     async def list_scenarios() -> Response:
-        return json_response(await on_worker(store.scenarios))
+        return json_response(await worker.call("scenario_list"))
 
     @app.post("/api/scenarios", status_code=201, summary="Store a scenario as version 1")
     async def create_scenario(body: ScenarioBody, rule: str | None = None) -> Response:
@@ -147,14 +128,13 @@ def create_app(store: Store, policy: str | Path | None = None, latency_ms: float
         if rule is not None and rule not in RULE_CHOICES:
             return error(422, f"rule: unknown rule '{rule}' (expected one of {', '.join(RULE_CHOICES)})")
         data = body.model_dump(mode="json", exclude_none=True)
-        stored = await on_worker(service.create_scenario, data, rule)
-        return json_response({"id": stored.scenario_id, "version": stored.version, "metrics": stored.metrics}, 201)
+        return json_response(await worker.call("post_scenario", data, rule), 201)
 
     @app.get("/api/scenarios/{scenario_id}", summary="The scenario with its current plan")
     async def get_scenario(scenario_id: int) -> Response:
         """The scenario (file format) with the current plan as ``schedule``, plus ``metrics``,
         ``version`` and ``plan`` (times of every order, for charts)."""
-        return json_response(await on_worker(service.scenario_view, scenario_id))
+        return json_response(await worker.call("scenario_view", scenario_id))
 
     @app.post("/api/scenarios/{scenario_id}/events", summary="Repair the current plan after an event")
     async def post_event(scenario_id: int, body: EventBody) -> Response:
@@ -165,31 +145,35 @@ def create_app(store: Store, policy: str | Path | None = None, latency_ms: float
         waiting[scenario_id] = waiting.get(scenario_id, 0) + 1
         try:
             async with lock:
-                out, _ = await on_worker(service.apply_event, scenario_id, body.event, body.options(),
-                                         seed=body.seed, max_steps=body.max_steps, budget_ms=body.budget_ms,
-                                         deadline=arrived + service.latency_ms / 1000.0,
-                                         behind=waiting[scenario_id] - 1)
+                # time.perf_counter is the same clock in both processes (CLOCK_MONOTONIC)
+                out = await worker.call("post_event", scenario_id, body.event, body.options(), seed=body.seed,
+                                        max_steps=body.max_steps, budget_ms=body.budget_ms,
+                                        deadline=arrived + worker.latency_ms / 1000.0,
+                                        behind=waiting[scenario_id] - 1)
         finally:
             waiting[scenario_id] -= 1
-        service.counters.record(service.counters.event_ms, (time.perf_counter() - arrived) * 1000)
+        answered.record(answered.event_ms, (time.perf_counter() - arrived) * 1000)
         return json_response(out)
 
     @app.get("/api/scenarios/{scenario_id}/versions", summary="The version history")
     async def list_versions(scenario_id: int) -> Response:
         """``[{"version", "event", "metrics", "created", "source"}]``, oldest first."""
-        return json_response(await on_worker(store.versions, scenario_id))
+        return json_response(await worker.call("version_list", scenario_id))
 
     @app.get("/api/scenarios/{scenario_id}/versions/{version}", summary="One version in full")
     async def get_version(scenario_id: int, version: int) -> Response:
         """The version's scenario and plan, its metrics, the event, and the repair: its steps with
         the rule that chose each one."""
-        stored = await on_worker(store.version, scenario_id, version)
-        return json_response(service.version_view(stored))
+        return json_response(await worker.call("version_detail", scenario_id, version))
 
     @app.get("/api/metrics", summary="Service figures")
     async def metrics() -> Response:
         """Repairs served and failed, validator rejections, version conflicts, the fallback rate of
         PPO schedules, and latency percentiles (ms) of events and of the repairs themselves."""
-        return json_response(service.counters.to_dict())
+        data = await worker.call("metrics")
+        with answered.lock:
+            events = list(answered.event_ms)
+        data["latency_ms"]["event"] = percentiles(events)
+        return json_response(data)
 
     return app

@@ -4,25 +4,23 @@
 (``scenario_from_dict``, :func:`rrl.learning.consult.consult`, ``consult_json``, the
 validator) and the :class:`~rrl.storage.Store`. It is synchronous and not thread-safe:
 SWI-Prolog (through pyswip) is one engine per process, so the web layer runs every call
-of this class on one worker thread (:mod:`rrl.service.app`).
+of this class in one worker process (:mod:`rrl.service.worker`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rrl.domain.plan import Plan
-from rrl.domain.scenario import Scenario, scenario_from_dict
+from rrl.domain.scenario import Scenario, as_read, scenario_from_dict, scenario_of
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
 from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
 from rrl.learning.search import default_budget_ms
+from rrl.service.metrics import Counters
 from rrl.storage import Store, Version, VersionConflict
 
 #: How often an event is recomputed when another process stored a version first.
@@ -34,58 +32,6 @@ MIN_BUDGET_MS = 1.0
 
 class Rejected(RRLError):
     """The validator refused a plan the service computed (a bug; nothing is stored)."""
-
-
-@dataclass
-class Counters:
-    """What ``GET /api/metrics`` reports; latencies keep the last ``window`` requests."""
-
-    window: int = 2000
-    repairs_served: int = 0
-    repairs_failed: int = 0
-    validator_rejections: int = 0
-    version_conflicts: int = 0
-    ppo_schedules: int = 0
-    ppo_fallbacks: int = 0
-    scenarios_created: int = 0
-    started: float = field(default_factory=time.time)
-    event_ms: deque[float] = field(default_factory=deque)
-    repair_ms: deque[float] = field(default_factory=deque)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, series: deque[float], ms: float) -> None:
-        with self.lock:
-            series.append(ms)
-            while len(series) > self.window:
-                series.popleft()
-
-    def to_dict(self) -> dict[str, Any]:
-        with self.lock:
-            events, repairs = list(self.event_ms), list(self.repair_ms)
-        return {
-            "repairs_served": self.repairs_served,
-            "repairs_failed": self.repairs_failed,
-            "validator_rejections": self.validator_rejections,
-            "version_conflicts": self.version_conflicts,
-            "scenarios_created": self.scenarios_created,
-            "ppo": {"schedules": self.ppo_schedules, "fallbacks": self.ppo_fallbacks,
-                    "fallback_rate": self.ppo_fallbacks / self.ppo_schedules if self.ppo_schedules else 0.0},
-            "latency_ms": {"event": percentiles(events), "repair": percentiles(repairs)},
-            "uptime_s": round(time.time() - self.started, 3),
-        }
-
-
-def percentiles(values: list[float]) -> dict[str, float | int | None]:
-    """Count, p50, p95, p99 and max (nearest rank) of ``values`` in ms."""
-    if not values:
-        return {"count": 0, "p50": None, "p95": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def rank(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.999999) - 1))], 3)
-
-    return {"count": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99),
-            "max": round(ordered[-1], 3)}
 
 
 class RepairService:
@@ -185,9 +131,10 @@ class RepairService:
             searched = time.perf_counter() - started
             self.counters.record(self.counters.repair_ms, searched * 1000)
             self._validated(result.plan, result.before)
-            out = consult_json(result, head.scenario.name)
+            printed = scenario_of(result.plan, head.scenario.name)
+            out = consult_json(result, head.scenario.name, printed)
             # What a reader of the printed scenario gets: the next event starts from it.
-            after = scenario_from_dict(out["scenario"], f"scenario {scenario_id}")
+            after = as_read(printed)
             try:
                 stored = self.store.append(scenario_id, head.version, after, event=out["event"],
                                            repair=self._repair_record(result, out, seed, max_steps, budget, behind),
@@ -223,6 +170,33 @@ class RepairService:
         return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule,
                  "focus_reason": s.focus.reason if s.focus is not None else None, "focus_rule": s.focus_rule}
                 for s in result.steps]
+
+    # ------------------------------------------------------------------ the API's calls, in plain data
+
+    def post_scenario(self, data: dict[str, Any], rule: str | None = None) -> dict[str, Any]:
+        """``POST /api/scenarios``: :meth:`create_scenario`, answered as ``{"id", "version", "metrics"}``."""
+        stored = self.create_scenario(data, rule)
+        return {"id": stored.scenario_id, "version": stored.version, "metrics": stored.metrics}
+
+    def post_event(self, scenario_id: int, event: str, options: dict[str, Any], **settings: Any) -> dict[str, Any]:
+        """``POST /api/scenarios/{id}/events``: the answer of :meth:`apply_event`."""
+        return self.apply_event(scenario_id, event, options, **settings)[0]
+
+    def scenario_list(self) -> list[dict[str, Any]]:
+        """``GET /api/scenarios``."""
+        return self.store.scenarios()
+
+    def version_list(self, scenario_id: int) -> list[dict[str, Any]]:
+        """``GET /api/scenarios/{id}/versions``."""
+        return self.store.versions(scenario_id)
+
+    def version_detail(self, scenario_id: int, number: int) -> dict[str, Any]:
+        """``GET /api/scenarios/{id}/versions/{version}``."""
+        return self.version_view(self.store.version(scenario_id, number))
+
+    def metrics(self) -> dict[str, Any]:
+        """``GET /api/metrics`` (the web layer puts in the event latencies it measured)."""
+        return self.counters.to_dict()
 
     # ------------------------------------------------------------------ reading
 

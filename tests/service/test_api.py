@@ -27,9 +27,8 @@ EXTRUDERS = yaml.safe_load((SCENARIOS / "extruders.yaml").read_text())
 
 
 def _client(url: str, policy: Path | None = None) -> TestClient:
-    store = Store(url)
-    store.init()
-    return TestClient(create_app(store, policy))
+    Store(url).init()
+    return TestClient(create_app(url, policy))
 
 
 def _without_seconds(data: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +152,7 @@ def test_concurrent_events_make_sequential_versions(db_url: str) -> None:
     each built on the one before (no order lost or duplicated)."""
     store = Store(db_url)
     store.init()
-    app = create_app(store)
+    app = create_app(db_url)
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:

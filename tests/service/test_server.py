@@ -24,6 +24,28 @@ from tests.service.conftest import free_port
 EXTRUDERS = yaml.safe_load((SCENARIOS / "extruders.yaml").read_text())
 
 
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is alive (a zombie, killed and waiting for its reaper, is not)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class Server:
     """``rrl serve`` in a subprocess on a free port."""
 
@@ -47,9 +69,16 @@ class Server:
             time.sleep(0.2)
 
     def kill9(self) -> None:
+        """SIGKILL the server; its repair worker must die with it (no writer left behind)."""
+        workers = _children(self.process.pid)
+        assert workers, "rrl serve runs its repairs in a worker process"
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self.log.close()
+        deadline = time.monotonic() + 10
+        while (alive := [pid for pid in workers if _running(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive, f"the worker outlived the server: {alive}"
 
     def stop(self) -> None:
         self.process.terminate()

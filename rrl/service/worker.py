@@ -1,0 +1,157 @@
+"""The repair worker: one child process that owns the service's Prolog engine and store.
+
+The web layer (:mod:`rrl.service.app`) parses requests and writes answers in the server
+process; every call of :class:`~rrl.service.core.RepairService` runs here, one at a time.
+On a burst of events the two processes work side by side on two cores: while the worker
+repairs one event, the server reads the next requests and answers the last one (in one
+process they would take turns on one core, under one interpreter lock).
+
+The child is started with ``spawn`` (no copy of the server's threads or of a Prolog
+engine), opens its own connection to the database, and is killed with the server: on
+Linux it asks the kernel to be sent SIGKILL when its parent dies, so a ``kill -9`` of
+the server leaves no writer behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rrl.errors import RRLError
+
+#: The service of this process, when it is the worker (set by :func:`_start`).
+_service: Any = None
+
+
+class Refused(RRLError):
+    """A call the worker refused: ``status`` is the HTTP status its error maps to."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Refused, (self.status, str(self)))
+
+
+def status_of(error: Exception) -> int | None:
+    """The HTTP status of a refusal of the library or the store (None: not a refusal)."""
+    from rrl.service.core import Rejected
+    from rrl.storage import NotFound, StoreError, VersionConflict
+
+    for kind, status in ((NotFound, 404), (VersionConflict, 409), (StoreError, 503), (Rejected, 500),
+                         (RRLError, 422)):
+        if isinstance(error, kind):
+            return status
+    return None
+
+
+def message_of(error: Exception) -> str:
+    """The one line an error answer carries."""
+    from rrl.storage import VersionConflict
+
+    if isinstance(error, VersionConflict):
+        return f"{error}; try again"
+    # Library messages name command-line flags (--product); here they are body keys.
+    return str(error).removeprefix("--")
+
+
+class Worker:
+    """A :class:`~rrl.service.core.RepairService` in a child process.
+
+    Parameters
+    ----------
+    url : str
+        The database (the worker opens its own connection; the tables are created when
+        missing).
+    policy : path, optional
+        The policy directory the service repairs with.
+    latency_ms, min_budget_ms : float
+        As :class:`~rrl.service.core.RepairService`.
+
+    Raises
+    ------
+    RRLError
+        When the service cannot start (a bad policy, an unreachable database): one line.
+    """
+
+    def __init__(self, url: str, policy: str | Path | None = None, latency_ms: float = 150.0,
+                 min_budget_ms: float = 1.0) -> None:
+        self.latency_ms = latency_ms
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            _unwrap(self._pool.submit(_start, url, None if policy is None else str(policy), latency_ms,
+                                      min_budget_ms).result())
+        except BaseException:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``RepairService.<method>(*args, **kwargs)`` in the worker; its refusals raise
+        :class:`Refused`."""
+        loop = asyncio.get_running_loop()
+        try:
+            answer = await loop.run_in_executor(self._pool, partial(_run, method, args, kwargs))
+        except BrokenProcessPool:
+            raise Refused(503, "the repair worker stopped; restart the service") from None
+        return _unwrap(answer)
+
+    def close(self) -> None:
+        """Stop the worker once its calls are done."""
+        self._pool.shutdown(wait=True)
+
+
+def _unwrap(answer: tuple[str, Any]) -> Any:
+    kind, value = answer
+    if kind == "refused":
+        raise Refused(*value)
+    return value
+
+
+def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float) -> tuple[str, Any]:
+    """Build the worker's service (in the child)."""
+    global _service
+    _die_with_parent()
+    from rrl.service.core import RepairService
+    from rrl.storage import Store
+
+    try:
+        store = Store(url)
+        store.init()
+        _service = RepairService(store, policy, latency_ms, min_budget_ms)
+    except RRLError as error:
+        return "refused", (status_of(error) or 422, str(error))
+    return "ok", None
+
+
+def _run(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
+    """One call of the service (in the child); refusals come back as values, so that
+    nothing but plain data crosses the pipe."""
+    try:
+        return "ok", getattr(_service, method)(*args, **kwargs)
+    except RRLError as error:
+        status = status_of(error)
+        assert status is not None
+        return "refused", (status, message_of(error))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the server process dies (elsewhere: no-op)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # the server died before the call above
+            os._exit(1)
