@@ -104,8 +104,9 @@ def db_list(url: str, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
 @click.option("--latency-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=150.0, show_default=True,
-              help="Answer time aimed at when events queue on one scenario: their repair searches get an "
-                   "equal share of it (at least 1 ms each); 0: every repair gets the library's default budget.")
+              help="Answer time aimed at when events queue: their repair searches get an equal share of it "
+                   "(at least 1 ms each), shrinking as the queue grows; 0: every repair gets the library's "
+                   "default budget.")
 @click.option("--min-budget-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=1.0, show_default=True,
               help="The least search a queued event gets; 0: an event whose share of --latency-ms is spent "
                    "is stored unrepaired (its plan as the event left it).")

@@ -493,7 +493,7 @@ class RepairAgent:
 
     def repair(self, plan: Plan | Disruption, event: str | None = None, *, seed: int = 0,
                max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
-               **given: Any) -> RepairResult:
+               stop: Callable[[], bool] | None = None, **given: Any) -> RepairResult:
         """Repair a disrupted plan: Q-guided beam search within a time budget (consult).
 
         Parameters
@@ -509,6 +509,9 @@ class RepairAgent:
             Wall-time budget of the search (default: the agent's, else by plan size).
         node_limit : int, optional
             Stop after this many node expansions (reproducible on any machine).
+        stop : callable, optional
+            Ends the search early when it returns True (see
+            :func:`~rrl.learning.search.beam_search`).
 
         Returns
         -------
@@ -529,7 +532,8 @@ class RepairAgent:
             budget = default_budget_ms(len(hit.plan.problem.orders))
         _check_first_pass(self.first_pass)  # the attribute may have been set since
         outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
-                              node_limit=node_limit, rank=self._rank, descent_first=self.first_pass == "descent")
+                              node_limit=node_limit, rank=self._rank, descent_first=self.first_pass == "descent",
+                              stop=stop)
         best = outcome.best
         taken = self._steps(hood, best.path())
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"

@@ -658,7 +658,8 @@ def ranked(candidates: Sequence[Candidate], ties: str = "cost") -> list[Candidat
 
 def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_width: int = 64,
                 node_limit: int | None = None, rank: Callable[[Sequence[Candidate]], list[Candidate]] = ranked,
-                descent_first: bool = False, clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
+                descent_first: bool = False, clock: Callable[[], float] = time.perf_counter,
+                stop: Callable[[], bool] | None = None) -> SearchOutcome:
     """Anytime beam search guided by the policy, with iterative widening.
 
     The first pass (width 1) is the greedy policy: the largest Q-value, looking at the
@@ -689,6 +690,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         Orders candidates best first (default :func:`ranked`).
     descent_first : bool
         Make the first pass a steepest descent rather than the greedy policy.
+    stop : callable, optional
+        Asked with the clock: True ends the search as a spent budget does (a caller
+        whose budget shrinks while it waits, e.g. a service whose queue grows).
 
     Returns
     -------
@@ -701,7 +705,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     widths: list[int] = []
 
     def out_of_time() -> bool:
-        return clock() - started >= budget_s
+        return clock() - started >= budget_s or (stop is not None and stop())
 
     def out_of_budget() -> bool:
         return out_of_time() or (node_limit is not None and hood.expansions >= node_limit)

@@ -2,8 +2,8 @@
 
 Every call into :class:`~rrl.service.core.RepairService` runs in one worker process
 (:mod:`rrl.service.worker`: the SWI-Prolog engine and the database connection live
-there, and this process only speaks HTTP), and events on one scenario also wait for
-each other on a per-scenario lock, in arrival order: versions are written
+there, and this process only speaks HTTP). The worker takes calls one at a time in the
+order they were sent, so events are applied in arrival order: versions are written
 one after the other, each in one transaction, and the database's own guard (see
 :mod:`rrl.storage.store`) refuses a version computed from an outdated plan when several
 server processes share one database.
@@ -16,7 +16,6 @@ database cannot be reached.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -75,8 +74,6 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
     """
     worker = Worker(url, policy, latency_ms, min_budget_ms)
     answered = Counters()  # event latencies as the client sees them (the worker's are its own)
-    locks: dict[int, asyncio.Lock] = {}
-    waiting: dict[int, int] = {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -139,19 +136,19 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
     @app.post("/api/scenarios/{scenario_id}/events", summary="Repair the current plan after an event")
     async def post_event(scenario_id: int, body: EventBody) -> Response:
         """Returns the object of ``rrl consult --json`` for the current plan and this event, plus the
-        stored ``version``. Events on one scenario are applied one at a time, in arrival order."""
+        stored ``version``. Events are applied one at a time, in arrival order."""
         arrived = time.perf_counter()
-        lock = locks.setdefault(scenario_id, asyncio.Lock())
-        waiting[scenario_id] = waiting.get(scenario_id, 0) + 1
+        worker.arrive()
         try:
-            async with lock:
-                # time.perf_counter is the same clock in both processes (CLOCK_MONOTONIC)
-                out = await worker.call("post_event", scenario_id, body.event, body.options(), seed=body.seed,
-                                        max_steps=body.max_steps, budget_ms=body.budget_ms,
-                                        deadline=arrived + worker.latency_ms / 1000.0,
-                                        behind=waiting[scenario_id] - 1)
+            # Sent at once, not after the previous answer: the worker takes its calls in the
+            # order they were sent and one at a time, so each event is repaired from the
+            # version the one before it stored, and the worker never waits for this process.
+            # (time.perf_counter is one clock in both processes: CLOCK_MONOTONIC.)
+            out = await worker.call("post_event", scenario_id, body.event, body.options(), seed=body.seed,
+                                    max_steps=body.max_steps, budget_ms=body.budget_ms,
+                                    deadline=arrived + worker.latency_ms / 1000.0)
         finally:
-            waiting[scenario_id] -= 1
+            worker.leave()
         answered.record(answered.event_ms, (time.perf_counter() - arrived) * 1000)
         return json_response(out)
 

@@ -10,6 +10,7 @@ of this class in one worker process (:mod:`rrl.service.worker`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,20 @@ class RepairService:
     policy : path, optional
         A policy directory (``rrl train``). Without one, repairs are the policy-free
         search of :func:`rrl.learning.consult.search_agent` (tardiness goal).
+    latency_ms, min_budget_ms : float
+        The answer time aimed at under a queue, and the least search an event gets
+        (:meth:`budget_for`).
+    queue : callable, optional
+        How many events wait for this service now, the one in progress included. A
+        search asks it as it goes and stops once its share of ``latency_ms`` under the
+        queue as it is now is spent: the first events of a burst arrive before the rest
+        and would otherwise keep the full budget they were given.
     """
 
     def __init__(self, store: Store, policy: str | Path | None = None, latency_ms: float = 150.0,
-                 min_budget_ms: float = MIN_BUDGET_MS) -> None:
+                 min_budget_ms: float = MIN_BUDGET_MS, queue: Callable[[], int] | None = None) -> None:
         self.store = store
+        self.queue = queue
         self.policy = str(policy) if policy is not None else None
         self.agent: RepairAgent = RepairAgent.load(policy) if policy is not None else search_agent()
         self.latency_ms = latency_ms
@@ -56,9 +66,10 @@ class RepairService:
         self.counters = Counters()
         self._overhead_ms = 5.0  # running estimate of an event's cost besides the repair search
 
-    def budget_for(self, deadline: float | None, behind: int, orders: int) -> float | None:
+    def budget_for(self, deadline: float | None, behind: int, orders: int, now: float | None = None) -> float | None:
         """The search budget (ms) of an event that must be answered by ``deadline``
-        (``time.perf_counter()`` seconds) while ``behind`` more events wait on its scenario.
+        (``time.perf_counter()`` seconds) while ``behind`` more events wait, from ``now``
+        (default: the clock).
 
         Each waiting event gets an equal share of the time left, less the measured cost of
         everything but the search; None (the library's default budget) when that share is
@@ -69,7 +80,7 @@ class RepairService:
         """
         if deadline is None or self.latency_ms <= 0:
             return None
-        share = (deadline - time.perf_counter()) * 1000.0 / (behind + 1) - self._overhead_ms
+        share = (deadline - (time.perf_counter() if now is None else now)) * 1000.0 / (behind + 1) - self._overhead_ms
         if share >= default_budget_ms(orders):
             return None
         return max(self.min_budget_ms, share)
@@ -119,12 +130,15 @@ class RepairService:
         began = time.perf_counter()
         for attempt in range(RETRIES):
             head = self.store.current(scenario_id, remembered=attempt == 0)
-            budget = budget_ms if budget_ms is not None else \
-                self.budget_for(deadline, behind, len(head.scenario.problem.orders))
+            orders = len(head.scenario.problem.orders)
             started = time.perf_counter()
+            if self.queue is not None and attempt == 0:
+                behind = max(0, self.queue() - 1)
+            budget = budget_ms if budget_ms is not None else self.budget_for(deadline, behind, orders, started)
+            stop = self._stopper(deadline, orders, started) if budget_ms is None else None
             try:
                 result = consult(self.agent, head.scenario, event, seed=seed, max_steps=max_steps,
-                                 budget_ms=budget, prefix="", **options)
+                                 budget_ms=budget, prefix="", stop=stop, **options)
             except RRLError:
                 self.counters.repairs_failed += 1
                 raise
@@ -150,6 +164,19 @@ class RepairService:
             out["version"] = stored.version
             return out, stored
         raise AssertionError("unreachable")
+
+    def _stopper(self, deadline: float | None, orders: int, started: float) -> Callable[[], bool] | None:
+        """The search's early stop under :attr:`queue`: once it has spent the share it
+        would have had, had the queue been as long as it is now when it started."""
+        queue = self.queue
+        if deadline is None or queue is None:
+            return None
+
+        def spent() -> bool:
+            share = self.budget_for(deadline, max(0, queue() - 1), orders, started)
+            return share is not None and (time.perf_counter() - started) * 1000.0 >= share
+
+        return spent
 
     def _validated(self, plan: Plan, before: Plan | None) -> None:
         reference = (before.schedule, before.times) if before is not None else None

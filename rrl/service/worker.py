@@ -84,7 +84,12 @@ class Worker:
     def __init__(self, url: str, policy: str | Path | None = None, latency_ms: float = 150.0,
                  min_budget_ms: float = 1.0) -> None:
         self.latency_ms = latency_ms
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        context = multiprocessing.get_context("spawn")
+        # Events waiting for the worker, the one in progress included: written here, read
+        # by the worker's searches as they go (an int: no lock needed for one writer).
+        self._queued = context.RawValue("i", 0)
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_share,
+                                         initargs=(self._queued,))
         try:
             _unwrap(self._pool.submit(_start, url, None if policy is None else str(policy), latency_ms,
                                       min_budget_ms).result())
@@ -92,9 +97,22 @@ class Worker:
             self._pool.shutdown(wait=True, cancel_futures=True)
             raise
 
+    @property
+    def queued(self) -> int:
+        """Events waiting for the worker, the one in progress included."""
+        return int(self._queued.value)
+
+    def arrive(self) -> None:
+        """An event starts waiting (call :meth:`leave` once it is answered)."""
+        self._queued.value += 1
+
+    def leave(self) -> None:
+        """An event counted by :meth:`arrive` was answered."""
+        self._queued.value -= 1
+
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """``RepairService.<method>(*args, **kwargs)`` in the worker; its refusals raise
-        :class:`Refused`."""
+        :class:`Refused`. Calls run one at a time, in the order they were made."""
         loop = asyncio.get_running_loop()
         try:
             answer = await loop.run_in_executor(self._pool, partial(_run, method, args, kwargs))
@@ -114,6 +132,16 @@ def _unwrap(answer: tuple[str, Any]) -> Any:
     return value
 
 
+#: The server's count of waiting events, in the worker (set by :func:`_share`).
+_queued: Any = None
+
+
+def _share(queued: Any) -> None:
+    """Keep the shared count of waiting events (the pool's initializer, in the child)."""
+    global _queued
+    _queued = queued
+
+
 def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float) -> tuple[str, Any]:
     """Build the worker's service (in the child)."""
     global _service
@@ -124,7 +152,8 @@ def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float
     try:
         store = Store(url)
         store.init()
-        _service = RepairService(store, policy, latency_ms, min_budget_ms)
+        _service = RepairService(store, policy, latency_ms, min_budget_ms,
+                                 queue=None if _queued is None else lambda: int(_queued.value))
     except RRLError as error:
         return "refused", (status_of(error) or 422, str(error))
     return "ok", None

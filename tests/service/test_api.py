@@ -258,6 +258,32 @@ def test_queued_events_get_a_share_of_the_latency_target(tmp_path: Path) -> None
     assert RepairService(store, latency_ms=0).budget_for(now + 0.01, 49, 20) is None
 
 
+def test_a_search_stops_once_a_queue_forms_behind_it(tmp_path: Path) -> None:
+    """The first event of a burst finds no queue and starts with the library's default
+    budget; once the rest have queued behind it, its search stops at its share of them."""
+    import time
+
+    from rrl.service.core import RepairService
+
+    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+    store.init()
+    asked: list[int] = []
+
+    def queue() -> int:  # alone when it starts, 50 waiting from its first look on
+        asked.append(1)
+        return 1 if len(asked) == 1 else 50
+
+    explored = {}
+    for name, service in (("alone", RepairService(store)), ("queued", RepairService(store, queue=queue))):
+        sid = service.create_scenario(dict(EXTRUDERS)).scenario_id
+        out, stored = service.apply_event(sid, "rush_order", {}, seed=3, deadline=time.perf_counter() + 0.150)
+        assert stored.repair is not None and stored.repair["budget_ms"] is None  # the default, both times
+        assert stored.repair["queued_behind"] == 0
+        explored[name] = stored.repair["explored"]
+    assert len(asked) > 1  # asked again as the search went
+    assert explored["queued"] < explored["alone"], explored
+
+
 def test_two_services_on_one_database_take_turns_without_losing_a_version(db_url: str) -> None:
     """Two server processes' worth of services: each one's remembered plan goes stale when
     the other writes; the database's guard makes it repair again from the new version."""
