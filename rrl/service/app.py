@@ -16,9 +16,11 @@ database cannot be reached.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,8 @@ from rrl import __version__
 from rrl.service.metrics import Counters, percentiles
 from rrl.service.models import EventBody, ScenarioBody
 from rrl.service.worker import Refused, Worker
+from rrl.service.writer import RETRIES, store_repair
+from rrl.storage import NotFound, Store, StoreError, VersionConflict
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -73,12 +77,38 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
         When the worker cannot start (a bad policy, an unreachable database).
     """
     worker = Worker(url, policy, latency_ms, min_budget_ms)
-    answered = Counters()  # event latencies as the client sees them (the worker's are its own)
+    # This process writes the versions the worker computes, on its own connection and
+    # thread, while the worker goes on with the next event.
+    store = Store(url)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-store")
+    answered = Counters()  # events as the client sees them: served, conflicts, latencies
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         worker.close()
+        writer.shutdown(wait=True)
+        store.close()
+
+    async def event(scenario_id: int, body: EventBody, deadline: float) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        for attempt in range(RETRIES):
+            repaired = await worker.call("repair_event", scenario_id, body.event, body.options(), seed=body.seed,
+                                         max_steps=body.max_steps, budget_ms=body.budget_ms, deadline=deadline,
+                                         fresh=attempt > 0)
+            try:
+                out, _ = await loop.run_in_executor(writer, store_repair, store, repaired)
+            except StoreError as exc:
+                await worker.call("forget", scenario_id)  # the next event must not start from it
+                if not isinstance(exc, VersionConflict):
+                    raise Refused(404 if isinstance(exc, NotFound) else 503, str(exc)) from None
+                answered.version_conflicts += 1
+                if attempt == RETRIES - 1:
+                    raise Refused(409, f"{exc}; try again") from None
+                continue
+            answered.repairs_served += 1
+            return out
+        raise AssertionError("unreachable")
 
     app = FastAPI(
         lifespan=lifespan,
@@ -141,12 +171,10 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
         worker.arrive()
         try:
             # Sent at once, not after the previous answer: the worker takes its calls in the
-            # order they were sent and one at a time, so each event is repaired from the
-            # version the one before it stored, and the worker never waits for this process.
+            # order they were sent and one at a time, each from the plan it computed before,
+            # and never waits for this process to store one (writer.py).
             # (time.perf_counter is one clock in both processes: CLOCK_MONOTONIC.)
-            out = await worker.call("post_event", scenario_id, body.event, body.options(), seed=body.seed,
-                                    max_steps=body.max_steps, budget_ms=body.budget_ms,
-                                    deadline=arrived + worker.latency_ms / 1000.0)
+            out = await event(scenario_id, body, arrived + worker.latency_ms / 1000.0)
         finally:
             worker.leave()
         answered.record(answered.event_ms, (time.perf_counter() - arrived) * 1000)
@@ -171,6 +199,7 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
         with answered.lock:
             events = list(answered.event_ms)
         data["latency_ms"]["event"] = percentiles(events)
+        data["repairs_served"], data["version_conflicts"] = answered.repairs_served, answered.version_conflicts
         return json_response(data)
 
     return app

@@ -22,10 +22,8 @@ from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
 from rrl.learning.search import default_budget_ms
 from rrl.service.metrics import Counters
+from rrl.service.writer import RETRIES, Repaired, store_repair
 from rrl.storage import Store, Version, VersionConflict
-
-#: How often an event is recomputed when another process stored a version first.
-RETRIES = 3
 
 #: The smallest search budget the service gives a queued event by default (``rrl consult``'s minimum).
 MIN_BUDGET_MS = 1.0
@@ -64,6 +62,8 @@ class RepairService:
         self.latency_ms = latency_ms
         self.min_budget_ms = min_budget_ms
         self.counters = Counters()
+        # per scenario, the version number and scenario of the last plan computed
+        self._ahead: dict[int, tuple[int, Scenario]] = {}
         self._overhead_ms = 5.0  # running estimate of an event's cost besides the repair search
 
     def budget_for(self, deadline: float | None, behind: int, orders: int, now: float | None = None) -> float | None:
@@ -124,46 +124,78 @@ class RepairService:
 
         Returns the object ``rrl consult --json`` prints for the current version's
         scenario and the same options (and ``budget_ms``), plus ``version``, and the stored
-        version. Without ``budget_ms`` the budget comes from :meth:`budget_for`.
+        version. Without ``budget_ms`` the budget comes from :meth:`budget_for`. (The web
+        server splits this in two: :meth:`repair_event` in its worker, :func:`store_repair`
+        in the server process.)
         """
-        check_event_options(event, options, prefix="")
-        began = time.perf_counter()
         for attempt in range(RETRIES):
-            head = self.store.current(scenario_id, remembered=attempt == 0)
-            orders = len(head.scenario.problem.orders)
-            started = time.perf_counter()
-            if self.queue is not None and attempt == 0:
-                behind = max(0, self.queue() - 1)
-            budget = budget_ms if budget_ms is not None else self.budget_for(deadline, behind, orders, started)
-            stop = self._stopper(deadline, orders, started) if budget_ms is None else None
+            repaired = self.repair_event(scenario_id, event, options, seed=seed, max_steps=max_steps,
+                                         budget_ms=budget_ms, deadline=deadline, behind=behind, fresh=attempt > 0)
             try:
-                result = consult(self.agent, head.scenario, event, seed=seed, max_steps=max_steps,
-                                 budget_ms=budget, prefix="", stop=stop, **options)
-            except RRLError:
-                self.counters.repairs_failed += 1
-                raise
-            searched = time.perf_counter() - started
-            self.counters.record(self.counters.repair_ms, searched * 1000)
-            self._validated(result.plan, result.before)
-            printed = scenario_of(result.plan, head.scenario.name)
-            out = consult_json(result, head.scenario.name, printed)
-            # What a reader of the printed scenario gets: the next event starts from it.
-            after = as_read(printed)
-            try:
-                stored = self.store.append(scenario_id, head.version, after, event=out["event"],
-                                           repair=self._repair_record(result, out, seed, max_steps, budget, behind),
-                                           steps=self._steps(result))
+                out, stored = store_repair(self.store, repaired)
             except VersionConflict:
+                self.forget(scenario_id)
                 self.counters.version_conflicts += 1
                 if attempt == RETRIES - 1:
                     raise
                 continue
+            except BaseException:
+                self.forget(scenario_id)  # not stored: the next event must not start from it
+                raise
             self.counters.repairs_served += 1
-            spent = (time.perf_counter() - began - searched) * 1000.0
-            self._overhead_ms = 0.8 * self._overhead_ms + 0.2 * spent
-            out["version"] = stored.version
             return out, stored
         raise AssertionError("unreachable")
+
+    def repair_event(self, scenario_id: int, event: str, options: dict[str, Any], *, seed: int = 0,
+                     max_steps: int | None = None, budget_ms: float | None = None, deadline: float | None = None,
+                     behind: int = 0, fresh: bool = False) -> Repaired:
+        """Repair the scenario's latest plan after ``event``, without storing it.
+
+        The latest plan is the one this service computed last for the scenario (its
+        version may still be on its way to the database), else the database's current
+        version; with ``fresh``, always the database's (after a :class:`VersionConflict`).
+        The repaired plan becomes the latest: the next event on the scenario starts from it.
+        """
+        check_event_options(event, options, prefix="")
+        began = time.perf_counter()
+        ahead = None if fresh else self._ahead.get(scenario_id)
+        if ahead is None:
+            # Remembered versions are right only where this process writes them all.
+            current = self.store.current(scenario_id, remembered=not fresh and self.queue is None)
+            ahead = (current.version, current.scenario)
+        number, scenario = ahead
+        orders = len(scenario.problem.orders)
+        started = time.perf_counter()
+        if self.queue is not None and not fresh:
+            behind = max(0, self.queue() - 1)
+        budget = budget_ms if budget_ms is not None else self.budget_for(deadline, behind, orders, started)
+        stop = self._stopper(deadline, orders, started) if budget_ms is None else None
+        try:
+            result = consult(self.agent, scenario, event, seed=seed, max_steps=max_steps,
+                             budget_ms=budget, prefix="", stop=stop, **options)
+        except RRLError:
+            self.counters.repairs_failed += 1
+            raise
+        searched = time.perf_counter() - started
+        self.counters.record(self.counters.repair_ms, searched * 1000)
+        self._validated(result.plan, result.before)
+        printed = scenario_of(result.plan, scenario.name)
+        out = consult_json(result, scenario.name, printed)
+        # What a reader of the printed scenario gets: the next event starts from it. Timed
+        # here (the next event needs it) and handed over timed: the store validates it.
+        after = as_read(printed)
+        after.plan()
+        repaired = Repaired(scenario_id, number, after, out, self._repair_record(result, out, seed, max_steps,
+                                                                                 budget, behind),
+                            self._steps(result))
+        self._ahead[scenario_id] = (number + 1, after)
+        spent = (time.perf_counter() - began - searched) * 1000.0
+        self._overhead_ms = 0.8 * self._overhead_ms + 0.2 * spent
+        return repaired
+
+    def forget(self, scenario_id: int) -> None:
+        """Drop the scenario's latest computed plan: the next event reads the database's."""
+        self._ahead.pop(scenario_id, None)
 
     def _stopper(self, deadline: float | None, orders: int, started: float) -> Callable[[], bool] | None:
         """The search's early stop under :attr:`queue`: once it has spent the share it

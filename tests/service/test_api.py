@@ -239,6 +239,32 @@ def test_page_assets_ship_in_the_package_and_load_nothing_from_elsewhere(tmp_pat
     assert "https://" not in (STATIC / "app.css").read_text()
 
 
+def test_two_servers_on_one_database_repair_again_when_the_other_wrote_first(db_url: str) -> None:
+    """Two apps (two workers, two writers) on one database, events alternating: each
+    worker's latest plan goes stale when the other server writes; the version it
+    computed loses in the database, and the event is repaired again from the stored
+    version. Versions stay 1..n, each built on the one before, none lost."""
+    Store(db_url).init()
+    with TestClient(create_app(db_url)) as a, TestClient(create_app(db_url)) as b:
+        sid = a.post("/api/scenarios", json=EXTRUDERS).json()["id"]
+        made = []
+        for k in range(6):
+            answer = (a, b)[k % 2].post(f"/api/scenarios/{sid}/events", json={"event": "rush_order", "seed": k})
+            assert answer.status_code == 200, answer.text
+            made.append(answer.json()["version"])
+        assert made == [2, 3, 4, 5, 6, 7]
+        conflicts = a.get("/api/metrics").json()["version_conflicts"] + b.get("/api/metrics").json()["version_conflicts"]
+        assert conflicts >= 4  # every event after the first two started from a stale plan
+        assert a.get("/api/metrics").json()["repairs_served"] == 3
+    store = Store(db_url)
+    previous = store.version(sid, 1).scenario
+    for number in range(2, 8):
+        scenario = store.version(sid, number).scenario
+        assert set(previous.problem.orders) < set(scenario.problem.orders)  # one more order, none lost
+        assert len(scenario.problem.orders) == len(previous.problem.orders) + 1
+        previous = scenario
+
+
 def test_queued_events_get_a_share_of_the_latency_target(tmp_path: Path) -> None:
     import time
 
