@@ -127,9 +127,10 @@ def test_scenario_of_round_trips_times_and_changes_only_what_it_must(extruders: 
 @settings(max_examples=25, deadline=None)
 @given(plan=plans(), seed=st.integers(0, 10_000))
 def test_as_read_is_what_a_reader_of_the_printed_scenario_gets(plan: Plan, seed: int) -> None:
-    """The service builds the next event's scenario with ``as_read`` instead of parsing
-    the printed one: over a chain of events with a moving clock, both are the same."""
-    from rrl.domain.scenario import as_read, scenario_from_dict, scenario_of
+    """The service builds the next event's scenario with ``as_read`` (through
+    ``printed_and_read``) instead of parsing the printed one: over a chain of events with
+    a moving clock, all three are the same."""
+    from rrl.domain.scenario import as_read, printed_and_read, scenario_from_dict, scenario_of
 
     rng = random.Random(seed)
     for _ in range(6):
@@ -139,6 +140,7 @@ def test_as_read_is_what_a_reader_of_the_printed_scenario_gets(plan: Plan, seed:
             continue
         printed = scenario_of(hit.plan, "chain")
         read, built = scenario_from_dict(printed.to_dict()), as_read(printed)
+        assert printed_and_read(hit.plan, "chain") == (printed, built)  # the service's shortcut
         assert built.problem.orders == read.problem.orders
         assert (built.problem.now, dict(built.problem.frozen)) == (read.problem.now, dict(read.problem.frozen))
         assert built.schedule == read.schedule

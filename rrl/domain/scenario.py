@@ -23,7 +23,7 @@ from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant, Resource, merge_windows
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import frozen_orders
+from rrl.domain.timing import Timetable, compute_times, frozen_orders, started_prefix
 from rrl.errors import CycleError, ScenarioError
 
 _TOP_KEYS = {"name", "products", "resources", "cleanout", "orders", "schedule", "now"}
@@ -96,17 +96,7 @@ def scenario_of(plan: Plan, name: str) -> Scenario:
     (it could not start in the past) or frozen at such a start would, read literally,
     start earlier. Such orders, and only they, get their planned start as ``release``.
     """
-    from rrl.domain.timing import compute_times
-
-    literal = Problem(plan.problem.plant, plan.problem.orders)
-    for _ in range(len(literal.orders) + 1):
-        times = compute_times(literal, plan.schedule)
-        early = [o for o, s in times.start.items() if s < plan.times.start[o] - 1e-9]
-        if not early:
-            break
-        literal = literal.with_orders(literal.orders[o].with_changes(release=plan.times.start[o]) for o in early)
-    problem = Problem(plan.problem.plant, literal.orders, plan.problem.now, plan.problem.frozen)
-    return Scenario(name=name, problem=problem, schedule=plan.schedule)
+    return _printed(plan, name)[0]
 
 
 def as_read(scenario: Scenario) -> Scenario:
@@ -117,6 +107,36 @@ def as_read(scenario: Scenario) -> Scenario:
         return scenario
     literal = Problem(scenario.problem.plant, scenario.problem.orders, scenario.problem.now)
     return replace(scenario, problem=literal.with_clock(literal.now, frozen_orders(literal, scenario.schedule)))
+
+
+def printed_and_read(plan: Plan, name: str) -> tuple[Scenario, Scenario]:
+    """``scenario_of(plan, name)`` and its :func:`as_read`, timing the literal file once
+    for both (a service prints and stores every repaired plan)."""
+    printed, literal_times = _printed(plan, name)
+    if literal_times is None:
+        return printed, as_read(printed)
+    now = printed.problem.now
+    literal = Problem(printed.problem.plant, printed.problem.orders, now)
+    assert printed.schedule is not None
+    # frozen_orders would time the same literal file again (clock 0, nothing pinned)
+    frozen = started_prefix(printed.schedule, literal_times.start, now)
+    return printed, replace(printed, problem=literal.with_clock(now, frozen))
+
+
+def _printed(plan: Plan, name: str) -> tuple[Scenario, Timetable | None]:
+    """:func:`scenario_of`, and the times of its orders read literally (no clock; None
+    when the search for the releases ran out)."""
+    literal = Problem(plan.problem.plant, plan.problem.orders)
+    found: Timetable | None = None
+    for _ in range(len(literal.orders) + 1):
+        times = compute_times(literal, plan.schedule)
+        early = [o for o, s in times.start.items() if s < plan.times.start[o] - 1e-9]
+        if not early:
+            found = times
+            break
+        literal = literal.with_orders(literal.orders[o].with_changes(release=plan.times.start[o]) for o in early)
+    problem = Problem(plan.problem.plant, literal.orders, plan.problem.now, plan.problem.frozen)
+    return Scenario(name=name, problem=problem, schedule=plan.schedule), found
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:

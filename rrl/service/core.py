@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rrl.domain.plan import Plan
-from rrl.domain.scenario import Scenario, as_read, scenario_from_dict, scenario_of
+from rrl.domain.scenario import Scenario, printed_and_read, scenario_from_dict
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
 from rrl.learning.agent import RepairAgent, RepairResult
@@ -179,11 +179,11 @@ class RepairService:
         searched = time.perf_counter() - started
         self.counters.record(self.counters.repair_ms, searched * 1000)
         self._validated(result.plan, result.before)
-        printed = scenario_of(result.plan, scenario.name)
+        # What a reader of the printed scenario gets (``after``): the next event starts
+        # from it. Timed here (the next event needs it) and handed over timed: the store
+        # validates it.
+        printed, after = printed_and_read(result.plan, scenario.name)
         out = consult_json(result, scenario.name, printed)
-        # What a reader of the printed scenario gets: the next event starts from it. Timed
-        # here (the next event needs it) and handed over timed: the store validates it.
-        after = as_read(printed)
         after.plan()
         repaired = Repaired(scenario_id, number, after, out, self._repair_record(result, out, seed, max_steps,
                                                                                  budget, behind),
