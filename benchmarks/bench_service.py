@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -36,7 +37,7 @@ import httpx
 from rrl.dispatching import dispatch
 from rrl.domain import Plan, load_scenario
 from rrl.domain.generate import random_orders
-from rrl.domain.scenario import Scenario, scenario_from_dict
+from rrl.domain.scenario import Scenario, printed_and_read, scenario_from_dict
 from rrl.domain.validator import validate
 from rrl.learning import RepairAgent
 from rrl.learning.consult import consult, consult_json, search_agent
@@ -153,7 +154,7 @@ def sequential(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list
     return latencies, outs, wall
 
 
-STAGES = ("repair", "validate", "json", "reread", "store")
+STAGES = ("repair", "validate", "print", "store")
 
 
 def library(agent: RepairAgent, data: dict[str, Any], seeds: list[int], url: str,
@@ -173,18 +174,42 @@ def library(agent: RepairAgent, data: dict[str, Any], seeds: list[int], url: str
         assert not validate(result.plan.problem, result.plan.schedule, result.plan.times,
                             reference=(result.before.schedule, result.before.times))
         t2 = time.perf_counter()
-        out = consult_json(result, scenario.name)
+        # as the service's worker does: the printed scenario, and the next event's, timed
+        printed, scenario = printed_and_read(result.plan, scenario.name)
+        out = consult_json(result, scenario.name, printed)
+        scenario.plan()
         t3 = time.perf_counter()
-        scenario = scenario_from_dict(out["scenario"])
-        t4 = time.perf_counter()
         stored = store.append(stored.scenario_id, stored.version, scenario, event=out["event"], repair={},
                               steps=[])
-        t5 = time.perf_counter()
-        for name, a, b in zip(STAGES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
+        t4 = time.perf_counter()
+        for name, a, b in zip(STAGES, (t0, t1, t2, t3), (t1, t2, t3, t4), strict=True):
             stages[name].append((b - a) * 1000)
-        times.append((t5 - t0) * 1000)
+        times.append((t4 - t0) * 1000)
     store.close()
     return times, time.perf_counter() - began, {k: statistics.median(v) for k, v in stages.items()}
+
+
+def cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system) of a process so far, in ms (None off Linux or once gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def repair_worker(pid: int) -> int | None:
+    """The server's repair worker: its child started by multiprocessing's spawn (not the
+    resource tracker)."""
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"pipe_handle" in command and b"resource_tracker" not in command:
+            return int(entry.name)
+    return None
 
 
 def check_versions(url: str, sid: int) -> None:
@@ -234,10 +259,16 @@ def main() -> None:
             for mode in ("burst", "sequential"):
                 sid = httpx.post(server.base + "/api/scenarios", json=data, timeout=60).json()["id"]
                 before = httpx.get(server.base + "/api/metrics", timeout=60).json()
+                processes = {"server": server.process.pid, "worker": repair_worker(server.process.pid)}
+                cpu = {name: cpu_ms(pid) if pid else None for name, pid in processes.items()}
                 if mode == "burst":
                     latencies, outs, wall = asyncio.run(burst(server.base, sid, seeds))
                 else:
                     latencies, outs, wall = sequential(server.base, sid, seeds)
+                for name, pid in processes.items():
+                    now = cpu_ms(pid) if pid else None
+                    spent = cpu[name]
+                    cpu[name] = (now - spent) / EVENTS if now is not None and spent is not None else None
                 after = httpx.get(server.base + "/api/metrics", timeout=60).json()
                 check_versions(url, sid)
                 repair = [o["seconds"] * 1000 for o in outs]
@@ -250,6 +281,7 @@ def main() -> None:
                     "disrupted": statistics.mean(o["disrupted"]["total_tardiness"] for o in outs),
                     "repaired": statistics.mean(o["repaired"]["total_tardiness"] for o in outs),
                     "served": after["repairs_served"] - before["repairs_served"],
+                    **{f"cpu_{name}": ms for name, ms in cpu.items() if ms is not None},
                 })
             times, wall, stages = library(agent, data, seeds, f"sqlite:///{work / f'library{r}.db'}",
                                           args.library_budget_ms)
@@ -271,6 +303,11 @@ def main() -> None:
     budget = f"{args.library_budget_ms:g} ms" if args.library_budget_ms else "the default"
     print(f"library: one event's work in ms (median), search budget {budget}: "
           + ", ".join(f"{name} {statistics.median(s[name] for s in split):.2f}" for name in STAGES))
+    for mode in ("burst", "sequential"):
+        shares = {name: [r[f"cpu_{name}"] for r in rows[mode] if f"cpu_{name}" in r] for name in ("server", "worker")}
+        if any(shares.values()):
+            print(f"{mode}: CPU per event in ms (median over rounds): "
+                  + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in shares.items() if v))
     print("checked: versions 2..51 stored once each, in order, every plan valid")
 
 
