@@ -194,12 +194,14 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
     @app.get("/api/metrics", summary="Service figures")
     async def metrics() -> Response:
         """Repairs served and failed, validator rejections, version conflicts, the fallback rate of
-        PPO schedules, and latency percentiles (ms) of events and of the repairs themselves."""
+        PPO schedules, latency percentiles (ms) of events and of the repairs themselves, and the
+        repair worker (its pid, and how often it was restarted after it died)."""
         data = await worker.call("metrics")
         with answered.lock:
             events = list(answered.event_ms)
         data["latency_ms"]["event"] = percentiles(events)
         data["repairs_served"], data["version_conflicts"] = answered.repairs_served, answered.version_conflicts
+        data["worker"] = {"pid": data.pop("pid"), "restarts": worker.restarts}
         return json_response(data)
 
     return app

@@ -9,6 +9,7 @@ of this class in one worker process (:mod:`rrl.service.worker`).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -254,8 +255,9 @@ class RepairService:
         return self.version_view(self.store.version(scenario_id, number))
 
     def metrics(self) -> dict[str, Any]:
-        """``GET /api/metrics`` (the web layer puts in the event latencies it measured)."""
-        return self.counters.to_dict()
+        """``GET /api/metrics`` (the web layer puts in the event latencies it measured)
+        and ``pid``, the process that repairs."""
+        return {**self.counters.to_dict(), "pid": os.getpid()}
 
     # ------------------------------------------------------------------ reading
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -84,18 +85,22 @@ class Worker:
     def __init__(self, url: str, policy: str | Path | None = None, latency_ms: float = 150.0,
                  min_budget_ms: float = 1.0) -> None:
         self.latency_ms = latency_ms
-        context = multiprocessing.get_context("spawn")
+        self.restarts = 0
+        self._settings = (url, None if policy is None else str(policy), latency_ms, min_budget_ms)
+        self._context = multiprocessing.get_context("spawn")
         # Events waiting for the worker, the one in progress included: written here, read
         # by the worker's searches as they go (an int: no lock needed for one writer).
-        self._queued = context.RawValue("i", 0)
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_share,
-                                         initargs=(self._queued,))
+        self._queued = self._context.RawValue("i", 0)
+        self._pool = self._started()
         try:
-            _unwrap(self._pool.submit(_start, url, None if policy is None else str(policy), latency_ms,
-                                      min_budget_ms).result())
+            _unwrap(self._pool.submit(_start, *self._settings).result())
         except BaseException:
             self._pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+    def _started(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_share,
+                                   initargs=(self._queued,))
 
     @property
     def queued(self) -> int:
@@ -114,11 +119,28 @@ class Worker:
         """``RepairService.<method>(*args, **kwargs)`` in the worker; its refusals raise
         :class:`Refused`. Calls run one at a time, in the order they were made."""
         loop = asyncio.get_running_loop()
+        pool = self._pool
         try:
-            answer = await loop.run_in_executor(self._pool, partial(_run, method, args, kwargs))
+            answer = await loop.run_in_executor(pool, partial(_run, method, args, kwargs))
         except BrokenProcessPool:
-            raise Refused(503, "the repair worker stopped; restart the service") from None
+            self._restart(pool)
+            raise Refused(503, "the repair worker stopped and was restarted; try again") from None
         return _unwrap(answer)
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        """A new worker in place of one that died (the calls queued on it failed with it).
+
+        Its start is queued ahead of the next calls, so nothing waits for it here; had
+        the worker died for good (its start refused), those calls say so.
+        """
+        if self._pool is not broken:  # another failed call restarted it already
+            return
+        # (spawned from this thread, the event loop's: the kernel's parent-death signal
+        # follows the thread that started the process)
+        broken.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._started()
+        self._pool.submit(_start, *self._settings)
+        self.restarts += 1
 
     def close(self) -> None:
         """Stop the worker once its calls are done."""
@@ -155,6 +177,7 @@ def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float
         _service = RepairService(store, policy, latency_ms, min_budget_ms,
                                  queue=None if _queued is None else lambda: int(_queued.value))
     except RRLError as error:
+        print(f"rrl serve: the repair worker could not start: {error}", file=sys.stderr, flush=True)
         return "refused", (status_of(error) or 422, str(error))
     return "ok", None
 
@@ -162,6 +185,8 @@ def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float
 def _run(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
     """One call of the service (in the child); refusals come back as values, so that
     nothing but plain data crosses the pipe."""
+    if _service is None:
+        return "refused", (503, "the repair worker could not start; see the server's log")
     try:
         return "ok", getattr(_service, method)(*args, **kwargs)
     except RRLError as error:
@@ -174,7 +199,6 @@ def _die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when the server process dies (elsewhere: no-op)."""
     import ctypes
     import signal
-    import sys
 
     if sys.platform.startswith("linux"):
         try:

@@ -265,6 +265,31 @@ def test_two_servers_on_one_database_repair_again_when_the_other_wrote_first(db_
         previous = scenario
 
 
+def test_a_dead_worker_is_replaced(db_url: str) -> None:
+    """SIGKILL of the repair worker: the event it held is refused (503, nothing stored),
+    a new worker takes over, and the next event is repaired from the stored plan."""
+    import os
+    import signal
+    import time
+
+    Store(db_url).init()
+    with TestClient(create_app(db_url)) as client:
+        sid = client.post("/api/scenarios", json=EXTRUDERS).json()["id"]
+        assert client.post(f"/api/scenarios/{sid}/events", json={"event": "rush_order", "seed": 1}).status_code == 200
+        first = client.get("/api/metrics").json()["worker"]
+        assert first == {"pid": first["pid"], "restarts": 0} and first["pid"] != os.getpid()
+        os.kill(first["pid"], signal.SIGKILL)
+        time.sleep(0.2)
+        lost = client.post(f"/api/scenarios/{sid}/events", json={"event": "rush_order", "seed": 2})
+        assert lost.status_code == 503 and "restarted" in lost.json()["error"], lost.text
+        again = client.post(f"/api/scenarios/{sid}/events", json={"event": "rush_order", "seed": 3})
+        assert again.status_code == 200, again.text
+        assert again.json()["version"] == 3
+        now = client.get("/api/metrics").json()["worker"]
+        assert now["restarts"] == 1 and now["pid"] != first["pid"]
+    assert [h["version"] for h in Store(db_url).versions(sid)] == [1, 2, 3]
+
+
 def test_queued_events_get_a_share_of_the_latency_target(tmp_path: Path) -> None:
     import time
 
