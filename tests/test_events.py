@@ -154,3 +154,17 @@ def test_non_finite_event_values_are_refused(extruders: Scenario) -> None:
         new_order(plan, Order("n1", "A", float("nan"), 1.0))
     with pytest.raises(RRLError, match="finite"):
         material_delay(plan, "o10", release=float("inf"))
+
+
+def test_orders_pickle_with_every_field() -> None:
+    """Order pickles its fields as constructor arguments (the service's worker sends
+    plans to the server): a field added later and left out would come back as its
+    default, and this fails."""
+    import dataclasses
+    import pickle
+
+    full = Order("o1", "B", 120.0, 9.5, release=1.25, important=True, weight=2.0, after=("o0",))
+    for spec in dataclasses.fields(Order):
+        assert getattr(full, spec.name) != spec.default or spec.default is dataclasses.MISSING, spec.name
+    assert pickle.loads(pickle.dumps(full)) == full
+    assert pickle.loads(pickle.dumps(Order("o2", "A", 1.0, 2.0))) == Order("o2", "A", 1.0, 2.0)
