@@ -76,10 +76,14 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
     RRLError
         When the worker cannot start (a bad policy, an unreachable database).
     """
-    worker = Worker(url, policy, latency_ms, min_budget_ms)
     # This process writes the versions the worker computes, on its own connection and
     # thread, while the worker goes on with the next event.
     store = Store(url)
+    try:
+        worker = Worker(url, policy, latency_ms, min_budget_ms)
+    except BaseException:
+        store.close()
+        raise
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-store")
     answered = Counters()  # events as the client sees them: served, conflicts, latencies
 
