@@ -18,7 +18,7 @@ import asyncio
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
@@ -139,12 +139,20 @@ class Worker:
         # follows the thread that started the process)
         broken.shutdown(wait=False, cancel_futures=True)
         self._pool = self._started()
-        self._pool.submit(_start, *self._settings)
+        self._pool.submit(_start, *self._settings).add_done_callback(_report_start)
         self.restarts += 1
 
     def close(self) -> None:
         """Stop the worker once its calls are done."""
         self._pool.shutdown(wait=True)
+
+
+def _report_start(started: Future[tuple[str, Any]]) -> None:
+    """Say in the server's log when a restarted worker could not start (its calls say so too)."""
+    error = started.exception()
+    kind, value = started.result() if error is None else ("refused", (503, str(error)))
+    if kind != "ok":
+        print(f"rrl serve: the restarted repair worker could not start: {value[1]}", file=sys.stderr, flush=True)
 
 
 def _unwrap(answer: tuple[str, Any]) -> Any:
@@ -177,7 +185,6 @@ def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float
         _service = RepairService(store, policy, latency_ms, min_budget_ms,
                                  queue=None if _queued is None else lambda: int(_queued.value))
     except RRLError as error:
-        print(f"rrl serve: the repair worker could not start: {error}", file=sys.stderr, flush=True)
         return "refused", (status_of(error) or 422, str(error))
     return "ok", None
 

@@ -155,3 +155,14 @@ def test_acknowledged_versions_survive_kill_9(db_url: str, tmp_path: Path) -> No
         assert answer.json()["version"] == numbers[-1] + 1
     finally:
         server.stop()
+
+
+def test_serve_with_a_bad_policy_says_one_line(tmp_path: Path) -> None:
+    """The repair worker refuses to start: the server says why in one line and exits 2."""
+    url = f"sqlite:///{tmp_path / 'bad.db'}"
+    found = subprocess.run([sys.executable, "-m", "rrl.cli.main", "serve", "--db", url, "--policy",
+                            str(tmp_path / "nowhere"), "--port", str(free_port())],
+                           capture_output=True, text=True, timeout=120)
+    assert found.returncode == 2, found
+    lines = found.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nowhere" in lines[0] and "not a policy directory" in lines[0], found.stderr
