@@ -1,10 +1,11 @@
 """The HTTP layer of ``rrl serve`` (FastAPI): JSON endpoints, the web page, OpenAPI at /docs.
 
 Every call into :class:`~rrl.service.core.RepairService` runs in one worker process
-(:mod:`rrl.service.worker`: the SWI-Prolog engine and the database connection live
-there, and this process only speaks HTTP). The worker takes calls one at a time in the
-order they were sent, so events are applied in arrival order: versions are written
-one after the other, each in one transaction, and the database's own guard (see
+(:mod:`rrl.service.worker`: the SWI-Prolog engine lives there); this process speaks HTTP
+and writes the versions the worker computes (:mod:`rrl.service.writer`). The worker
+takes calls one at a time in the order they were sent, so events are applied in arrival
+order: versions are written one after the other, each in one transaction, never one
+computed from a plan that was not stored, and the database's own guard (see
 :mod:`rrl.storage.store`) refuses a version computed from an outdated plan when several
 server processes share one database.
 
@@ -35,7 +36,7 @@ from rrl import __version__
 from rrl.service.metrics import Counters, percentiles
 from rrl.service.models import EventBody, ScenarioBody
 from rrl.service.worker import Refused, Worker
-from rrl.service.writer import RETRIES, store_repair
+from rrl.service.writer import RETRIES, Writer
 from rrl.storage import NotFound, Store, StoreError, VersionConflict
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -84,14 +85,18 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
     except BaseException:
         store.close()
         raise
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-store")
+    writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rrl-store")
+    writer = Writer(store)  # used on that one thread only
     answered = Counters()  # events as the client sees them: served, conflicts, latencies
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        close()
+
+    def close() -> None:
         worker.close()
-        writer.shutdown(wait=True)
+        writes.shutdown(wait=True)
         store.close()
 
     async def event(scenario_id: int, body: EventBody, deadline: float) -> dict[str, Any]:
@@ -101,7 +106,7 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
                                          max_steps=body.max_steps, budget_ms=body.budget_ms, deadline=deadline,
                                          fresh=attempt > 0)
             try:
-                out, _ = await loop.run_in_executor(writer, store_repair, store, repaired)
+                out, _ = await loop.run_in_executor(writes, writer, repaired)
             except StoreError as exc:
                 await worker.call("forget", scenario_id)  # the next event must not start from it
                 if not isinstance(exc, VersionConflict):
@@ -110,6 +115,9 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
                 if attempt == RETRIES - 1:
                     raise Refused(409, f"{exc}; try again") from None
                 continue
+            except Exception:
+                await worker.call("forget", scenario_id)
+                raise
             answered.repairs_served += 1
             return out
         raise AssertionError("unreachable")
@@ -122,6 +130,7 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
                     "(DESIGN section 11). Errors are `{\"error\": \"<one line>\"}`.",
     )
     app.state.worker = worker
+    app.state.close = close  # what the lifespan's end does, for a caller that runs no lifespan
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
@@ -138,6 +147,11 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
     @app.exception_handler(Refused)
     async def _refused(_request: Request, exc: Refused) -> Response:
         return error(exc.status, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, exc: Exception) -> Response:
+        # (the server still logs the traceback)
+        return error(500, f"internal error: {type(exc).__name__}: {exc}")
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

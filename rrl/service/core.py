@@ -23,7 +23,7 @@ from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
 from rrl.learning.search import default_budget_ms
 from rrl.service.metrics import Counters
-from rrl.service.writer import RETRIES, Repaired, store_repair
+from rrl.service.writer import RETRIES, Repaired, Writer
 from rrl.storage import Store, Version, VersionConflict
 
 #: The smallest search budget the service gives a queued event by default (``rrl consult``'s minimum).
@@ -63,8 +63,9 @@ class RepairService:
         self.latency_ms = latency_ms
         self.min_budget_ms = min_budget_ms
         self.counters = Counters()
-        # per scenario, the version number and scenario of the last plan computed
-        self._ahead: dict[int, tuple[int, Scenario]] = {}
+        # per scenario, the version number, scenario and repair key of the last plan computed
+        self._ahead: dict[int, tuple[int, Scenario, str]] = {}
+        self._writer = Writer(store)
         self._overhead_ms = 5.0  # running estimate of an event's cost besides the repair search
 
     def budget_for(self, deadline: float | None, behind: int, orders: int, now: float | None = None) -> float | None:
@@ -126,14 +127,14 @@ class RepairService:
         Returns the object ``rrl consult --json`` prints for the current version's
         scenario and the same options (and ``budget_ms``), plus ``version``, and the stored
         version. Without ``budget_ms`` the budget comes from :meth:`budget_for`. (The web
-        server splits this in two: :meth:`repair_event` in its worker, :func:`store_repair`
-        in the server process.)
+        server splits this in two: :meth:`repair_event` in its worker, a
+        :class:`~rrl.service.writer.Writer` in the server process.)
         """
         for attempt in range(RETRIES):
             repaired = self.repair_event(scenario_id, event, options, seed=seed, max_steps=max_steps,
                                          budget_ms=budget_ms, deadline=deadline, behind=behind, fresh=attempt > 0)
             try:
-                out, stored = store_repair(self.store, repaired)
+                out, stored = self._writer(repaired)
             except VersionConflict:
                 self.forget(scenario_id)
                 self.counters.version_conflicts += 1
@@ -160,11 +161,13 @@ class RepairService:
         check_event_options(event, options, prefix="")
         began = time.perf_counter()
         ahead = None if fresh else self._ahead.get(scenario_id)
+        parent: str | None = None
         if ahead is None:
             # Remembered versions are right only where this process writes them all.
             current = self.store.current(scenario_id, remembered=not fresh and self.queue is None)
-            ahead = (current.version, current.scenario)
-        number, scenario = ahead
+            number, scenario = current.version, current.scenario
+        else:
+            number, scenario, parent = ahead
         orders = len(scenario.problem.orders)
         started = time.perf_counter()
         if self.queue is not None and not fresh:
@@ -188,8 +191,8 @@ class RepairService:
         after.plan()
         repaired = Repaired(scenario_id, number, after, out, self._repair_record(result, out, seed, max_steps,
                                                                                  budget, behind),
-                            self._steps(result))
-        self._ahead[scenario_id] = (number + 1, after)
+                            self._steps(result), parent=parent)
+        self._ahead[scenario_id] = (number + 1, after, repaired.key)
         spent = (time.perf_counter() - began - searched) * 1000.0
         self._overhead_ms = 0.8 * self._overhead_ms + 0.2 * spent
         return repaired
@@ -200,14 +203,21 @@ class RepairService:
 
     def _stopper(self, deadline: float | None, orders: int, started: float) -> Callable[[], bool] | None:
         """The search's early stop under :attr:`queue`: once it has spent the share it
-        would have had, had the queue been as long as it is now when it started."""
+        would have had, had the queue been as long as it is now when it started (the
+        share from the event's start, the time spent from the search's first look, so
+        that the search always makes its first expansion, as a budget does)."""
         queue = self.queue
         if deadline is None or queue is None:
             return None
+        searching: list[float] = []
 
         def spent() -> bool:
+            now = time.perf_counter()
+            if not searching:
+                searching.append(now)
+                return False
             share = self.budget_for(deadline, max(0, queue() - 1), orders, started)
-            return share is not None and (time.perf_counter() - started) * 1000.0 >= share
+            return share is not None and (now - searching[0]) * 1000.0 >= share
 
         return spent
 

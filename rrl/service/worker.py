@@ -1,9 +1,10 @@
 """The repair worker: one child process that owns the service's Prolog engine and store.
 
-The web layer (:mod:`rrl.service.app`) parses requests and writes answers in the server
-process; every call of :class:`~rrl.service.core.RepairService` runs here, one at a time.
-On a burst of events the two processes work side by side on two cores: while the worker
-repairs one event, the server reads the next requests and answers the last one (in one
+The web layer (:mod:`rrl.service.app`) parses requests, writes the versions
+(:mod:`rrl.service.writer`) and answers, in the server process; every call of
+:class:`~rrl.service.core.RepairService` runs here, one at a time. On a burst of events
+the two processes work side by side on two cores: while the worker repairs one event,
+the server reads the next requests, stores the last repair and answers it (in one
 process they would take turns on one core, under one interpreter lock).
 
 The child is started with ``spawn`` (no copy of the server's threads or of a Prolog
@@ -18,6 +19,7 @@ import asyncio
 import multiprocessing
 import os
 import sys
+import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -172,9 +174,14 @@ def _share(queued: Any) -> None:
     _queued = queued
 
 
+#: How the worker's service is built (kept to try again when a start was refused).
+_settings: tuple[Any, ...] | None = None
+
+
 def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float) -> tuple[str, Any]:
     """Build the worker's service (in the child)."""
-    global _service
+    global _service, _settings
+    _settings = (url, policy, latency_ms, min_budget_ms)
     _die_with_parent()
     from rrl.service.core import RepairService
     from rrl.storage import Store
@@ -192,14 +199,19 @@ def _start(url: str, policy: str | None, latency_ms: float, min_budget_ms: float
 def _run(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
     """One call of the service (in the child); refusals come back as values, so that
     nothing but plain data crosses the pipe."""
-    if _service is None:
-        return "refused", (503, "the repair worker could not start; see the server's log")
+    if _service is None:  # its start was refused (say the database was down): try again
+        started = _start(*_settings) if _settings is not None else ("refused", (503, "not started"))
+        if started[0] != "ok":
+            return "refused", (503, f"the repair worker cannot start: {started[1][1]}")
     try:
         return "ok", getattr(_service, method)(*args, **kwargs)
     except RRLError as error:
         status = status_of(error)
         assert status is not None
         return "refused", (status, message_of(error))
+    except Exception as error:  # a bug: its traceback in the server's log, one line for the client
+        traceback.print_exc()
+        return "refused", (500, f"internal error: {type(error).__name__}: {' '.join(str(error).split())}")
 
 
 def _die_with_parent() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,21 @@ from tests.conftest import SCENARIOS
 EXTRUDERS = yaml.safe_load((SCENARIOS / "extruders.yaml").read_text())
 
 
+_OPEN: list[Any] = []  # apps used without their lifespan: closed after each test
+
+
+@pytest.fixture(autouse=True)
+def _close_apps() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().state.close()  # the worker process, the writer thread, the connections
+
+
 def _client(url: str, policy: Path | None = None) -> TestClient:
     Store(url).init()
-    return TestClient(create_app(url, policy))
+    app = create_app(url, policy)
+    _OPEN.append(app)
+    return TestClient(app)
 
 
 def _without_seconds(data: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +166,7 @@ def test_concurrent_events_make_sequential_versions(db_url: str) -> None:
     store = Store(db_url)
     store.init()
     app = create_app(db_url)
+    _OPEN.append(app)
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
@@ -290,6 +304,35 @@ def test_a_dead_worker_is_replaced(db_url: str) -> None:
     assert [h["version"] for h in Store(db_url).versions(sid)] == [1, 2, 3]
 
 
+def test_a_repair_built_on_an_unstored_plan_is_never_stored(db_url: str) -> None:
+    """A worker repairs ahead of the writes: A from version 1, then B from A. Another
+    server stores X as version 2 first, so A loses. B says it starts from version 2, as
+    X is: the database alone would take it and lose X's order. The writer refuses it."""
+    from rrl.service.core import RepairService
+    from rrl.service.writer import Writer
+    from rrl.storage import VersionConflict
+
+    Store(db_url).init()
+    ours, theirs = RepairService(Store(db_url)), RepairService(Store(db_url))
+    sid = ours.create_scenario(dict(EXTRUDERS)).scenario_id
+    a = ours.repair_event(sid, "rush_order", {"product": "A"}, seed=1)
+    b = ours.repair_event(sid, "rush_order", {"product": "A"}, seed=2)
+    assert (a.based_on, b.based_on, b.parent) == (1, 2, a.key)
+    x, _ = theirs.apply_event(sid, "new_order", {"product": "B", "size": 300.0, "due": 9.0}, seed=3)
+    assert x["version"] == 2
+    writer = Writer(Store(db_url))
+    for repaired in (a, b):
+        with pytest.raises(VersionConflict):
+            writer(repaired)
+    store = Store(db_url)
+    assert [h["version"] for h in store.versions(sid)] == [1, 2]
+    assert store.version(sid, 2).scenario.to_dict() == x["scenario"]
+    ours.forget(sid)  # what the server does after a refusal, then it repairs again from the database
+    c = ours.repair_event(sid, "rush_order", {}, seed=4, fresh=True)
+    assert (c.based_on, c.parent) == (2, None)
+    assert writer(c)[1].version == 3
+
+
 def test_queued_events_get_a_share_of_the_latency_target(tmp_path: Path) -> None:
     import time
 
@@ -333,6 +376,13 @@ def test_a_search_stops_once_a_queue_forms_behind_it(tmp_path: Path) -> None:
         explored[name] = stored.repair["explored"]
     assert len(asked) > 1  # asked again as the search went
     assert explored["queued"] < explored["alone"], explored
+    # An event that started long ago, late, behind a long queue: its search still makes
+    # its first expansion (the time spent counts from the search's first look).
+    began = time.perf_counter() - 10.0
+    spent = RepairService(store, queue=lambda: 50)._stopper(began + 0.150, 20, began)
+    assert spent is not None and spent() is False
+    time.sleep(0.005)
+    assert spent() is True  # then the least search, 1 ms, is soon spent
 
 
 def test_two_services_on_one_database_take_turns_without_losing_a_version(db_url: str) -> None:
@@ -356,3 +406,19 @@ def test_two_services_on_one_database_take_turns_without_losing_a_version(db_url
     assert [h["version"] for h in history] == list(range(1, 8))
     orders = [len(Store(db_url).version(sid, v).scenario.problem.orders) for v in range(1, 8)]
     assert orders == list(range(len(EXTRUDERS["orders"]), len(EXTRUDERS["orders"]) + 7))
+
+
+def test_a_worker_whose_start_was_refused_tries_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted worker whose start was refused (the database was down, say) does not
+    refuse every call from then on: each call tries the start again."""
+    from rrl.service import worker
+
+    url = f"sqlite:///{tmp_path / 'later.db'}"
+    monkeypatch.setattr(worker, "_service", None)
+    monkeypatch.setattr(worker, "_die_with_parent", lambda: None)  # this is the test process
+    assert worker._start(url, str(tmp_path / "no-policy-yet"), 150.0, 1.0)[0] == "refused"
+    kind, (status, message) = worker._run("metrics", (), {})
+    assert (kind, status) == ("refused", 503) and "cannot start" in message and "no-policy-yet" in message
+    monkeypatch.setattr(worker, "_settings", (url, None, 150.0, 1.0))  # the cause is gone
+    kind, answer = worker._run("metrics", (), {})
+    assert kind == "ok" and answer["repairs_served"] == 0
