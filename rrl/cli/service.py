@@ -115,9 +115,9 @@ def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: f
           access_log: bool) -> None:
     """Serve the repair service: JSON API under /api, the page at /, OpenAPI at /docs.
 
-    The tables are created when missing. Events on one scenario are applied one at a
-    time; each new plan version is validated and written in one transaction before the
-    answer is sent.
+    The tables are created when missing. The repairs run in a worker process (two
+    processes in all), one event at a time in arrival order; each new plan version is
+    validated and written in one transaction before the answer is sent.
     """
     store = _store(url)
     store.init()
