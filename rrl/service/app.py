@@ -35,9 +35,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rrl import __version__
 from rrl.service.metrics import Counters, percentiles
 from rrl.service.models import EventBody, ScenarioBody
-from rrl.service.worker import Refused, Worker
+from rrl.service.worker import Refused, Worker, message_of, status_of
 from rrl.service.writer import RETRIES, Writer
-from rrl.storage import NotFound, Store, StoreError, VersionConflict
+from rrl.storage import Store, StoreError, VersionConflict
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -109,12 +109,11 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 1
                 out, _ = await loop.run_in_executor(writes, writer, repaired)
             except StoreError as exc:
                 await worker.call("forget", scenario_id)  # the next event must not start from it
-                if not isinstance(exc, VersionConflict):
-                    raise Refused(404 if isinstance(exc, NotFound) else 503, str(exc)) from None
-                answered.version_conflicts += 1
-                if attempt == RETRIES - 1:
-                    raise Refused(409, f"{exc}; try again") from None
-                continue
+                if isinstance(exc, VersionConflict):
+                    answered.version_conflicts += 1
+                    if attempt < RETRIES - 1:
+                        continue
+                raise Refused(status_of(exc) or 503, message_of(exc)) from None
             except Exception:
                 await worker.call("forget", scenario_id)
                 raise

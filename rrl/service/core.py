@@ -23,15 +23,12 @@ from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
 from rrl.learning.search import default_budget_ms
 from rrl.service.metrics import Counters
+from rrl.service.worker import Rejected
 from rrl.service.writer import RETRIES, Repaired, Writer
 from rrl.storage import Store, Version, VersionConflict
 
 #: The smallest search budget the service gives a queued event by default (``rrl consult``'s minimum).
 MIN_BUDGET_MS = 1.0
-
-
-class Rejected(RRLError):
-    """The validator refused a plan the service computed (a bug; nothing is stored)."""
 
 
 class RepairService:
@@ -247,10 +244,6 @@ class RepairService:
         """``POST /api/scenarios``: :meth:`create_scenario`, answered as ``{"id", "version", "metrics"}``."""
         stored = self.create_scenario(data, rule)
         return {"id": stored.scenario_id, "version": stored.version, "metrics": stored.metrics}
-
-    def post_event(self, scenario_id: int, event: str, options: dict[str, Any], **settings: Any) -> dict[str, Any]:
-        """``POST /api/scenarios/{id}/events``: the answer of :meth:`apply_event`."""
-        return self.apply_event(scenario_id, event, options, **settings)[0]
 
     def scenario_list(self) -> list[dict[str, Any]]:
         """``GET /api/scenarios``."""

@@ -43,9 +43,12 @@ class Refused(RRLError):
         return (Refused, (self.status, str(self)))
 
 
+class Rejected(RRLError):
+    """The validator refused a plan the service computed (a bug; nothing is stored)."""
+
+
 def status_of(error: Exception) -> int | None:
     """The HTTP status of a refusal of the library or the store (None: not a refusal)."""
-    from rrl.service.core import Rejected
     from rrl.storage import NotFound, StoreError, VersionConflict
 
     for kind, status in ((NotFound, 404), (VersionConflict, 409), (StoreError, 503), (Rejected, 500),
