@@ -6,11 +6,14 @@ Every figure is compared with baselines measured in the same run, on the same ca
 - quality (10-20 orders, extruder plant and a generated plant with ``after`` chains;
   new and rush orders, then breakdowns and material delays): the policy's search at its
   default budget against plain steepest descent over the same moving-focus steps given
-  the wall time the policy's search took, the same search without learning (Q = the step's reward), best
-  insertion, hill climbing on the event's focal task, and a CP-SAT full reschedule;
+  the wall time the policy's search took, the same search without learning (Q = the
+  step's reward), the policy's search with wider beam passes instead of the
+  ruin-and-recreate walk, best insertion, hill climbing on the event's focal task, and a
+  CP-SAT full reschedule;
 - transfer: the same policy, not retrained, at 50 orders and at 500 orders on 152
   machines (EDD plans, tight rush orders) against best insertion;
-- anytime: mean repaired tardiness against the budget, policy and steepest descent;
+- anytime: mean repaired tardiness against the budget, policy and steepest descent, and
+  the policy without the ruin-and-recreate walk (wider beam passes instead);
 - stability: a stability policy against CP-SAT moving at most as many orders per case;
   the same with single steps only (no block steps), each against its own CP-SAT;
 - exchanges: where the distance to CP-SAT lies (extruders, new and rush orders): a
@@ -93,6 +96,7 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
             report = evaluate(agent, cases, cpsat_seconds=args.cpsat_seconds,
                               methods=["policy", "steepest_descent", "best_insertion", "hill_climbing", "cpsat"])
             _add_untrained(report, agent, plant, cases)
+            _add_without_walk(report, agent, cases)
             print(f"## Quality: {name}, {args.cases} held-out cases of 10-20 orders, {' and '.join(events)}\n")
             print(f"Mean total tardiness before the event {report.before_tardiness:.2f} h, after it "
                   f"{report.disrupted_tardiness:.2f} h. CP-SAT: {args.cpsat_seconds:g} s per case, 2 workers.\n")
@@ -142,6 +146,17 @@ def _add_untrained(report: Evaluation, agent: RepairAgent, plant: Plant, cases: 
     report.methods[row.method] = row
 
 
+def _add_without_walk(report: Evaluation, agent: RepairAgent, cases: Sequence[Disruption]) -> None:
+    """The same policy's search with wider beam passes instead of the ruin-and-recreate walk."""
+    agent.recreate = False
+    try:
+        row = evaluate(agent, cases, methods=["policy"]).methods["policy"]
+    finally:
+        agent.recreate = True
+    row.method = "policy, no walk (wider passes)"
+    report.methods[row.method] = row
+
+
 def _latency(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
     times = [agent.repair(hit).seconds for hit in cases]
     return (f"Consult time (default budget): median {statistics.median(times) * 1000:.1f} ms, "
@@ -183,15 +198,21 @@ def _big_plant(agent: RepairAgent, count: int, seed: int) -> str:
 def _anytime(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
     lines = ["## Anytime: mean repaired tardiness against the search budget (extruders, 10-20 orders)\n",
              "Steepest descent gets the wall time the policy's search took on each case.\n",
-             "| budget | policy | steepest descent, same time | untrained search | policy mean seconds |",
-             "|---|---|---|---|---|"]
+             "| budget | policy | steepest descent, same time | untrained search | policy, no walk | "
+             "policy mean seconds |",
+             "|---|---|---|---|---|---|"]
     untrained = RepairAgent(agent.plant, agent.goal.name)
     for budget in (10, 20, 40, 100, 250, 1000):
         report = evaluate(agent, cases, methods=["policy", "steepest_descent"], budget_ms=budget)
         plain = evaluate(untrained, cases, methods=["policy"], budget_ms=budget).methods["policy"]
+        agent.recreate = False
+        try:
+            beam = evaluate(agent, cases, methods=["policy"], budget_ms=budget).methods["policy"]
+        finally:
+            agent.recreate = True
         policy, descent = report.methods["policy"], report.methods["steepest_descent"]
         lines.append(f"| {budget} ms | {policy.total_tardiness:.2f} | {descent.total_tardiness:.2f} | "
-                     f"{plain.total_tardiness:.2f} | {policy.seconds:.3f} |")
+                     f"{plain.total_tardiness:.2f} | {beam.total_tardiness:.2f} | {policy.seconds:.3f} |")
     return "\n".join(lines) + "\n"
 
 

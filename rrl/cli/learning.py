@@ -167,6 +167,11 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
               help="Where no single step improves, let the descent try exchange steps: the focus takes a place "
                    "on another resource that an order there leaves for another resource (two steps; default: "
                    "the policy's setting, on; plants with 'after' chains have none).")
+@click.option("--recreate/--no-recreate", default=None,
+              help="Spend the budget left after the descent on a ruin-and-recreate walk: a few orders taken out "
+                   "and put back at their least costly places, at most --max-steps placements from the "
+                   "disrupted plan (default: the policy's setting, on; plants with 'after' chains keep the "
+                   "wider passes).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -178,8 +183,8 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
             release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
-            first_pass: str | None, exchanges: bool | None, rule: str | None, model: Path | None, seed: int, as_json: bool,
-            gantt: Path | None) -> None:
+            first_pass: str | None, exchanges: bool | None, recreate: bool | None, rule: str | None, model: Path | None,
+            seed: int, as_json: bool, gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
     The plan is the scenario's own schedule (without one, or with --rule, the one a rule
@@ -201,6 +206,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
         agent.first_pass = first_pass
     if exchanges is not None:
         agent.exchanges = exchanges
+    if recreate is not None:
+        agent.recreate = recreate
     scenario = load_scenario(scenario_path)
     result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, rule=rule,
                          model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)

@@ -54,6 +54,17 @@ class Problem:
                 found.setdefault(before, []).append(order.id)
         return {k: tuple(v) for k, v in found.items()}
 
+    @cached_property
+    def line_specs(self) -> dict[str, dict[str, tuple[str, float, float, float]]]:
+        """``line_specs[resource][order]``: (product, release, due, duration there) of every
+        order the resource may run, what timing one resource's sequence reads."""
+        table: dict[str, dict[str, tuple[str, float, float, float]]] = {r: {} for r in self.plant.resources}
+        for order, durations in self.durations.items():
+            spec = self.orders[order]
+            for resource, duration in durations.items():
+                table[resource][order] = (spec.product, spec.release, spec.due, duration)
+        return table
+
     def eligible(self, order_id: str) -> list[str]:
         """Resources that can run the order."""
         return list(self.durations[order_id])

@@ -17,8 +17,9 @@ can be reached from the first changed position of each changed resource.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rrl.domain.problem import Problem
@@ -327,6 +328,58 @@ def sequence_tardiness(problem: Problem, resource: str, seq: tuple[str, ...], fi
         if late > 0.0:
             total += late
     return total
+
+
+def tail_tardiness(problem: Problem, resource: str, seq: Sequence[str], first: int = 0, ready: float = 0.0,
+                   bound: float = math.inf) -> float:
+    """:func:`sequence_tardiness` of ``seq[first:]`` the fast way, for a search that prices
+    many sequences: valid where no order waits for another (no ``after``) and no order
+    of ``seq[first:]`` has started (started orders head their sequences). ``ready`` is
+    the end of ``seq[first - 1]``. Returns ``math.inf`` as soon as the total reaches
+    ``bound`` (a search that only wants sequences cheaper than its best so far)."""
+    specs = problem.line_specs[resource]
+    cleanout = problem.plant.cleanout
+    now = problem.now
+    windows = problem.plant.resources[resource].downtime
+    previous = specs[seq[first - 1]][0] if first else problem.plant.resources[resource].initial_product
+    total = 0.0
+    for k in range(first, len(seq)):
+        product, release, due, duration = specs[seq[k]]
+        gap = cleanout.get(previous, _NONE).get(product, 0.0) if previous is not None and previous != product else 0.0
+        t = ready + gap
+        if release > t:
+            t = release
+        if now > t:
+            t = now
+        if windows:
+            t = clear_downtime(t, gap, duration, windows)
+        ready = t + duration
+        if ready > due:
+            total += ready - due
+            if total >= bound:
+                return math.inf
+        previous = product
+    return total if total < bound else math.inf
+
+
+def sequence_timeline(problem: Problem, resource: str, seq: tuple[str, ...]) -> tuple[list[float], list[float]]:
+    """The running total tardiness and the end of each order along ``seq`` on
+    ``resource``, timed on its own (see :func:`sequence_tardiness`): what a search needs
+    to price a change from its first changed position on."""
+    times = Timetable({}, {}, {})
+    _place(problem, resource, seq, 0, len(seq), times)
+    orders = problem.orders
+    end = times._end
+    late: list[float] = []
+    ends: list[float] = []
+    total = 0.0
+    for order in seq:
+        finish = end[order]
+        if finish > orders[order].due:
+            total += finish - orders[order].due
+        late.append(total)
+        ends.append(finish)
+    return late, ends
 
 
 def clear_downtime(start: float, setup: float, duration: float, windows: tuple[tuple[float, float], ...]) -> float:

@@ -32,6 +32,7 @@ from rrl.learning.cases import Builder, draw_case, rule_builder
 from rrl.learning.goals import RepairContext, get_goal
 from rrl.learning.policy_io import FORMAT, LEARNER_STATE, read_policy, rule_blocks, write_policy
 from rrl.learning.qfunction import PrologQFunction
+from rrl.learning.recreate import RuinAndRecreate
 from rrl.learning.search import (
     CHAIN_RULES,
     Candidate,
@@ -202,6 +203,12 @@ class RepairAgent:
         (:mod:`rrl.operators.blocks`); training episodes step singly. They take a converged
         descent a good step further on tardiness for a few ms (docs/benchmarks.md).
         Plants with ``after`` chains have none.
+    recreate : bool
+        Consult's search spends the budget left after its descent pass on a
+        ruin-and-recreate walk (:mod:`rrl.learning.recreate`) rather than on wider beam
+        passes: it takes a few orders out and puts them back at their least costly places,
+        keeping plans at most ``max_steps`` placements from the disrupted one. Plants with
+        ``after`` chains keep the wider passes.
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -232,6 +239,7 @@ class RepairAgent:
         first_pass: str = "descent",
         longest_block: int | None = None,
         exchanges: bool = True,
+        recreate: bool = True,
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
@@ -243,6 +251,8 @@ class RepairAgent:
             raise RRLError(f"longest_block must be a whole number >= 1 (got {longest_block!r})")
         if type(exchanges) is not bool:
             raise RRLError(f"exchanges must be true or false (got {exchanges!r})")
+        if type(recreate) is not bool:
+            raise RRLError(f"recreate must be true or false (got {recreate!r})")
         self.plant = plant
         self.goal = get_goal(goal)
         self.events = tuple(events)
@@ -267,6 +277,7 @@ class RepairAgent:
         self.longest_block = longest_block if longest_block is not None else \
             (BLOCK_FOR_MOVED_ORDERS if self.goal.moved_weight > 0 else 1)
         self.exchanges = exchanges
+        self.recreate = recreate
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -533,7 +544,7 @@ class RepairAgent:
         _check_first_pass(self.first_pass)  # the attribute may have been set since
         outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
                               node_limit=node_limit, rank=self._rank, descent_first=self.first_pass == "descent",
-                              stop=stop)
+                              stop=stop, recreate=RuinAndRecreate() if self.recreate else None, seed=seed)
         best = outcome.best
         taken = self._steps(hood, best.path())
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
@@ -617,7 +628,7 @@ class RepairAgent:
                 "focus_width": self.focus_width, "moves_per_focus": self.moves_per_focus, "reach": self.reach,
                 "n_step": self.n_step,
                 "budget_ms": self.budget_ms, "first_pass": self.first_pass, "longest_block": self.longest_block,
-                "exchanges": self.exchanges, "seed": self.seed,
+                "exchanges": self.exchanges, "recreate": self.recreate, "seed": self.seed,
             },
             "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
@@ -655,7 +666,8 @@ class RepairAgent:
                         n_step=int(params.get("n_step", 3)), budget_ms=_optional_float(params.get("budget_ms")),
                         first_pass=str(params.get("first_pass", "descent")),
                         longest_block=_optional_int(params.get("longest_block")),
-                        exchanges=params.get("exchanges", True), seed=int(params.get("seed", 0)))
+                        exchanges=params.get("exchanges", True), recreate=params.get("recreate", True),
+                        seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]

@@ -17,6 +17,7 @@ every focus. :func:`beam_search` is consult's anytime search over it;
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -28,11 +29,12 @@ import numpy as np
 
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import first_difference, sequence_tardiness
+from rrl.domain.timing import first_difference, tail_tardiness
 from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
 from rrl.learning.qfunction import PrologQFunction
+from rrl.learning.recreate import RECREATE, RECREATE_RULE, RuinAndRecreate
 from rrl.operators.blocks import (
     Block,
     block_chain,
@@ -42,6 +44,7 @@ from rrl.operators.blocks import (
     exchange_partners,
     insertions,
     placement,
+    placement_chain,
 )
 from rrl.operators.repair import Action, Changes, proposals, timed
 from rrl.relational.facts import action_facts, focus_facts, plan_facts
@@ -65,7 +68,7 @@ EXCHANGE_RULE = ("exchange step: T ran on the resource the focal task of the ste
                  "task's own, or a third)")
 
 #: The focus rules of the later orders of block and exchange steps (no background clause proposes them).
-CHAIN_RULES = {BLOCK: BLOCK_RULE, EXCHANGE: EXCHANGE_RULE}
+CHAIN_RULES = {BLOCK: BLOCK_RULE, EXCHANGE: EXCHANGE_RULE, RECREATE: RECREATE_RULE}
 
 #: Q-values of a node's actions from its state facts and its (focus facts, actions' facts) groups.
 Scorer = Callable[[list[str], list[tuple[list[str], list[list[str]]]]], np.ndarray]
@@ -234,6 +237,8 @@ class Neighbourhood:
         self.priced = price_steps and not hit.plan.problem.dependents
         self.longest_block = longest_block if not hit.plan.problem.dependents else 1
         self.exchanges = exchanges and not hit.plan.problem.dependents
+        #: Whether :meth:`recreate` can walk here: its prices need a plant with no ``after``.
+        self.recreates = not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
         # per plan priced from (by id, the plan held so that the id stays its own)
         self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
@@ -492,11 +497,12 @@ class Neighbourhood:
             late, ends = found if found is not None else self._prefix(plan, resource, prefixes)
             new = memo.get((resource, seq))
             if new is None:
+                # (the first difference lies past the started orders, which head the sequence)
                 first = first_difference(old.get(resource, ()), seq)
                 if first:
-                    new = late[first - 1] + sequence_tardiness(problem, resource, seq, first, ends[first - 1])
+                    new = late[first - 1] + tail_tardiness(problem, resource, seq, first, ends[first - 1])
                 else:
-                    new = sequence_tardiness(problem, resource, seq)
+                    new = tail_tardiness(problem, resource, seq)
                 memo[resource, seq] = new
             tardiness += new - (late[-1] if late else 0.0)
         return tardiness
@@ -541,10 +547,17 @@ class Neighbourhood:
             raise AssertionError(f"the steps of {candidate.block or candidate.exchange} do not lead to its plan")
         if candidate.timed_plan is None:  # the chain has timed it already
             candidate.timed_plan = chain[-1][2]
+        foci = [candidate.focus] + [Focus(action.focal, later) for action, _, _ in chain[1:]]
+        return self._follow(node, chain, foci, candidate)
+
+    def _follow(self, node: Node, chain: list[tuple[Action, Changes, Plan]], foci: list[Focus],
+                candidate: Candidate | None = None) -> Node:
+        """The nodes of ``chain``'s single steps from ``node``, each with its focus; the
+        last one keeps ``candidate``'s plan and figures when it is given (what the search
+        read)."""
         ctx = self.ctx
-        for k, (action, changes, plan) in enumerate(chain):
-            focus = candidate.focus if k == 0 else Focus(action.focal, later)
-            if k == len(chain) - 1:  # the same sequences: keep the plan and figures the search read
+        for k, ((action, changes, plan), focus) in enumerate(zip(chain, foci, strict=True)):
+            if candidate is not None and k == len(chain) - 1:  # the same sequences
                 plan, moved, cost = candidate.plan, candidate.moved, candidate.cost
             else:
                 moved = ctx.moved(plan)
@@ -554,6 +567,23 @@ class Neighbourhood:
             step.reward = ctx.reward_of(node.cost, cost, ctx.reached_at(plan.total_tardiness), False)
             node = self.child(node, step)
         return node
+
+    def recreate(self, root: Node, node: Node, walk: RuinAndRecreate, *, room: int, rng: random.Random,
+                 done: Callable[[], bool], progress: Callable[[], float]) -> Node | None:
+        """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`),
+        as single placements from ``root`` (at most ``room``), or None when it finds none
+        better than ``node`` or the plant has ``after``."""
+        if not self.recreates:
+            return None
+        reference = self._reference
+        target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: _moved_on(seq, r, reference), room=room,
+                          rng=rng, done=done, progress=progress)
+        if target is None:
+            return None
+        chain = placement_chain(root.plan, target)
+        if not chain or len(chain) > room:
+            return None
+        return self._follow(root, chain, [Focus(action.focal, RECREATE) for action, _, _ in chain])
 
     def example_facts(self, node: Node, candidate: Candidate) -> list[str]:
         """The facts of (state, action) for the learner and for explanations."""
@@ -659,7 +689,8 @@ def ranked(candidates: Sequence[Candidate], ties: str = "cost") -> list[Candidat
 def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_width: int = 64,
                 node_limit: int | None = None, rank: Callable[[Sequence[Candidate]], list[Candidate]] = ranked,
                 descent_first: bool = False, clock: Callable[[], float] = time.perf_counter,
-                stop: Callable[[], bool] | None = None) -> SearchOutcome:
+                stop: Callable[[], bool] | None = None, recreate: RuinAndRecreate | None = None,
+                seed: int = 0) -> SearchOutcome:
     """Anytime beam search guided by the policy, with iterative widening.
 
     The first pass (width 1) is the greedy policy: the largest Q-value, looking at the
@@ -674,6 +705,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     wider passes explore where the Q-values point. A level is one step, or one block
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
+    With ``recreate`` (consult's default where no order waits for another), the budget
+    left after the descent goes to a ruin-and-recreate walk from its best plan
+    (:mod:`~rrl.learning.recreate`) instead of the wider passes: it moves several orders
+    at once, where the beam's steps move one or two.
     The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
@@ -693,6 +728,11 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     stop : callable, optional
         Asked with the clock: True ends the search as a spent budget does (a caller
         whose budget shrinks while it waits, e.g. a service whose queue grows).
+    recreate : RuinAndRecreate, optional
+        The walk that follows a descent first pass (``descent_first``); with a
+        ``node_limit`` it takes :data:`RECREATE_PER_NODE` tries per node allowed.
+    seed : int
+        Seeds the walk's choices.
 
     Returns
     -------
@@ -767,8 +807,39 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                     best = child
         if out_of_budget() or not complete:
             break
+        if descent and recreate is not None and hood.recreates:
+            left = budget_s - (clock() - started)
+            walked = _recreate(hood, root, best, recreate, max_depth, seed, node_limit, left, out_of_time, clock)
+            if walked is not None and walked.cost < best.cost - 1e-9:
+                best = walked
+            break  # the walk has spent the budget
         width *= 2
     return SearchOutcome(best, hood.expansions, clock() - started, widths)
+
+
+#: Tries of the ruin-and-recreate walk per node expansion a ``node_limit`` allows.
+RECREATE_PER_NODE = 10
+
+
+def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate, max_depth: int, seed: int,
+              node_limit: int | None, left: float, out_of_time: Callable[[], bool],
+              clock: Callable[[], float]) -> Node | None:
+    """Run ``walk`` from ``best`` for the ``left`` seconds of the budget (or, under a node
+    limit, for its share of tries); the node it leads to from ``root``, if any."""
+    tries = [0]
+    begun = clock()
+    limit = RECREATE_PER_NODE * node_limit if node_limit is not None else None
+
+    def done() -> bool:
+        tries[0] += 1
+        return out_of_time() or (limit is not None and tries[0] > limit)
+
+    def progress() -> float:
+        if limit is not None:
+            return tries[0] / limit
+        return min(1.0, (clock() - begun) / max(left, 1e-9))
+
+    return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=done, progress=progress)
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

@@ -25,10 +25,12 @@ orders' single steps, the focal task's first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rrl.domain.plan import Plan
+from rrl.domain.schedule import Schedule
+from rrl.domain.timing import sequence_tardiness
 from rrl.errors import NotApplicable
 from rrl.operators.repair import Action, Changes, changes_of, timed
 
@@ -186,6 +188,83 @@ def exchange_chain(plan: Plan, blocks: tuple[Block, Block]) -> list[tuple[Action
     plan the one before it left (see :func:`block_chain`)."""
     first = block_chain(plan, blocks[0])
     return first + block_chain(first[-1][2], blocks[1])
+
+
+def placement_chain(plan: Plan, target: Schedule) -> list[tuple[Action, Changes, Plan]]:
+    """``target`` (the same orders as ``plan``, started ones in place) reached by single
+    operators, one per order whose place changed: on each resource, the orders off a
+    longest common subsequence of its old and new sequences. An order is placed next to
+    a neighbour it has in ``target`` that is in place already (right after the order it
+    follows, or right before the one it precedes); of the orders that can be placed, the
+    step leaving the least total tardiness goes first, so that the plans on the way stay
+    close to the start and the goal. No plant with ``after`` (a step on the way could
+    break a chain).
+
+    Raises
+    ------
+    NotApplicable
+        When a step does not apply or the chain misses ``target`` (a bug).
+    """
+    problem = plan.problem
+    settled: set[str] = set()
+    movers: dict[str, tuple[str, int]] = {}  # order -> (its resource in ``target``, index there)
+    for resource, seq in target.sequences.items():
+        stay = _common(plan.schedule.sequence(resource), seq)
+        settled |= stay
+        movers.update((order, (resource, k)) for k, order in enumerate(seq) if order not in stay)
+    chain: list[tuple[Action, Changes, Plan]] = []
+    current = plan
+    while movers:
+        options: list[tuple[float, str, str, int]] = []
+        for order, (resource, k) in movers.items():
+            seq = target.sequence(resource)
+            rest = [o for o in current.schedule.sequence(resource) if o != order]
+            if k == 0:
+                index = 0
+            elif seq[k - 1] in settled:
+                index = rest.index(seq[k - 1]) + 1
+            elif k + 1 < len(seq) and seq[k + 1] in settled:
+                index = rest.index(seq[k + 1])
+            else:
+                continue
+            home = current.schedule.where[order][0]
+            changed = {home: tuple(o for o in current.schedule.sequence(home) if o != order)}
+            changed[resource] = (*rest[:index], order, *rest[index:])
+            late = sum(sequence_tardiness(problem, r, seq) - sequence_tardiness(problem, r, current.schedule.sequence(r))
+                       for r, seq in changed.items())
+            options.append((late, order, resource, index))
+        if not options:
+            raise NotApplicable("no order can be placed next to a neighbour in place")
+        _, order, resource, index = min(options, key=lambda option: option[0])
+        del movers[order]
+        settled.add(order)
+        home, i = current.schedule.where[order]
+        if home == resource and index == i:
+            continue  # already where it goes
+        chain += block_chain(current, Block((order,), order, resource, index))
+        current = chain[-1][2]
+    if current.schedule != target:
+        raise NotApplicable("the placements do not lead to the plan they were written for")
+    return chain
+
+
+def _common(old: Sequence[str], new: Sequence[str]) -> set[str]:
+    """The orders of a longest common subsequence of ``old`` and ``new``."""
+    lengths = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]
+    for i in range(len(old) - 1, -1, -1):
+        for j in range(len(new) - 1, -1, -1):
+            lengths[i][j] = lengths[i + 1][j + 1] + 1 if old[i] == new[j] else max(lengths[i + 1][j], lengths[i][j + 1])
+    common: set[str] = set()
+    i = j = 0
+    while i < len(old) and j < len(new):
+        if old[i] == new[j]:
+            common.add(old[i])
+            i, j = i + 1, j + 1
+        elif lengths[i + 1][j] >= lengths[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return common
 
 
 def placement(plan: Plan, order: str, resource: str, index: int) -> Action:

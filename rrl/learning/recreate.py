@@ -1,0 +1,194 @@
+"""Ruin and recreate: a walk past the local optimum of single and exchange steps.
+
+A steepest descent over single steps (and exchanges of two orders) stops where no such
+step improves, while a full reschedule would still move load between resources: the
+better plans differ in where several orders run at once. This walk takes a few unstarted
+orders out of the plan (a random order and those of nearby due dates), puts them back
+one by one, each at the place of least cost over every resource it may run on, and keeps
+the result when it is no worse, or now and then when it is (simulated annealing, cooling
+as the budget runs out). Each candidate is priced from the sequences it changes, so the
+walk needs a plant where no order waits for another (no ``after``).
+
+The plan it returns is written as single operators of DESIGN section 5 by
+:func:`~rrl.operators.blocks.placement_chain`: one placement per order whose place
+changed, never more than the steps the repair has left (the walk rejects plans further
+from the start than that).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+
+from rrl.domain.plan import Plan
+from rrl.domain.problem import Problem
+from rrl.domain.schedule import Schedule
+from rrl.domain.timing import sequence_timeline, tail_tardiness
+from rrl.learning.goals import RepairContext
+
+#: Reason of the focus of a re-placed order.
+RECREATE = "recreate"
+
+#: What a re-placed order's step is there for, printed as its focus rule.
+RECREATE_RULE = ("re-placement (ruin and recreate): T was taken out of the plan with orders of nearby due "
+                 "dates and put back at its least costly place on any resource it may run on; the plan these "
+                 "steps lead to is the best such re-placement the search found within its budget")
+
+#: Counts the orders of a sequence moved from the plan before the disruption, per resource.
+MovedOn = Callable[[Sequence[str], str], int]
+
+
+def placements_between(origin: Sequence[str], target: Sequence[str]) -> int:
+    """How many orders of ``target`` (one resource's new sequence) must be placed to get
+    it from ``origin`` (the same resource's old one): those outside a longest common
+    subsequence of the two."""
+    if not target:
+        return 0
+    row = [0] * (len(target) + 1)
+    for a in origin:
+        diagonal = 0
+        for j, b in enumerate(target, 1):
+            above = row[j]
+            row[j] = diagonal + 1 if a == b else max(above, row[j - 1])
+            diagonal = above
+    return len(target) - row[-1]
+
+
+class RuinAndRecreate:
+    """The walk (see the module's docstring).
+
+    Parameters
+    ----------
+    largest : int
+        Most orders taken out at once (at least two are).
+    temperature : float
+        Starting temperature of the acceptance, in mean order durations
+        (:attr:`~rrl.learning.goals.RepairContext.order_hours`); it falls linearly to 0.
+    spread : float
+        How loosely the orders taken out go together: the noise added to their due-date
+        distance from the first one, as a share of the plan's range of due dates.
+    patience : int, optional
+        Stop after this many tries in a row that found no better plan (None: walk until
+        the budget is spent).
+    """
+
+    def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1,
+                 patience: int | None = 400) -> None:
+        self.largest = largest
+        self.temperature = temperature
+        self.spread = spread
+        self.patience = patience
+
+    def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
+            rng: random.Random, done: Callable[[], bool], progress: Callable[[], float]) -> Schedule | None:
+        """Walk from ``plan`` until ``done()`` (or the walk's patience runs out); the best
+        schedule found, if it has a lower goal cost than ``plan`` and is at most ``room``
+        placements from ``origin``.
+
+        ``moved_on`` counts moved orders per resource (read only when the goal weighs
+        them); ``progress()`` is the share of the budget spent (it sets the temperature).
+        """
+        problem = plan.problem
+        orders = problem.orders
+        weight = ctx.goal.moved_weight * ctx.order_hours
+        lines = _Lines(problem)
+        seqs = {r: list(s) for r, s in plan.schedule.sequences.items()}
+        movable = [o for s in seqs.values() for o in s if o not in problem.frozen]
+        if len(movable) < 2:
+            return None
+        for order in movable:
+            for resource in problem.durations[order]:
+                seqs.setdefault(resource, [])
+        floor = {r: sum(1 for o in s if o in problem.frozen) for r, s in seqs.items()}
+        start = {r: origin.schedule.sequence(r) for r in seqs}
+        memo: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}
+
+        def figures(resource: str, seq: tuple[str, ...]) -> tuple[float, int]:
+            """(cost, placements from the origin) of one resource's sequence."""
+            found = memo.get((resource, seq))
+            if found is None:
+                cost = lines.timeline(resource, seq)[0][-1] if seq else 0.0
+                if weight:
+                    cost += weight * moved_on(seq, resource)
+                found = memo[resource, seq] = (cost, placements_between(start[resource], seq))
+            return found
+
+        own = {r: figures(r, tuple(s)) for r, s in seqs.items()}
+        cost = sum(c for c, _ in own.values())
+        placed = sum(p for _, p in own.values())
+        best_cost, best = cost - 1e-9, None
+        dues = [orders[o].due for o in movable]
+        noise = self.spread * (max(dues) - min(dues))
+        heat = self.temperature * ctx.order_hours
+        idle = 0
+        patience = self.patience if self.patience is not None else math.inf
+        while best_cost > 0.0 and idle < patience and not done():  # (no plan costs less than nothing)
+            idle += 1
+            count = rng.randint(2, min(self.largest, len(movable)))
+            due = orders[rng.choice(movable)].due
+            out = sorted(movable, key=lambda o: abs(orders[o].due - due) + rng.random() * noise)[:count]
+            kept = {r: seqs[r] for r in seqs if any(o in seqs[r] for o in out)}  # the old lists
+            for resource in kept:
+                seqs[resource] = [o for o in seqs[resource] if o not in out]
+            rng.shuffle(out)
+            touched = dict.fromkeys(kept)  # (a dict: the same order on every run)
+            for order in out:
+                touched[lines.put_back(order, seqs, floor, weight, moved_on)] = None
+            now = {r: figures(r, tuple(seqs[r])) for r in touched}
+            new = cost + sum(now[r][0] - own[r][0] for r in now)
+            steps = placed + sum(now[r][1] - own[r][1] for r in now)
+            hot = heat * max(0.0, 1.0 - progress())
+            if steps <= room and (new <= cost + 1e-9 or (hot > 0 and rng.random() < math.exp((cost - new) / hot))):
+                cost, placed = new, steps
+                own.update(now)
+                if cost < best_cost:
+                    best_cost, best, idle = cost - 1e-9, {r: tuple(s) for r, s in seqs.items()}, 0
+            else:  # back to where the walk was
+                for resource in touched:
+                    seqs[resource] = kept[resource] if resource in kept else \
+                        [o for o in seqs[resource] if o not in out]
+        if best is None:
+            return None
+        return plan.schedule.replace({r: s for r, s in best.items() if s != plan.schedule.sequence(r)})
+
+
+class _Lines:
+    """Each resource's sequences priced on their own (:func:`~rrl.domain.timing.tail_tardiness`),
+    their timelines remembered: the walk prices thousands of insertions per repair."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self._timelines: dict[tuple[str, tuple[str, ...]], tuple[list[float], list[float]]] = {}
+
+    def timeline(self, resource: str, seq: tuple[str, ...]) -> tuple[list[float], list[float]]:
+        """Running total tardiness and ends along ``seq`` (remembered)."""
+        key = (resource, seq)
+        found = self._timelines.get(key)
+        if found is None:
+            found = self._timelines[key] = sequence_timeline(self.problem, resource, seq)
+        return found
+
+    def put_back(self, order: str, seqs: dict[str, list[str]], floor: dict[str, int], weight: float,
+                 moved_on: MovedOn) -> str:
+        """Insert ``order`` at its place of least cost over the resources it may run on
+        (the first such place); the resource it went to."""
+        problem = self.problem
+        best = math.inf
+        choice: tuple[str, int] | None = None
+        for resource in problem.durations[order]:
+            seq = tuple(seqs[resource])
+            late, ends = self.timeline(resource, seq)
+            base = late[-1] if late else 0.0
+            moved = moved_on(seq, resource) if weight else 0
+            for index in range(floor[resource], len(seq) + 1):
+                new = seq[:index] + (order,) + seq[index:]
+                prefix, ready = (late[index - 1], ends[index - 1]) if index else (0.0, 0.0)
+                extra = weight * (moved_on(new, resource) - moved) if weight else 0.0
+                # Only a tail cheaper than the best place so far is priced to its end.
+                tail = tail_tardiness(problem, resource, new, index, ready, best + base - prefix - extra)
+                if tail < math.inf:
+                    best, choice = prefix + tail - base + extra, (resource, index)
+        assert choice is not None  # every order may run somewhere
+        seqs[choice[0]].insert(choice[1], order)
+        return choice[0]

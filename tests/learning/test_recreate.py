@@ -1,0 +1,166 @@
+"""The ruin-and-recreate walk: its fast pricing, the placements that write its plan as
+operators, and what it adds to consult's search."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from rrl.dispatching import dispatch
+from rrl.domain import Plan, validate
+from rrl.domain.generate import generate_scenario
+from rrl.domain.timing import sequence_tardiness, sequence_timeline, tail_tardiness
+from rrl.learning import RepairAgent
+from rrl.learning.evaluate import draw_cases
+from rrl.learning.recreate import RECREATE, RECREATE_RULE, RuinAndRecreate, placements_between
+from rrl.learning.search import steepest_descent
+from rrl.operators.blocks import placement_chain
+from rrl.operators.repair import apply
+from tests.learning.test_search import agent_for, check_repair, flat_plans, hit_on
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=flat_plans(), data=st.data())
+def test_tail_tardiness_is_the_general_timing(plan, data) -> None:
+    """On plants without ``after``, with a clock, started orders, downtime and new orders."""
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    plan = hit.plan
+    problem = plan.problem
+    event(f"{'some' if problem.frozen else 'no'} started orders")
+    for resource, seq in plan.schedule.sequences.items():
+        if not seq:
+            continue
+        late, ends = sequence_timeline(problem, resource, seq)
+        assert late[-1] == pytest.approx(sequence_tardiness(problem, resource, seq), abs=1e-9)
+        assert ends == pytest.approx([plan.times.end_of(o) for o in seq])
+        for first in range(plan.frozen_prefix(resource), len(seq)):
+            ready = ends[first - 1] if first else 0.0
+            total = tail_tardiness(problem, resource, seq, first, ready)
+            assert total == pytest.approx(sequence_tardiness(problem, resource, seq, first, ready), abs=1e-9)
+            bound = data.draw(st.floats(0.0, 2 * total + 1.0))
+            assert tail_tardiness(problem, resource, seq, first, ready, bound) == (total if total < bound else math.inf)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=flat_plans(), data=st.data())
+def test_placements_reach_any_plan_of_the_same_orders(plan, data) -> None:
+    """Some unstarted orders put anywhere they may run: one operator per order whose
+    place changed, each applicable to the plan before it, none started moved."""
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    origin = hit.plan
+    problem = origin.problem
+    rng = random.Random(data.draw(st.integers(0, 10**6)))
+    seqs = {r: list(origin.schedule.sequence(r)) for r in problem.plant.resources}
+    floor = {r: origin.frozen_prefix(r) for r in seqs}
+    movable = [o for s in seqs.values() for o in s if o not in problem.frozen]
+    if not movable:
+        return
+    for order in rng.sample(movable, min(len(movable), data.draw(st.integers(1, 6)))):
+        for seq in seqs.values():
+            if order in seq:
+                seq.remove(order)
+        resource = rng.choice(problem.eligible(order))
+        seqs[resource].insert(rng.randint(floor[resource], len(seqs[resource])), order)
+    target = origin.schedule.replace({r: tuple(s) for r, s in seqs.items() if tuple(s) != origin.schedule.sequence(r)})
+    chain = placement_chain(origin, target)
+    assert len(chain) <= sum(placements_between(origin.schedule.sequence(r), target.sequence(r)) for r in seqs)
+    assert len({action.focal for action, _, _ in chain}) == len(chain)  # each order placed once
+    event(f"{len(chain)} placements")
+    current = origin
+    for action, _, plan_after in chain:
+        assert action.focal not in problem.frozen
+        current = apply(current, action)
+        assert current.schedule == plan_after.schedule
+    assert current.schedule == target
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=flat_plans(), goal=st.sampled_from(["tardiness", "stability", "balancing"]), data=st.data())
+def test_a_repair_with_the_walk_is_valid_and_explained(plan, goal, data) -> None:
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, goal)
+    result = agent.repair(hit, node_limit=data.draw(st.integers(1, 8)), budget_ms=60_000,
+                          seed=data.draw(st.integers(0, 100)))
+    check_repair(result, hit, agent)
+    walked = [s for s in result.steps if s.focus.reason == RECREATE]
+    if walked:  # the walk's placements start from the disrupted plan: the whole path is its
+        assert walked == result.steps
+        assert all(s.focus_rule == RECREATE_RULE for s in walked)
+
+
+@st.composite
+def crowded_plans(draw: st.DrawFn) -> Plan:
+    """Plans without ``after`` of 10-20 orders on 2-4 machines, badly ordered: room for
+    a walk past the descent."""
+    scenario = generate_scenario(machines=draw(st.integers(2, 4)), types=draw(st.integers(1, 3)),
+                                 orders=draw(st.integers(10, 20)), family_steps=1, breaks=draw(st.booleans()),
+                                 seed=draw(st.integers(0, 10_000)))
+    return Plan.build(scenario.problem, dispatch(scenario.problem, "random", seed=draw(st.integers(0, 1000))))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=crowded_plans(), goal=st.sampled_from(["tardiness", "stability"]), room=st.integers(2, 12), data=st.data())
+def test_the_walk_leads_to_a_cheaper_plan_by_placements(plan, goal, room, data) -> None:
+    """From a converged descent: a plan of lower goal cost, at most ``room`` operator
+    steps from the disrupted plan, each step applicable, every started order in place."""
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    agent = agent_for(plan, goal)
+    hood = agent.neighbourhood(hit, score_all=False)
+    root = hood.root()
+    start = steepest_descent(hood, budget_s=60.0, max_depth=room).best
+    tries = [0]
+
+    def done() -> bool:
+        tries[0] += 1
+        return tries[0] > 200
+
+    found = hood.recreate(root, start, RuinAndRecreate(), room=room, rng=random.Random(data.draw(st.integers(0, 99))),
+                          done=done, progress=lambda: tries[0] / 200)
+    event("a cheaper plan found" if found else "none found")
+    if found is None:
+        return
+    assert found.cost < start.cost - 1e-9
+    assert 1 <= found.depth <= room
+    fresh = Plan.build(hit.plan.problem, found.plan.schedule)
+    assert found.cost == pytest.approx(hood.ctx.cost(fresh), abs=1e-6)
+    assert validate(fresh.problem, fresh.schedule, fresh.times, reference=(hit.before.schedule, hit.before.times)) == []
+    for order, begun in hit.plan.problem.frozen.items():
+        assert fresh.times.start[order] == begun
+    for node in found.path():
+        assert node.via.focus.reason == RECREATE
+        assert apply(node.parent.plan, node.via.action).schedule == node.plan.schedule
+        hood.score_step(node)  # valued (and explained) like any other step
+
+
+def test_the_walk_goes_past_the_descent(extruders) -> None:
+    """At the same node limit, consult with the walk repairs rush orders better than
+    without it (the wider beam passes)."""
+    cases = draw_cases(extruders.plant, 8, 1, (10, 20), ("new_order", "rush_order"))
+    agent = RepairAgent(extruders.plant)
+    means = {}
+    for walk in (True, False):
+        agent.recreate = walk
+        means[walk] = statistics.mean(agent.repair(hit, node_limit=12, budget_ms=60_000).plan.total_tardiness
+                                      for hit in cases)
+    assert means[True] < 0.97 * means[False]
+
+
+def test_the_walk_is_reproducible_under_a_node_limit(extruders) -> None:
+    agent = RepairAgent(extruders.plant)
+    hit = draw_cases(extruders.plant, 1, 4, (15, 15), ("rush_order",))[0]
+    first, second = (agent.repair(hit, node_limit=10, budget_ms=60_000, seed=7) for _ in range(2))
+    assert [str(s.action) for s in first.steps] == [str(s.action) for s in second.steps]
+    assert first.plan.schedule == second.plan.schedule
