@@ -148,11 +148,11 @@ def _add_untrained(report: Evaluation, agent: RepairAgent, plant: Plant, cases: 
 
 def _add_without_walk(report: Evaluation, agent: RepairAgent, cases: Sequence[Disruption]) -> None:
     """The same policy's search with wider beam passes instead of the ruin-and-recreate walk."""
-    agent.recreate = False
+    saved, agent.recreate = agent.recreate, False
     try:
         row = evaluate(agent, cases, methods=["policy"]).methods["policy"]
     finally:
-        agent.recreate = True
+        agent.recreate = saved
     row.method = "policy, no walk (wider passes)"
     report.methods[row.method] = row
 
@@ -205,11 +205,11 @@ def _anytime(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
     for budget in (10, 20, 40, 100, 250, 1000):
         report = evaluate(agent, cases, methods=["policy", "steepest_descent"], budget_ms=budget)
         plain = evaluate(untrained, cases, methods=["policy"], budget_ms=budget).methods["policy"]
-        agent.recreate = False
+        saved, agent.recreate = agent.recreate, False
         try:
             beam = evaluate(agent, cases, methods=["policy"], budget_ms=budget).methods["policy"]
         finally:
-            agent.recreate = True
+            agent.recreate = saved
         policy, descent = report.methods["policy"], report.methods["steepest_descent"]
         lines.append(f"| {budget} ms | {policy.total_tardiness:.2f} | {descent.total_tardiness:.2f} | "
                      f"{plain.total_tardiness:.2f} | {beam.total_tardiness:.2f} | {policy.seconds:.3f} |")

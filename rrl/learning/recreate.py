@@ -68,23 +68,18 @@ class RuinAndRecreate:
     spread : float
         How loosely the orders taken out go together: the noise added to their due-date
         distance from the first one, as a share of the plan's range of due dates.
-    patience : int, optional
-        Stop after this many tries in a row that found no better plan (None: walk until
-        the budget is spent).
     """
 
-    def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1,
-                 patience: int | None = 400) -> None:
+    def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1) -> None:
         self.largest = largest
         self.temperature = temperature
         self.spread = spread
-        self.patience = patience
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
             rng: random.Random, done: Callable[[], bool], progress: Callable[[], float]) -> Schedule | None:
-        """Walk from ``plan`` until ``done()`` (or the walk's patience runs out); the best
-        schedule found, if it has a lower goal cost than ``plan`` and is at most ``room``
-        placements from ``origin``.
+        """Walk from ``plan`` until ``done()``; the best schedule found (of those as good,
+        the one fewest placements from ``origin``), if it has a lower goal cost than
+        ``plan`` and is at most ``room`` placements from ``origin``.
 
         ``moved_on`` counts moved orders per resource (read only when the goal weighs
         them); ``progress()`` is the share of the budget spent (it sets the temperature).
@@ -117,14 +112,13 @@ class RuinAndRecreate:
         own = {r: figures(r, tuple(s)) for r, s in seqs.items()}
         cost = sum(c for c, _ in own.values())
         placed = sum(p for _, p in own.values())
-        best_cost, best = cost - 1e-9, None
+        limit = cost - 1e-9  # what a plan must cost less than to be returned
+        best: dict[str, tuple[str, ...]] | None = None
+        best_cost, best_steps = cost, placed
         dues = [orders[o].due for o in movable]
         noise = self.spread * (max(dues) - min(dues))
         heat = self.temperature * ctx.order_hours
-        idle = 0
-        patience = self.patience if self.patience is not None else math.inf
-        while best_cost > 0.0 and idle < patience and not done():  # (no plan costs less than nothing)
-            idle += 1
+        while best_cost > 1e-9 and not done():  # (no plan costs less than nothing)
             count = rng.randint(2, min(self.largest, len(movable)))
             due = orders[rng.choice(movable)].due
             out = sorted(movable, key=lambda o: abs(orders[o].due - due) + rng.random() * noise)[:count]
@@ -139,11 +133,16 @@ class RuinAndRecreate:
             new = cost + sum(now[r][0] - own[r][0] for r in now)
             steps = placed + sum(now[r][1] - own[r][1] for r in now)
             hot = heat * max(0.0, 1.0 - progress())
-            if steps <= room and (new <= cost + 1e-9 or (hot > 0 and rng.random() < math.exp((cost - new) / hot))):
+            # At equal cost, a plan that needs fewer placements from the origin is preferred:
+            # orders with slack would otherwise drift from the disrupted plan for nothing.
+            level = abs(new - cost) <= 1e-9
+            if steps <= room and ((new < cost and not level) or (level and steps <= placed)
+                                  or (hot > 0 and rng.random() < math.exp((cost - new) / hot))):
                 cost, placed = new, steps
                 own.update(now)
-                if cost < best_cost:
-                    best_cost, best, idle = cost - 1e-9, {r: tuple(s) for r, s in seqs.items()}, 0
+                if cost < limit and (best is None or cost < best_cost - 1e-9
+                                     or (cost <= best_cost + 1e-9 and steps < best_steps)):
+                    best, best_cost, best_steps = {r: tuple(s) for r, s in seqs.items()}, cost, steps
             else:  # back to where the walk was
                 for resource in touched:
                     seqs[resource] = kept[resource] if resource in kept else \

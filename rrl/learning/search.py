@@ -809,16 +809,22 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
             break
         if descent and recreate is not None and hood.recreates:
             left = budget_s - (clock() - started)
-            walked = _recreate(hood, root, best, recreate, max_depth, seed, node_limit, left, out_of_time, clock)
+            walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), seed, node_limit, left,
+                               out_of_time, clock)
             if walked is not None and walked.cost < best.cost - 1e-9:
                 best = walked
-            break  # the walk has spent the budget
+            # (a walk that ended early, with nothing left to gain or move, leaves the rest
+            # of the budget to the wider passes)
         width *= 2
     return SearchOutcome(best, hood.expansions, clock() - started, widths)
 
 
 #: Tries of the ruin-and-recreate walk per node expansion a ``node_limit`` allows.
 RECREATE_PER_NODE = 10
+
+#: Most placements a walk's plan may take: each becomes a step whose state is built and
+#: explained after the search, out of its budget.
+WALK_STEPS = 20
 
 
 def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate, max_depth: int, seed: int,
