@@ -707,8 +707,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
     With ``recreate`` (consult's default where no order waits for another), the budget
     left after the descent goes to a ruin-and-recreate walk from its best plan
-    (:mod:`~rrl.learning.recreate`) instead of the wider passes: it moves several orders
-    at once, where the beam's steps move one or two.
+    (:mod:`~rrl.learning.recreate`; at most :data:`WALK_STEPS` placements from the
+    disrupted plan): it moves several orders at once, where the beam's steps move one
+    or two. The wider passes get whatever budget the walk leaves.
     The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
@@ -842,7 +843,7 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
 
     def progress() -> float:
         if limit is not None:
-            return tries[0] / limit
+            return tries[0] / max(limit, 1)
         return min(1.0, (clock() - begun) / max(left, 1e-9))
 
     return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=done, progress=progress)

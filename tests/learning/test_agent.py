@@ -317,6 +317,54 @@ def test_consult_no_exchanges_takes_no_exchange_step(trained, tmp_path) -> None:
             assert flag == "--exchanges" or "(exchange)" not in result.output
 
 
+def test_the_walk_is_saved_older_policies_have_it_and_a_bad_value_is_one_line(trained, tmp_path) -> None:
+    import shutil
+
+    _, directory = trained
+    meta = json.loads((directory / "policy.json").read_text())
+    assert meta["parameters"]["recreate"] is True
+    del meta["parameters"]["recreate"]  # a policy saved before the walk
+    older = tmp_path / "older"
+    shutil.copytree(directory, older)
+    (older / "policy.json").write_text(json.dumps(meta))
+    assert RepairAgent.load(older).recreate is True
+    meta["parameters"]["recreate"] = False
+    (older / "policy.json").write_text(json.dumps(meta))
+    assert RepairAgent.load(older).recreate is False
+    meta["parameters"]["recreate"] = 1
+    (older / "policy.json").write_text(json.dumps(meta))
+    assert_consult_refuses(older, "recreate")
+
+
+def test_consult_no_recreate_takes_no_walk_step(trained, tmp_path) -> None:
+    """``--no-recreate`` overrides the policy's setting; with the walk (and a budget that
+    leaves it time) some rush orders are repaired through it (a plant without ``after``,
+    where the walk runs)."""
+    import random
+
+    from rrl.dispatching import dispatch
+    from rrl.domain import Plan
+    from rrl.domain.generate import random_orders
+    from rrl.domain.problem import Problem
+    from rrl.domain.scenario import Scenario
+
+    _, directory = trained
+    plant = load_scenario(EXTRUDERS).plant
+    orders = random_orders(plant, 18, random.Random(7))
+    problem = Problem(plant, {o.id: o for o in orders})
+    path = tmp_path / "flat.json"
+    path.write_text(json.dumps(Scenario("flat", problem, Plan.build(problem, dispatch(problem, "spt")).schedule).to_dict()))
+    walked = 0
+    for seed in range(6):
+        for flag in ("--recreate", "--no-recreate"):
+            result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(path),
+                                              "--event", "rush_order", "--seed", str(seed), "--budget-ms", "300", flag])
+            assert result.exit_code == 0, result.output
+            assert flag == "--recreate" or "(recreate)" not in result.output
+            walked += "(recreate)" in result.output
+    assert walked > 0
+
+
 def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> None:
     """A stability policy steps by blocks: every step printed names its operator, its
     focus and a rule; a block's later members name the block rule."""
