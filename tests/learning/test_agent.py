@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,96 +274,62 @@ def test_longest_block_is_chosen_by_goal_saved_and_a_bad_one_is_one_line(trained
     assert_consult_refuses(older, "longest_block")
 
 
-def test_exchanges_are_saved_older_policies_have_them_and_a_bad_value_is_one_line(trained, tmp_path) -> None:
+@pytest.mark.parametrize("switch", ["exchanges", "recreate"])
+def test_a_search_switch_is_saved_older_policies_have_it_on_and_a_bad_value_is_one_line(trained, tmp_path,
+                                                                                         switch) -> None:
     import shutil
 
-    agent, directory = trained
+    _, directory = trained
     meta = json.loads((directory / "policy.json").read_text())
-    assert meta["parameters"]["exchanges"] is True
-    del meta["parameters"]["exchanges"]  # a policy saved before exchange steps
+    assert meta["parameters"][switch] is True
+    del meta["parameters"][switch]  # a policy saved before exchange steps, or before the walk
     older = tmp_path / "older"
     shutil.copytree(directory, older)
     (older / "policy.json").write_text(json.dumps(meta))
-    assert RepairAgent.load(older).exchanges is True
-    meta["parameters"]["exchanges"] = False
+    assert getattr(RepairAgent.load(older), switch) is True
+    meta["parameters"][switch] = False
     (older / "policy.json").write_text(json.dumps(meta))
-    assert RepairAgent.load(older).exchanges is False
-    meta["parameters"]["exchanges"] = "yes"
+    assert getattr(RepairAgent.load(older), switch) is False
+    meta["parameters"][switch] = "yes"
     (older / "policy.json").write_text(json.dumps(meta))
-    assert_consult_refuses(older, "exchanges")
+    assert_consult_refuses(older, switch)
 
 
-def test_consult_no_exchanges_takes_no_exchange_step(trained, tmp_path) -> None:
-    """``--no-exchanges`` overrides the policy's setting (a plant without ``after``, where
-    exchange steps are offered); ``--exchanges`` is accepted too."""
-    import random
-
+def flat_scenario(tmp_path: Path, orders: int, seed: int, rule: str) -> Path:
+    """A scenario file of random orders on the extruders without ``after`` (where exchange
+    steps and the walk run), planned by ``rule``."""
     from rrl.dispatching import dispatch
     from rrl.domain import Plan
     from rrl.domain.generate import random_orders
     from rrl.domain.problem import Problem
     from rrl.domain.scenario import Scenario
 
-    _, directory = trained
     plant = load_scenario(EXTRUDERS).plant
-    orders = random_orders(plant, 16, random.Random(5))
-    problem = Problem(plant, {o.id: o for o in orders})
+    drawn = random_orders(plant, orders, random.Random(seed))
+    problem = Problem(plant, {o.id: o for o in drawn})
     path = tmp_path / "flat.json"
-    path.write_text(json.dumps(Scenario("flat", problem, Plan.build(problem, dispatch(problem, "edd")).schedule).to_dict()))
-    for seed in range(4):
-        for flag in ("--exchanges", "--no-exchanges"):
-            result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(path),
-                                              "--event", "rush_order", "--seed", str(seed), flag])
-            assert result.exit_code == 0, result.output
-            assert flag == "--exchanges" or "(exchange)" not in result.output
+    path.write_text(json.dumps(Scenario("flat", problem, Plan.build(problem, dispatch(problem, rule)).schedule).to_dict()))
+    return path
 
 
-def test_the_walk_is_saved_older_policies_have_it_and_a_bad_value_is_one_line(trained, tmp_path) -> None:
-    import shutil
-
+@pytest.mark.parametrize(("switch", "reason", "extra"), [("exchanges", "exchange", ["--no-recreate", "--budget-ms", "300"]),
+                                                        ("recreate", "recreate", ["--budget-ms", "300"])])
+def test_consult_without_a_search_switch_takes_none_of_its_steps(trained, tmp_path, switch, reason, extra) -> None:
+    """``--no-exchanges`` / ``--no-recreate`` override the policy's setting; with them on
+    some rush orders are repaired through such steps (exchanges: without the walk, whose
+    path from the disrupted plan would replace the descent's; the walk: with a budget
+    that leaves it time)."""
     _, directory = trained
-    meta = json.loads((directory / "policy.json").read_text())
-    assert meta["parameters"]["recreate"] is True
-    del meta["parameters"]["recreate"]  # a policy saved before the walk
-    older = tmp_path / "older"
-    shutil.copytree(directory, older)
-    (older / "policy.json").write_text(json.dumps(meta))
-    assert RepairAgent.load(older).recreate is True
-    meta["parameters"]["recreate"] = False
-    (older / "policy.json").write_text(json.dumps(meta))
-    assert RepairAgent.load(older).recreate is False
-    meta["parameters"]["recreate"] = 1
-    (older / "policy.json").write_text(json.dumps(meta))
-    assert_consult_refuses(older, "recreate")
-
-
-def test_consult_no_recreate_takes_no_walk_step(trained, tmp_path) -> None:
-    """``--no-recreate`` overrides the policy's setting; with the walk (and a budget that
-    leaves it time) some rush orders are repaired through it (a plant without ``after``,
-    where the walk runs)."""
-    import random
-
-    from rrl.dispatching import dispatch
-    from rrl.domain import Plan
-    from rrl.domain.generate import random_orders
-    from rrl.domain.problem import Problem
-    from rrl.domain.scenario import Scenario
-
-    _, directory = trained
-    plant = load_scenario(EXTRUDERS).plant
-    orders = random_orders(plant, 18, random.Random(7))
-    problem = Problem(plant, {o.id: o for o in orders})
-    path = tmp_path / "flat.json"
-    path.write_text(json.dumps(Scenario("flat", problem, Plan.build(problem, dispatch(problem, "spt")).schedule).to_dict()))
-    walked = 0
+    path = flat_scenario(tmp_path, 20, 9, "edd")
+    taken = 0
     for seed in range(6):
-        for flag in ("--recreate", "--no-recreate"):
+        for flag in (f"--{switch}", f"--no-{switch}"):
             result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(path),
-                                              "--event", "rush_order", "--seed", str(seed), "--budget-ms", "300", flag])
+                                              "--event", "rush_order", "--seed", str(seed), *extra, flag])
             assert result.exit_code == 0, result.output
-            assert flag == "--recreate" or "(recreate)" not in result.output
-            walked += "(recreate)" in result.output
-    assert walked > 0
+            assert flag == f"--{switch}" or f"({reason})" not in result.output
+            taken += f"({reason})" in result.output
+    assert taken > 0
 
 
 def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> None:
