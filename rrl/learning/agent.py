@@ -205,10 +205,10 @@ class RepairAgent:
         Plants with ``after`` chains have none.
     recreate : bool
         Consult's search spends the budget left after its descent pass on a
-        ruin-and-recreate walk (:mod:`rrl.learning.recreate`) rather than on wider beam
-        passes: it takes a few orders out and puts them back at their least costly places,
-        keeping plans at most ``max_steps`` placements from the disrupted one. Plants with
-        ``after`` chains keep the wider passes.
+        ruin-and-recreate walk (:mod:`rrl.learning.recreate`) before any wider beam pass:
+        it takes a few orders out and puts them back at their least costly places,
+        keeping plans at most ``max_steps`` (and 20) placements from the disrupted one.
+        Plants with ``after`` chains keep the wider passes alone.
     seed : int
         Seed of every random draw (cases, exploration).
     """

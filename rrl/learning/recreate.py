@@ -5,14 +5,15 @@ step improves, while a full reschedule would still move load between resources: 
 better plans differ in where several orders run at once. This walk takes a few unstarted
 orders out of the plan (a random order and those of nearby due dates), puts them back
 one by one, each at the place of least cost over every resource it may run on, and keeps
-the result when it is no worse, or now and then when it is (simulated annealing, cooling
-as the budget runs out). Each candidate is priced from the sequences it changes, so the
+the result when it costs less (or as much, needing no more placements from the disrupted
+plan), or now and then when it costs more (simulated annealing, cooling as the budget
+runs out). Each candidate is priced from the sequences it changes, so the
 walk needs a plant where no order waits for another (no ``after``).
 
 The plan it returns is written as single operators of DESIGN section 5 by
-:func:`~rrl.operators.blocks.placement_chain`: one placement per order whose place
-changed, never more than the steps the repair has left (the walk rejects plans further
-from the start than that).
+:func:`~rrl.operators.blocks.placement_chain`: one placement per order off a longest
+common subsequence of a resource's old and new sequences, never more than the steps the
+repair may take (the walk rejects plans further from the disrupted one than that).
 """
 
 from __future__ import annotations
