@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from rrl.domain.problem import Problem
@@ -368,13 +368,19 @@ def sequence_timeline(problem: Problem, resource: str, seq: tuple[str, ...]) -> 
     to price a change from its first changed position on."""
     times = Timetable({}, {}, {})
     _place(problem, resource, seq, 0, len(seq), times)
+    return running_tardiness(problem, seq, times._end.__getitem__)
+
+
+def running_tardiness(problem: Problem, seq: Sequence[str], end_of: Callable[[str], float]
+                      ) -> tuple[list[float], list[float]]:
+    """The running total tardiness and the end of each order along ``seq``, its ends read
+    from ``end_of``."""
     orders = problem.orders
-    end = times._end
     late: list[float] = []
     ends: list[float] = []
     total = 0.0
     for order in seq:
-        finish = end[order]
+        finish = end_of(order)
         if finish > orders[order].due:
             total += finish - orders[order].due
         late.append(total)

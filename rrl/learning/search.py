@@ -29,7 +29,7 @@ import numpy as np
 
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import first_difference, tail_tardiness
+from rrl.domain.timing import first_difference, running_tardiness, tail_tardiness
 from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
@@ -512,19 +512,8 @@ class Neighbourhood:
                 ) -> tuple[list[float], list[float]]:
         """Running total tardiness and end of the orders along ``resource`` in ``plan``
         (the last running total is the sequence's own tardiness), kept in ``prefixes``."""
-        orders = plan.problem.orders
-        end_of = plan.times.end_of
-        late: list[float] = []
-        ends: list[float] = []
-        total = 0.0
-        for order in plan.schedule.sequence(resource):
-            end = end_of(order)
-            if end > orders[order].due:
-                total += end - orders[order].due
-            late.append(total)
-            ends.append(end)
-        prefixes[resource] = (late, ends)
-        return late, ends
+        found = prefixes[resource] = running_tardiness(plan.problem, plan.schedule.sequence(resource), plan.times.end_of)
+        return found
 
     def child(self, node: Node, candidate: Candidate) -> Node:
         """The node that ``candidate`` leads to from ``node`` (after a block step, the last

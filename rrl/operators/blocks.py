@@ -216,6 +216,7 @@ def placement_chain(plan: Plan, target: Schedule) -> list[tuple[Action, Changes,
     current = plan
     while movers:
         options: list[tuple[float, str, str, int]] = []
+        held: dict[str, float] = {}  # the current sequences' tardiness, as the options need them
         for order, (resource, k) in movers.items():
             seq = target.sequence(resource)
             rest = [o for o in current.schedule.sequence(resource) if o != order]
@@ -230,8 +231,10 @@ def placement_chain(plan: Plan, target: Schedule) -> list[tuple[Action, Changes,
             home = current.schedule.where[order][0]
             changed = {home: tuple(o for o in current.schedule.sequence(home) if o != order)}
             changed[resource] = (*rest[:index], order, *rest[index:])
-            late = sum(sequence_tardiness(problem, r, seq) - sequence_tardiness(problem, r, current.schedule.sequence(r))
-                       for r, seq in changed.items())
+            for r in changed:
+                if r not in held:
+                    held[r] = sequence_tardiness(problem, r, current.schedule.sequence(r))
+            late = sum(sequence_tardiness(problem, r, seq) - held[r] for r, seq in changed.items())
             options.append((late, order, resource, index))
         if not options:
             raise NotApplicable("no order can be placed next to a neighbour in place")
