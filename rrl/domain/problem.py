@@ -9,6 +9,15 @@ from functools import cached_property
 from rrl.domain.order import Order
 from rrl.domain.plant import Plant
 
+#: One order on one resource, as a resource's timing reads it: its product, the cleanout
+#: hours after it per next product (none to the same product), its earliest start
+#: (release, or the clock when later), its due date and its duration there.
+LineSpec = tuple[str, Mapping[str, float], float, float, float]
+
+#: One resource as its timing reads it: the :data:`LineSpec` of every order it may run,
+#: the cleanout hours after its initial product per next product, its downtime windows.
+Line = tuple[dict[str, LineSpec], Mapping[str, float], tuple[tuple[float, float], ...]]
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -55,15 +64,28 @@ class Problem:
         return {k: tuple(v) for k, v in found.items()}
 
     @cached_property
-    def line_specs(self) -> dict[str, dict[str, tuple[str, float, float, float]]]:
-        """``line_specs[resource][order]``: (product, release, due, duration there) of every
-        order the resource may run, what timing one resource's sequence reads."""
-        table: dict[str, dict[str, tuple[str, float, float, float]]] = {r: {} for r in self.plant.resources}
+    def cleanouts_after(self) -> dict[str, dict[str, float]]:
+        """``cleanouts_after[product][next]``: the cleanout hours between them, none from a
+        product to itself (the same product runs on) and none where the plant lists none."""
+        return {a: {b: hours for b, hours in row.items() if b != a} for a, row in self.plant.cleanout.items()}
+
+    @cached_property
+    def lines(self) -> dict[str, Line]:
+        """``lines[resource]``: what timing that resource's sequences reads (:data:`Line`),
+        for a search that prices many of them (:func:`rrl.domain.timing.line_tardiness`)."""
+        rows = self.cleanouts_after
+        specs: dict[str, dict[str, LineSpec]] = {r: {} for r in self.plant.resources}
         for order, durations in self.durations.items():
             spec = self.orders[order]
+            after = rows.get(spec.product, {})
+            earliest = max(spec.release, self.now)
             for resource, duration in durations.items():
-                table[resource][order] = (spec.product, spec.release, spec.due, duration)
-        return table
+                specs[resource][order] = (spec.product, after, earliest, spec.due, duration)
+        lines: dict[str, Line] = {}
+        for r, line in self.plant.resources.items():
+            first = rows.get(line.initial_product, {}) if line.initial_product is not None else {}
+            lines[r] = (specs[r], first, line.downtime)
+        return lines
 
     def eligible(self, order_id: str) -> list[str]:
         """Resources that can run the order."""

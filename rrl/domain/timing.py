@@ -337,20 +337,27 @@ def tail_tardiness(problem: Problem, resource: str, seq: Sequence[str], first: i
     of ``seq[first:]`` has started (started orders head their sequences). ``ready`` is
     the end of ``seq[first - 1]``. Returns ``math.inf`` as soon as the total reaches
     ``bound`` (a search that only wants sequences cheaper than its best so far)."""
-    specs = problem.line_specs[resource]
-    cleanout = problem.plant.cleanout
-    now = problem.now
-    windows = problem.plant.resources[resource].downtime
-    previous = specs[seq[first - 1]][0] if first else problem.plant.resources[resource].initial_product
+    return line_tardiness(problem, resource, seq[first - 1] if first else None, seq[first:], ready, bound)
+
+
+def line_tardiness(problem: Problem, resource: str, before: str | None, names: Iterable[str], ready: float = 0.0,
+                   bound: float = math.inf) -> float:
+    """Total tardiness of ``names`` run in turn on ``resource`` after the order ``before``
+    (None: from the resource's initial product), the line free at ``ready``; ``math.inf``
+    once it reaches ``bound``. What :func:`tail_tardiness` reads; a search that tries an
+    order at every place of a sequence calls it on ``(order, *seq[index:])`` rather than
+    building each sequence. The same conditions hold (no ``after``, nothing started).
+    """
+    specs, cleanouts, windows = problem.lines[resource]
+    if before is not None:
+        cleanouts = specs[before][1]
     total = 0.0
-    for k in range(first, len(seq)):
-        product, release, due, duration = specs[seq[k]]
-        gap = cleanout.get(previous, _NONE).get(product, 0.0) if previous is not None and previous != product else 0.0
+    for name in names:
+        product, after, earliest, due, duration = specs[name]
+        gap = cleanouts.get(product, 0.0)
         t = ready + gap
-        if release > t:
-            t = release
-        if now > t:
-            t = now
+        if earliest > t:
+            t = earliest
         if windows:
             t = clear_downtime(t, gap, duration, windows)
         ready = t + duration
@@ -358,7 +365,7 @@ def tail_tardiness(problem: Problem, resource: str, seq: Sequence[str], first: i
             total += ready - due
             if total >= bound:
                 return math.inf
-        previous = product
+        cleanouts = after
     return total if total < bound else math.inf
 
 

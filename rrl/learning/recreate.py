@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import sequence_timeline, tail_tardiness
+from rrl.domain.timing import line_tardiness, sequence_timeline
 from rrl.learning.goals import RepairContext
 
 #: Reason of the focus of a re-placed order.
@@ -182,11 +182,11 @@ class _Lines:
             base = late[-1] if late else 0.0
             moved = moved_on(seq, resource) if weight else 0
             for index in range(floor[resource], len(seq) + 1):
-                new = seq[:index] + (order,) + seq[index:]
                 prefix, ready = (late[index - 1], ends[index - 1]) if index else (0.0, 0.0)
-                extra = weight * (moved_on(new, resource) - moved) if weight else 0.0
+                extra = weight * (moved_on((*seq[:index], order, *seq[index:]), resource) - moved) if weight else 0.0
                 # Only a tail cheaper than the best place so far is priced to its end.
-                tail = tail_tardiness(problem, resource, new, index, ready, best + base - prefix - extra)
+                tail = line_tardiness(problem, resource, seq[index - 1] if index else None, (order, *seq[index:]), ready,
+                                      best + base - prefix - extra)
                 if tail < math.inf:
                     best, choice = prefix + tail - base + extra, (resource, index)
         assert choice is not None  # every order may run somewhere

@@ -29,7 +29,7 @@ import numpy as np
 
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import first_difference, running_tardiness, tail_tardiness
+from rrl.domain.timing import first_difference, line_tardiness, running_tardiness
 from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
@@ -240,6 +240,7 @@ class Neighbourhood:
         #: Whether :meth:`recreate` can walk here: its prices need a plant with no ``after``.
         self.recreates = not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._moved: dict[tuple[str, tuple[str, ...]], int] = {}
         # per plan priced from (by id, the plan held so that the id stays its own)
         self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
 
@@ -349,6 +350,9 @@ class Neighbourhood:
         where = plan.schedule.where
         counts: dict[str, int] = {}
         found: list[Candidate] = []
+        # a partner's best place on a resource that is not the focus's own depends on
+        # neither focus: found once per node
+        backs: dict[tuple[str, str], tuple[int, tuple[str, ...]]] = {}
         for focus in foci:
             home = where[focus.task][0]
             without = tuple(o for o in plan.schedule.sequence(home) if o != focus.task)
@@ -363,8 +367,12 @@ class Neighbourhood:
                 if there is None:
                     there = places[partner] = min(insertions(plan, focus.task, target, partner),
                                                   key=lambda option: self._priced(plan, {target: option[1]}))
-                back = min(insertions(plan, partner, resource, focus.task),
-                           key=lambda option: self._priced(plan, {resource: option[1]}))
+                back = backs.get((partner, resource)) if resource != home else None
+                if back is None:
+                    back = min(insertions(plan, partner, resource, focus.task),
+                               key=lambda option: self._priced(plan, {resource: option[1]}))
+                    if resource != home:
+                        backs[partner, resource] = back
                 changes = {home: without, target: there[1], resource: back[1]}  # ``resource`` may be ``home``
                 tardiness = self._priced(plan, changes)
                 moved = node.moved + self._moved_delta(plan, counts, changes)
@@ -500,9 +508,9 @@ class Neighbourhood:
                 # (the first difference lies past the started orders, which head the sequence)
                 first = first_difference(old.get(resource, ()), seq)
                 if first:
-                    new = late[first - 1] + tail_tardiness(problem, resource, seq, first, ends[first - 1])
+                    new = late[first - 1] + line_tardiness(problem, resource, seq[first - 1], seq[first:], ends[first - 1])
                 else:
-                    new = tail_tardiness(problem, resource, seq)
+                    new = line_tardiness(problem, resource, None, seq)
                 memo[resource, seq] = new
             tardiness += new - (late[-1] if late else 0.0)
         return tardiness
@@ -564,8 +572,7 @@ class Neighbourhood:
         better than ``node`` or the plant has ``after``."""
         if not self.recreates:
             return None
-        reference = self._reference
-        target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: _moved_on(seq, r, reference), room=room,
+        target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: self.moved_on(tuple(seq), r), room=room,
                           rng=rng, done=done, progress=progress)
         if target is None:
             return None
@@ -589,13 +596,21 @@ class Neighbourhood:
         the resources they change); ``counts`` holds ``plan``'s count per resource, filled
         as needed."""
         old = plan.schedule.sequences
-        reference = self._reference
         delta = 0
         for r, seq in changes.items():
             if r not in counts:
-                counts[r] = _moved_on(old.get(r, ()), r, reference)
-            delta += _moved_on(seq, r, reference) - counts[r]
+                counts[r] = self.moved_on(old.get(r, ()), r)
+            delta += self.moved_on(seq, r) - counts[r]
         return delta
+
+    def moved_on(self, sequence: tuple[str, ...], resource: str) -> int:
+        """The orders of ``sequence`` (``resource``'s) moved from the plan before the
+        disruption (remembered: a search meets the same sequences again and again)."""
+        key = (resource, sequence)
+        count = self._moved.get(key)
+        if count is None:
+            count = self._moved[key] = _moved_on(sequence, resource, self._reference)
+        return count
 
 
 def _moved_on(sequence: Sequence[str], resource: str, reference: Any) -> int:

@@ -156,31 +156,36 @@ def changes_of(plan: Plan, action: Action) -> Changes:
     NotApplicable
         With the reason.
     """
+    # (the search calls this for every candidate step: the checks read each table once)
     problem = plan.problem
     schedule = plan.schedule
+    where = schedule.where
+    frozen = problem.frozen
     focal, other, target = action.focal, action.other, action.resource
 
     def refuse(reason: str) -> NotApplicable:
         return NotApplicable(f"{action}: {reason}")
 
-    if action.operator not in OPERATORS:
+    parts = _PARTS.get(action.operator)
+    if parts is None:
         raise refuse(f"unknown operator (expected one of {', '.join(OPERATORS)})")
-    if focal not in schedule.where:
+    place = where.get(focal)
+    if place is None:
         raise refuse(f"{focal} is not scheduled")
-    if focal in problem.frozen:
+    if focal in frozen:
         raise refuse(f"{focal} has started (frozen)")
     if other is not None:
-        if other not in schedule.where:
+        if other not in where:
             raise refuse(f"{other} is not scheduled")
         # Placing F right after a started task leaves that task alone; anything else
         # (a swap, a place before it, a same-resource move) would move it.
-        if other in problem.frozen and action.operator not in ("right_move_alt", "right_jump_alt"):
+        if other in frozen and action.operator not in ("right_move_alt", "right_jump_alt"):
             raise refuse(f"{other} has started (frozen)")
     if target not in problem.durations[focal]:
         raise refuse(f"{focal} cannot run on {target}")
-    resource, i = schedule.where[focal]
+    resource, i = place
     seq = schedule.sequence(resource)
-    side, kind, alternative = _PARTS[action.operator]
+    side, kind, alternative = parts
     left = side == "left"
 
     if not alternative:
@@ -194,9 +199,9 @@ def changes_of(plan: Plan, action: Action) -> Changes:
             if other is not None and other != seq[k]:
                 raise refuse(f"{other} is not next to {focal}")
             return {resource: _swapped(seq, k, i)}
-        if other is None or schedule.where[other][0] != resource:
+        if other is None or where[other][0] != resource:
             raise refuse(f"the other task must be on {resource}")
-        k = schedule.where[other][1]
+        k = where[other][1]
         if (k < i) != left or k == i:
             raise refuse(f"{other} is not {'before' if left else 'after'} {focal} on {resource}")
         if kind == "swap":
@@ -227,9 +232,9 @@ def changes_of(plan: Plan, action: Action) -> Changes:
         if k < floor:
             raise refuse(f"the place is inside the started part of {target}")
         return {resource: rest, target: other_seq[:k] + (focal,) + other_seq[k:]}
-    if other is None or schedule.where[other][0] != target:
+    if other is None or where[other][0] != target:
         raise refuse(f"the other task must be on {target}")
-    k = schedule.where[other][1]
+    k = where[other][1]
     if (start[other] <= f_start) != left:
         raise refuse(f"{other} does not start {'before' if left else 'after'} {focal}")
     if kind == "swap":

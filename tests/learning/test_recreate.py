@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rrl.dispatching import dispatch
 from rrl.domain import Plan, validate
 from rrl.domain.generate import generate_scenario
-from rrl.domain.timing import sequence_tardiness, sequence_timeline, tail_tardiness
+from rrl.domain.timing import line_tardiness, sequence_tardiness, sequence_timeline, tail_tardiness
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
 from rrl.learning.recreate import RECREATE, RECREATE_RULE, RuinAndRecreate, placements_between
@@ -46,6 +46,18 @@ def test_tail_tardiness_is_the_general_timing(plan, data) -> None:
             assert total == pytest.approx(sequence_tardiness(problem, resource, seq, first, ready), abs=1e-9)
             bound = data.draw(st.floats(0.0, 2 * total + 1.0))
             assert tail_tardiness(problem, resource, seq, first, ready, bound) == (total if total < bound else math.inf)
+        # an order put at every place of the line, priced without building the sequence
+        order = data.draw(st.sampled_from([o for o in problem.orders if resource in problem.durations[o]]))
+        rest = tuple(o for o in seq if o != order)
+        if order in problem.frozen or len(rest) < plan.frozen_prefix(resource):
+            continue
+        late, ends = sequence_timeline(problem, resource, rest) if rest else ([], [])
+        for index in range(plan.frozen_prefix(resource), len(rest) + 1):
+            ready = ends[index - 1] if index else 0.0
+            new = (*rest[:index], order, *rest[index:])
+            expected = sequence_tardiness(problem, resource, new, index, ready)
+            assert line_tardiness(problem, resource, rest[index - 1] if index else None, (order, *rest[index:]),
+                                  ready) == pytest.approx(expected, abs=1e-9)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
