@@ -154,7 +154,7 @@ class RuinAndRecreate:
 
 
 class _Lines:
-    """Each resource's sequences priced on their own (:func:`~rrl.domain.timing.tail_tardiness`),
+    """Each resource's sequences priced on their own (:func:`~rrl.domain.timing.line_tardiness`),
     their timelines remembered: the walk prices thousands of insertions per repair."""
 
     def __init__(self, problem: Problem) -> None:
