@@ -22,11 +22,13 @@ Every figure is compared with baselines measured in the same run, on the same ca
   policy's search with and without exchanges at the default budget;
 - walk: the search with and without the ruin-and-recreate walk (untrained, so that only
   the walk differs), each case run both ways in turn, on the quality table's cases and
-  the anytime table's, at 40 ms (four rounds), 250 ms and 1 s.
+  the anytime table's, at 40 ms (four rounds), 250 ms and 1 s;
+- first_pass: the same with the first-improvement descent and the steepest descent as
+  the first pass, at 20 and 40 ms (four rounds), 100 ms (two) and 250 ms.
 
 Run: python benchmarks/bench_repair.py [--episodes 450] [--cases 30] [--cpsat-seconds 20]
      [--big-cases 12] [--curves docs/img/learning_curves.png] [--front docs/img/stability_front.png]
-     [--sections quality,transfer,big,anytime,stability,exchanges,walk]
+     [--sections quality,transfer,big,anytime,stability,exchanges,walk,first_pass]
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from rrl.learning.evaluate import Evaluation, draw_cases, evaluate
 
 NEW = ("new_order", "rush_order")
 OTHER = ("breakdown", "material_delay")
-SECTIONS = ("quality", "transfer", "big", "anytime", "stability", "exchanges", "walk")
+SECTIONS = ("quality", "transfer", "big", "anytime", "stability", "exchanges", "walk", "first_pass")
 
 
 def main() -> None:
@@ -73,6 +75,8 @@ def main() -> None:
         _tardiness_sections(extruders, generated, sections, args)
     if "walk" in sections:
         print(_walk(extruders, args))
+    if "first_pass" in sections:
+        print(_first_pass(extruders, args))
     if "stability" in sections:
         print(_stability(extruders, args))
 
@@ -262,23 +266,39 @@ def _exchanges(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float | N
 def _walk(plant: Plant, args: argparse.Namespace) -> str:
     """Mean repaired tardiness with and without the walk, each case run both ways in turn
     (at 40 ms a single pass over the cases moves by more than the walk does)."""
+    return _paired(plant, args, "The ruin-and-recreate walk", "recreate", (True, False),
+                   ("with the walk", "without (wider passes)"), ((40, 4), (250, 1), (1000, 1)))
+
+
+def _first_pass(plant: Plant, args: argparse.Namespace) -> str:
+    """Mean repaired tardiness with the first-improvement descent and with the steepest
+    descent as the search's first pass, each case run both ways in turn."""
+    return _paired(plant, args, "The first pass", "first_pass", ("first_improvement", "descent"),
+                   ("first-improvement descent", "steepest descent"), ((20, 4), (40, 4), (100, 2), (250, 1)))
+
+
+def _paired(plant: Plant, args: argparse.Namespace, title: str, setting: str, values: tuple[object, object],
+            labels: tuple[str, str], budgets: Sequence[tuple[int, int]]) -> str:
+    """The untrained search with the agent's ``setting`` at either of ``values``, each case
+    run both ways in turn, on the quality table's and the anytime table's cases, for each
+    (budget ms, rounds) of ``budgets``."""
     agent = RepairAgent(plant, "tardiness")
-    lines = [f"## The ruin-and-recreate walk: {args.cases} cases of 10-20 orders (extruders, new and rush orders; "
-             "untrained search, each case with and without the walk in turn)\n",
-             "| cases | budget | rounds | with the walk | without (wider passes) | with / without |",
+    lines = [f"## {title}: {args.cases} cases of 10-20 orders (extruders, new and rush orders; "
+             "untrained search, each case both ways in turn)\n",
+             f"| cases | budget | rounds | {labels[0]} | {labels[1]} | ratio |",
              "|---|---|---|---|---|---|"]
     for name, seed in (("quality table's", args.seed + 1), ("anytime table's", args.seed + 3)):
         cases = draw_cases(plant, args.cases, seed, (10, 20), NEW)
-        for budget, rounds in ((40, 4), (250, 1), (1000, 1)):
-            sums = {True: 0.0, False: 0.0}
+        for budget, rounds in budgets:
+            sums = [0.0, 0.0]
             for _ in range(rounds):
                 for hit in cases:
-                    for walk in (True, False):
-                        agent.recreate = walk
-                        sums[walk] += agent.repair(hit, budget_ms=budget).plan.total_tardiness
+                    for k, value in enumerate(values):
+                        setattr(agent, setting, value)
+                        sums[k] += agent.repair(hit, budget_ms=budget).plan.total_tardiness
             runs = rounds * len(cases)
-            lines.append(f"| {name} | {budget} ms | {rounds} | {sums[True] / runs:.2f} | {sums[False] / runs:.2f} | "
-                         f"{sums[True] / max(sums[False], 1e-9):.3f} |")
+            lines.append(f"| {name} | {budget} ms | {rounds} | {sums[0] / runs:.2f} | {sums[1] / runs:.2f} | "
+                         f"{sums[0] / max(sums[1], 1e-9):.3f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -160,9 +160,10 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
               help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
                    f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
 @click.option("--first-pass", type=click.Choice(FIRST_PASSES), default=None,
-              help="The search's first pass: 'descent' takes the step the simulator finds best at every node, "
-                   "'policy' the greedy policy's step (default: the policy's setting, 'descent'); the "
-                   "Q-values steer the wider passes after it.")
+              help="The search's first pass: 'first_improvement' takes the cheapest step of the foci looked at "
+                   "until one improves, 'descent' the step the simulator finds best over every focus, 'policy' "
+                   "the greedy policy's step (default: the policy's setting, 'first_improvement' for policies "
+                   "trained since 2026-12-03); the Q-values steer the wider passes after it.")
 @click.option("--exchanges/--no-exchanges", default=None,
               help="Where no single step improves, let the descent try exchange steps: the focus takes a place "
                    "on another resource that an order there leaves for another resource (two steps; default: "

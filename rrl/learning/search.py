@@ -692,9 +692,9 @@ def ranked(candidates: Sequence[Candidate], ties: str = "cost") -> list[Candidat
 
 def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_width: int = 64,
                 node_limit: int | None = None, rank: Callable[[Sequence[Candidate]], list[Candidate]] = ranked,
-                descent_first: bool = False, clock: Callable[[], float] = time.perf_counter,
-                stop: Callable[[], bool] | None = None, recreate: RuinAndRecreate | None = None,
-                seed: int = 0) -> SearchOutcome:
+                descent_first: bool = False, first_improvement: bool = False,
+                clock: Callable[[], float] = time.perf_counter, stop: Callable[[], bool] | None = None,
+                recreate: RuinAndRecreate | None = None, seed: int = 0) -> SearchOutcome:
     """Anytime beam search guided by the policy, with iterative widening.
 
     The first pass (width 1) is the greedy policy: the largest Q-value, looking at the
@@ -702,7 +702,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     improvement: many small steps in little time). With ``descent_first`` (consult's
     default, :class:`~rrl.learning.RepairAgent`'s ``first_pass``) it is a steepest
     descent instead: every focus examined, the step of largest gain taken (the
-    simulator's exact look one step ahead), an exchange step where no single step improves. Widths 2, 4, ... follow until the budget is spent: at
+    simulator's exact look one step ahead), an exchange step where no single step
+    improves; with ``first_improvement`` too (consult's default) the descent takes the
+    cheapest step of the foci examined until one improves. Widths 2, 4, ... follow until
+    the budget is spent: at
     each level the beam keeps the ``width`` best children of the nodes in it in the
     policy's order (``rank``, by Q-value), always including the child of lowest cost at
     that level (over every focus), and never a plan the pass has kept before: the
@@ -730,6 +733,11 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         Orders candidates best first (default :func:`ranked`).
     descent_first : bool
         Make the first pass a steepest descent rather than the greedy policy.
+    first_improvement : bool
+        With ``descent_first``: at each node, look at the foci in the background's order
+        only until one offers a step that lowers the cost, and take the cheapest step
+        found by then (the rest are examined where none improves). Cheaper steps than the
+        steepest descent's, leaving more of a short budget to the walk.
     stop : callable, optional
         Asked with the clock: True ends the search as a spent budget does (a caller
         whose budget shrinks while it waits, e.g. a service whose queue grows).
@@ -771,10 +779,12 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 if node.depth >= max_depth:
                     continue  # at the step limit (a block step may have brought it there)
                 # Foci are examined until the time is up (the expansion can resume later).
-                found = hood.expand(node, lazy=width == 1 and not descent_first, until=out_of_time)
+                room = max_depth - node.depth  # a block step takes a step per member
+                lazy = width == 1 and (not descent_first or first_improvement)
+                found = hood.expand(node, lazy=lazy, until=out_of_time,
+                                    room=room if descent_first and first_improvement else None)
                 # A descent lowers the cost at every step, so it cannot meet a plan twice
                 # (and need not build every candidate's schedule to check).
-                room = max_depth - node.depth  # a block step takes a step per member
                 children += [(node, c) for c in found if c.length <= room and (descent or c.schedule not in seen)]
             if not children:
                 break

@@ -220,7 +220,7 @@ def test_first_pass_is_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> Non
     import shutil
 
     agent, directory = trained
-    assert RepairAgent.load(directory).first_pass == "descent"
+    assert RepairAgent.load(directory).first_pass == "first_improvement"
     hit = draw_case(agent.plant, random.Random(4))
     greedy = RepairAgent.load(directory)
     greedy.first_pass = "policy"
@@ -230,7 +230,7 @@ def test_first_pass_is_saved_and_a_bad_one_is_one_line(trained, tmp_path) -> Non
         assert result.plan.total_tardiness <= hit.plan.total_tardiness + 1e-9
     saved = greedy.save(tmp_path / "greedy")
     assert RepairAgent.load(saved).first_pass == "policy"
-    for choice in ("policy", "descent"):
+    for choice in ("policy", "descent", "first_improvement"):
         result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(EXTRUDERS),
                                           "--event", "rush_order", "--first-pass", choice, "--json"])
         assert result.exit_code == 0, result.output
@@ -312,13 +312,15 @@ def flat_scenario(tmp_path: Path, orders: int, seed: int, rule: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("switch", "reason", "extra"), [("exchanges", "exchange", ["--no-recreate", "--budget-ms", "300"]),
-                                                        ("recreate", "recreate", ["--budget-ms", "300"])])
+@pytest.mark.parametrize(("switch", "reason", "extra"),
+                         [("exchanges", "exchange", ["--no-recreate", "--first-pass", "descent", "--budget-ms", "300"]),
+                          ("recreate", "recreate", ["--budget-ms", "300"])])
 def test_consult_without_a_search_switch_takes_none_of_its_steps(trained, tmp_path, switch, reason, extra) -> None:
     """``--no-exchanges`` / ``--no-recreate`` override the policy's setting; with them on
     some rush orders are repaired through such steps (exchanges: without the walk, whose
-    path from the disrupted plan would replace the descent's; the walk: with a budget
-    that leaves it time)."""
+    path from the disrupted plan would replace the descent's, and after a steepest
+    descent, whose end on these cases the wider passes do not improve on; the walk: with
+    a budget that leaves it time)."""
     _, directory = trained
     path = flat_scenario(tmp_path, 20, 9, "edd")
     taken = 0

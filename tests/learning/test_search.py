@@ -356,6 +356,35 @@ def test_a_descent_first_pass_is_the_steepest_descent_and_wider_passes_only_add(
         assert wider.best.cost <= first.best.cost + 1e-9
 
 
+def test_a_first_improvement_descent_improves_at_every_step_and_ends_at_a_local_optimum(extruders) -> None:
+    """Given the time, the first-improvement pass lowers the cost at every step and stops
+    where no single step and no exchange step improves, looking at fewer foci on the way
+    than the steepest descent."""
+    agent = RepairAgent(extruders.plant)
+    fewer = 0
+    for seed in range(4):
+        hit = draw_event("rush_order", edd(extruders), random.Random(seed))
+        ctx = agent.goal.context(hit.before, hit.plan)
+        hood = agent.neighbourhood(hit, ctx, score_all=False)
+        first = beam_search(hood, budget_s=60, max_depth=50, max_width=1, rank=agent._rank, descent_first=True,
+                            first_improvement=True)
+        path = first.best.path()
+        # (an exchange step is two operators: the plan between them is not a step's end)
+        ends = [n for n, after in zip(path, path[1:] + [None], strict=True)
+                if after is None or after.via is None or after.via.focus.reason != EXCHANGE]
+        costs = [hood.root().cost] + [n.cost for n in ends]
+        assert all(b < a - 1e-9 for a, b in zip(costs, costs[1:], strict=False))
+        end = first.best
+        fresh = agent.neighbourhood(hit, ctx, score_all=False)
+        assert all(c.cost >= end.cost - 1e-9 for c in fresh.expand(end))
+        assert all(c.cost >= end.cost - 1e-9 for c in fresh.exchange_steps(end))
+        steepest = agent.neighbourhood(hit, ctx, score_all=False)
+        beam_search(steepest, budget_s=60, max_depth=50, max_width=1, rank=agent._rank, descent_first=True)
+        looked = sum(e.next for e in hood._cache.values())
+        fewer += looked < sum(e.next for e in steepest._cache.values())
+    assert fewer >= 3
+
+
 def test_the_first_step_may_look_beyond_the_event_and_expansions_resume(extruders) -> None:
     agent = RepairAgent(extruders.plant)
     hit = draw_event("rush_order", edd(extruders), random.Random(1))
