@@ -699,9 +699,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
 
     The first pass (width 1) is the greedy policy: the largest Q-value, looking at the
     foci in the background's order until one offers a step that lowers the cost (first
-    improvement: many small steps in little time). With ``descent_first`` (consult's
-    default, :class:`~rrl.learning.RepairAgent`'s ``first_pass``) it is a steepest
-    descent instead: every focus examined, the step of largest gain taken (the
+    improvement: many small steps in little time). With ``descent_first``
+    (:class:`~rrl.learning.RepairAgent`'s ``first_pass`` other than ``policy``) it is a
+    steepest descent instead: every focus examined, the step of largest gain taken (the
     simulator's exact look one step ahead), an exchange step where no single step
     improves; with ``first_improvement`` too (consult's default) the descent takes the
     cheapest step of the foci examined until one improves. Widths 2, 4, ... follow until
