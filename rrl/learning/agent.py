@@ -203,10 +203,10 @@ class RepairAgent:
         resource ended a converged descent 1 % worse, in more time (docs/benchmarks.md).
         Plants with ``after`` chains always step singly.
     exchanges : bool
-        Where no single step improves, consult's descent pass (either ``first_pass``
-        but ``policy``) and the steepest-descent baseline try exchange steps: the focus takes a place on
-        another resource that an order there leaves, and that order goes to the least
-        tardy place on another resource, taken as two operators
+        Where no single step improves, consult's descent pass (any ``first_pass`` but
+        ``policy``) and the steepest-descent baseline try exchange steps: the focus takes
+        a place on another resource that an order there leaves, and that order goes to
+        the least tardy place on another resource, taken as two operators
         (:mod:`rrl.operators.blocks`); training episodes step singly. They take a converged
         descent a good step further on tardiness for a few ms (docs/benchmarks.md).
         Plants with ``after`` chains have none.

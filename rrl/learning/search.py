@@ -705,11 +705,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     simulator's exact look one step ahead), an exchange step where no single step
     improves; with ``first_improvement`` too (consult's default) the descent takes the
     cheapest step of the foci examined until one improves. Widths 2, 4, ... follow until
-    the budget is spent: at
-    each level the beam keeps the ``width`` best children of the nodes in it in the
-    policy's order (``rank``, by Q-value), always including the child of lowest cost at
-    that level (over every focus), and never a plan the pass has kept before: the
-    wider passes explore where the Q-values point. A level is one step, or one block
+    the budget is spent: at each level the beam keeps the ``width`` best children of
+    the nodes in it in the policy's order (``rank``, by Q-value), always including the
+    child of lowest cost at that level (over every focus), and never a plan the pass
+    has kept before: the wider passes explore where the Q-values point. A level is one step, or one block
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
     With ``recreate`` (consult's default where no order waits for another), the budget
