@@ -357,9 +357,10 @@ def test_a_descent_first_pass_is_the_steepest_descent_and_wider_passes_only_add(
 
 
 def test_a_first_improvement_descent_improves_at_every_step_and_ends_at_a_local_optimum(extruders) -> None:
-    """Given the time, the first-improvement pass lowers the cost at every step and stops
-    where no single step and no exchange step improves, looking at fewer foci on the way
-    than the steepest descent."""
+    """Given the time, the first-improvement pass takes at every plan the cheapest step of
+    the foci looked at until one offers an improving step, and stops where no single step
+    and no exchange step improves, looking at fewer foci on the way than the steepest
+    descent."""
     agent = RepairAgent(extruders.plant)
     fewer = 0
     for seed in range(4):
@@ -374,6 +375,13 @@ def test_a_first_improvement_descent_improves_at_every_step_and_ends_at_a_local_
                 if after is None or after.via is None or after.via.focus.reason != EXCHANGE]
         costs = [hood.root().cost] + [n.cost for n in ends]
         assert all(b < a - 1e-9 for a, b in zip(costs, costs[1:], strict=False))
+        for node in path:  # each single step: the cheapest of the foci looked at until one improved
+            expansion = hood._cache[node.parent.key]
+            if not any(node.via is c for c in expansion.candidates):
+                continue  # the first or second operator of an exchange step
+            assert node.via.cost == min(c.cost for c in expansion.candidates)
+            improving = {expansion.foci.index(c.focus) for c in expansion.candidates if c.gain > 1e-9}
+            assert max(improving) == expansion.next - 1 == min(improving)  # stopped at the first that improves
         end = first.best
         fresh = agent.neighbourhood(hit, ctx, score_all=False)
         assert all(c.cost >= end.cost - 1e-9 for c in fresh.expand(end))
