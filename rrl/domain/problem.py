@@ -64,16 +64,11 @@ class Problem:
         return {k: tuple(v) for k, v in found.items()}
 
     @cached_property
-    def cleanouts_after(self) -> dict[str, dict[str, float]]:
-        """``cleanouts_after[product][next]``: the cleanout hours between them, none from a
-        product to itself (the same product runs on) and none where the plant lists none."""
-        return {a: {b: hours for b, hours in row.items() if b != a} for a, row in self.plant.cleanout.items()}
-
-    @cached_property
     def lines(self) -> dict[str, Line]:
         """``lines[resource]``: what timing that resource's sequences reads (:data:`Line`),
         for a search that prices many of them (:func:`rrl.domain.timing.line_tardiness`)."""
-        rows = self.cleanouts_after
+        # the cleanouts after each product, none to itself (the same product runs on)
+        rows = {a: {b: hours for b, hours in row.items() if b != a} for a, row in self.plant.cleanout.items()}
         specs: dict[str, dict[str, LineSpec]] = {r: {} for r in self.plant.resources}
         for order, durations in self.durations.items():
             spec = self.orders[order]

@@ -29,7 +29,7 @@ import numpy as np
 
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import first_difference, line_tardiness, running_tardiness
+from rrl.domain.timing import first_difference, running_tardiness, tail_tardiness
 from rrl.errors import CycleError
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
@@ -508,9 +508,9 @@ class Neighbourhood:
                 # (the first difference lies past the started orders, which head the sequence)
                 first = first_difference(old.get(resource, ()), seq)
                 if first:
-                    new = late[first - 1] + line_tardiness(problem, resource, seq[first - 1], seq[first:], ends[first - 1])
+                    new = late[first - 1] + tail_tardiness(problem, resource, seq, first, ends[first - 1])
                 else:
-                    new = line_tardiness(problem, resource, None, seq)
+                    new = tail_tardiness(problem, resource, seq)
                 memo[resource, seq] = new
             tardiness += new - (late[-1] if late else 0.0)
         return tardiness
