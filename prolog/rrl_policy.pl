@@ -16,6 +16,7 @@
           [ rrl_policy_module/4,      % +Module, +BackgroundFiles, +DynamicSpecs, -Status
             rrl_policy_rules/4,       % +Module, +SourceId, +RulesText, -Status
             rrl_held_clause/3,        % +Module, +FactsText, -Index
+            rrl_q_clause/3,           % +Module, +FactsText, -ValueIndexText
             rrl_state/2,              % +Module, +StateText
             rrl_state_text/3,         % +Module, +StateText, -Empty
             rrl_state_change/4,       % +Module, +RemovedText, +AddedText, -Empty
@@ -145,10 +146,11 @@ value_goal(M, q_value) :- current_predicate(M:q_value/1), !.
 value_goal(_, predict).
 
 value_of(M, Name, Facts, Value) :-
+    setup_call_cleanup(assert_all(M, Facts), held_value(M, Name, Value), retract_all(M, Facts)).
+
+held_value(M, Name, Value) :-
     functor(Goal, Name, 1),
-    setup_call_cleanup(assert_all(M, Facts),
-                       catch(( M:Goal -> checked_value(M, Goal, Value) ; Value = 0 ), E, located(M, E)),
-                       retract_all(M, Facts)).
+    catch(( M:Goal -> checked_value(M, Goal, Value) ; Value = 0 ), E, located(M, E)).
 
 %   An error of the rules is passed on with the clause that raises it, found while the
 %   action's facts are still there (rrl_raised(Error, Ref)).
@@ -179,6 +181,22 @@ checked_value(M, Goal, _) :-
 rrl_held_clause(M, Text, Out) :-
     term_string(Facts, Text),
     bounded(M, example_clause(M, Facts, Out), 1, 'predict/1', [predict/1], Out).
+
+%!  rrl_q_clause(+M, +FactsText, -Out) is det.
+%   rrl_q_groups/3 and rrl_held_clause/3 for one action at once: with the state held
+%   and the facts of FactsText (a focus's and an action's) added, Out is "Value Index",
+%   the action's Q-value and the first predict/1 clause that holds (the facts are
+%   asserted once for both: a repair's steps are explained this way, one call each).
+rrl_q_clause(M, Text, Out) :-
+    term_string(Facts, Text),
+    value_goal(M, Goal),
+    bounded(M, setup_call_cleanup(assert_all(M, Facts), value_and_clause(M, Goal, Out), retract_all(M, Facts)),
+            2, Goal/1, rules, Out).
+
+value_and_clause(M, Goal, Out) :-
+    held_value(M, Goal, Value),
+    first_clause(M, N),
+    format(string(Out), '~w ~w', [Value, N]).
 
 example_clause(M, Facts, N) :-
     setup_call_cleanup(assert_all(M, Facts), first_clause(M, N), retract_all(M, Facts)).

@@ -570,10 +570,18 @@ class RepairAgent:
         rules = [""] * len(path)
         blocks = rule_blocks(self._rules) if self.learner == "tg" else []
         for k, node in enumerate(path):
-            hood.score_step(node)
-            if blocks and node.parent is not None and node.via is not None:
-                index = self._q.explain_steps([(hood.state_of(node.parent), hood.action_facts(node.parent, node.via))])[0]
-                rules[k] = blocks[index - 1] if 0 < index <= len(blocks) else ""
+            parent, via = node.parent, node.via
+            if not blocks or parent is None or via is None:
+                hood.score_step(node)
+                continue
+            facts = hood.action_facts(parent, via)
+            state = hood.state_of(parent)
+            if via.scored:
+                index = self._q.explain_steps([(state, facts)])[0]
+            else:  # the value and the rule in one call
+                via.q, index = self._q.explained_value(state, facts)
+                via.scored = True
+            rules[k] = blocks[index - 1] if 0 < index <= len(blocks) else ""
         taken = []
         for node, rule in zip(path, rules, strict=True):
             choice = node.via

@@ -177,3 +177,11 @@ class PrologQFunction:
             self.set_state(state)
             indices.append(int(self._call("rrl_held_clause", fact_list(facts))))
         return indices
+
+    def explained_value(self, state: Sequence[str], facts: Sequence[str]) -> tuple[float, int]:
+        """The Q-value of one action in ``state`` and the index (1-based; 0: none) of the
+        first ``predict/1`` clause that holds for it: :meth:`group_values` and
+        :meth:`explain_steps` in one call. ``facts`` are its focus's and its own."""
+        self.set_state(state)
+        value, index = self._call("rrl_q_clause", fact_list(facts)).split()
+        return float(value), int(index)

@@ -85,6 +85,23 @@ def test_policy_file_in_plain_swipl_gives_the_same_q_values(trained, tmp_path) -
     assert np.allclose(got, expected, atol=1e-9)
 
 
+def test_a_steps_value_and_rule_in_one_call_equal_the_separate_calls(trained) -> None:
+    agent, _ = trained
+    q = agent.q_function
+    for seed in range(3):
+        hit = draw_case(agent.plant, random.Random(seed), events=("rush_order",))
+        hood = agent.neighbourhood(hit)
+        root = hood.root()
+        node = hood.child(root, hood.expand(root)[0])
+        candidates = hood.expand(node)  # scored: the separate calls' values
+        state = hood.state_of(node)
+        facts = [hood.action_facts(node, c) for c in candidates]
+        rules = q.explain_steps([(state, f) for f in facts])
+        assert len(set(rules)) > 1 or seed, "the check needs actions of different abstract states"
+        for candidate, own, rule in zip(candidates, facts, rules, strict=True):
+            assert q.explained_value(state, own) == (candidate.q, rule)
+
+
 def assert_consult_refuses(policy, text: str) -> None:
     """``rrl consult`` with this policy directory stops with one line naming policy.json and ``text``."""
     result = CliRunner().invoke(cli, ["consult", "--policy", str(policy), "--scenario", str(EXTRUDERS),
