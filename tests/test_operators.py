@@ -17,6 +17,7 @@ from rrl.errors import NotApplicable
 from rrl.events import clock
 from rrl.operators import OPERATORS, Action, applicable_actions, apply, successors
 from rrl.operators.blocks import block_chain, block_proposals
+from rrl.operators.repair import applicable_operators, proposals
 from tests.conftest import plans
 
 
@@ -130,6 +131,18 @@ def test_random_operator_sequences_keep_orders_and_validity(plan: Plan, seed: in
         plan = apply(plan, rng.choice(moves))
         assert sorted(plan.schedule.orders()) == orders  # each order exactly once
         assert validate(plan.problem, plan.schedule, plan.times, reference=reference) == []
+
+
+@given(plans(), st.integers(0, 100_000), st.floats(0, 10), st.sampled_from([None, 1, 3]),
+       st.sets(st.sampled_from(OPERATORS), max_size=4))
+def test_applicable_operators_are_those_of_the_proposals(plan: Plan, seed: int, now: float, reach: int | None,
+                                                         only: set[str]) -> None:
+    plan = clock(plan, now)
+    operators = only or None
+    orders = sorted(plan.schedule.orders())
+    for focal in random.Random(seed).sample(orders, min(3, len(orders))):
+        expected = {action.operator for action, _ in proposals(plan, focal, operators, reach)}
+        assert applicable_operators(plan, focal, operators, reach) == expected
 
 
 def test_a_block_moves_as_a_run_of_single_jumps(extruders: Scenario) -> None:

@@ -46,7 +46,7 @@ from rrl.operators.blocks import (
     placement,
     placement_chain,
 )
-from rrl.operators.repair import Action, Changes, proposals, timed
+from rrl.operators.repair import Action, Changes, applicable_operators, proposals, timed
 from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
 #: Reason of the focus at the first step: the disruption's own focal task(s).
@@ -424,8 +424,8 @@ class Neighbourhood:
             focus = candidate.focus
             if focus.task not in facts:
                 if focus.task not in applicable:
-                    applicable[focus.task] = {a.operator for a, _ in proposals(
-                        plan, focus.task, self._operators.get(focus.reason), self.reach)}
+                    applicable[focus.task] = applicable_operators(plan, focus.task,
+                                                                  self._operators.get(focus.reason), self.reach)
                 facts[focus.task] = focus_facts(plan, focus.task, applicable[focus.task], focus.reason)
             if not candidate.facts:
                 candidate.facts = action_facts(plan, candidate.action, candidate.plan, candidate.moved - node.moved,

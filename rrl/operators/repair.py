@@ -119,6 +119,22 @@ def proposals(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
             continue
 
 
+def applicable_operators(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
+                         reach: int | None = None) -> set[str]:
+    """The operators of :func:`proposals`' actions: each checked until one of its actions
+    applies (a focus's facts name them; its steps need not all be built for that)."""
+    found: set[str] = set()
+    for action in _enumerate(plan, focal, reach):
+        if action.operator in found or (operators is not None and action.operator not in operators):
+            continue
+        try:
+            changes_of(plan, action)
+        except NotApplicable:
+            continue
+        found.add(action.operator)
+    return found
+
+
 def timed(plan: Plan, changes: Changes) -> Plan:
     """The plan with ``changes`` applied, re-timed from the first changed positions.
 
