@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -31,6 +32,15 @@ def test_times_equal_independent_computation(plan: Plan) -> None:
     for order, (start, end) in expected.items():
         assert plan.times.start[order] == pytest.approx(start, abs=1e-6)
         assert plan.times.end[order] == pytest.approx(end, abs=1e-6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(plans())
+def test_metrics_as_a_dict_hold_every_field_as_written(plan: Plan) -> None:
+    metrics = plan.metrics
+    data = metrics.to_dict()
+    assert data == dataclasses.asdict(metrics)
+    assert data["load"] is not metrics.load and data["tardiness"] is not metrics.tardiness  # copies
 
 
 @settings(max_examples=15, deadline=None)
