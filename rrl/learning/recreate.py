@@ -3,7 +3,9 @@
 A steepest descent over single steps (and exchanges of two orders) stops where no such
 step improves, while a full reschedule would still move load between resources: the
 better plans differ in where several orders run at once. This walk takes a few unstarted
-orders out of the plan (a random order and those of nearby due dates), puts them back
+orders out of the plan (a random order and those of nearby due dates; every other time
+those of its product first, so that a line can take over a product's run and save its
+cleanouts), puts them back
 one by one, each at the place of least cost over every resource it may run on, and keeps
 the result when it costs less (or as much, needing no more placements from the disrupted
 plan), or now and then when it costs more (simulated annealing, cooling as the budget
@@ -69,12 +71,19 @@ class RuinAndRecreate:
     spread : float
         How loosely the orders taken out go together: the noise added to their due-date
         distance from the first one, as a share of the plan's range of due dates.
+    same_product : float
+        Share of the tries whose orders are chosen by product too: an order of another
+        product than the first one's counts as twice the noise further away. Where
+        cleanouts depend on the sequence the better plans often give a product's orders
+        to one line, which orders chosen by due date alone rarely reach.
     """
 
-    def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1) -> None:
+    def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1,
+                 same_product: float = 0.5) -> None:
         self.largest = largest
         self.temperature = temperature
         self.spread = spread
+        self.same_product = same_product
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
             rng: random.Random, done: Callable[[], bool], progress: Callable[[], float]) -> Schedule | None:
@@ -121,8 +130,8 @@ class RuinAndRecreate:
         heat = self.temperature * ctx.order_hours
         while best_cost > 1e-9 and not done():  # (no plan costs less than nothing)
             count = rng.randint(2, min(self.largest, len(movable)))
-            due = orders[rng.choice(movable)].due
-            out = sorted(movable, key=lambda o: abs(orders[o].due - due) + rng.random() * noise)[:count]
+            apart = 2.0 * noise if rng.random() < self.same_product else 0.0  # another product's distance
+            out = _taken_out(problem, movable, rng.choice(movable), count, noise, apart, rng)
             kept = {r: seqs[r] for r in seqs if any(o in seqs[r] for o in out)}  # the old lists
             for resource in kept:
                 seqs[resource] = [o for o in seqs[resource] if o not in out]
@@ -151,6 +160,20 @@ class RuinAndRecreate:
         if best is None:
             return None
         return plan.schedule.replace({r: s for r, s in best.items() if s != plan.schedule.sequence(r)})
+
+
+def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noise: float, apart: float,
+               rng: random.Random) -> list[str]:
+    """The ``count`` orders of ``movable`` closest to ``first``: by due date, plus up to
+    ``noise`` at random, plus ``apart`` for another product than ``first``'s."""
+    orders = problem.orders
+    due, product = orders[first].due, orders[first].product
+
+    def distance(order: str) -> float:
+        spec = orders[order]
+        return abs(spec.due - due) + rng.random() * noise + (apart if spec.product != product else 0.0)
+
+    return sorted(movable, key=distance)[:count]
 
 
 class _Lines:

@@ -17,7 +17,13 @@ from rrl.domain.generate import generate_scenario
 from rrl.domain.timing import line_tardiness, sequence_tardiness, sequence_timeline, tail_tardiness
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
-from rrl.learning.recreate import RECREATE, RECREATE_RULE, RuinAndRecreate, placements_between
+from rrl.learning.recreate import (
+    RECREATE,
+    RECREATE_RULE,
+    RuinAndRecreate,
+    _taken_out,
+    placements_between,
+)
 from rrl.learning.search import steepest_descent
 from rrl.operators.blocks import placement_chain
 from rrl.operators.repair import apply
@@ -176,3 +182,20 @@ def test_the_walk_is_reproducible_under_a_node_limit(extruders) -> None:
     first, second = (agent.repair(hit, node_limit=10, budget_ms=60_000, seed=7) for _ in range(2))
     assert [str(s.action) for s in first.steps] == [str(s.action) for s in second.steps]
     assert first.plan.schedule == second.plan.schedule
+
+
+def test_the_orders_taken_out_are_near_by_due_date_or_by_product_and_due_date() -> None:
+    problem = generate_scenario(machines=4, types=3, orders=30, seed=5).problem
+    orders = problem.orders
+    movable = sorted(orders)
+    rng = random.Random(0)
+    for first in movable[:10]:
+        due, product = orders[first].due, orders[first].product
+        by_due = _taken_out(problem, movable, first, 5, 0.0, 0.0, rng)
+        assert first in by_due and len(set(by_due)) == 5
+        farthest = max(abs(orders[o].due - due) for o in by_due)
+        assert all(abs(orders[o].due - due) >= farthest for o in movable if o not in by_due)
+        same = [o for o in movable if orders[o].product == product]
+        by_product = _taken_out(problem, movable, first, 5, 0.0, 1e6, rng)
+        assert set(by_product) == set(sorted(same, key=lambda o: abs(orders[o].due - due))[:5]) or \
+            len(same) < 5 and set(same) <= set(by_product)
