@@ -187,16 +187,23 @@ rrl_held_clause(M, Text, Out) :-
 %   and the facts of FactsText (a focus's and an action's) added, Out is "Value Index",
 %   the action's Q-value and the first predict/1 clause that holds (the facts are
 %   asserted once for both: a repair's steps are explained this way, one call each).
+%   Each half is bounded on its own, as in those two calls, so that an error names the
+%   predicate asked (Goal/1 for the value, predict/1 for the clause).
 rrl_q_clause(M, Text, Out) :-
     term_string(Facts, Text),
     value_goal(M, Goal),
-    bounded(M, setup_call_cleanup(assert_all(M, Facts), value_and_clause(M, Goal, Out), retract_all(M, Facts)),
-            2, Goal/1, rules, Out).
+    setup_call_cleanup(assert_all(M, Facts), value_and_clause(M, Goal, Out), retract_all(M, Facts)).
 
 value_and_clause(M, Goal, Out) :-
-    held_value(M, Goal, Value),
-    first_clause(M, N),
-    format(string(Out), '~w ~w', [Value, N]).
+    bounded(M, held_value(M, Goal, Value), 1, Goal/1, rules, Value),
+    (   string(Value)                   % "!error..."
+    ->  Out = Value
+    ;   bounded(M, first_clause(M, N), 1, 'predict/1', [predict/1], N),
+        (   string(N)
+        ->  Out = N
+        ;   format(string(Out), '~w ~w', [Value, N])
+        )
+    ).
 
 example_clause(M, Facts, N) :-
     setup_call_cleanup(assert_all(M, Facts), first_clause(M, N), retract_all(M, Facts)).

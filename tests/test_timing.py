@@ -40,6 +40,7 @@ def test_metrics_as_a_dict_hold_every_field_as_written(plan: Plan) -> None:
     metrics = plan.metrics
     data = metrics.to_dict()
     assert data == dataclasses.asdict(metrics)
+    assert list(data) == [f.name for f in dataclasses.fields(metrics)]  # the order --json prints
     assert data["load"] is not metrics.load and data["tardiness"] is not metrics.tardiness  # copies
 
 

@@ -170,8 +170,10 @@ class PrologQFunction:
         return np.array(self._call("rrl_q_groups", text).split(), dtype=float)
 
     def explain_steps(self, steps: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[int]:
-        """:meth:`explain` for several steps, each a state and its focus's and action's
-        facts; each state is held in turn (only what differs from the last is sent)."""
+        """For several steps, each a state and its focus's and action's facts: the index
+        (1-based; 0: none) of the first ``predict/1`` clause that holds, the abstract
+        state that gives the action its value. Each state is held in turn (only what
+        differs from the last is sent)."""
         indices = []
         for state, facts in steps:
             self.set_state(state)

@@ -3,9 +3,9 @@
 A steepest descent over single steps (and exchanges of two orders) stops where no such
 step improves, while a full reschedule would still move load between resources: the
 better plans differ in where several orders run at once. This walk takes a few unstarted
-orders out of the plan (a random order and those of nearby due dates; every other time
-those of its product first, so that a line can take over a product's run and save its
-cleanouts), puts them back
+orders out of the plan (a random order and those of nearby due dates, in about half the
+tries those of its product first, so that a line can take over a product's run and save
+its cleanouts), puts them back
 one by one, each at the place of least cost over every resource it may run on, and keeps
 the result when it costs less (or as much, needing no more placements from the disrupted
 plan), or now and then when it costs more (simulated annealing, cooling as the budget
@@ -35,7 +35,7 @@ RECREATE = "recreate"
 
 #: What a re-placed order's step is there for, printed as its focus rule.
 RECREATE_RULE = ("re-placement (ruin and recreate): T was taken out of the plan with orders of nearby due "
-                 "dates and put back at its least costly place on any resource it may run on; the plan these "
+                 "dates (often of its product) and put back at its least costly place on any resource it may run on; the plan these "
                  "steps lead to is the best such re-placement the search found within its budget")
 
 #: Counts the orders of a sequence moved from the plan before the disruption, per resource.
@@ -73,7 +73,8 @@ class RuinAndRecreate:
         distance from the first one, as a share of the plan's range of due dates.
     same_product : float
         Share of the tries whose orders are chosen by product too: an order of another
-        product than the first one's counts as twice the noise further away. Where
+        product than the first one's counts as twice the noise further away (with no
+        noise, behind every order of that product). Where
         cleanouts depend on the sequence the better plans often give a product's orders
         to one line, which orders chosen by due date alone rarely reach.
     """
@@ -130,7 +131,8 @@ class RuinAndRecreate:
         heat = self.temperature * ctx.order_hours
         while best_cost > 1e-9 and not done():  # (no plan costs less than nothing)
             count = rng.randint(2, min(self.largest, len(movable)))
-            apart = 2.0 * noise if rng.random() < self.same_product else 0.0  # another product's distance
+            # another product's distance (with no noise: behind every order of the product)
+            apart = (2.0 * noise if noise > 0 else math.inf) if rng.random() < self.same_product else 0.0
             out = _taken_out(problem, movable, rng.choice(movable), count, noise, apart, rng)
             kept = {r: seqs[r] for r in seqs if any(o in seqs[r] for o in out)}  # the old lists
             for resource in kept:
@@ -165,7 +167,8 @@ class RuinAndRecreate:
 def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noise: float, apart: float,
                rng: random.Random) -> list[str]:
     """The ``count`` orders of ``movable`` closest to ``first``: by due date, plus up to
-    ``noise`` at random, plus ``apart`` for another product than ``first``'s."""
+    ``noise`` at random, plus ``apart`` for another product than ``first``'s (``first``
+    itself, at its noise alone, is almost always among them)."""
     orders = problem.orders
     due, product = orders[first].due, orders[first].product
 

@@ -100,6 +100,24 @@ def test_a_steps_value_and_rule_in_one_call_equal_the_separate_calls(trained) ->
         assert len(set(rules)) > 1 or seed, "the check needs actions of different abstract states"
         for candidate, own, rule in zip(candidates, facts, rules, strict=True):
             assert q.explained_value(state, own) == (candidate.q, rule)
+        # a repair's steps, unscored by the search, get their values from that call
+        lazy = agent.neighbourhood(hit, score_all=False)
+        first = lazy.root()
+        step = lazy.expand(first)[0]
+        assert not step.scored
+        (taken,) = agent._steps(lazy, lazy.child(first, step).path())
+        assert taken.q_value == hood.expand(root)[0].q and taken.rule
+
+
+def test_a_steps_explanation_names_the_predicate_that_failed() -> None:
+    from rrl.learning.qfunction import PrologQFunction
+
+    looping = PrologQFunction([], "q_value(0.5).\npredict(V) :- repeat, fail.\n", source="rules.pl")
+    with pytest.raises(PolicyError, match=r"^rules.pl:2: predict/1 ran out of"):
+        looping.explained_value(["n_orders(1)"], [])
+    raising = PrologQFunction([], "q_value(V) :- V is foo + 1.\npredict(1.0).\n", source="rules.pl")
+    with pytest.raises(PolicyError, match=r"^rules.pl:1: q_value/1 raised an error"):
+        raising.explained_value(["n_orders(1)"], [])
 
 
 def assert_consult_refuses(policy, text: str) -> None:

@@ -198,4 +198,27 @@ def test_the_orders_taken_out_are_near_by_due_date_or_by_product_and_due_date() 
         same = [o for o in movable if orders[o].product == product]
         by_product = _taken_out(problem, movable, first, 5, 0.0, 1e6, rng)
         assert set(by_product) == set(sorted(same, key=lambda o: abs(orders[o].due - due))[:5]) or \
-            len(same) < 5 and set(same) <= set(by_product)
+            (len(same) < 5 and set(same) <= set(by_product))
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_the_walk_chooses_by_product_in_its_share_of_tries(extruders, monkeypatch, share) -> None:
+    import rrl.learning.recreate as recreate
+
+    aparts: list[float] = []
+    chosen = recreate._taken_out
+
+    def taken_out(problem, movable, first, count, noise, apart, rng):
+        aparts.append(apart)
+        return chosen(problem, movable, first, count, noise, apart, rng)
+
+    monkeypatch.setattr(recreate, "_taken_out", taken_out)
+    agent = RepairAgent(extruders.plant, "tardiness")
+    for hit in draw_cases(extruders.plant, 4, 5, (12, 16), ("rush_order",)):
+        hood = agent.neighbourhood(hit, score_all=False)
+        best = steepest_descent(hood, budget_s=5, max_depth=10).best
+        tries = iter(range(200))
+        hood.recreate(hood.root(), best, RuinAndRecreate(same_product=share), room=10, rng=random.Random(1),
+                      done=lambda tries=tries: next(tries, None) is None, progress=lambda: 0.5)
+    by_product = sum(a > 0 for a in aparts) / len(aparts)
+    assert len(aparts) > 100 and abs(by_product - share) < 0.1
