@@ -356,28 +356,40 @@ def test_a_descent_first_pass_is_the_steepest_descent_and_wider_passes_only_add(
         assert wider.best.cost <= first.best.cost + 1e-9
 
 
-def test_a_first_improvement_descent_improves_at_every_step_and_ends_at_a_local_optimum(extruders) -> None:
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_first_improvement_descent_improves_at_every_step_and_ends_at_a_local_optimum(extruders, flat) -> None:
     """Given the time, the first-improvement pass takes at every plan the cheapest step of
     the foci looked at until one offers an improving step, and stops where no single step
     and no exchange step improves, looking at fewer foci on the way than the steepest
-    descent."""
+    descent. On the shipped plan (an ``after`` order) there are no exchange steps; on
+    random orders without ``after`` some descents take one where no single step improves."""
     agent = RepairAgent(extruders.plant)
-    fewer = 0
+    fewer = exchanged = 0
     for seed in range(4):
-        hit = draw_event("rush_order", edd(extruders), random.Random(seed))
+        if flat:
+            from rrl.domain.generate import random_orders
+            from rrl.domain.problem import Problem
+
+            drawn = random_orders(extruders.plant, 16, random.Random(seed))
+            problem = Problem(extruders.plant, {o.id: o for o in drawn})
+            planned = Plan.build(problem, dispatch(problem, "edd"))
+        else:
+            planned = edd(extruders)
+        hit = draw_event("rush_order", planned, random.Random(seed))
         ctx = agent.goal.context(hit.before, hit.plan)
         hood = agent.neighbourhood(hit, ctx, score_all=False)
         first = beam_search(hood, budget_s=60, max_depth=50, max_width=1, rank=agent._rank, descent_first=True,
                             first_improvement=True)
         path = first.best.path()
+        exchanged += any(n.via.focus.reason == EXCHANGE for n in path)
         # (an exchange step is two operators: the plan between them is not a step's end)
         ends = [n for n, after in zip(path, path[1:] + [None], strict=True)
                 if after is None or after.via is None or after.via.focus.reason != EXCHANGE]
         costs = [hood.root().cost] + [n.cost for n in ends]
         assert all(b < a - 1e-9 for a, b in zip(costs, costs[1:], strict=False))
         for node in path:  # each single step: the cheapest of the foci looked at until one improved
-            expansion = hood._cache[node.parent.key]
-            if not any(node.via is c for c in expansion.candidates):
+            expansion = hood._cache.get(node.parent.key)
+            if expansion is None or not any(node.via is c for c in expansion.candidates):
                 continue  # the first or second operator of an exchange step
             assert node.via.cost == min(c.cost for c in expansion.candidates)
             improving = {expansion.foci.index(c.focus) for c in expansion.candidates if c.gain > 1e-9}
@@ -391,6 +403,7 @@ def test_a_first_improvement_descent_improves_at_every_step_and_ends_at_a_local_
         looked = sum(e.next for e in hood._cache.values())
         fewer += looked < sum(e.next for e in steepest._cache.values())
     assert fewer >= 3
+    assert exchanged >= 2 if flat else exchanged == 0
 
 
 def test_the_first_step_may_look_beyond_the_event_and_expansions_resume(extruders) -> None:
