@@ -35,8 +35,9 @@ RECREATE = "recreate"
 
 #: What a re-placed order's step is there for, printed as its focus rule.
 RECREATE_RULE = ("re-placement (ruin and recreate): T was taken out of the plan with orders of nearby due "
-                 "dates (often of its product) and put back at its least costly place on any resource it may run on; the plan these "
-                 "steps lead to is the best such re-placement the search found within its budget")
+                 "dates (often of its product) and put back at its least costly place on any resource it may "
+                 "run on; the plan these steps lead to is the best such re-placement the search found within "
+                 "its budget")
 
 #: Counts the orders of a sequence moved from the plan before the disruption, per resource.
 MovedOn = Callable[[Sequence[str], str], int]
@@ -74,9 +75,9 @@ class RuinAndRecreate:
     same_product : float
         Share of the tries whose orders are chosen by product too: an order of another
         product than the first one's counts as twice the noise further away (with no
-        noise, behind every order of that product). Where
-        cleanouts depend on the sequence the better plans often give a product's orders
-        to one line, which orders chosen by due date alone rarely reach.
+        noise, behind every order of that product). Where cleanouts depend on the
+        sequence the better plans often give a product's orders to one line, which
+        orders chosen by due date alone rarely reach.
     """
 
     def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1,
