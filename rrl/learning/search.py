@@ -647,11 +647,20 @@ class _Expansion:
 # ---------------------------------------------------------------------- searches
 
 
+#: The descent's share of a search's budget where the walk follows it. The walk improves
+#: more per millisecond than a first-improvement descent near its local optimum (which
+#: looks at every focus, then at exchange steps, before it stops), but less than the
+#: descent's first steps: at the 40 ms default the descent often used the whole budget and
+#: the walk never ran. Measured on the extruders' new and rush orders (docs/benchmarks.md).
+DESCENT_SHARE = 0.2
+
+
 def default_budget_ms(orders: int) -> float:
-    """Consult's search budget when none is given: 40 ms up to 20 orders, 1.5 ms more per
+    """Consult's search budget when none is given: 36 ms up to 20 orders, 1.5 ms more per
     further order, at most 700 ms (the latency targets: 50 ms median at 10-20 orders,
-    1 s at 500 orders, with time left for building states and checking the result)."""
-    return min(700.0, 40.0 + 1.5 * max(0, orders - 20))
+    1 s at 500 orders, with time left for explaining the steps and checking the result:
+    about half a millisecond per step, and a walk's plans take 6-7 steps)."""
+    return min(700.0, 36.0 + 1.5 * max(0, orders - 20))
 
 
 def focus_rule(background: str | Path, reason: str) -> str:
@@ -694,7 +703,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 node_limit: int | None = None, rank: Callable[[Sequence[Candidate]], list[Candidate]] = ranked,
                 descent_first: bool = False, first_improvement: bool = False,
                 clock: Callable[[], float] = time.perf_counter, stop: Callable[[], bool] | None = None,
-                recreate: RuinAndRecreate | None = None, seed: int = 0) -> SearchOutcome:
+                recreate: RuinAndRecreate | None = None, seed: int = 0,
+                descent_share: float = DESCENT_SHARE) -> SearchOutcome:
     """Anytime beam search guided by the policy, with iterative widening.
 
     The first pass (width 1) is the greedy policy: the largest Q-value, looking at the
@@ -711,11 +721,12 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     has kept before: the wider passes explore where the Q-values point. A level is one step, or one block
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
-    With ``recreate`` (consult's default where no order waits for another), the budget
-    left after the descent goes to a ruin-and-recreate walk from its best plan
-    (:mod:`~rrl.learning.recreate`; at most :data:`WALK_STEPS` placements from the
-    disrupted plan): it moves several orders at once, where the beam's steps move one
-    or two. The wider passes get whatever budget the walk leaves.
+    With ``recreate`` (consult's default where no order waits for another), the descent
+    stops at ``descent_share`` of the budget, converged or not, and the budget left goes
+    to a ruin-and-recreate walk from its best plan (:mod:`~rrl.learning.recreate`; at
+    most :data:`WALK_STEPS` placements from the disrupted plan): it moves several orders
+    at once, where the beam's steps move one or two. The wider passes get whatever
+    budget the walk leaves.
     The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
@@ -745,6 +756,11 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         ``node_limit`` it takes :data:`RECREATE_PER_NODE` tries per node allowed.
     seed : int
         Seeds the walk's choices.
+    descent_share : float
+        Where a walk follows: the share of ``budget_s`` the descent may take; the walk
+        starts from the descent's best plan when it is spent, converged or not
+        (:data:`DESCENT_SHARE`). Without a walk, or under a ``node_limit``, the descent
+        has the whole budget.
 
     Returns
     -------
@@ -762,17 +778,28 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     def out_of_budget() -> bool:
         return out_of_time() or (node_limit is not None and hood.expansions >= node_limit)
 
+    def descent_time() -> bool:
+        return clock() - started >= budget_s * descent_share or out_of_time()
+
+    def descent_budget() -> bool:
+        return descent_time() or out_of_budget()
+
+    walking = descent_first and recreate is not None and hood.recreates
+    # (under a node limit the walk's tries are counted, not timed: the descent's share stays whole)
+    shared = walking and node_limit is None
     width = 1
     while width <= max_width:
         widths.append(width)
         descent = descent_first and width == 1
+        # the pass's clock: the descent's share of the budget where the walk follows it
+        pass_time, pass_over = (descent_time, descent_budget) if descent and shared else (out_of_time, out_of_budget)
         beam = [root]
         seen = {root.plan.schedule}
         complete = True
         for _ in range(max_depth):
             children: list[tuple[Node, Candidate]] = []
             for node in beam:
-                if out_of_budget():
+                if pass_over():
                     complete = False
                     break
                 if node.depth >= max_depth:
@@ -780,7 +807,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 # Foci are examined until the time is up (the expansion can resume later).
                 room = max_depth - node.depth  # a block step takes a step per member
                 lazy = width == 1 and (not descent_first or first_improvement)
-                found = hood.expand(node, lazy=lazy, until=out_of_time,
+                found = hood.expand(node, lazy=lazy, until=pass_time,
                                     room=room if descent_first and first_improvement else None)
                 # A descent lowers the cost at every step, so it cannot meet a plan twice
                 # (and need not build every candidate's schedule to check).
@@ -790,12 +817,12 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
             parent, cheapest = min(children, key=lambda pc: pc[1].cost)
             if cheapest.cost < best.cost - 1e-9:  # anytime: every plan evaluated counts
                 best = hood.child(parent, cheapest)
-            if not complete or out_of_time():
+            if not complete or pass_time():
                 break  # the best child is kept; choosing a beam would only spend time
             if descent:
                 if cheapest.gain <= 1e-9:
                     # No single step improves: an exchange of two orders may still.
-                    escape = _best_exchange(hood, parent, max_depth, out_of_time)
+                    escape = _best_exchange(hood, parent, max_depth, pass_time)
                     if escape is None:
                         break  # a local optimum: the wider passes go on from here
                     cheapest = escape
@@ -819,9 +846,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                 beam.append(child)
                 if child.cost < best.cost - 1e-9:
                     best = child
-        if out_of_budget() or not complete:
+        if out_of_budget() or (not complete and not (descent and walking)):
             break
-        if descent and recreate is not None and hood.recreates:
+        if descent and walking:
+            assert recreate is not None
             left = budget_s - (clock() - started)
             walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), seed, node_limit, left,
                                out_of_time, clock)

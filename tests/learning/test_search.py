@@ -578,3 +578,54 @@ def test_training_learns_from_states_with_started_orders() -> None:
     agent._update = lambda examples: (seen.extend(f for e in examples for f in e.facts), original(examples))[1]
     agent.learn(25)
     assert any(f.startswith("started(") for f in seen)
+
+
+def _flat_hit(plant, seed: int):
+    """A rush order on an EDD plan of 16 random orders without ``after`` (the walk runs)."""
+    from rrl.domain.generate import random_orders
+    from rrl.domain.problem import Problem
+
+    drawn = random_orders(plant, 16, random.Random(seed))
+    problem = Problem(plant, {o.id: o for o in drawn})
+    return draw_event("rush_order", Plan.build(problem, dispatch(problem, "edd")), random.Random(seed))
+
+
+def test_the_descent_leaves_the_walk_the_rest_of_the_budget_after_its_share(extruders) -> None:
+    """On a clock that ticks a millisecond per reading: the walk starts once the descent's
+    share is spent, converged or not; with the whole budget the descent keeps going; with
+    no walk to follow the share does not apply."""
+    from rrl.learning.recreate import RuinAndRecreate
+
+    agent = RepairAgent(extruders.plant)
+    cut = 0
+    for seed in range(3):
+        hit = _flat_hit(extruders.plant, seed)
+        starts: dict[float, float | None] = {}
+        plans = {}
+        for share in (0.1, 1.0):
+            hood = agent.neighbourhood(hit, score_all=False)
+            ticks = [0.0]
+
+            def clock(ticks: list[float] = ticks) -> float:
+                ticks[0] += 0.001
+                return ticks[0]
+
+            walked = hood.recreate
+            starts[share] = None
+
+            def recreate(*args, share: float = share, walked=walked, ticks=ticks, starts=starts, **kwargs):
+                starts[share] = ticks[0]
+                return walked(*args, **kwargs)
+
+            hood.recreate = recreate  # type: ignore[method-assign]
+            beam_search(hood, budget_s=0.5, max_depth=10, max_width=1, rank=agent._rank, descent_first=True,
+                        first_improvement=True, recreate=RuinAndRecreate(), clock=clock, descent_share=share)
+            alone = agent.neighbourhood(hit, score_all=False)
+            ticks[0] = 0.0
+            plans[share] = beam_search(alone, budget_s=0.5, max_depth=10, max_width=1, rank=agent._rank,
+                                       descent_first=True, first_improvement=True, clock=clock,
+                                       descent_share=share).best.plan.schedule
+        assert starts[0.1] is not None and starts[0.1] >= 0.05
+        cut += starts[1.0] is None or starts[1.0] > starts[0.1]
+        assert plans[0.1] == plans[1.0]  # no walk: the descent's share is not applied
+    assert cut == 3
