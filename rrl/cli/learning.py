@@ -157,7 +157,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 @click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=None,
               help=f"Longest repair in steps (default: the policy's; at most {MAX_STEPS}).")
 @click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
-              help="Wall-time budget of the repair search in ms (default: 40 ms up to 20 orders, 1.5 ms more per "
+              help="Wall-time budget of the repair search in ms (default: 36 ms up to 20 orders, 1.5 ms more per "
                    f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
 @click.option("--first-pass", type=click.Choice(FIRST_PASSES), default=None,
               help="The search's first pass: 'first_improvement' takes the cheapest step of the foci looked at "

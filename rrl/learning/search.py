@@ -759,8 +759,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     descent_share : float
         Where a walk follows: the share of ``budget_s`` the descent may take; the walk
         starts from the descent's best plan when it is spent, converged or not
-        (:data:`DESCENT_SHARE`). Without a walk, or under a ``node_limit``, the descent
-        has the whole budget.
+        (:data:`DESCENT_SHARE`; between 0 and 1). Without a walk, or under a
+        ``node_limit``, the descent has the whole budget. The root's first focus is
+        examined whatever the share.
 
     Returns
     -------
@@ -799,7 +800,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         for _ in range(max_depth):
             children: list[tuple[Node, Candidate]] = []
             for node in beam:
-                if pass_over():
+                # (the root's first expansion, the event's own task, is made even when the
+                # descent's share of a tiny budget is spent before it)
+                if out_of_budget() if node is root else pass_over():
                     complete = False
                     break
                 if node.depth >= max_depth:

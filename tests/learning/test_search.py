@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
@@ -590,42 +591,59 @@ def _flat_hit(plant, seed: int):
     return draw_event("rush_order", Plan.build(problem, dispatch(problem, "edd")), random.Random(seed))
 
 
+def _ticking() -> tuple[list[float], Callable[[], float]]:
+    """A clock that advances a millisecond each time it is read."""
+    ticks = [0.0]
+
+    def clock() -> float:
+        ticks[0] += 0.001
+        return ticks[0]
+
+    return ticks, clock
+
+
 def test_the_descent_leaves_the_walk_the_rest_of_the_budget_after_its_share(extruders) -> None:
     """On a clock that ticks a millisecond per reading: the walk starts once the descent's
-    share is spent, converged or not; with the whole budget the descent keeps going; with
-    no walk to follow the share does not apply."""
+    share is spent, converged or not, and has the rest of the budget; with the whole
+    budget the descent keeps going; with no walk to follow, or under a node limit, the
+    share changes nothing."""
     from rrl.learning.recreate import RuinAndRecreate
 
     agent = RepairAgent(extruders.plant)
-    cut = 0
+    later = walked_long = 0
     for seed in range(3):
         hit = _flat_hit(extruders.plant, seed)
-        starts: dict[float, float | None] = {}
+        walks: dict[float, tuple[float, float] | None] = {}
         plans = {}
-        for share in (0.1, 1.0):
+        for share in (0.0, 0.1, 1.0):
             hood = agent.neighbourhood(hit, score_all=False)
-            ticks = [0.0]
+            ticks, clock = _ticking()
+            walk = hood.recreate
+            walks[share] = None
 
-            def clock(ticks: list[float] = ticks) -> float:
-                ticks[0] += 0.001
-                return ticks[0]
-
-            walked = hood.recreate
-            starts[share] = None
-
-            def recreate(*args, share: float = share, walked=walked, ticks=ticks, starts=starts, **kwargs):
-                starts[share] = ticks[0]
-                return walked(*args, **kwargs)
+            def recreate(*args, share=share, walk=walk, ticks=ticks, walks=walks, **kwargs):
+                began = ticks[0]
+                found = walk(*args, **kwargs)
+                walks[share] = (began, ticks[0])
+                return found
 
             hood.recreate = recreate  # type: ignore[method-assign]
             beam_search(hood, budget_s=0.5, max_depth=10, max_width=1, rank=agent._rank, descent_first=True,
                         first_improvement=True, recreate=RuinAndRecreate(), clock=clock, descent_share=share)
-            alone = agent.neighbourhood(hit, score_all=False)
-            ticks[0] = 0.0
-            plans[share] = beam_search(alone, budget_s=0.5, max_depth=10, max_width=1, rank=agent._rank,
-                                       descent_first=True, first_improvement=True, clock=clock,
-                                       descent_share=share).best.plan.schedule
-        assert starts[0.1] is not None and starts[0.1] >= 0.05
-        cut += starts[1.0] is None or starts[1.0] > starts[0.1]
-        assert plans[0.1] == plans[1.0]  # no walk: the descent's share is not applied
-    assert cut == 3
+            assert hood.expansions >= 1  # the event's own task is looked at whatever the share
+            ticks, clock = _ticking()
+            plans[share] = beam_search(agent.neighbourhood(hit, score_all=False), budget_s=0.5, max_depth=10,
+                                       max_width=1, rank=agent._rank, descent_first=True, first_improvement=True,
+                                       clock=clock, descent_share=share).best.plan.schedule
+        low, short, whole = walks[0.0], walks[0.1], walks[1.0]
+        assert low is not None and short is not None
+        assert short[0] >= 0.05 and low[0] < short[0]  # each descent until its share (the first focus at 0)
+        later += whole is None or whole[0] > short[0]
+        walked_long += low[1] - low[0] > 0.2  # the walk then has the rest (unless nothing is left to gain)
+        assert len(set(plans.values())) == 1  # no walk: the share is not applied
+        limited = {beam_search(agent.neighbourhood(hit, score_all=False), budget_s=600, max_depth=10, max_width=1,
+                               node_limit=8, rank=agent._rank, descent_first=True, first_improvement=True,
+                               recreate=RuinAndRecreate(), descent_share=share).best.plan.schedule
+                   for share in (0.0, 0.2, 1.0)}
+        assert len(limited) == 1  # under a node limit the share changes nothing
+    assert later == 3 and walked_long >= 2
