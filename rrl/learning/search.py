@@ -782,18 +782,16 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     def descent_time() -> bool:
         return clock() - started >= budget_s * descent_share or out_of_time()
 
-    def descent_budget() -> bool:
-        return descent_time() or out_of_budget()
-
     walking = descent_first and recreate is not None and hood.recreates
-    # (under a node limit the walk's tries are counted, not timed: the descent's share stays whole)
+    # (under a node limit the walk's tries are counted, not timed: the descent's share stays
+    # whole; so where it applies, the budget is the clock alone)
     shared = walking and node_limit is None
     width = 1
     while width <= max_width:
         widths.append(width)
         descent = descent_first and width == 1
         # the pass's clock: the descent's share of the budget where the walk follows it
-        pass_time, pass_over = (descent_time, descent_budget) if descent and shared else (out_of_time, out_of_budget)
+        pass_time, pass_over = (descent_time, descent_time) if descent and shared else (out_of_time, out_of_budget)
         beam = [root]
         seen = {root.plan.schedule}
         complete = True
