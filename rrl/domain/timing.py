@@ -369,13 +369,36 @@ def line_tardiness(problem: Problem, resource: str, before: str | None, names: I
     return total if total < bound else math.inf
 
 
-def sequence_timeline(problem: Problem, resource: str, seq: tuple[str, ...]) -> tuple[list[float], list[float]]:
+def sequence_timeline(problem: Problem, resource: str, seq: Sequence[str]) -> tuple[list[float], list[float]]:
     """The running total tardiness and the end of each order along ``seq`` on
-    ``resource``, timed on its own (see :func:`sequence_tardiness`): what a search needs
-    to price a change from its first changed position on."""
-    times = Timetable({}, {}, {})
-    _place(problem, resource, seq, 0, len(seq), times)
-    return running_tardiness(problem, seq, times._end.__getitem__)
+    ``resource``, timed on its own (see :func:`sequence_tardiness`; started orders at
+    their frozen starts): what a search needs to price a change from its first changed
+    position on. The loop of :func:`line_tardiness`, for a walk that times thousands of
+    sequences."""
+    specs, cleanouts, windows = problem.lines[resource]
+    frozen = problem.frozen
+    late: list[float] = []
+    ends: list[float] = []
+    total = ready = 0.0
+    for name in seq:
+        product, after, earliest, due, duration = specs[name]
+        gap = cleanouts.get(product, 0.0)
+        pinned = frozen.get(name)
+        if pinned is not None:
+            t = pinned
+        else:
+            t = ready + gap
+            if earliest > t:
+                t = earliest
+            if windows:
+                t = clear_downtime(t, gap, duration, windows)
+        ready = t + duration
+        if ready > due:
+            total += ready - due
+        late.append(total)
+        ends.append(ready)
+        cleanouts = after
+    return late, ends
 
 
 def running_tardiness(problem: Problem, seq: Sequence[str], end_of: Callable[[str], float]

@@ -172,21 +172,24 @@ def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noi
     itself, at its noise alone, is almost always among them)."""
     orders = problem.orders
     due, product = orders[first].due, orders[first].product
-
-    def distance(order: str) -> float:
-        spec = orders[order]
-        return abs(spec.due - due) + rng.random() * noise + (apart if spec.product != product else 0.0)
-
-    return sorted(movable, key=distance)[:count]
+    draw = rng.random
+    specs = [orders[order] for order in movable]
+    distance = [abs(spec.due - due) + draw() * noise + (apart if spec.product != product else 0.0) for spec in specs]
+    return [movable[i] for i in sorted(range(len(movable)), key=distance.__getitem__)[:count]]
 
 
 class _Lines:
     """Each resource's sequences priced on their own (:func:`~rrl.domain.timing.line_tardiness`),
-    their timelines remembered: the walk prices thousands of insertions per repair."""
+    their timelines and each order's best place in them remembered: the walk prices
+    thousands of insertions per repair, and most of its tries are turned down, so the
+    same sequences come back try after try."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         self._timelines: dict[tuple[str, tuple[str, ...]], tuple[list[float], list[float]]] = {}
+        # (resource, sequence, order) -> (added cost, place) of the order's best place, or
+        # (a lower bound of that cost, -1) where the search was cut by a bound
+        self._places: dict[tuple[str, tuple[str, ...], str], tuple[float, int]] = {}
 
     def timeline(self, resource: str, seq: tuple[str, ...]) -> tuple[list[float], list[float]]:
         """Running total tardiness and ends along ``seq`` (remembered)."""
@@ -200,22 +203,38 @@ class _Lines:
                  moved_on: MovedOn) -> str:
         """Insert ``order`` at its place of least cost over the resources it may run on
         (the first such place); the resource it went to."""
-        problem = self.problem
         best = math.inf
         choice: tuple[str, int] | None = None
-        for resource in problem.durations[order]:
+        for resource in self.problem.durations[order]:
             seq = tuple(seqs[resource])
-            late, ends = self.timeline(resource, seq)
-            base = late[-1] if late else 0.0
-            moved = moved_on(seq, resource) if weight else 0
-            for index in range(floor[resource], len(seq) + 1):
-                prefix, ready = (late[index - 1], ends[index - 1]) if index else (0.0, 0.0)
-                extra = weight * (moved_on((*seq[:index], order, *seq[index:]), resource) - moved) if weight else 0.0
-                # Only a tail cheaper than the best place so far is priced to its end.
-                tail = line_tardiness(problem, resource, seq[index - 1] if index else None, (order, *seq[index:]), ready,
-                                      best + base - prefix - extra)
-                if tail < math.inf:
-                    best, choice = prefix + tail - base + extra, (resource, index)
+            key = (resource, seq, order)
+            found = self._places.get(key)
+            if found is None or (found[1] < 0 and found[0] < best):
+                found = self._places[key] = self._best_place(order, resource, seq, floor[resource], weight,
+                                                             moved_on, best)
+            cost, index = found
+            if index >= 0 and cost < best:
+                best, choice = cost, (resource, index)
         assert choice is not None  # every order may run somewhere
         seqs[choice[0]].insert(choice[1], order)
         return choice[0]
+
+    def _best_place(self, order: str, resource: str, seq: tuple[str, ...], floor: int, weight: float,
+                    moved_on: MovedOn, bound: float) -> tuple[float, int]:
+        """(added cost, place) of ``order``'s first cheapest place in ``seq`` after its
+        first ``floor`` (started) orders, or ``(bound, -1)`` where no place costs less
+        than ``bound``."""
+        problem = self.problem
+        late, ends = self.timeline(resource, seq)
+        base = late[-1] if late else 0.0
+        moved = moved_on(seq, resource) if weight else 0
+        best, place = bound, -1
+        for index in range(floor, len(seq) + 1):
+            prefix, ready = (late[index - 1], ends[index - 1]) if index else (0.0, 0.0)
+            extra = weight * (moved_on((*seq[:index], order, *seq[index:]), resource) - moved) if weight else 0.0
+            # Only a tail cheaper than the best place so far is priced to its end.
+            tail = line_tardiness(problem, resource, seq[index - 1] if index else None, (order, *seq[index:]), ready,
+                                  best + base - prefix - extra)
+            if tail < math.inf:
+                best, place = prefix + tail - base + extra, index
+        return best, place

@@ -21,6 +21,7 @@ from rrl.learning.recreate import (
     RECREATE,
     RECREATE_RULE,
     RuinAndRecreate,
+    _Lines,
     _taken_out,
     placements_between,
 )
@@ -64,6 +65,40 @@ def test_tail_tardiness_is_the_general_timing(plan, data) -> None:
             expected = sequence_tardiness(problem, resource, new, index, ready)
             assert line_tardiness(problem, resource, rest[index - 1] if index else None, (order, *rest[index:]),
                                   ready) == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=flat_plans(), data=st.data())
+def test_an_order_is_put_back_at_its_cheapest_place_also_when_remembered(plan, data) -> None:
+    """Orders taken out and put back one by one, in three rounds of other orders (the
+    later rounds meeting sequences the earlier ones priced, cut by other bounds): each
+    goes to the first cheapest place over its resources, the places priced by timing
+    every candidate sequence afresh."""
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    problem = hit.plan.problem
+    movable = [o for o in problem.orders if o not in problem.frozen]
+    if len(movable) < 2:
+        return
+    floor = {r: sum(1 for o in s if o in problem.frozen) for r, s in hit.plan.schedule.sequences.items()}
+    lines = _Lines(problem)
+    for _ in range(3):
+        out = data.draw(st.lists(st.sampled_from(movable), min_size=1, max_size=4, unique=True))
+        seqs = {r: [o for o in s if o not in out] for r, s in hit.plan.schedule.sequences.items()}
+        for order in out:
+            expected, cheapest = [], math.inf
+            for resource in problem.durations[order]:
+                seq = seqs[resource]
+                base = sequence_tardiness(problem, resource, tuple(seq))
+                for index in range(floor[resource], len(seq) + 1):
+                    cost = sequence_tardiness(problem, resource, (*seq[:index], order, *seq[index:])) - base
+                    if cost < cheapest - 1e-9:
+                        expected, cheapest = [(resource, index)], cost
+                    elif cost <= cheapest + 1e-9:
+                        expected.append((resource, index))  # ties within rounding
+            went = lines.put_back(order, seqs, floor, 0.0, lambda seq, resource: 0)
+            assert (went, seqs[went].index(order)) in expected
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
