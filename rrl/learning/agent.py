@@ -215,7 +215,7 @@ class RepairAgent:
         ruin-and-recreate walk (:mod:`rrl.learning.recreate`) before any wider beam pass:
         it takes a few orders out and puts them back at their least costly places,
         keeping plans at most ``max_steps`` (and 20) placements from the disrupted one.
-        Plants with ``after`` chains keep the wider passes alone.
+        On plants with ``after`` chains each of its tries is timed in full.
     seed : int
         Seed of every random draw (cases, exploration).
     """

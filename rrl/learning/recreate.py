@@ -9,8 +9,12 @@ its cleanouts), puts them back
 one by one, each at the place of least cost over every resource it may run on, and keeps
 the result when it costs less (or as much, needing no more placements from the disrupted
 plan), or now and then when it costs more (simulated annealing, cooling as the budget
-runs out). Each candidate is priced from the sequences it changes, so the
-walk needs a plant where no order waits for another (no ``after``).
+runs out). Each insertion is priced from the sequence it changes, each resource's
+sequence timed on its own: exact where no order waits for another (no ``after``). Where
+orders do wait, the sequences are timed as if each waiting order were released when the
+orders it waits for end in the walk's starting plan (:meth:`~rrl.domain.plan.Plan.released_problem`),
+and each try's plan is then timed in full, with its chains, before it is kept or
+turned down (a try that closes a precedence cycle is turned down).
 
 The plan it returns is written as single operators of DESIGN section 5 by
 :func:`~rrl.operators.blocks.placement_chain`: one placement per order off a longest
@@ -22,12 +26,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import line_tardiness, sequence_timeline
+from rrl.errors import CycleError
 from rrl.learning.goals import RepairContext
 
 #: Reason of the focus of a re-placed order.
@@ -78,14 +83,20 @@ class RuinAndRecreate:
         noise, behind every order of that product). Where cleanouts depend on the
         sequence the better plans often give a product's orders to one line, which
         orders chosen by due date alone rarely reach.
+    patience : int
+        On plants with ``after``: the walk ends after this many tries without a better
+        plan, leaving the rest of its time to the search's wider passes. There each try
+        is timed in full, and on large plans (500 orders) the walk's tries rarely find
+        what the wider passes do.
     """
 
     def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1,
-                 same_product: float = 0.5) -> None:
+                 same_product: float = 0.5, patience: int = 100) -> None:
         self.largest = largest
         self.temperature = temperature
         self.spread = spread
         self.same_product = same_product
+        self.patience = patience
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
             rng: random.Random, done: Callable[[], bool], progress: Callable[[], float]) -> Schedule | None:
@@ -99,7 +110,11 @@ class RuinAndRecreate:
         problem = plan.problem
         orders = problem.orders
         weight = ctx.goal.moved_weight * ctx.order_hours
-        lines = _Lines(problem)
+        # Where orders wait for others, the lines are priced as if each waiting order were
+        # released when its orders end in ``plan``, and every try is timed in full.
+        linked = bool(problem.dependents)
+        lines = _Lines(plan.released_problem() if linked else problem)
+        at = plan  # the walk's plan, timed in full (read where ``linked``)
         seqs = {r: list(s) for r, s in plan.schedule.sequences.items()}
         movable = [o for s in seqs.values() for o in s if o not in problem.frozen]
         if len(movable) < 2:
@@ -109,28 +124,33 @@ class RuinAndRecreate:
                 seqs.setdefault(resource, [])
         floor = {r: sum(1 for o in s if o in problem.frozen) for r, s in seqs.items()}
         start = {r: origin.schedule.sequence(r) for r in seqs}
-        memo: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}
+        memo: dict[tuple[str, tuple[str, ...]], tuple[float, int, float]] = {}
 
-        def figures(resource: str, seq: tuple[str, ...]) -> tuple[float, int]:
-            """(cost, placements from the origin) of one resource's sequence."""
+        def figures(resource: str, seq: tuple[str, ...]) -> tuple[float, int, float]:
+            """(cost, placements from the origin, the cost's share for moved orders) of
+            one resource's sequence."""
             found = memo.get((resource, seq))
             if found is None:
                 cost = lines.timeline(resource, seq)[0][-1] if seq else 0.0
-                if weight:
-                    cost += weight * moved_on(seq, resource)
-                found = memo[resource, seq] = (cost, placements_between(start[resource], seq))
+                moving = weight * moved_on(seq, resource) if weight else 0.0
+                found = memo[resource, seq] = (cost + moving, placements_between(start[resource], seq), moving)
             return found
 
         own = {r: figures(r, tuple(s)) for r, s in seqs.items()}
-        cost = sum(c for c, _ in own.values())
-        placed = sum(p for _, p in own.values())
+        cost = sum(c for c, _, _ in own.values())
+        if linked:  # the same figure, summed as the tries will be
+            cost = plan.total_tardiness + sum(m for _, _, m in own.values())
+        placed = sum(p for _, p, _ in own.values())
         limit = cost - 1e-9  # what a plan must cost less than to be returned
         best: dict[str, tuple[str, ...]] | None = None
         best_cost, best_steps = cost, placed
         dues = [orders[o].due for o in movable]
         noise = self.spread * (max(dues) - min(dues))
         heat = self.temperature * ctx.order_hours
-        while best_cost > 1e-9 and not done():  # (no plan costs less than nothing)
+        idle = 0  # tries since the best plan last changed
+        patience = self.patience if linked else math.inf
+        while best_cost > 1e-9 and idle < patience and not done():  # (no plan costs less than nothing)
+            idle += 1
             count = rng.randint(2, min(self.largest, len(movable)))
             # another product's distance (with no noise: behind every order of the product)
             apart = (2.0 * noise if noise > 0 else math.inf) if rng.random() < self.same_product else 0.0
@@ -143,8 +163,13 @@ class RuinAndRecreate:
             for order in out:
                 touched[lines.put_back(order, seqs, floor, weight, moved_on)] = None
             now = {r: figures(r, tuple(seqs[r])) for r in touched}
-            new = cost + sum(now[r][0] - own[r][0] for r in now)
             steps = placed + sum(now[r][1] - own[r][1] for r in now)
+            if linked:
+                trial = _timed(at, seqs, touched) if steps <= room else None
+                new = math.inf if trial is None else \
+                    cost - at.total_tardiness + trial.total_tardiness + sum(now[r][2] - own[r][2] for r in now)
+            else:
+                new = cost + sum(now[r][0] - own[r][0] for r in now)
             hot = heat * max(0.0, 1.0 - progress())
             # At equal cost, a plan that needs fewer placements from the origin is preferred:
             # orders with slack would otherwise drift from the disrupted plan for nothing.
@@ -153,9 +178,13 @@ class RuinAndRecreate:
                                   or (hot > 0 and rng.random() < math.exp((cost - new) / hot))):
                 cost, placed = new, steps
                 own.update(now)
+                if linked:
+                    assert trial is not None
+                    at = trial
                 if cost < limit and (best is None or cost < best_cost - 1e-9
                                      or (cost <= best_cost + 1e-9 and steps < best_steps)):
                     best, best_cost, best_steps = {r: tuple(s) for r, s in seqs.items()}, cost, steps
+                    idle = 0
             else:  # back to where the walk was
                 for resource in touched:
                     seqs[resource] = kept[resource] if resource in kept else \
@@ -163,6 +192,15 @@ class RuinAndRecreate:
         if best is None:
             return None
         return plan.schedule.replace({r: s for r, s in best.items() if s != plan.schedule.sequence(r)})
+
+
+def _timed(plan: Plan, seqs: dict[str, list[str]], touched: Iterable[str]) -> Plan | None:
+    """``plan`` with the ``touched`` resources' sequences of ``seqs``, timed with its
+    chains; None where they close a cycle."""
+    try:
+        return plan.with_schedule(plan.schedule.replace({r: tuple(seqs[r]) for r in touched}), touched)
+    except CycleError:
+        return None
 
 
 def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noise: float, apart: float,

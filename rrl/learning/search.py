@@ -30,7 +30,7 @@ import numpy as np
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import first_difference, running_tardiness, tail_tardiness
-from rrl.errors import CycleError
+from rrl.errors import CycleError, NotApplicable
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
 from rrl.learning.qfunction import PrologQFunction
@@ -237,8 +237,6 @@ class Neighbourhood:
         self.priced = price_steps and not hit.plan.problem.dependents
         self.longest_block = longest_block if not hit.plan.problem.dependents else 1
         self.exchanges = exchanges and not hit.plan.problem.dependents
-        #: Whether :meth:`recreate` can walk here: its prices need a plant with no ``after``.
-        self.recreates = not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
         self._moved: dict[tuple[str, tuple[str, ...]], int] = {}
         # per plan priced from (by id, the plan held so that the id stays its own)
@@ -569,14 +567,15 @@ class Neighbourhood:
                  done: Callable[[], bool], progress: Callable[[], float]) -> Node | None:
         """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`),
         as single placements from ``root`` (at most ``room``), or None when it finds none
-        better than ``node`` or the plant has ``after``."""
-        if not self.recreates:
-            return None
+        better than ``node`` (or, with ``after``, no way there whose steps all time)."""
         target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: self.moved_on(tuple(seq), r), room=room,
                           rng=rng, done=done, progress=progress)
         if target is None:
             return None
-        chain = placement_chain(root.plan, target)
+        try:
+            chain = placement_chain(root.plan, target)
+        except NotApplicable:  # with ``after``, no way there that does not close a cycle
+            return None
         if not chain or len(chain) > room:
             return None
         return self._follow(root, chain, [Focus(action.focal, RECREATE) for action, _, _ in chain])
@@ -721,9 +720,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     has kept before: the wider passes explore where the Q-values point. A level is one step, or one block
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
-    With ``recreate`` (consult's default where no order waits for another), the descent
-    stops at ``descent_share`` of the budget, converged or not, and the budget left goes
-    to a ruin-and-recreate walk from its best plan (:mod:`~rrl.learning.recreate`; at
+    With ``recreate`` (consult's default), the descent
+    stops at ``descent_share`` of the budget, converged or not (on plants with ``after``:
+    when it converges), and the budget left goes to a ruin-and-recreate walk from its best plan (:mod:`~rrl.learning.recreate`; at
     most :data:`WALK_STEPS` placements from the disrupted plan): it moves several orders
     at once, where the beam's steps move one or two. The wider passes get whatever
     budget the walk leaves.
@@ -759,9 +758,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     descent_share : float
         Where a walk follows: the share of ``budget_s`` the descent may take; the walk
         starts from the descent's best plan when it is spent, converged or not
-        (:data:`DESCENT_SHARE`; between 0 and 1). Without a walk, or under a
-        ``node_limit``, the descent has the whole budget. The root's first focus is
-        examined whatever the share.
+        (:data:`DESCENT_SHARE`; between 0 and 1). Without a walk, under a
+        ``node_limit``, or on a plant with ``after``, the descent has the whole budget
+        (the walk what it leaves). The root's first focus is examined whatever the
+        share.
 
     Returns
     -------
@@ -782,10 +782,12 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     def descent_time() -> bool:
         return clock() - started >= budget_s * descent_share or out_of_time()
 
-    walking = descent_first and recreate is not None and hood.recreates
+    walking = descent_first and recreate is not None
     # (under a node limit the walk's tries are counted, not timed: the descent's share stays
-    # whole; so where it applies, the budget is the clock alone)
-    shared = walking and node_limit is None
+    # whole; so where it applies, the budget is the clock alone. Where orders wait for
+    # others the walk times each try in full, and the descent's exactly priced steps are
+    # worth more than its tries: the descent keeps the budget until it converges.)
+    shared = walking and node_limit is None and not hood.hit.plan.problem.dependents
     width = 1
     while width <= max_width:
         widths.append(width)

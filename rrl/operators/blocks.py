@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import sequence_tardiness
-from rrl.errors import NotApplicable
+from rrl.errors import CycleError, NotApplicable
 from rrl.operators.repair import Action, Changes, changes_of, timed
 
 
@@ -197,15 +197,18 @@ def placement_chain(plan: Plan, target: Schedule) -> list[tuple[Action, Changes,
     a neighbour it has in ``target`` that is in place already (right after the order it
     follows, or right before the one it precedes); of the orders that can be placed, the
     step leaving the least total tardiness goes first, so that the plans on the way stay
-    close to the start and the goal. No plant with ``after`` (a step on the way could
-    break a chain).
+    close to the start and the goal. With ``after``, a step on the way may close a
+    precedence cycle: the next option is taken then, and the steps are ordered by
+    their sequences' tardiness under ``plan``'s chains (:meth:`~rrl.domain.plan.Plan.released_problem`).
 
     Raises
     ------
     NotApplicable
-        When a step does not apply or the chain misses ``target`` (a bug).
+        When no order can be placed (with ``after``: every option closes a cycle) or
+        the chain misses ``target`` (a bug).
     """
-    problem = plan.problem
+    # (with ``after``, the steps are ordered by their sequences' tardiness under ``plan``'s chains)
+    problem = plan.released_problem() if plan.problem.dependents else plan.problem
     settled: set[str] = set()
     movers: dict[str, tuple[str, int]] = {}  # order -> (its resource in ``target``, index there)
     for resource, seq in target.sequences.items():
@@ -236,16 +239,20 @@ def placement_chain(plan: Plan, target: Schedule) -> list[tuple[Action, Changes,
                     held[r] = sequence_tardiness(problem, r, current.schedule.sequence(r))
             late = sum(sequence_tardiness(problem, r, seq) - held[r] for r, seq in changed.items())
             options.append((late, order, resource, index))
-        if not options:
+        for _, order, resource, index in sorted(options, key=lambda option: option[0]):
+            home, i = current.schedule.where[order]
+            if home == resource and index == i:
+                break  # already where it goes
+            try:  # (with ``after``, a step on the way may close a cycle: the next option, then)
+                chain += block_chain(current, Block((order,), order, resource, index))
+            except (NotApplicable, CycleError):
+                continue
+            current = chain[-1][2]
+            break
+        else:
             raise NotApplicable("no order can be placed next to a neighbour in place")
-        _, order, resource, index = min(options, key=lambda option: option[0])
         del movers[order]
         settled.add(order)
-        home, i = current.schedule.where[order]
-        if home == resource and index == i:
-            continue  # already where it goes
-        chain += block_chain(current, Block((order,), order, resource, index))
-        current = chain[-1][2]
     if current.schedule != target:
         raise NotApplicable("the placements do not lead to the plan they were written for")
     return chain

@@ -15,6 +15,7 @@ from rrl.dispatching import dispatch
 from rrl.domain import Plan, validate
 from rrl.domain.generate import generate_scenario
 from rrl.domain.timing import line_tardiness, sequence_tardiness, sequence_timeline, tail_tardiness
+from rrl.errors import CycleError, NotApplicable
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
 from rrl.learning.recreate import (
@@ -101,14 +102,12 @@ def test_an_order_is_put_back_at_its_cheapest_place_also_when_remembered(plan, d
             assert (went, seqs[went].index(order)) in expected
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plan=flat_plans(), data=st.data())
-def test_placements_reach_any_plan_of_the_same_orders(plan, data) -> None:
-    """Some unstarted orders put anywhere they may run: one operator per order whose
-    place changed, each applicable to the plan before it, none started moved."""
+def _moved_at_random(plan: Plan, data: st.DataObject):
+    """An event's disrupted plan and its schedule with 1-6 unstarted orders put anywhere
+    they may run (None when no event applies or no order may move)."""
     hit = hit_on(plan, data)
     if hit is None:
-        return
+        return None
     origin = hit.plan
     problem = origin.problem
     rng = random.Random(data.draw(st.integers(0, 10**6)))
@@ -116,16 +115,29 @@ def test_placements_reach_any_plan_of_the_same_orders(plan, data) -> None:
     floor = {r: origin.frozen_prefix(r) for r in seqs}
     movable = [o for s in seqs.values() for o in s if o not in problem.frozen]
     if not movable:
-        return
+        return None
     for order in rng.sample(movable, min(len(movable), data.draw(st.integers(1, 6)))):
         for seq in seqs.values():
             if order in seq:
                 seq.remove(order)
         resource = rng.choice(problem.eligible(order))
         seqs[resource].insert(rng.randint(floor[resource], len(seqs[resource])), order)
-    target = origin.schedule.replace({r: tuple(s) for r, s in seqs.items() if tuple(s) != origin.schedule.sequence(r)})
+    return origin, origin.schedule.replace({r: tuple(s) for r, s in seqs.items() if tuple(s) != origin.schedule.sequence(r)})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=flat_plans(), data=st.data())
+def test_placements_reach_any_plan_of_the_same_orders(plan, data) -> None:
+    """Some unstarted orders put anywhere they may run: one operator per order whose
+    place changed, each applicable to the plan before it, none started moved."""
+    drawn = _moved_at_random(plan, data)
+    if drawn is None:
+        return
+    origin, target = drawn
+    problem = origin.problem
     chain = placement_chain(origin, target)
-    assert len(chain) <= sum(placements_between(origin.schedule.sequence(r), target.sequence(r)) for r in seqs)
+    assert len(chain) <= sum(placements_between(origin.schedule.sequence(r), target.sequence(r))
+                             for r in problem.plant.resources)
     assert len({action.focal for action, _, _ in chain}) == len(chain)  # each order placed once
     event(f"{len(chain)} placements")
     current = origin
@@ -136,8 +148,19 @@ def test_placements_reach_any_plan_of_the_same_orders(plan, data) -> None:
     assert current.schedule == target
 
 
+@st.composite
+def crowded_plans(draw: st.DrawFn) -> Plan:
+    """Plans of 10-20 orders on 2-4 machines, badly ordered: room for a walk past the
+    descent; in half of them orders wait for others (``after`` chains of up to 3)."""
+    scenario = generate_scenario(machines=draw(st.integers(2, 4)), types=draw(st.integers(1, 3)),
+                                 orders=draw(st.integers(10, 20)), family_steps=draw(st.sampled_from([1, 3])),
+                                 breaks=draw(st.booleans()), seed=draw(st.integers(0, 10_000)))
+    return Plan.build(scenario.problem, dispatch(scenario.problem, "random", seed=draw(st.integers(0, 1000))))
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plan=flat_plans(), goal=st.sampled_from(["tardiness", "stability", "balancing"]), data=st.data())
+@given(plan=st.one_of(flat_plans(), crowded_plans()), goal=st.sampled_from(["tardiness", "stability", "balancing"]),
+       data=st.data())
 def test_a_repair_with_the_walk_is_valid_and_explained(plan, goal, data) -> None:
     hit = hit_on(plan, data)
     if hit is None:
@@ -150,16 +173,6 @@ def test_a_repair_with_the_walk_is_valid_and_explained(plan, goal, data) -> None
     if walked:  # the walk's placements start from the disrupted plan: the whole path is its
         assert walked == result.steps
         assert all(s.focus_rule == RECREATE_RULE for s in walked)
-
-
-@st.composite
-def crowded_plans(draw: st.DrawFn) -> Plan:
-    """Plans without ``after`` of 10-20 orders on 2-4 machines, badly ordered: room for
-    a walk past the descent."""
-    scenario = generate_scenario(machines=draw(st.integers(2, 4)), types=draw(st.integers(1, 3)),
-                                 orders=draw(st.integers(10, 20)), family_steps=1, breaks=draw(st.booleans()),
-                                 seed=draw(st.integers(0, 10_000)))
-    return Plan.build(scenario.problem, dispatch(scenario.problem, "random", seed=draw(st.integers(0, 1000))))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -182,11 +195,19 @@ def test_the_walk_leads_to_a_cheaper_plan_by_placements(plan, goal, room, data) 
 
     found = hood.recreate(root, start, RuinAndRecreate(), room=room, rng=random.Random(data.draw(st.integers(0, 99))),
                           done=done, progress=lambda: tries[0] / 200)
-    event("a cheaper plan found" if found else "none found")
+    event(f"{'a cheaper plan' if found else 'none'} found, {'with' if hit.plan.problem.dependents else 'no'} after")
     if found is None:
         return
-    assert found.cost < start.cost - 1e-9
     assert 1 <= found.depth <= room
+    _check_walked(hit, hood, start, found)
+    for node in found.path():
+        hood.score_step(node)  # valued (and explained) like any other step
+
+
+def _check_walked(hit, hood, start, found) -> None:
+    """The walk's node: cheaper than where it started, costing what a fresh timing says,
+    valid, started orders in place, each placement applicable to the plan before it."""
+    assert found.cost < start.cost - 1e-9
     fresh = Plan.build(hit.plan.problem, found.plan.schedule)
     assert found.cost == pytest.approx(hood.ctx.cost(fresh), abs=1e-6)
     assert validate(fresh.problem, fresh.schedule, fresh.times, reference=(hit.before.schedule, hit.before.times)) == []
@@ -195,7 +216,6 @@ def test_the_walk_leads_to_a_cheaper_plan_by_placements(plan, goal, room, data) 
     for node in found.path():
         assert node.via.focus.reason == RECREATE
         assert apply(node.parent.plan, node.via.action).schedule == node.plan.schedule
-        hood.score_step(node)  # valued (and explained) like any other step
 
 
 def test_the_walk_goes_past_the_descent(extruders) -> None:
@@ -257,3 +277,105 @@ def test_the_walk_chooses_by_product_in_its_share_of_tries(extruders, monkeypatc
                       done=lambda tries=tries: next(tries, None) is None, progress=lambda: 0.5)
     by_product = sum(a > 0 for a in aparts) / len(aparts)
     assert len(aparts) > 100 and abs(by_product - share) < 0.1
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=crowded_plans(), data=st.data())
+def test_a_plans_released_problem_times_each_line_as_the_plan(plan, data) -> None:
+    """Without ``after``, each waiting order released when its orders end: the lines,
+    timed on their own, give the plan's ends and its total tardiness."""
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    plan = hit.plan
+    released = plan.released_problem()
+    event(f"{'with' if plan.problem.dependents else 'no'} after")
+    assert not released.dependents and set(released.orders) == set(plan.problem.orders)
+    total = 0.0
+    for resource, seq in plan.schedule.sequences.items():
+        late, ends = sequence_timeline(released, resource, seq) if seq else ([], [])
+        assert ends == pytest.approx([plan.times.end_of(o) for o in seq], abs=1e-9)
+        total += late[-1] if late else 0.0
+    assert total == pytest.approx(plan.total_tardiness, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=crowded_plans(), data=st.data())
+def test_placements_reach_a_plan_with_after_or_say_they_cannot(plan, data) -> None:
+    """On plants with ``after``, where a step on the way could close a cycle: a plan of
+    the same orders that times is reached by steps each applicable to the plan before it,
+    or NotApplicable says no such way was found (never a cycle, never another plan)."""
+    drawn = _moved_at_random(plan, data)
+    if drawn is None:
+        return
+    origin, target = drawn
+    problem = origin.problem
+    try:
+        Plan.build(problem, target)
+    except CycleError:
+        return
+    try:
+        chain = placement_chain(origin, target)
+    except NotApplicable:
+        event("no way found")
+        return
+    event(f"reached, {'with' if problem.dependents else 'no'} after")
+    current = origin
+    for action, _, plan_after in chain:
+        current = apply(current, action)
+        assert current.schedule == plan_after.schedule
+    assert current.schedule == target
+
+
+def _linked_starts(count: int) -> list[tuple]:
+    """Converged descents on rush and new orders of a plant whose orders wait for others
+    (families of up to 3 steps chained by ``after``)."""
+    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+    agent = RepairAgent(plant, family_steps=3)
+    starts = []
+    for hit in draw_cases(plant, count, 1, (10, 20), ("new_order", "rush_order"), family_steps=3):
+        assert hit.plan.problem.dependents
+        hood = agent.neighbourhood(hit, score_all=False)
+        starts.append((hit, hood, hood.root(), steepest_descent(hood, budget_s=60.0, max_depth=10).best))
+    return starts
+
+
+def _walk_tries(hood, root, start, walk: RuinAndRecreate, limit: int):
+    """The walk's node from a start, given ``limit`` tries, and the tries it asked for."""
+    tries = [0]
+
+    def done() -> bool:
+        tries[0] += 1
+        return tries[0] > limit
+
+    node = hood.recreate(root, start, walk, room=10, rng=random.Random(0), done=done, progress=lambda: tries[0] / limit)
+    return node, tries[0]
+
+
+def test_the_walk_goes_past_the_descent_on_a_plant_with_after() -> None:
+    """Each try timed with its chains: the plans found cost what a fresh timing says,
+    are valid, keep started orders, and are reached by applicable placements; on some
+    cases the walk finds one."""
+    found = 0
+    for hit, hood, root, start in _linked_starts(10):
+        node, _ = _walk_tries(hood, root, start, RuinAndRecreate(), 300)
+        if node is None:
+            continue
+        found += 1
+        _check_walked(hit, hood, start, node)
+    assert found >= 2
+
+
+def test_on_a_plant_with_after_the_walk_ends_when_it_stops_finding_better_plans(extruders) -> None:
+    """There the walk leaves its time to the wider passes after ``patience`` tries
+    without a better plan; on a plant without ``after`` it walks on."""
+    flat = draw_cases(extruders.plant, 3, 1, (10, 20), ("rush_order",))
+    agent = RepairAgent(extruders.plant)
+    flat_starts = []
+    for hit in flat:
+        hood = agent.neighbourhood(hit, score_all=False)
+        flat_starts.append((hit, hood, hood.root(), steepest_descent(hood, budget_s=60.0, max_depth=10).best))
+    for linked, starts in ((True, _linked_starts(3)), (False, flat_starts)):
+        for _, hood, root, start in starts:
+            _, tries = _walk_tries(hood, root, start, RuinAndRecreate(patience=5), 200)
+            assert tries < 100 if linked else tries == 201
