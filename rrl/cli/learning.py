@@ -171,8 +171,9 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 @click.option("--recreate/--no-recreate", default=None,
               help="Spend the budget left after the descent on a ruin-and-recreate walk: a few orders taken out "
                    "and put back at their least costly places, at most --max-steps (and 20) placements from "
-                   "the disrupted plan (default: the policy's setting, on; plants with 'after' chains keep the "
-                   "wider passes).")
+                   "the disrupted plan (default: the policy's setting, on; on plants with 'after' chains the "
+                   "walk follows the descent once it converges and ends after 100 tries without a better "
+                   "plan).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")

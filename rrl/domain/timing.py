@@ -374,7 +374,8 @@ def sequence_timeline(problem: Problem, resource: str, seq: Sequence[str]) -> tu
     ``resource``, timed on its own (see :func:`sequence_tardiness`; started orders at
     their frozen starts): what a search needs to price a change from its first changed
     position on. The loop of :func:`line_tardiness`, for a walk that times thousands of
-    sequences."""
+    sequences; like it, valid only where no order waits for another (on a plant with
+    ``after``, time the sequences of :meth:`~rrl.domain.plan.Plan.released_problem`)."""
     specs, cleanouts, windows = problem.lines[resource]
     frozen = problem.frozen
     late: list[float] = []

@@ -174,12 +174,12 @@ class RuinAndRecreate:
             # At equal cost, a plan that needs fewer placements from the origin is preferred:
             # orders with slack would otherwise drift from the disrupted plan for nothing.
             level = abs(new - cost) <= 1e-9
-            if steps <= room and ((new < cost and not level) or (level and steps <= placed)
-                                  or (hot > 0 and rng.random() < math.exp((cost - new) / hot))):
+            if steps <= room and new < math.inf and ((new < cost and not level) or (level and steps <= placed)
+                                                     or (hot > 0 and rng.random() < math.exp((cost - new) / hot))):
                 cost, placed = new, steps
                 own.update(now)
                 if linked:
-                    assert trial is not None
+                    assert trial is not None  # (a try that did not time costs math.inf)
                     at = trial
                 if cost < limit and (best is None or cost < best_cost - 1e-9
                                      or (cost <= best_cost + 1e-9 and steps < best_steps)):

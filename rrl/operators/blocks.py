@@ -245,7 +245,7 @@ def placement_chain(plan: Plan, target: Schedule) -> list[tuple[Action, Changes,
                 break  # already where it goes
             try:  # (with ``after``, a step on the way may close a cycle: the next option, then)
                 chain += block_chain(current, Block((order,), order, resource, index))
-            except (NotApplicable, CycleError):
+            except CycleError:
                 continue
             current = chain[-1][2]
             break

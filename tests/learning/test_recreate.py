@@ -26,7 +26,7 @@ from rrl.learning.recreate import (
     _taken_out,
     placements_between,
 )
-from rrl.learning.search import steepest_descent
+from rrl.learning.search import _moved_on, steepest_descent
 from rrl.operators.blocks import placement_chain
 from rrl.operators.repair import apply
 from tests.learning.test_search import agent_for, check_repair, flat_plans, hit_on
@@ -72,9 +72,10 @@ def test_tail_tardiness_is_the_general_timing(plan, data) -> None:
 @given(plan=flat_plans(), data=st.data())
 def test_an_order_is_put_back_at_its_cheapest_place_also_when_remembered(plan, data) -> None:
     """Orders taken out and put back one by one, in three rounds of other orders (the
-    later rounds meeting sequences the earlier ones priced, cut by other bounds): each
-    goes to the first cheapest place over its resources, the places priced by timing
-    every candidate sequence afresh."""
+    later rounds meeting sequences the earlier ones priced, cut by other bounds), with
+    and without a weight on moved orders: each goes to the first cheapest place over its
+    resources, the place that pricing with nothing remembered finds, and (within
+    rounding) the cheapest by timing every candidate sequence afresh."""
     hit = hit_on(plan, data)
     if hit is None:
         return
@@ -82,6 +83,12 @@ def test_an_order_is_put_back_at_its_cheapest_place_also_when_remembered(plan, d
     movable = [o for o in problem.orders if o not in problem.frozen]
     if len(movable) < 2:
         return
+    weight = data.draw(st.sampled_from([0.0, 0.5]))
+    reference = hit.before.schedule
+
+    def moved_on(seq, resource) -> int:
+        return _moved_on(seq, resource, reference)
+
     floor = {r: sum(1 for o in s if o in problem.frozen) for r, s in hit.plan.schedule.sequences.items()}
     lines = _Lines(problem)
     for _ in range(3):
@@ -91,14 +98,18 @@ def test_an_order_is_put_back_at_its_cheapest_place_also_when_remembered(plan, d
             expected, cheapest = [], math.inf
             for resource in problem.durations[order]:
                 seq = seqs[resource]
-                base = sequence_tardiness(problem, resource, tuple(seq))
+                base = sequence_tardiness(problem, resource, tuple(seq)) + weight * moved_on(seq, resource)
                 for index in range(floor[resource], len(seq) + 1):
-                    cost = sequence_tardiness(problem, resource, (*seq[:index], order, *seq[index:])) - base
+                    new = (*seq[:index], order, *seq[index:])
+                    cost = sequence_tardiness(problem, resource, new) + weight * moved_on(new, resource) - base
                     if cost < cheapest - 1e-9:
                         expected, cheapest = [(resource, index)], cost
                     elif cost <= cheapest + 1e-9:
                         expected.append((resource, index))  # ties within rounding
-            went = lines.put_back(order, seqs, floor, 0.0, lambda seq, resource: 0)
+            fresh = {r: list(s) for r, s in seqs.items()}
+            _Lines(problem).put_back(order, fresh, floor, weight, moved_on)
+            went = lines.put_back(order, seqs, floor, weight, moved_on)
+            assert seqs == fresh
             assert (went, seqs[went].index(order)) in expected
 
 
@@ -317,6 +328,7 @@ def test_placements_reach_a_plan_with_after_or_say_they_cannot(plan, data) -> No
     try:
         chain = placement_chain(origin, target)
     except NotApplicable:
+        assert problem.dependents  # without ``after`` every plan of the same orders has a way
         event("no way found")
         return
     event(f"reached, {'with' if problem.dependents else 'no'} after")
@@ -375,7 +387,10 @@ def test_on_a_plant_with_after_the_walk_ends_when_it_stops_finding_better_plans(
     for hit in flat:
         hood = agent.neighbourhood(hit, score_all=False)
         flat_starts.append((hit, hood, hood.root(), steepest_descent(hood, budget_s=60.0, max_depth=10).best))
-    for linked, starts in ((True, _linked_starts(3)), (False, flat_starts)):
+    # (a walk from a plan that costs nothing ends at once)
+    linked_starts = [s for s in _linked_starts(8) if s[3].cost > 1e-9]
+    assert len(linked_starts) >= 2 and all(s[3].cost > 1e-9 for s in flat_starts)
+    for linked, starts in ((True, linked_starts), (False, flat_starts)):
         for _, hood, root, start in starts:
             _, tries = _walk_tries(hood, root, start, RuinAndRecreate(patience=5), 200)
             assert tries < 100 if linked else tries == 201

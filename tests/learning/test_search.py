@@ -647,3 +647,33 @@ def test_the_descent_leaves_the_walk_the_rest_of_the_budget_after_its_share(extr
                    for share in (0.0, 0.2, 1.0)}
         assert len(limited) == 1  # under a node limit the share changes nothing
     assert later == 3 and walked_long >= 2
+
+
+def test_on_a_plant_with_after_the_descent_keeps_the_budget_whatever_the_share() -> None:
+    """There the walk times each try in full: the descent runs until it converges (the
+    walk then starts at the same tick whatever the share), not until its share is spent."""
+    from rrl.learning.recreate import RuinAndRecreate
+
+    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+    agent = RepairAgent(plant, family_steps=3)
+    late = 0
+    for hit in draw_cases(plant, 3, 1, (10, 20), ("rush_order",), family_steps=3):
+        starts: dict[float, float] = {}
+        expansions = {}
+        for share in (0.0, 0.2, 1.0):
+            hood = agent.neighbourhood(hit, score_all=False)
+            ticks, clock = _ticking()
+            walk = hood.recreate
+
+            def recreate(*args, share=share, walk=walk, ticks=ticks, starts=starts, **kwargs):
+                starts[share] = ticks[0]
+                return walk(*args, **kwargs)
+
+            hood.recreate = recreate  # type: ignore[method-assign]
+            beam_search(hood, budget_s=2.0, max_depth=10, max_width=1, rank=agent._rank, descent_first=True,
+                        first_improvement=True, recreate=RuinAndRecreate(), clock=clock, descent_share=share)
+            expansions[share] = hood.expansions
+        assert len(starts) == 3 and len(set(starts.values())) == 1  # converged within 2 s, at one tick
+        assert len(set(expansions.values())) == 1
+        late += expansions[0.0] > 1  # past the root's first expansion, where a share of 0 stops
+    assert late >= 1
