@@ -655,6 +655,14 @@ class _Expansion:
 #: the walk never ran. Measured on the extruders' new and rush orders (docs/benchmarks.md).
 DESCENT_SHARE = 0.2
 
+#: Most unstarted orders for which the descent's share applies. A try of the walk costs
+#: about the square of a line's length (each order put back is priced at every place, each
+#: place to the line's end), and the descent's steps go to the tardy orders: on the
+#: extruders' rush orders the share gave 20-30 % less tardiness at 20 and 30 orders, 20-30 %
+#: more at 40 and 50 (docs/benchmarks.md). Above it the descent keeps the budget until it
+#: converges, as on plants with ``after``.
+SHARED_UP_TO = 35
+
 
 def default_budget_ms(orders: int) -> float:
     """Consult's search budget when none is given: 36 ms up to 20 orders, 1.5 ms more per
@@ -723,8 +731,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
     With ``recreate`` (consult's default), the descent
-    stops at ``descent_share`` of the budget, converged or not (on plants with ``after``:
-    when it converges), and the budget left goes to a ruin-and-recreate walk from its best plan (:mod:`~rrl.learning.recreate`; at
+    stops at ``descent_share`` of the budget, converged or not (on plants with ``after``,
+    or above :data:`SHARED_UP_TO` unstarted orders: when it converges), and the budget left goes to a ruin-and-recreate walk from its best plan (:mod:`~rrl.learning.recreate`; at
     most :data:`WALK_STEPS` placements from the disrupted plan): it moves several orders
     at once, where the beam's steps move one or two. The wider passes get whatever
     budget the walk leaves.
@@ -761,8 +769,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         Where a walk follows: the share of ``budget_s`` the descent may take; the walk
         starts from the descent's best plan when it is spent, converged or not
         (:data:`DESCENT_SHARE`; between 0 and 1). Without a walk, under a
-        ``node_limit``, or on a plant with ``after``, the descent has the whole budget
-        (the walk what it leaves). The root's first focus is examined whatever the
+        ``node_limit``, on a plant with ``after`` or above :data:`SHARED_UP_TO` unstarted
+        orders, the descent has the whole budget (the walk what it leaves). The root's first focus is examined whatever the
         share.
 
     Returns
@@ -789,7 +797,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     # whole; so where it applies, the budget is the clock alone. Where orders wait for
     # others the walk times each try in full, and the descent's exactly priced steps are
     # worth more than its tries: the descent keeps the budget until it converges.)
-    shared = walking and node_limit is None and not hood.hit.plan.problem.dependents
+    problem = hood.hit.plan.problem
+    shared = walking and node_limit is None and not problem.dependents and \
+        len(problem.orders) - len(problem.frozen) <= SHARED_UP_TO
     width = 1
     while width <= max_width:
         widths.append(width)

@@ -581,12 +581,12 @@ def test_training_learns_from_states_with_started_orders() -> None:
     assert any(f.startswith("started(") for f in seen)
 
 
-def _flat_hit(plant, seed: int):
-    """A rush order on an EDD plan of 16 random orders without ``after`` (the walk runs)."""
+def _flat_hit(plant, seed: int, orders: int = 16):
+    """A rush order on an EDD plan of random orders without ``after`` (the walk runs)."""
     from rrl.domain.generate import random_orders
     from rrl.domain.problem import Problem
 
-    drawn = random_orders(plant, 16, random.Random(seed))
+    drawn = random_orders(plant, orders, random.Random(seed))
     problem = Problem(plant, {o.id: o for o in drawn})
     return draw_event("rush_order", Plan.build(problem, dispatch(problem, "edd")), random.Random(seed))
 
@@ -649,15 +649,24 @@ def test_the_descent_leaves_the_walk_the_rest_of_the_budget_after_its_share(extr
     assert later == 3 and walked_long >= 2
 
 
-def test_on_a_plant_with_after_the_descent_keeps_the_budget_whatever_the_share() -> None:
-    """There the walk times each try in full: the descent runs until it converges (the
-    walk then starts at the same tick whatever the share), not until its share is spent."""
+@pytest.mark.parametrize("plant_kind", ["after chains", "many orders"])
+def test_with_after_or_many_orders_the_descent_keeps_the_budget_whatever_the_share(extruders, plant_kind) -> None:
+    """On a plant with ``after`` (where the walk times each try in full) and above
+    SHARED_UP_TO unstarted orders (where its tries cost more than the descent's steps
+    gain), the descent runs until it converges (the walk then starts at the same tick
+    whatever the share), not until its share is spent."""
     from rrl.learning.recreate import RuinAndRecreate
+    from rrl.learning.search import SHARED_UP_TO
 
-    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
-    agent = RepairAgent(plant, family_steps=3)
+    if plant_kind == "after chains":
+        plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+        agent = RepairAgent(plant, family_steps=3)
+        hits = draw_cases(plant, 3, 1, (10, 20), ("rush_order",), family_steps=3)
+    else:
+        agent = RepairAgent(extruders.plant)
+        hits = [_flat_hit(extruders.plant, seed, SHARED_UP_TO + 1) for seed in range(3)]
     late = 0
-    for hit in draw_cases(plant, 3, 1, (10, 20), ("rush_order",), family_steps=3):
+    for hit in hits:
         starts: dict[float, float] = {}
         expansions = {}
         for share in (0.0, 0.2, 1.0):
@@ -670,10 +679,10 @@ def test_on_a_plant_with_after_the_descent_keeps_the_budget_whatever_the_share()
                 return walk(*args, **kwargs)
 
             hood.recreate = recreate  # type: ignore[method-assign]
-            beam_search(hood, budget_s=2.0, max_depth=10, max_width=1, rank=agent._rank, descent_first=True,
+            beam_search(hood, budget_s=5.0, max_depth=10, max_width=1, rank=agent._rank, descent_first=True,
                         first_improvement=True, recreate=RuinAndRecreate(), clock=clock, descent_share=share)
             expansions[share] = hood.expansions
-        assert len(starts) == 3 and len(set(starts.values())) == 1  # converged within 2 s, at one tick
+        assert len(starts) == 3 and len(set(starts.values())) == 1  # converged within 5 s, at one tick
         assert len(set(expansions.values())) == 1
         late += expansions[0.0] > 1  # past the root's first expansion, where a share of 0 stops
     assert late >= 1
