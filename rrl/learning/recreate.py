@@ -113,7 +113,7 @@ class RuinAndRecreate:
         # Where orders wait for others, the lines are priced as if each waiting order were
         # released when its orders end in ``plan``, and every try is timed in full.
         linked = bool(problem.dependents)
-        lines = _Lines(plan.released_problem() if linked else problem)
+        lines = _Lines(plan.released_problem(), chains=problem) if linked else _Lines(problem)
         at = plan  # the walk's plan, timed in full (read where ``linked``)
         seqs = {r: list(s) for r, s in plan.schedule.sequences.items()}
         movable = [o for s in seqs.values() for o in s if o not in problem.frozen]
@@ -222,8 +222,13 @@ class _Lines:
     thousands of insertions per repair, and most of its tries are turned down, so the
     same sequences come back try after try."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, chains: Problem | None = None) -> None:
         self.problem = problem
+        # the orders each order waits for and those waiting for it (``chains``' ``after``):
+        # on one line an order goes after the first and before the second, or the try
+        # would close a cycle
+        self._waits = {o: set(spec.after) for o, spec in chains.orders.items()} if chains else {}
+        self._waited = {o: set(ds) for o, ds in chains.dependents.items()} if chains else {}
         self._timelines: dict[tuple[str, tuple[str, ...]], tuple[list[float], list[float]]] = {}
         # (resource, sequence, order) -> (added cost, place) of the order's best place, or
         # (a lower bound of that cost, -1) where the search was cut by a bound
@@ -267,7 +272,17 @@ class _Lines:
         base = late[-1] if late else 0.0
         moved = moved_on(seq, resource) if weight else 0
         best, place = bound, -1
-        for index in range(floor, len(seq) + 1):
+        first, stop = floor, len(seq)
+        waits, waited = self._waits.get(order), self._waited.get(order)
+        if waits or waited:
+            for k, other in enumerate(seq):
+                if waits and other in waits:
+                    first = max(first, k + 1)
+                elif waited and other in waited:
+                    stop = min(stop, k)
+            if first > stop:  # (orders put back before it closed the cycle already: the try is turned down)
+                first, stop = floor, len(seq)
+        for index in range(first, stop + 1):
             prefix, ready = (late[index - 1], ends[index - 1]) if index else (0.0, 0.0)
             extra = weight * (moved_on((*seq[:index], order, *seq[index:]), resource) - moved) if weight else 0.0
             # Only a tail cheaper than the best place so far is priced to its end.

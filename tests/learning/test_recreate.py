@@ -394,3 +394,28 @@ def test_on_a_plant_with_after_the_walk_ends_when_it_stops_finding_better_plans(
         for _, hood, root, start in starts:
             _, tries = _walk_tries(hood, root, start, RuinAndRecreate(patience=5), 200)
             assert tries < 100 if linked else tries == 201
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=crowded_plans(), data=st.data())
+def test_with_after_an_order_is_put_back_between_its_chain_on_its_line(plan, data) -> None:
+    """On a plant with ``after``, an order taken out alone goes back after the orders it
+    waits for and before those waiting for it that share its new line (a place between
+    them exists: the rest of the plan has no cycle), so no try is lost to a cycle there."""
+    hit = hit_on(plan, data)
+    if hit is None or not hit.plan.problem.dependents:
+        return
+    problem = hit.plan.problem
+    lines = _Lines(hit.plan.released_problem(), chains=problem)
+    floor = {r: hit.plan.frozen_prefix(r) for r in problem.plant.resources}
+    chained = [o for o in problem.orders if o not in problem.frozen and (problem.orders[o].after or o in problem.dependents)]
+    if not chained:
+        return
+    event("chained orders put back")
+    for order in data.draw(st.lists(st.sampled_from(chained), min_size=1, max_size=5, unique=True)):
+        seqs = {r: [o for o in hit.plan.schedule.sequence(r) if o != order] for r in problem.plant.resources}
+        went = lines.put_back(order, seqs, floor, 0.0, lambda seq, resource: 0)
+        seq = seqs[went]
+        k = seq.index(order)
+        assert all(o not in problem.orders[order].after for o in seq[k + 1:])
+        assert all(o not in problem.dependents.get(order, ()) for o in seq[:k])
