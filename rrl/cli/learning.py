@@ -192,9 +192,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     The plan is the scenario's own schedule (without one, or with --rule, the one a rule
     or the PPO model builds). Event parameters not given are drawn from --seed. The
     repair is an anytime search within --budget-ms (DESIGN section 9): a descent first
-    (first improvement by default, see --first-pass), then (on plants without 'after') a
-    ruin-and-recreate walk, and wider passes steered by the policy's Q-values with the
-    time left; the focal task
+    (first improvement by default, see --first-pass), then a ruin-and-recreate walk, and
+    wider passes steered by the policy's Q-values with the time left; the focal task
     may move from step to step, each focus proposed by a rule of the background
     knowledge. The result is never worse on the goal's measure than the disrupted plan,
     and each step is explained by the rule that proposed its focus and the Q-tree rule
