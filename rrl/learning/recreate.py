@@ -196,9 +196,13 @@ class RuinAndRecreate:
 
 def _timed(plan: Plan, seqs: dict[str, list[str]], touched: Iterable[str]) -> Plan | None:
     """``plan`` with the ``touched`` resources' sequences of ``seqs``, timed with its
-    chains; None where they close a cycle."""
+    chains; None where they close a cycle. Most tries put their orders back where they
+    were (``plan`` itself then, not timed again)."""
+    changes = {r: seq for r in touched if (seq := tuple(seqs[r])) != plan.schedule.sequence(r)}
+    if not changes:
+        return plan
     try:
-        return plan.with_schedule(plan.schedule.replace({r: tuple(seqs[r]) for r in touched}), touched)
+        return plan.with_schedule(plan.schedule.replace(changes), changes)
     except CycleError:
         return None
 
@@ -265,7 +269,8 @@ class _Lines:
     def _best_place(self, order: str, resource: str, seq: tuple[str, ...], floor: int, weight: float,
                     moved_on: MovedOn, bound: float) -> tuple[float, int]:
         """(added cost, place) of ``order``'s first cheapest place in ``seq`` after its
-        first ``floor`` (started) orders, or ``(bound, -1)`` where no place costs less
+        first ``floor`` (started) orders (and, with chains, after the orders it waits for
+        and before those waiting for it), or ``(bound, -1)`` where no place costs less
         than ``bound``."""
         problem = self.problem
         late, ends = self.timeline(resource, seq)

@@ -24,6 +24,7 @@ from rrl.learning.recreate import (
     RuinAndRecreate,
     _Lines,
     _taken_out,
+    _timed,
     placements_between,
 )
 from rrl.learning.search import _moved_on, steepest_descent
@@ -419,3 +420,36 @@ def test_with_after_an_order_is_put_back_between_its_chain_on_its_line(plan, dat
         k = seq.index(order)
         assert all(o not in problem.orders[order].after for o in seq[k + 1:])
         assert all(o not in problem.dependents.get(order, ()) for o in seq[:k])
+
+
+def test_a_try_is_timed_only_where_it_changed_a_sequence() -> None:
+    """A try that put its orders back where they were is the walk's plan itself; one
+    that moved an order is timed as a fresh plan; one that closes a cycle is None."""
+    checked = 0
+    for _, _, _, start in _linked_starts(4):
+        plan = start.plan
+        problem = plan.problem
+        seqs = {r: list(s) for r, s in plan.schedule.sequences.items()}
+        assert _timed(plan, seqs, list(seqs)) is plan
+        # an order that waits for another and none for it, moved to the end of its line
+        last = [o for o in problem.orders if problem.orders[o].after and o not in problem.dependents
+                and o not in problem.frozen]
+        if not last:
+            continue
+        order = last[0]
+        home = plan.schedule.where[order][0]
+        trial = {r: [o for o in s if o != order] for r, s in seqs.items()}
+        trial[home].append(order)
+        timed = _timed(plan, trial, [home])
+        assert timed is not None
+        fresh = Plan.build(problem, plan.schedule.replace({home: tuple(trial[home])}))
+        assert timed.total_tardiness == pytest.approx(fresh.total_tardiness, abs=1e-9)
+        # the order it waits for put behind it on that line closes a cycle
+        first = problem.orders[order].after[0]
+        if home in problem.durations[first] and first not in problem.frozen:
+            there = plan.schedule.where[first][0]
+            trial[there] = [o for o in trial[there] if o != first]
+            trial[home].append(first)
+            assert _timed(plan, trial, {home, there}) is None
+            checked += 1
+    assert checked >= 1
