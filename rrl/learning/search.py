@@ -730,12 +730,12 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     has kept before: the wider passes explore where the Q-values point. A level is one step, or one block
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
-    With ``recreate`` (consult's default), the descent
-    stops at ``descent_share`` of the budget, converged or not (on plants with ``after``,
-    or above :data:`SHARED_UP_TO` unstarted orders: when it converges), and the budget left goes to a ruin-and-recreate walk from its best plan (:mod:`~rrl.learning.recreate`; at
-    most :data:`WALK_STEPS` placements from the disrupted plan): it moves several orders
-    at once, where the beam's steps move one or two. The wider passes get whatever
-    budget the walk leaves.
+    With ``recreate`` (consult's default), the descent stops at ``descent_share`` of the
+    budget, converged or not (on plants with ``after``, or above :data:`SHARED_UP_TO`
+    unstarted orders: when it converges), and the budget left goes to a ruin-and-recreate
+    walk from its best plan (:mod:`~rrl.learning.recreate`; at most :data:`WALK_STEPS`
+    placements from the disrupted plan): it moves several orders at once, where the
+    beam's steps move one or two. The wider passes get whatever budget the walk leaves.
     The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
@@ -770,8 +770,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         starts from the descent's best plan when it is spent, converged or not
         (:data:`DESCENT_SHARE`; between 0 and 1). Without a walk, under a
         ``node_limit``, on a plant with ``after`` or above :data:`SHARED_UP_TO` unstarted
-        orders, the descent has the whole budget (the walk what it leaves). The root's first focus is examined whatever the
-        share.
+        orders, the descent has the whole budget (the walk what it leaves). The root's
+        first focus is examined whatever the share.
 
     Returns
     -------
@@ -796,7 +796,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     # (under a node limit the walk's tries are counted, not timed: the descent's share stays
     # whole; so where it applies, the budget is the clock alone. Where orders wait for
     # others the walk times each try in full, and the descent's exactly priced steps are
-    # worth more than its tries: the descent keeps the budget until it converges.)
+    # worth more than its tries: the descent keeps the budget until it converges; so it
+    # does above SHARED_UP_TO orders.)
     problem = hood.hit.plan.problem
     shared = walking and node_limit is None and not problem.dependents and \
         len(problem.orders) - len(problem.frozen) <= SHARED_UP_TO
