@@ -137,9 +137,9 @@ class RuinAndRecreate:
             return found
 
         own = {r: figures(r, tuple(s)) for r, s in seqs.items()}
-        cost = sum(c for c, _, _ in own.values())
-        if linked:  # the same figure, summed as the tries will be
-            cost = plan.total_tardiness + sum(m for _, _, m in own.values())
+        # (with chains, the plan's own total: the tries are priced from it as timed in full)
+        cost = plan.total_tardiness + sum(m for _, _, m in own.values()) if linked else \
+            sum(c for c, _, _ in own.values())
         placed = sum(p for _, p, _ in own.values())
         limit = cost - 1e-9  # what a plan must cost less than to be returned
         best: dict[str, tuple[str, ...]] | None = None
