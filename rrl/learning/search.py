@@ -49,6 +49,10 @@ from rrl.operators.blocks import (
 from rrl.operators.repair import Action, Changes, applicable_operators, proposals, timed
 from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
+#: A step of one focus before it is a candidate: action, changes, plan (when re-timed),
+#: moved orders, tardiness, and for a block step its run.
+_Step = tuple[Action, Changes, "Plan | None", int, float, "Block | None"]
+
 #: Reason of the focus at the first step: the disruption's own focal task(s).
 EVENT = "event"
 
@@ -179,6 +183,31 @@ class Node:
         return (self.plan.schedule, focus, self.delayed, self.depth == 0)
 
 
+class _PricedFrom:
+    """What pricing steps from one plan reads (:meth:`Neighbourhood._priced`): the
+    problem its sequences are timed on (with ``after``, the plan's released problem), the
+    tardiness of each sequence priced on it, and the running tardiness and ends along the
+    plan's own sequences."""
+
+    __slots__ = ("memo", "plan", "prefixes", "problem")
+
+    def __init__(self, plan: Plan, shared: dict[tuple[str, tuple[str, ...]], float]) -> None:
+        self.plan = plan
+        linked = bool(plan.problem.dependents)
+        self.problem = plan.released_problem() if linked else plan.problem
+        # without ``after`` a sequence's tardiness is its own wherever it comes back
+        self.memo: dict[tuple[str, tuple[str, ...]], float] = {} if linked else shared
+        self.prefixes: dict[str, tuple[list[float], list[float]]] = {}
+
+
+def _timed_or_none(plan: Plan, changes: Changes) -> Plan | None:
+    """``plan`` with ``changes``, re-timed; None where they close a cycle."""
+    try:
+        return timed(plan, changes)
+    except CycleError:
+        return None
+
+
 class Neighbourhood:
     """The candidate steps of a repair with a moving focus.
 
@@ -207,6 +236,14 @@ class Neighbourhood:
     price_steps : bool
         Price steps from their changed sequences where the plant has no ``after``
         (:attr:`priced`); False re-times every step (the same steps, more slowly).
+    timed_per_focus : int
+        Where orders wait for others (``after``, when steps are priced and
+        ``moves_per_focus`` is set): a focus's steps are first priced on the lines of
+        the plan's :meth:`~rrl.domain.plan.Plan.released_problem` (an estimate: what
+        the moved orders' ends do to the orders waiting for them is left out), and only
+        this many of the cheapest are re-timed with their chains, of which the
+        ``moves_per_focus`` cheapest are kept. Re-timing every step cost half of a
+        search's time there.
     longest_block : int
         Also move the focus together with the orders right after it or right before it,
         runs of up to this many orders (:mod:`rrl.operators.blocks`; 1: single steps
@@ -220,7 +257,7 @@ class Neighbourhood:
     def __init__(self, hit: Disruption, ctx: RepairContext, q: PrologQFunction, *,
                  scorer: Scorer | None = None, focus_width: int = 2, moves_per_focus: int | None = 4,
                  reach: int | None = None, score_all: bool = True, price_steps: bool = True,
-                 longest_block: int = 1, exchanges: bool = True) -> None:
+                 longest_block: int = 1, exchanges: bool = True, timed_per_focus: int = 6) -> None:
         self.hit = hit
         self.ctx = ctx
         self.q = q
@@ -235,12 +272,15 @@ class Neighbourhood:
         self._cache: dict[tuple[Any, ...], _Expansion] = {}
         # without ``after``, a resource's times depend on its own sequence alone
         self.priced = price_steps and not hit.plan.problem.dependents
+        self.timed_per_focus = timed_per_focus if price_steps and hit.plan.problem.dependents else None
         self.longest_block = longest_block if not hit.plan.problem.dependents else 1
         self.exchanges = exchanges and not hit.plan.problem.dependents
         self._sequence_tardiness: dict[tuple[str, tuple[str, ...]], float] = {}
         self._moved: dict[tuple[str, tuple[str, ...]], int] = {}
-        # per plan priced from (by id, the plan held so that the id stays its own)
-        self._prefixes: dict[int, tuple[Plan, dict[str, tuple[list[float], list[float]]]]] = {}
+        # per plan priced from (by id, the plan held so that the id stays its own): the
+        # running tardiness and ends along its sequences, and with ``after`` its released
+        # problem with the tardiness of the sequences priced on it
+        self._prefixes: dict[int, _PricedFrom] = {}
 
     def root(self) -> Node:
         """The disrupted plan as the start of every path."""
@@ -435,13 +475,16 @@ class Neighbourhood:
 
         Where no order waits for another (no ``after``), each proposal is priced from the
         tardiness of the sequences it changes (:meth:`_priced`), and a step is re-timed
-        into a plan only when the search reads it (:attr:`Candidate.plan`).
+        into a plan only when the search reads it (:attr:`Candidate.plan`). With
+        ``after`` that price is an estimate: the :attr:`timed_per_focus` cheapest are
+        re-timed, and kept at their exact figures.
         """
         plan = node.plan
         weighted = self.ctx.goal.moved_weight > 0
-        priced = self.priced and self.moves_per_focus is not None
+        estimated = self.timed_per_focus is not None and self.moves_per_focus is not None
+        priced = (self.priced or estimated) and self.moves_per_focus is not None
         # action, changes, plan (when re-timed), moved, tardiness, block (for a block step)
-        found: list[tuple[Action, Changes, Plan | None, int, float, Block | None]] = []
+        found: list[_Step] = []
         applicable: set[str] = set()
         counts: dict[str, int] = {}  # moved orders per resource of the plan expanded
         for action, changes in proposals(plan, focus.task, self._operators.get(focus.reason), self.reach):
@@ -467,11 +510,13 @@ class Neighbourhood:
                 applicable.add(action.operator)  # the block's first step, taken first
                 moved = node.moved + self._moved_delta(plan, counts, changes) if weighted else node.moved
                 found.append((action, changes, after, moved, tardiness, run))
-        if self.moves_per_focus is not None and len(found) > self.moves_per_focus:
-            # costs rounded: a priced cost and a re-timed one may differ in the last bits
-            cost = self.ctx.cost_of
-            keep = sorted(range(len(found)), key=lambda i: (round(cost(found[i][4], found[i][3]), 9), i))
-            found = [found[i] for i in sorted(keep[: self.moves_per_focus])]
+        if estimated:
+            assert self.timed_per_focus is not None
+            found = [(action, changes, after, moved, after.total_tardiness, block)
+                     for action, changes, _, moved, _, block in self._cheapest(found, self.timed_per_focus)
+                     if (after := _timed_or_none(plan, changes)) is not None]
+        if self.moves_per_focus is not None:
+            found = self._cheapest(found, self.moves_per_focus)
         own = []
         for action, changes, after, moved, tardiness, block in found:
             if not weighted:  # the cost does not depend on it: counted for the steps kept only
@@ -485,19 +530,27 @@ class Neighbourhood:
         applicable_by_focus[focus.task] = applicable
         return own
 
+    def _cheapest(self, found: list[_Step], count: int) -> list[_Step]:
+        """The ``count`` steps of ``found`` of least goal cost, in their order."""
+        if len(found) <= count:
+            return found
+        # costs rounded: a priced cost and a re-timed one may differ in the last bits
+        cost = self.ctx.cost_of
+        keep = sorted(range(len(found)), key=lambda i: (round(cost(found[i][4], found[i][3]), 9), i))
+        return [found[i] for i in sorted(keep[:count])]
+
     def _priced(self, plan: Plan, changes: Changes) -> float:
         """Total tardiness of ``plan`` with ``changes``, from each changed sequence's own
         tardiness (memoised: a sequence comes back at many nodes of a search). A new
         sequence is timed from its first difference with ``plan``'s, whose times hold
-        before it."""
-        problem = plan.problem
-        memo = self._sequence_tardiness
+        before it. With ``after``, an estimate: the sequences are timed on the plan's
+        released problem (memoised for this plan only, its releases being its own)."""
         old = plan.schedule.sequences
         tardiness = plan.total_tardiness
         held = self._prefixes.get(id(plan))
-        if held is None or held[0] is not plan:
-            held = self._prefixes[id(plan)] = (plan, {})
-        prefixes = held[1]
+        if held is None or held.plan is not plan:
+            held = self._prefixes[id(plan)] = _PricedFrom(plan, self._sequence_tardiness)
+        problem, memo, prefixes = held.problem, held.memo, held.prefixes
         for resource, seq in changes.items():
             found = prefixes.get(resource)
             late, ends = found if found is not None else self._prefix(plan, resource, prefixes)

@@ -21,7 +21,7 @@ from rrl.domain import Plan, validate
 from rrl.domain.generate import generate_scenario
 from rrl.domain.metrics import compute_stability
 from rrl.domain.timing import sequence_tardiness
-from rrl.errors import RRLError
+from rrl.errors import CycleError, RRLError
 from rrl.events import EVENTS, draw_event
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
@@ -267,13 +267,14 @@ def test_exchange_steps_take_a_converged_descent_further(extruders) -> None:
 @given(plan=plans(max_orders=15, min_orders=4), goal=st.sampled_from(["tardiness", "stability"]), data=st.data())
 def test_pricing_by_sequence_keeps_the_steps_re_timing_keeps(plan, goal, data) -> None:
     """Without ``after``, candidates are priced from their sequences' own tardiness and
-    only the kept ones re-timed: the same steps, plans and costs as re-timing them all."""
+    only the kept ones re-timed: the same steps, plans and costs as re-timing them all.
+    With ``after``, where every estimated step is re-timed, the same too."""
     hit = hit_on(plan, data)
     if hit is None:
         return
     agent = agent_for(plan, goal)
     ctx = agent.goal.context(hit.before, hit.plan)
-    priced = Neighbourhood(hit, ctx, agent.q_function)
+    priced = Neighbourhood(hit, ctx, agent.q_function, timed_per_focus=10**6)
     timed = Neighbourhood(hit, ctx, agent.q_function, price_steps=False)
     event(f"{'priced' if priced.priced else 'after links: re-timed'}")
     a, b = priced.root(), timed.root()
@@ -292,6 +293,44 @@ def test_pricing_by_sequence_keeps_the_steps_re_timing_keeps(plan, goal, data) -
             return
         k = data.draw(st.integers(0, len(mine) - 1))
         a, b = priced.child(a, mine[k]), timed.child(b, theirs[k])
+
+
+def test_with_after_the_cheapest_estimates_are_re_timed_and_kept_at_exact_costs() -> None:
+    """With ``after``, a focus's steps are the ``moves_per_focus`` cheapest by exact cost
+    of the ``timed_per_focus`` cheapest by their lines' estimate, each step's plan and
+    cost exact; the estimate is exact where the plan is, and not everywhere else (or
+    the cut would test nothing)."""
+    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+    agent = RepairAgent(plant, family_steps=3)
+    wrong = 0
+    for hit in draw_cases(plant, 4, 1, (10, 20), ("new_order", "rush_order"), family_steps=3):
+        ctx = agent.goal.context(hit.before, hit.plan)
+        hood = Neighbourhood(hit, ctx, agent.q_function, score_all=False)
+        assert hood.timed_per_focus == 6 and not hood.priced
+        node = hood.root()
+        for _ in range(3):
+            candidates = hood.expand(node)
+            if not candidates:
+                break
+            for focus in dict.fromkeys(c.focus for c in candidates):
+                mine = [(c.action, c.cost) for c in candidates if c.focus == focus]
+                steps = list(proposals(node.plan, focus.task, hood._operators.get(focus.reason)))
+                estimate = [hood._priced(node.plan, changes) for _, changes in steps]
+                assert hood._priced(node.plan, {}) == pytest.approx(node.plan.total_tardiness)
+                timed = []
+                for k in sorted(sorted(range(len(steps)), key=lambda k: (round(estimate[k], 9), k))[:6]):
+                    action, changes = steps[k]
+                    try:
+                        exact = Plan.build(node.plan.problem, node.plan.schedule.replace(changes))
+                    except CycleError:
+                        continue
+                    wrong += abs(exact.total_tardiness - estimate[k]) > 1e-6
+                    timed.append((action, ctx.cost_of(exact.total_tardiness, ctx.moved(exact))))
+                best = sorted(sorted(range(len(timed)), key=lambda k: (round(timed[k][1], 9), k))[:4])
+                assert [a for a, _ in mine] == [timed[k][0] for k in best]
+                assert [c for _, c in mine] == pytest.approx([timed[k][1] for k in best], abs=1e-6)
+            node = hood.child(node, min(candidates, key=lambda c: c.cost))
+    assert wrong > 0
 
 
 def test_a_sequence_priced_on_its_own_sums_to_the_plan_without_after(extruders) -> None:
