@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rrl._collector import timed_work
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import first_difference, running_tardiness, tail_tardiness
@@ -181,6 +182,11 @@ class Node:
         # own, never shared with an expanded node of the same plan and focal task.
         focus = (self.via.focus.task, self.via.focus.reason) if self.via else None
         return (self.plan.schedule, focus, self.delayed, self.depth == 0)
+
+
+#: Plans whose pricing figures a search keeps (the latest): with ``after`` each holds a
+#: problem of its own, which a long budget at 500 orders would otherwise pile up.
+PRICED_PLANS = 64
 
 
 class _PricedFrom:
@@ -511,10 +517,7 @@ class Neighbourhood:
                 moved = node.moved + self._moved_delta(plan, counts, changes) if weighted else node.moved
                 found.append((action, changes, after, moved, tardiness, run))
         if estimated:
-            assert self.timed_per_focus is not None
-            found = [(action, changes, after, moved, after.total_tardiness, block)
-                     for action, changes, _, moved, _, block in self._cheapest(found, self.timed_per_focus)
-                     if (after := _timed_or_none(plan, changes)) is not None]
+            found = self._timed_cheapest(plan, found)
         if self.moves_per_focus is not None:
             found = self._cheapest(found, self.moves_per_focus)
         own = []
@@ -534,10 +537,28 @@ class Neighbourhood:
         """The ``count`` steps of ``found`` of least goal cost, in their order."""
         if len(found) <= count:
             return found
+        return [found[i] for i in sorted(self._by_cost(found)[:count])]
+
+    def _by_cost(self, found: list[_Step]) -> list[int]:
+        """The indices of ``found``, cheapest first (at equal cost, in their order)."""
         # costs rounded: a priced cost and a re-timed one may differ in the last bits
         cost = self.ctx.cost_of
-        keep = sorted(range(len(found)), key=lambda i: (round(cost(found[i][4], found[i][3]), 9), i))
-        return [found[i] for i in sorted(keep[:count])]
+        return sorted(range(len(found)), key=lambda i: (round(cost(found[i][4], found[i][3]), 9), i))
+
+    def _timed_cheapest(self, plan: Plan, found: list[_Step]) -> list[_Step]:
+        """The :attr:`timed_per_focus` steps of ``found`` cheapest by their estimate that
+        re-time (a step that closes a cycle, which no estimate sees, gives its turn to the
+        next), in their order, at their exact figures."""
+        assert self.timed_per_focus is not None
+        timed: dict[int, _Step] = {}
+        for i in self._by_cost(found):
+            action, changes, _, moved, _, block = found[i]
+            after = _timed_or_none(plan, changes)
+            if after is not None:
+                timed[i] = (action, changes, after, moved, after.total_tardiness, block)
+                if len(timed) == self.timed_per_focus:
+                    break
+        return [timed[i] for i in sorted(timed)]
 
     def _priced(self, plan: Plan, changes: Changes) -> float:
         """Total tardiness of ``plan`` with ``changes``, from each changed sequence's own
@@ -549,6 +570,8 @@ class Neighbourhood:
         tardiness = plan.total_tardiness
         held = self._prefixes.get(id(plan))
         if held is None or held.plan is not plan:
+            if len(self._prefixes) >= PRICED_PLANS:  # (the oldest first: the search has moved on)
+                del self._prefixes[next(iter(self._prefixes))]
             held = self._prefixes[id(plan)] = _PricedFrom(plan, self._sequence_tardiness)
         problem, memo, prefixes = held.problem, held.memo, held.prefixes
         for resource, seq in changes.items():
@@ -761,6 +784,7 @@ def ranked(candidates: Sequence[Candidate], ties: str = "cost") -> list[Candidat
     return [candidates[i] for i in sorted(range(len(candidates)), key=key)]
 
 
+@timed_work
 def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_width: int = 64,
                 node_limit: int | None = None, rank: Callable[[Sequence[Candidate]], list[Candidate]] = ranked,
                 descent_first: bool = False, first_improvement: bool = False,
@@ -982,6 +1006,7 @@ def _pick(children: list[tuple[Node, Candidate]], width: int,
     return picked
 
 
+@timed_work
 def steepest_descent(hood: Neighbourhood, *, budget_s: float, max_depth: int | None = None,
                      clock: Callable[[], float] = time.perf_counter) -> SearchOutcome:
     """Plain steepest descent over the same steps: the lowest-cost candidate while it

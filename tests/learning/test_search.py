@@ -297,12 +297,13 @@ def test_pricing_by_sequence_keeps_the_steps_re_timing_keeps(plan, goal, data) -
 
 def test_with_after_the_cheapest_estimates_are_re_timed_and_kept_at_exact_costs() -> None:
     """With ``after``, a focus's steps are the ``moves_per_focus`` cheapest by exact cost
-    of the ``timed_per_focus`` cheapest by their lines' estimate, each step's plan and
-    cost exact; the estimate is exact where the plan is, and not everywhere else (or
-    the cut would test nothing)."""
+    of the ``timed_per_focus`` cheapest by their lines' estimate that re-time (a step
+    closing a cycle gives its turn to the next), each step's plan and cost exact. The
+    estimate is each changed sequence timed afresh on the plan's released problem: exact
+    where the plan is, and not everywhere else (or the cut would test nothing)."""
     plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
     agent = RepairAgent(plant, family_steps=3)
-    wrong = 0
+    wrong = cycles = 0
     for hit in draw_cases(plant, 4, 1, (10, 20), ("new_order", "rush_order"), family_steps=3):
         ctx = agent.goal.context(hit.before, hit.plan)
         hood = Neighbourhood(hit, ctx, agent.q_function, score_all=False)
@@ -316,21 +317,30 @@ def test_with_after_the_cheapest_estimates_are_re_timed_and_kept_at_exact_costs(
                 mine = [(c.action, c.cost) for c in candidates if c.focus == focus]
                 steps = list(proposals(node.plan, focus.task, hood._operators.get(focus.reason)))
                 estimate = [hood._priced(node.plan, changes) for _, changes in steps]
-                assert hood._priced(node.plan, {}) == pytest.approx(node.plan.total_tardiness)
-                timed = []
-                for k in sorted(sorted(range(len(steps)), key=lambda k: (round(estimate[k], 9), k))[:6]):
+                released = node.plan.released_problem()
+                for (_, changes), guess in zip(steps, estimate, strict=True):
+                    afresh = node.plan.total_tardiness + sum(
+                        sequence_tardiness(released, r, seq) - sequence_tardiness(released, r, node.plan.schedule.sequence(r))
+                        for r, seq in changes.items())
+                    assert guess == pytest.approx(afresh, abs=1e-6)
+                timed: dict[int, tuple[object, float]] = {}
+                for k in sorted(range(len(steps)), key=lambda k: (round(estimate[k], 9), k)):
                     action, changes = steps[k]
                     try:
                         exact = Plan.build(node.plan.problem, node.plan.schedule.replace(changes))
                     except CycleError:
+                        cycles += len(timed) < 6
                         continue
                     wrong += abs(exact.total_tardiness - estimate[k]) > 1e-6
-                    timed.append((action, ctx.cost_of(exact.total_tardiness, ctx.moved(exact))))
-                best = sorted(sorted(range(len(timed)), key=lambda k: (round(timed[k][1], 9), k))[:4])
+                    timed[k] = (action, ctx.cost_of(exact.total_tardiness, ctx.moved(exact)))
+                    if len(timed) == 6:
+                        break
+                order = sorted(timed)
+                best = sorted(sorted(order, key=lambda k: (round(timed[k][1], 9), k))[:4])
                 assert [a for a, _ in mine] == [timed[k][0] for k in best]
                 assert [c for _, c in mine] == pytest.approx([timed[k][1] for k in best], abs=1e-6)
             node = hood.child(node, min(candidates, key=lambda c: c.cost))
-    assert wrong > 0
+    assert wrong > 0 and cycles > 0
 
 
 def test_a_sequence_priced_on_its_own_sums_to_the_plan_without_after(extruders) -> None:
