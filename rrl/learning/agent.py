@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rrl._collector import timed_work
 from rrl._paths import data_dir
 from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant
@@ -509,6 +510,7 @@ class RepairAgent:
         choice = self._rank(options)[0]
         return choice.action, choice.q
 
+    @timed_work
     def repair(self, plan: Plan | Disruption, event: str | None = None, *, seed: int = 0,
                max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
                stop: Callable[[], bool] | None = None, **given: Any) -> RepairResult:
