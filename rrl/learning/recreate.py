@@ -32,8 +32,8 @@ from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import line_tardiness, sequence_timeline
-from rrl.errors import CycleError
 from rrl.learning.goals import RepairContext
+from rrl.operators.repair import timed_or_none
 
 #: Reason of the focus of a re-placed order.
 RECREATE = "recreate"
@@ -201,10 +201,7 @@ def _timed(plan: Plan, seqs: dict[str, list[str]], touched: Iterable[str]) -> Pl
     changes = {r: seq for r in touched if (seq := tuple(seqs[r])) != plan.schedule.sequence(r)}
     if not changes:
         return plan
-    try:
-        return plan.with_schedule(plan.schedule.replace(changes), changes)
-    except CycleError:
-        return None
+    return timed_or_none(plan, changes)
 
 
 def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noise: float, apart: float,

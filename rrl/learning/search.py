@@ -31,7 +31,7 @@ from rrl._collector import timed_work
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import first_difference, running_tardiness, tail_tardiness
-from rrl.errors import CycleError, NotApplicable
+from rrl.errors import NotApplicable
 from rrl.events import Disruption
 from rrl.learning.goals import RepairContext
 from rrl.learning.qfunction import PrologQFunction
@@ -47,7 +47,14 @@ from rrl.operators.blocks import (
     placement,
     placement_chain,
 )
-from rrl.operators.repair import Action, Changes, applicable_operators, proposals, timed
+from rrl.operators.repair import (
+    Action,
+    Changes,
+    applicable_operators,
+    proposals,
+    timed,
+    timed_or_none,
+)
 from rrl.relational.facts import action_facts, focus_facts, plan_facts
 
 #: A step of one focus before it is a candidate: action, changes, plan (when re-timed),
@@ -204,14 +211,6 @@ class _PricedFrom:
         # without ``after`` a sequence's tardiness is its own wherever it comes back
         self.memo: dict[tuple[str, tuple[str, ...]], float] = {} if linked else shared
         self.prefixes: dict[str, tuple[list[float], list[float]]] = {}
-
-
-def _timed_or_none(plan: Plan, changes: Changes) -> Plan | None:
-    """``plan`` with ``changes``, re-timed; None where they close a cycle."""
-    try:
-        return timed(plan, changes)
-    except CycleError:
-        return None
 
 
 class Neighbourhood:
@@ -498,9 +497,8 @@ class Neighbourhood:
             if priced:
                 tardiness = self._priced(plan, changes)
             else:
-                try:
-                    after = timed(plan, changes)
-                except CycleError:
+                after = timed_or_none(plan, changes)
+                if after is None:
                     continue
                 tardiness = after.total_tardiness
             applicable.add(action.operator)
@@ -553,7 +551,7 @@ class Neighbourhood:
         timed: dict[int, _Step] = {}
         for i in self._by_cost(found):
             action, changes, _, moved, _, block = found[i]
-            after = _timed_or_none(plan, changes)
+            after = timed_or_none(plan, changes)
             if after is not None:
                 timed[i] = (action, changes, after, moved, after.total_tardiness, block)
                 if len(timed) == self.timed_per_focus:

@@ -100,10 +100,9 @@ def steps(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
     partners within ``reach`` places, when given) with the sequences it changes and the
     plan it leads to."""
     for action, changes in proposals(plan, focal, operators, reach):
-        try:
-            yield action, changes, timed(plan, changes)
-        except CycleError:
-            continue
+        after = timed_or_none(plan, changes)
+        if after is not None:
+            yield action, changes, after
 
 
 def proposals(plan: Plan, focal: str, operators: AbstractSet[str] | None = None,
@@ -144,6 +143,14 @@ def timed(plan: Plan, changes: Changes) -> Plan:
         When the changes close a precedence cycle.
     """
     return plan.with_schedule(plan.schedule.replace(changes), changes)
+
+
+def timed_or_none(plan: Plan, changes: Changes) -> Plan | None:
+    """:func:`timed`, or None where the changes close a precedence cycle."""
+    try:
+        return timed(plan, changes)
+    except CycleError:
+        return None
 
 
 def apply(plan: Plan, action: Action) -> Plan:
