@@ -404,6 +404,71 @@ def sequence_timeline(problem: Problem, resource: str, seq: Sequence[str]) -> tu
     return late, ends
 
 
+def cheapest_insertion(problem: Problem, resource: str, seq: Sequence[str], order: str,
+                       timeline: tuple[list[float], list[float]], first: int, stop: int, bound: float = math.inf,
+                       extra: Callable[[int], float] | None = None) -> tuple[float, int]:
+    """Where ``order`` costs least inserted into ``seq`` on ``resource``: ``(added total
+    tardiness, index)`` of the first cheapest index in ``first..stop``, or ``(bound, -1)``
+    where no index adds less than ``bound``. ``timeline`` is ``seq``'s
+    :func:`sequence_timeline`; ``extra(index)`` is added to an index's cost (a goal's
+    price for moving orders). The conditions of :func:`line_tardiness` hold for
+    ``seq[first:]``.
+
+    Every index is priced in one loop (a walk prices thousands of insertions per repair),
+    and the tail behind the order only as far as it must: once an order of the tail ends
+    no earlier than it did in ``seq``, every later one does too (its predecessors are the
+    same), so the rest costs at least its old share of the running tardiness, and exactly
+    that where the end is the same. The tail stops there when it can no longer win.
+    """
+    specs, initial, windows = problem.lines[resource]
+    late, ends = timeline
+    base = late[-1] if late else 0.0
+    product, after, earliest, due, duration = specs[order]
+    best, place = bound, -1
+    for index in range(first, stop + 1):
+        if index:
+            prefix, ready, cleanouts = late[index - 1], ends[index - 1], specs[seq[index - 1]][1]
+        else:
+            prefix, ready, cleanouts = 0.0, 0.0, initial
+        added = extra(index) if extra is not None else 0.0
+        limit = best + base - prefix - added  # what the tail from ``index`` must cost less than
+        gap = cleanouts.get(product, 0.0)
+        t = ready + gap
+        if earliest > t:
+            t = earliest
+        if windows:
+            t = clear_downtime(t, gap, duration, windows)
+        ready = t + duration
+        total = ready - due if ready > due else 0.0
+        if total >= limit:
+            continue
+        cleanouts = after
+        for k in range(index, len(seq)):
+            o_product, o_after, o_earliest, o_due, o_duration = specs[seq[k]]
+            gap = cleanouts.get(o_product, 0.0)
+            t = ready + gap
+            if o_earliest > t:
+                t = o_earliest
+            if windows:
+                t = clear_downtime(t, gap, o_duration, windows)
+            ready = t + o_duration
+            if ready > o_due:
+                total += ready - o_due
+            if ready >= ends[k]:
+                # Behind an order that ends no earlier than before, every order does (the
+                # same predecessors): the rest costs at least what it did, exactly that
+                # where the end is the same.
+                if ready == ends[k] or total + base - late[k] >= limit:
+                    total += base - late[k]
+                    break
+            elif total >= limit:
+                break
+            cleanouts = o_after
+        if total < limit:
+            best, place = prefix + total - base + added, index
+    return best, place
+
+
 def running_tardiness(problem: Problem, seq: Sequence[str], end_of: Callable[[str], float]
                       ) -> tuple[list[float], list[float]]:
     """The running total tardiness and the end of each order along ``seq``, its ends read

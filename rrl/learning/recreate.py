@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import line_tardiness, sequence_timeline
+from rrl.domain.timing import cheapest_insertion, sequence_timeline
 from rrl.learning.goals import RepairContext
 from rrl.operators.repair import timed_or_none
 
@@ -269,11 +269,7 @@ class _Lines:
         first ``floor`` (started) orders (and, with chains, after the orders it waits for
         and before those waiting for it), or ``(bound, -1)`` where no place costs less
         than ``bound``."""
-        problem = self.problem
-        late, ends = self.timeline(resource, seq)
-        base = late[-1] if late else 0.0
         moved = moved_on(seq, resource) if weight else 0
-        best, place = bound, -1
         first, stop = floor, len(seq)
         waits, waited = self._waits.get(order), self._waited.get(order)
         if waits or waited:
@@ -284,12 +280,9 @@ class _Lines:
                     stop = min(stop, k)
             if first > stop:  # (orders put back before it closed the cycle already: the try is turned down)
                 first, stop = floor, len(seq)
-        for index in range(first, stop + 1):
-            prefix, ready = (late[index - 1], ends[index - 1]) if index else (0.0, 0.0)
-            extra = weight * (moved_on((*seq[:index], order, *seq[index:]), resource) - moved) if weight else 0.0
-            # Only a tail cheaper than the best place so far is priced to its end.
-            tail = line_tardiness(problem, resource, seq[index - 1] if index else None, (order, *seq[index:]), ready,
-                                  best + base - prefix - extra)
-            if tail < math.inf:
-                best, place = prefix + tail - base + extra, index
-        return best, place
+
+        def extra(index: int) -> float:
+            return weight * (moved_on((*seq[:index], order, *seq[index:]), resource) - moved)
+
+        return cheapest_insertion(self.problem, resource, seq, order, self.timeline(resource, seq), first, stop,
+                                  bound, extra if weight else None)

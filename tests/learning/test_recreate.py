@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from rrl.dispatching import dispatch
 from rrl.domain import Plan, validate
 from rrl.domain.generate import generate_scenario
-from rrl.domain.timing import line_tardiness, sequence_tardiness, sequence_timeline, tail_tardiness
+from rrl.domain.timing import (
+    cheapest_insertion,
+    line_tardiness,
+    sequence_tardiness,
+    sequence_timeline,
+    tail_tardiness,
+)
 from rrl.errors import CycleError, NotApplicable
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
@@ -67,6 +73,41 @@ def test_tail_tardiness_is_the_general_timing(plan, data) -> None:
             expected = sequence_tardiness(problem, resource, new, index, ready)
             assert line_tardiness(problem, resource, rest[index - 1] if index else None, (order, *rest[index:]),
                                   ready) == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=flat_plans(), data=st.data())
+def test_the_cheapest_insertion_is_the_cheapest_sequence_timed_afresh(plan, data) -> None:
+    """Every place of an order in a line priced in one loop, its tails cut where an order
+    ends no earlier than before: a cheapest place (within rounding) of those timed
+    afresh, and ``(bound, -1)`` where none is cheaper than the bound."""
+    hit = hit_on(plan, data)
+    if hit is None:
+        return
+    plan = hit.plan
+    problem = plan.problem
+    for resource, seq in plan.schedule.sequences.items():
+        options = [o for o in problem.orders if resource in problem.durations[o] and o not in problem.frozen]
+        if not options:
+            continue
+        order = data.draw(st.sampled_from(options))
+        rest = tuple(o for o in seq if o != order)
+        floor = plan.frozen_prefix(resource)
+        base = sequence_tardiness(problem, resource, rest)
+        costs = [sequence_tardiness(problem, resource, (*rest[:index], order, *rest[index:])) - base
+                 for index in range(floor, len(rest) + 1)]
+        timeline = sequence_timeline(problem, resource, rest) if rest else ([], [])
+        cheapest = min(costs)
+        cost, index = cheapest_insertion(problem, resource, rest, order, timeline, floor, len(rest))
+        assert cost == pytest.approx(cheapest, abs=1e-9)
+        assert costs[index - floor] <= cheapest + 1e-9  # (ties within rounding)
+        event("a tail cut short" if any(a != b for a, b in zip(costs, costs[1:], strict=False)) else "level")
+        bound = data.draw(st.floats(0.0, cheapest + 2.0))
+        cost, index = cheapest_insertion(problem, resource, rest, order, timeline, floor, len(rest), bound)
+        if cheapest < bound - 1e-9:
+            assert cost == pytest.approx(cheapest, abs=1e-9) and index >= floor
+        elif cheapest > bound + 1e-9:
+            assert (cost, index) == (bound, -1)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
