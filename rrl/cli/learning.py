@@ -27,7 +27,7 @@ from rrl.domain.scenario import load_scenario
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 from rrl.events import EVENTS
-from rrl.learning.agent import FIRST_PASSES, RepairAgent, RepairResult
+from rrl.learning.agent import DEFAULT_MAX_STEPS, FIRST_PASSES, RepairAgent, RepairResult
 from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.consult import check_event_options, consult_json
 from rrl.learning.consult import consult as run_consult
@@ -56,7 +56,7 @@ policy_option = click.option("--policy", "policy_dir", required=True,
 @click.option("--event", "event", default="new_order", show_default=True,
               help=f"Disruption drawn per episode: one of {', '.join(EVENTS)}, a comma list, or mix.")
 @click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
-@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=10, show_default=True,
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=DEFAULT_MAX_STEPS, show_default=True,
               help=f"Step limit per episode, and the longest repair of the policy (at most {MAX_STEPS}).")
 @click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")

@@ -15,7 +15,7 @@ from rrl.bounds import MAX_HOURS
 from rrl.domain.plan import Plan
 from rrl.domain.scenario import Scenario, scenario_of
 from rrl.errors import RRLError
-from rrl.learning.agent import RepairAgent, RepairResult
+from rrl.learning.agent import DEFAULT_MAX_STEPS, RepairAgent, RepairResult
 
 #: Which events each event option belongs to (``now`` belongs to every event).
 EVENT_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -86,7 +86,7 @@ def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0
     return agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, stop=stop, **given)
 
 
-def search_agent(goal: str = "tardiness", max_steps: int = 10) -> RepairAgent:
+def search_agent(goal: str = "tardiness", max_steps: int = DEFAULT_MAX_STEPS) -> RepairAgent:
     """A repair agent without a learned policy, for when there is none to consult.
 
     Every action gets the same value (an untrained agent's Q = 0), so the tie-break by the
