@@ -56,10 +56,14 @@ def placements_between(origin: Sequence[str], target: Sequence[str]) -> int:
         return 0
     row = [0] * (len(target) + 1)
     for a in origin:
-        diagonal = 0
+        diagonal = left = 0
         for j, b in enumerate(target, 1):
             above = row[j]
-            row[j] = diagonal + 1 if a == b else max(above, row[j - 1])
+            if a == b:
+                left = diagonal + 1
+            elif above > left:  # (left: row[j - 1], already this row's; no max() call in this loop)
+                left = above
+            row[j] = left
             diagonal = above
     return len(target) - row[-1]
 
@@ -155,9 +159,10 @@ class RuinAndRecreate:
             # another product's distance (with no noise: behind every order of the product)
             apart = (2.0 * noise if noise > 0 else math.inf) if rng.random() < self.same_product else 0.0
             out = _taken_out(problem, movable, rng.choice(movable), count, noise, apart, rng)
-            kept = {r: seqs[r] for r in seqs if any(o in seqs[r] for o in out)}  # the old lists
-            for resource in kept:
-                seqs[resource] = [o for o in seqs[resource] if o not in out]
+            leaving = set(out)
+            kept = {r: s for r, s in seqs.items() if not leaving.isdisjoint(s)}  # the old lists
+            for resource, old in kept.items():
+                seqs[resource] = [o for o in old if o not in leaving]
             rng.shuffle(out)
             touched = dict.fromkeys(kept)  # (a dict: the same order on every run)
             for order in out:
@@ -188,7 +193,7 @@ class RuinAndRecreate:
             else:  # back to where the walk was
                 for resource in touched:
                     seqs[resource] = kept[resource] if resource in kept else \
-                        [o for o in seqs[resource] if o not in out]
+                        [o for o in seqs[resource] if o not in leaving]
         if best is None:
             return None
         return plan.schedule.replace({r: s for r, s in best.items() if s != plan.schedule.sequence(r)})
