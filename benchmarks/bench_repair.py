@@ -24,11 +24,13 @@ Every figure is compared with baselines measured in the same run, on the same ca
   the walk differs), each case run both ways in turn, on the quality table's cases and
   the anytime table's, at 40 ms (four rounds), 250 ms and 1 s;
 - first_pass: the same with the first-improvement descent and the steepest descent as
-  the first pass, at 20 and 40 ms (four rounds), 100 ms (two) and 250 ms.
+  the first pass, at 20 and 40 ms (four rounds), 100 ms (two) and 250 ms;
+- steps: the same with repairs of at most 15 steps (the default) and at most 10 (the
+  default before 2026-12-03), at the default 36 ms (four rounds) and 250 ms.
 
 Run: python benchmarks/bench_repair.py [--episodes 450] [--cases 30] [--cpsat-seconds 20]
      [--big-cases 12] [--curves docs/img/learning_curves.png] [--front docs/img/stability_front.png]
-     [--sections quality,transfer,big,anytime,stability,exchanges,walk,first_pass]
+     [--sections quality,transfer,big,anytime,stability,exchanges,walk,first_pass,steps]
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from rrl.learning.evaluate import Evaluation, draw_cases, evaluate
 
 NEW = ("new_order", "rush_order")
 OTHER = ("breakdown", "material_delay")
-SECTIONS = ("quality", "transfer", "big", "anytime", "stability", "exchanges", "walk", "first_pass")
+SECTIONS = ("quality", "transfer", "big", "anytime", "stability", "exchanges", "walk", "first_pass", "steps")
 
 
 def main() -> None:
@@ -77,6 +79,8 @@ def main() -> None:
         print(_walk(extruders, args))
     if "first_pass" in sections:
         print(_first_pass(extruders, args))
+    if "steps" in sections:
+        print(_steps(extruders, args))
     if "stability" in sections:
         print(_stability(extruders, args))
 
@@ -275,6 +279,14 @@ def _first_pass(plant: Plant, args: argparse.Namespace) -> str:
     descent as the search's first pass, each case run both ways in turn."""
     return _paired(plant, args, "The first pass", "first_pass", ("first_improvement", "descent"),
                    ("first-improvement descent", "steepest descent"), ((20, 4), (40, 4), (100, 2), (250, 1)))
+
+
+def _steps(plant: Plant, args: argparse.Namespace) -> str:
+    """Mean repaired tardiness with repairs of at most 15 and at most 10 steps (the walk
+    keeps only plans at most that many placements from the disrupted one), each case both
+    ways in turn."""
+    return _paired(plant, args, "The step limit", "max_steps", (15, 10), ("at most 15 steps", "at most 10 steps"),
+                   ((36, 4), (250, 1)))
 
 
 def _paired(plant: Plant, args: argparse.Namespace, title: str, setting: str, values: tuple[object, object],

@@ -2,7 +2,7 @@
 
 Every loop a flag, a policy file or a scenario can lengthen has a documented ceiling,
 so that no input makes rrl run without end. The bounds are far above what the
-benchmarks and the seed scale need (152 machines, 500+ orders, 10 repair steps).
+benchmarks and the seed scale need (152 machines, 500+ orders, 15 repair steps).
 """
 
 from __future__ import annotations

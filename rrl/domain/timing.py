@@ -344,9 +344,9 @@ def line_tardiness(problem: Problem, resource: str, before: str | None, names: I
                    bound: float = math.inf) -> float:
     """Total tardiness of ``names`` run in turn on ``resource`` after the order ``before``
     (None: from the resource's initial product), the line free at ``ready``; ``math.inf``
-    once it reaches ``bound``. What :func:`tail_tardiness` reads; a search that tries an
-    order at every place of a sequence calls it on ``(order, *seq[index:])`` rather than
-    building each sequence. The same conditions hold (no ``after``, nothing started).
+    once it reaches ``bound``. What :func:`tail_tardiness` reads (a search that tries an
+    order at every place of a sequence calls :func:`cheapest_insertion`). The same
+    conditions hold (no ``after``, nothing started).
     """
     specs, cleanouts, windows = problem.lines[resource]
     if before is not None:
@@ -376,8 +376,9 @@ def sequence_timeline(problem: Problem, resource: str, seq: Sequence[str]) -> tu
     position on. The loop of :func:`line_tardiness`, for a walk that times thousands of
     sequences; like it, valid only where no order waits for another (on a plant with
     ``after``, time the sequences of :meth:`~rrl.domain.plan.Plan.released_problem`)."""
-    # (the start rule is written out here as in line_tardiness, not shared through a
-    # helper: a call per order would cost the walk's innermost loop)
+    # (the start rule is written out here as in line_tardiness and cheapest_insertion, not
+    # shared through a helper: a call per order would cost the walk's innermost loop; a
+    # change to the rule changes every copy)
     specs, cleanouts, windows = problem.lines[resource]
     frozen = problem.frozen
     late: list[float] = []
@@ -412,7 +413,8 @@ def cheapest_insertion(problem: Problem, resource: str, seq: Sequence[str], orde
     where no index adds less than ``bound``. ``timeline`` is ``seq``'s
     :func:`sequence_timeline`; ``extra(index)`` is added to an index's cost (a goal's
     price for moving orders). The conditions of :func:`line_tardiness` hold for
-    ``seq[first:]``.
+    ``seq[first:]``. Costs are exact within rounding; a later index must be cheaper
+    by more than 1e-9 to be taken.
 
     Every index is priced in one loop (a walk prices thousands of insertions per repair),
     and the tail behind the order only as far as it must: once an order of the tail ends
@@ -431,7 +433,9 @@ def cheapest_insertion(problem: Problem, resource: str, seq: Sequence[str], orde
         else:
             prefix, ready, cleanouts = 0.0, 0.0, initial
         added = extra(index) if extra is not None else 0.0
-        limit = best + base - prefix - added  # what the tail from ``index`` must cost less than
+        # What the tail from ``index`` must cost less than: a place wins by more than rounding,
+        # so that of places equal in exact arithmetic the first one is taken.
+        limit = best + base - prefix - added - 1e-9
         gap = cleanouts.get(product, 0.0)
         t = ready + gap
         if earliest > t:

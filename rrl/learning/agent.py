@@ -682,7 +682,7 @@ class RepairAgent:
                         rule=params.get("rule", "edd"),
                         learner=meta.get("learner", "tg"), gamma=float(params.get("gamma", 0.5)),
                         epsilon=float(params.get("epsilon", 0.3)), epsilon_min=float(params.get("epsilon_min", 0.02)),
-                        max_steps=int(params.get("max_steps", 10)), min_samples=int(params.get("min_samples", 40)),
+                        max_steps=int(params.get("max_steps", DEFAULT_MAX_STEPS)), min_samples=int(params.get("min_samples", 40)),
                         significance=float(params.get("significance", 0.05)),
                         tie_break=str(params.get("tie_break", "cost")), focus_width=int(params.get("focus_width", 2)),
                         moves_per_focus=_optional_int(params.get("moves_per_focus", 4)),

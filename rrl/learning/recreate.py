@@ -94,7 +94,7 @@ class RuinAndRecreate:
         what the wider passes do.
     """
 
-    def __init__(self, largest: int = 6, temperature: float = 0.2, spread: float = 0.1,
+    def __init__(self, largest: int = 8, temperature: float = 0.2, spread: float = 0.1,
                  same_product: float = 0.5, patience: int = 100) -> None:
         self.largest = largest
         self.temperature = temperature
@@ -223,7 +223,7 @@ def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noi
 
 
 class _Lines:
-    """Each resource's sequences priced on their own (:func:`~rrl.domain.timing.line_tardiness`),
+    """Each resource's sequences priced on their own (:func:`~rrl.domain.timing.cheapest_insertion`),
     their timelines and each order's best place in them remembered: the walk prices
     thousands of insertions per repair, and most of its tries are turned down, so the
     same sequences come back try after try."""
@@ -262,7 +262,7 @@ class _Lines:
                 found = self._places[key] = self._best_place(order, resource, seq, floor[resource], weight,
                                                              moved_on, best)
             cost, index = found
-            if index >= 0 and cost < best:
+            if index >= 0 and cost < best - 1e-9:  # (the first of places equal within rounding)
                 best, choice = cost, (resource, index)
         assert choice is not None  # every order may run somewhere
         seqs[choice[0]].insert(choice[1], order)
