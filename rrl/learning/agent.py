@@ -57,9 +57,9 @@ TIE_BREAKS = ("cost", "first")
 FIRST_PASSES = ("first_improvement", "descent", "policy")
 
 #: Default ``max_steps``: the longest episode and repair. Fifteen rather than ten lets the
-#: walk reach plans that move a few more orders: 2-2.5 % less tardiness on the extruders'
+#: walk reach plans that move a few more orders: 2-4 % less tardiness on the extruders'
 #: new and rush orders at the default budget, 1.6 % at 500 orders, level on the generated
-#: plant, with mean steps still 7 at 10-20 orders (docs/benchmarks.md).
+#: plant, with mean steps still under 7 at 10-20 orders (docs/benchmarks.md).
 DEFAULT_MAX_STEPS = 15
 
 #: Default ``longest_block`` of the goals that count moved orders (stability, balancing).
