@@ -407,14 +407,16 @@ def sequence_timeline(problem: Problem, resource: str, seq: Sequence[str]) -> tu
 
 def cheapest_insertion(problem: Problem, resource: str, seq: Sequence[str], order: str,
                        timeline: tuple[list[float], list[float]], first: int, stop: int, bound: float = math.inf,
-                       extra: Callable[[int], float] | None = None) -> tuple[float, int]:
+                       extra: Callable[[int], float] | None = None, earliest: float | None = None
+                       ) -> tuple[float, int]:
     """Where ``order`` costs least inserted into ``seq`` on ``resource``: ``(added total
     tardiness, index)`` of the first cheapest index in ``first..stop``, or ``(bound, -1)``
     where no index adds less than ``bound``. ``timeline`` is ``seq``'s
     :func:`sequence_timeline`; ``extra(index)`` is added to an index's cost (a goal's
     price for moving orders). The conditions of :func:`line_tardiness` hold for
     ``seq[first:]``. Costs are exact within rounding; a later index must be cheaper
-    by more than 1e-9 to be taken.
+    by more than 1e-9 to be taken. ``earliest`` replaces ``order``'s own earliest start
+    (release and clock) in ``problem``.
 
     Every index is priced in one loop (a walk prices thousands of insertions per repair),
     and the tail behind the order only as far as it must: once an order of the tail ends
@@ -425,7 +427,9 @@ def cheapest_insertion(problem: Problem, resource: str, seq: Sequence[str], orde
     specs, initial, windows = problem.lines[resource]
     late, ends = timeline
     base = late[-1] if late else 0.0
-    product, after, earliest, due, duration = specs[order]
+    product, after, own, due, duration = specs[order]
+    if earliest is None:
+        earliest = own
     best, place = bound, -1
     for index in range(first, stop + 1):
         if index:
@@ -471,6 +475,23 @@ def cheapest_insertion(problem: Problem, resource: str, seq: Sequence[str], orde
         if total < limit:
             best, place = prefix + total - base + added, index
     return best, place
+
+
+def inserted_end(problem: Problem, resource: str, seq: Sequence[str], order: str,
+                 timeline: tuple[list[float], list[float]], index: int, earliest: float | None = None) -> float:
+    """The end of ``order`` inserted into ``seq`` before ``index`` (``timeline``: ``seq``'s
+    :func:`sequence_timeline`; ``earliest`` as in :func:`cheapest_insertion`)."""
+    specs, initial, windows = problem.lines[resource]
+    product, _, own, _, duration = specs[order]
+    if index:
+        ready, cleanouts = timeline[1][index - 1], specs[seq[index - 1]][1]
+    else:
+        ready, cleanouts = 0.0, initial
+    gap = cleanouts.get(product, 0.0)
+    t = max(ready + gap, own if earliest is None else earliest)
+    if windows:
+        t = clear_downtime(t, gap, duration, windows)
+    return t + duration
 
 
 def running_tardiness(problem: Problem, seq: Sequence[str], end_of: Callable[[str], float]

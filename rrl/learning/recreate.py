@@ -14,7 +14,10 @@ sequence timed on its own: exact where no order waits for another (no ``after``)
 orders do wait, the sequences are timed as if each waiting order were released when the
 orders it waits for end in the walk's starting plan (:meth:`~rrl.domain.plan.Plan.released_problem`),
 and each try's plan is then timed in full, with its chains, before it is kept or
-turned down (a try that closes a precedence cycle is turned down).
+turned down (a try that closes a precedence cycle is turned down). The orders a try puts
+back go after those they wait for, and each is priced from when those end now (where
+they went back in the same try, else in the walk's plan): so a chain taken out together
+can move up as a whole, which pricing from the starting plan's ends never offers.
 
 The plan it returns is written as single operators of DESIGN section 5 by
 :func:`~rrl.operators.blocks.placement_chain`: one placement per order off a longest
@@ -26,12 +29,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from rrl.domain.order import Order
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
-from rrl.domain.timing import cheapest_insertion, sequence_timeline
+from rrl.domain.timing import cheapest_insertion, inserted_end, sequence_timeline
 from rrl.learning.goals import RepairContext
 from rrl.operators.repair import timed_or_none
 
@@ -119,6 +123,7 @@ class RuinAndRecreate:
         linked = bool(problem.dependents)
         lines = _Lines(plan.released_problem(), chains=problem) if linked else _Lines(problem)
         at = plan  # the walk's plan, timed in full (read where ``linked``)
+        opening = {o: max(spec.release, problem.now) for o, spec in orders.items()}
         seqs = {r: list(s) for r, s in plan.schedule.sequences.items()}
         movable = [o for s in seqs.values() for o in s if o not in problem.frozen]
         if len(movable) < 2:
@@ -165,8 +170,22 @@ class RuinAndRecreate:
                 seqs[resource] = [o for o in old if o not in leaving]
             rng.shuffle(out)
             touched = dict.fromkeys(kept)  # (a dict: the same order on every run)
-            for order in out:
-                touched[lines.put_back(order, seqs, floor, weight, moved_on)] = None
+            if linked:
+                # An order that waits for others goes back after those of them taken out too,
+                # and is priced from when they end now (where they went back, else in the
+                # walk's plan), not from when they ended in the plan the walk started from:
+                # so a chain taken out together can move up as a whole.
+                ends: dict[str, float] = {}
+                for order in _waiting_last(out, orders):
+                    after = orders[order].after
+                    earliest = max(opening[order], *(ends[a] if a in ends else at.times.end_of(a) for a in after)) \
+                        if after else None
+                    resource, index = lines.put_back(order, seqs, floor, weight, moved_on, earliest)
+                    touched[resource] = None
+                    ends[order] = lines.end_at(order, resource, seqs[resource], index, earliest)
+            else:
+                for order in out:
+                    touched[lines.put_back(order, seqs, floor, weight, moved_on)[0]] = None
             now = {r: figures(r, tuple(seqs[r])) for r in touched}
             steps = placed + sum(now[r][1] - own[r][1] for r in now)
             if linked:
@@ -197,6 +216,25 @@ class RuinAndRecreate:
         if best is None:
             return None
         return plan.schedule.replace({r: s for r, s in best.items() if s != plan.schedule.sequence(r)})
+
+
+def _waiting_last(out: list[str], orders: Mapping[str, Order]) -> list[str]:
+    """``out`` reordered so that each order comes after the orders of ``out`` it waits
+    for (``after``), else in the order of ``out``."""
+    taken = set(out)
+    placed: dict[str, None] = {}
+
+    def visit(order: str) -> None:
+        if order in placed:
+            return
+        for before in orders[order].after:
+            if before in taken:
+                visit(before)
+        placed[order] = None
+
+    for order in out:
+        visit(order)
+    return list(placed)
 
 
 def _timed(plan: Plan, seqs: dict[str, list[str]], touched: Iterable[str]) -> Plan | None:
@@ -236,9 +274,10 @@ class _Lines:
         self._waits = {o: set(spec.after) for o, spec in chains.orders.items()} if chains else {}
         self._waited = {o: set(ds) for o, ds in chains.dependents.items()} if chains else {}
         self._timelines: dict[tuple[str, tuple[str, ...]], tuple[list[float], list[float]]] = {}
-        # (resource, sequence, order) -> (added cost, place) of the order's best place, or
-        # (a lower bound of that cost, -1) where the search was cut by a bound
-        self._places: dict[tuple[str, tuple[str, ...], str], tuple[float, int]] = {}
+        # (resource, sequence, order, earliest start or None) -> (added cost, place) of the
+        # order's best place, or (a lower bound of that cost, -1) where the search was cut
+        # by a bound
+        self._places: dict[tuple[str, tuple[str, ...], str, float | None], tuple[float, int]] = {}
 
     def timeline(self, resource: str, seq: tuple[str, ...]) -> tuple[list[float], list[float]]:
         """Running total tardiness and ends along ``seq`` (remembered)."""
@@ -249,27 +288,33 @@ class _Lines:
         return found
 
     def put_back(self, order: str, seqs: dict[str, list[str]], floor: dict[str, int], weight: float,
-                 moved_on: MovedOn) -> str:
+                 moved_on: MovedOn, earliest: float | None = None) -> tuple[str, int]:
         """Insert ``order`` at its place of least cost over the resources it may run on
-        (the first such place); the resource it went to."""
+        (the first such place), from ``earliest`` on where given (else its own release);
+        the resource it went to and its index there."""
         best = math.inf
         choice: tuple[str, int] | None = None
         for resource in self.problem.durations[order]:
             seq = tuple(seqs[resource])
-            key = (resource, seq, order)
+            key = (resource, seq, order, earliest)
             found = self._places.get(key)
             if found is None or (found[1] < 0 and found[0] < best):
                 found = self._places[key] = self._best_place(order, resource, seq, floor[resource], weight,
-                                                             moved_on, best)
+                                                             moved_on, best, earliest)
             cost, index = found
             if index >= 0 and cost < best - 1e-9:  # (the first of places equal within rounding)
                 best, choice = cost, (resource, index)
         assert choice is not None  # every order may run somewhere
         seqs[choice[0]].insert(choice[1], order)
-        return choice[0]
+        return choice
+
+    def end_at(self, order: str, resource: str, seq: Sequence[str], index: int, earliest: float | None) -> float:
+        """The end of ``order`` at ``index`` of ``seq`` (which holds it), as priced."""
+        before = tuple(seq[:index]) + tuple(seq[index + 1:])
+        return inserted_end(self.problem, resource, before, order, self.timeline(resource, before), index, earliest)
 
     def _best_place(self, order: str, resource: str, seq: tuple[str, ...], floor: int, weight: float,
-                    moved_on: MovedOn, bound: float) -> tuple[float, int]:
+                    moved_on: MovedOn, bound: float, earliest: float | None = None) -> tuple[float, int]:
         """(added cost, place) of ``order``'s first cheapest place in ``seq`` after its
         first ``floor`` (started) orders (and, with chains, after the orders it waits for
         and before those waiting for it), or ``(bound, -1)`` where no place costs less
@@ -290,4 +335,4 @@ class _Lines:
             return weight * (moved_on((*seq[:index], order, *seq[index:]), resource) - moved)
 
         return cheapest_insertion(self.problem, resource, seq, order, self.timeline(resource, seq), first, stop,
-                                  bound, extra if weight else None)
+                                  bound, extra if weight else None, earliest)
