@@ -129,14 +129,17 @@ def train(objective: str, scenario_path: Path | None, generate: bool, machines: 
               help="Instead of generated plants: random order sets on this scenario's plant.")
 @click.option("--stress", type=click.Choice(STRESS),
               default=None, help="Stress every instance this way.")
+@click.option("--samples", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="Add a row: the best of PPO's greedy schedule and this many sampled ones per instance.")
 @seed_option
 @json_option
 def evaluate(model: Path | None, instances: int, machines: int, orders: int | None, scenario_path: Path | None,
-             stress: str | None, seed: int, as_json: bool) -> None:
-    """KPI table of Random, FirstFit, EDD, ATCS and PPO on held-out instances.
+             stress: str | None, samples: int, seed: int, as_json: bool) -> None:
+    """KPI table of Random, FirstFit, EDD, MDD, Slack, ATCS and PPO on held-out instances.
 
     Instances come from the training distribution of the given plant size (seeds that
-    training never draws); --stress makes them harder.
+    training never draws); --stress makes them harder. --samples adds PPO's best of
+    several schedules (rrl schedule --rule ppo --samples).
     """
     from rrl.generative.evaluate import evaluate as run
     from rrl.generative.evaluate import format_table
@@ -160,7 +163,7 @@ def evaluate(model: Path | None, instances: int, machines: int, orders: int | No
         label += f", stress {stress}"
     path = model if model is not None else default_model(problems[0].plant)
     policy = load_model(path)
-    rows = run(problems, policy, seed=seed)
+    rows = run(problems, policy, seed=seed, samples=samples)
     if as_json:
         print_json({"instances": instances, "distribution": label, "model": str(path),
                     "methods": [r.to_dict() for r in rows]})

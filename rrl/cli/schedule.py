@@ -38,6 +38,10 @@ RULE_CHOICES = [*RULES, "ppo", "cpsat"]
                    "idle gaps where an order fits.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model (.zip) for --rule ppo; default: the model shipped for --objective.")
+@click.option("--samples", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="With --rule ppo: also build this many schedules drawing each decision from the policy's "
+                   "probabilities (seeded by --seed) and keep the best on --objective; each takes as long as "
+                   "the greedy one (0: the greedy schedule alone).")
 @click.option("--time-limit", type=POSITIVE, default=10.0, show_default=True,
               help="Seconds CP-SAT may search (--rule cpsat).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
@@ -47,7 +51,7 @@ RULE_CHOICES = [*RULES, "ppo", "cpsat"]
 @click.option("--gantt", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the Gantt chart to this file (PNG, SVG or PDF by suffix).")
 def schedule(scenario_path: Path, rule: str | None, objective: str, mode: str, model: Path | None,
-             time_limit: float, workers: int, seed: int, as_json: bool, gantt: Path | None) -> None:
+             samples: int, time_limit: float, workers: int, seed: int, as_json: bool, gantt: Path | None) -> None:
     """Build a schedule for a scenario and print its metrics.
 
     Dispatching rules place one order at a time, each in the earliest idle gap of its
@@ -71,8 +75,12 @@ def schedule(scenario_path: Path, rule: str | None, objective: str, mode: str, m
     elif rule == "ppo":
         from rrl.generative.safety import ppo_schedule  # optional extra: torch, sb3
 
-        result = ppo_schedule(problem, model, keep=scenario.schedule, objective=objective)
+        result = ppo_schedule(problem, model, keep=scenario.schedule, objective=objective, samples=samples,
+                              seed=seed)
         plan, source = result.plan, result.source
+        if samples:
+            source += f", best of {result.rollouts}: " + \
+                ("greedy" if result.sample is None else f"sample {result.sample + 1}")
         if result.fallback:  # never silent: the plan printed is a rule's, say so on stderr
             click.echo(f"rrl: warning: PPO schedule rejected ({result.reason}); using {source}", err=True)
     elif rule == "cpsat":

@@ -26,7 +26,7 @@ from rrl.errors import RRLError
 #: Methods of the KPI table: Random, FirstFit, EDD (important first), MDD, Slack, ATCS, PPO.
 METHODS = ("random", "first_fit", "edd", "mdd", "slack", "atcs", "ppo")
 LABELS = {"random": "Random", "first_fit": "FirstFit", "edd": "EDD", "mdd": "MDD", "slack": "Slack", "atcs": "ATCS",
-          "ppo": "PPO"}
+          "ppo": "PPO", "ppo_best": "PPO, best of samples"}
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,13 @@ def plan_kpis(plan: Plan) -> dict[str, float]:
 
 
 def evaluate(problems: Sequence[Problem], model: Any = None, *, methods: Sequence[str] = METHODS,
-             seed: int = 0) -> list[MethodKPI]:
+             seed: int = 0, samples: int = 0) -> list[MethodKPI]:
     """KPI rows of ``methods`` on ``problems``; ``model`` (path or loaded) serves ``ppo``.
 
     Without ``model``, the shipped model for the first problem's plant serves (see
-    :func:`rrl.generative.models.default_model`).
+    :func:`rrl.generative.models.default_model`). With ``samples`` (and ``ppo`` among
+    the methods) a last row, method ``ppo_best``, is the best of the greedy schedule and
+    ``samples`` sampled ones (:func:`rrl.generative.safety.ppo_schedule`).
     """
     if not problems:
         raise RRLError("no instances to evaluate")
@@ -104,14 +106,14 @@ def evaluate(problems: Sequence[Problem], model: Any = None, *, methods: Sequenc
             model = default_model(problems[0].plant)
         policy = load_model(model) if isinstance(model, str | Path) else model
     rows = []
-    for method in methods:
+    for method in [*methods, *(["ppo_best"] if samples and "ppo" in methods else [])]:
         values: dict[str, list[float]] = {}
         seconds: list[float] = []
         invalid = fallbacks = 0
         for k, problem in enumerate(problems):
             began = time.perf_counter()
-            if method == "ppo":
-                result = ppo_schedule(problem, policy)
+            if method in ("ppo", "ppo_best"):
+                result = ppo_schedule(problem, policy, samples=samples if method == "ppo_best" else 0, seed=seed + k)
                 plan = result.plan
                 fallbacks += int(result.fallback)
             else:
@@ -141,6 +143,6 @@ def format_table(rows: Sequence[MethodKPI], title: str = "") -> str:
         lines.append(
             f"| {LABELS.get(r.method, r.method)} | {r.mean_tardiness_h:.2f} | {r.mean_tardiness_days:.3f} "
             f"| {r.on_time_rate:.1%} | {r.makespan_h:.1f} | {r.utilisation_std:.3f} | {r.setup_h:.1f} "
-            f"| {r.break_work_h:.2f} | {1000 * r.seconds:.1f} | {r.fallbacks if r.method == 'ppo' else '-'} |"
+            f"| {r.break_work_h:.2f} | {1000 * r.seconds:.1f} | {r.fallbacks if r.method.startswith('ppo') else '-'} |"
         )
     return "\n".join(lines)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rrl.dispatching import dispatch
 from rrl.dispatching.active import require_keep
 from rrl.domain.order import Order
@@ -53,6 +55,10 @@ class PPOResult:
         The validator's findings on the rejected schedule (first ten).
     seconds : float
         Wall time of the PPO attempt and, if any, of the fallback (model loading excluded).
+    rollouts : int
+        Schedules the policy built: the greedy one and the sampled ones.
+    sample : int or None
+        Which sampled rollout the plan is (from 0), None for the greedy one.
     """
 
     plan: Plan
@@ -60,6 +66,8 @@ class PPOResult:
     reason: str | None = None
     violations: tuple[str, ...] = field(default=())
     seconds: float = 0.0
+    rollouts: int = 1
+    sample: int | None = None
 
     @property
     def fallback(self) -> bool:
@@ -80,8 +88,15 @@ COUNTER = SafetyCounter()
 
 
 def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
-                 keep: Schedule | None = None, objective: str = "tardiness") -> PPOResult:
+                 keep: Schedule | None = None, objective: str = "tardiness", samples: int = 0,
+                 seed: int = 0) -> PPOResult:
     """Build a schedule with a PPO policy, validated, with a rule as the safety net.
+
+    The policy builds its greedy schedule (at each decision the candidate of highest
+    score) and, with ``samples``, that many more drawing each decision from its softmax;
+    the best valid one on ``objective`` is returned (the greedy one on ties). Each costs
+    a greedy pass's time; the plans vary a lot from plant to plant, so the best of a few
+    is often much better than the greedy one (docs/benchmarks.md, "PPO scheduler").
 
     Parameters
     ----------
@@ -94,7 +109,12 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     keep : Schedule, optional
         The current schedule; its frozen orders (``problem.frozen``) stay in place.
     objective : {"tardiness", "makespan"}
-        Picks the shipped model (without ``model``) and the fallback rules.
+        Picks the shipped model (without ``model``), the fallback rules, and the measure
+        the best of the rollouts is chosen by.
+    samples : int
+        Sampled rollouts besides the greedy one (0: the greedy one alone).
+    seed : int
+        Seeds the sampled rollouts.
 
     Raises
     ------
@@ -104,6 +124,8 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
         gives a valid plan (an invalid plan is never returned).
     """
     require_keep(problem, keep)
+    if samples < 0:
+        raise RRLError(f"samples must be >= 0, got {samples}")
     policy = _resolve(problem, model, objective)
     COUNTER.requested += 1
     began = time.perf_counter()
@@ -123,7 +145,12 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     except Exception as error:  # the wrapper exists to catch whatever the policy does
         reason = f"the PPO policy failed ({type(error).__name__}: {error})"
     if reason is None:
-        return PPOResult(plan, "ppo", seconds=time.perf_counter() - began)
+        best, sample = plan, None
+        for k in range(samples):
+            drawn = _sampled(problem, policy, keep, np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, k]))
+            if drawn is not None and _measure(drawn, objective) < _measure(best, objective) - 1e-9:
+                best, sample = drawn, k
+        return PPOResult(best, "ppo", seconds=time.perf_counter() - began, rollouts=1 + samples, sample=sample)
     COUNTER.fallbacks += 1
     try:
         rule, plan = best_rule(problem, keep, FALLBACK_RULES.get(objective, FALLBACK_RULES["tardiness"]),
@@ -131,6 +158,21 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     except RRLError as error:
         raise RRLError(f"PPO schedule rejected ({reason}) and {error}") from None
     return PPOResult(plan, f"fallback:{rule}", reason, tuple(found[:10]), time.perf_counter() - began)
+
+
+def _sampled(problem: Problem, policy: Any, keep: Schedule | None, rng: np.random.Generator) -> Plan | None:
+    """One rollout drawn from the policy's softmax; None unless valid (a sampled rollout
+    only ever replaces the greedy one, so one that fails is dropped, not reported)."""
+    try:
+        schedule, ends = run_policy(problem, policy, keep=keep, rng=rng)
+        plan = Plan.build(problem, schedule)
+        if validate(problem, schedule, plan.times, reference=_reference(problem, keep)):
+            return None
+    except Exception:  # (as for the greedy schedule: whatever the policy does)
+        return None
+    if any(abs(plan.times.end[o] - e) > TOL for o, e in ends.items()):
+        return None
+    return plan
 
 
 def best_rule(problem: Problem, keep: Schedule | None = None,
@@ -171,8 +213,9 @@ def _measure(plan: Plan, objective: str) -> float:
 
 def generate_schedule(plant_or_problem: Plant | Problem, orders: Iterable[Order] | None = None,
                       model: str | Path | Any = None, *, keep: Schedule | None = None,
-                      objective: str = "tardiness") -> Plan:
-    """A validated PPO plan for ``orders`` on ``plant`` (or for a whole ``problem``).
+                      objective: str = "tardiness", samples: int = 0, seed: int = 0) -> Plan:
+    """A validated PPO plan for ``orders`` on ``plant`` (or for a whole ``problem``); the
+    best of the greedy one and ``samples`` sampled ones (:func:`ppo_schedule`).
 
     When the PPO schedule is rejected, the fallback rule's plan is returned and a
     :class:`PPOFallbackWarning` says why; use :func:`ppo_schedule` to inspect the result.
@@ -183,7 +226,7 @@ def generate_schedule(plant_or_problem: Plant | Problem, orders: Iterable[Order]
         if orders is None:
             raise RRLError("generate_schedule: orders are required with a plant")
         problem = Problem(plant=plant_or_problem, orders={o.id: o for o in orders})
-    result = ppo_schedule(problem, model, keep=keep, objective=objective)
+    result = ppo_schedule(problem, model, keep=keep, objective=objective, samples=samples, seed=seed)
     if result.fallback:
         warnings.warn(f"PPO schedule rejected ({result.reason}); using {result.source}",
                       PPOFallbackWarning, stacklevel=2)

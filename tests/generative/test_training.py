@@ -410,3 +410,63 @@ def test_evaluate_without_a_model_uses_the_shipped_one() -> None:
         pytest.skip("the tardiness model is not trained yet")
     rows = evaluate(held_out(stage_source(4), 1), methods=("edd", "ppo"))
     assert [r.method for r in rows] == ["edd", "ppo"] and rows[1].fallbacks == 0
+
+
+class _GreedyOnly:
+    """A 'policy' that schedules greedily (the first candidate) and fails when sampled."""
+
+    scope, route = "active", "all"
+
+    def choose(self, obs, rng=None):
+        if rng is not None:
+            raise RuntimeError("no sampling here")
+        return 0
+
+
+def test_sampled_rollouts_keep_the_best_valid_plan() -> None:
+    """The best of the greedy schedule and the sampled ones (each drawn as its seed says),
+    valid, never worse than the greedy one; the same seed gives the same plan."""
+    model = load_model(ROOT / "models" / "tardiness.zip")
+    winners = []
+    for problem in held_out(stage_source(10), 4)[2:]:
+        greedy = ppo_schedule(problem, model)
+        result = ppo_schedule(problem, model, samples=6, seed=3)
+        drawn = [Plan.build(problem, run_policy(problem, model, rng=np.random.default_rng([3, k]))[0]).total_tardiness
+                 for k in range(6)]
+        assert result.source == "ppo" and result.rollouts == 7
+        assert validate(problem, result.plan.schedule, result.plan.times) == []
+        assert result.plan.total_tardiness == pytest.approx(min(greedy.plan.total_tardiness, *drawn))
+        if result.sample is None:
+            assert result.plan.schedule == greedy.plan.schedule
+        else:
+            assert drawn[result.sample] == pytest.approx(result.plan.total_tardiness)
+            assert result.plan.total_tardiness < greedy.plan.total_tardiness - 1e-9
+        assert ppo_schedule(problem, model, samples=6, seed=3).plan.schedule == result.plan.schedule
+        winners.append(result.sample)
+    assert any(sample is not None for sample in winners)  # (a sampled plan won somewhere: that path is tested)
+    # a sampled rollout that fails is dropped: the greedy plan stands, no fallback
+    alone = ppo_schedule(problem, _GreedyOnly(), samples=3)
+    assert alone.source == "ppo" and alone.sample is None
+    assert alone.plan.schedule == ppo_schedule(problem, _GreedyOnly()).plan.schedule
+    from rrl.errors import RRLError
+
+    with pytest.raises(RRLError, match="samples must be >= 0"):
+        ppo_schedule(problem, model, samples=-1)
+
+
+def test_schedule_command_samples_ppo_rollouts(tmp_path: Path) -> None:
+    from rrl.domain.scenario import Scenario
+
+    problem = held_out(stage_source(10), 1)[0]
+    path = tmp_path / "s.yaml"
+    Scenario("s", problem).save(path)
+    runner = CliRunner()
+    greedy = json.loads(runner.invoke(cli, ["schedule", "--scenario", str(path), "--rule", "ppo", "--json"]).output)
+    result = runner.invoke(cli, ["schedule", "--scenario", str(path), "--rule", "ppo", "--samples", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    best = json.loads(result.output)
+    assert best["metrics"]["total_tardiness"] <= greedy["metrics"]["total_tardiness"] + 1e-9
+    text = runner.invoke(cli, ["schedule", "--scenario", str(path), "--rule", "ppo", "--samples", "4"]).output
+    assert "(ppo, best of 5: " in text
+    bad = runner.invoke(cli, ["schedule", "--scenario", str(path), "--rule", "ppo", "--samples", "-1"])
+    assert bad.exit_code == 2 and "--samples" in bad.output
