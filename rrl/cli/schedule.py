@@ -66,6 +66,8 @@ def schedule(scenario_path: Path, rule: str | None, objective: str, mode: str, m
     reports the solver's status and lower bound (JSON: "bound", "cpsat").
     """
     image_path(gantt, "--gantt")
+    if samples and rule != "ppo":
+        raise click.UsageError("--samples applies to --rule ppo only")
     scenario = load_scenario(scenario_path)
     problem = scenario.problem
     extra: dict[str, object] = {}
@@ -78,9 +80,10 @@ def schedule(scenario_path: Path, rule: str | None, objective: str, mode: str, m
         result = ppo_schedule(problem, model, keep=scenario.schedule, objective=objective, samples=samples,
                               seed=seed)
         plan, source = result.plan, result.source
-        if samples:
+        if samples and not result.fallback:
             source += f", best of {result.rollouts}: " + \
-                ("greedy" if result.sample is None else f"sample {result.sample + 1}")
+                ("greedy" if result.sample is None else f"sample {result.sample + 1}") + \
+                (f", {result.dropped} dropped as invalid" if result.dropped else "")
         if result.fallback:  # never silent: the plan printed is a rule's, say so on stderr
             click.echo(f"rrl: warning: PPO schedule rejected ({result.reason}); using {source}", err=True)
     elif rule == "cpsat":

@@ -416,7 +416,8 @@ def cheapest_insertion(problem: Problem, resource: str, seq: Sequence[str], orde
     price for moving orders). The conditions of :func:`line_tardiness` hold for
     ``seq[first:]``. Costs are exact within rounding; a later index must be cheaper
     by more than 1e-9 to be taken. ``earliest`` replaces ``order``'s own earliest start
-    (release and clock) in ``problem``.
+    in ``problem`` (it is not combined with it: a caller includes the release and the
+    clock).
 
     Every index is priced in one loop (a walk prices thousands of insertions per repair),
     and the tail behind the order only as far as it must: once an order of the tail ends

@@ -59,6 +59,8 @@ class PPOResult:
         Schedules the policy built: the greedy one and the sampled ones.
     sample : int or None
         Which sampled rollout the plan is (from 0), None for the greedy one.
+    dropped : int
+        Sampled rollouts that failed or were invalid (not in the choice).
     """
 
     plan: Plan
@@ -68,6 +70,7 @@ class PPOResult:
     seconds: float = 0.0
     rollouts: int = 1
     sample: int | None = None
+    dropped: int = 0
 
     @property
     def fallback(self) -> bool:
@@ -93,10 +96,12 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     """Build a schedule with a PPO policy, validated, with a rule as the safety net.
 
     The policy builds its greedy schedule (at each decision the candidate of highest
-    score) and, with ``samples``, that many more drawing each decision from its softmax;
-    the best valid one on ``objective`` is returned (the greedy one on ties). Each costs
-    a greedy pass's time; the plans vary a lot from plant to plant, so the best of a few
-    is often much better than the greedy one (docs/benchmarks.md, "PPO scheduler").
+    score) and, with ``samples`` and once the greedy one is accepted, that many more
+    drawing each decision from its softmax; the best valid one on ``objective`` is
+    returned (the greedy one on ties). Each costs a greedy pass's time; the greedy
+    plan's quality varies a lot from plant to plant, so the best of a few is often much
+    better (docs/benchmarks.md, "PPO scheduler"). A rejected greedy schedule falls back
+    to a rule as without samples.
 
     Parameters
     ----------
@@ -145,12 +150,16 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     except Exception as error:  # the wrapper exists to catch whatever the policy does
         reason = f"the PPO policy failed ({type(error).__name__}: {error})"
     if reason is None:
-        best, sample = plan, None
+        best, sample, dropped = plan, None, 0
+        reference = _reference(problem, keep)
         for k in range(samples):
-            drawn = _sampled(problem, policy, keep, np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, k]))
-            if drawn is not None and _measure(drawn, objective) < _measure(best, objective) - 1e-9:
+            drawn = _sampled(problem, policy, keep, reference, np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, k]))
+            if drawn is None:
+                dropped += 1
+            elif _measure(drawn, objective) < _measure(best, objective) - 1e-9:
                 best, sample = drawn, k
-        return PPOResult(best, "ppo", seconds=time.perf_counter() - began, rollouts=1 + samples, sample=sample)
+        return PPOResult(best, "ppo", seconds=time.perf_counter() - began, rollouts=1 + samples, sample=sample,
+                         dropped=dropped)
     COUNTER.fallbacks += 1
     try:
         rule, plan = best_rule(problem, keep, FALLBACK_RULES.get(objective, FALLBACK_RULES["tardiness"]),
@@ -160,17 +169,19 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     return PPOResult(plan, f"fallback:{rule}", reason, tuple(found[:10]), time.perf_counter() - began)
 
 
-def _sampled(problem: Problem, policy: Any, keep: Schedule | None, rng: np.random.Generator) -> Plan | None:
-    """One rollout drawn from the policy's softmax; None unless valid (a sampled rollout
-    only ever replaces the greedy one, so one that fails is dropped, not reported)."""
+def _sampled(problem: Problem, policy: Any, keep: Schedule | None, reference: tuple[Schedule, Any] | None,
+             rng: np.random.Generator) -> Plan | None:
+    """One rollout drawn from the policy's softmax; None unless valid and timed as the
+    schedule world times it (a sampled rollout only ever replaces the greedy one, so one
+    that fails is dropped and counted in :attr:`PPOResult.dropped`)."""
     try:
         schedule, ends = run_policy(problem, policy, keep=keep, rng=rng)
         plan = Plan.build(problem, schedule)
-        if validate(problem, schedule, plan.times, reference=_reference(problem, keep)):
+        if validate(problem, schedule, plan.times, reference=reference):
+            return None
+        if any(abs(plan.times.end[o] - e) > TOL for o, e in ends.items()):
             return None
     except Exception:  # (as for the greedy schedule: whatever the policy does)
-        return None
-    if any(abs(plan.times.end[o] - e) > TOL for o, e in ends.items()):
         return None
     return plan
 

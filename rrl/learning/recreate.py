@@ -16,8 +16,11 @@ orders it waits for end in the walk's starting plan (:meth:`~rrl.domain.plan.Pla
 and each try's plan is then timed in full, with its chains, before it is kept or
 turned down (a try that closes a precedence cycle is turned down). The orders a try puts
 back go after those they wait for, and each is priced from when those end now (where
-they went back in the same try, else in the walk's plan): so a chain taken out together
-can move up as a whole, which pricing from the starting plan's ends never offers.
+they went back in the same try, else in the walk's plan): so the later steps of a chain
+taken out together can move up with its first ones, which pricing from the starting
+plan's ends never offers. (The lines' own timelines still time an order from its
+release in the starting plan: where a chain's steps share a line, a later step behind an
+earlier one is priced from that older, later end; the full timing of the try decides.)
 
 The plan it returns is written as single operators of DESIGN section 5 by
 :func:`~rrl.operators.blocks.placement_chain`: one placement per order off a longest
@@ -123,7 +126,6 @@ class RuinAndRecreate:
         linked = bool(problem.dependents)
         lines = _Lines(plan.released_problem(), chains=problem) if linked else _Lines(problem)
         at = plan  # the walk's plan, timed in full (read where ``linked``)
-        opening = {o: max(spec.release, problem.now) for o, spec in orders.items()}
         seqs = {r: list(s) for r, s in plan.schedule.sequences.items()}
         movable = [o for s in seqs.values() for o in s if o not in problem.frozen]
         if len(movable) < 2:
@@ -174,15 +176,15 @@ class RuinAndRecreate:
                 # An order that waits for others goes back after those of them taken out too,
                 # and is priced from when they end now (where they went back, else in the
                 # walk's plan), not from when they ended in the plan the walk started from:
-                # so a chain taken out together can move up as a whole.
-                ends: dict[str, float] = {}
+                # so the steps of a chain taken out together can move up with it.
+                ends: dict[str, float] = {}  # where the orders waited for went back
+                waited = {a for o in out for a in orders[o].after}
                 for order in _waiting_last(out, orders):
-                    after = orders[order].after
-                    earliest = max(opening[order], *(ends[a] if a in ends else at.times.end_of(a) for a in after)) \
-                        if after else None
+                    earliest = _ready(orders[order], problem.now, ends, at) if orders[order].after else None
                     resource, index = lines.put_back(order, seqs, floor, weight, moved_on, earliest)
                     touched[resource] = None
-                    ends[order] = lines.end_at(order, resource, seqs[resource], index, earliest)
+                    if order in waited:
+                        ends[order] = lines.end_at(order, resource, seqs[resource], index, earliest)
             else:
                 for order in out:
                     touched[lines.put_back(order, seqs, floor, weight, moved_on)[0]] = None
@@ -216,6 +218,12 @@ class RuinAndRecreate:
         if best is None:
             return None
         return plan.schedule.replace({r: s for r, s in best.items() if s != plan.schedule.sequence(r)})
+
+
+def _ready(spec: Order, now: float, ends: Mapping[str, float], at: Plan) -> float:
+    """When ``spec``'s order may start: its release, the clock, and the end of each order
+    it waits for (from ``ends`` where given, else as ``at`` times it)."""
+    return max(spec.release, now, *(ends[a] if a in ends else at.times.end_of(a) for a in spec.after))
 
 
 def _waiting_last(out: list[str], orders: Mapping[str, Order]) -> list[str]:
@@ -309,7 +317,8 @@ class _Lines:
         return choice
 
     def end_at(self, order: str, resource: str, seq: Sequence[str], index: int, earliest: float | None) -> float:
-        """The end of ``order`` at ``index`` of ``seq`` (which holds it), as priced."""
+        """The end of ``order`` at ``index`` of ``seq`` (which holds it), as priced (from
+        ``earliest`` where given)."""
         before = tuple(seq[:index]) + tuple(seq[index + 1:])
         return inserted_end(self.problem, resource, before, order, self.timeline(resource, before), index, earliest)
 
