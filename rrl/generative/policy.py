@@ -11,6 +11,7 @@ or 5,000 rows (:class:`NumpyPolicy`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import zipfile
@@ -70,12 +71,14 @@ class NumpyPolicy:
         np.maximum(s, 0.0, out=s)
         return s @ self._s1_w + self._s1_b
 
-    def choose(self, obs: Observation, rng: np.random.Generator | None = None) -> int:
-        """The row of highest score, or with ``rng`` a row drawn from the softmax."""
+    def choose(self, obs: Observation, rng: np.random.Generator | None = None, temperature: float = 1.0) -> int:
+        """The row of highest score, or with ``rng`` a row drawn from the softmax of the
+        scores divided by ``temperature``."""
         s = self.scores(obs)
         if rng is None:
             return int(np.argmax(s))
-        p = np.exp(s - s.max())
+        z = s / temperature
+        p = np.exp(z - z.max())
         return int(rng.choice(s.size, p=p / p.sum()))
 
     @classmethod
@@ -153,23 +156,26 @@ def as_policy(model: Any) -> Any:
 
 
 def run_policy(problem: Problem, model: Any, *, keep: Schedule | None = None,
-               rng: np.random.Generator | None = None) -> tuple[Schedule, dict[str, float]]:
-    """Let ``model`` place every order of ``problem`` (greedy; sampled with ``rng``).
+               rng: np.random.Generator | None = None, temperature: float = 1.0) -> tuple[Schedule, dict[str, float]]:
+    """Let ``model`` place every order of ``problem`` (greedy; sampled with ``rng``, from
+    the softmax of the scores divided by ``temperature``).
 
     Returns the schedule and the end time the builder gave each placed order (the safety
     wrapper compares them with the schedule world's own timing).
     """
     policy = as_policy(model)
     with _one_blas_thread():
-        return _run(problem, policy, keep, rng)
+        return _run(problem, policy, keep, rng, temperature)
 
 
-def _run(problem: Problem, policy: Any, keep: Schedule | None,
-         rng: np.random.Generator | None) -> tuple[Schedule, dict[str, float]]:
+def _run(problem: Problem, policy: Any, keep: Schedule | None, rng: np.random.Generator | None,
+         temperature: float = 1.0) -> tuple[Schedule, dict[str, float]]:
     state = CandidateState(problem, keep, scope=policy.scope, route=policy.route)
+    # (policies written for the plain call need not take a temperature)
+    choose = policy.choose if temperature == 1.0 else functools.partial(policy.choose, temperature=temperature)
     while not state.done:
         obs = state.observe()
-        index = policy.choose(obs, rng) if len(obs.slots) > 1 else 0
+        index = choose(obs, rng) if len(obs.slots) > 1 else 0
         if not 0 <= index < len(obs.slots):
             raise RRLError(f"the policy chose candidate {index} of {len(obs.slots)}")
         state.place(obs.slots[index])

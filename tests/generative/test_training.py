@@ -21,7 +21,13 @@ from rrl.generative.candidates import CANDIDATE_FEATURES, GLOBAL_FEATURES, Candi
 from rrl.generative.env import DispatchEnv  # noqa: E402
 from rrl.generative.instances import held_out, stage_source  # noqa: E402
 from rrl.generative.policy import load_model, run_policy  # noqa: E402
-from rrl.generative.safety import COUNTER, PPOFallbackWarning, generate_schedule, ppo_schedule  # noqa: E402
+from rrl.generative.safety import (  # noqa: E402
+    COUNTER,
+    SAMPLE_TEMPERATURE,
+    PPOFallbackWarning,
+    generate_schedule,
+    ppo_schedule,
+)
 from rrl.generative.train import TrainConfig, train_ppo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -433,7 +439,8 @@ def test_sampled_rollouts_keep_the_best_valid_plan() -> None:
     for problem in held_out(stage_source(10), 4)[2:]:
         greedy = ppo_schedule(problem, model)
         result = ppo_schedule(problem, model, samples=6, seed=3)
-        drawn = [Plan.build(problem, run_policy(problem, model, rng=np.random.default_rng([3, k]))[0]).total_tardiness
+        drawn = [Plan.build(problem, run_policy(problem, model, rng=np.random.default_rng([3, k]),
+                                                temperature=SAMPLE_TEMPERATURE)[0]).total_tardiness
                  for k in range(6)]
         assert result.source == "ppo" and result.rollouts == 7
         assert validate(problem, result.plan.schedule, result.plan.times) == []
@@ -455,6 +462,9 @@ def test_sampled_rollouts_keep_the_best_valid_plan() -> None:
 
     with pytest.raises(RRLError, match="samples must be >= 0"):
         ppo_schedule(problem, model, samples=-1)
+    for temperature in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(RRLError, match="temperature must be a positive number"):
+            ppo_schedule(problem, model, samples=2, temperature=temperature)
 
 
 def test_schedule_command_samples_ppo_rollouts(tmp_path: Path) -> None:
@@ -476,3 +486,16 @@ def test_schedule_command_samples_ppo_rollouts(tmp_path: Path) -> None:
     for flags in (["--rule", "ppo", "--samples", "-1"], ["--rule", "edd", "--samples", "2"]):
         bad = runner.invoke(cli, ["schedule", "--scenario", str(path), *flags])
         assert bad.exit_code == 2 and "--samples" in bad.output and len(bad.output.strip().splitlines()) == 1
+
+
+def test_the_sampling_temperature_spreads_the_choices() -> None:
+    if not (ROOT / "models" / "tardiness.zip").is_file():
+        pytest.skip("the tardiness model is not trained yet")
+    model = load_model(ROOT / "models" / "tardiness.zip")
+    obs = CandidateState(held_out(stage_source(10), 1)[0], scope=model.scope, route=model.route).observe()
+    assert len(obs.slots) > 3
+    greedy = model.choose(obs)
+    rng = np.random.default_rng(0)
+    cold = {model.choose(obs, rng, temperature=1e-3) for _ in range(50)}
+    hot = {model.choose(obs, rng, temperature=1e6) for _ in range(50)}
+    assert cold == {greedy} and len(hot) > 3
