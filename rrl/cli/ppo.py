@@ -130,7 +130,8 @@ def train(objective: str, scenario_path: Path | None, generate: bool, machines: 
 @click.option("--stress", type=click.Choice(STRESS),
               default=None, help="Stress every instance this way.")
 @click.option("--samples", type=click.IntRange(0, 1000), default=0, show_default=True,
-              help="Add a row: the best of PPO's greedy schedule and this many sampled ones per instance.")
+              help="Add a row: the best of PPO's greedy schedule and this many sampled ones per instance "
+                   "(rrl schedule --rule ppo --samples).")
 @seed_option
 @json_option
 def evaluate(model: Path | None, instances: int, machines: int, orders: int | None, scenario_path: Path | None,

@@ -39,9 +39,10 @@ RULE_CHOICES = [*RULES, "ppo", "cpsat"]
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model (.zip) for --rule ppo; default: the model shipped for --objective.")
 @click.option("--samples", type=click.IntRange(0, 1000), default=0, show_default=True,
-              help="With --rule ppo: also build this many schedules drawing each decision from the policy's "
-                   "probabilities (seeded by --seed) and keep the best on --objective; each takes as long as "
-                   "the greedy one (0: the greedy schedule alone).")
+              help="With --rule ppo: also build this many schedules drawing each decision at random, "
+                   "weighted by the policy's scores (a softmax at temperature 10; seeded by --seed), and keep "
+                   "the best on --objective; each takes about as long as the greedy one (0: the greedy "
+                   "schedule alone).")
 @click.option("--time-limit", type=POSITIVE, default=10.0, show_default=True,
               help="Seconds CP-SAT may search (--rule cpsat).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
