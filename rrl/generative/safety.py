@@ -145,27 +145,13 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     policy = _resolve(problem, model, objective)
     COUNTER.requested += 1
     began = time.perf_counter()
-    reason: str | None = None
-    found: list[str] = []
-    try:
-        schedule, ends = run_policy(problem, policy, keep=keep)
-        plan = Plan.build(problem, schedule)
-        reference = _reference(problem, keep)
-        found = [str(v) for v in validate(problem, schedule, plan.times, reference=reference)]
-        if found:
-            reason = f"the PPO schedule is invalid ({len(found)} violations: {found[0]})"
-        else:
-            drift = [o for o, e in ends.items() if abs(plan.times.end[o] - e) > TOL]
-            if drift:
-                reason = f"the environment's times disagree with the schedule world on {len(drift)} orders"
-    except Exception as error:  # the wrapper exists to catch whatever the policy does
-        reason = f"the PPO policy failed ({type(error).__name__}: {error})"
-    if reason is None:
+    reference = _reference(problem, keep)
+    plan, reason, found = _rollout(problem, policy, keep, reference)
+    if plan is not None:
         best, sample, dropped = plan, None, 0
-        reference = _reference(problem, keep)
         for k in range(samples):
             rng = np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, k])
-            drawn = _sampled(problem, policy, keep, reference, rng, temperature)
+            drawn = _rollout(problem, policy, keep, reference, rng, temperature)[0]
             if drawn is None:
                 dropped += 1
             elif _measure(drawn, objective) < _measure(best, objective) - 1e-9:
@@ -181,21 +167,25 @@ def ppo_schedule(problem: Problem, model: str | Path | Any = None, *,
     return PPOResult(plan, f"fallback:{rule}", reason, tuple(found[:10]), time.perf_counter() - began)
 
 
-def _sampled(problem: Problem, policy: Any, keep: Schedule | None, reference: tuple[Schedule, Any] | None,
-             rng: np.random.Generator, temperature: float) -> Plan | None:
-    """One rollout drawn from the policy's softmax; None unless valid and timed as the
-    schedule world times it (a sampled rollout only ever replaces the greedy one, so one
-    that fails is dropped and counted in :attr:`PPOResult.dropped`)."""
+def _rollout(problem: Problem, policy: Any, keep: Schedule | None, reference: tuple[Schedule, Any] | None,
+             rng: np.random.Generator | None = None, temperature: float = 1.0
+             ) -> tuple[Plan | None, str | None, list[str]]:
+    """One schedule of the policy (greedy, or drawn with ``rng``): ``(plan, None, [])``
+    when it is valid and the environment timed it as the schedule world does, else
+    ``(None, why, the validator's findings)``. A sampled rollout only ever replaces the
+    greedy one, so :func:`ppo_schedule` drops one that fails and counts it."""
     try:
         schedule, ends = run_policy(problem, policy, keep=keep, rng=rng, temperature=temperature)
         plan = Plan.build(problem, schedule)
-        if validate(problem, schedule, plan.times, reference=reference):
-            return None
-        if any(abs(plan.times.end[o] - e) > TOL for o, e in ends.items()):
-            return None
-    except Exception:  # (as for the greedy schedule: whatever the policy does)
-        return None
-    return plan
+        found = [str(v) for v in validate(problem, schedule, plan.times, reference=reference)]
+        if found:
+            return None, f"the PPO schedule is invalid ({len(found)} violations: {found[0]})", found
+        drift = [o for o, e in ends.items() if abs(plan.times.end[o] - e) > TOL]
+        if drift:
+            return None, f"the environment's times disagree with the schedule world on {len(drift)} orders", []
+    except Exception as error:  # the wrapper exists to catch whatever the policy does
+        return None, f"the PPO policy failed ({type(error).__name__}: {error})", []
+    return plan, None, []
 
 
 def best_rule(problem: Problem, keep: Schedule | None = None,
