@@ -817,7 +817,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     Parameters
     ----------
     budget_s : float
-        Wall-time budget (seconds); the pass in progress stops when it is spent.
+        Wall-time budget (seconds); the pass in progress stops when it is spent, and the
+        search ends at once when it finds a plan of cost 0 (none can cost less).
     max_depth : int
         Longest repair (steps).
     node_limit : int, optional
@@ -859,7 +860,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     widths: list[int] = []
 
     def out_of_time() -> bool:
-        return clock() - started >= budget_s or (stop is not None and stop())
+        # (a goal's cost is never below 0: a plan at 0 cannot be beaten, so the rest of
+        # the budget would be spent for nothing)
+        return best.cost <= 1e-9 or clock() - started >= budget_s or (stop is not None and stop())
 
     def out_of_budget() -> bool:
         return out_of_time() or (node_limit is not None and hood.expansions >= node_limit)

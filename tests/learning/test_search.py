@@ -735,3 +735,24 @@ def test_with_after_or_many_orders_the_descent_keeps_the_budget_whatever_the_sha
         assert len(set(expansions.values())) == 1
         late += expansions[0.0] > 1  # past the root's first expansion, where a share of 0 stops
     assert late >= 1
+
+
+def test_the_search_ends_once_a_plan_costs_nothing(extruders) -> None:
+    """A goal's cost is never below 0: once the search holds a plan at 0 it stops, with
+    budget and node limit to spare, and returns that plan."""
+    from rrl.learning.recreate import RuinAndRecreate
+
+    agent = RepairAgent(extruders.plant)
+    ended = 0
+    for seed in range(30):
+        hit = _flat_hit(extruders.plant, seed, orders=8)
+        hood = agent.neighbourhood(hit, score_all=False)
+        outcome = beam_search(hood, budget_s=600, max_depth=10, node_limit=60, rank=agent._rank, descent_first=True,
+                              first_improvement=True, recreate=RuinAndRecreate(), clock=lambda: 0.0)
+        if outcome.best.cost <= 1e-9:
+            ended += 1
+            assert outcome.expansions < 60 and outcome.widths[-1] < 64
+            assert validate(outcome.best.plan.problem, outcome.best.plan.schedule) == []
+            if ended == 2:
+                break
+    assert ended == 2
