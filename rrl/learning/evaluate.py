@@ -106,7 +106,8 @@ def evaluate(
     """Run ``methods`` on ``cases`` and summarise.
 
     ``steepest_descent`` gets the wall time the policy's search took on each case (or the
-    policy's budget when the policy is not run): both searches get the same clock (the
+    policy's budget when the policy is not run, or when its search ended early at a plan
+    that costs nothing): both searches get the same clock (the
     policy's row still reports its whole repair, explanations included, as a consult
     would take); ``cpsat_k`` may move as many orders as the policy moved (the policy
     runs first).
@@ -171,8 +172,12 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
     if method == "steepest_descent":
         from rrl.learning.search import Neighbourhood, default_budget_ms, steepest_descent
 
-        seconds = policy_run[2] if policy_run else (budget_ms or agent.budget_ms or default_budget_ms(
-            len(hit.plan.problem.orders))) / 1000.0
+        allowed = (budget_ms or agent.budget_ms or default_budget_ms(len(hit.plan.problem.orders))) / 1000.0
+        seconds = allowed
+        if policy_run is not None:
+            # the policy's time; where its search ended early at a plan costing nothing
+            # (none can cost less), the budget it was allowed: the descent gets as much
+            seconds = policy_run[2] if ctx.cost(policy_run[0]) > 1e-9 else max(policy_run[2], allowed)
         hood = Neighbourhood(hit, ctx, agent.q_function, focus_width=agent.focus_width,
                              moves_per_focus=agent.moves_per_focus, reach=agent.reach,
                              longest_block=agent.longest_block, exchanges=agent.exchanges)

@@ -847,7 +847,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         (:data:`DESCENT_SHARE`; between 0 and 1). Without a walk, under a
         ``node_limit``, on a plant with ``after`` or above :data:`SHARED_UP_TO` unstarted
         orders, the descent has the whole budget (the walk what it leaves). The root's
-        first focus is examined whatever the share.
+        first focus is examined whatever the share (unless the disrupted plan already
+        costs nothing).
 
     Returns
     -------
@@ -949,8 +950,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                                out_of_time, clock)
             if walked is not None and walked.cost < best.cost - 1e-9:
                 best = walked
-            # (a walk that ended early, with nothing left to gain or move, leaves the rest
-            # of the budget to the wider passes)
+            # (a walk that ended early with nothing left to move (or, with chains, out of
+            # patience) leaves the rest of the budget to the wider passes; one that reached
+            # a plan costing nothing has ended the search)
         width *= 2
     return SearchOutcome(best, hood.expansions, clock() - started, widths)
 

@@ -202,7 +202,8 @@ class RepairService:
         """The search's early stop under :attr:`queue`: once it has spent the share it
         would have had, had the queue been as long as it is now when it started (the
         share from the event's start, the time spent from the search's first look, so
-        that the search always makes its first expansion, as a budget does)."""
+        that the search always makes its first expansion, as a budget does, unless the
+        plan after the event already costs nothing)."""
         queue = self.queue
         if deadline is None or queue is None:
             return None

@@ -426,3 +426,34 @@ def test_consult_can_repair_a_ppo_plan(trained) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["repaired"]["total_tardiness"] <= data["disrupted"]["total_tardiness"] + 1e-9
+
+
+def test_the_descent_baseline_gets_the_budget_where_the_policy_ended_at_nothing(monkeypatch) -> None:
+    """The steepest descent baseline gets the policy's search time, case by case; where
+    the policy's search ended early at a plan costing nothing, the policy's budget: the
+    early end must not shorten the baseline's clock."""
+    import rrl.learning.search as search
+
+    agent = RepairAgent(load_scenario(EXTRUDERS).plant, "tardiness")
+    runs: list[tuple[float, float]] = []
+    budgets: list[float] = []
+    repair, descent = agent.repair, search.steepest_descent
+
+    def policy(hit, **kwargs):
+        result = repair(hit, **kwargs)
+        runs.append((result.plan.total_tardiness, result.search_seconds))
+        return result
+
+    def baseline(hood, *, budget_s, **kwargs):
+        budgets.append(budget_s)
+        return descent(hood, budget_s=budget_s, **kwargs)
+
+    monkeypatch.setattr(agent, "repair", policy)
+    monkeypatch.setattr(search, "steepest_descent", baseline)
+    cases = draw_cases(agent.plant, 12, seed=3, orders=(10, 12), events=("new_order",))
+    evaluate(agent, cases, methods=["policy", "steepest_descent"], budget_ms=200)
+    assert len(runs) == len(budgets) == len(cases)
+    zero = [tardiness <= 1e-9 for tardiness, _ in runs]
+    assert any(zero) and not all(zero)
+    for (tardiness, searched), budget in zip(runs, budgets, strict=True):
+        assert budget == (max(searched, 0.2) if tardiness <= 1e-9 else searched)
