@@ -46,6 +46,13 @@ def ppo() -> None:
               help="Rule cloned into the network before PPO; default: slack (tardiness), mwkr (makespan).")
 @click.option("--imitation-episodes", type=click.IntRange(0, MAX_CASES), default=200, show_default=True,
               help="Schedules the teacher builds for imitation.")
+@click.option("--pilot-episodes", type=click.IntRange(0, MAX_CASES), default=0, show_default=True,
+              help="After PPO, schedules built by the pilot teacher on training plants: at each decision the "
+                   "network's 4 best candidates and the mdd and slack picks are each completed by a rule (mdd; "
+                   "mwkr for makespan) and the best kept; its decisions are cloned into the network, which is "
+                   "kept if it schedules the validation plants better (docs/ppo.md). 0: no pilot.")
+@click.option("--pilot-rounds", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Rounds of pilot schedules, each asking the network cloned in the round before.")
 @click.option("--max-candidates", type=click.IntRange(min=2), default=64, show_default=True,
               help="Candidate rows of the training observation (more candidates are cut to the best-ranked); "
                    "scheduling with the model has no such cap.")
@@ -61,13 +68,14 @@ def ppo() -> None:
 @json_option
 def train(objective: str, scenario_path: Path | None, generate: bool, machines: int | None, orders: int | None,
           curriculum: str | None, shops: str | None, timesteps: int, teacher: str | None, imitation_episodes: int,
-          max_candidates: int, out: Path, envs: int, tensorboard: Path | None, resume: Path | None, seed: int,
-          as_json: bool) -> None:
+          pilot_episodes: int, pilot_rounds: int, max_candidates: int, out: Path, envs: int,
+          tensorboard: Path | None, resume: Path | None, seed: int, as_json: bool) -> None:
     """Train a candidate-scoring MaskablePPO scheduling policy.
 
     The policy scores every candidate (order, machine) placement of the active schedule
     builder with shared weights, so one network serves any plant size. Training clones a
-    rule first (--teacher), then runs PPO. Instances: a scenario's plant (--scenario F),
+    rule first (--teacher), then runs PPO, then (--pilot-episodes) distils a look-ahead
+    teacher into it. Instances: a scenario's plant (--scenario F),
     generated plants (--generate with --machines M, or --curriculum 10,40,152), or
     generated shops (--shops fjsp,jsp); the default follows --objective. Checkpoints and
     evaluation logs go to OUT.d/.
@@ -99,13 +107,14 @@ def train(objective: str, scenario_path: Path | None, generate: bool, machines: 
     config = TrainConfig(
         out=out, objective=objective, timesteps=timesteps, curriculum=tuple(stages), orders=orders,
         shops=shop_names, scenario=scenario_path, teacher=teacher, imitation_episodes=imitation_episodes,
-        max_candidates=max_candidates, envs=envs, seed=seed, tensorboard=tensorboard, resume=resume,
+        pilot_episodes=pilot_episodes, pilot_rounds=pilot_rounds, max_candidates=max_candidates,
+        envs=envs, seed=seed, tensorboard=tensorboard, resume=resume,
         progress=progress_enabled(as_json), command=_command_line(click.get_current_context()),
     )
     report = train_ppo(config)
     if as_json:
         print_json({"out": str(report.out), "timesteps": report.timesteps, "seconds": report.seconds,
-                    "imitation": report.imitation, "stages": report.stages})
+                    "imitation": report.imitation, "stages": report.stages, "pilot": report.pilot})
         return
     click.echo(f"trained {report.timesteps} steps in {report.seconds:.0f} s -> {report.out}")
     if report.imitation:
@@ -114,6 +123,12 @@ def train(objective: str, scenario_path: Path | None, generate: bool, machines: 
     for stage in report.stages:
         click.echo(f"  stage {stage['stage']}: {stage['timesteps']} steps, eval reward "
                    f"{stage['start_eval_reward']:.2f} at the start, best {stage['best_eval_reward']:.2f}")
+    if report.pilot:
+        pilot = report.pilot
+        decisions = sum(r["decisions"] for r in pilot["round"])
+        verdict = "kept" if pilot["kept"] else "not kept: the incoming network stays"
+        click.echo(f"  pilot: {decisions} decisions in {pilot['rounds']} rounds, validation mean "
+                   f"{pilot['validation_before']:.2f} -> {pilot['validation_after']:.2f} ({verdict})")
 
 
 @ppo.command()

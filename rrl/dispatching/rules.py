@@ -101,6 +101,14 @@ def dispatch(problem: Problem, rule: str = "edd", *, seed: int = 0, keep: Schedu
     return builder.schedule()
 
 
+def complete(builder: ActiveBuilder, rule: str, tables: Tables, *, scope: str = "nondelay") -> None:
+    """Place every order that ``builder`` still holds unplaced by ``rule`` (a rollout from
+    a partly built schedule; ``tables`` are the problem's, see :class:`Tables`)."""
+    if rule not in RULES:
+        raise RRLError(f"unknown rule '{rule}' (expected one of {', '.join(RULES)})")
+    _run(builder, _key(rule, tables, builder), scope)
+
+
 def _run(builder: ActiveBuilder, key: Key, scope: str) -> None:
     """Place the candidate of least key until every order is placed.
 

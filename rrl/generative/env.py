@@ -56,6 +56,15 @@ def flat_size(max_candidates: int) -> int:
     return G + max_candidates * F
 
 
+def reward_scale(state: CandidateState, objective: str) -> float:
+    """What an episode's rewards are multiplied by (fixed at its start): about 100 over the
+    whole episode for tardiness, 10 for makespan, on every plant size."""
+    if objective == "makespan":
+        machines = max(1, len(state.resources))
+        return 10.0 / max(state.potential(objective), float(state.min_p.sum()) / machines, state.p)
+    return 100.0 / (max(1, state.todo) * state.p)
+
+
 class DispatchEnv(gym.Env[np.ndarray, np.int64]):
     """Build a schedule one (order, resource) placement at a time.
 
@@ -126,11 +135,7 @@ class DispatchEnv(gym.Env[np.ndarray, np.int64]):
         state = CandidateState(problem, keep, scope=self.scope, route=self.route)
         self.state = state
         self._potential = state.potential(self.objective)
-        if self.objective == "makespan":
-            machines = max(1, len(state.resources))
-            self._scale = 10.0 / max(self._potential, float(state.min_p.sum()) / machines, state.p)
-        else:
-            self._scale = 100.0 / (max(1, state.todo) * state.p)
+        self._scale = reward_scale(state, self.objective)
         cost = self._skip() if self.skip_forced else 0.0
         self._carry = cost  # forced placements before the first decision count in the first reward
         return self._observe(), self._info()

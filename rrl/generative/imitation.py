@@ -93,13 +93,17 @@ def clone(model: Any, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
           batch_size: int = 256, learning_rate: float = 1e-3, seed: int = 0) -> dict[str, float]:
     """Fit ``model.policy`` to the teacher's actions (cross-entropy) and returns (MSE).
 
-    Returns the final epoch's mean loss and the share of decisions where the network's
-    greedy choice is the teacher's.
+    ``data`` holds observations, masks, actions and returns; the actions are either one
+    row per decision or, as a 2-D array, a distribution over the rows per decision (soft
+    targets, as the pilot gives: :mod:`rrl.generative.pilot`). Returns the final epoch's
+    mean loss and the share of decisions where the network's greedy choice is the
+    teacher's (its most likely row, for soft targets).
     """
     import torch as th
 
     policy = model.policy
     obs, masks, actions, returns = (th.as_tensor(a) for a in data)
+    soft = actions.dim() == 2
     optimizer = th.optim.Adam(policy.parameters(), lr=learning_rate)
     generator = th.Generator().manual_seed(seed)
     n = obs.shape[0]
@@ -110,9 +114,16 @@ def clone(model: Any, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     for _ in range(epochs):
         loss_sum = 0.0
         for batch in th.randperm(n, generator=generator).split(batch_size):
-            values, log_prob, _ = policy.evaluate_actions(obs[batch], actions[batch], action_masks=masks[batch])
+            if soft:
+                dist = policy.get_distribution(obs[batch], action_masks=masks[batch].numpy())
+                log_p = dist.distribution.logits  # normalised log-probabilities, masked rows very negative
+                choice = -(actions[batch] * th.where(masks[batch], log_p, th.zeros_like(log_p))).sum(-1).mean()
+                values = policy.predict_values(obs[batch])
+            else:
+                values, log_prob, _ = policy.evaluate_actions(obs[batch], actions[batch], action_masks=masks[batch])
+                choice = -log_prob.mean()
             value_loss = th.nn.functional.mse_loss(values.flatten(), returns[batch])
-            loss = -log_prob.mean() + 0.5 * value_scale * value_loss
+            loss = choice + 0.5 * value_scale * value_loss
             optimizer.zero_grad()
             loss.backward()
             th.nn.utils.clip_grad_norm_(policy.parameters(), 0.5)
@@ -123,5 +134,10 @@ def clone(model: Any, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         agree = 0
         for batch in th.arange(n).split(1024):
             dist = policy.get_distribution(obs[batch], action_masks=masks[batch].numpy())
-            agree += int((dist.get_actions(deterministic=True) == actions[batch]).sum())
+            picks = dist.get_actions(deterministic=True).long()
+            if soft:  # a hit where the network picks a row of greatest weight (ties count)
+                chosen = actions[batch].gather(1, picks.unsqueeze(1)).squeeze(1)
+                agree += int((chosen >= actions[batch].max(dim=1).values - 1e-6).sum())
+            else:
+                agree += int((picks == actions[batch]).sum())
     return {"loss": loss_sum / n, "agreement": agree / n, "decisions": float(n)}

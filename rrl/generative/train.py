@@ -53,6 +53,8 @@ from rrl.generative.shapes import SHOPS
 
 #: First seed of the validation instances that the evaluation callback uses.
 VALIDATION_SEED = 3_000_000_000
+#: Where the pilot's validation instances start (after the evaluation callback's).
+PILOT_VALIDATION_SEED = VALIDATION_SEED + 1_000
 
 
 #: Environment settings and teacher per objective (see docs/ppo.md for how they were chosen).
@@ -71,7 +73,9 @@ class TrainConfig:
     shops / job shops of benchmark-like shapes, see :mod:`rrl.generative.shapes`) or
     ``curriculum`` (machine counts of generated plants, trained in that order).
     ``scope``, ``route`` and ``teacher`` default by objective (:data:`DEFAULTS`);
-    ``teacher="none"`` skips imitation.
+    ``teacher="none"`` skips imitation. ``pilot_episodes`` > 0 ends training by distilling
+    the pilot teacher (:mod:`rrl.generative.pilot`) into the final model, kept if it does
+    better on ``pilot_validation`` problems per stage.
     """
 
     out: Path
@@ -105,6 +109,13 @@ class TrainConfig:
     gae_lambda: float = 0.95
     clip_range: float = 0.1
     ent_coef: float = 0.001
+    pilot_episodes: int = 0
+    pilot_rounds: int = 1
+    pilot_k: int = 4
+    pilot_epochs: int = 6
+    pilot_learning_rate: float = 3e-4
+    pilot_temperature: float = 0.5
+    pilot_validation: int = 100
     command: str = ""
 
     def setting(self, name: str) -> str:
@@ -115,11 +126,13 @@ class TrainConfig:
 
 @dataclass
 class Stage:
-    """One curriculum stage: a name, its training source and its validation problems."""
+    """One curriculum stage: a name, its training source and its validation problems
+    (``draw``: the problem of a seed from the stage's own distribution, where it has one)."""
 
     name: str
     source: InstanceSource
     validation: list[Problem]
+    draw: Callable[[int], Problem] | None = None
 
 
 @dataclass
@@ -131,6 +144,7 @@ class TrainReport:
     seconds: float
     stages: list[dict[str, Any]] = field(default_factory=list)
     imitation: dict[str, Any] = field(default_factory=dict)
+    pilot: dict[str, Any] = field(default_factory=dict)
 
 
 def build_stages(config: TrainConfig) -> list[Stage]:
@@ -145,7 +159,7 @@ def build_stages(config: TrainConfig) -> list[Stage]:
         count = len(scenario.problem.orders)
         plant = PlantSource(scenario.plant, scenario_order_range(count), own=scenario.problem)
         validation = [plant.problem(VALIDATION_SEED + i) for i in range(config.eval_episodes)]
-        return [Stage(scenario.name, plant, validation)]
+        return [Stage(scenario.name, plant, validation, plant.problem)]
     if config.shops:
         unknown = [name for name in config.shops if name not in SHOPS]
         if unknown:
@@ -154,7 +168,7 @@ def build_stages(config: TrainConfig) -> list[Stage]:
         per = max(1, config.eval_episodes // len(shops))
         validation = [shop.problem(VALIDATION_SEED + i) for shop in shops for i in range(per)]
         mixed = MixedSource(tuple(shops), tuple([1.0] * len(shops)))
-        return [Stage("+".join(config.shops), mixed, validation)]
+        return [Stage("+".join(config.shops), mixed, validation, lambda seed: shops[seed % len(shops)].problem(seed))]
     stages: list[Stage] = []
     sources: list[InstanceSource] = []
     own: list[list[Problem]] = []
@@ -168,7 +182,7 @@ def build_stages(config: TrainConfig) -> list[Stage]:
             share = config.replay / len(sources)
             source = MixedSource((generated, *sources), (1.0 - config.replay, *([share] * len(sources))))
         # a stage's best model must also still do well on the previous stage's plants
-        stages.append(Stage(f"{machines}m", source, validation + (own[-1] if own else [])))
+        stages.append(Stage(f"{machines}m", source, validation + (own[-1] if own else []), generated.problem))
         sources.append(generated)
         own.append(validation)
     return stages
@@ -186,6 +200,9 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         raise RRLError(f"--timesteps must be >= 0, got {config.timesteps}")
     if config.envs < 1:
         raise RRLError(f"--envs must be >= 1, got {config.envs}")
+    if config.pilot_episodes < 0 or config.pilot_rounds < 1:
+        raise RRLError(f"--pilot-episodes must be >= 0 and --pilot-rounds >= 1, got {config.pilot_episodes} "
+                       f"and {config.pilot_rounds}")
     if config.tensorboard is not None:
         require_tensorboard()
     import torch
@@ -197,12 +214,13 @@ def train_ppo(config: TrainConfig) -> TrainReport:
 
     from rrl.generative.imitation import clone, collect
     from rrl.generative.network import CandidatePolicy
-    from rrl.generative.policy import load_model
 
     torch.set_num_threads(1)
     # The evaluation env is one in-process env while training may use subprocesses: fine.
     warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
     stages = build_stages(config)
+    if config.resume is not None:
+        _check_resume(config, MaskablePPO)
     out = Path(config.out)
     work = out.with_name(out.name + ".d")
     work.mkdir(parents=True, exist_ok=True)
@@ -232,7 +250,6 @@ def train_ppo(config: TrainConfig) -> TrainReport:
         env = vec(stage.source, config.envs, config.seed + 1000 * index)
         if model is None:
             if config.resume is not None:
-                load_model(config.resume)  # one-line errors for a bad file, and a shape check
                 model = load(config.resume, env)
                 # loading re-seeds the network with the seed stored in the file: --seed wins
                 model.set_random_seed(config.seed)
@@ -292,12 +309,41 @@ def train_ppo(config: TrainConfig) -> TrainReport:
                               "best_eval_reward": float(evaluator.best_mean_reward)})
     bar.close()
     report.timesteps = max(int(model.num_timesteps), trained)
-    report.seconds = time.perf_counter() - began
     assert best_path is not None
     final = work / "final_model.zip"
-    export(load(best_path, DummyVecEnv([_maker(stages[-1].source, settings)])), final)
+    model = load(best_path, DummyVecEnv([_maker(stages[-1].source, settings)]))
+    if config.pilot_episodes > 0:
+        from rrl.generative.pilot import improve
+
+        # more plants than PPO's evaluations use: one greedy schedule's tardiness varies a
+        # lot from plant to plant, and 8 plants per stage would often reject a better network
+        validation = [p for stage in stages for p in (
+            [stage.draw(PILOT_VALIDATION_SEED + i) for i in range(config.pilot_validation)]
+            if stage.draw is not None else stage.validation)]
+        report.pilot = improve(
+            model, [stage.source for stage in stages], validation, episodes=config.pilot_episodes,
+            rounds=config.pilot_rounds, k=config.pilot_k, cap=config.max_candidates, objective=config.objective,
+            workers=config.envs, epochs=config.pilot_epochs, learning_rate=config.pilot_learning_rate,
+            temperature=config.pilot_temperature, seed=config.seed,
+        )
+    report.seconds = time.perf_counter() - began
+    export(model, final)
     install_model(final, out, _metadata(config, report, settings))
     return report
+
+
+def _check_resume(config: TrainConfig, loader: Any) -> None:
+    """One line, before anything is written, where the model to resume was made for
+    another observation size than this run's ``max_candidates`` gives."""
+    from rrl.generative.env import flat_size
+    from rrl.generative.policy import load_model
+
+    assert config.resume is not None
+    load_model(config.resume)  # one-line errors for a bad file, and the features' check
+    space = loader.load(config.resume, device="cpu").observation_space
+    if tuple(space.shape) != (flat_size(config.max_candidates),):
+        raise RRLError(f"--resume {config.resume}: the model was trained with another --max-candidates than "
+                       f"{config.max_candidates} (its observation has {space.shape[0]} values)")
 
 
 def _imitate(model: Any, stages: list[Stage], settings: dict[str, Any], teacher: str, config: TrainConfig,
@@ -404,12 +450,20 @@ def _metadata(config: TrainConfig, report: TrainReport, settings: dict[str, Any]
         "seconds": round(report.seconds, 1),
         "imitation": report.imitation,
         "stages": report.stages,
+        "pilot": report.pilot,
         "config": {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                    for k, v in asdict(config).items() if k not in ("out", "command", "progress", "problems")},
     }
     if config.scenario is not None or config.problems is not None or config.shops:
         for key in ("curriculum", "orders"):  # not used by these sources
             meta["config"].pop(key, None)
+    if config.resume is not None:
+        # what the resumed model was, so that a chain of runs stays traceable
+        previous = Path(config.resume).with_suffix(".json")
+        try:
+            meta["resumed_from"] = json.loads(previous.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta["resumed_from"] = {"model": str(config.resume)}
     if config.scenario is not None:
         meta["plant_signature"] = plant_signature(load_scenario(config.scenario).plant)
     return meta
