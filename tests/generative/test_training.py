@@ -499,3 +499,18 @@ def test_the_sampling_temperature_spreads_the_choices() -> None:
     cold = {model.choose(obs, rng, temperature=1e-3) for _ in range(50)}
     hot = {model.choose(obs, rng, temperature=1e6) for _ in range(50)}
     assert cold == {greedy} and len(hot) > 3
+
+
+def test_the_schedule_command_takes_a_sampling_temperature(tmp_path: Path) -> None:
+    scenario = str(EXTRUDERS)
+    runs = [CliRunner().invoke(cli, ["schedule", "--scenario", scenario, "--rule", "ppo", "--samples", "4",
+                                     "--temperature", t, "--json"]) for t in ("0.25", "0.25", "1e-6")]
+    assert all(r.exit_code == 0 for r in runs), runs[0].output
+    first, again, cold = (json.loads(r.output) for r in runs)
+    assert first["schedule"] == again["schedule"]  # seeded: the same plan twice
+    greedy = json.loads(CliRunner().invoke(cli, ["schedule", "--scenario", scenario, "--rule", "ppo",
+                                                 "--json"]).output)
+    assert cold["schedule"] == greedy["schedule"]  # a cold softmax draws the greedy choices
+    for args, message in ((["--temperature", "0"], "--temperature"), (["--temperature", "1"], "--samples only")):
+        bad = CliRunner().invoke(cli, ["schedule", "--scenario", scenario, "--rule", "ppo", *args])
+        assert bad.exit_code != 0 and message in bad.output
