@@ -40,7 +40,7 @@ from rrl.domain.problem import Problem
 from rrl.domain.scenario import Scenario, load_scenario
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
-from rrl.generative.candidates import LIMIT, OBJECTIVES, CandidateState, F, G
+from rrl.generative.candidates import LIMIT, OBJECTIVES, CandidateState, F, G, Observation
 from rrl.generative.instances import FixedSource, InstanceSource
 
 #: Candidate rows of the observation by default.
@@ -54,6 +54,15 @@ class InvalidAction(RRLError):
 def flat_size(max_candidates: int) -> int:
     """Length of the flat observation with ``max_candidates`` rows."""
     return G + max_candidates * F
+
+
+def flatten(obs: Observation, max_candidates: int) -> np.ndarray:
+    """The flat observation vector of a decision: global features, then the candidate rows,
+    zero-padded to ``max_candidates`` rows."""
+    flat = np.zeros(flat_size(max_candidates), dtype=np.float32)
+    flat[:G] = obs.global_
+    flat[G:G + obs.rows.size] = obs.rows.ravel()
+    return flat
 
 
 def reward_scale(state: CandidateState, objective: str) -> float:
@@ -194,13 +203,9 @@ class DispatchEnv(gym.Env[np.ndarray, np.int64]):
 
     def _observe(self) -> np.ndarray:
         state = self._require_state()
-        flat = np.zeros(flat_size(self.max_candidates), dtype=np.float32)
         if state.done:
-            return flat
-        obs = state.observe(self.max_candidates)
-        flat[:G] = obs.global_
-        flat[G:G + obs.rows.size] = obs.rows.ravel()
-        return flat
+            return np.zeros(flat_size(self.max_candidates), dtype=np.float32)
+        return flatten(state.observe(self.max_candidates), self.max_candidates)
 
     def _require_state(self) -> CandidateState:
         if self.state is None:

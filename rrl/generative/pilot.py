@@ -32,7 +32,7 @@ from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 from rrl.generative.candidates import CandidateState, F, G
-from rrl.generative.env import reward_scale
+from rrl.generative.env import flatten, reward_scale
 from rrl.generative.imitation import teacher_choice
 from rrl.generative.instances import InstanceSource
 
@@ -72,8 +72,8 @@ class Decisions:
     overruled: int
     schedule: Schedule
     #: per decision, the rows the pilot tried (-1 pads) and their completed objectives
-    tried: np.ndarray | None = None
-    values: np.ndarray | None = None
+    tried: np.ndarray
+    values: np.ndarray
 
 
 def pilot_episode(problem: Problem, policy: Any, *, k: int = 4, cap: int = 128, objective: str = "tardiness",
@@ -107,12 +107,9 @@ def pilot_episode(problem: Problem, policy: Any, *, k: int = 4, cap: int = 128, 
         values = [rollout(state, obs.slots[i], rule, objective) for i in ranked]
         best = ranked[int(np.argmin(values))]
         overruled += best != ranked[0]
-        flat = np.zeros(G + cap * F, dtype=np.float32)
-        flat[:G] = obs.global_
-        flat[G:G + obs.rows.size] = obs.rows.ravel()
         mask = np.zeros(cap, dtype=bool)
         mask[:n] = True
-        flats.append(flat)
+        flats.append(flatten(obs, cap))
         masks.append(mask)
         actions.append(best)
         potentials.append(state.potential(objective))
@@ -168,8 +165,6 @@ def soft_targets(decisions: Decisions, cap: int, temperature: float) -> np.ndarr
     learns noise; on 40-machine validation plants, cloning the soft targets gave 0.88 x
     the incoming network's total tardiness and the single rows 0.96 x (docs/benchmarks.md).
     """
-    if decisions.tried is None or decisions.values is None:
-        raise RRLError("pilot: these decisions carry no rollout values")
     tried, values = decisions.tried, decisions.values
     gap = values - values.min(axis=1, keepdims=True)
     weights = np.where(tried >= 0, np.exp(-np.minimum(gap, 1e6) / max(temperature, 1e-9)), 0.0)
@@ -183,18 +178,12 @@ def soft_targets(decisions: Decisions, cap: int, temperature: float) -> np.ndarr
 
 
 def greedy_cost(problems: Sequence[Problem], policy: Any, objective: str) -> float:
-    """Mean objective of the network's greedy schedules of ``problems``."""
+    """Mean objective of the network's greedy schedules of ``problems`` (from the builder's
+    end times, which are the schedule world's: DESIGN section 3)."""
     from rrl.generative.policy import run_policy
 
-    values = [_schedule_cost(p, run_policy(p, policy)[0], objective) for p in problems]
+    values = [cost(p, run_policy(p, policy)[1], objective) for p in problems]
     return float(np.mean(values)) if values else 0.0
-
-
-def _schedule_cost(problem: Problem, schedule: Any, objective: str) -> float:
-    from rrl.domain.plan import Plan
-
-    metrics = Plan.build(problem, schedule).metrics
-    return metrics.makespan if objective == "makespan" else metrics.total_tardiness
 
 
 def improve(model: Any, sources: Sequence[InstanceSource], validation: Sequence[Problem], *, episodes: int,

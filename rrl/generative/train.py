@@ -220,7 +220,7 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
     stages = build_stages(config)
     if config.resume is not None:
-        _check_resume(config, MaskablePPO)
+        _check_resume(config)
     out = Path(config.out)
     work = out.with_name(out.name + ".d")
     work.mkdir(parents=True, exist_ok=True)
@@ -332,18 +332,20 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     return report
 
 
-def _check_resume(config: TrainConfig, loader: Any) -> None:
+def _check_resume(config: TrainConfig) -> None:
     """One line, before anything is written, where the model to resume was made for
     another observation size than this run's ``max_candidates`` gives."""
+    from sb3_contrib import MaskablePPO
+
     from rrl.generative.env import flat_size
     from rrl.generative.policy import load_model
 
     assert config.resume is not None
     load_model(config.resume)  # one-line errors for a bad file, and the features' check
-    space = loader.load(config.resume, device="cpu").observation_space
-    if tuple(space.shape) != (flat_size(config.max_candidates),):
+    shape = tuple(MaskablePPO.load(config.resume, device="cpu").observation_space.shape or ())
+    if shape != (flat_size(config.max_candidates),):
         raise RRLError(f"--resume {config.resume}: the model was trained with another --max-candidates than "
-                       f"{config.max_candidates} (its observation has {space.shape[0]} values)")
+                       f"{config.max_candidates} (its observation has {shape[0] if shape else 0} values)")
 
 
 def _imitate(model: Any, stages: list[Stage], settings: dict[str, Any], teacher: str, config: TrainConfig,
