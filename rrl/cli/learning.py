@@ -174,6 +174,10 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    "the disrupted plan (default: the policy's setting, on; on plants with 'after' chains the "
                    "walk follows the descent once it converges and ends after 100 tries without a better "
                    "plan).")
+@click.option("--walkers", type=click.IntRange(min=1), default=None,
+              help="Walks run at once, each in its own process from its own seed, the best plan kept (default: "
+                   "2 on Linux with two cores or more, else 1; two walks in the budget reach about what one "
+                   "reaches in twice the budget).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
@@ -185,8 +189,8 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
             release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
-            first_pass: str | None, exchanges: bool | None, recreate: bool | None, rule: str | None, model: Path | None,
-            seed: int, as_json: bool, gantt: Path | None) -> None:
+            first_pass: str | None, exchanges: bool | None, recreate: bool | None, walkers: int | None,
+            rule: str | None, model: Path | None, seed: int, as_json: bool, gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
     The plan is the scenario's own schedule (without one, or with --rule, the one a rule
@@ -211,6 +215,7 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
         agent.exchanges = exchanges
     if recreate is not None:
         agent.recreate = recreate
+    agent.walkers = walkers
     scenario = load_scenario(scenario_path)
     result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, rule=rule,
                          model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)

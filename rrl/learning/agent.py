@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from rrl._collector import timed_work
+from rrl._fork import default_workers
 from rrl._paths import data_dir
 from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant
@@ -69,6 +70,11 @@ BLOCK_FOR_MOVED_ORDERS = 3
 def _check_first_pass(first_pass: str) -> None:
     if first_pass not in FIRST_PASSES:
         raise RRLError(f"unknown first_pass '{first_pass}' (expected one of {', '.join(FIRST_PASSES)})")
+
+
+def _check_walkers(walkers: int | None) -> None:
+    if walkers is not None and (type(walkers) is not int or walkers < 1):
+        raise RRLError(f"walkers must be a whole number >= 1 (got {walkers!r})")
 
 
 @dataclass
@@ -223,6 +229,13 @@ class RepairAgent:
         it takes a few orders out and puts them back at their least costly places,
         keeping plans at most ``max_steps`` (and 20) placements from the disrupted one.
         On plants with ``after`` chains each of its tries is timed in full.
+    walkers : int, optional
+        Walks run at once (``recreate``, on plants without ``after``), each from its own
+        seed, the best plan kept: the others in forked processes, so each on a core of its
+        own. None: two on Linux with two cores or more, else one
+        (:func:`rrl._fork.default_workers`). Two walks reach about what one reaches in
+        twice the time (docs/benchmarks.md, "Two walks at once"). A setting of the
+        machine, not of the policy: not saved.
     seed : int
         Seed of every random draw (cases, exploration).
     """
@@ -254,6 +267,7 @@ class RepairAgent:
         longest_block: int | None = None,
         exchanges: bool = True,
         recreate: bool = True,
+        walkers: int | None = None,
         seed: int = 0,
     ) -> None:
         if learner not in LEARNERS:
@@ -267,6 +281,7 @@ class RepairAgent:
             raise RRLError(f"exchanges must be true or false (got {exchanges!r})")
         if type(recreate) is not bool:
             raise RRLError(f"recreate must be true or false (got {recreate!r})")
+        _check_walkers(walkers)
         self.plant = plant
         self.goal = get_goal(goal)
         self.events = tuple(events)
@@ -292,6 +307,7 @@ class RepairAgent:
             (BLOCK_FOR_MOVED_ORDERS if self.goal.moved_weight > 0 else 1)
         self.exchanges = exchanges
         self.recreate = recreate
+        self.walkers = walkers
         self.seed = seed
         self.settings_path = data_dir("background_knowledge") / "repair.s"
         self.background_path = data_dir("background_knowledge") / "repair.pl"
@@ -556,11 +572,13 @@ class RepairAgent:
         budget = budget_ms if budget_ms is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
-        _check_first_pass(self.first_pass)  # the attribute may have been set since
+        _check_first_pass(self.first_pass)  # the attributes may have been set since
+        _check_walkers(self.walkers)
+        walkers = self.walkers if self.walkers is not None else default_workers()
         outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
                               node_limit=node_limit, rank=self._rank, descent_first=self.first_pass != "policy",
-                              first_improvement=self.first_pass == "first_improvement",
-                              stop=stop, recreate=RuinAndRecreate() if self.recreate else None, seed=seed)
+                              first_improvement=self.first_pass == "first_improvement", stop=stop,
+                              recreate=RuinAndRecreate(walkers=walkers) if self.recreate else None, seed=seed)
         best = outcome.best
         taken = self._steps(hood, best.path())
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"

@@ -30,10 +30,12 @@ repair may take (the walk rejects plans further from the disrupted one than that
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from rrl._fork import run_forked
 from rrl.domain.order import Order
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
@@ -53,6 +55,15 @@ RECREATE_RULE = ("re-placement (ruin and recreate): T was taken out of the plan 
 
 #: Counts the orders of a sequence moved from the plan before the disruption, per resource.
 MovedOn = Callable[[Sequence[str], str], int]
+
+#: What a walk found: the resources its best plan changes with their new sequences, that
+#: plan's goal cost, and its placements from the origin (small, so a forked walk sends it
+#: back cheaply).
+_Found = tuple[tuple[tuple[str, tuple[str, ...]], ...], float, int]
+
+#: How long, at least, a forked walk may run past this process's, in seconds, before it
+#: is left out (both stop at the same clock, or after as many tries under a node limit).
+GRACE_S = 0.05
 
 
 def placements_between(origin: Sequence[str], target: Sequence[str]) -> int:
@@ -99,25 +110,61 @@ class RuinAndRecreate:
         plan, leaving the rest of its time to the search's wider passes. There each try
         is timed in full, and on large plans (500 orders) the walk's tries rarely find
         what the wider passes do.
+    walkers : int
+        Walks run at once on plants without ``after``, each from its own seed, the best
+        plan kept: all but one in forked processes, each on a core of its own where there
+        are enough (two are about as good as one with twice the time; docs/benchmarks.md,
+        "Two walks at once").
     """
 
     def __init__(self, largest: int = 8, temperature: float = 0.2, spread: float = 0.1,
-                 same_product: float = 0.5, patience: int = 100) -> None:
+                 same_product: float = 0.5, patience: int = 100, walkers: int = 1) -> None:
         self.largest = largest
         self.temperature = temperature
         self.spread = spread
         self.same_product = same_product
         self.patience = patience
+        self.walkers = walkers
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
-            rng: random.Random, done: Callable[[], bool], progress: Callable[[], float]) -> Schedule | None:
+            rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
+            walkers: int | None = None) -> Schedule | None:
         """Walk from ``plan`` until ``done()``; the best schedule found (of those as good,
         the one fewest placements from ``origin``), if it has a lower goal cost than
         ``plan`` and is at most ``room`` placements from ``origin``.
 
         ``moved_on`` counts moved orders per resource (read only when the goal weighs
         them); ``progress()`` is the share of the budget spent (it sets the temperature).
+        With ``walkers`` (default :attr:`walkers`) > 1, on plants without ``after``, as
+        many walks run at once, all but this process's in forked processes
+        (:mod:`rrl._fork`; one walk where the system cannot fork), each from a seed drawn
+        from ``rng`` first, until the same ``done()``; the best of their plans is returned
+        (of equal ones, the one fewest placements away, then this process's).
         """
+        def walk(generator: random.Random) -> _Found | None:
+            return self._walk(plan, origin, ctx, moved_on, room=room, rng=generator, done=done, progress=progress)
+
+        count = self.walkers if walkers is None else walkers
+        # Where orders wait for others a walk ends once it stops finding better plans, at
+        # another time in each process, and this one would wait for the others instead of
+        # leaving its time to the search's wider passes: one walk there (on the generated
+        # plant's rush orders two did 1.4 % worse).
+        if count > 1 and not plan.problem.dependents:
+            seeds = [rng.getrandbits(64) for _ in range(count - 1)]
+            found = run_forked(lambda: walk(rng), [functools.partial(walk, random.Random(s)) for s in seeds],
+                               grace_s=GRACE_S)
+        else:
+            found = [walk(rng)]
+        best = min((f for f in found if f is not None), key=lambda f: (f[1], f[2]), default=None)
+        if best is None:
+            return None
+        return plan.schedule.replace(dict(best[0]))
+
+    def _walk(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
+              rng: random.Random, done: Callable[[], bool], progress: Callable[[], float]) -> _Found | None:
+        """One walk (:meth:`run`): the resources its best plan changes, with their new
+        sequences, that plan's cost and its placements from ``origin``; None where it
+        found nothing better than ``plan``."""
         problem = plan.problem
         orders = problem.orders
         weight = ctx.goal.moved_weight * ctx.order_hours
@@ -217,7 +264,8 @@ class RuinAndRecreate:
                         [o for o in seqs[resource] if o not in leaving]
         if best is None:
             return None
-        return plan.schedule.replace({r: s for r, s in best.items() if s != plan.schedule.sequence(r)})
+        changes = tuple((r, s) for r, s in best.items() if s != plan.schedule.sequence(r))
+        return changes, best_cost, best_steps
 
 
 def _ready(spec: Order, now: float, ends: Mapping[str, float], at: Plan) -> float:

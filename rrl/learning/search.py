@@ -638,12 +638,13 @@ class Neighbourhood:
         return node
 
     def recreate(self, root: Node, node: Node, walk: RuinAndRecreate, *, room: int, rng: random.Random,
-                 done: Callable[[], bool], progress: Callable[[], float]) -> Node | None:
-        """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`),
-        as single placements from ``root`` (at most ``room``), or None when it finds none
-        better than ``node`` (or, with ``after``, no way there whose steps all time)."""
+                 done: Callable[[], bool], progress: Callable[[], float], walkers: int | None = None) -> Node | None:
+        """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`;
+        ``walkers`` walks at once, default the walk's own), as single placements from
+        ``root`` (at most ``room``), or None when it finds none better than ``node`` (or,
+        with ``after``, no way there whose steps all time)."""
         target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: self.moved_on(tuple(seq), r), room=room,
-                          rng=rng, done=done, progress=progress)
+                          rng=rng, done=done, progress=progress, walkers=walkers)
         if target is None:
             return None
         try:
@@ -960,6 +961,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
 #: Tries of the ruin-and-recreate walk per node expansion a ``node_limit`` allows.
 RECREATE_PER_NODE = 10
 
+#: The least time (seconds) left to a walk for it to run in more than one process.
+FORK_FROM_S = 0.01
+
 #: Most placements a walk's plan may take: each becomes a step whose state is built and
 #: explained after the search, out of its budget.
 WALK_STEPS = 20
@@ -983,7 +987,10 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
             return tries[0] / max(limit, 1)
         return min(1.0, (clock() - begun) / max(left, 1e-9))
 
-    return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=done, progress=progress)
+    # (a second walk starts about 2 ms after the fork: not worth it in a walk of a few ms)
+    walkers = walk.walkers if node_limit is not None or left >= FORK_FROM_S else 1
+    return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=done, progress=progress,
+                         walkers=walkers)
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

@@ -57,6 +57,9 @@ class RepairService:
         self.queue = queue
         self.policy = str(policy) if policy is not None else None
         self.agent: RepairAgent = RepairAgent.load(policy) if policy is not None else search_agent()
+        # one walk per repair: under a burst the server and the repair worker already keep
+        # both cores busy, and a forked second walk would take CPU from the queue
+        self.agent.walkers = 1
         self.latency_ms = latency_ms
         self.min_budget_ms = min_budget_ms
         self.counters = Counters()

@@ -369,6 +369,22 @@ def test_consult_without_a_search_switch_takes_none_of_its_steps(trained, tmp_pa
     assert taken > 0
 
 
+def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path) -> None:
+    """``--walkers`` sets the walks run at once (a machine's setting, not the policy's):
+    either gives a repair no worse than the disrupted plan; 0 is one line of error."""
+    _, directory = trained
+    path = flat_scenario(tmp_path, 20, 9, "edd")
+    base = ["consult", "--policy", str(directory), "--scenario", str(path), "--event", "rush_order", "--seed", "2"]
+    for walkers in ("1", "2"):
+        result = CliRunner().invoke(cli, [*base, "--walkers", walkers, "--budget-ms", "100", "--json"])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert data["repaired"]["total_tardiness"] <= data["disrupted"]["total_tardiness"] + 1e-9
+    bad = CliRunner().invoke(cli, [*base, "--walkers", "0"])
+    lines = bad.output.strip().splitlines()
+    assert bad.exit_code == 2 and len(lines) == 1 and "--walkers" in lines[0], bad.output
+
+
 def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> None:
     """A stability policy steps by blocks: every step printed names its operator, its
     focus and a rule; a block's later members name the block rule."""

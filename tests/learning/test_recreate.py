@@ -4,6 +4,7 @@ operators, and what it adds to consult's search."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import random
 import statistics
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from rrl._fork import can_fork
 from rrl.dispatching import dispatch
 from rrl.domain import Order, Plan, Plant, Problem, Resource, Schedule, validate
 from rrl.domain.generate import generate_scenario
@@ -23,7 +25,7 @@ from rrl.domain.timing import (
     sequence_timeline,
     tail_tardiness,
 )
-from rrl.errors import CycleError, NotApplicable
+from rrl.errors import CycleError, NotApplicable, RRLError
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
 from rrl.learning.recreate import (
@@ -547,3 +549,65 @@ def test_a_try_is_timed_only_where_it_changed_a_sequence() -> None:
             assert _timed(plan, trial, {home, there}) is None
             checked += 1
     assert checked >= 1
+
+
+def _moved_by(hood, seq, resource) -> int:
+    return hood.moved_on(tuple(seq), resource)
+
+
+def _counted(limit: int):
+    """A walk's ``done`` and ``progress`` for ``limit`` tries (each process counts its own)."""
+    tries = [0]
+
+    def done() -> bool:
+        tries[0] += 1
+        return tries[0] > limit
+
+    return done, lambda: tries[0] / limit
+
+
+@pytest.mark.skipif(not can_fork(), reason="a second walk is forked on Linux only")
+def test_two_walks_give_the_better_of_the_two_single_walks(extruders) -> None:
+    """Under a count of tries: the plan of two walks at once is the cheaper of what the
+    walk from the rest of ``rng`` and the one from the seed drawn for the forked walk
+    find alone (the same on every run); on some cases the forked walk's is the one kept."""
+    kept_forked = 0
+    for hit in draw_cases(extruders.plant, 6, 5, (10, 20), ("rush_order",)):
+        agent = RepairAgent(extruders.plant)
+        hood = agent.neighbourhood(hit, score_all=False)
+        root = hood.root()
+        start = steepest_descent(hood, budget_s=60.0, max_depth=10).best
+        args = (start.plan, root.plan, hood.ctx, functools.partial(_moved_by, hood))
+        both = [RuinAndRecreate(walkers=2).run(*args, room=10, rng=random.Random(3), done=done, progress=progress)
+                for done, progress in (_counted(150), _counted(150))]
+        assert both[0] == both[1]
+        rng = random.Random(3)
+        forked_rng = random.Random(rng.getrandbits(64))
+        alone = [RuinAndRecreate()._walk(*args, room=10, rng=generator, done=done, progress=progress)
+                 for generator, (done, progress) in ((rng, _counted(150)), (forked_rng, _counted(150)))]
+        found = [f for f in alone if f is not None]
+        if not found:
+            assert both[0] is None
+            continue
+        best = min(found, key=lambda f: (f[1], f[2]))
+        assert both[0] == start.plan.schedule.replace(dict(best[0]))
+        kept_forked += alone[0] is None or (alone[1] is not None and alone[1][1:] < alone[0][1:])
+    assert kept_forked >= 1
+
+
+def test_on_a_plant_with_after_one_walk_runs(monkeypatch) -> None:
+    """There each walk ends on its own once it stops finding better plans; the search
+    would wait for the slower one: nothing is forked."""
+    monkeypatch.setattr("rrl.learning.recreate.run_forked", lambda *a, **k: pytest.fail("forked with after"))
+    for _, hood, root, start in _linked_starts(2):
+        _walk_tries(hood, root, start, RuinAndRecreate(walkers=2), 50)
+
+
+def test_walkers_must_be_a_whole_number_of_one_or_more(extruders) -> None:
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(RRLError, match="walkers"):
+            RepairAgent(extruders.plant, walkers=bad)
+    agent = RepairAgent(extruders.plant)
+    agent.walkers = 0
+    with pytest.raises(RRLError, match="walkers"):
+        agent.repair(draw_cases(extruders.plant, 1, 4, (12, 12), ("rush_order",))[0], node_limit=2, budget_ms=60_000)

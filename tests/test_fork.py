@@ -1,0 +1,70 @@
+"""Work split over forked processes (rrl._fork): results come back in order, a failed or
+late child gives None, and no child outlives the call by more than its exit."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from rrl import _fork
+from rrl._fork import can_fork, run_forked
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="forking is used on Linux only")
+
+
+def _reaped() -> bool:
+    """Whether every child of this test process has been reaped (a later call reaps
+    those that were still leaving)."""
+    for _ in range(200):
+        _fork._stop_leaving()
+        if not _fork._leaving:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_each_job_runs_in_its_own_process_and_the_results_come_back_in_order() -> None:
+    parent = os.getpid()
+    found = run_forked(lambda: ("here", os.getpid()), [lambda: ("a", os.getpid()), lambda: ("b", os.getpid())],
+                       grace_s=5.0)
+    assert [f[0] for f in found] == ["here", "a", "b"]
+    pids = [f[1] for f in found]
+    assert pids[0] == parent and len(set(pids)) == 3
+    assert _reaped()
+
+
+def test_a_large_result_comes_back_whole() -> None:
+    big = list(range(200_000))  # more than a pipe holds: the child writes while the parent reads
+    assert run_forked(lambda: 0, [lambda: big], grace_s=5.0) == [0, big]
+
+
+def test_a_failing_child_gives_none() -> None:
+    def fails() -> int:
+        raise ValueError("in the child")
+
+    assert run_forked(lambda: 1, [fails, lambda: 2], grace_s=5.0) == [1, None, 2]
+    assert _reaped()
+
+
+def test_a_child_past_its_grace_is_killed_and_gives_none() -> None:
+    began = time.monotonic()
+    found = run_forked(lambda: 1, [lambda: time.sleep(30) or 2], grace_s=0.2)
+    assert found == [1, None]
+    assert time.monotonic() - began < 5
+    assert _reaped()
+
+
+def test_a_child_may_take_as_long_again_as_the_parents_work() -> None:
+    found = run_forked(lambda: time.sleep(0.4) or 1, [lambda: time.sleep(0.6) or 2], grace_s=0.0)
+    assert found == [1, 2]
+
+
+def test_an_error_here_is_raised_after_the_children_are_stopped() -> None:
+    def fails() -> int:
+        raise KeyError("here")
+
+    with pytest.raises(KeyError):
+        run_forked(fails, [lambda: time.sleep(30) or 2], grace_s=5.0)
+    assert _reaped()
