@@ -1,19 +1,20 @@
 """Work split over forked processes, for searches that gain from a second core.
 
 A search within a wall-time budget (consult's ruin-and-recreate walk) does as many tries
-as its core allows; a second, independent walk on another core is worth about as much
-as a longer budget (docs/benchmarks.md, "Two walks at once"). Forking starts the second
-walk in about 2 ms with everything the first one has (plans, memo tables), where a
-spawned process would need hundreds of milliseconds to import the library. The forked
-child runs pure Python only (never Prolog, whose engine and threads it inherits in an
-unknown state), sends its result back pickled through a pipe and leaves with
-:func:`os._exit`, so none of the parent's exit handlers (Prolog's halt, buffered output)
-run twice.
+as its core allows; a second, independent walk on another core gains about as much as
+a budget twice as long (docs/benchmarks.md, "Two walks at once"). Forking starts the second walk
+in about 2 ms with everything the first one has (plans, memo tables), where a spawned
+process would need hundreds of milliseconds to import the library. The forked child runs
+pure Python only (never Prolog, whose engine and threads it inherits in an unknown
+state; its garbage collector is off, so that no Prolog-backed object is finalised
+there), sends its result back pickled through a pipe and leaves with :func:`os._exit`,
+so none of the parent's exit handlers (Prolog's halt, buffered output) run twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import select
@@ -26,7 +27,6 @@ from typing import TypeVar, cast
 
 T = TypeVar("T")
 
-
 def can_fork() -> bool:
     """Whether work may be forked here: Linux only (macOS forbids many of its system
     libraries in a forked child; Windows has no fork)."""
@@ -34,7 +34,8 @@ def can_fork() -> bool:
 
 
 def usable_cores() -> int:
-    """The CPU cores this process may run on."""
+    """The CPU cores this process may run on (its affinity; a container's CPU quota is
+    not read)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -42,38 +43,47 @@ def usable_cores() -> int:
 
 
 def default_workers() -> int:
-    """Processes a search may use by default: two where it can fork and has two cores
-    (the second walk adds most; a third adds less and takes a core from whatever else
-    runs), else one."""
+    """Processes a clock-bounded search may use by default: two where it can fork and has
+    two cores (a third adds less and takes a core from whatever else runs), else one."""
     return 2 if can_fork() and usable_cores() >= 2 else 1
 
 
-def run_forked(here: Callable[[], T], elsewhere: Sequence[Callable[[], T]], *,
-               grace_s: float) -> list[T | None]:
+def run_forked(here: Callable[[], T], elsewhere: Sequence[Callable[[], T]], *, grace_s: float | None,
+               enough: Callable[[T], bool] | None = None) -> list[T | None]:
     """Run each of ``elsewhere`` in a forked child and ``here`` in this process.
 
-    Returns ``here``'s result, then each child's, in order; a child that fails, or has
-    not answered within as long again as ``here`` took (at least ``grace_s`` seconds)
-    after ``here`` returned (it is then killed), gives None: a child doing the same
-    amount of work on a core it shares may take up to twice as long. Where the system cannot fork, or a fork fails, that work is not done (None).
-    An exception from ``here`` is raised after the children are stopped.
+    Returns ``here``'s result, then each child's, in order. A child that fails gives
+    None, and so does one that has not answered ``grace_s`` seconds after ``here``
+    returned (it is killed; None: wait for it, for work counted in steps rather than
+    time, whose result must not depend on the machine's load); where ``enough(result of
+    here)`` holds, the children are killed at once and give None. Where the system
+    cannot fork, or a fork fails, that job runs here after ``here`` (work bounded by a
+    clock that has run out ends at once; work counted in steps gives what a child
+    would). An exception (or an interrupt) here stops every child before it is raised.
     """
     children: list[tuple[int, int] | None] = []
-    for job in elsewhere:
-        children.append(_fork(job) if can_fork() else None)
-    began = time.monotonic()
+    found: list[T | None] = []
     try:
-        mine = here()
-    except BaseException:
+        for job in elsewhere:
+            children.append(_fork(job) if can_fork() else None)
+        found.append(here())
+        mine = found[0]
+        done = enough is not None and mine is not None and enough(mine)
+        deadline = None if grace_s is None else time.monotonic() + max(grace_s, 0.0)
+        for index, job in enumerate(elsewhere):
+            child, children[index] = children[index], None  # (collected: not stopped again)
+            if done:
+                if child is not None:
+                    _stop(*child)
+                found.append(None)
+            elif child is None:
+                found.append(job())
+            else:
+                found.append(cast("T | None", _collect(*child, deadline)))
+    finally:
         for child in children:
             if child is not None:
                 _stop(*child)
-        raise
-    now = time.monotonic()
-    deadline = now + max(grace_s, now - began)
-    found: list[T | None] = [mine]
-    for child in children:
-        found.append(None if child is None else cast("T | None", _collect(*child, deadline)))
     return found
 
 
@@ -83,43 +93,57 @@ def _fork(job: Callable[[], object]) -> tuple[int, int] | None:
         read, write = os.pipe()
     except OSError:
         return None
+    # An interrupt between the fork and the child's own handling would send the child
+    # back into the caller's code: SIGINT waits until each side is ready for it.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         # (Python 3.12 warns on a fork of a process with threads, and the Prolog engine
         # has some; the child never touches what they hold)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
-    except OSError:
+            if pid == 0:
+                _child(job, read, write, mask)  # never returns
+    except Exception:  # noqa: BLE001 - no fork: the work is done here instead
         os.close(read)
         os.close(write)
         return None
-    if pid == 0:  # the child: never returns
-        code = 1
-        try:
-            os.close(read)
-            payload = memoryview(pickle.dumps(job(), protocol=pickle.HIGHEST_PROTOCOL))
-            while payload:
-                payload = payload[os.write(write, payload):]
-            # closed now, not by the exit: the kernel closes a leaving process's files only
-            # after it has unmapped its memory, which takes milliseconds the parent would wait
-            os.close(write)
-            code = 0
-        except BaseException:  # noqa: BLE001 - the parent reads a failed child as None
-            pass
-        finally:
-            os._exit(code)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     os.close(write)
     return pid, read
 
 
-def _collect(pid: int, read: int, deadline: float) -> object | None:
+def _child(job: Callable[[], object], read: int, write: int, mask: set[int | signal.Signals]) -> None:
+    """The child's whole life: run ``job``, write its result, leave."""
+    code = 1
+    try:
+        gc.disable()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(read)
+        payload = memoryview(pickle.dumps(job(), protocol=pickle.HIGHEST_PROTOCOL))
+        while payload:
+            payload = payload[os.write(write, payload):]
+        # closed now, not by the exit: the kernel closes a leaving process's files only
+        # after it has unmapped its memory, which takes milliseconds the parent would wait
+        os.close(write)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent reads a failed child as None
+        pass
+    finally:
+        os._exit(code)
+
+
+def _collect(pid: int, read: int, deadline: float | None) -> object | None:
     """The child's result, or None where it failed or ran past ``deadline``."""
     chunks = []
     complete = False
+    poller = select.poll()  # (select.select fails on descriptors above 1023)
+    poller.register(read, select.POLLIN)
     try:
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([read], [], [], left)[0]:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and (left <= 0 or not poller.poll(left * 1000.0)):
                 break
             chunk = os.read(read, 1 << 16)
             if not chunk:

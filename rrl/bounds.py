@@ -21,6 +21,8 @@ MAX_CASE_ORDERS = 10_000
 MAX_TIMESTEPS = 1_000_000_000
 #: Parallel PPO environments (``--envs``).
 MAX_ENVS = 64
+#: Ruin-and-recreate walks of one consult run at once, each in a process (``--walkers``).
+MAX_WALKERS = 16
 #: Generated plants and order books (``scenario generate``, ``ppo --machines``).
 MAX_MACHINES = 10_000
 MAX_ORDERS = 100_000

@@ -56,9 +56,23 @@ def test_a_child_past_its_grace_is_killed_and_gives_none() -> None:
     assert _reaped()
 
 
-def test_a_child_may_take_as_long_again_as_the_parents_work() -> None:
-    found = run_forked(lambda: time.sleep(0.4) or 1, [lambda: time.sleep(0.6) or 2], grace_s=0.0)
-    assert found == [1, 2]
+def test_without_a_grace_a_slow_child_is_waited_for() -> None:
+    """(Work counted in steps: its result must not depend on the machine's load.)"""
+    assert run_forked(lambda: 1, [lambda: time.sleep(0.5) or 2], grace_s=None) == [1, 2]
+
+
+def test_children_are_stopped_at_once_when_the_result_here_is_enough() -> None:
+    began = time.monotonic()
+    found = run_forked(lambda: 0, [lambda: time.sleep(30) or 1], grace_s=None, enough=lambda r: r == 0)
+    assert found == [0, None]
+    assert time.monotonic() - began < 5
+    assert _reaped()
+
+
+def test_where_the_system_cannot_fork_the_jobs_run_here_after(monkeypatch) -> None:
+    monkeypatch.setattr(_fork, "can_fork", lambda: False)
+    parent = os.getpid()
+    assert run_forked(lambda: 1, [lambda: os.getpid(), lambda: 3], grace_s=0.0) == [1, parent, 3]
 
 
 def test_an_error_here_is_raised_after_the_children_are_stopped() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from rrl.bounds import MAX_BUDGET_MS, MAX_CASES, MAX_EPISODES, MAX_STEPS
+from rrl.bounds import MAX_BUDGET_MS, MAX_CASES, MAX_EPISODES, MAX_STEPS, MAX_WALKERS
 from rrl.cli.common import (
     FINITE,
     NON_NEGATIVE,
@@ -174,10 +174,10 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    "the disrupted plan (default: the policy's setting, on; on plants with 'after' chains the "
                    "walk follows the descent once it converges and ends after 100 tries without a better "
                    "plan).")
-@click.option("--walkers", type=click.IntRange(min=1), default=None,
-              help="Walks run at once, each in its own process from its own seed, the best plan kept (default: "
-                   "2 on Linux with two cores or more, else 1; two walks in the budget reach about what one "
-                   "reaches in twice the budget).")
+@click.option("--walkers", type=click.IntRange(1, MAX_WALKERS), default=None,
+              help="Ruin-and-recreate walks run at once, each in its own process from its own seed, the best "
+                   "plan kept (default: 2 on Linux with two cores or more, else 1; two gain about as much as "
+                   "one with twice the budget; plants with 'after' chains walk once).")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")

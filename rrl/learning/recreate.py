@@ -61,9 +61,9 @@ MovedOn = Callable[[Sequence[str], str], int]
 #: back cheaply).
 _Found = tuple[tuple[tuple[str, tuple[str, ...]], ...], float, int]
 
-#: How long, at least, a forked walk may run past this process's, in seconds, before it
-#: is left out (both stop at the same clock, or after as many tries under a node limit).
-GRACE_S = 0.05
+#: How long a forked walk on the clock may answer after this process's, in seconds,
+#: before it is left out (both stop at the same clock; it may still be in a try).
+GRACE_S = 0.02
 
 
 def placements_between(origin: Sequence[str], target: Sequence[str]) -> int:
@@ -113,7 +113,7 @@ class RuinAndRecreate:
     walkers : int
         Walks run at once on plants without ``after``, each from its own seed, the best
         plan kept: all but one in forked processes, each on a core of its own where there
-        are enough (two are about as good as one with twice the time; docs/benchmarks.md,
+        are enough (two gain about as much as one with twice the time; docs/benchmarks.md,
         "Two walks at once").
     """
 
@@ -128,7 +128,7 @@ class RuinAndRecreate:
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
             rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
-            walkers: int | None = None) -> Schedule | None:
+            walkers: int | None = None, counted: bool = False) -> Schedule | None:
         """Walk from ``plan`` until ``done()``; the best schedule found (of those as good,
         the one fewest placements from ``origin``), if it has a lower goal cost than
         ``plan`` and is at most ``room`` placements from ``origin``.
@@ -137,9 +137,15 @@ class RuinAndRecreate:
         them); ``progress()`` is the share of the budget spent (it sets the temperature).
         With ``walkers`` (default :attr:`walkers`) > 1, on plants without ``after``, as
         many walks run at once, all but this process's in forked processes
-        (:mod:`rrl._fork`; one walk where the system cannot fork), each from a seed drawn
-        from ``rng`` first, until the same ``done()``; the best of their plans is returned
-        (of equal ones, the one fewest placements away, then this process's).
+        (:mod:`rrl._fork`; where the system cannot fork, after this one), each forked one
+        from a seed drawn from ``rng`` first, this process's from the rest of ``rng``,
+        until the same ``done()``; the best of their plans is returned (of equal ones,
+        the one fewest placements away, then this process's; where this process's costs
+        nothing, the others are stopped unheard). ``counted``: ``done()``
+        counts tries rather than reading a clock, so every forked walk is waited for,
+        however long the machine's load makes it, and the result is the same on any
+        machine; by the clock a forked walk is left out if it answers more than
+        :data:`GRACE_S` after this process's.
         """
         def walk(generator: random.Random) -> _Found | None:
             return self._walk(plan, origin, ctx, moved_on, room=room, rng=generator, done=done, progress=progress)
@@ -152,10 +158,14 @@ class RuinAndRecreate:
         if count > 1 and not plan.problem.dependents:
             seeds = [rng.getrandbits(64) for _ in range(count - 1)]
             found = run_forked(lambda: walk(rng), [functools.partial(walk, random.Random(s)) for s in seeds],
-                               grace_s=GRACE_S)
+                               grace_s=None if counted else GRACE_S, enough=lambda f: f is not None and f[1] <= 1e-9)
         else:
             found = [walk(rng)]
-        best = min((f for f in found if f is not None), key=lambda f: (f[1], f[2]), default=None)
+        best: _Found | None = None
+        for f in found:  # (the costs are sums kept along each walk: equal within rounding)
+            if f is not None and (best is None or f[1] < best[1] - 1e-9
+                                  or (f[1] <= best[1] + 1e-9 and f[2] < best[2])):
+                best = f
         if best is None:
             return None
         return plan.schedule.replace(dict(best[0]))

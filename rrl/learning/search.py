@@ -638,13 +638,15 @@ class Neighbourhood:
         return node
 
     def recreate(self, root: Node, node: Node, walk: RuinAndRecreate, *, room: int, rng: random.Random,
-                 done: Callable[[], bool], progress: Callable[[], float], walkers: int | None = None) -> Node | None:
+                 done: Callable[[], bool], progress: Callable[[], float], walkers: int | None = None,
+                 counted: bool = False) -> Node | None:
         """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`;
-        ``walkers`` walks at once, default the walk's own), as single placements from
-        ``root`` (at most ``room``), or None when it finds none better than ``node`` (or,
-        with ``after``, no way there whose steps all time)."""
+        ``walkers`` walks at once, default the walk's own; ``counted``: ``done`` counts
+        tries, not time), as single placements from ``root`` (at most ``room``), or None
+        when it finds none better than ``node`` (or, with ``after``, no way there whose
+        steps all time)."""
         target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: self.moved_on(tuple(seq), r), room=room,
-                          rng=rng, done=done, progress=progress, walkers=walkers)
+                          rng=rng, done=done, progress=progress, walkers=walkers, counted=counted)
         if target is None:
             return None
         try:
@@ -990,7 +992,7 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
     # (a second walk starts about 2 ms after the fork: not worth it in a walk of a few ms)
     walkers = walk.walkers if node_limit is not None or left >= FORK_FROM_S else 1
     return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=done, progress=progress,
-                         walkers=walkers)
+                         walkers=walkers, counted=limit is not None)
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

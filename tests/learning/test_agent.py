@@ -369,17 +369,32 @@ def test_consult_without_a_search_switch_takes_none_of_its_steps(trained, tmp_pa
     assert taken > 0
 
 
-def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path) -> None:
+def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path, monkeypatch) -> None:
     """``--walkers`` sets the walks run at once (a machine's setting, not the policy's):
-    either gives a repair no worse than the disrupted plan; 0 is one line of error."""
+    with 2 a second walk is forked on some rush orders, with 1 never; 0 is one line."""
+    import rrl.learning.recreate as recreate
+
+    forks = []
+
+    def counted(*args, **kwargs):
+        forks.append(len(args[1]))
+        return run_forked(*args, **kwargs)
+
+    run_forked = recreate.run_forked
+    monkeypatch.setattr(recreate, "run_forked", counted)
     _, directory = trained
     path = flat_scenario(tmp_path, 20, 9, "edd")
-    base = ["consult", "--policy", str(directory), "--scenario", str(path), "--event", "rush_order", "--seed", "2"]
+    base = ["consult", "--policy", str(directory), "--scenario", str(path), "--event", "rush_order"]
     for walkers in ("1", "2"):
-        result = CliRunner().invoke(cli, [*base, "--walkers", walkers, "--budget-ms", "100", "--json"])
-        assert result.exit_code == 0, result.output
-        data = json.loads(result.output)
-        assert data["repaired"]["total_tardiness"] <= data["disrupted"]["total_tardiness"] + 1e-9
+        forks.clear()
+        for seed in range(4):
+            result = CliRunner().invoke(cli, [*base, "--seed", str(seed), "--walkers", walkers, "--budget-ms", "100",
+                                              "--json"])
+            assert result.exit_code == 0, result.output
+            data = json.loads(result.output)
+            assert data["repaired"]["total_tardiness"] <= data["disrupted"]["total_tardiness"] + 1e-9
+        assert forks if walkers == "2" else not forks
+        assert set(forks) <= {1}  # one forked walk beside this process's
     bad = CliRunner().invoke(cli, [*base, "--walkers", "0"])
     lines = bad.output.strip().splitlines()
     assert bad.exit_code == 2 and len(lines) == 1 and "--walkers" in lines[0], bad.output
