@@ -128,27 +128,30 @@ class RuinAndRecreate:
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
             rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
-            walkers: int | None = None, counted: bool = False) -> Schedule | None:
+            walkers: int | None = None, tries: int | None = None) -> Schedule | None:
         """Walk from ``plan`` until ``done()``; the best schedule found (of those as good,
         the one fewest placements from ``origin``), if it has a lower goal cost than
         ``plan`` and is at most ``room`` placements from ``origin``.
 
         ``moved_on`` counts moved orders per resource (read only when the goal weighs
         them); ``progress()`` is the share of the budget spent (it sets the temperature).
+        With ``tries``, a walk also ends after that many tries, and its progress is the
+        share of them made (a repair under a node limit: the same on any machine).
         With ``walkers`` (default :attr:`walkers`) > 1, on plants without ``after``, as
         many walks run at once, all but this process's in forked processes
         (:mod:`rrl._fork`; where the system cannot fork, after this one), each forked one
         from a seed drawn from ``rng`` first, this process's from the rest of ``rng``,
         until the same ``done()``; the best of their plans is returned (of equal ones,
         the one fewest placements away, then this process's; where this process's costs
-        nothing, the others are stopped unheard). ``counted``: ``done()``
-        counts tries rather than reading a clock, so every forked walk is waited for,
-        however long the machine's load makes it, and the result is the same on any
-        machine; by the clock a forked walk is left out if it answers more than
-        :data:`GRACE_S` after this process's.
+        nothing, the others are stopped unheard). With ``tries`` every forked walk is
+        waited for, however long the machine's load makes it (where the system cannot
+        fork, it runs here after this process's, until ``done()`` or its tries: the same
+        result); else a forked walk is left out if it answers more than :data:`GRACE_S`
+        after this process's.
         """
         def walk(generator: random.Random) -> _Found | None:
-            return self._walk(plan, origin, ctx, moved_on, room=room, rng=generator, done=done, progress=progress)
+            return self._walk(plan, origin, ctx, moved_on, room=room, rng=generator, done=done, progress=progress,
+                              tries=tries)
 
         count = self.walkers if walkers is None else walkers
         # Where orders wait for others a walk ends once it stops finding better plans, at
@@ -158,7 +161,7 @@ class RuinAndRecreate:
         if count > 1 and not plan.problem.dependents:
             seeds = [rng.getrandbits(64) for _ in range(count - 1)]
             found = run_forked(lambda: walk(rng), [functools.partial(walk, random.Random(s)) for s in seeds],
-                               grace_s=None if counted else GRACE_S, enough=lambda f: f is not None and f[1] <= 1e-9)
+                               grace_s=None if tries is not None else GRACE_S, enough=lambda f: f is not None and f[1] <= 1e-9)
         else:
             found = [walk(rng)]
         best: _Found | None = None
@@ -171,7 +174,8 @@ class RuinAndRecreate:
         return plan.schedule.replace(dict(best[0]))
 
     def _walk(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
-              rng: random.Random, done: Callable[[], bool], progress: Callable[[], float]) -> _Found | None:
+              rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
+              tries: int | None) -> _Found | None:
         """One walk (:meth:`run`): the resources its best plan changes, with their new
         sequences, that plan's cost and its placements from ``origin``; None where it
         found nothing better than ``plan``."""
@@ -217,7 +221,10 @@ class RuinAndRecreate:
         heat = self.temperature * ctx.order_hours
         idle = 0  # tries since the best plan last changed
         patience = self.patience if linked else math.inf
-        while best_cost > 1e-9 and idle < patience and not done():  # (no plan costs less than nothing)
+        made = 0  # tries
+        while best_cost > 1e-9 and idle < patience and not done() and (tries is None or made < tries):
+            # (no plan costs less than nothing)
+            made += 1
             idle += 1
             count = rng.randint(2, min(self.largest, len(movable)))
             # another product's distance (with no noise: behind every order of the product)
@@ -253,7 +260,7 @@ class RuinAndRecreate:
                     cost - at.total_tardiness + trial.total_tardiness + sum(now[r][2] - own[r][2] for r in now)
             else:
                 new = cost + sum(now[r][0] - own[r][0] for r in now)
-            hot = heat * max(0.0, 1.0 - progress())
+            hot = heat * max(0.0, 1.0 - (made / max(tries, 1) if tries is not None else progress()))
             # At equal cost, a plan that needs fewer placements from the origin is preferred:
             # orders with slack would otherwise drift from the disrupted plan for nothing.
             level = abs(new - cost) <= 1e-9

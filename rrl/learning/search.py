@@ -639,14 +639,14 @@ class Neighbourhood:
 
     def recreate(self, root: Node, node: Node, walk: RuinAndRecreate, *, room: int, rng: random.Random,
                  done: Callable[[], bool], progress: Callable[[], float], walkers: int | None = None,
-                 counted: bool = False) -> Node | None:
+                 tries: int | None = None) -> Node | None:
         """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`;
-        ``walkers`` walks at once, default the walk's own; ``counted``: ``done`` counts
-        tries, not time), as single placements from ``root`` (at most ``room``), or None
-        when it finds none better than ``node`` (or, with ``after``, no way there whose
-        steps all time)."""
+        ``walkers`` walks at once, default the walk's own, each of at most ``tries``
+        tries), as single placements from ``root`` (at most ``room``), or None when it
+        finds none better than ``node`` (or, with ``after``, no way there whose steps all
+        time)."""
         target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: self.moved_on(tuple(seq), r), room=room,
-                          rng=rng, done=done, progress=progress, walkers=walkers, counted=counted)
+                          rng=rng, done=done, progress=progress, walkers=walkers, tries=tries)
         if target is None:
             return None
         try:
@@ -976,23 +976,16 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
               clock: Callable[[], float]) -> Node | None:
     """Run ``walk`` from ``best`` for the ``left`` seconds of the budget (or, under a node
     limit, for its share of tries); the node it leads to from ``root``, if any."""
-    tries = [0]
     begun = clock()
-    limit = RECREATE_PER_NODE * node_limit if node_limit is not None else None
-
-    def done() -> bool:
-        tries[0] += 1
-        return out_of_time() or (limit is not None and tries[0] > limit)
 
     def progress() -> float:
-        if limit is not None:
-            return tries[0] / max(limit, 1)
         return min(1.0, (clock() - begun) / max(left, 1e-9))
 
     # (a second walk starts about 2 ms after the fork: not worth it in a walk of a few ms)
     walkers = walk.walkers if node_limit is not None or left >= FORK_FROM_S else 1
-    return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=done, progress=progress,
-                         walkers=walkers, counted=limit is not None)
+    return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=out_of_time,
+                         progress=progress, walkers=walkers,
+                         tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None)
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

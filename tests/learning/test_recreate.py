@@ -556,15 +556,8 @@ def _moved_by(hood, seq, resource) -> int:
     return hood.moved_on(tuple(seq), resource)
 
 
-def _counted(limit: int):
-    """A walk's ``done`` and ``progress`` for ``limit`` tries (each process counts its own)."""
-    tries = [0]
-
-    def done() -> bool:
-        tries[0] += 1
-        return tries[0] > limit
-
-    return done, lambda: tries[0] / limit
+def _never() -> bool:
+    return False
 
 
 @pytest.mark.skipif(not can_fork(), reason="a second walk is forked on Linux only")
@@ -579,14 +572,13 @@ def test_two_walks_give_the_better_of_the_two_single_walks(extruders) -> None:
         root = hood.root()
         start = steepest_descent(hood, budget_s=60.0, max_depth=10).best
         args = (start.plan, root.plan, hood.ctx, functools.partial(_moved_by, hood))
-        both = [RuinAndRecreate(walkers=2).run(*args, room=10, rng=random.Random(3), done=done, progress=progress,
-                                               counted=True)
-                for done, progress in (_counted(150), _counted(150))]
+        both = [RuinAndRecreate(walkers=2).run(*args, room=10, rng=random.Random(3), done=_never, progress=lambda: 0.0,
+                                               tries=150) for _ in range(2)]
         assert both[0] == both[1]
         rng = random.Random(3)
         forked_rng = random.Random(rng.getrandbits(64))
-        alone = [RuinAndRecreate()._walk(*args, room=10, rng=generator, done=done, progress=progress)
-                 for generator, (done, progress) in ((rng, _counted(150)), (forked_rng, _counted(150)))]
+        alone = [RuinAndRecreate()._walk(*args, room=10, rng=generator, done=_never, progress=lambda: 0.0, tries=150)
+                 for generator in (rng, forked_rng)]
         mine, forked = alone
         if mine is None and forked is None:
             assert both[0] is None
@@ -633,3 +625,13 @@ def test_a_walk_with_little_time_left_runs_alone(extruders, monkeypatch) -> None
         return time.perf_counter() - began >= left
 
     _recreate(hood, root, root, RuinAndRecreate(walkers=2), 10, 0, None, left, out_of_time, time.perf_counter)
+
+
+@pytest.mark.skipif(not can_fork(), reason="compares a forked walk with the one run in turn")
+def test_where_the_system_cannot_fork_a_repair_under_a_node_limit_is_the_same(extruders, monkeypatch) -> None:
+    """The second walk then runs after the first, with tries of its own."""
+    agent = RepairAgent(extruders.plant)
+    cases = draw_cases(extruders.plant, 4, 6, (12, 18), ("rush_order",))
+    forked = [agent.repair(hit, node_limit=12, budget_ms=60_000, seed=1).plan.schedule for hit in cases]
+    monkeypatch.setattr("rrl._fork.can_fork", lambda: False)
+    assert [agent.repair(hit, node_limit=12, budget_ms=60_000, seed=1).plan.schedule for hit in cases] == forked
