@@ -52,39 +52,53 @@ def run_forked(here: Callable[[], T], elsewhere: Sequence[Callable[[], T]], *, g
                enough: Callable[[T], bool] | None = None) -> list[T | None]:
     """Run each of ``elsewhere`` in a forked child and ``here`` in this process.
 
-    Returns ``here``'s result, then each child's, in order. A child that fails gives
-    None, and so does one that has not answered ``grace_s`` seconds after ``here``
-    returned (it is killed; None: wait for it, for work counted in steps rather than
-    time, whose result must not depend on the machine's load); where ``enough(result of
-    here)`` holds, the children are killed at once and give None. Where the system
-    cannot fork, or a fork fails, that job runs here after ``here`` (work bounded by a
-    clock that has run out ends at once; work counted in steps gives what a child
-    would). An exception (or an interrupt) here stops every child before it is raised.
+    Returns ``here``'s result, then each child's, in order. With ``grace_s`` (work bounded
+    by a clock), a child that fails gives None, and so does one that has not answered
+    ``grace_s`` seconds after ``here`` returned (it is killed). Without (``None``: work
+    counted in steps, whose result must not depend on the machine), every child is waited
+    for, however long the machine's load makes it (up to :data:`PATIENCE` times as long as
+    ``here`` took, plus a second: beyond, it is killed as hung), and the job of one that
+    failed runs here instead, as it does where a fork could not be made: the same result.
+    Where ``enough(result of here)`` holds, the children are killed at once and give
+    None. Where the system cannot fork, or a fork fails, a job runs here after ``here``
+    (work bounded by a clock that has run out ends at once); an exception of a job run
+    here, or of ``here``, is raised, after every child is stopped.
     """
     children: list[tuple[int, int] | None] = []
     found: list[T | None] = []
     try:
         for job in elsewhere:
             children.append(_fork(job) if can_fork() else None)
+        began = time.monotonic()
         found.append(here())
         mine = found[0]
         done = enough is not None and mine is not None and enough(mine)
-        deadline = None if grace_s is None else time.monotonic() + max(grace_s, 0.0)
+        now = time.monotonic()
+        deadline = now + (max(grace_s, 0.0) if grace_s is not None else PATIENCE * (now - began) + 1.0)
         for index, job in enumerate(elsewhere):
             child, children[index] = children[index], None  # (collected: not stopped again)
             if done:
                 if child is not None:
                     _stop(*child)
                 found.append(None)
-            elif child is None:
-                found.append(job())
-            else:
-                found.append(cast("T | None", _collect(*child, deadline)))
+                continue
+            result = _FAILED if child is None else _collect(*child, deadline)
+            if result is _FAILED:
+                result = job() if grace_s is None or child is None else None
+            found.append(cast("T | None", result))
     finally:
         for child in children:
             if child is not None:
                 _stop(*child)
     return found
+
+
+#: Without a grace, how many times as long as the work here a child may take before it
+#: counts as hung (and its work is done here).
+PATIENCE = 10.0
+
+#: What :func:`_collect` gives for a child that failed, was killed, or wrote no whole result.
+_FAILED = object()
 
 
 def _fork(job: Callable[[], object]) -> tuple[int, int] | None:
@@ -134,16 +148,16 @@ def _child(job: Callable[[], object], read: int, write: int, mask: set[int | sig
         os._exit(code)
 
 
-def _collect(pid: int, read: int, deadline: float | None) -> object | None:
-    """The child's result, or None where it failed or ran past ``deadline``."""
+def _collect(pid: int, read: int, deadline: float) -> object:
+    """The child's result, or :data:`_FAILED` where it failed or had not answered by
+    ``deadline`` (what it wrote by then is still read)."""
     chunks = []
     complete = False
     poller = select.poll()  # (select.select fails on descriptors above 1023)
     poller.register(read, select.POLLIN)
     try:
         while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and (left <= 0 or not poller.poll(left * 1000.0)):
+            if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000.0):
                 break
             chunk = os.read(read, 1 << 16)
             if not chunk:
@@ -152,12 +166,12 @@ def _collect(pid: int, read: int, deadline: float | None) -> object | None:
             chunks.append(chunk)
     finally:
         _stop(pid, read, kill=not complete)
-    if not complete:
-        return None
+    if not complete or not chunks:  # (a child that failed wrote nothing)
+        return _FAILED
     try:
         return pickle.loads(b"".join(chunks))
     except Exception:  # noqa: BLE001 - a child that failed half-way wrote a partial payload
-        return None
+        return _FAILED
 
 
 #: Children that had not finished leaving when their result was read: reaped later, so

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,33 @@ def _reaped() -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended and been reaped (a zombie still exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _hangs(pid_file: Path):
+    """A job that writes its process's pid, then sleeps far longer than any test."""
+    def job() -> int:
+        pid_file.write_text(str(os.getpid()))
+        time.sleep(30)
+        return 2
+
+    return job
+
+
+def _child_pid(pid_file: Path) -> int:
+    for _ in range(500):
+        if pid_file.exists() and pid_file.read_text():
+            return int(pid_file.read_text())
+        time.sleep(0.01)
+    raise AssertionError("the child never started")
 
 
 def test_each_job_runs_in_its_own_process_and_the_results_come_back_in_order() -> None:
@@ -48,12 +76,13 @@ def test_a_failing_child_gives_none() -> None:
     assert _reaped()
 
 
-def test_a_child_past_its_grace_is_killed_and_gives_none() -> None:
+def test_a_child_past_its_grace_is_killed_and_gives_none(tmp_path) -> None:
     began = time.monotonic()
-    found = run_forked(lambda: 1, [lambda: time.sleep(30) or 2], grace_s=0.2)
+    job = _hangs(tmp_path / "pid")
+    found = run_forked(lambda: time.sleep(0.2) or 1, [job], grace_s=0.2)
     assert found == [1, None]
     assert time.monotonic() - began < 5
-    assert _reaped()
+    assert _reaped() and _gone(_child_pid(tmp_path / "pid"))
 
 
 def test_without_a_grace_a_slow_child_is_waited_for() -> None:
@@ -61,24 +90,44 @@ def test_without_a_grace_a_slow_child_is_waited_for() -> None:
     assert run_forked(lambda: 1, [lambda: time.sleep(0.5) or 2], grace_s=None) == [1, 2]
 
 
-def test_children_are_stopped_at_once_when_the_result_here_is_enough() -> None:
+def test_without_a_grace_the_job_of_a_child_that_failed_runs_here() -> None:
+    parent = os.getpid()
+
+    def job() -> int:
+        if os.getpid() != parent:
+            os._exit(3)  # a child that dies without a word
+        return parent
+
+    assert run_forked(lambda: 1, [job], grace_s=None) == [1, parent]
+    assert run_forked(lambda: 1, [job], grace_s=5.0) == [1, None]
+    assert _reaped()
+
+
+def test_a_child_that_answers_none_is_not_taken_for_a_failed_one() -> None:
+    parent = os.getpid()
+    assert run_forked(lambda: 1, [lambda: None if os.getpid() != parent else 5], grace_s=None) == [1, None]
+
+
+def test_children_are_stopped_at_once_when_the_result_here_is_enough(tmp_path) -> None:
     began = time.monotonic()
-    found = run_forked(lambda: 0, [lambda: time.sleep(30) or 1], grace_s=None, enough=lambda r: r == 0)
+    job = _hangs(tmp_path / "pid")
+    found = run_forked(lambda: time.sleep(0.2) or 0, [job], grace_s=None, enough=lambda r: r == 0)
     assert found == [0, None]
     assert time.monotonic() - began < 5
-    assert _reaped()
+    assert _reaped() and _gone(_child_pid(tmp_path / "pid"))
 
 
 def test_where_the_system_cannot_fork_the_jobs_run_here_after(monkeypatch) -> None:
     monkeypatch.setattr(_fork, "can_fork", lambda: False)
     parent = os.getpid()
-    assert run_forked(lambda: 1, [lambda: os.getpid(), lambda: 3], grace_s=0.0) == [1, parent, 3]
+    assert run_forked(lambda: 1, [os.getpid, lambda: 3], grace_s=0.0) == [1, parent, 3]
 
 
-def test_an_error_here_is_raised_after_the_children_are_stopped() -> None:
+def test_an_error_here_is_raised_after_the_children_are_stopped(tmp_path) -> None:
     def fails() -> int:
+        time.sleep(0.2)
         raise KeyError("here")
 
     with pytest.raises(KeyError):
-        run_forked(fails, [lambda: time.sleep(30) or 2], grace_s=5.0)
-    assert _reaped()
+        run_forked(fails, [_hangs(tmp_path / "pid")], grace_s=5.0)
+    assert _reaped() and _gone(_child_pid(tmp_path / "pid"))

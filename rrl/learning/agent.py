@@ -237,7 +237,7 @@ class RepairAgent:
         (:func:`rrl._fork.default_workers`); under a ``node_limit`` always two (run one
         after the other where the system cannot fork), so that the repair is the same on
         every machine. Two walks gain about as much as one with twice the budget:
-        about 2 % less tardiness on the extruders' rush orders at the default budget
+        about 2 % less tardiness on the extruders' new and rush orders at the default budget
         (docs/benchmarks.md, "Two walks at once"). A setting of the machine, not of the
         policy: not saved.
     seed : int

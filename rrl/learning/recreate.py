@@ -136,7 +136,9 @@ class RuinAndRecreate:
         ``moved_on`` counts moved orders per resource (read only when the goal weighs
         them); ``progress()`` is the share of the budget spent (it sets the temperature).
         With ``tries``, a walk also ends after that many tries, and its progress is the
-        share of them made (a repair under a node limit: the same on any machine).
+        share of them made (a repair under a node limit: the same on any machine); with
+        more than one walk, count tries that way, not in ``done``: where the system cannot
+        fork, the walks run here one after the other, with the same ``done``.
         With ``walkers`` (default :attr:`walkers`) > 1, on plants without ``after``, as
         many walks run at once, all but this process's in forked processes
         (:mod:`rrl._fork`; where the system cannot fork, after this one), each forked one
