@@ -103,7 +103,9 @@ class Connection:
         reader, writer = await asyncio.open_connection(host, int(port))
         return cls(reader, writer, f"{host}:{port}")
 
-    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """Send one request; its status and raw body (parsed by the caller after the burst,
+        so that the client's JSON work does not take CPU from the server under test)."""
         data = json.dumps(body).encode()
         self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
                           f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
@@ -114,30 +116,33 @@ class Connection:
             name, _, value = line.decode().partition(":")
             if name.lower() == "content-length":
                 length = int(value)
-        return status, json.loads(await self.reader.readexactly(length))
+        return status, await self.reader.readexactly(length)
 
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
 
 
-async def burst(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list[dict[str, Any]], float]:
+async def burst(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list[dict[str, Any]], float, float]:
+    """Latencies (ms), answers and wall time (s) of the events posted at once, and the
+    client's own CPU time per event (ms) while they were in flight."""
     # Open the connections first, so the burst measures requests, not TCP handshakes.
     connections = [await Connection.open(base) for _ in seeds]
 
-    async def one(connection: Connection, seed: int) -> tuple[float, dict[str, Any]]:
+    async def one(connection: Connection, seed: int) -> tuple[float, int, bytes]:
         began = time.perf_counter()
         status, out = await connection.post(f"/api/scenarios/{sid}/events", {"event": "rush_order", "seed": seed})
-        if status != 200:
-            raise SystemExit(f"event refused: {status} {out}")
-        return (time.perf_counter() - began) * 1000, out
+        return (time.perf_counter() - began) * 1000, status, out
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     results = await asyncio.gather(*[one(c, s) for c, s in zip(connections, seeds, strict=True)])
-    wall = time.perf_counter() - began
+    wall, cpu = time.perf_counter() - began, (time.process_time() - cpu) * 1000.0 / len(seeds)
     for connection in connections:
         await connection.close()
-    return [r[0] for r in results], [r[1] for r in results], wall
+    for _, status, out in results:
+        if status != 200:
+            raise SystemExit(f"event refused: {status} {out.decode(errors='replace')}")
+    return [r[0] for r in results], [json.loads(r[2]) for r in results], wall, cpu
 
 
 def sequential(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list[dict[str, Any]], float]:
@@ -262,13 +267,15 @@ def main() -> None:
                 processes = {"server": server.process.pid, "worker": repair_worker(server.process.pid)}
                 cpu = {name: cpu_ms(pid) if pid else None for name, pid in processes.items()}
                 if mode == "burst":
-                    latencies, outs, wall = asyncio.run(burst(server.base, sid, seeds))
+                    latencies, outs, wall, client = asyncio.run(burst(server.base, sid, seeds))
                 else:
                     latencies, outs, wall = sequential(server.base, sid, seeds)
                 for name, pid in processes.items():
                     now = cpu_ms(pid) if pid else None
                     spent = cpu[name]
                     cpu[name] = (now - spent) / EVENTS if now is not None and spent is not None else None
+                if mode == "burst":
+                    cpu["client"] = client
                 after = httpx.get(server.base + "/api/metrics", timeout=60).json()
                 check_versions(url, sid)
                 repair = [o["seconds"] * 1000 for o in outs]
@@ -304,7 +311,8 @@ def main() -> None:
     print(f"library: one event's work in ms (median), search budget {budget}: "
           + ", ".join(f"{name} {statistics.median(s[name] for s in split):.2f}" for name in STAGES))
     for mode in ("burst", "sequential"):
-        shares = {name: [r[f"cpu_{name}"] for r in rows[mode] if f"cpu_{name}" in r] for name in ("server", "worker")}
+        shares = {name: [r[f"cpu_{name}"] for r in rows[mode] if f"cpu_{name}" in r]
+                  for name in ("server", "worker", "client")}
         if any(shares.values()):
             print(f"{mode}: CPU per event in ms (median over rounds): "
                   + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in shares.items() if v))
