@@ -1,10 +1,11 @@
 """A rollout teacher ("pilot method") for the candidate-scoring network, and its distillation.
 
 The greedy network decides from what it sees at one decision. The pilot looks ahead: at
-each decision it takes the network's ``k`` best-scored candidates and the picks of the
-``mdd`` and ``slack`` teachers, places each in a copy of the builder, completes the
-schedule with a dispatching rule's priority (``mdd`` for tardiness, ``mwkr`` for
-makespan, over the builder's own candidates), and chooses the candidate whose completed
+each decision it takes the network's ``k`` best-scored candidates and the picks of two
+teachers (``mdd`` and ``slack`` for tardiness, ``mwkr`` and ``mor`` for makespan),
+places each in a copy of the builder, completes the schedule with a dispatching rule's
+priority (``mdd`` for tardiness, ``mwkr`` for makespan, over the builder's own
+candidates), and chooses the candidate whose completed
 schedule has the least objective (ties: the network's order). One rollout step of policy
 iteration: its schedules are far better than the network's or the rule's, but each
 decision costs ``k + 2`` completions, too slow to schedule with at 500 orders.
@@ -38,6 +39,11 @@ from rrl.generative.instances import InstanceSource
 
 #: The rule that completes each rollout, per objective.
 ROLLOUT_RULE = {"tardiness": "mdd", "makespan": "mwkr"}
+
+#: The teachers whose picks the pilot tries beside the network's, per objective: the
+#: best rules of that objective (docs/benchmarks.md), so the pilot never does worse than
+#: following them at a decision.
+PILOT_TEACHERS = {"tardiness": ("mdd", "slack"), "makespan": ("mwkr", "mor")}
 
 
 def cost(problem: Problem, ends: dict[str, float], objective: str) -> float:
@@ -100,7 +106,7 @@ def pilot_episode(problem: Problem, policy: Any, *, k: int = 4, cap: int = 128, 
             state.place(obs.slots[0])
             continue
         ranked = [int(i) for i in np.argsort(-policy.scores(obs), kind="stable")[:k]]
-        for name in ("mdd", "slack"):
+        for name in PILOT_TEACHERS[objective]:
             pick = teacher_choice(name, obs.rows)
             if pick not in ranked:
                 ranked.append(pick)

@@ -15,9 +15,10 @@ from click.testing import CliRunner  # noqa: E402
 
 from rrl.cli.main import cli  # noqa: E402
 from rrl.domain import Plan, validate  # noqa: E402
-from rrl.generative.candidates import CandidateState  # noqa: E402
+from rrl.generative.candidates import CandidateState, F, G  # noqa: E402
+from rrl.generative.imitation import teacher_choice  # noqa: E402
 from rrl.generative.instances import held_out, stage_source  # noqa: E402
-from rrl.generative.pilot import improve, pilot_episode, rollout  # noqa: E402
+from rrl.generative.pilot import PILOT_TEACHERS, improve, pilot_episode, rollout  # noqa: E402
 from rrl.generative.policy import load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,12 @@ def test_pilot_schedules_are_valid_and_their_decisions_fit_the_env(objective: st
         assert found.observations.shape[0] == found.masks.shape[0] == found.returns.shape[0] == n
         assert all(found.masks[i, a] for i, a in enumerate(found.actions))
         assert 0 <= found.overruled <= n
+        # every decision tried the picks of the objective's own teachers (mwkr and mor
+        # for makespan: the tardiness rules' picks would teach nothing about it)
+        for i in range(n):
+            rows = found.observations[i, G:].reshape(128, F)[: int(found.masks[i].sum())]
+            for teacher in PILOT_TEACHERS[objective]:
+                assert teacher_choice(teacher, rows) in found.tried[i]
 
 
 def _scripted_validation(monkeypatch: pytest.MonkeyPatch, values: list[float]) -> None:
