@@ -24,7 +24,8 @@
             rrl_focus/3,              % +Module, +PerReason, -CandidatesText
             rrl_state_focus/4,        % +Module, +StateText, +PerReason, -CandidatesText
             rrl_focus_operators/2,    % +Module, -PairsText
-            rrl_q_groups/3            % +Module, +GroupsText, -ValuesText
+            rrl_q_groups/3,           % +Module, +GroupsText, -ValuesText
+            rrl_value_facts/2         % +Module, -NamesText
           ]).
 :- use_module(library(apply)).
 :- use_module(library(lists)).
@@ -322,3 +323,91 @@ group_values(M, Goal, Focus-Actions, Values) :-
     setup_call_cleanup(assert_all(M, Focus),
                        maplist(value_of(M, Goal), Actions, Values),
                        retract_all(M, Focus)).
+
+%!  rrl_value_facts(+M, -Out) is det.
+%   The state's fact predicates that the value goal (q_value/1, else predict/1) can read,
+%   through every clause of the rules and the background it may call: a JSON list of
+%   their names, or "all" when a goal is not known before it runs (a variable, another
+%   module's).  A state restricted to these facts gives every action the value, and the
+%   same first predict/1 clause, that the whole state gives: an explanation sends no more.
+rrl_value_facts(M, Out) :-
+    value_goal(M, Goal),
+    (   catch(reached(M, [Goal/1, predict/1], [], Seen), rrl_opaque, fail)
+    ->  findall(N, ( member(N/A, Seen), fact_spec(M, N/A) ), Names0),
+        sort(Names0, Names),
+        json_text(Names, Out)
+    ;   Out = "all"
+    ).
+
+reached(_, [], Seen, Seen).
+reached(M, [PI|Queue], Seen0, Seen) :-
+    (   memberchk(PI, Seen0)
+    ->  reached(M, Queue, Seen0, Seen)
+    ;   PI = N/A,
+        functor(H, N, A),
+        findall(B, clause(M:H, B), Bodies),
+        foldl(goal_pis(M), Bodies, Queue, Queue1),
+        reached(M, Queue1, [PI|Seen0], Seen)
+    ).
+
+%   The predicates of module M that goal G may call (added to the queue), looking into
+%   control constructs and the goal arguments of meta-predicates (findall/3, forall/2,
+%   aggregate_all/3, ...).  A built-in or library predicate that takes no goal reads no
+%   fact of the state.
+goal_pis(_, G, _, _) :-
+    var(G), !,
+    throw(rrl_opaque).
+goal_pis(M, Q:G, P0, P) :- !,
+    (   Q == M -> goal_pis(M, G, P0, P) ; throw(rrl_opaque) ).
+goal_pis(M, G, P0, P) :-
+    control(G, Goals), !,
+    foldl(goal_pis(M), Goals, P0, P).
+goal_pis(M, G, P0, P) :-
+    functor(G, N, A),
+    (   own_predicate(M, N/A)
+    ->  P = [N/A|P0]
+    ;   predicate_property(M:G, meta_predicate(Spec))
+    ->  Spec =.. [_|Kinds],
+        foldl(meta_arg_pis(M, G), Kinds, 1-P0, _-P)
+    ;   predicate_property(M:G, defined)
+    ->  P = P0
+    ;   throw(rrl_opaque)               % not loaded yet: what it calls is not known
+    ).
+
+control((A, B), [A, B]).
+control((A ; B), [A, B]).
+control((A -> B), [A, B]).
+control((A *-> B), [A, B]).
+control(\+ A, [A]).
+control(call(A), [A]).
+control(_^A, [A]).
+
+own_predicate(M, N/A) :-
+    (   fact_spec(M, N/A)
+    ->  true
+    ;   functor(H, N, A),
+        current_predicate(M:N/A),
+        \+ predicate_property(M:H, imported_from(_))
+    ).
+
+%   Argument I of G, as a meta-predicate's Kind says: a goal (0, ^), a closure taking K
+%   more arguments, or a head or predicate indicator (:, //: clause/2 and its kind may
+%   read any fact, so nothing is known).
+meta_arg_pis(M, G, Kind, I-P0, I1-P) :-
+    I1 is I + 1,
+    arg(I, G, Arg),
+    (   ( Kind == 0 ; Kind == (^) )
+    ->  goal_pis(M, Arg, P0, P)
+    ;   ( Kind == (:) ; Kind == (//) )
+    ->  throw(rrl_opaque)
+    ;   integer(Kind), Kind > 0
+    ->  (   var(Arg)
+        ->  throw(rrl_opaque)
+        ;   Arg =.. List,
+            length(Extra, Kind),
+            append(List, Extra, Full),
+            Goal =.. Full,
+            goal_pis(M, Goal, P0, P)
+        )
+    ;   P = P0
+    ).

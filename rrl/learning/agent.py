@@ -601,17 +601,20 @@ class RepairAgent:
         sent to Prolog once, for its value and its rule)."""
         rules = [""] * len(path)
         blocks = rule_blocks(self._rules) if self.learner == "tg" else []
+        # only the state facts the value can read: the same value and rule, and most
+        # trees read no order's facts, which are most of a state's
+        readable = self._q.value_facts() if blocks else None
         for k, node in enumerate(path):
             parent, via = node.parent, node.via
             if not blocks or parent is None or via is None:
                 hood.score_step(node)
                 continue
             facts = hood.action_facts(parent, via)
-            state = hood.state_of(parent)
+            state = hood.state_of(parent, only=readable)
             if via.scored:
-                index = self._q.explain_steps([(state, facts)])[0]
+                index = self._q.explain_steps([(state, facts)], only=readable)[0]
             else:  # the value and the rule in one call
-                via.q, index = self._q.explained_value(state, facts)
+                via.q, index = self._q.explained_value(state, facts, only=readable)
                 via.scored = True
             rules[k] = blocks[index - 1] if 0 < index <= len(blocks) else ""
         taken = []

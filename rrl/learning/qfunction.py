@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +83,7 @@ class PrologQFunction:
         self._held: Sequence[str] | None = None
         self._held_set: set[str] | None = None
         self._operators: dict[str, frozenset[str]] | None = None  # the background's, read once
+        self._value_facts: frozenset[str] | None | bool = False  # False: not asked yet
         self.rules = ""
         self.set_rules(rules)
 
@@ -94,6 +95,7 @@ class PrologQFunction:
             line, message = status.split("\t", 1)
             raise PolicyError(f"{self.source}:{line}: {message}")
         self.rules = rules
+        self._value_facts = False
 
     def _call(self, name: str, *args: str | int) -> str:
         """:func:`call_text` on this policy, its "!error" answers raised as PolicyError."""
@@ -116,6 +118,23 @@ class PrologQFunction:
         else:
             call_text("rrl_state_change", self.module, *change)
         self._hold(state)
+
+    def set_readable(self, part: Sequence[str], only: Collection[str]) -> None:
+        """Hold ``part`` as the facts of the predicates ``only`` names, keeping the facts of
+        the others that are held (stale, but no call that reads just ``only`` sees them):
+        an explanation sends a step's few readable facts (:meth:`value_facts`), and the
+        search's next state is still sent as a difference from the last."""
+        held = self._held_set
+        if held is None:  # nothing tracked to keep
+            self.set_state(part)
+            return
+        old = {f for f in held if f[: f.index("(")] in only}
+        removed = old.difference(part)
+        added = [f for f in part if f not in old]
+        if removed or added:
+            call_text("rrl_state_change", self.module, fact_list(sorted(removed)), fact_list(added))
+        self._held = None  # what is held is no caller's list any more
+        self._held_set = (held - removed).union(added)
 
     def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
         """Focal-task candidates of the held state (or of ``state``, which is then held):
@@ -148,6 +167,24 @@ class PrologQFunction:
         self._held = state
         self._held_set = set(state) if len(state) > 50 else None  # small states are resent whole
 
+    def value_facts(self) -> frozenset[str] | None:
+        """The names of the state's fact predicates that the value (``q_value/1``, else
+        ``predict/1``) can read through the rules and the background; None when that is
+        not known (a goal built at run time), i.e. any of them. A state restricted to
+        these facts gives every action the same value and the same first ``predict/1``
+        clause as the whole state (``rrl_value_facts/2``): explaining a step needs no more."""
+        if self._value_facts is False:
+            out = self._call("rrl_value_facts")
+            self._value_facts = None if out == "all" else frozenset(json.loads(out))
+        assert self._value_facts is not True
+        return self._value_facts
+
+    def _hold_for_value(self, state: Sequence[str], only: Collection[str] | None) -> None:
+        if only is None:
+            self.set_state(state)
+        else:
+            self.set_readable(state, only)
+
     def focus_operators(self) -> dict[str, frozenset[str]]:
         """The background's ``focus_operator(Reason, Op)``: operators worth trying on a
         focus proposed for each reason (a reason not listed tries every operator)."""
@@ -169,21 +206,25 @@ class PrologQFunction:
         ) + "]"
         return np.array(self._call("rrl_q_groups", text).split(), dtype=float)
 
-    def explain_steps(self, steps: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[int]:
+    def explain_steps(self, steps: Sequence[tuple[Sequence[str], Sequence[str]]],
+                      only: Collection[str] | None = None) -> list[int]:
         """For several steps, each a state and its focus's and action's facts: the index
         (1-based; 0: none) of the first ``predict/1`` clause that holds, the abstract
         state that gives the action its value. Each state is held in turn (only what
-        differs from the last is sent)."""
+        differs from the last is sent); with ``only`` (the :meth:`value_facts`), the
+        states hold just those predicates' facts (:meth:`set_readable`)."""
         indices = []
         for state, facts in steps:
-            self.set_state(state)
+            self._hold_for_value(state, only)
             indices.append(int(self._call("rrl_held_clause", fact_list(facts))))
         return indices
 
-    def explained_value(self, state: Sequence[str], facts: Sequence[str]) -> tuple[float, int]:
+    def explained_value(self, state: Sequence[str], facts: Sequence[str],
+                        only: Collection[str] | None = None) -> tuple[float, int]:
         """The Q-value of one action in ``state`` and the index (1-based; 0: none) of the
         first ``predict/1`` clause that holds for it: :meth:`group_values` and
-        :meth:`explain_steps` in one call. ``facts`` are its focus's and its own."""
-        self.set_state(state)
+        :meth:`explain_steps` in one call. ``facts`` are its focus's and its own;
+        ``only`` as in :meth:`explain_steps`."""
+        self._hold_for_value(state, only)
         value, index = self._call("rrl_q_clause", fact_list(facts)).split()
         return float(value), int(index)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ from rrl.operators.repair import (
     timed,
     timed_or_none,
 )
-from rrl.relational.facts import action_facts, focus_facts, plan_facts
+from rrl.relational.facts import ORDER_PREDICATES, action_facts, focus_facts, plan_facts
 
 #: A step of one focus before it is a candidate: action, changes, plan (when re-timed),
 #: moved orders, tardiness, and for a block step its run.
@@ -293,15 +293,20 @@ class Neighbourhood:
         moved = self.ctx.moved(plan)
         return Node(plan, moved, self.ctx.cost_of(plan.total_tardiness, moved))
 
-    def state_of(self, node: Node) -> list[str]:
-        """The state facts of ``node`` (cached on it)."""
+    def state_of(self, node: Node, only: Collection[str] | None = None) -> list[str]:
+        """The state facts of ``node`` (cached on it); with ``only``, just the facts of
+        those predicates (built apart, and cheaply, where no order's facts are among
+        them: see :func:`~rrl.relational.facts.plan_facts`)."""
+        previous = node.via.focus.task if node.via else None
+        if only is not None and ORDER_PREDICATES.isdisjoint(only):
+            return plan_facts(node.plan, event_focal=self._event_tasks(node.plan), delayed=node.delayed,
+                              previous_focus=previous, only=only)
         if node.state is None:
-            previous = node.via.focus.task if node.via else None
             parent = node.parent.orders_facts if node.parent is not None else None
             node.orders_facts = dict(parent) if parent is not None else {}
             node.state = plan_facts(node.plan, event_focal=self._event_tasks(node.plan), delayed=node.delayed,
                                     previous_focus=previous, orders_facts=node.orders_facts)
-        return node.state
+        return node.state if only is None else [f for f in node.state if f[: f.index("(")] in only]
 
     def _event_tasks(self, plan: Plan) -> list[str]:
         frozen = plan.problem.frozen

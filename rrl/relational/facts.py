@@ -11,7 +11,7 @@ ahead at no risk).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
@@ -33,6 +33,14 @@ FACT_PREDICATES: tuple[tuple[str, int], ...] = (
 )
 
 
+#: The predicates of the facts of one order (task/9 and what else holds of it).
+ORDER_PREDICATES = frozenset({"task", "cleanout_before", "important", "started", "after", "flexible"})
+#: The predicates of the facts of the whole plan, and of each resource.
+GLOBAL_PREDICATES = frozenset({"total_tardiness", "max_tardiness", "avg_tardiness", "tardy_orders", "n_orders",
+                               "makespan", "total_wip", "tardiness_ratio", "inventory_ratio", "total_cleanout"})
+RESOURCE_PREDICATES = frozenset({"resource", "res_load", "res_tardiness"})
+
+
 def number(value: float) -> str:
     """A number as Prolog reads it: 4 decimals at most, no exponent."""
     text = f"{value:.4f}".rstrip("0").rstrip(".")
@@ -46,6 +54,7 @@ def plan_facts(
     delayed: Iterable[str] = (),
     previous_focus: str | None = None,
     orders_facts: dict[str, list[str]] | None = None,
+    only: Collection[str] | None = None,
 ) -> list[str]:
     """The facts of ``plan`` that do not depend on where the policy looks.
 
@@ -63,6 +72,10 @@ def plan_facts(
         Filled with (or, when it already holds the facts of the plan this one was changed
         from, updated to) each order's facts: a search writes the states of many plans
         that differ from their parent in the re-timed orders only.
+    only : collection of str, optional
+        Only the facts of these predicates (names), e.g. those a policy's value can read
+        (:meth:`~rrl.learning.qfunction.PrologQFunction.value_facts`): the orders' facts
+        are not built at all when none of :data:`ORDER_PREDICATES` is among them.
 
     Returns
     -------
@@ -70,36 +83,13 @@ def plan_facts(
         Ground facts without the final full stop (:func:`state_facts` groups them by
         predicate, as a file for plain swipl wants them).
     """
+    if only is not None:
+        return _plan_facts_of(plan, only, event_focal, delayed, previous_focus)
     problem = plan.problem
-    orders = problem.orders
-    metrics = plan.metrics
     times = plan.times
     schedule = plan.schedule
     durations = problem.durations
-    n = max(1, len(orders))
-    processing = {o: times.end[o] - times.start[o] for o in times.end}
-    # fsum: the same figures whatever order the times were filled in (a re-timed plan's
-    # dicts are ordered otherwise than a fresh one's), so the 4-decimal facts agree
-    earliness = math.fsum(max(0.0, orders[o].due - e) for o, e in times.end.items())
-    mean_processing = math.fsum(processing.values()) / n
-    open_work = math.fsum(p for o, p in processing.items() if o not in problem.frozen)
-    facts = [
-        f"total_tardiness({number(metrics.total_tardiness)})",
-        f"max_tardiness({number(metrics.max_tardiness)})",
-        f"avg_tardiness({number(metrics.avg_tardiness)})",
-        f"tardy_orders({metrics.tardy_orders})",
-        f"n_orders({len(orders)})",
-        f"makespan({number(metrics.makespan)})",
-        f"total_wip({number(open_work)})",
-        f"tardiness_ratio({number(metrics.total_tardiness / mean_processing if mean_processing else 0.0)})",
-        f"inventory_ratio({number(earliness / mean_processing if mean_processing else 0.0)})",
-        f"total_cleanout({number(metrics.total_cleanout)})",
-    ]
-    for rid, resource in problem.plant.resources.items():
-        r = atom(rid)
-        facts.append(f"resource({r}, {atom(resource.kind)})")
-        facts.append(f"res_load({r}, {number(metrics.load.get(rid, 0.0))})")
-        facts.append(f"res_tardiness({r}, {number(metrics.tardiness.get(rid, 0.0))})")
+    facts = _global_facts(plan) + _resource_facts(plan)
     if orders_facts and times.changed:
         where = schedule.where
         for order in times.changed:
@@ -115,10 +105,68 @@ def plan_facts(
                 if orders_facts is not None:
                     orders_facts[order] = own
                 facts += own
-    facts += [f"event_focal({atom(o)})" for o in event_focal]
+    return facts + _event_facts(event_focal, delayed, previous_focus)
+
+
+def _plan_facts_of(plan: Plan, only: Collection[str], event_focal: Iterable[str], delayed: Iterable[str],
+                   previous_focus: str | None) -> list[str]:
+    """:func:`plan_facts` restricted to the predicates ``only`` names."""
+    if not ORDER_PREDICATES.isdisjoint(only):
+        facts = plan_facts(plan, event_focal=event_focal, delayed=delayed, previous_focus=previous_focus)
+    else:  # the rest is a few facts per resource: the orders' own are what costs
+        facts = _global_facts(plan) if not GLOBAL_PREDICATES.isdisjoint(only) else []
+        if not RESOURCE_PREDICATES.isdisjoint(only):
+            facts += _resource_facts(plan)
+        facts += _event_facts(event_focal, delayed, previous_focus)
+    return [f for f in facts if f[: f.index("(")] in only]
+
+
+def _event_facts(event_focal: Iterable[str], delayed: Iterable[str], previous_focus: str | None) -> list[str]:
+    """What the disruption and the last step left: ``event_focal/1``, ``delayed/1``,
+    ``previous_focus/1``."""
+    facts = [f"event_focal({atom(o)})" for o in event_focal]
     facts += [f"delayed({atom(o)})" for o in delayed]
     if previous_focus is not None:
         facts.append(f"previous_focus({atom(previous_focus)})")
+    return facts
+
+
+def _global_facts(plan: Plan) -> list[str]:
+    """The facts of the whole plan (one each)."""
+    problem = plan.problem
+    orders = problem.orders
+    metrics = plan.metrics
+    times = plan.times
+    n = max(1, len(orders))
+    processing = {o: times.end[o] - times.start[o] for o in times.end}
+    # fsum: the same figures whatever order the times were filled in (a re-timed plan's
+    # dicts are ordered otherwise than a fresh one's), so the 4-decimal facts agree
+    earliness = math.fsum(max(0.0, orders[o].due - e) for o, e in times.end.items())
+    mean_processing = math.fsum(processing.values()) / n
+    open_work = math.fsum(p for o, p in processing.items() if o not in problem.frozen)
+    return [
+        f"total_tardiness({number(metrics.total_tardiness)})",
+        f"max_tardiness({number(metrics.max_tardiness)})",
+        f"avg_tardiness({number(metrics.avg_tardiness)})",
+        f"tardy_orders({metrics.tardy_orders})",
+        f"n_orders({len(orders)})",
+        f"makespan({number(metrics.makespan)})",
+        f"total_wip({number(open_work)})",
+        f"tardiness_ratio({number(metrics.total_tardiness / mean_processing if mean_processing else 0.0)})",
+        f"inventory_ratio({number(earliness / mean_processing if mean_processing else 0.0)})",
+        f"total_cleanout({number(metrics.total_cleanout)})",
+    ]
+
+
+def _resource_facts(plan: Plan) -> list[str]:
+    """Three facts per resource: its kind, load and tardiness."""
+    metrics = plan.metrics
+    facts = []
+    for rid, resource in plan.problem.plant.resources.items():
+        r = atom(rid)
+        facts.append(f"resource({r}, {atom(resource.kind)})")
+        facts.append(f"res_load({r}, {number(metrics.load.get(rid, 0.0))})")
+        facts.append(f"res_tardiness({r}, {number(metrics.tardiness.get(rid, 0.0))})")
     return facts
 
 

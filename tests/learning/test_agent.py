@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from rrl._paths import data_dir
 from rrl.cli.main import cli
 from rrl.domain import load_scenario, scenario_from_dict, validate
 from rrl.errors import PolicyError
@@ -107,6 +108,65 @@ def test_a_steps_value_and_rule_in_one_call_equal_the_separate_calls(trained) ->
         assert not step.scored
         (taken,) = agent._steps(lazy, lazy.child(first, step).path())
         assert taken.q_value == hood.expand(root)[0].q and taken.rule
+
+
+BACKGROUND = data_dir("background_knowledge") / "repair.pl"
+
+
+@pytest.mark.parametrize(("rules", "readable"), [
+    ("predict(0.0).", set()),
+    ("predict(1.0) :- focal(F), tardy(F), !.\npredict(0.0).", {"focal", "task"}),  # through the background
+    ("predict(V) :- busiest_resource(R), res_load(R, V), !.\npredict(0.0).", {"res_load"}),  # aggregate_all/3
+    ("predict(V) :- findall(X, res_tardiness(_, X), L), sum_list(L, V).", {"res_tardiness"}),
+    ("predict(V) :- forall(focal(F), \\+ started(F)), V = 1.\npredict(0).", {"focal", "started"}),
+    ("predict(V) :- maplist(task_slack, [a], [V]), !.\npredict(0).", {"task"}),  # a closure
+    ("predict(V) :- once(important(_)), V = 1.\npredict(0).", {"important"}),
+    ("q_value(Q) :- action_reward(R), predict(V), Q is R + V.\npredict(V) :- n_orders(V).",
+     {"action_reward", "n_orders"}),
+    ("predict(V) :- clause(delayed(_), true), V = 1.\npredict(0).", None),  # a head, not a goal: anything
+])
+def test_the_facts_a_value_can_read_are_found_through_every_clause(rules: str, readable: set[str] | None) -> None:
+    from rrl.learning.qfunction import PrologQFunction
+
+    q = PrologQFunction([BACKGROUND], rules)
+    assert q.value_facts() == (None if readable is None else frozenset(readable))
+    q.set_rules("predict(V) :- n_orders(V).")  # asked again for new rules
+    assert q.value_facts() == {"n_orders"}
+
+
+@pytest.mark.parametrize("reads_orders", [False, True])
+def test_steps_explained_from_the_readable_facts_get_the_whole_states_values_and_rules(
+        reads_orders: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rrl.learning.qfunction import PrologQFunction
+
+    plant = load_scenario(EXTRUDERS).plant
+    agent = RepairAgent(plant, "tardiness", seed=3)
+    # A tree of a few leaves over the state (and, in the second, the orders' task facts
+    # through the background), the kind TG learns: every step gets a value and a rule.
+    agent._rules = (
+        "predict(V) :- focal(F), action(_, F, _), total_tardiness(T), T >= 20, focal_slack(S), S >= -5, !, V = 0.6.\n"
+        "predict(V) :- focal(F), action(_, F, _), action_delta_tardiness(D), D >= -1, !, V = -0.2.\n"
+        + ("predict(V) :- focal(F), action(_, F, _), tardy_after_focal, !, V = 0.4.\n" if reads_orders else "")
+        + "predict(0.3).\n"
+        "q_value(Q) :- action_reward(R), predict(V), Q is R + 0.5 * V.\n")
+    agent._q.set_rules(agent._rules)
+    assert ("task" in agent._q.value_facts()) == reads_orders
+    events = ("new_order", "rush_order", "breakdown", "material_delay")
+
+    def explained() -> list[list[tuple[str, float, str]]]:
+        rng = random.Random(7)
+        found = []
+        for seed in range(12):  # one agent for all: each repair starts from what the last left held
+            hit = draw_case(plant, rng, events=events)
+            result = agent.repair(hit, seed=seed, node_limit=20, budget_ms=600_000)
+            found.append([(str(s.action), s.q_value, s.rule) for s in result.steps])
+        return found
+
+    readable = explained()
+    monkeypatch.setattr(PrologQFunction, "value_facts", lambda self: None)  # every state whole
+    whole = explained()
+    assert readable == whole
+    assert sum(len(steps) for steps in whole) > 20 and len({r for steps in whole for _, _, r in steps}) > 1
 
 
 def test_a_steps_explanation_names_the_predicate_that_failed() -> None:

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from rrl.domain import Plan, load_scenario
 from rrl.events import draw_event
 from rrl.operators import successors
-from rrl.relational.facts import action_facts, atom, number, plan_facts, state_facts
+from rrl.relational.facts import (
+    FACT_PREDICATES,
+    action_facts,
+    atom,
+    number,
+    plan_facts,
+    state_facts,
+)
 from tests.conftest import ROOT, SCENARIOS, plans
 
 BK = ROOT / "background_knowledge" / "repair.pl"
@@ -83,3 +90,14 @@ def test_facts_carried_from_the_parent_equal_fresh_ones(plan: Plan, seed: int) -
             assert sorted(plan_facts(child, orders_facts=dict(cache))) == sorted(plan_facts(child))
         _, plan = rng.choice(moves)
         plan_facts(plan, orders_facts=cache)
+
+
+@settings(max_examples=40, deadline=None)
+@given(plans(), st.sets(st.sampled_from([name for name, _ in FACT_PREDICATES])))
+def test_facts_of_some_predicates_are_those_of_the_whole_state(plan: Plan, only: set[str]) -> None:
+    """An explanation builds only the facts its rules can read: the same facts, in the same
+    order, as the whole state filtered to those predicates."""
+    focal = sorted(plan.schedule.orders())[:2]
+    whole = plan_facts(plan, event_focal=focal, delayed=focal[1:], previous_focus=focal[0])
+    some = plan_facts(plan, event_focal=focal, delayed=focal[1:], previous_focus=focal[0], only=only)
+    assert some == [f for f in whole if f.split("(", 1)[0] in only]
