@@ -143,7 +143,9 @@ culprit(M, Suspects, Kind, Ref) :-
 
 %   A policy's Q-value is q_value/1 when it defines one (the immediate reward plus the
 %   discounted value the tree predicts), else the tree's predict/1 itself.
-value_goal(M, q_value) :- current_predicate(M:q_value/1), !.
+value_goal(M, q_value) :-               % (rules that dropped it leave it declared, with no clause)
+    current_predicate(M:q_value/1),
+    predicate_property(M:q_value(_), number_of_clauses(N)), N > 0, !.
 value_goal(_, predict).
 
 value_of(M, Name, Facts, Value) :-
@@ -332,7 +334,8 @@ group_values(M, Goal, Focus-Actions, Values) :-
 %   same first predict/1 clause, that the whole state gives: an explanation sends no more.
 rrl_value_facts(M, Out) :-
     value_goal(M, Goal),
-    (   catch(reached(M, [Goal/1, predict/1], [], Seen), rrl_opaque, fail)
+    % (rrl_opaque, or anything unforeseen, answers "all")
+    (   catch(reached(M, [Goal/1, predict/1], [], Seen), _, fail)
     ->  findall(N, ( member(N/A, Seen), fact_spec(M, N/A) ), Names0),
         sort(Names0, Names),
         json_text(Names, Out)
@@ -345,7 +348,7 @@ reached(M, [PI|Queue], Seen0, Seen) :-
     ->  reached(M, Queue, Seen0, Seen)
     ;   PI = N/A,
         functor(H, N, A),
-        findall(B, clause(M:H, B), Bodies),
+        findall(B, ( clause(M:H, B), B \== true ), Bodies),      % (a state's facts call nothing)
         foldl(goal_pis(M), Bodies, Queue, Queue1),
         reached(M, Queue1, [PI|Seen0], Seen)
     ).
@@ -362,6 +365,9 @@ goal_pis(M, Q:G, P0, P) :- !,
 goal_pis(M, G, P0, P) :-
     control(G, Goals), !,
     foldl(goal_pis(M), Goals, P0, P).
+goal_pis(_, G, _, _) :-                 % an attribute's hooks run on unification
+    attribute_setter(G), !,
+    throw(rrl_opaque).
 goal_pis(M, G, P0, P) :-
     functor(G, N, A),
     (   own_predicate(M, N/A)
@@ -373,6 +379,9 @@ goal_pis(M, G, P0, P) :-
     ->  P = P0
     ;   throw(rrl_opaque)               % not loaded yet: what it calls is not known
     ).
+
+attribute_setter(put_attr(_, _, _)).
+attribute_setter(put_attrs(_, _)).
 
 control((A, B), [A, B]).
 control((A ; B), [A, B]).

@@ -50,6 +50,7 @@ from rrl.learning.search import (
     ranked,
 )
 from rrl.operators.repair import Action
+from rrl.relational.facts import predicate_of
 from rrl.relational.kb import Example
 from rrl.relational.terms import quote_atom
 
@@ -601,8 +602,8 @@ class RepairAgent:
         sent to Prolog once, for its value and its rule)."""
         rules = [""] * len(path)
         blocks = rule_blocks(self._rules) if self.learner == "tg" else []
-        # only the state facts the value can read: the same value and rule, and most
-        # trees read no order's facts, which are most of a state's
+        # only the facts the value can read: the same value and rule, and most trees
+        # read no order's facts, which are most of a state's
         readable = self._q.value_facts() if blocks else None
         for k, node in enumerate(path):
             parent, via = node.parent, node.via
@@ -610,6 +611,8 @@ class RepairAgent:
                 hood.score_step(node)
                 continue
             facts = hood.action_facts(parent, via)
+            if readable is not None:
+                facts = [f for f in facts if predicate_of(f) in readable]
             state = hood.state_of(parent, only=readable)
             if via.scored:
                 index = self._q.explain_steps([(state, facts)], only=readable)[0]

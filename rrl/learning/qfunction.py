@@ -22,7 +22,7 @@ import numpy as np
 from rrl._paths import data_dir
 from rrl.errors import PolicyError, SettingsError
 from rrl.relational.engine import call_text, check_utf8, run
-from rrl.relational.facts import FACT_PREDICATES
+from rrl.relational.facts import FACT_PREDICATES, predicate_of
 from rrl.relational.terms import prolog_string, quote_atom
 
 _MODULES = itertools.count(1)
@@ -82,6 +82,9 @@ class PrologQFunction:
         self._files = {Path(f).resolve().as_posix(): str(f) for f in background}  # as Prolog names them: as given
         self._held: Sequence[str] | None = None
         self._held_set: set[str] | None = None
+        # the facts the last set_readable held, and of which predicates: the next one
+        # need not pick them out of the whole held state again
+        self._readable: tuple[Collection[str], set[str]] | None = None
         self._operators: dict[str, frozenset[str]] | None = None  # the background's, read once
         self._value_facts: frozenset[str] | None | bool = False  # False: not asked yet
         self.rules = ""
@@ -120,21 +123,35 @@ class PrologQFunction:
         self._hold(state)
 
     def set_readable(self, part: Sequence[str], only: Collection[str]) -> None:
-        """Hold ``part`` as the facts of the predicates ``only`` names, keeping the facts of
+        """Hold the facts of ``part`` of the predicates ``only`` names, keeping the facts of
         the others that are held (stale, but no call that reads just ``only`` sees them):
         an explanation sends a step's few readable facts (:meth:`value_facts`), and the
-        search's next state is still sent as a difference from the last."""
+        search's next state is still sent as a difference from the last.
+
+        A few facts are replaced whole, so that each predicate's facts are held in the
+        order ``part`` lists them, as plain swipl loading the state would hold them (a
+        rule whose answer depends on that order, e.g. a cut after the first of several
+        answers, then sees them as there); many are sent as a difference, as
+        :meth:`set_state` does.
+        """
         held = self._held_set
+        own = [f for f in part if predicate_of(f) in only]
         if held is None:  # nothing tracked to keep
-            self.set_state(part)
+            self.set_state(own)
             return
-        old = {f for f in held if f[: f.index("(")] in only}
-        removed = old.difference(part)
-        added = [f for f in part if f not in old]
+        if self._readable is not None and self._readable[0] is only:
+            old = self._readable[1]
+        else:
+            old = {f for f in held if predicate_of(f) in only}
+        if len(own) <= 50:
+            removed, added = old, own
+        else:
+            removed, added = old.difference(own), [f for f in own if f not in old]
         if removed or added:
             call_text("rrl_state_change", self.module, fact_list(sorted(removed)), fact_list(added))
         self._held = None  # what is held is no caller's list any more
         self._held_set = (held - removed).union(added)
+        self._readable = (only, set(own))
 
     def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
         """Focal-task candidates of the held state (or of ``state``, which is then held):
@@ -166,6 +183,7 @@ class PrologQFunction:
     def _hold(self, state: Sequence[str]) -> None:
         self._held = state
         self._held_set = set(state) if len(state) > 50 else None  # small states are resent whole
+        self._readable = None
 
     def value_facts(self) -> frozenset[str] | None:
         """The names of the state's fact predicates that the value (``q_value/1``, else

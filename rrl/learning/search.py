@@ -55,7 +55,13 @@ from rrl.operators.repair import (
     timed,
     timed_or_none,
 )
-from rrl.relational.facts import ORDER_PREDICATES, action_facts, focus_facts, plan_facts
+from rrl.relational.facts import (
+    ORDER_PREDICATES,
+    action_facts,
+    focus_facts,
+    plan_facts,
+    predicate_of,
+)
 
 #: A step of one focus before it is a candidate: action, changes, plan (when re-timed),
 #: moved orders, tardiness, and for a block step its run.
@@ -306,7 +312,7 @@ class Neighbourhood:
             node.orders_facts = dict(parent) if parent is not None else {}
             node.state = plan_facts(node.plan, event_focal=self._event_tasks(node.plan), delayed=node.delayed,
                                     previous_focus=previous, orders_facts=node.orders_facts)
-        return node.state if only is None else [f for f in node.state if f[: f.index("(")] in only]
+        return node.state if only is None else [f for f in node.state if predicate_of(f) in only]
 
     def _event_tasks(self, plan: Plan) -> list[str]:
         frozen = plan.problem.frozen

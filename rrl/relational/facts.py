@@ -10,6 +10,7 @@ ahead at no risk).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Iterable
 
@@ -35,10 +36,13 @@ FACT_PREDICATES: tuple[tuple[str, int], ...] = (
 
 #: The predicates of the facts of one order (task/9 and what else holds of it).
 ORDER_PREDICATES = frozenset({"task", "cleanout_before", "important", "started", "after", "flexible"})
-#: The predicates of the facts of the whole plan, and of each resource.
-GLOBAL_PREDICATES = frozenset({"total_tardiness", "max_tardiness", "avg_tardiness", "tardy_orders", "n_orders",
-                               "makespan", "total_wip", "tardiness_ratio", "inventory_ratio", "total_cleanout"})
+#: The predicates of the facts of each resource.
 RESOURCE_PREDICATES = frozenset({"resource", "res_load", "res_tardiness"})
+
+
+def predicate_of(fact: str) -> str:
+    """The name of a fact's predicate (``action_frees_chain`` has no arguments)."""
+    return fact.partition("(")[0]
 
 
 def number(value: float) -> str:
@@ -114,11 +118,11 @@ def _plan_facts_of(plan: Plan, only: Collection[str], event_focal: Iterable[str]
     if not ORDER_PREDICATES.isdisjoint(only):
         facts = plan_facts(plan, event_focal=event_focal, delayed=delayed, previous_focus=previous_focus)
     else:  # the rest is a few facts per resource: the orders' own are what costs
-        facts = _global_facts(plan) if not GLOBAL_PREDICATES.isdisjoint(only) else []
+        facts = _global_facts(plan, only)
         if not RESOURCE_PREDICATES.isdisjoint(only):
             facts += _resource_facts(plan)
         facts += _event_facts(event_focal, delayed, previous_focus)
-    return [f for f in facts if f[: f.index("(")] in only]
+    return [f for f in facts if predicate_of(f) in only]
 
 
 def _event_facts(event_focal: Iterable[str], delayed: Iterable[str], previous_focus: str | None) -> list[str]:
@@ -131,31 +135,45 @@ def _event_facts(event_focal: Iterable[str], delayed: Iterable[str], previous_fo
     return facts
 
 
-def _global_facts(plan: Plan) -> list[str]:
-    """The facts of the whole plan (one each)."""
+def _global_facts(plan: Plan, only: Collection[str] | None = None) -> list[str]:
+    """The facts of the whole plan (one each; with ``only``, of those predicates)."""
     problem = plan.problem
     orders = problem.orders
     metrics = plan.metrics
+    work = functools.cache(lambda: _work(plan))  # (built once, where a fact needs it)
+    facts = [
+        ("total_tardiness", lambda: number(metrics.total_tardiness)),
+        ("max_tardiness", lambda: number(metrics.max_tardiness)),
+        ("avg_tardiness", lambda: number(metrics.avg_tardiness)),
+        ("tardy_orders", lambda: str(metrics.tardy_orders)),
+        ("n_orders", lambda: str(len(orders))),
+        ("makespan", lambda: number(metrics.makespan)),
+        ("total_wip", lambda: number(work()[1])),
+        ("tardiness_ratio", lambda: number(_ratio(metrics.total_tardiness, work()[0]))),
+        ("inventory_ratio", lambda: number(_ratio(_earliness(plan), work()[0]))),
+        ("total_cleanout", lambda: number(metrics.total_cleanout)),
+    ]
+    return [f"{name}({value()})" for name, value in facts if only is None or name in only]
+
+
+def _work(plan: Plan) -> tuple[float, float]:
+    """The mean processing time of the orders, and the work of those not started."""
     times = plan.times
-    n = max(1, len(orders))
     processing = {o: times.end[o] - times.start[o] for o in times.end}
     # fsum: the same figures whatever order the times were filled in (a re-timed plan's
     # dicts are ordered otherwise than a fresh one's), so the 4-decimal facts agree
-    earliness = math.fsum(max(0.0, orders[o].due - e) for o, e in times.end.items())
-    mean_processing = math.fsum(processing.values()) / n
-    open_work = math.fsum(p for o, p in processing.items() if o not in problem.frozen)
-    return [
-        f"total_tardiness({number(metrics.total_tardiness)})",
-        f"max_tardiness({number(metrics.max_tardiness)})",
-        f"avg_tardiness({number(metrics.avg_tardiness)})",
-        f"tardy_orders({metrics.tardy_orders})",
-        f"n_orders({len(orders)})",
-        f"makespan({number(metrics.makespan)})",
-        f"total_wip({number(open_work)})",
-        f"tardiness_ratio({number(metrics.total_tardiness / mean_processing if mean_processing else 0.0)})",
-        f"inventory_ratio({number(earliness / mean_processing if mean_processing else 0.0)})",
-        f"total_cleanout({number(metrics.total_cleanout)})",
-    ]
+    frozen = plan.problem.frozen
+    return (math.fsum(processing.values()) / max(1, len(plan.problem.orders)),
+            math.fsum(p for o, p in processing.items() if o not in frozen))
+
+
+def _earliness(plan: Plan) -> float:
+    orders = plan.problem.orders
+    return math.fsum(max(0.0, orders[o].due - e) for o, e in plan.times.end.items())
+
+
+def _ratio(value: float, mean_processing: float) -> float:
+    return value / mean_processing if mean_processing else 0.0
 
 
 def _resource_facts(plan: Plan) -> list[str]:

@@ -116,7 +116,7 @@ BACKGROUND = data_dir("background_knowledge") / "repair.pl"
 @pytest.mark.parametrize(("rules", "readable"), [
     ("predict(0.0).", set()),
     ("predict(1.0) :- focal(F), tardy(F), !.\npredict(0.0).", {"focal", "task"}),  # through the background
-    ("predict(V) :- busiest_resource(R), res_load(R, V), !.\npredict(0.0).", {"res_load"}),  # aggregate_all/3
+    ("predict(1) :- busiest_resource(R), R == ext1, !.\npredict(0).", {"res_load"}),  # into aggregate_all/3
     ("predict(V) :- findall(X, res_tardiness(_, X), L), sum_list(L, V).", {"res_tardiness"}),
     ("predict(V) :- forall(focal(F), \\+ started(F)), V = 1.\npredict(0).", {"focal", "started"}),
     ("predict(V) :- maplist(task_slack, [a], [V]), !.\npredict(0).", {"task"}),  # a closure
@@ -132,11 +132,57 @@ def test_the_facts_a_value_can_read_are_found_through_every_clause(rules: str, r
     assert q.value_facts() == (None if readable is None else frozenset(readable))
     q.set_rules("predict(V) :- n_orders(V).")  # asked again for new rules
     assert q.value_facts() == {"n_orders"}
+    # an attribute's hook runs on unification, where no clause calls it
+    q.set_rules(f"predict(1) :- put_attr(X, {q.module}, a), X = 1.\npredict(0).\n"
+                "attr_unify_hook(_, _) :- makespan(_).")
+    assert q.value_facts() is None
 
 
-@pytest.mark.parametrize("reads_orders", [False, True])
+def test_rules_that_drop_q_value_are_valued_by_predict() -> None:
+    from rrl.learning.qfunction import PrologQFunction
+
+    q = PrologQFunction([BACKGROUND], "q_value(V) :- predict(P), V is P + 2.\npredict(1).")
+    assert q.explained_value(["n_orders(1)"], []) == (3.0, 1)
+    q.set_rules("predict(1).")
+    assert q.explained_value(["n_orders(1)"], []) == (1.0, 1)
+
+
+def test_facts_held_for_the_value_leave_the_whole_state_right_for_the_calls_after() -> None:
+    """An explanation holds the readable facts only (of a state passed whole, only those);
+    the next whole state, sent as a difference, leaves Prolog holding exactly it."""
+    from rrl.learning.qfunction import PrologQFunction
+    from rrl.relational.engine import run
+
+    q = PrologQFunction([BACKGROUND], "predict(V) :- total_tardiness(V).")
+    tasks = [f"task(a{i}, r1, {i}, 0, 1, p, 1, 5, 0)" for i in range(60)]
+    q.set_state(["total_tardiness(1)", "delayed(a1)"] + tasks)
+    only = q.value_facts()
+    assert q.explain_steps([(["total_tardiness(2)", "delayed(a1)"] + tasks, ["focal(a0)"])], only=only) == [1]
+    assert q.explained_value(["total_tardiness(3)"], ["focal(a0)"], only=only) == (3.0, 1)
+    q.set_state(["total_tardiness(3)", "n_orders(60)"] + tasks)  # a difference: no delayed/1 any more
+    held = {name: run(f"aggregate_all(count, {q.module}:{name}, N)")["N"]
+            for name in ("total_tardiness(_)", "delayed(_)", "n_orders(_)", "task(_, _, _, _, _, _, _, _, _)")}
+    assert held == {"total_tardiness(_)": 1, "delayed(_)": 0, "n_orders(_)": 1, "task(_, _, _, _, _, _, _, _, _)": 60}
+
+
+def test_a_few_readable_facts_are_held_in_the_order_a_fresh_state_has_them() -> None:
+    """A rule that takes the first of tied answers sees them in the state's own order,
+    as plain swipl loading that state would, whatever was held before."""
+    from rrl.learning.qfunction import PrologQFunction
+
+    rules = "predict(1) :- busiest_resource(R), R == r1, !.\npredict(0)."
+    s0 = ["res_load(r1, 1)", "res_load(r2, 2)"] + [f"task(a{i}, r1, {i}, 0, 1, p, 1, 5, 0)" for i in range(60)]
+    s1 = ["res_load(r1, 2)", "res_load(r2, 2)"]
+    q = PrologQFunction([BACKGROUND], rules)
+    q.set_state(s0)
+    assert q.explained_value(s1, ["focal(b0)"], only=q.value_facts()) == (1.0, 1)
+    fresh = PrologQFunction([BACKGROUND], rules)
+    assert fresh.explained_value(s1, ["focal(b0)"]) == (1.0, 1)
+
+
+@pytest.mark.parametrize(("reads_orders", "family_steps"), [(False, 1), (True, 1), (False, 3)])
 def test_steps_explained_from_the_readable_facts_get_the_whole_states_values_and_rules(
-        reads_orders: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        reads_orders: bool, family_steps: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from rrl.learning.qfunction import PrologQFunction
 
     plant = load_scenario(EXTRUDERS).plant
@@ -157,7 +203,7 @@ def test_steps_explained_from_the_readable_facts_get_the_whole_states_values_and
         rng = random.Random(7)
         found = []
         for seed in range(12):  # one agent for all: each repair starts from what the last left held
-            hit = draw_case(plant, rng, events=events)
+            hit = draw_case(plant, rng, events=events, family_steps=family_steps)  # 3: chains by `after`
             result = agent.repair(hit, seed=seed, node_limit=20, budget_ms=600_000)
             found.append([(str(s.action), s.q_value, s.rule) for s in result.steps])
         return found
