@@ -14,7 +14,7 @@ tardiness after the event and after the repair). Baselines in the same run:
 Every round checks that versions 2..51 were stored once each, in order, all valid.
 
 Run: python benchmarks/bench_service.py [--rounds 3] [--episodes 200] [--policy DIR] [--no-policy]
-         [--latency-ms 150] [--min-budget-ms 1] [--library-budget-ms B]
+         [--latency-ms 150] [--min-budget-ms 0.5] [--library-budget-ms B]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from rrl.domain.scenario import Scenario, printed_and_read, scenario_from_dict
 from rrl.domain.validator import validate
 from rrl.learning import RepairAgent
 from rrl.learning.consult import consult, consult_json, search_agent
+from rrl.service import LATENCY_MS, MIN_BUDGET_MS
 from rrl.storage import Store
 
 EVENTS = 50
@@ -234,8 +235,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200, help="training episodes of the policy")
     parser.add_argument("--policy", type=Path, default=None, help="an existing policy directory")
     parser.add_argument("--no-policy", action="store_true", help="serve the policy-free search instead")
-    parser.add_argument("--latency-ms", type=float, default=150.0, help="rrl serve --latency-ms")
-    parser.add_argument("--min-budget-ms", type=float, default=1.0, help="rrl serve --min-budget-ms")
+    parser.add_argument("--latency-ms", type=float, default=LATENCY_MS, help="rrl serve --latency-ms")
+    parser.add_argument("--min-budget-ms", type=float, default=MIN_BUDGET_MS, help="rrl serve --min-budget-ms")
     parser.add_argument("--library-budget-ms", type=float, default=None,
                         help="search budget of the in-process baseline (default: the library's)")
     args = parser.parse_args()

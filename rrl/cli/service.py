@@ -15,6 +15,7 @@ from rrl.bounds import MAX_BUDGET_MS
 from rrl.cli.common import checked, json_option, print_json
 from rrl.cli.schedule import RULE_CHOICES
 from rrl.errors import RRLError
+from rrl.service import LATENCY_MS, MIN_BUDGET_MS
 
 DEFAULT_DB = "sqlite:///rrl.db"
 
@@ -103,13 +104,13 @@ def db_list(url: str, as_json: bool) -> None:
                    "applicable operator of lowest total tardiness, step by step.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
-@click.option("--latency-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=150.0, show_default=True,
+@click.option("--latency-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=LATENCY_MS, show_default=True,
               help="Answer time aimed at when events queue: their repair searches get an equal share of it "
-                   "(at least 1 ms each), shrinking as the queue grows; 0: every repair gets the library's "
-                   "default budget.")
-@click.option("--min-budget-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=1.0, show_default=True,
-              help="The least search a queued event gets; 0: an event whose share of --latency-ms is spent "
-                   "is stored unrepaired (its plan as the event left it).")
+                   "(at least --min-budget-ms each), shrinking as the queue grows; 0: every repair gets the "
+                   "library's default budget.")
+@click.option("--min-budget-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=MIN_BUDGET_MS, show_default=True,
+              help="The least search a queued event gets (the event's own task is always examined first); "
+                   "0: nothing beyond that once its share of --latency-ms is spent.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: float, min_budget_ms: float,
           access_log: bool) -> None:

@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rrl import __version__
+from rrl.service import LATENCY_MS, MIN_BUDGET_MS
 from rrl.service.metrics import Counters, percentiles
 from rrl.service.models import EventBody, ScenarioBody
 from rrl.service.worker import Refused, Worker, message_of, status_of
@@ -63,8 +64,8 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def create_app(url: str, policy: str | Path | None = None, latency_ms: float = 150.0,
-               min_budget_ms: float = 1.0) -> FastAPI:
+def create_app(url: str, policy: str | Path | None = None, latency_ms: float = LATENCY_MS,
+               min_budget_ms: float = MIN_BUDGET_MS) -> FastAPI:
     """The application: a service over the database at ``url``, repairing with ``policy``
     (or the search), in a worker process (:class:`~rrl.service.worker.Worker`).
 

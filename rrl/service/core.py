@@ -22,13 +22,11 @@ from rrl.errors import RRLError
 from rrl.learning.agent import RepairAgent, RepairResult
 from rrl.learning.consult import check_event_options, consult, consult_json, plan_of, search_agent
 from rrl.learning.search import default_budget_ms
+from rrl.service import LATENCY_MS, MIN_BUDGET_MS
 from rrl.service.metrics import Counters
 from rrl.service.worker import Rejected
 from rrl.service.writer import RETRIES, Repaired, Writer
 from rrl.storage import Store, Version, VersionConflict
-
-#: The smallest search budget the service gives a queued event by default (``rrl consult``'s minimum).
-MIN_BUDGET_MS = 1.0
 
 
 class RepairService:
@@ -51,7 +49,7 @@ class RepairService:
         and would otherwise keep the full budget they were given.
     """
 
-    def __init__(self, store: Store, policy: str | Path | None = None, latency_ms: float = 150.0,
+    def __init__(self, store: Store, policy: str | Path | None = None, latency_ms: float = LATENCY_MS,
                  min_budget_ms: float = MIN_BUDGET_MS, queue: Callable[[], int] | None = None) -> None:
         self.store = store
         self.queue = queue

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rrl.errors import RRLError
+from rrl.service import LATENCY_MS, MIN_BUDGET_MS
 
 #: The service of this process, when it is the worker (set by :func:`_start`).
 _service: Any = None
@@ -87,8 +88,8 @@ class Worker:
         When the service cannot start (a bad policy, an unreachable database): one line.
     """
 
-    def __init__(self, url: str, policy: str | Path | None = None, latency_ms: float = 150.0,
-                 min_budget_ms: float = 1.0) -> None:
+    def __init__(self, url: str, policy: str | Path | None = None, latency_ms: float = LATENCY_MS,
+                 min_budget_ms: float = MIN_BUDGET_MS) -> None:
         self.latency_ms = latency_ms
         self.restarts = 0
         self._settings = (url, None if policy is None else str(policy), latency_ms, min_budget_ms)
