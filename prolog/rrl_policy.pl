@@ -76,8 +76,8 @@ rrl_policy_rules(M, _Id, Text, Status) :-
     retractall(M:'$rrl_rules'(_)),
     catch(( rrl_read_program(C, text(Text), error, Items),
             (   member(cl(Line, H, _), Items), functor(H, N, A),
-                \+ memberchk(N/A, Old), background_pi(M, N/A)
-            ->  format(string(Msg), "~q/~w is defined by the background knowledge or the state", [N, A]),
+                \+ memberchk(N/A, Old), taken_name(M, H, Why)
+            ->  format(string(Msg), "~q/~w ~w", [N, A, Why]),
                 throw(rrl_error(Line, Msg))
             ;   true ),
             findall(N/A, ( member(cl(_, H, _), Items), functor(H, N, A) ), PIs0),
@@ -87,6 +87,17 @@ rrl_policy_rules(M, _Id, Text, Status) :-
             Status = "ok" ),
           rrl_error(Line, Msg),
           format(string(Status), '~w\t~w', [Line, Msg])).
+
+%   Why the rules may not define a clause for head H: the background knowledge or the
+%   state has it, or it is a library's or the system's (redefining it would be refused).
+taken_name(M, H, "is defined by the background knowledge or the state") :-
+    functor(H, N, A),
+    background_pi(M, N/A), !.
+taken_name(M, H, Why) :-
+    (   predicate_property(M:H, imported_from(From)) -> true
+    ;   predicate_property(M:H, built_in), From = system
+    ),
+    format(string(Why), "is a predicate of the ~w library: name yours otherwise", [From]).
 
 background_pi(M, N/A) :-
     functor(H, N, A),

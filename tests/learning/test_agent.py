@@ -289,7 +289,8 @@ def test_policy_show_reads_rules(trained) -> None:
     assert "predict(Value)" in result.output and "goal tardiness" in result.output
 
 
-@pytest.mark.parametrize("damage", ["missing_dir", "missing_rules", "bad_json", "syntax", "no_goal"])
+@pytest.mark.parametrize("damage", ["missing_dir", "missing_rules", "bad_json", "syntax", "no_goal",
+                                    "library_name", "background_name"])
 def test_bad_policy_directory_gives_one_line(trained, tmp_path, damage) -> None:
     import shutil
 
@@ -304,6 +305,9 @@ def test_bad_policy_directory_gives_one_line(trained, tmp_path, damage) -> None:
     elif damage == "syntax":
         with (broken / "policy.pl").open("a") as out:
             out.write("\npredict(V) :- foo(,\n")
+    elif damage in ("library_name", "background_name"):  # rules that define a name already taken
+        with (broken / "policy.pl").open("a") as out:
+            out.write("\nsum_list(_, 0).\n" if damage == "library_name" else "\ntardy(_).\n")
     elif damage == "no_goal":
         meta = json.loads((broken / "policy.json").read_text())
         del meta["goal"]
@@ -315,8 +319,12 @@ def test_bad_policy_directory_gives_one_line(trained, tmp_path, damage) -> None:
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rrl: error: ") and "broken" in lines[0], result.output
-    if damage == "syntax":
+    if damage in ("syntax", "library_name", "background_name"):
         assert "policy.pl:" in lines[0]
+    if damage == "library_name":
+        assert "sum_list/2 is a predicate of the lists library" in lines[0]
+    if damage == "background_name":
+        assert "tardy/1 is defined by the background knowledge" in lines[0]
 
 
 def test_train_cli_writes_a_policy_directory(tmp_path) -> None:
