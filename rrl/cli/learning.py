@@ -27,7 +27,13 @@ from rrl.domain.scenario import load_scenario
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 from rrl.events import EVENTS
-from rrl.learning.agent import DEFAULT_MAX_STEPS, FIRST_PASSES, RepairAgent, RepairResult
+from rrl.learning.agent import (
+    DEFAULT_MAX_STEPS,
+    FIRST_PASSES,
+    LONG_REPAIR_STEPS,
+    RepairAgent,
+    RepairResult,
+)
 from rrl.learning.cases import parse_events, parse_orders
 from rrl.learning.consult import check_event_options, consult_json
 from rrl.learning.consult import consult as run_consult
@@ -155,7 +161,9 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 @click.option("--release", type=NON_NEGATIVE, default=None, help="material_delay: the new release (h).")
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
 @click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=None,
-              help=f"Longest repair in steps (default: the policy's; at most {MAX_STEPS}).")
+              help="Longest repair in steps (default: the policy's; on a plan with more unstarted orders than "
+                   f"its largest training book, as many more in proportion, up to {LONG_REPAIR_STEPS}; at most "
+                   f"{MAX_STEPS}).")
 @click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
               help="Wall-time budget of the repair search in ms (default: 36 ms up to 20 orders, 1.5 ms more per "
                    f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")

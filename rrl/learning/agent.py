@@ -69,6 +69,13 @@ DEFAULT_MAX_STEPS = 15
 BLOCK_FOR_MOVED_ORDERS = 3
 
 
+#: The most steps a repair of a plan larger than the policy's training books takes by
+#: default (:meth:`RepairAgent.steps_for`): at 50 orders the 15 steps of a policy
+#: trained on 10-20 left 70 % more tardiness than 25-30 steps did in the same time
+#: (docs/benchmarks.md).
+LONG_REPAIR_STEPS = 30
+
+
 def _check_first_pass(first_pass: str) -> None:
     if first_pass not in FIRST_PASSES:
         raise RRLError(f"unknown first_pass '{first_pass}' (expected one of {', '.join(FIRST_PASSES)})")
@@ -551,7 +558,7 @@ class RepairAgent:
             With a plan: the event to draw (``given`` fixes any of its parameters, the rest
             is drawn from ``seed``).
         max_steps : int, optional
-            Longest repair (default: the agent's).
+            Longest repair (default: :meth:`steps_for` the plan).
         budget_ms : float, optional
             Wall-time budget of the search (default: the agent's, else by plan size).
         node_limit : int, optional
@@ -582,7 +589,7 @@ class RepairAgent:
         # (under a node limit the same on every machine: the walks are counted in tries,
         # and where the system cannot fork the second one runs after the first)
         walkers = self.walkers if self.walkers is not None else 2 if node_limit is not None else default_workers()
-        outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.max_steps,
+        outcome = beam_search(hood, budget_s=budget / 1000.0, max_depth=max_steps or self.steps_for(hit.plan),
                               node_limit=node_limit, rank=self._rank, descent_first=self.first_pass != "policy",
                               first_improvement=self.first_pass == "first_improvement", stop=stop,
                               recreate=RuinAndRecreate(walkers=walkers) if self.recreate else None, seed=seed)
@@ -595,6 +602,17 @@ class RepairAgent:
             seconds=time.perf_counter() - started, cost=best.cost, expansions=outcome.expansions,
             search_seconds=outcome.seconds,
         )
+
+    def steps_for(self, plan: Plan) -> int:
+        """The longest repair of ``plan`` when none is asked for: the policy's
+        ``max_steps`` (its training episodes' length); on a plan with more unstarted
+        orders than its largest training book, as many more in proportion, up to
+        :data:`LONG_REPAIR_STEPS` (never fewer than ``max_steps``)."""
+        problem = plan.problem
+        unstarted, largest = len(problem.orders) - len(problem.frozen), max(self.orders)
+        if unstarted <= largest:
+            return self.max_steps
+        return max(self.max_steps, min(LONG_REPAIR_STEPS, self.max_steps * unstarted // largest))
 
     def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:
         """The repair steps into the nodes of ``path``, with their Q-values and the rules

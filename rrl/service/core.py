@@ -232,7 +232,7 @@ class RepairService:
                        budget_ms: float | None, behind: int) -> dict[str, Any]:
         return {"initial": out["initial"], "disrupted": out["disrupted"], "seconds": out["seconds"],
                 "goal": result.goal, "reached": result.reached, "note": result.note, "explored": result.explored,
-                "seed": seed, "max_steps": max_steps or self.agent.max_steps, "budget_ms": budget_ms,
+                "seed": seed, "max_steps": max_steps or self.agent.steps_for(result.disrupted), "budget_ms": budget_ms,
                 "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result))}
 
     def _steps(self, result: RepairResult) -> list[dict[str, Any]]:

@@ -50,6 +50,35 @@ def test_policy_beats_random_walk_on_held_out_cases(trained) -> None:
     assert policy.steps <= agent.max_steps
 
 
+def test_a_large_plans_repair_may_take_more_steps_than_the_policys_episodes(trained) -> None:
+    from rrl.dispatching import dispatch
+    from rrl.domain import Plan
+    from rrl.domain.generate import random_orders
+    from rrl.domain.problem import Problem
+    from rrl.learning.agent import LONG_REPAIR_STEPS
+
+    agent, _ = trained
+    assert agent.max_steps == 15
+
+    def plan_of(n: int, started: int = 0) -> Plan:
+        orders = {o.id: o for o in random_orders(agent.plant, n, random.Random(n))}
+        problem = Problem(agent.plant, orders)
+        schedule = dispatch(problem, "edd")
+        if not started:
+            return Plan.build(problem, schedule)
+        first = Plan.build(problem, schedule)  # the first orders to start, frozen where they start
+        begun = sorted(orders, key=lambda o: first.times.start[o])[:started]
+        return Plan.build(problem.with_clock(0.0, {o: first.times.start[o] for o in begun}), schedule)
+
+    assert agent.orders == (10, 20)
+    assert [agent.steps_for(plan_of(n)) for n in (20, 21, 30, 200)] == [15, 15, 22, LONG_REPAIR_STEPS]
+    assert agent.steps_for(plan_of(30, started=10)) == 15  # the unstarted orders only
+    hit = draw_case(agent.plant, random.Random(3), orders=(60, 60), events=("rush_order",))
+    result = agent.repair(hit, node_limit=100, budget_ms=600_000)
+    assert agent.max_steps < len(result.steps) <= agent.steps_for(hit.plan)
+    assert len(agent.repair(hit, node_limit=100, budget_ms=600_000, max_steps=3).steps) <= 3
+
+
 def test_saved_and_loaded_policy_chooses_the_same_actions(trained) -> None:
     agent, directory = trained
     loaded = RepairAgent.load(directory)
