@@ -63,7 +63,8 @@ policy_option = click.option("--policy", "policy_dir", required=True,
               help=f"Disruption drawn per episode: one of {', '.join(EVENTS)}, a comma list, or mix.")
 @click.option("--orders", default="10-20", show_default=True, help="Orders per episode, N or N-M.")
 @click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=DEFAULT_MAX_STEPS, show_default=True,
-              help=f"Step limit per episode, and the longest repair of the policy (at most {MAX_STEPS}).")
+              help="Step limit per episode, and the longest repair of the policy (consult allows more on "
+                   f"plans larger than the training books; at most {MAX_STEPS}).")
 @click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default="edd",
@@ -162,7 +163,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 @click.option("--now", type=NON_NEGATIVE, default=None, help="Current time (h): orders started before it stay.")
 @click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=None,
               help="Longest repair in steps (default: the policy's; on a plan with more unstarted orders than "
-                   f"its largest training book, as many more in proportion, up to {LONG_REPAIR_STEPS}; at most "
+                   f"its training cases, as many more in proportion, up to {LONG_REPAIR_STEPS}; at most "
                    f"{MAX_STEPS}).")
 @click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
               help="Wall-time budget of the repair search in ms (default: 36 ms up to 20 orders, 1.5 ms more per "
@@ -178,7 +179,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    "the policy's setting, on; plants with 'after' chains have none).")
 @click.option("--recreate/--no-recreate", default=None,
               help="Spend the budget left after the descent on a ruin-and-recreate walk: a few orders taken out "
-                   "and put back at their least costly places, at most --max-steps (and 20) placements from "
+                   "and put back at their least costly places, at most the step limit (and 20) placements from "
                    "the disrupted plan (default: the policy's setting, on; on plants with 'after' chains the "
                    "walk follows the descent once it converges and ends after 100 tries without a better "
                    "plan).")

@@ -109,8 +109,9 @@ def db_list(url: str, as_json: bool) -> None:
                    "(at least --min-budget-ms each), shrinking as the queue grows; 0: every repair gets the "
                    "library's default budget.")
 @click.option("--min-budget-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=MIN_BUDGET_MS, show_default=True,
-              help="The least search a queued event gets (the event's own task is always examined first); "
-                   "0: nothing beyond that once its share of --latency-ms is spent.")
+              help="The least search a queued event gets (the event's own task is examined first, however "
+                   "small the budget); 0: an event whose share of --latency-ms is spent is stored unrepaired "
+                   "(its plan as the event left it).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: float, min_budget_ms: float,
           access_log: bool) -> None:

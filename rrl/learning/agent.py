@@ -185,7 +185,8 @@ class RepairAgent:
     epsilon, epsilon_min : float
         Exploration rate at the first and the last episode (linear decay).
     max_steps : int
-        Step limit of an episode and of a repair.
+        Step limit of an episode and of a repair (of a repair of a larger plan than the
+        training books, see :meth:`steps_for`).
     min_samples, significance : int, float
         TG: examples a leaf must see before a split, and the F-test level of a split.
     tie_break : str
@@ -236,7 +237,8 @@ class RepairAgent:
         Consult's search spends the budget left after its descent pass on a
         ruin-and-recreate walk (:mod:`rrl.learning.recreate`) before any wider beam pass:
         it takes a few orders out and puts them back at their least costly places,
-        keeping plans at most ``max_steps`` (and 20) placements from the disrupted one.
+        keeping plans at most the repair's step limit (and 20) placements from the
+        disrupted one.
         On plants with ``after`` chains each of its tries is timed in full.
     walkers : int, optional
         Walks run at once (``recreate``, on plants without ``after``), each from its own
@@ -606,10 +608,11 @@ class RepairAgent:
     def steps_for(self, plan: Plan) -> int:
         """The longest repair of ``plan`` when none is asked for: the policy's
         ``max_steps`` (its training episodes' length); on a plan with more unstarted
-        orders than its largest training book, as many more in proportion, up to
+        orders than a training case can have, as many more in proportion, up to
         :data:`LONG_REPAIR_STEPS` (never fewer than ``max_steps``)."""
         problem = plan.problem
-        unstarted, largest = len(problem.orders) - len(problem.frozen), max(self.orders)
+        # (a training case is a book and its event, which may add an order)
+        unstarted, largest = len(problem.orders) - len(problem.frozen), max(self.orders) + 1
         if unstarted <= largest:
             return self.max_steps
         return max(self.max_steps, min(LONG_REPAIR_STEPS, self.max_steps * unstarted // largest))

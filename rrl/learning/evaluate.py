@@ -160,7 +160,7 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
          index: int, cpsat_seconds: float, budget_ms: float | None,
          policy_run: tuple[Plan, int, float] | None) -> tuple[Plan, int, float, float]:
     """A method's plan, steps, seconds and (for a search) the seconds of its search."""
-    budget = agent.max_steps
+    budget = agent.steps_for(hit.plan)  # the baselines' steps: the policy's limit on this plan
     if method == "policy":
         result = agent.repair(hit, budget_ms=budget_ms)
         return result.plan, len(result.steps), result.seconds, result.search_seconds

@@ -139,19 +139,18 @@ def _global_facts(plan: Plan, only: Collection[str] | None = None) -> list[str]:
     """The facts of the whole plan (one each; with ``only``, of those predicates)."""
     problem = plan.problem
     orders = problem.orders
-    metrics = plan.metrics
-    work = functools.cache(lambda: _work(plan))  # (built once, where a fact needs it)
+    work = functools.cache(lambda: _work(plan))  # (built once, and like the metrics only where asked)
     facts = [
-        ("total_tardiness", lambda: number(metrics.total_tardiness)),
-        ("max_tardiness", lambda: number(metrics.max_tardiness)),
-        ("avg_tardiness", lambda: number(metrics.avg_tardiness)),
-        ("tardy_orders", lambda: str(metrics.tardy_orders)),
+        ("total_tardiness", lambda: number(plan.metrics.total_tardiness)),
+        ("max_tardiness", lambda: number(plan.metrics.max_tardiness)),
+        ("avg_tardiness", lambda: number(plan.metrics.avg_tardiness)),
+        ("tardy_orders", lambda: str(plan.metrics.tardy_orders)),
         ("n_orders", lambda: str(len(orders))),
-        ("makespan", lambda: number(metrics.makespan)),
+        ("makespan", lambda: number(plan.metrics.makespan)),
         ("total_wip", lambda: number(work()[1])),
-        ("tardiness_ratio", lambda: number(_ratio(metrics.total_tardiness, work()[0]))),
+        ("tardiness_ratio", lambda: number(_ratio(plan.metrics.total_tardiness, work()[0]))),
         ("inventory_ratio", lambda: number(_ratio(_earliness(plan), work()[0]))),
-        ("total_cleanout", lambda: number(metrics.total_cleanout)),
+        ("total_cleanout", lambda: number(plan.metrics.total_cleanout)),
     ]
     return [f"{name}({value()})" for name, value in facts if only is None or name in only]
 
