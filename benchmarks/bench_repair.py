@@ -9,7 +9,8 @@ Every figure is compared with baselines measured in the same run, on the same ca
   the wall time the policy's search took, the same search without learning (Q = the
   step's reward), the policy's search with wider beam passes instead of the
   ruin-and-recreate walk, best insertion, hill climbing on the event's focal task, and a
-  CP-SAT full reschedule;
+  CP-SAT full reschedule; then the policy and the untrained search with the walk seeded
+  0..N-1 (``--walk-seeds``), since the table's figure is one seed's;
 - transfer: the same policy, not retrained, at 50 orders and at 500 orders on 152
   machines (EDD plans, tight rush orders) against best insertion;
 - anytime: mean repaired tardiness against the budget, policy and steepest descent, and
@@ -29,7 +30,7 @@ Every figure is compared with baselines measured in the same run, on the same ca
   default before 2026-12-03), at the default 36 ms (four rounds) and 250 ms.
 
 Run: python benchmarks/bench_repair.py [--episodes 450] [--cases 30] [--cpsat-seconds 20]
-     [--big-cases 12] [--curves docs/img/learning_curves.png] [--front docs/img/stability_front.png]
+     [--big-cases 12] [--walk-seeds 8] [--curves docs/img/learning_curves.png] [--front docs/img/stability_front.png]
      [--sections quality,transfer,big,anytime,stability,exchanges,walk,first_pass,steps]
 """
 
@@ -63,6 +64,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cpsat-seconds", type=float, default=20.0)
     parser.add_argument("--big-cases", type=int, default=12, help="cases at 500 orders on 152 machines")
+    parser.add_argument("--walk-seeds", type=int, default=8,
+                        help="quality: also run the policy and the untrained search with the walk seeded 0..N-1 "
+                             "(a single run's figure depends on its seed; 0 to skip)")
     parser.add_argument("--curves", default=None, help="also train stability and balancing; plot the three curves")
     parser.add_argument("--front", default=None, help="plot the stability front (tardiness vs moved orders) here")
     parser.add_argument("--sections", default=",".join(SECTIONS),
@@ -122,6 +126,8 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
                   f"policy / steepest descent at equal wall time = "
                   f"{policy.total_tardiness / max(descent.total_tardiness, 1e-9):.3f} (target < 1); "
                   f"mean steps {policy.steps:.2f} (target <= 10)\n")
+            if args.walk_seeds > 0:
+                print(_walk_seeds(agent, cases, cpsat.total_tardiness, args.walk_seeds) + "\n")
 
     agent, plant, _ = agents["extruders"]
     if "transfer" in sections:
@@ -168,6 +174,19 @@ def _add_without_walk(report: Evaluation, agent: RepairAgent, cases: Sequence[Di
         agent.recreate = saved
     row.method = "policy, no walk (wider passes)"
     report.methods[row.method] = row
+
+
+def _walk_seeds(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float, seeds: int) -> str:
+    """Policy / CP-SAT with the walk seeded 0..seeds-1 (the table above is seed 0), and
+    the same for the untrained search: how far a single run's figure is from the mean."""
+    untrained = RepairAgent(agent.plant, agent.goal.name)
+    lines = []
+    for name, who in (("policy", agent), ("same search, untrained", untrained)):
+        ratios = [statistics.mean(who.repair(hit, seed=seed).plan.total_tardiness for hit in cases) / max(cpsat, 1e-9)
+                  for seed in range(seeds)]
+        lines.append(f"{name} / CP-SAT with walk seeds 0-{seeds - 1}: {' '.join(f'{r:.3f}' for r in ratios)}; "
+                     f"mean {statistics.mean(ratios):.3f}, max {max(ratios):.3f}")
+    return "\n".join(lines)
 
 
 def _latency(agent: RepairAgent, cases: Sequence[Disruption]) -> str:

@@ -33,6 +33,7 @@ from rrl.learning.recreate import (
     RECREATE,
     RECREATE_RULE,
     RuinAndRecreate,
+    _ends,
     _Lines,
     _taken_out,
     _timed,
@@ -321,16 +322,104 @@ def test_the_orders_taken_out_are_near_by_due_date_or_by_product_and_due_date() 
     orders = problem.orders
     movable = sorted(orders)
     rng = random.Random(0)
+    dues = {o: orders[o].due for o in movable}
     for first in movable[:10]:
         due, product = orders[first].due, orders[first].product
-        by_due = _taken_out(problem, movable, first, 5, 0.0, 0.0, rng)
+        by_due = _taken_out(problem, movable, first, 5, 0.0, 0.0, rng, dues)
         assert first in by_due and len(set(by_due)) == 5
         farthest = max(abs(orders[o].due - due) for o in by_due)
         assert all(abs(orders[o].due - due) >= farthest for o in movable if o not in by_due)
         same = [o for o in movable if orders[o].product == product]
-        by_product = _taken_out(problem, movable, first, 5, 0.0, 1e6, rng)
+        by_product = _taken_out(problem, movable, first, 5, 0.0, 1e6, rng, dues)
         assert set(by_product) == set(sorted(same, key=lambda o: abs(orders[o].due - due))[:5]) or \
             (len(same) < 5 and set(same) <= set(by_product))
+
+
+def test_the_orders_taken_out_may_be_near_by_when_they_end() -> None:
+    """With the walk's ends as ``when``, the orders closest in time to the first come
+    out, whatever their due dates."""
+    problem = generate_scenario(machines=4, types=3, orders=30, seed=5).problem
+    movable = sorted(problem.orders)
+    ends = {o: float(7 * i % 30) for i, o in enumerate(movable)}  # unrelated to the due dates
+    rng = random.Random(0)
+    for first in movable[:10]:
+        out = _taken_out(problem, movable, first, 5, 0.0, 0.0, rng, ends)
+        assert first in out and len(set(out)) == 5
+        farthest = max(abs(ends[o] - ends[first]) for o in out)
+        assert all(abs(ends[o] - ends[first]) >= farthest for o in movable if o not in out)
+
+
+def test_the_walks_ends_are_the_plans_where_no_order_waits(extruders) -> None:
+    for hit in draw_cases(extruders.plant, 5, 3, (10, 20), ("rush_order", "breakdown")):
+        plan = hit.plan
+        ends = _ends(_Lines(plan.problem), {r: list(s) for r, s in plan.schedule.sequences.items()})
+        assert ends.keys() == set(plan.problem.orders)
+        assert all(ends[o] == pytest.approx(plan.times.end_of(o)) for o in ends)
+
+
+def _count_tries(monkeypatch, walk: RuinAndRecreate, hits, agent) -> dict[str, list]:
+    """Run ``walk`` 200 tries from a converged descent on each of ``hits``; per try, the
+    orders taken out, whether they were chosen by their ends, and the (due date, order)
+    of each in the order they went back."""
+    import rrl.learning.recreate as recreate
+
+    seen: dict[str, list] = {"out": [], "by_end": [], "back": []}
+    taken_out, ends, put_back = recreate._taken_out, recreate._ends, _Lines.put_back
+    timed: list[bool] = []
+
+    def count_ends(lines, seqs):
+        timed.append(True)
+        return ends(lines, seqs)
+
+    def count_taken_out(problem, movable, first, count, noise, apart, rng, when):
+        seen["by_end"].append(bool(timed))
+        timed.clear()
+        seen["back"].append([])
+        out = taken_out(problem, movable, first, count, noise, apart, rng, when)
+        seen["out"].append(out)
+        return out
+
+    def count_put_back(self, order, *args, **kwargs):
+        seen["back"][-1].append((self.problem.orders[order].due, order))
+        return put_back(self, order, *args, **kwargs)
+
+    monkeypatch.setattr(recreate, "_ends", count_ends)
+    monkeypatch.setattr(recreate, "_taken_out", count_taken_out)
+    monkeypatch.setattr(_Lines, "put_back", count_put_back)
+    for hit in hits:
+        hood = agent.neighbourhood(hit, score_all=False)
+        best = steepest_descent(hood, budget_s=5, max_depth=10).best
+        tries = iter(range(200))
+        hood.recreate(hood.root(), best, walk, room=10, rng=random.Random(1),
+                      done=lambda tries=tries: next(tries, None) is None, progress=lambda: 0.5)
+    return seen
+
+
+@pytest.mark.parametrize("share", [0.0, 0.6, 1.0])
+def test_the_walk_chooses_by_end_and_puts_back_by_due_date_in_its_shares_of_tries(extruders, monkeypatch,
+                                                                                   share) -> None:
+    agent = RepairAgent(extruders.plant, "tardiness")
+    hits = draw_cases(extruders.plant, 4, 5, (12, 16), ("rush_order",))
+    seen = _count_tries(monkeypatch, RuinAndRecreate(by_end=share, due_order=share), hits, agent)
+    assert len(seen["out"]) > 100
+    assert abs(sum(seen["by_end"]) / len(seen["by_end"]) - share) < 0.1
+    in_order = [[due for due, _ in back] == sorted(due for due, _ in back) for back in seen["back"]]
+    assert all(sorted(o for _, o in back) == sorted(out) for back, out in zip(seen["back"], seen["out"], strict=True))
+    if share == 1.0:
+        assert all(in_order)
+    elif share == 0.0:
+        assert sum(in_order) / len(in_order) < 0.5  # (a shuffle of two is in order half the time)
+    else:
+        assert 0.6 <= sum(in_order) / len(in_order) < 1.0
+
+
+def test_the_walk_chooses_by_due_date_alone_where_orders_wait_for_others(monkeypatch) -> None:
+    """(on plants with ``after`` both choices did worse: docs/benchmarks.md)"""
+    hits = [start[0] for start in _linked_starts(2)]
+    agent = RepairAgent(hits[0].plan.problem.plant, family_steps=3)
+    seen = _count_tries(monkeypatch, RuinAndRecreate(by_end=1.0, due_order=1.0), hits, agent)
+    assert len(seen["out"]) >= 100 and not any(seen["by_end"])  # (a walk there ends after 100 idle tries)
+    assert not all([due for due, _ in back] == sorted(due for due, _ in back) for back in seen["back"])
 
 
 @pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
@@ -340,9 +429,9 @@ def test_the_walk_chooses_by_product_in_its_share_of_tries(extruders, monkeypatc
     aparts: list[float] = []
     chosen = recreate._taken_out
 
-    def taken_out(problem, movable, first, count, noise, apart, rng):
+    def taken_out(problem, movable, first, count, noise, apart, rng, when):
         aparts.append(apart)
-        return chosen(problem, movable, first, count, noise, apart, rng)
+        return chosen(problem, movable, first, count, noise, apart, rng, when)
 
     monkeypatch.setattr(recreate, "_taken_out", taken_out)
     agent = RepairAgent(extruders.plant, "tardiness")
