@@ -177,8 +177,9 @@ def _add_without_walk(report: Evaluation, agent: RepairAgent, cases: Sequence[Di
 
 
 def _walk_seeds(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float, seeds: int) -> str:
-    """Policy / CP-SAT with the walk seeded 0..seeds-1 (the table above is seed 0), and
-    the same for the untrained search: how far a single run's figure is from the mean."""
+    """Policy / CP-SAT with the walk seeded 0..seeds-1, and the same for the untrained
+    search: how far a single run's figure (the table above: one run at seed 0; at a
+    wall-clock budget a seed does not fix the result) is from the mean."""
     untrained = RepairAgent(agent.plant, agent.goal.name)
     lines = []
     for name, who in (("policy", agent), ("same search, untrained", untrained)):
