@@ -397,27 +397,31 @@ def _stability_seeds(agent: RepairAgent, cases: Sequence[Disruption], seeds: int
     (each (case, k) solved once), and in how many runs the policy is dominated."""
     from rrl.learning.cpsat import cpsat_reschedule
 
-    bounds: dict[tuple[int, int], float] = {}
+    bounds: dict[tuple[int, int], tuple[float, int]] = {}  # (case, k): CP-SAT's tardiness and moved orders
     runs, dominated = [], 0
     for seed in range(seeds):
-        tardiness, moved, bound = [], [], []
+        policy: list[tuple[float, int]] = []
+        bound: list[tuple[float, int]] = []
         for index, hit in enumerate(cases):
             ctx = agent.goal.context(hit.before, hit.plan)
             plan = agent.repair(hit, seed=seed).plan
             k = ctx.moved(plan)
             if (index, k) not in bounds:
-                bounds[index, k] = cpsat_reschedule(hit.plan.problem, hit.plan, time_limit=cpsat_seconds,
-                                                    reference=hit.before, max_moved=k).total_tardiness
-            tardiness.append(plan.total_tardiness)
-            moved.append(k)
+                found = cpsat_reschedule(hit.plan.problem, hit.plan, time_limit=cpsat_seconds, reference=hit.before,
+                                         max_moved=k)
+                bounds[index, k] = (found.total_tardiness, ctx.moved(found))
+            policy.append((plan.total_tardiness, k))
             bound.append(bounds[index, k])
-        # (the same moved orders on both sides by construction: dominated where tardier)
-        worse = statistics.mean(tardiness) > statistics.mean(bound) + 1e-6
+        (tardiness, moved), (cpsat, cpsat_moved) = (tuple(map(statistics.mean, zip(*rows, strict=True)))
+                                                    for rows in (policy, bound))
+        # as in the table above: no better on both axes and worse on one (beyond float noise)
+        tardier, moves_more = tardiness - cpsat, moved - cpsat_moved
+        worse = tardier >= -1e-6 and moves_more >= -1e-9 and (tardier > 1e-6 or moves_more > 1e-9)
         dominated += worse
-        runs.append(f"{statistics.mean(tardiness):.2f}/{statistics.mean(bound):.2f} h at {statistics.mean(moved):.2f}"
+        runs.append(f"{tardiness:.2f} h at {moved:.2f} / {cpsat:.2f} h at {cpsat_moved:.2f}"
                     f"{' (dominated)' if worse else ''}")
-    return (f"With the walk seeded 0-{seeds - 1} (policy / CP-SAT moving as many orders, mean moved orders): "
-            f"{'; '.join(runs)}. Dominated in {dominated} of {seeds} runs.")
+    return (f"With the walk seeded 0-{seeds - 1} (policy / CP-SAT moving at most as many orders per case: mean "
+            f"tardiness at mean moved orders): {'; '.join(runs)}. Dominated in {dominated} of {seeds} runs.")
 
 
 if __name__ == "__main__":

@@ -52,9 +52,9 @@ RECREATE = "recreate"
 
 #: What a re-placed order's step is there for, printed as its focus rule.
 RECREATE_RULE = ("re-placement (ruin and recreate): T was taken out of the plan with orders of nearby due "
-                 "dates or that end near it in the plan (often of its product) and put back at its least costly place on any resource it may "
-                 "run on; the plan these steps lead to is the best such re-placement the search found within "
-                 "its budget")
+                 "dates or that end near it in the plan (often of its product) and put back at its least "
+                 "costly place on any resource it may run on; the plan these steps lead to is the best such "
+                 "re-placement the search found within its budget")
 
 #: Counts the orders of a sequence moved from the plan before the disruption, per resource.
 MovedOn = Callable[[Sequence[str], str], int]
