@@ -7,8 +7,9 @@ orders out of the plan (a random order and those of nearby due dates, in about h
 tries those of its product first, so that a line can take over a product's run and save
 its cleanouts; where no order waits for another, in most tries those that end near it in
 the walk's plan instead of by due date, so that orders running side by side on several
-lines trade places), puts them back
-one by one (in random order, or, where no order waits for another, in half the tries by
+lines trade places; where the goal weighs moved orders, in some tries just two: one
+that the walk's plan moves and any other, so that they may trade which of them moves),
+puts them back one by one (in random order, or, where no order waits for another, in half the tries by
 due date), each at the place of least cost over every resource it may run on, and keeps
 the result when it costs less (or as much, needing no more placements from the disrupted
 plan), or now and then when it costs more (simulated annealing, cooling as the budget
@@ -52,7 +53,8 @@ RECREATE = "recreate"
 
 #: What a re-placed order's step is there for, printed as its focus rule.
 RECREATE_RULE = ("re-placement (ruin and recreate): T was taken out of the plan with orders of nearby due "
-                 "dates or that end near it in the plan (often of its product) and put back at its least "
+                 "dates or that end near it in the plan (often of its product), or, where moved orders count, "
+                 "with one order to trade which of them moves, and put back at its least "
                  "costly place on any resource it may run on; the plan these steps lead to is the best such "
                  "re-placement the search found within its budget")
 
@@ -118,6 +120,14 @@ class RuinAndRecreate:
     due_order : float
         Where no order waits for another: share of the tries that put their orders back
         in order of due date, the rest in random order.
+    swap : float
+        Where the goal weighs moved orders: share of the tries that take out two orders
+        only, one that the walk's plan places differently from the disrupted plan and
+        any other, so that the first may go back to its old place while the second
+        moves instead. At a few moved orders the plan's cost depends on which orders
+        move, and the two rarely come out together otherwise: they may run at far
+        apart times. The pairs of the walk's plan are drawn without repeats (up to
+        :data:`SWAP_PAIRS` of them) until the walk moves to another plan.
     patience : int
         On plants with ``after``: the walk ends after this many tries without a better
         plan, leaving the rest of its time to the search's wider passes. There each try
@@ -131,14 +141,15 @@ class RuinAndRecreate:
     """
 
     def __init__(self, largest: int = 8, temperature: float = 0.2, spread: float = 0.1,
-                 same_product: float = 0.5, by_end: float = 0.6, due_order: float = 0.5, patience: int = 100,
-                 walkers: int = 1) -> None:
+                 same_product: float = 0.5, by_end: float = 0.6, due_order: float = 0.5, swap: float = 0.3,
+                 patience: int = 100, walkers: int = 1) -> None:
         self.largest = largest
         self.temperature = temperature
         self.spread = spread
         self.same_product = same_product
         self.by_end = by_end
         self.due_order = due_order
+        self.swap = swap
         self.patience = patience
         self.walkers = walkers
 
@@ -240,6 +251,8 @@ class RuinAndRecreate:
         # end 1.077, back by due date 1.061, both 1.069, against 1.047 x CP-SAT without)
         by_end, due_order = (0.0, 0.0) if linked else (self.by_end, self.due_order)
         heat = self.temperature * ctx.order_hours
+        swap = self.swap if weight else 0.0
+        pairs: list[tuple[str, str]] = []  # the swap tries left for the walk's plan
         idle = 0  # tries since the best plan last changed
         patience = self.patience if linked else math.inf
         made = 0  # tries
@@ -247,11 +260,14 @@ class RuinAndRecreate:
             # (no plan costs less than nothing)
             made += 1
             idle += 1
-            count = rng.randint(2, min(self.largest, len(movable)))
-            # another product's distance (with no noise: behind every order of the product)
-            apart = (2.0 * noise if noise > 0 else math.inf) if rng.random() < self.same_product else 0.0
-            when = _ends(lines, seqs) if by_end and rng.random() < by_end else dues
-            out = _taken_out(problem, movable, rng.choice(movable), count, noise, apart, rng, when)
+            if swap and rng.random() < swap and (pairs or (pairs := _pairs(_placed(start, seqs), movable, rng))):
+                out = list(pairs.pop())
+            else:
+                count = rng.randint(2, min(self.largest, len(movable)))
+                # another product's distance (with no noise: behind every order of the product)
+                apart = (2.0 * noise if noise > 0 else math.inf) if rng.random() < self.same_product else 0.0
+                when = _ends(lines, seqs) if by_end and rng.random() < by_end else dues
+                out = _taken_out(problem, movable, rng.choice(movable), count, noise, apart, rng, when)
             leaving = set(out)
             kept = {r: s for r, s in seqs.items() if not leaving.isdisjoint(s)}  # the old lists
             for resource, old in kept.items():
@@ -293,6 +309,8 @@ class RuinAndRecreate:
                                                      or (hot > 0 and rng.random() < math.exp((cost - new) / hot))):
                 cost, placed = new, steps
                 own.update(now)
+                if any(seqs[r] != kept.get(r) for r in touched):
+                    pairs = []  # another plan: its own pairs
                 if linked:
                     assert trial is not None  # (a try that did not time costs math.inf)
                     at = trial
@@ -352,6 +370,53 @@ def _ends(lines: _Lines, seqs: Mapping[str, Sequence[str]]) -> dict[str, float]:
         if seq:
             ends.update(zip(seq, lines.timeline(resource, tuple(seq))[1], strict=True))
     return ends
+
+
+#: Most swap tries drawn for one plan of a walk (:class:`RuinAndRecreate`'s ``swap``):
+#: on large plans with many moved orders the pairs run to thousands.
+SWAP_PAIRS = 256
+
+
+def _placed(origin: Mapping[str, Sequence[str]], seqs: Mapping[str, Sequence[str]]) -> list[str]:
+    """The orders that ``seqs`` places differently from ``origin``: on each resource,
+    those outside a longest common subsequence of its old and new sequences (the
+    orders its placements move, :func:`placements_between`)."""
+    placed: list[str] = []
+    for resource, seq in seqs.items():
+        old = origin.get(resource, ())
+        if tuple(seq) == tuple(old):
+            continue
+        # lengths of the longest common subsequences of old[i:] and seq[j:]
+        table = [[0] * (len(seq) + 1) for _ in range(len(old) + 1)]
+        for i in range(len(old) - 1, -1, -1):
+            for j in range(len(seq) - 1, -1, -1):
+                table[i][j] = table[i + 1][j + 1] + 1 if old[i] == seq[j] else max(table[i + 1][j], table[i][j + 1])
+        i = j = 0
+        while j < len(seq):
+            if i < len(old) and old[i] == seq[j]:
+                i, j = i + 1, j + 1
+            elif i < len(old) and table[i + 1][j] >= table[i][j + 1]:
+                i += 1
+            else:
+                placed.append(seq[j])
+                j += 1
+    return placed
+
+
+def _pairs(placed: Sequence[str], movable: Sequence[str], rng: random.Random) -> list[tuple[str, str]]:
+    """Up to :data:`SWAP_PAIRS` pairs of an order of ``placed`` and another of ``movable``,
+    drawn at random without repeats (each unordered pair once)."""
+    chosen = set(placed)
+    first = [o for o in movable if o in chosen]
+    others = len(movable)
+    pairs: list[tuple[str, str]] = []
+    seen: set[frozenset[str]] = set()
+    for k in rng.sample(range(len(first) * others), min(len(first) * others, SWAP_PAIRS)):
+        a, b = first[k // others], movable[k % others]
+        if a != b and (key := frozenset((a, b))) not in seen:
+            seen.add(key)
+            pairs.append((a, b))
+    return pairs
 
 
 def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noise: float, apart: float,

@@ -32,9 +32,12 @@ from rrl.learning.evaluate import draw_cases
 from rrl.learning.recreate import (
     RECREATE,
     RECREATE_RULE,
+    SWAP_PAIRS,
     RuinAndRecreate,
     _ends,
     _Lines,
+    _pairs,
+    _placed,
     _taken_out,
     _timed,
     _waiting_last,
@@ -355,6 +358,125 @@ def test_the_walks_ends_are_the_plans_where_no_order_waits(extruders) -> None:
         ends = _ends(_Lines(plan.problem), {r: list(s) for r, s in plan.schedule.sequences.items()})
         assert ends.keys() == set(plan.problem.orders)
         assert all(ends[o] == pytest.approx(plan.times.end_of(o)) for o in ends)
+
+
+def _is_subsequence(short: list[str], long: tuple[str, ...]) -> bool:
+    rest = iter(long)
+    return all(o in rest for o in short)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_the_orders_placed_are_those_off_a_longest_common_subsequence(data) -> None:
+    names = [f"o{i}" for i in range(data.draw(st.integers(0, 12)))]
+    before, after = (data.draw(st.permutations(names)) for _ in range(2))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(names)), min_size=2, max_size=2)))
+    origin = {"a": tuple(before[:cuts[0]]), "b": tuple(before[cuts[0]:])}
+    seqs = {"a": after[:cuts[0]], "b": after[cuts[0]:cuts[1]], "c": after[cuts[1]:]}
+    placed = _placed(origin, seqs)
+    assert len(placed) == len(set(placed)) == sum(placements_between(origin.get(r, ()), s) for r, s in seqs.items())
+    for resource, seq in seqs.items():
+        assert _is_subsequence([o for o in seq if o not in placed], origin.get(resource, ()))
+
+
+def test_swap_pairs_are_a_placed_order_and_another_each_once() -> None:
+    movable = [f"o{i}" for i in range(6)]
+    pairs = _pairs(["o1", "o4"], movable, random.Random(0))
+    assert {frozenset(p) for p in pairs} == {frozenset(("o1", o)) for o in movable if o != "o1"} | \
+        {frozenset(("o4", o)) for o in movable if o != "o4"}
+    assert len(pairs) == 9 and all(a in ("o1", "o4") for a, _ in pairs)
+    many = [f"o{i}" for i in range(200)]
+    drawn = _pairs(many[:50], many, random.Random(0))
+    assert len(drawn) <= SWAP_PAIRS and len({frozenset(p) for p in drawn}) == len(drawn)
+    assert _pairs([], movable, random.Random(0)) == []
+
+
+def _swap_tries(monkeypatch, walk: RuinAndRecreate, goal: str, hits, extruders) -> tuple[int, list[list[str]], int]:
+    """Run ``walk`` 200 tries from a converged descent on each of ``hits``: the tries,
+    the orders each swap try put back (an order placed in the walk's plan first), and
+    how often the pairs were drawn."""
+    import rrl.learning.recreate as recreate
+
+    agent = RepairAgent(extruders.plant, goal)
+    made, swaps, drawn = 0, [], 0
+    placed: list[str] = []
+    back: list[str] = []
+    normal = False
+    taken_out, pairs, put_back = recreate._taken_out, recreate._pairs, _Lines.put_back
+
+    def count_taken_out(*args):
+        nonlocal normal
+        normal = True
+        return taken_out(*args)
+
+    def count_pairs(orders, movable, rng):
+        nonlocal drawn
+        drawn += 1
+        placed[:] = orders
+        return pairs(orders, movable, rng)
+
+    def count_put_back(self, order, *args, **kwargs):
+        back.append(order)
+        return put_back(self, order, *args, **kwargs)
+
+    def done() -> bool:
+        nonlocal made, normal
+        if made and not normal:
+            swaps.append(list(back))
+            assert len(back) == 2 and (back[0] in placed or back[1] in placed)
+        back.clear()
+        normal = False
+        made += 1
+        return made > 200
+
+    monkeypatch.setattr(recreate, "_taken_out", count_taken_out)
+    monkeypatch.setattr(recreate, "_pairs", count_pairs)
+    monkeypatch.setattr(_Lines, "put_back", count_put_back)
+    tries = 0
+    for hit in hits:
+        hood = agent.neighbourhood(hit, score_all=False)
+        best = steepest_descent(hood, budget_s=5, max_depth=10).best
+        assert _placed(hit.plan.schedule.sequences, best.plan.schedule.sequences)  # (the swaps have orders to trade)
+        made = 0
+        hood.recreate(hood.root(), best, walk, room=10, rng=random.Random(1), done=done, progress=lambda: 0.5)
+        tries += made - 1
+    return tries, swaps, drawn
+
+
+@pytest.mark.parametrize(("goal", "share"), [("stability", 0.3), ("stability", 1.0), ("tardiness", 1.0)])
+def test_swap_tries_take_out_a_placed_order_and_another_in_their_share(extruders, monkeypatch, goal, share) -> None:
+    """Only where the goal weighs moved orders; each pair of a plan is tried once until
+    the walk moves on, so the pairs are drawn far less often than they are tried."""
+    hits = draw_cases(extruders.plant, 3, 5, (12, 16), ("rush_order",))
+    tries, swaps, drawn = _swap_tries(monkeypatch, RuinAndRecreate(swap=share), goal, hits, extruders)
+    assert tries > 300  # (a walk ends early where it reaches a plan costing nothing)
+    if goal == "tardiness":
+        assert swaps == [] and drawn == 0
+        return
+    assert abs(len(swaps) / tries - share) < 0.1
+    assert drawn < len(swaps) / 3
+
+
+def test_a_swap_try_trades_which_order_moves(extruders) -> None:
+    """The stability section's case 18 (docs/benchmarks.md): the plan that moves o4 to the
+    end of ext1 costs 0.78 h more than the one that moves o2 there instead, with as many
+    orders moved. o2 and o4 are due 6 h apart and end 20 h apart, so a try that takes out
+    orders near each other rarely takes out both; swap tries reach the better plan."""
+    hit = draw_cases(extruders.plant, 30, 4, (10, 20), ("new_order", "rush_order"))[18]
+    agent = RepairAgent(extruders.plant, "stability")
+    hood = agent.neighbourhood(hit, score_all=False)
+    schedule = hit.plan.schedule.replace({"ext1": ("o16", "o9", "o11", "o4"),
+                                          "ext2": ("new1", "o3", "o13", "o5", "o1", "o7"),
+                                          "ext3": ("o2", "o6", "o10", "o14", "o15", "o8", "o12")})
+    start = Plan.build(hit.plan.problem, schedule)
+    assert start.total_tardiness == pytest.approx(5.90, abs=0.01) and hood.ctx.moved(start) == 4
+    for seed in range(4):
+        found = RuinAndRecreate(swap=1.0).run(start, hit.plan, hood.ctx, functools.partial(_moved_by, hood), room=10,
+                                              rng=random.Random(seed), done=_never, progress=lambda: 1.0, tries=30)
+        assert found is not None
+        better = Plan.build(hit.plan.problem, found)
+        assert better.total_tardiness == pytest.approx(5.12, abs=0.01) and hood.ctx.moved(better) == 4
+        assert found.sequence("ext1")[-1] == "o2"
 
 
 def _count_tries(monkeypatch, walk: RuinAndRecreate, hits, agent) -> dict[str, list]:
