@@ -379,13 +379,13 @@ def _stability(plant: Plant, args: argparse.Namespace) -> str:
         tardier, moves_more = policy.total_tardiness - bound.total_tardiness, policy.moved_orders - bound.moved_orders
         dominated = tardier >= -1e-6 and moves_more >= -1e-9 and (tardier > 1e-6 or moves_more > 1e-9)
         level = sum(p <= c + 1e-6 for p, c in zip(policy.per_case, bound.per_case, strict=True))
-        worse = [f"{i} ({p:.2f} against {c:.2f} h)" for i, (p, c) in enumerate(zip(policy.per_case, bound.per_case,
-                                                                                  strict=True)) if p > c + 1e-6]
+        worse = [f"case {i}, {p:.2f} against {c:.2f} h" for i, (p, c) in enumerate(zip(policy.per_case, bound.per_case,
+                                                                                       strict=True)) if p > c + 1e-6]
         lines += [
             f"### {name.capitalize()} (trained in {trained:.1f} s)\n", report.table(), "",
             f"Policy: {policy.total_tardiness:.2f} h with {policy.moved_orders:.2f} moved orders; CP-SAT moving at most "
             f"as many orders per case: {bound.total_tardiness:.2f} h with {bound.moved_orders:.2f}; the policy is as "
-            f"good or better on {level} of {len(cases)} cases{' (worse on case ' + ', '.join(worse) + ')' if worse else ''}. "
+            f"good or better on {level} of {len(cases)} cases{' (worse on ' + '; '.join(worse) + ')' if worse else ''}. "
             f"Policy dominated on average: {'yes' if dominated else 'no'} (target: no)\n",
         ]
         if k == 0 and args.walk_seeds > 0:

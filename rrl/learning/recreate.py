@@ -8,7 +8,8 @@ tries those of its product first, so that a line can take over a product's run a
 its cleanouts; where no order waits for another, in most tries those that end near it in
 the walk's plan instead of by due date, so that orders running side by side on several
 lines trade places; where the goal weighs moved orders, in some tries just two: one
-that the walk's plan moves and any other, so that they may trade which of them moves),
+that the walk's plan places elsewhere than the disrupted plan and any other, so that
+they may trade which of them moves),
 puts them back one by one (in random order, or, where no order waits for another, in half the tries by
 due date), each at the place of least cost over every resource it may run on, and keeps
 the result when it costs less (or as much, needing no more placements from the disrupted
@@ -34,6 +35,7 @@ repair may take (the walk rejects plans further from the disrupted one than that
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import random
@@ -54,7 +56,7 @@ RECREATE = "recreate"
 #: What a re-placed order's step is there for, printed as its focus rule.
 RECREATE_RULE = ("re-placement (ruin and recreate): T was taken out of the plan with orders of nearby due "
                  "dates or that end near it in the plan (often of its product), or, where moved orders count, "
-                 "with one order to trade which of them moves, and put back at its least "
+                 "with one other order so that the two may trade which of them moves, and put back at its least "
                  "costly place on any resource it may run on; the plan these steps lead to is the best such "
                  "re-placement the search found within its budget")
 
@@ -120,14 +122,15 @@ class RuinAndRecreate:
     due_order : float
         Where no order waits for another: share of the tries that put their orders back
         in order of due date, the rest in random order.
-    swap : float
-        Where the goal weighs moved orders: share of the tries that take out two orders
-        only, one that the walk's plan places differently from the disrupted plan and
-        any other, so that the first may go back to its old place while the second
-        moves instead. At a few moved orders the plan's cost depends on which orders
-        move, and the two rarely come out together otherwise: they may run at far
-        apart times. The pairs of the walk's plan are drawn without repeats (up to
-        :data:`SWAP_PAIRS` of them) until the walk moves to another plan.
+    trade : float
+        Where the goal weighs moved orders: share of the tries ("trade tries") that take
+        out two orders only, one that the walk's plan places differently from the
+        disrupted plan and any other, so that the first may go back to its old place
+        while the second moves instead. At a few moved orders the plan's cost depends
+        on which orders move, and the two rarely come out together otherwise: they may
+        run at far apart times. The pairs of the walk's plan are drawn without repeats
+        (up to :data:`TRADE_PAIRS` of them) until the walk moves to another plan. The
+        other shares (``by_end``, ``same_product``, ``due_order``) are of the other tries.
     patience : int
         On plants with ``after``: the walk ends after this many tries without a better
         plan, leaving the rest of its time to the search's wider passes. There each try
@@ -141,7 +144,7 @@ class RuinAndRecreate:
     """
 
     def __init__(self, largest: int = 8, temperature: float = 0.2, spread: float = 0.1,
-                 same_product: float = 0.5, by_end: float = 0.6, due_order: float = 0.5, swap: float = 0.3,
+                 same_product: float = 0.5, by_end: float = 0.6, due_order: float = 0.5, trade: float = 0.3,
                  patience: int = 100, walkers: int = 1) -> None:
         self.largest = largest
         self.temperature = temperature
@@ -149,7 +152,7 @@ class RuinAndRecreate:
         self.same_product = same_product
         self.by_end = by_end
         self.due_order = due_order
-        self.swap = swap
+        self.trade = trade
         self.patience = patience
         self.walkers = walkers
 
@@ -251,8 +254,8 @@ class RuinAndRecreate:
         # end 1.077, back by due date 1.061, both 1.069, against 1.047 x CP-SAT without)
         by_end, due_order = (0.0, 0.0) if linked else (self.by_end, self.due_order)
         heat = self.temperature * ctx.order_hours
-        swap = self.swap if weight else 0.0
-        pairs: list[tuple[str, str]] = []  # the swap tries left for the walk's plan
+        trade = self.trade if weight else 0.0
+        pairs: list[tuple[str, str]] = []  # the trade tries left for the walk's plan
         idle = 0  # tries since the best plan last changed
         patience = self.patience if linked else math.inf
         made = 0  # tries
@@ -260,7 +263,10 @@ class RuinAndRecreate:
             # (no plan costs less than nothing)
             made += 1
             idle += 1
-            if swap and rng.random() < swap and (pairs or (pairs := _pairs(_placed(start, seqs), movable, rng))):
+            trading = bool(trade) and rng.random() < trade
+            if trading and not pairs:
+                pairs = _pairs(_placed(start, seqs), movable, rng)
+            if trading and pairs:  # (none where the walk's plan places nothing elsewhere: a usual try)
                 out = list(pairs.pop())
             else:
                 count = rng.randint(2, min(self.largest, len(movable)))
@@ -372,46 +378,62 @@ def _ends(lines: _Lines, seqs: Mapping[str, Sequence[str]]) -> dict[str, float]:
     return ends
 
 
-#: Most swap tries drawn for one plan of a walk (:class:`RuinAndRecreate`'s ``swap``):
+#: Most trade tries drawn for one plan of a walk (:class:`RuinAndRecreate`'s ``trade``):
 #: on large plans with many moved orders the pairs run to thousands.
-SWAP_PAIRS = 256
+TRADE_PAIRS = 256
 
 
 def _placed(origin: Mapping[str, Sequence[str]], seqs: Mapping[str, Sequence[str]]) -> list[str]:
     """The orders that ``seqs`` places differently from ``origin``: on each resource,
     those outside a longest common subsequence of its old and new sequences (the
-    orders its placements move, :func:`placements_between`)."""
+    orders its placements move, :func:`placements_between`). An order appears once in a
+    plan, so that subsequence is a longest increasing run of the new sequence's old
+    positions (n log n, not the square of a line's length)."""
     placed: list[str] = []
     for resource, seq in seqs.items():
         old = origin.get(resource, ())
         if tuple(seq) == tuple(old):
             continue
-        # lengths of the longest common subsequences of old[i:] and seq[j:]
-        table = [[0] * (len(seq) + 1) for _ in range(len(old) + 1)]
-        for i in range(len(old) - 1, -1, -1):
-            for j in range(len(seq) - 1, -1, -1):
-                table[i][j] = table[i + 1][j + 1] + 1 if old[i] == seq[j] else max(table[i + 1][j], table[i][j + 1])
-        i = j = 0
-        while j < len(seq):
-            if i < len(old) and old[i] == seq[j]:
-                i, j = i + 1, j + 1
-            elif i < len(old) and table[i + 1][j] >= table[i][j + 1]:
-                i += 1
-            else:
-                placed.append(seq[j])
-                j += 1
+        where = {o: k for k, o in enumerate(old)}
+        kept = _increasing([where.get(o, -1) for o in seq])
+        placed += [o for k, o in enumerate(seq) if k not in kept]
     return placed
 
 
+def _increasing(values: Sequence[int]) -> set[int]:
+    """Indices of a longest strictly increasing subsequence of the non-negative ``values``
+    (negative ones never belong to it)."""
+    tails: list[int] = []  # tails[n]: index ending the best run of length n + 1 found so far
+    tail_values: list[int] = []
+    before: dict[int, int] = {}  # index -> the index before it in its run
+    for k, value in enumerate(values):
+        if value < 0:
+            continue
+        n = bisect.bisect_left(tail_values, value)
+        if n:
+            before[k] = tails[n - 1]
+        if n == len(tails):
+            tails.append(k)
+            tail_values.append(value)
+        else:
+            tails[n], tail_values[n] = k, value
+    run: set[int] = set()
+    k = tails[-1] if tails else -1
+    while k >= 0:
+        run.add(k)
+        k = before.get(k, -1)
+    return run
+
+
 def _pairs(placed: Sequence[str], movable: Sequence[str], rng: random.Random) -> list[tuple[str, str]]:
-    """Up to :data:`SWAP_PAIRS` pairs of an order of ``placed`` and another of ``movable``,
+    """Up to :data:`TRADE_PAIRS` pairs of an order of ``placed`` and another of ``movable``,
     drawn at random without repeats (each unordered pair once)."""
     chosen = set(placed)
     first = [o for o in movable if o in chosen]
     others = len(movable)
     pairs: list[tuple[str, str]] = []
     seen: set[frozenset[str]] = set()
-    for k in rng.sample(range(len(first) * others), min(len(first) * others, SWAP_PAIRS)):
+    for k in rng.sample(range(len(first) * others), min(len(first) * others, TRADE_PAIRS)):
         a, b = first[k // others], movable[k % others]
         if a != b and (key := frozenset((a, b))) not in seen:
             seen.add(key)
