@@ -386,7 +386,8 @@ def _stability(plant: Plant, args: argparse.Namespace) -> str:
             f"Policy: {policy.total_tardiness:.2f} h with {policy.moved_orders:.2f} moved orders; CP-SAT moving at most "
             f"as many orders per case: {bound.total_tardiness:.2f} h with {bound.moved_orders:.2f}; the policy is as "
             f"good or better on {level} of {len(cases)} cases{' (worse on ' + '; '.join(worse) + ')' if worse else ''}. "
-            f"Policy dominated on average: {'yes' if dominated else 'no'} (target: no)\n",
+            f"Policy dominated on average: {'yes' if dominated else 'no'} "
+            f"({'target: no' if k == 0 else 'for comparison: the target is the default budget and steps'})\n",
         ]
         if k == 0 and args.walk_seeds > 0:
             lines.append(_stability_seeds(agent, cases, args.walk_seeds, args.cpsat_seconds) + "\n")
