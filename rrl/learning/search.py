@@ -824,8 +824,11 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     unstarted orders: when it converges), and the budget left goes to a ruin-and-recreate
     walk from its best plan (:mod:`~rrl.learning.recreate`; at most :data:`WALK_STEPS`
     placements from the disrupted plan): it moves several orders at once, where the
-    beam's steps move one or two. The wider passes get whatever budget the walk leaves.
-    The steps of the path returned may have no Q-value yet (a descent reads none):
+    beam's steps move one or two. The wider passes get whatever budget the walk leaves;
+    on plants with ``after`` (where a walk ends once it stops finding better plans) of
+    at most :data:`SHARED_UP_TO` unstarted orders, and not under a ``node_limit``, the
+    walk starts again from the best plan, each time from another seed, until the budget
+    is spent. The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
     Parameters
@@ -964,6 +967,19 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
                                out_of_time, clock)
             if walked is not None and walked.cost < best.cost - 1e-9:
                 best = walked
+            # Where orders wait for others a walk ends once it stops finding better plans;
+            # on small plans the wider passes rarely find more, and another walk from the
+            # best plan, from another seed, does (docs/benchmarks.md, "Walks again where
+            # orders wait for others"): walk again until the budget is spent.
+            unstarted = len(problem.orders) - len(problem.frozen)
+            again = 0
+            while problem.dependents and node_limit is None and 2 <= unstarted <= SHARED_UP_TO and not out_of_time():
+                again += 1
+                left = budget_s - (clock() - started)
+                walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), _seed_of(seed, again),
+                                   node_limit, left, out_of_time, clock)
+                if walked is not None and walked.cost < best.cost - 1e-9:
+                    best = walked
             # (a walk that ended early with nothing left to move (or, with chains, out of
             # patience) leaves the rest of the budget to the wider passes; one that reached
             # a plan costing nothing has ended the search)
@@ -997,6 +1013,12 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
     return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=out_of_time,
                          progress=progress, walkers=walkers,
                          tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None)
+
+
+def _seed_of(seed: int, walk: int) -> int:
+    """The seed of a search's ``walk``-th walk after its first (one of its own, not
+    another search seed's first walk)."""
+    return seed * 1_000_003 + walk
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

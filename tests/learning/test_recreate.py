@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import random
 import statistics
@@ -702,6 +703,35 @@ def test_on_a_plant_with_after_the_walk_ends_when_it_stops_finding_better_plans(
         for _, hood, root, start in starts:
             _, tries = _walk_tries(hood, root, start, RuinAndRecreate(patience=5), 200)
             assert tries < 100 if linked else tries == 201
+
+
+def test_on_a_small_plant_with_after_the_walk_starts_again_until_the_budget_is_spent(extruders, monkeypatch) -> None:
+    """Each walk there ends after its patience; the next starts from the best plan so far,
+    from a seed of its own. Not on plants without ``after`` (the walk has the whole
+    budget), nor under a node limit (its tries are counted for one walk)."""
+    import rrl.learning.search as search
+
+    walks: list[tuple[int, float]] = []  # (seed, cost of the plan it starts from)
+    recreate = search._recreate
+
+    def counted(hood, root, best, walk, max_depth, seed, *args):
+        walks.append((seed, best.cost))
+        return recreate(hood, root, best, walk, max_depth, seed, *args)
+
+    monkeypatch.setattr(search, "_recreate", counted)
+    hit, hood, _, _ = next(s for s in _linked_starts(8) if s[3].cost > 1e-9)
+    agent = RepairAgent(hood.hit.plan.problem.plant, family_steps=3)
+    result = agent.repair(hit, budget_ms=300, seed=4)
+    assert len(walks) >= 3 and len({seed for seed, _ in walks}) == len(walks)
+    assert all(later <= earlier + 1e-9 for (_, earlier), (_, later) in itertools.pairwise(walks))  # (from the best plan)
+    assert result.plan.total_tardiness <= walks[-1][1] + 1e-6
+    walks.clear()
+    agent.repair(hit, budget_ms=60_000, node_limit=5, seed=4)
+    assert len(walks) == 1
+    walks.clear()
+    flat = draw_cases(extruders.plant, 1, 1, (10, 20), ("rush_order",))[0]
+    RepairAgent(extruders.plant).repair(flat, budget_ms=100, seed=4)
+    assert len(walks) == 1
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
