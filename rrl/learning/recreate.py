@@ -133,9 +133,10 @@ class RuinAndRecreate:
         other shares (``by_end``, ``same_product``, ``due_order``) are of the other tries.
     patience : int
         On plants with ``after``: the walk ends after this many tries without a better
-        plan, leaving the rest of its time to the search's wider passes. There each try
-        is timed in full, and on large plans (500 orders) the walk's tries rarely find
-        what the wider passes do.
+        plan, leaving the rest of its time to the search (another walk from another seed
+        on small plans, the wider passes on large ones: :func:`~rrl.learning.search.beam_search`).
+        There each try is timed in full, and on large plans (500 orders) the walk's tries
+        rarely find what the wider passes do.
     walkers : int
         Walks run at once on plants without ``after``, each from its own seed, the best
         plan kept: all but one in forked processes, each on a core of its own where there
@@ -188,8 +189,8 @@ class RuinAndRecreate:
         count = self.walkers if walkers is None else walkers
         # Where orders wait for others a walk ends once it stops finding better plans, at
         # another time in each process, and this one would wait for the others instead of
-        # leaving its time to the search's wider passes: one walk there (on the generated
-        # plant's rush orders two did 1.4 % worse).
+        # leaving its time to the rest of the search: one walk there (on the generated
+        # plant's rush orders two did 1.4 % worse, before the search walked again there).
         if count > 1 and not plan.problem.dependents:
             seeds = [rng.getrandbits(64) for _ in range(count - 1)]
             found = run_forked(lambda: walk(rng), [functools.partial(walk, random.Random(s)) for s in seeds],

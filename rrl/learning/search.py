@@ -828,7 +828,7 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     on plants with ``after`` (where a walk ends once it stops finding better plans) of
     at most :data:`SHARED_UP_TO` unstarted orders, and not under a ``node_limit``, the
     walk starts again from the best plan, each time from another seed, until the budget
-    is spent. The steps of the path returned may have no Q-value yet (a descent reads none):
+    is spent or :data:`WALKS_WITHOUT_GAIN` walks in a row found nothing. The steps of the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
     Parameters
@@ -970,22 +970,34 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
             # Where orders wait for others a walk ends once it stops finding better plans;
             # on small plans the wider passes rarely find more, and another walk from the
             # best plan, from another seed, does (docs/benchmarks.md, "Walks again where
-            # orders wait for others"): walk again until the budget is spent.
+            # orders wait for others"): walk again until the budget is spent, or until
+            # WALKS_WITHOUT_GAIN walks in a row found nothing (a large budget, or a step
+            # limit that leaves the walks no room, then goes to the wider passes).
             unstarted = len(problem.orders) - len(problem.frozen)
-            again = 0
-            while problem.dependents and node_limit is None and 2 <= unstarted <= SHARED_UP_TO and not out_of_time():
-                again += 1
-                left = budget_s - (clock() - started)
-                walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), _seed_of(seed, again),
-                                   node_limit, left, out_of_time, clock)
-                if walked is not None and walked.cost < best.cost - 1e-9:
-                    best = walked
+            if problem.dependents and node_limit is None and 2 <= unstarted <= SHARED_UP_TO:
+                fruitless = 0 if best is walked else 1  # (the first walk's)
+                again = 0
+                while fruitless < WALKS_WITHOUT_GAIN and not out_of_time():
+                    again += 1
+                    left = budget_s - (clock() - started)
+                    walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), _seed_of(seed, again),
+                                       node_limit, left, out_of_time, clock)
+                    if walked is not None and walked.cost < best.cost - 1e-9:
+                        best, fruitless = walked, 0
+                    else:
+                        fruitless += 1
             # (a walk that ended early with nothing left to move (or, with chains, out of
-            # patience) leaves the rest of the budget to the wider passes; one that reached
-            # a plan costing nothing has ended the search)
+            # patience, above SHARED_UP_TO unstarted orders or after the fruitless walks)
+            # leaves the rest of the budget to the wider passes; one that reached a plan
+            # costing nothing has ended the search)
         width *= 2
     return SearchOutcome(best, hood.expansions, clock() - started, widths)
 
+
+#: Walks in a row that found no better plan after which a search on a small plant with
+#: ``after`` stops walking again (:func:`beam_search`): at the default budget there is
+#: time for one or two more walks, at 250 ms for about a dozen.
+WALKS_WITHOUT_GAIN = 8
 
 #: Tries of the ruin-and-recreate walk per node expansion a ``node_limit`` allows.
 RECREATE_PER_NODE = 10
@@ -1016,9 +1028,9 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
 
 
 def _seed_of(seed: int, walk: int) -> int:
-    """The seed of a search's ``walk``-th walk after its first (one of its own, not
-    another search seed's first walk)."""
-    return seed * 1_000_003 + walk
+    """The seed of a search's ``walk``-th walk after its first (for search seeds below
+    a million, not another search seed's first walk)."""
+    return (seed + 1) * 1_000_003 + walk
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

@@ -725,7 +725,7 @@ def test_with_after_or_many_orders_the_descent_keeps_the_budget_whatever_the_sha
             walk = hood.recreate
 
             def recreate(*args, share=share, walk=walk, ticks=ticks, starts=starts, **kwargs):
-                starts[share] = ticks[0]
+                starts.setdefault(share, ticks[0])  # (the first walk's: on small plants with after it walks again)
                 return walk(*args, **kwargs)
 
             hood.recreate = recreate  # type: ignore[method-assign]
