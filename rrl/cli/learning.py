@@ -183,7 +183,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    "the disrupted plan (default: the policy's setting, on; on plants with 'after' chains the "
                    "walk follows the descent once it converges and ends after 100 tries without a better "
                    "plan; up to 35 unstarted orders it then starts again from the best plan until the budget is "
-                   "spent).")
+                   "spent or eight walks in a row find nothing).")
 @click.option("--walkers", type=click.IntRange(1, MAX_WALKERS), default=None,
               help="Ruin-and-recreate walks run at once, each in its own process from its own seed, the best "
                    "plan kept (default: 2 on Linux with two cores or more, else 1; two gain about as much as "

@@ -9,12 +9,11 @@ its cleanouts; where no order waits for another, in most tries those that end ne
 the walk's plan instead of by due date, so that orders running side by side on several
 lines trade places; where the goal weighs moved orders, in some tries just two: one
 that the walk's plan places elsewhere than the disrupted plan and any other, so that
-they may trade which of them moves),
-puts them back one by one (in random order, or, where no order waits for another, in half the tries by
-due date), each at the place of least cost over every resource it may run on, and keeps
-the result when it costs less (or as much, needing no more placements from the disrupted
-plan), or now and then when it costs more (simulated annealing, cooling as the budget
-runs out). Each insertion is priced from the sequence it changes, each resource's
+they may trade which of them moves), puts them back one by one (in random order, or,
+where no order waits for another, in half the tries by due date), each at the place of
+least cost over every resource it may run on, and keeps the result when it costs less
+(or as much, needing no more placements from the disrupted plan), or now and then when
+it costs more (simulated annealing, cooling as the budget runs out). Each insertion is priced from the sequence it changes, each resource's
 sequence timed on its own: exact where no order waits for another (no ``after``). Where
 orders do wait, the sequences are timed as if each waiting order were released when the
 orders it waits for end in the walk's starting plan (:meth:`~rrl.domain.plan.Plan.released_problem`),

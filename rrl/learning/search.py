@@ -828,7 +828,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     on plants with ``after`` (where a walk ends once it stops finding better plans) of
     at most :data:`SHARED_UP_TO` unstarted orders, and not under a ``node_limit``, the
     walk starts again from the best plan, each time from another seed, until the budget
-    is spent or :data:`WALKS_WITHOUT_GAIN` walks in a row found nothing. The steps of the path returned may have no Q-value yet (a descent reads none):
+    is spent or :data:`WALKS_WITHOUT_GAIN` walks in a row found nothing. The steps of
+    the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
     Parameters
