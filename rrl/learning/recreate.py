@@ -75,21 +75,8 @@ GRACE_S = 0.02
 def placements_between(origin: Sequence[str], target: Sequence[str]) -> int:
     """How many orders of ``target`` (one resource's new sequence) must be placed to get
     it from ``origin`` (the same resource's old one): those outside a longest common
-    subsequence of the two."""
-    if not target:
-        return 0
-    row = [0] * (len(target) + 1)
-    for a in origin:
-        diagonal = left = 0
-        for j, b in enumerate(target, 1):
-            above = row[j]
-            if a == b:
-                left = diagonal + 1
-            elif above > left:  # (left: row[j - 1], already this row's; no max() call in this loop)
-                left = above
-            row[j] = left
-            diagonal = above
-    return len(target) - row[-1]
+    subsequence of the two (:func:`_in_place`)."""
+    return len(target) - len(_in_place(origin, target)) if target else 0
 
 
 class RuinAndRecreate:
@@ -386,29 +373,28 @@ TRADE_PAIRS = 256
 def _placed(origin: Mapping[str, Sequence[str]], seqs: Mapping[str, Sequence[str]]) -> list[str]:
     """The orders that ``seqs`` places differently from ``origin``: on each resource,
     those outside a longest common subsequence of its old and new sequences (the
-    orders its placements move, :func:`placements_between`). An order appears once in a
-    plan, so that subsequence is a longest increasing run of the new sequence's old
-    positions (n log n, not the square of a line's length)."""
+    orders its placements move, :func:`placements_between`)."""
     placed: list[str] = []
     for resource, seq in seqs.items():
         old = origin.get(resource, ())
-        if tuple(seq) == tuple(old):
-            continue
-        where = {o: k for k, o in enumerate(old)}
-        kept = _increasing([where.get(o, -1) for o in seq])
-        placed += [o for k, o in enumerate(seq) if k not in kept]
+        if tuple(seq) != tuple(old):
+            kept = _in_place(old, seq)
+            placed += [o for k, o in enumerate(seq) if k not in kept]
     return placed
 
 
-def _increasing(values: Sequence[int]) -> set[int]:
-    """Indices of a longest strictly increasing subsequence of the non-negative ``values``
-    (negative ones never belong to it)."""
-    tails: list[int] = []  # tails[n]: index ending the best run of length n + 1 found so far
+def _in_place(origin: Sequence[str], target: Sequence[str]) -> set[int]:
+    """Indices of ``target`` on a longest common subsequence with ``origin``. An order
+    appears once in a plan, so that subsequence is a longest strictly increasing run of
+    the target's positions in ``origin`` (n log n, not the square of a line's length)."""
+    where = {o: k for k, o in enumerate(origin)}
+    tails: list[int] = []  # tails[n]: the index ending the best run of length n + 1 so far
     tail_values: list[int] = []
     before: dict[int, int] = {}  # index -> the index before it in its run
-    for k, value in enumerate(values):
-        if value < 0:
-            continue
+    for k, order in enumerate(target):
+        value = where.get(order)
+        if value is None:
+            continue  # (not in origin: always placed)
         n = bisect.bisect_left(tail_values, value)
         if n:
             before[k] = tails[n - 1]

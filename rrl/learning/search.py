@@ -896,8 +896,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     # worth more than its tries: the descent keeps the budget until it converges; so it
     # does above SHARED_UP_TO orders.)
     problem = hood.hit.plan.problem
-    shared = walking and node_limit is None and not problem.dependents and \
-        len(problem.orders) - len(problem.frozen) <= SHARED_UP_TO
+    unstarted = len(problem.orders) - len(problem.frozen)
+    shared = walking and node_limit is None and not problem.dependents and unstarted <= SHARED_UP_TO
     width = 1
     while width <= max_width:
         widths.append(width)
@@ -974,7 +974,6 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
             # orders wait for others"): walk again until the budget is spent, or until
             # WALKS_WITHOUT_GAIN walks in a row found nothing (a large budget, or a step
             # limit that leaves the walks no room, then goes to the wider passes).
-            unstarted = len(problem.orders) - len(problem.frozen)
             if problem.dependents and node_limit is None and 2 <= unstarted <= SHARED_UP_TO:
                 fruitless = 0 if best is walked else 1  # (the first walk's)
                 again = 0
