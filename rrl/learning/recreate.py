@@ -46,7 +46,9 @@ from rrl.domain.plan import Plan
 from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import cheapest_insertion, inserted_end, sequence_timeline
+from rrl.errors import NotApplicable
 from rrl.learning.goals import RepairContext
+from rrl.operators.blocks import placement_chain
 from rrl.operators.repair import timed_or_none
 
 #: Reason of the focus of a re-placed order.
@@ -119,15 +121,16 @@ class RuinAndRecreate:
         other shares (``by_end``, ``same_product``, ``due_order``) are of the other tries.
     patience : int
         On plants with ``after``: the walk ends after this many tries without a better
-        plan, leaving the rest of its time to the search (another walk from another seed
-        on small plans, the wider passes on large ones: :func:`~rrl.learning.search.beam_search`).
+        plan, leaving the rest of its time to the search (another walk from the best plan
+        on small plans, :meth:`run`'s ``again``; the wider passes on large ones: :func:`~rrl.learning.search.beam_search`).
         There each try is timed in full, and on large plans (500 orders) the walk's tries
         rarely find what the wider passes do.
     walkers : int
-        Walks run at once on plants without ``after``, each from its own seed, the best
-        plan kept: all but one in forked processes, each on a core of its own where there
-        are enough (two gain about as much as one with twice the time; docs/benchmarks.md,
-        "Two walks at once").
+        Walks run at once, each on a random stream of its own, the best plan kept: all but one in
+        forked processes, each on a core of its own where there are enough (two gain
+        about as much as one with twice the time; docs/benchmarks.md, "Two walks at
+        once"). Where orders wait for others, only when each walks again (``again`` of
+        :meth:`run`): a single walk there ends at another time in each process.
     """
 
     def __init__(self, largest: int = 8, temperature: float = 0.2, spread: float = 0.1,
@@ -145,7 +148,7 @@ class RuinAndRecreate:
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
             rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
-            walkers: int | None = None, tries: int | None = None) -> Schedule | None:
+            walkers: int | None = None, tries: int | None = None, again: int = 0) -> Schedule | None:
         """Walk from ``plan`` until ``done()``; the best schedule found (of those as good,
         the one fewest placements from ``origin``), if it has a lower goal cost than
         ``plan`` and is at most ``room`` placements from ``origin``.
@@ -167,17 +170,29 @@ class RuinAndRecreate:
         fork, it runs here after this process's, until ``done()`` or its tries: the same
         result); else a forked walk is left out if it answers more than :data:`GRACE_S`
         after this process's.
+
+        With ``again`` > 0 (and no ``tries``), each process walks again from the best
+        plan it has found once a walk ends (on plants with ``after``, after its
+        ``patience``), on the rest of its generator, until ``done()`` or ``again`` walks
+        in a row found no better plan; the walks then run at once on plants with
+        ``after`` too.
         """
+        again = again if tries is None else 0
+
         def walk(generator: random.Random) -> _Found | None:
+            if again:
+                return self._walks(plan, origin, ctx, moved_on, room=room, rng=generator, done=done,
+                                   progress=progress, again=again)
             return self._walk(plan, origin, ctx, moved_on, room=room, rng=generator, done=done, progress=progress,
                               tries=tries)
 
         count = self.walkers if walkers is None else walkers
-        # Where orders wait for others a walk ends once it stops finding better plans, at
-        # another time in each process, and this one would wait for the others instead of
-        # leaving its time to the rest of the search: one walk there (on the generated
-        # plant's rush orders two did 1.4 % worse, before the search walked again there).
-        if count > 1 and not plan.problem.dependents:
+        # Where orders wait for others a single walk ends once it stops finding better
+        # plans, at another time in each process, and this one would wait for the others
+        # instead of leaving its time to the rest of the search: one walk there (on the
+        # generated plant's rush orders two did 1.4 % worse), unless each walks again
+        # until the clock (docs/benchmarks.md, "Two walks that walk again").
+        if count > 1 and (again or not plan.problem.dependents):
             seeds = [rng.getrandbits(64) for _ in range(count - 1)]
             found = run_forked(lambda: walk(rng), [functools.partial(walk, random.Random(s)) for s in seeds],
                                grace_s=None if tries is not None else GRACE_S, enough=lambda f: f is not None and f[1] <= 1e-9)
@@ -191,6 +206,33 @@ class RuinAndRecreate:
         if best is None:
             return None
         return plan.schedule.replace(dict(best[0]))
+
+    def _walks(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
+               rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
+               again: int) -> _Found | None:
+        """Walks one after the other (:meth:`run`'s ``again``), each from the best plan of
+        those before, each cooling over the budget left when it starts: the best plan's
+        changes from ``plan``, its cost and placements from ``origin``; None where none
+        was better than ``plan``."""
+        found: _Found | None = None
+        at = plan  # the best plan so far, where the next walk starts
+        fruitless = 0
+        while fruitless < again and not done():
+            began = progress()
+
+            def share(began: float = began) -> float:  # (of the budget left when this walk began)
+                return (progress() - began) / max(1.0 - began, 1e-9)
+
+            better = self._walk(at, origin, ctx, moved_on, room=room, rng=rng, done=done, progress=share, tries=None)
+            timed = None if better is None else timed_or_none(at, dict(better[0]))
+            if better is None or timed is None or not _reachable(origin, timed.schedule):
+                fruitless += 1
+                continue
+            fruitless = 0
+            at = timed
+            changes = tuple((r, s) for r, s in at.schedule.sequences.items() if s != plan.schedule.sequence(r))
+            found = (changes, better[1], better[2])
+        return found
 
     def _walk(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
               rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
@@ -319,6 +361,19 @@ class RuinAndRecreate:
             return None
         changes = tuple((r, s) for r, s in best.items() if s != plan.schedule.sequence(r))
         return changes, best_cost, best_steps
+
+
+def _reachable(origin: Plan, target: Schedule) -> bool:
+    """Whether single placements lead from ``origin`` to ``target`` (where orders wait for
+    others, each step on the way may close a cycle: then the search could not write the
+    walk's plan as steps, and a later walk from it would be lost too)."""
+    if not origin.problem.dependents:
+        return True
+    try:
+        placement_chain(origin, target)
+    except NotApplicable:
+        return False
+    return True
 
 
 def _ready(spec: Order, now: float, ends: Mapping[str, float], at: Plan) -> float:

@@ -650,14 +650,14 @@ class Neighbourhood:
 
     def recreate(self, root: Node, node: Node, walk: RuinAndRecreate, *, room: int, rng: random.Random,
                  done: Callable[[], bool], progress: Callable[[], float], walkers: int | None = None,
-                 tries: int | None = None) -> Node | None:
+                 tries: int | None = None, again: int = 0) -> Node | None:
         """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`;
         ``walkers`` walks at once, default the walk's own, each of at most ``tries``
-        tries), as single placements from ``root`` (at most ``room``), or None when it
+        tries, each walking again as :meth:`RuinAndRecreate.run`'s ``again`` says), as single placements from ``root`` (at most ``room``), or None when it
         finds none better than ``node`` (or, with ``after``, no way there whose steps all
         time)."""
         target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: self.moved_on(tuple(seq), r), room=room,
-                          rng=rng, done=done, progress=progress, walkers=walkers, tries=tries)
+                          rng=rng, done=done, progress=progress, walkers=walkers, tries=tries, again=again)
         if target is None:
             return None
         try:
@@ -827,8 +827,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     beam's steps move one or two. The wider passes get whatever budget the walk leaves;
     on plants with ``after`` (where a walk ends once it stops finding better plans) of
     at most :data:`SHARED_UP_TO` unstarted orders, and not under a ``node_limit``, the
-    walk starts again from the best plan, each time from another seed, until the budget
-    is spent or :data:`WALKS_WITHOUT_GAIN` walks in a row found nothing. The steps of
+    walk starts again from the best plan, in each walker, until the budget is spent or
+    :data:`WALKS_WITHOUT_GAIN` walks in a row found nothing (``again`` of
+    :meth:`RuinAndRecreate.run`). The steps of
     the path returned may have no Q-value yet (a descent reads none):
     :meth:`Neighbourhood.score_step` gives it.
 
@@ -964,28 +965,18 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         if descent and walking:
             assert recreate is not None
             left = budget_s - (clock() - started)
-            walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), seed, node_limit, left,
-                               out_of_time, clock)
-            if walked is not None and walked.cost < best.cost - 1e-9:
-                best = walked
             # Where orders wait for others a walk ends once it stops finding better plans;
             # on small plans the wider passes rarely find more, and another walk from the
-            # best plan, from another seed, does (docs/benchmarks.md, "Walks again where
-            # orders wait for others"): walk again until the budget is spent, or until
+            # best plan does (docs/benchmarks.md, "Walks again where orders wait for
+            # others"): each walker walks again until the budget is spent, or until
             # WALKS_WITHOUT_GAIN walks in a row found nothing (a large budget, or a step
             # limit that leaves the walks no room, then goes to the wider passes).
-            if problem.dependents and node_limit is None and 2 <= unstarted <= SHARED_UP_TO:
-                fruitless = 0 if best is walked else 1  # (the first walk's)
-                again = 0
-                while fruitless < WALKS_WITHOUT_GAIN and not out_of_time():
-                    again += 1
-                    left = budget_s - (clock() - started)
-                    walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), _seed_of(seed, again),
-                                       node_limit, left, out_of_time, clock)
-                    if walked is not None and walked.cost < best.cost - 1e-9:
-                        best, fruitless = walked, 0
-                    else:
-                        fruitless += 1
+            again = WALKS_WITHOUT_GAIN if problem.dependents and node_limit is None and \
+                2 <= unstarted <= SHARED_UP_TO else 0
+            walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), seed, node_limit, left,
+                               out_of_time, clock, again)
+            if walked is not None and walked.cost < best.cost - 1e-9:
+                best = walked
             # (a walk that ended early with nothing left to move (or, with chains, out of
             # patience, above SHARED_UP_TO unstarted orders or after the fruitless walks)
             # leaves the rest of the budget to the wider passes; one that reached a plan
@@ -1012,9 +1003,10 @@ WALK_STEPS = 20
 
 def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate, max_depth: int, seed: int,
               node_limit: int | None, left: float, out_of_time: Callable[[], bool],
-              clock: Callable[[], float]) -> Node | None:
+              clock: Callable[[], float], again: int = 0) -> Node | None:
     """Run ``walk`` from ``best`` for the ``left`` seconds of the budget (or, under a node
-    limit, for its share of tries); the node it leads to from ``root``, if any."""
+    limit, for its share of tries; walking again as :meth:`RuinAndRecreate.run`'s
+    ``again`` says); the node it leads to from ``root``, if any."""
     begun = clock()
 
     def progress() -> float:
@@ -1024,13 +1016,7 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
     walkers = walk.walkers if node_limit is not None or left >= FORK_FROM_S else 1
     return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=out_of_time,
                          progress=progress, walkers=walkers,
-                         tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None)
-
-
-def _seed_of(seed: int, walk: int) -> int:
-    """The seed of a search's ``walk``-th walk after its first (for search seeds below
-    a million, not another search seed's first walk)."""
-    return (seed + 1) * 1_000_003 + walk
+                         tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None, again=again)
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

@@ -707,39 +707,84 @@ def test_on_a_plant_with_after_the_walk_ends_when_it_stops_finding_better_plans(
 
 def test_on_a_small_plant_with_after_the_walk_starts_again_until_the_budget_is_spent(extruders, monkeypatch) -> None:
     """Each walk there ends after its patience; the next starts from the best plan so far,
-    from a seed of its own, until WALKS_WITHOUT_GAIN in a row found nothing. Not on
-    plants without ``after`` (the walk has the whole budget), nor under a node limit
-    (its tries are counted for one walk)."""
+    until WALKS_WITHOUT_GAIN in a row found nothing. Not on plants without ``after`` (the
+    walk has the whole budget), nor under a node limit (its tries are counted for one
+    walk)."""
     import rrl.learning.search as search
 
-    walks: list[tuple[int, float]] = []  # (seed, cost of the plan it starts from)
-    recreate = search._recreate
+    walks: list[float] = []  # the total tardiness of the plan each walk starts from
+    walk = RuinAndRecreate._walk
 
-    def counted(hood, root, best, walk, max_depth, seed, *args):
-        walks.append((seed, best.cost))
-        return recreate(hood, root, best, walk, max_depth, seed, *args)
+    def counted(self, plan, *args, **kwargs):
+        walks.append(plan.total_tardiness)
+        return walk(self, plan, *args, **kwargs)
 
-    monkeypatch.setattr(search, "_recreate", counted)
+    monkeypatch.setattr(RuinAndRecreate, "_walk", counted)
     hit, hood, _, _ = next(s for s in _linked_starts(8) if s[3].cost > 1e-9)
-    agent = RepairAgent(hood.hit.plan.problem.plant, family_steps=3)
+    agent = RepairAgent(hood.hit.plan.problem.plant, family_steps=3, walkers=1)  # (every walk in this process)
     result = agent.repair(hit, budget_ms=300, seed=4)
-    assert len(walks) >= 2 and len({seed for seed, _ in walks}) == len(walks)
-    assert all(later <= earlier + 1e-9 for (_, earlier), (_, later) in itertools.pairwise(walks))  # (from the best plan)
-    assert result.plan.total_tardiness <= walks[-1][1] + 1e-6
+    assert len(walks) >= 2
+    assert all(later <= earlier + 1e-9 for earlier, later in itertools.pairwise(walks))  # (from the best plan)
+    assert result.plan.total_tardiness <= walks[-1] + 1e-6
     # a budget no walk needs (or a step limit that leaves them no room): it stops walking
     # after WALKS_WITHOUT_GAIN fruitless walks, and the wider passes end the search
     walks.clear()
     started = time.perf_counter()
     agent.repair(hit, budget_ms=600_000, max_steps=2, seed=4)
     assert time.perf_counter() - started < 60
-    assert len(walks) >= search.WALKS_WITHOUT_GAIN and len({cost for _, cost in walks[-search.WALKS_WITHOUT_GAIN:]}) == 1
+    assert len(walks) >= search.WALKS_WITHOUT_GAIN and len(set(walks[-search.WALKS_WITHOUT_GAIN:])) == 1
     walks.clear()
     agent.repair(hit, budget_ms=60_000, node_limit=5, seed=4)
     assert len(walks) == 1
     walks.clear()
     flat = draw_cases(extruders.plant, 1, 1, (10, 20), ("rush_order",))[0]
-    RepairAgent(extruders.plant).repair(flat, budget_ms=100, seed=4)
+    RepairAgent(extruders.plant, walkers=1).repair(flat, budget_ms=100, seed=4)
     assert len(walks) == 1
+
+
+def _walks_recorded(args: tuple, limit: int) -> tuple:
+    """:meth:`RuinAndRecreate._walks` (three fruitless walks end it) over ``limit`` clock
+    checks, and the cost each walk that found a better plan returned."""
+    calls = [0]
+    reached: list[float] = []
+    walker = RuinAndRecreate()
+    walk = walker._walk
+
+    def done() -> bool:
+        calls[0] += 1
+        return calls[0] > limit
+
+    def kept(*a, **k):
+        found = walk(*a, **k)
+        if found is not None:
+            reached.append(found[1])
+        return found
+
+    walker._walk = kept  # type: ignore[method-assign]
+    found = walker._walks(*args, room=10, rng=random.Random(2), done=done, progress=lambda: calls[0] / limit,
+                          again=3)
+    return found, reached
+
+
+def test_walks_one_after_the_other_return_the_last_better_plan_from_the_start() -> None:
+    """``again``: each walk starts where the one before got to; what is returned is
+    written from the plan the first started from, costs what a fresh timing says, and is
+    the plan one of the walks found."""
+    checked = 0
+    for hit, hood, root, start in _linked_starts(6):
+        if start.cost <= 1e-9:
+            continue
+        args = (start.plan, root.plan, hood.ctx, functools.partial(_moved_by, hood))
+        found, reached = _walks_recorded(args, limit=600)
+        if found is None:
+            assert not reached
+            continue
+        checked += 1
+        plan = Plan.build(hit.plan.problem, start.plan.schedule.replace(dict(found[0])))
+        assert plan.total_tardiness == pytest.approx(found[1], abs=1e-6) and found[1] < start.cost - 1e-9
+        assert found[1] in reached  # (the last better plan the search can write as steps)
+        assert found[2] <= 10
+    assert checked >= 2
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -874,12 +919,20 @@ def test_two_walks_give_the_better_of_the_two_single_walks(extruders) -> None:
     assert kept_forked >= 1
 
 
-def test_on_a_plant_with_after_one_walk_runs(monkeypatch) -> None:
-    """There each walk ends on its own once it stops finding better plans; the search
-    would wait for the slower one: nothing is forked."""
-    monkeypatch.setattr("rrl.learning.recreate.run_forked", lambda *a, **k: pytest.fail("forked with after"))
-    for _, hood, root, start in _linked_starts(2):
-        _walk_tries(hood, root, start, RuinAndRecreate(walkers=2), 50)
+def test_on_a_plant_with_after_one_walk_runs_unless_each_walks_again(monkeypatch) -> None:
+    """There a single walk ends on its own once it stops finding better plans; the search
+    would wait for the slower one: nothing is forked. Walks that walk again until the
+    clock run at once."""
+    forks: list[int] = []
+    monkeypatch.setattr("rrl.learning.recreate.run_forked",
+                        lambda here, elsewhere, **k: forks.append(len(elsewhere)) or [here()])
+    hit, hood, root, start = next(s for s in _linked_starts(4) if s[3].cost > 1e-9)
+    _walk_tries(hood, root, start, RuinAndRecreate(walkers=2), 50)
+    assert not forks
+    began = time.perf_counter()
+    hood.recreate(root, start, RuinAndRecreate(walkers=2), room=10, rng=random.Random(0),
+                  done=lambda: time.perf_counter() - began > 0.05, progress=lambda: 0.0, again=3)
+    assert forks == [1]
 
 
 def test_walkers_must_be_a_whole_number_of_one_or_more(extruders) -> None:
