@@ -49,7 +49,8 @@ def default_workers() -> int:
 
 
 def run_forked(here: Callable[[], T], elsewhere: Sequence[Callable[[], T]], *, grace_s: float | None,
-               enough: Callable[[T], bool] | None = None) -> list[T | None]:
+               enough: Callable[[T], bool] | None = None, until: Callable[[], bool] | None = None
+               ) -> list[T | None]:
     """Run each of ``elsewhere`` in a forked child and ``here`` in this process.
 
     Returns ``here``'s result, then each child's, in order. With ``grace_s`` (work bounded
@@ -60,7 +61,10 @@ def run_forked(here: Callable[[], T], elsewhere: Sequence[Callable[[], T]], *, g
     ``here`` took, plus a second: beyond, it is killed as hung), and the job of one that
     failed runs here instead, as it does where a fork could not be made: the same result.
     Where ``enough(result of here)`` holds, the children are killed at once and give
-    None. Where the system cannot fork, or a fork fails, a job runs here after ``here``
+    None. With ``until`` and ``grace_s`` (work that may end before its clock, e.g. after
+    fruitless tries), the grace starts only once ``until()`` holds (the children's clock
+    has run out) or every child has answered: a child still at work when ``here`` ended
+    early is not cut short. Where the system cannot fork, or a fork fails, a job runs here after ``here``
     (work bounded by a clock that has run out ends at once); an exception of a job run
     here, or of ``here``, is raised, after every child is stopped.
     """
@@ -73,6 +77,8 @@ def run_forked(here: Callable[[], T], elsewhere: Sequence[Callable[[], T]], *, g
         found.append(here())
         mine = found[0]
         done = enough is not None and mine is not None and enough(mine)
+        if until is not None and grace_s is not None and not done:
+            _wait(children, until)
         now = time.monotonic()
         deadline = now + (max(grace_s, 0.0) if grace_s is not None else PATIENCE * (now - began) + 1.0)
         for index, job in enumerate(elsewhere):
@@ -99,6 +105,19 @@ PATIENCE = 10.0
 
 #: What :func:`_collect` gives for a child that failed, was killed, or wrote no whole result.
 _FAILED = object()
+
+
+def _wait(children: Sequence[tuple[int, int] | None], until: Callable[[], bool]) -> None:
+    """Wait until ``until()`` holds or every child has written its result (or left),
+    looking at the clock every few milliseconds."""
+    poller = select.poll()
+    pending = {child[1] for child in children if child is not None}
+    for read in pending:
+        poller.register(read, select.POLLIN)
+    while pending and not until():
+        for read, _ in poller.poll(5.0):
+            poller.unregister(read)
+            pending.discard(read)
 
 
 def _fork(job: Callable[[], object]) -> tuple[int, int] | None:

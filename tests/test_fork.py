@@ -85,6 +85,23 @@ def test_a_child_past_its_grace_is_killed_and_gives_none(tmp_path) -> None:
     assert _reaped() and _gone(_child_pid(tmp_path / "pid"))
 
 
+def test_with_until_the_grace_starts_when_the_clock_runs_out() -> None:
+    """Work that may end before its clock (walks that stop after fruitless tries): a
+    child still at work when this process's job ended early is waited for until the
+    clock, its answer kept; a child that works past the clock still gets only the grace."""
+    began = time.monotonic()
+
+    def clock() -> bool:
+        return time.monotonic() - began >= 1.0
+
+    assert run_forked(lambda: 1, [lambda: time.sleep(0.4) or 2], grace_s=0.02, until=clock) == [1, 2]
+    assert time.monotonic() - began < 0.9  # (not kept waiting for the clock once the child answered)
+    assert run_forked(lambda: 1, [lambda: time.sleep(0.4) or 2], grace_s=0.02) == [1, None]
+    began = time.monotonic()
+    assert run_forked(lambda: 1, [lambda: time.sleep(30) or 2], grace_s=0.02, until=clock) == [1, None]
+    assert 1.0 <= time.monotonic() - began < 5
+
+
 def test_without_a_grace_a_slow_child_is_waited_for() -> None:
     """(Work counted in steps: its result must not depend on the machine's load.)"""
     assert run_forked(lambda: 1, [lambda: time.sleep(0.5) or 2], grace_s=None) == [1, 2]

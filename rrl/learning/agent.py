@@ -241,8 +241,9 @@ class RepairAgent:
         disrupted one.
         On plants with ``after`` chains each of its tries is timed in full.
     walkers : int, optional
-        Walks run at once (``recreate``, on plants without ``after``), each from its own
-        seed, the best plan kept: the others in forked processes, so each on a core of its
+        Walks run at once (``recreate``; on plants with ``after`` only up to 35 unstarted
+        orders, where each walks again until the budget is spent), each on its own random
+        stream, the best plan kept: the others in forked processes, so each on a core of its
         own. None: two on Linux with two cores or more, else one
         (:func:`rrl._fork.default_workers`); under a ``node_limit`` always two (run one
         after the other where the system cannot fork), so that the repair is the same on

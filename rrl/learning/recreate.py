@@ -121,8 +121,9 @@ class RuinAndRecreate:
         other shares (``by_end``, ``same_product``, ``due_order``) are of the other tries.
     patience : int
         On plants with ``after``: the walk ends after this many tries without a better
-        plan, leaving the rest of its time to the search (another walk from the best plan
-        on small plans, :meth:`run`'s ``again``; the wider passes on large ones: :func:`~rrl.learning.search.beam_search`).
+        plan, leaving the rest of its time to the search (another walk from the best
+        plan on small plans, :meth:`run`'s ``again``; the wider passes on large ones:
+        :func:`~rrl.learning.search.beam_search`).
         There each try is timed in full, and on large plans (500 orders) the walk's tries
         rarely find what the wider passes do.
     walkers : int
@@ -159,8 +160,8 @@ class RuinAndRecreate:
         share of them made (a repair under a node limit: the same on any machine); with
         more than one walk, count tries that way, not in ``done``: where the system cannot
         fork, the walks run here one after the other, with the same ``done``.
-        With ``walkers`` (default :attr:`walkers`) > 1, on plants without ``after``, as
-        many walks run at once, all but this process's in forked processes
+        With ``walkers`` (default :attr:`walkers`) > 1, on plants without ``after`` or
+        with ``again``, as many walks run at once, all but this process's in forked processes
         (:mod:`rrl._fork`; where the system cannot fork, after this one), each forked one
         from a seed drawn from ``rng`` first, this process's from the rest of ``rng``,
         until the same ``done()``; the best of their plans is returned (of equal ones,
@@ -169,13 +170,14 @@ class RuinAndRecreate:
         waited for, however long the machine's load makes it (where the system cannot
         fork, it runs here after this process's, until ``done()`` or its tries: the same
         result); else a forked walk is left out if it answers more than :data:`GRACE_S`
-        after this process's.
+        after this process's, or, with ``again``, after ``done()`` holds. A plan costing
+        nothing that a forked walk finds ends the walks only when this process's end.
 
         With ``again`` > 0 (and no ``tries``), each process walks again from the best
         plan it has found once a walk ends (on plants with ``after``, after its
         ``patience``), on the rest of its generator, until ``done()`` or ``again`` walks
-        in a row found no better plan; the walks then run at once on plants with
-        ``after`` too.
+        in a row found no better plan (a plan the search could not write as placements
+        from ``origin`` does not count).
         """
         again = again if tries is None else 0
 
@@ -195,7 +197,8 @@ class RuinAndRecreate:
         if count > 1 and (again or not plan.problem.dependents):
             seeds = [rng.getrandbits(64) for _ in range(count - 1)]
             found = run_forked(lambda: walk(rng), [functools.partial(walk, random.Random(s)) for s in seeds],
-                               grace_s=None if tries is not None else GRACE_S, enough=lambda f: f is not None and f[1] <= 1e-9)
+                               grace_s=None if tries is not None else GRACE_S, until=done if again else None,
+                               enough=lambda f: f is not None and f[1] <= 1e-9)
         else:
             found = [walk(rng)]
         best: _Found | None = None
@@ -224,6 +227,8 @@ class RuinAndRecreate:
                 return (progress() - began) / max(1.0 - began, 1e-9)
 
             better = self._walk(at, origin, ctx, moved_on, room=room, rng=rng, done=done, progress=share, tries=None)
+            # (timed again: the next walk starts from the plan's times; and it tells whether the
+            # search can write the plan as steps, each of which must time)
             timed = None if better is None else timed_or_none(at, dict(better[0]))
             if better is None or timed is None or not _reachable(origin, timed.schedule):
                 fruitless += 1
@@ -232,6 +237,8 @@ class RuinAndRecreate:
             at = timed
             changes = tuple((r, s) for r, s in at.schedule.sequences.items() if s != plan.schedule.sequence(r))
             found = (changes, better[1], better[2])
+            if found[1] <= 1e-9:
+                break  # (no plan costs less than nothing)
         return found
 
     def _walk(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,

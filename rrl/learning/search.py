@@ -653,8 +653,8 @@ class Neighbourhood:
                  tries: int | None = None, again: int = 0) -> Node | None:
         """The best plan a ruin-and-recreate walk from ``node`` finds (:mod:`~rrl.learning.recreate`;
         ``walkers`` walks at once, default the walk's own, each of at most ``tries``
-        tries, each walking again as :meth:`RuinAndRecreate.run`'s ``again`` says), as single placements from ``root`` (at most ``room``), or None when it
-        finds none better than ``node`` (or, with ``after``, no way there whose steps all
+        tries, each walking again as :meth:`RuinAndRecreate.run`'s ``again`` says), as
+        single placements from ``root`` (at most ``room``), or None when it finds none better than ``node`` (or, with ``after``, no way there whose steps all
         time)."""
         target = walk.run(node.plan, root.plan, self.ctx, lambda seq, r: self.moved_on(tuple(seq), r), room=room,
                           rng=rng, done=done, progress=progress, walkers=walkers, tries=tries, again=again)
@@ -837,7 +837,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     ----------
     budget_s : float
         Wall-time budget (seconds); the pass in progress stops when it is spent, and the
-        search ends at once when it finds a plan of cost 0 (none can cost less).
+        search ends at once when it finds a plan of cost 0 (none can cost less; one a
+        forked walker finds ends it when this process's walk ends).
     max_depth : int
         Longest repair (steps).
     node_limit : int, optional
@@ -971,8 +972,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
             # others"): each walker walks again until the budget is spent, or until
             # WALKS_WITHOUT_GAIN walks in a row found nothing (a large budget, or a step
             # limit that leaves the walks no room, then goes to the wider passes).
-            again = WALKS_WITHOUT_GAIN if problem.dependents and node_limit is None and \
-                2 <= unstarted <= SHARED_UP_TO else 0
+            small = bool(problem.dependents) and node_limit is None and 2 <= unstarted <= SHARED_UP_TO
+            again = WALKS_WITHOUT_GAIN if small else 0
             walked = _recreate(hood, root, best, recreate, min(max_depth, WALK_STEPS), seed, node_limit, left,
                                out_of_time, clock, again)
             if walked is not None and walked.cost < best.cost - 1e-9:

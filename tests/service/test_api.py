@@ -74,7 +74,8 @@ def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path:
         assert served["version"] == k
         options = [f"--{name.replace('_', '-')}={value}" for name, value in body.items() if name not in ("event", "seed")]
         printed = runner.invoke(cli, ["consult", "--policy", str(policy_dir), "--scenario", str(before),
-                                      "--event", body["event"], "--seed", str(body.get("seed", 0)), *options, "--json"])
+                                      "--event", body["event"], "--seed", str(body.get("seed", 0)), *options,
+                                      "--walkers", "1", "--json"])  # (one walk, as the service runs)
         assert printed.exit_code == 0, printed.output
         assert _without_seconds(served) == _without_seconds(json.loads(printed.output))
         # The stored version is the printed one: its scenario, event, metrics and steps.
