@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -18,6 +21,27 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(cli, args)
         assert result.exit_code == 0
         assert "Usage:" in result.output
+
+
+def test_a_command_group_alone_prints_its_help() -> None:
+    for args in ([], ["tilde"], ["policy"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0 and result.output.startswith("Usage: "), result.output
+        assert "error" not in result.output.splitlines()[0]
+
+
+def test_a_reader_that_leaves_early_gets_no_error() -> None:
+    """``rrl ... | head``: the closed pipe is not a user error (here the reader has left
+    before the first line)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "rrl.cli.main", "schedule", "--scenario",
+                               str(SCENARIOS / "extruders.yaml")], stdout=write, stderr=subprocess.PIPE, text=True,
+                              timeout=120, check=False)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
 def test_schedule_json_is_one_object_and_validates(tmp_path) -> None:

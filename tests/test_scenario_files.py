@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 
@@ -61,7 +62,7 @@ BAD = [
 def test_good_file_round_trips(tmp_path) -> None:
     for suffix in (".yaml", ".json"):
         path = tmp_path / f"good{suffix}"
-        path.write_text(yaml.safe_dump(GOOD))
+        path.write_text(json.dumps(GOOD) if suffix == ".json" else yaml.safe_dump(GOOD))
         scenario = load_scenario(path)
         again = tmp_path / f"again{suffix}"
         scenario.save(again)
@@ -82,6 +83,34 @@ def test_bad_file_gives_one_line(tmp_path, case, change, message) -> None:
     assert lines[0].startswith("rrl: error: bad.yaml: ")
     assert message in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_numbers_as_json_and_yaml_1_2_write_them_are_numbers(tmp_path) -> None:
+    """1e3 and 1e-05 (what Python's json writes for 0.00001) are numbers in JSON and
+    YAML 1.2; YAML 1.1's loader would read them as strings."""
+    data = copy.deepcopy(GOOD)
+    data["orders"][0]["size"] = 1000.0
+    data["orders"][0]["release"] = 0.00001
+    written = json.dumps(data)
+    assert "1e-05" in written
+    (tmp_path / "exp.json").write_text(written)
+    (tmp_path / "exp.yaml").write_text(written.replace("1000.0", "1e3"))
+    for name in ("exp.json", "exp.yaml"):
+        order = load_scenario(tmp_path / name).problem.orders[data["orders"][0]["id"]]
+        assert order.size == 1000.0 and order.release == 0.00001
+
+
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("twice.yaml", "products: [A]\nproducts: [B]\nresources: []\norders: []\n", "line 2"),
+    ("rates.yaml", "products: [A]\nresources: [{id: r, rates: {A: 1, A: 2}}]\norders: []\n", "line 2"),
+    ("twice.json", '{"products": ["A"], "resources": [], "orders": [], "orders": []}', ""),
+])
+def test_a_key_given_twice_is_an_error_not_an_overwrite(tmp_path, name, text, where) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["scenario", "validate", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"rrl: error: {name}: {where}") and "given twice" in result.output, result.output
 
 
 def test_malformed_yaml_names_line(tmp_path) -> None:

@@ -283,12 +283,37 @@ def test_bad_q_values_name_the_rule(policy_dir, tmp_path, rules, line, needle) -
     (["schedule", "--scenario", EXTRUDERS, "--gantt", "DIR"], "--gantt"),
     (["no-such-command"], "no-such-command"),
     (["schedule", "--no-such-flag"], "--no-such-flag"),
+    # (found by a review as a new user: nan passed every range, seeds reached numpy,
+    # torch or optuna as tracebacks, a rule offered by --help was refused later)
+    (["consult", "--policy", "POLICY", "--scenario", EXTRUDERS, "--event", "rush_order", "--budget-ms", "nan"],
+     "--budget-ms"),
+    (["evaluate", "--policy", "POLICY", "--scenario", EXTRUDERS, "--budget-ms", "nan"], "--budget-ms"),
+    (["scenario", "generate", "--important", "nan", "--out", "P.yaml"], "--important"),
+    (["scenario", "generate", "--important", "1.5", "--out", "P.yaml"], "--important"),
+    (["tilde", "fit", "--kb", "FILE", "--settings", "FILE", "--out", "P.pl", "--significance", "nan"],
+     "--significance"),
+    (["serve", "--latency-ms", "nan"], "--latency-ms"),
+    (["tilde", "fit", "--kb", "FILE", "--settings", "FILE", "--out", "P.pl", "--seed", "-1"], "--seed"),
+    (["ppo", "train", "--generate", "--machines", "2", "--timesteps", "0", "--out", "P.zip", "--seed", "-1"],
+     "--seed"),
+    (["tune", "--goal", "tardiness", "--scenario", EXTRUDERS, "--seed", str(2**32)], "--seed"),
+    (["consult", "--policy", "POLICY", "--scenario", EXTRUDERS, "--event", "rush_order", "--rule", "cpsat"],
+     "--rule"),
+    (["evaluate", "--policy", "POLICY", "--scenario", EXTRUDERS, "--methods", ","], "--methods"),
+    (["policy", "curves", "POLICY", "--out", "P.txt"], "--out"),
+    (["scenario", "import", "FILE", "--format", "fjs", "--out", "P.txt"], "--out"),
+    (["schedule", "--scenario", EXTRUDERS, "--gantt", "FILE/g.png"], "is a file, not a folder"),
 ])
 def test_usage_errors_are_one_line(policy_dir, tmp_path, args, needle) -> None:
     existing = tmp_path / "file.txt"
     existing.write_text("x")
     names = {"P": tmp_path / "p", "POLICY": policy_dir, "FILE": existing, "DIR": tmp_path}
+    for suffix in (".yaml", ".pl", ".zip", ".txt"):
+        names["P" + suffix] = tmp_path / ("p" + suffix)
+    names["FILE/g.png"] = existing / "g.png"
+    before = sorted(tmp_path.iterdir())
     one_line_error(rrl(*[names.get(a, a) if isinstance(a, str) else a for a in args]), needle)
+    assert sorted(tmp_path.iterdir()) == before  # (nothing half-written)
 
 
 def test_an_unwritable_output_names_the_users_path(tmp_path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from rrl.bounds import MAX_HOURS
+from rrl.bounds import MAX_BUDGET_MS, MAX_HOURS
 from rrl.domain.plan import Plan
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
@@ -23,7 +23,9 @@ scenario_option = click.option(
     help="Scenario file (YAML or JSON, DESIGN section 2).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout, nothing else.")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed (reproducible runs).")
+#: Seeds every command takes: what numpy, torch and optuna accept.
+SEED = click.IntRange(0, 2**32 - 1)
+seed_option = click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed (reproducible runs).")
 
 
 class FiniteFloat(click.ParamType):
@@ -32,10 +34,12 @@ class FiniteFloat(click.ParamType):
 
     name = "number"
 
-    def __init__(self, minimum: float | None = None, strict: bool = False, maximum: float = MAX_HOURS) -> None:
+    def __init__(self, minimum: float | None = None, strict: bool = False, maximum: float = MAX_HOURS,
+                 upper: float | None = None) -> None:
         self.minimum = minimum
         self.strict = strict
         self.maximum = maximum
+        self.upper = upper  # (a bound of the value itself, not of its size)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
@@ -46,6 +50,8 @@ class FiniteFloat(click.ParamType):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         if self.minimum is not None and (number < self.minimum or (self.strict and number == self.minimum)):
             self.fail(f"{value!r} must be {'>' if self.strict else '>='} {self.minimum:g}", param, ctx)
+        if self.upper is not None and number > self.upper:
+            self.fail(f"{value!r} must be <= {self.upper:g}", param, ctx)
         if abs(number) > self.maximum:
             self.fail(f"{value!r} must be at most {self.maximum:g} in size (docs/security.md)", param, ctx)
         return number
@@ -54,8 +60,20 @@ class FiniteFloat(click.ParamType):
 FINITE = FiniteFloat()
 NON_NEGATIVE = FiniteFloat(0.0)
 POSITIVE = FiniteFloat(0.0, strict=True)
+#: A search budget in milliseconds.
+BUDGET_MS = FiniteFloat(1.0, upper=MAX_BUDGET_MS)
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def scenario_path(value: Path, flag: str = "--out") -> Path:
+    """Check an output scenario file's suffix (it says YAML or JSON) before any work is done."""
+    if value.suffix.lower() not in SCENARIO_SUFFIXES:
+        raise RRLError(f"{flag} {value}: a scenario file ends in .yaml, .yml or .json")
+    return value
 
 
 def image_path(value: Path | None, flag: str) -> Path | None:

@@ -10,6 +10,7 @@ import click
 
 from rrl.bounds import MAX_BUDGET_MS, MAX_CASES, MAX_EPISODES, MAX_STEPS, MAX_WALKERS
 from rrl.cli.common import (
+    BUDGET_MS,
     FINITE,
     NON_NEGATIVE,
     POSITIVE,
@@ -21,7 +22,7 @@ from rrl.cli.common import (
     scenario_option,
     seed_option,
 )
-from rrl.cli.schedule import RULE_CHOICES
+from rrl.cli.schedule import PLAN_RULES
 from rrl.domain.problem import Problem
 from rrl.domain.scenario import load_scenario
 from rrl.domain.schedule import Schedule
@@ -67,7 +68,7 @@ policy_option = click.option("--policy", "policy_dir", required=True,
                    f"plans larger than the training books; at most {MAX_STEPS}).")
 @click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=25, show_default=True,
               help="Repair 20 fixed validation cases greedily every so many episodes (the learning curve); 0: never.")
-@click.option("--rule", type=click.Choice(RULE_CHOICES), default="edd",
+@click.option("--rule", type=click.Choice(PLAN_RULES), default="edd",
               show_default=True, help="How each episode's initial plan is built.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PPO model for --rule ppo (default: the shipped one for the plant).")
@@ -165,7 +166,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
               help="Longest repair in steps (default: the policy's; on a plan with more unstarted orders than "
                    f"its training cases, as many more in proportion, up to {LONG_REPAIR_STEPS}; at most "
                    f"{MAX_STEPS}).")
-@click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
+@click.option("--budget-ms", type=BUDGET_MS, default=None,
               help="Wall-time budget of the repair search in ms (default: 36 ms up to 20 orders, 1.5 ms more per "
                    f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
 @click.option("--first-pass", type=click.Choice(FIRST_PASSES), default=None,
@@ -185,10 +186,11 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    "plan; up to 35 unstarted orders it then starts again from the best plan until the budget is "
                    "spent or eight walks in a row find nothing).")
 @click.option("--walkers", type=click.IntRange(1, MAX_WALKERS), default=None,
-              help="Ruin-and-recreate walks run at once, each in its own process from its own seed, the best "
-                   "plan kept (default: 2 on Linux with two cores or more, else 1; two gain about as much as "
-                   "one with twice the budget; plants with 'after' chains walk once).")
-@click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
+              help="Ruin-and-recreate walks run at once, each in its own process on its own random stream, the "
+                   "best plan kept (default: 2 on Linux with two cores or more, else 1; two gain about as much as "
+                   "one with twice the budget; on plants with 'after' chains only up to 35 unstarted orders, "
+                   "where each walks again until the budget is spent).")
+@click.option("--rule", type=click.Choice(PLAN_RULES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None, help="PPO model for --rule ppo.")
@@ -281,16 +283,17 @@ def show(directory: Path, as_json: bool) -> None:
     """
     from rrl.learning.policy_io import read_policy, rule_blocks
 
-    RepairAgent.load(directory)
+    leaves = RepairAgent.load(directory).n_leaves  # (as train counts them)
     rules, meta, _ = read_policy(directory)
     blocks = rule_blocks(rules)
+    default = ", and a default rule" if len(blocks) > leaves else ""
     if as_json:
         print_json({"goal": meta["goal"], "training": {k: v for k, v in meta.get("training", {}).items() if k != "curve"},
                     "rules": blocks})
         return
     training = meta.get("training", {})
     click.echo(f"policy {directory}: goal {meta['goal']}, {training.get('episodes', '?')} episodes, "
-               f"{len(blocks)} rules (abstract states), rrl {meta['library_version']}")
+               f"{leaves} abstract states, one rule each{default}; rrl {meta['library_version']}")
     click.echo("Each rule: when its body holds for a state and a candidate action, Q = Value; "
                "the first rule that holds applies.\n")
     for block in blocks:
@@ -299,11 +302,14 @@ def show(directory: Path, as_json: bool) -> None:
 
 @policy.command("curves")
 @click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG to write.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Picture to write (.png, .svg, .pdf, .jpg).")
 def curves(directories: tuple[Path, ...], out: Path) -> None:
     """Plot the learning curves of several policies together (like the paper's Fig. 6)."""
     from rrl.learning.policy_io import read_policy
     from rrl.viz import learning_curves
+
+    image_path(out, "--out")
 
     series: dict[str, list[dict[str, Any]]] = {}
     for directory in directories:
@@ -328,7 +334,7 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
               help="Episodes for the propositional Q-tree (default: the policy's).")
 @click.option("--cpsat-seconds", type=POSITIVE, default=5.0, show_default=True,
               help="Time limit of the CP-SAT full reschedule per case.")
-@click.option("--budget-ms", type=click.FloatRange(1, MAX_BUDGET_MS), default=None,
+@click.option("--budget-ms", type=BUDGET_MS, default=None,
               help="The policy's search budget per case (default: as consult).")
 @json_option
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -349,6 +355,8 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
     from rrl.learning.evaluate import METHODS, draw_cases, evaluate
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    if not chosen:
+        raise RRLError(f"--methods: name at least one method (some of {', '.join(METHODS)})")
     for m in chosen:
         if m not in METHODS:
             raise RRLError(f"--methods: unknown method '{m}' (expected some of {', '.join(METHODS)})")

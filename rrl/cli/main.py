@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -34,6 +36,20 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _os_message(error: OSError) -> str:
+    """One line for an OS error on a path; where a folder on the way is a file, says so
+    (the system's own words, "File exists" or "Not a directory", name neither)."""
+    if not error.filename:
+        return str(error.strerror or error)
+    path = Path(os.fsdecode(error.filename))
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{path}: {parent} is a file, not a folder"
+            break
+    return f"{path}: {error.strerror or error}"
+
+
 class _Group(click.Group):
     """A click group that loads sub-commands on first use and turns user errors into one
     line on stderr and exit status 2: rrl's own errors, OS errors, and click's usage
@@ -56,6 +72,9 @@ class _Group(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:  # ``rrl`` or a command group alone: its help
+            click.echo(error.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as error:
             ctx = getattr(error, "ctx", None)
             hint = f" (see: {ctx.command_path} --help)" if isinstance(error, click.UsageError) and ctx else ""
@@ -70,9 +89,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except RRLError as error:
             _fail(str(error))
+        except BrokenPipeError:  # the reader left (``rrl ... | head``): nothing more to say
+            # (stdout to nowhere, or Python reports the pipe again when it flushes at exit)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except OSError as error:  # an output path that cannot be written, a full disk, ...
-            where = f"{error.filename}: " if error.filename else ""
-            _fail(f"{where}{error.strerror or error}")
+            _fail(_os_message(error))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

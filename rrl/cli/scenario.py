@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from rrl.bounds import MAX_FAMILY_STEPS, MAX_MACHINES, MAX_ORDERS
-from rrl.cli.common import POSITIVE, json_option, print_json
+from rrl.cli.common import POSITIVE, SEED, FiniteFloat, json_option, print_json, scenario_path
 from rrl.dispatching import RULES, dispatch
 from rrl.domain.formats import DUE_FACTOR, FORMATS, read_instance
 from rrl.domain.generate import generate_scenario
@@ -31,17 +31,16 @@ def scenario() -> None:
               help="Longest order family: steps P1..Pn chained with `after` (1: independent orders).")
 @click.option("--breaks/--no-breaks", default=False, show_default=True,
               help="A daily break window 12:00-13:00 on every machine.")
-@click.option("--important", "important_rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+@click.option("--important", "important_rate", type=FiniteFloat(0.0, upper=1.0), default=0.2, show_default=True,
               help="Share of important orders.")
 @click.option("--rule", type=click.Choice(RULES), default=None, help="Also write a schedule built by this rule.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file (.yaml or .json).")
 def generate(machines: int, types: int, orders: int, family_steps: int, breaks: bool, important_rate: float,
              rule: str | None, seed: int, out: Path) -> None:
     """Write a random scenario: a plant and its orders, up to 152 machines and 500+ orders."""
-    if out.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise RRLError(f"--out {out}: a scenario file ends in .yaml, .yml or .json")
+    scenario_path(out)
     if types > machines:
         raise RRLError(f"--types: {types} machine types need at least as many machines (got {machines})")
     made = generate_scenario(machines=machines, types=types, orders=orders, family_steps=family_steps,
@@ -70,6 +69,7 @@ def import_command(path: Path, fmt: str | None, out: Path, due_factor: float) ->
     (size = least common multiple of the operation's times, whole-number rates). A
     malformed file gets one line naming the file, the line and the problem.
     """
+    scenario_path(out)
     made = read_instance(path, fmt, due_factor=due_factor)
     made.save(out)
     problem = made.problem

@@ -19,7 +19,10 @@ from rrl.dispatching import DEFAULT_RULE, MODES, OBJECTIVES, RULES, dispatch
 from rrl.domain.plan import Plan
 from rrl.domain.scenario import load_scenario
 
-RULE_CHOICES = [*RULES, "ppo", "cpsat"]
+#: Rules that build the plan a repair starts from (consult, train, db import, the service).
+PLAN_RULES = [*RULES, "ppo"]
+#: Rules of ``rrl schedule``: those and CP-SAT on the whole problem.
+RULE_CHOICES = [*PLAN_RULES, "cpsat"]
 
 
 @click.command()

@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from rrl.bounds import MAX_BUDGET_MS
-from rrl.cli.common import checked, json_option, print_json
-from rrl.cli.schedule import RULE_CHOICES
+from rrl.cli.common import FiniteFloat, checked, json_option, print_json, scenario_path
+from rrl.cli.schedule import PLAN_RULES
 from rrl.errors import RRLError
 from rrl.service import LATENCY_MS, MIN_BUDGET_MS
 
@@ -24,11 +24,24 @@ db_option = click.option("--db", "url", default=DEFAULT_DB, show_default=True,
                               "(MariaDB or MySQL).")
 
 
-def _store(url: str) -> Any:
+def _store(url: str, create: bool = False) -> Any:
+    """The database of ``--db``; unless ``create``, an SQLite file must exist already
+    (SQLite would create an empty one, so a mistyped path would leave a file behind)."""
     try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         from rrl.storage import Store
     except ImportError as error:
         raise RRLError(f"the database needs the service extra: pip install 'rrl-repair[service]' ({error})") from None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None  # (Store names the problem)
+    if not create and parsed is not None and parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+            raise RRLError(f"--db {url}: no such database file (create it with: rrl db init --db {url})")
     return Store(url)
 
 
@@ -41,7 +54,7 @@ def db() -> None:
 @db_option
 def db_init(url: str) -> None:
     """Create the tables (existing ones and their data are kept)."""
-    store = _store(url)
+    store = _store(url, create=True)
     store.init()
     click.echo(f"tables ready in {store.label}")
 
@@ -49,7 +62,7 @@ def db_init(url: str) -> None:
 @db.command("import")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
+@click.option("--rule", type=click.Choice(PLAN_RULES), default=None,
               help="Build the plan with this rule (default: the file's schedule, or edd when it has none).")
 @json_option
 def db_import(url: str, file: Path, rule: str | None, as_json: bool) -> None:
@@ -79,6 +92,7 @@ def db_import(url: str, file: Path, rule: str | None, as_json: bool) -> None:
               help="Which version (default: the current one).")
 def db_export(url: str, scenario_id: int, out: Path, number: int | None) -> None:
     """Write a scenario with one version's plan as its schedule (a file rrl reads back)."""
+    scenario_path(out)
     stored = _store(url).version(scenario_id, number)
     stored.scenario.save(out)
     click.echo(f"scenario {scenario_id} version {stored.version} written to {out}")
@@ -104,11 +118,11 @@ def db_list(url: str, as_json: bool) -> None:
                    "applicable operator of lowest total tardiness, step by step.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
-@click.option("--latency-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=LATENCY_MS, show_default=True,
+@click.option("--latency-ms", type=FiniteFloat(0.0, upper=MAX_BUDGET_MS), default=LATENCY_MS, show_default=True,
               help="Answer time aimed at when events queue: their repair searches get an equal share of it "
                    "(at least --min-budget-ms each), shrinking as the queue grows; 0: every repair gets the "
                    "library's default budget.")
-@click.option("--min-budget-ms", type=click.FloatRange(0, MAX_BUDGET_MS), default=MIN_BUDGET_MS, show_default=True,
+@click.option("--min-budget-ms", type=FiniteFloat(0.0, upper=MAX_BUDGET_MS), default=MIN_BUDGET_MS, show_default=True,
               help="The least search a queued event gets (the event's own task is examined first, however "
                    "small the budget); 0: an event whose share of --latency-ms is spent is stored unrepaired "
                    "(its plan as the event left it).")
@@ -121,7 +135,7 @@ def serve(url: str, policy_dir: Path | None, host: str, port: int, latency_ms: f
     processes in all), one event at a time in arrival order; each new plan version is
     validated and written in one transaction before the answer is sent.
     """
-    store = _store(url)
+    store = _store(url, create=True)
     store.init()
     try:
         import uvicorn

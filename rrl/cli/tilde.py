@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from rrl._io import write_text_atomically
+from rrl.cli.common import SEED, FiniteFloat
 from rrl.errors import RRLError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -46,7 +47,7 @@ def tilde() -> None:
               help="Most tests on a path (overrides max_depth/1).")
 @click.option("--min-samples", type=click.IntRange(min=1), default=100, show_default=True,
               help="TG only: examples a leaf sees before it may split.")
-@click.option("--significance", type=click.FloatRange(min=0, max=1, min_open=True),
+@click.option("--significance", type=FiniteFloat(0.0, strict=True, upper=1.0),
               default=None,
               help="Level of the test a split must pass (F-test for numbers, G-test for classes; "
                    "1 turns it off). Overrides significance/1; without either, TG uses 0.001 "
@@ -62,7 +63,7 @@ def tilde() -> None:
                    "subset of the candidate tests at each node) and average their predictions.")
 @click.option("--max-candidates", default="sqrt", show_default=True,
               help="Forest only: candidate tests scored per node: sqrt, a fraction below 1, or a count.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Forest only: random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Forest only: random seed.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print one JSON object {"nodes", "leaves", "seconds"} on stdout (and "trees" for a forest).')
 def fit(kb_path: Path, settings_path: Path, bg_paths: tuple[Path, ...], out: Path, incremental: bool,

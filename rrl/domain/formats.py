@@ -28,11 +28,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from rrl.bounds import MAX_HOURS
 from rrl.domain.order import Order
 from rrl.domain.plant import Plant, Resource
 from rrl.domain.problem import Problem
-from rrl.domain.scenario import Scenario
-from rrl.errors import RRLError
+from rrl.domain.scenario import Scenario, scenario_from_dict
+from rrl.errors import RRLError, ScenarioError
 
 #: Formats :func:`read_instance` knows, by name (also the file suffixes).
 FORMATS = ("fjs", "jsp")
@@ -72,7 +73,14 @@ def read_instance(path: str | os.PathLike[str], fmt: str | None = None, *,
         raise InstanceFormatError(str(source), None, error.strerror or str(error)) from None
     parse = _parse_fjs if fmt == "fjs" else _parse_jsp
     jobs, machines = parse(str(source), _lines(text))
-    return _scenario(source.stem, jobs, machines, first_machine=1 if fmt == "fjs" else 0, due_factor=due_factor)
+    made = _scenario(source.stem, jobs, machines, first_machine=1 if fmt == "fjs" else 0, due_factor=due_factor)
+    # The checks a scenario file gets when it is read back (sizes, due dates within the
+    # bounds of docs/security.md): what is written must load.
+    try:
+        scenario_from_dict(made.to_dict(), source.name, default_name=made.name)
+    except ScenarioError as error:
+        raise InstanceFormatError(str(source), None, f"does not fit a scenario: {error.key}: {error.problem}") from None
+    return made
 
 
 def _lines(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -81,6 +89,10 @@ def _lines(text: str) -> Iterator[tuple[int, list[str]]]:
         tokens = line.split()
         if tokens and not tokens[0].startswith("#"):
             yield number, tokens
+
+
+#: The longest processing time a scenario may hold (hours: rrl.bounds.MAX_HOURS).
+_LONGEST = int(MAX_HOURS)
 
 
 class _Reader:
@@ -154,7 +166,7 @@ def _parse_fjs(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[lis
                 machine = line.integer("machine", 1, machines)
                 if any(m == machine for m, _ in alternatives):
                     raise line.fail(f"{line.what}: machine {machine} is listed twice")
-                alternatives.append((machine, line.integer("processing time", 1)))
+                alternatives.append((machine, line.integer("processing time", 1, _LONGEST)))
             operations.append(alternatives)
         line.what = f"job {job}"
         line.finish()
@@ -173,7 +185,7 @@ def _parse_jsp(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[lis
         operations: list[Operation] = []
         for op in range(1, machines + 1):
             line.what = f"job {job}, operation {op}"
-            operations.append([(line.integer("machine", 0, machines - 1), line.integer("processing time", 1))])
+            operations.append([(line.integer("machine", 0, machines - 1), line.integer("processing time", 1, _LONGEST))])
         result.append(operations)
     return result, machines
 

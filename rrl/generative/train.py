@@ -192,8 +192,22 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     """Train (or continue training) a MaskablePPO policy and save it to ``config.out``.
 
     Writes ``out`` (the model), ``out`` with suffix ``.json`` (how it was trained) and a
-    work directory ``<out>.d/`` with checkpoints and evaluation logs.
+    work directory ``<out>.d/`` with checkpoints and evaluation logs (removed again when
+    the run fails before it holds a model: no empty folder is left behind).
     """
+    out = Path(config.out)
+    work = out.with_name(out.name + ".d")
+    created = not work.exists()
+    try:
+        return _train_ppo(config, work)
+    except BaseException:
+        if created and work.is_dir() and not any(work.rglob("*.zip")):
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _train_ppo(config: TrainConfig, work: Path) -> TrainReport:
+    """:func:`train_ppo` with its work directory ``work``."""
     if config.objective not in OBJECTIVES:
         raise RRLError(f"unknown objective '{config.objective}' (expected one of {', '.join(OBJECTIVES)})")
     if config.timesteps < 0:
@@ -222,7 +236,6 @@ def train_ppo(config: TrainConfig) -> TrainReport:
     if config.resume is not None:
         _check_resume(config)
     out = Path(config.out)
-    work = out.with_name(out.name + ".d")
     work.mkdir(parents=True, exist_ok=True)
     per_stage = config.timesteps // len(stages)
     began = time.perf_counter()

@@ -85,6 +85,7 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
     examples: list[Example] = []
     current: Example | None = None
     targets = 0
+    opened: dict[str, int] = {}  # model id -> the line of its block (predictions are keyed by id)
     for item in read_terms(path, "text"):
         line = item["line"]
         if "error" in item:
@@ -94,6 +95,9 @@ def read_kb(path: str | Path, require_target: bool = True) -> list[Example]:
             if current is not None:
                 raise SettingsError(source, line, f"begin(model({match[1]})) inside model {current.id} (missing end)")
             current, targets = Example(unquote_atom(match[1]), source=source, line=line, fact_lines=[]), 0
+            if current.id in opened:
+                raise SettingsError(source, line, f"model {match[1]} is given twice (first at line {opened[current.id]})")
+            opened[current.id] = line
         elif (match := _END.match(text)) is not None:
             if current is None or unquote_atom(match[1]) != current.id:
                 expected = "no open model" if current is None else f"end(model({current.id}))"

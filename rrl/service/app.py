@@ -168,10 +168,10 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = L
         """Body: a scenario (DESIGN section 2). ``?rule=R`` builds its plan with a dispatching rule or
         ``ppo`` (safety wrapper: an invalid PPO schedule falls back to a rule, counted in /api/metrics);
         without it the scenario's own schedule, or EDD. Returns ``{"id", "version", "metrics"}``."""
-        from rrl.cli.schedule import RULE_CHOICES
+        from rrl.cli.schedule import PLAN_RULES
 
-        if rule is not None and rule not in RULE_CHOICES:
-            return error(422, f"rule: unknown rule '{rule}' (expected one of {', '.join(RULE_CHOICES)})")
+        if rule is not None and rule not in PLAN_RULES:
+            return error(422, f"rule: unknown rule '{rule}' (expected one of {', '.join(PLAN_RULES)})")
         data = body.model_dump(mode="json", exclude_none=True)
         return json_response(await worker.call("post_scenario", data, rule), 201)
 

@@ -264,7 +264,7 @@ def test_next_stage_starts_from_the_best_model(tmp_path: Path, monkeypatch: pyte
     def spy(model, *args, **kwargs):  # the evaluation of the model a stage is given (not the callback's)
         import inspect
 
-        if inspect.stack()[1].function == "train_ppo":
+        if inspect.stack()[1].function == "_train_ppo":
             incoming.append({k: v.clone() for k, v in model.policy.state_dict().items()})
         return original(model, *args, **kwargs)
 

@@ -317,6 +317,8 @@ def test_policy_show_reads_rules(trained) -> None:
     result = CliRunner().invoke(cli, ["policy", "show", str(directory)])
     assert result.exit_code == 0
     assert "predict(Value)" in result.output and "goal tardiness" in result.output
+    # the count train printed: the default rule is no abstract state
+    assert f" {RepairAgent.load(directory).n_leaves} abstract states, one rule each" in result.output
 
 
 @pytest.mark.parametrize("damage", ["missing_dir", "missing_rules", "bad_json", "syntax", "no_goal",

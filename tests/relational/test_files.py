@@ -41,6 +41,7 @@ BAD_KB = [
     ("infinite target", "begin(model(a)).\nfocal(t1).\ntarget(inf).\nend(model(a)).\n", 3, "target(inf) is not a finite"),
     ("nan target", "begin(model(a)).\ntarget(nan).\nend(model(a)).\n", 2, "target(nan) is not a finite"),
     ("infinity target", "begin(model(a)).\ntarget(infinity).\nend(model(a)).\n", 2, "not a finite"),
+    ("id twice", GOOD_KB + GOOD_KB, 6, "model a is given twice (first at line 1)"),
 ]
 
 

@@ -168,7 +168,20 @@ def test_db_commands_import_export(db_url: str, tmp_path) -> None:
 
 
 def test_missing_tables_named(tmp_path) -> None:
-    result = CliRunner().invoke(cli, ["db", "list", "--db", f"sqlite:///{tmp_path / 'empty.db'}"])
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")  # (SQLite reads an empty file as a database without tables)
+    result = CliRunner().invoke(cli, ["db", "list", "--db", f"sqlite:///{empty}"])
     assert result.exit_code == 2
     assert "tables are missing (run: rrl db init" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_read_of_a_missing_database_file_creates_none(tmp_path) -> None:
+    """SQLite would create the file: a mistyped --db would leave one behind."""
+    missing = tmp_path / "typo.db"
+    for args in (["db", "list"], ["db", "export", "1", "--out", str(tmp_path / "x.yaml")]):
+        result = CliRunner().invoke(cli, [*args, "--db", f"sqlite:///{missing}"])
+        assert result.exit_code == 2 and "no such database file" in result.output, result.output
+        assert not missing.exists() and not (tmp_path / "x.yaml").exists()
+    assert CliRunner().invoke(cli, ["db", "init", "--db", f"sqlite:///{missing}"]).exit_code == 0
+    assert missing.exists()
