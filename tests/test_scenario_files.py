@@ -113,6 +113,41 @@ def test_a_key_given_twice_is_an_error_not_an_overwrite(tmp_path, name, text, wh
     assert result.output.startswith(f"rrl: error: {name}: {where}") and "given twice" in result.output, result.output
 
 
+def test_merge_keys_may_override_and_what_save_writes_reads_back(tmp_path) -> None:
+    """``<<: *base`` is no duplicate; an id that reads as a number is quoted when saved,
+    and one typed bare gets a hint."""
+    path = tmp_path / "merge.yaml"
+    path.write_text("products: [A]\nresources:\n  - &base {id: r1, rates: {A: 1}}\n  - {<<: *base, id: r2}\n"
+                    "orders: [{id: '1e5', product: A, size: 1, due: 1}]\nname: '2e3'\n")
+    scenario = load_scenario(path)
+    assert list(scenario.plant.resources) == ["r1", "r2"] and scenario.name == "2e3"
+    again = tmp_path / "again.yaml"
+    scenario.save(again)
+    reread = load_scenario(again)
+    assert list(reread.problem.orders) == ["1e5"] and reread.name == "2e3"
+    path.write_text(path.read_text().replace("'1e5'", "1e5"))
+    result = CliRunner().invoke(cli, ["scenario", "validate", str(path)])
+    assert result.exit_code == 2 and "orders[0].id" in result.output and "quotes" in result.output
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("tag.yaml", "products: !!map foo\n", "expected a mapping node"),
+    ("deep.json", "[" * 100_000, "nested too deeply"),
+    ("digits.json", '{"products": ' + "9" * 5000 + "}", "unreadable number"),
+])
+def test_pathological_files_are_one_line_errors(tmp_path, name, text, message) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["scenario", "validate", str(path)])
+    assert result.exit_code == 2 and message in result.output, result.output  # (a traceback exits 1)
+
+
+def test_a_json_file_may_start_with_a_byte_order_mark(tmp_path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode())
+    assert load_scenario(path).problem.orders
+
+
 def test_malformed_yaml_names_line(tmp_path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("products: [A, B\nresources: []\n")

@@ -303,6 +303,8 @@ def test_bad_q_values_name_the_rule(policy_dir, tmp_path, rules, line, needle) -
     (["policy", "curves", "POLICY", "--out", "P.txt"], "--out"),
     (["scenario", "import", "FILE", "--format", "fjs", "--out", "P.txt"], "--out"),
     (["schedule", "--scenario", EXTRUDERS, "--gantt", "FILE/g.png"], "is a file, not a folder"),
+    (["scenario", "generate", "--out", "a" * 300 + "/x.yaml"], "File name too long"),
+    (["db", "list", "--db", "mysql://u@h:abc/db"], "not a database URL"),
 ])
 def test_usage_errors_are_one_line(policy_dir, tmp_path, args, needle) -> None:
     existing = tmp_path / "file.txt"

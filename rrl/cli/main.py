@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,15 +41,39 @@ def _fail(message: str) -> None:
 def _os_message(error: OSError) -> str:
     """One line for an OS error on a path; where a folder on the way is a file, says so
     (the system's own words, "File exists" or "Not a directory", name neither)."""
-    if not error.filename:
+    if not isinstance(error.filename, str | bytes | os.PathLike) or not error.filename:
         return str(error.strerror or error)
     path = Path(os.fsdecode(error.filename))
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{path}: {parent} is a file, not a folder"
-            break
+    if error.errno in (errno.EEXIST, errno.ENOTDIR, errno.ENOENT):
+        for parent in path.parents:  # (os.path's tests never raise, whatever the path)
+            if os.path.lexists(parent):
+                if not os.path.isdir(parent):
+                    return f"{path}: {parent} is a file, not a folder"
+                break
     return f"{path}: {error.strerror or error}"
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has left (``rrl ... | head``), as
+    against a broken pipe of the command's own (a worker process that died)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # (replaced, e.g. by a test runner)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _quiet_exit() -> None:
+    """Leave without a word: the reader of standard output has left."""
+    # (stdout to nowhere, or Python reports the pipe again when it flushes at exit)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
+
+
+#: ``rrl`` or a command group alone (click 8.2 on; 8.1 printed the help itself).
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 class _Group(click.Group):
@@ -72,8 +98,11 @@ class _Group(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.NoArgsIsHelpError as error:  # ``rrl`` or a command group alone: its help
-            click.echo(error.ctx.get_help())
+        except _NO_ARGS as error:  # ``rrl`` or a command group alone: its help
+            try:
+                click.echo(error.ctx.get_help())
+            except BrokenPipeError:
+                _quiet_exit()
             sys.exit(0)
         except click.ClickException as error:
             ctx = getattr(error, "ctx", None)
@@ -89,10 +118,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except RRLError as error:
             _fail(str(error))
-        except BrokenPipeError:  # the reader left (``rrl ... | head``): nothing more to say
-            # (stdout to nowhere, or Python reports the pipe again when it flushes at exit)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(0)
+        except BrokenPipeError as error:
+            if _stdout_gone():  # the reader left (``rrl ... | head``): nothing more to say
+                _quiet_exit()
+            _fail(_os_message(error))
         except OSError as error:  # an output path that cannot be written, a full disk, ...
             _fail(_os_message(error))
 

@@ -36,7 +36,7 @@ def _store(url: str, create: bool = False) -> Any:
         raise RRLError(f"the database needs the service extra: pip install 'rrl-repair[service]' ({error})") from None
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # (a port that is no number raises ValueError)
         parsed = None  # (Store names the problem)
     if not create and parsed is not None and parsed.get_backend_name() == "sqlite":
         path = parsed.database

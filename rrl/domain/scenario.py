@@ -86,7 +86,7 @@ class Scenario:
         if target.suffix.lower() == ".json":
             text = json.dumps(self.to_dict(), indent=2)
         else:
-            text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+            text = yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=100)
         write_text_atomically(target, text)
 
 
@@ -166,20 +166,24 @@ def parse_text(text: str, label: str, json_file: bool = False) -> Any:
     """The data of a scenario file's text: JSON where ``json_file``, else YAML (with the
     numbers of YAML 1.2 and JSON, such as ``1e3``, read as numbers); a key given twice
     in one mapping is an error, not a silent overwrite."""
-    if json_file:
-        try:
-            return json.loads(text, object_pairs_hook=_unique_pairs)
-        except json.JSONDecodeError as error:
-            raise ScenarioError(label, f"line {error.lineno}", f"malformed JSON: {error.msg}") from None
-        except _DuplicateKey as error:
-            raise ScenarioError(label, "", f"the key '{error.key}' is given twice in one mapping") from None
     try:
+        if json_file:
+            # (editors on Windows start UTF-8 files with a byte-order mark, which JSON forbids)
+            return json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_pairs)
         return yaml.load(text, Loader=_Loader)
+    except json.JSONDecodeError as error:
+        raise ScenarioError(label, f"line {error.lineno}", f"malformed JSON: {error.msg}") from None
+    except _DuplicateKey as error:
+        raise ScenarioError(label, "", f"the key '{error.key}' is given twice in one object") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "malformed YAML"
         raise ScenarioError(label, where, f"malformed YAML/JSON: {problem}") from None
+    except RecursionError:
+        raise ScenarioError(label, "", "nested too deeply") from None
+    except ValueError as error:  # (e.g. an integer of more digits than Python converts)
+        raise ScenarioError(label, "", f"unreadable number: {error}") from None
 
 
 class _DuplicateKey(ValueError):
@@ -202,11 +206,15 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     """The safe YAML loader (libyaml's parser where present: 4x faster at 500 orders),
     reading YAML 1.2's numbers and refusing duplicate keys."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) or key is None:
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        # A mapping's own keys only: merged ones (``<<: *base``) may be overridden, and a
+        # merged mapping's keys are checked where it is written.
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node, deep=deep)
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
                         None, None, f"the key '{key}' is given twice in one mapping", key_node.start_mark)
@@ -214,19 +222,23 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+class _Dumper(yaml.SafeDumper):
+    """The safe YAML writer, quoting what :class:`_Loader` would read as a number
+    (an id ``1e5``), so that a saved scenario reads back the same."""
+
+
+_MERGE = "tag:yaml.org,2002:merge"
 # YAML 1.1 reads 1e3 and 1e-05 (what Python's json writes) as strings; 1.2 and JSON as numbers.
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+for _side in (_Loader, _Dumper):
+    _side.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789"))
 
 
 def scenario_from_dict(data: Any, source: str = "<scenario>", default_name: str = "scenario") -> Scenario:
     """Check a parsed scenario and build it (see :func:`load_scenario`)."""
     reader = _Reader(source)
     top = reader.mapping(data, "", _TOP_KEYS, required=("products", "resources", "orders"))
-    name = str(top.get("name") or default_name)
+    name = reader.ident(top["name"], "name") if top.get("name") not in (None, "") else default_name
     products = reader.products(top["products"])
     resources = reader.resources(top["resources"], products)
     cleanout = reader.cleanout(top.get("cleanout") or {}, products)
@@ -293,7 +305,8 @@ class _Reader:
 
     def ident(self, value: Any, key: str) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
-            raise self.fail(key, f"expected a name, got {value!r}")
+            hint = " (a name that reads as a number, such as 1e5, goes in quotes)" if isinstance(value, float) else ""
+            raise self.fail(key, f"expected a name, got {value!r}{hint}")
         return str(value)
 
     def product(self, value: Any, key: str, products: list[str]) -> str:

@@ -142,7 +142,7 @@ class Store:
         self.url = url
         try:
             parsed = make_url(url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # (a port that is no number raises ValueError)
             raise StoreError(f"--db {url!r}: not a database URL (e.g. sqlite:///rrl.db)") from None
         self.sqlite = parsed.get_backend_name() == "sqlite"
         try:
