@@ -78,7 +78,7 @@ class EventBody(BaseModel):
     order: str | None = None
     release: float | None = Field(default=None, ge=0, le=MAX_HOURS)
     now: float | None = Field(default=None, ge=0, le=MAX_HOURS)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # (as the command line takes seeds)
     max_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     budget_ms: float | None = Field(default=None, ge=1, le=MAX_BUDGET_MS)
 

@@ -114,6 +114,7 @@ BAD_EVENTS = [
     ({"event": "rush_order", "size": 1e300}, 422, "size: Input should be less than or equal to 1000000"),
     ({"event": "breakdown", "duration": 1e12}, 422, "duration: Input should be less than or equal to 1000000"),
     ({"event": "rush_order", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+    ({"event": "rush_order", "seed": -1}, 422, "seed: Input should be greater than or equal to 0"),
     ({"event": "rush_order", "product": "Z"}, 422, "'Z' is not a product"),
     ({"event": "breakdown", "resource": "ext9"}, 422, "'ext9' is not a resource"),
     ({"event": "material_delay", "order": "o1", "release": 0.0, "now": 0.0}, 422, "earlier than"),
