@@ -302,6 +302,7 @@ def test_bad_q_values_name_the_rule(policy_dir, tmp_path, rules, line, needle) -
     (["evaluate", "--policy", "POLICY", "--scenario", EXTRUDERS, "--methods", ","], "--methods"),
     (["policy", "curves", "POLICY", "--out", "P.txt"], "--out"),
     (["scenario", "import", "FILE", "--format", "fjs", "--out", "P.txt"], "--out"),
+    (["ppo", "train", "--generate", "--machines", "2", "--timesteps", "0", "--out", "P.json"], "ends in .zip"),
     (["schedule", "--scenario", EXTRUDERS, "--gantt", "FILE/g.png"], "is a file, not a folder"),
     (["scenario", "generate", "--out", "a" * 300 + "/x.yaml"], "File name too long"),
     (["db", "list", "--db", "mysql://u@h:abc/db"], "not a database URL"),
@@ -310,7 +311,7 @@ def test_usage_errors_are_one_line(policy_dir, tmp_path, args, needle) -> None:
     existing = tmp_path / "file.txt"
     existing.write_text("x")
     names = {"P": tmp_path / "p", "POLICY": policy_dir, "FILE": existing, "DIR": tmp_path}
-    for suffix in (".yaml", ".pl", ".zip", ".txt"):
+    for suffix in (".yaml", ".pl", ".zip", ".txt", ".json"):
         names["P" + suffix] = tmp_path / ("p" + suffix)
     names["FILE/g.png"] = existing / "g.png"
     before = sorted(tmp_path.iterdir())

@@ -84,6 +84,8 @@ def train(objective: str, scenario_path: Path | None, generate: bool, machines: 
     from rrl.generative.shapes import SHOPS
     from rrl.generative.train import TrainConfig, require_tensorboard, train_ppo
 
+    if out.suffix.lower() != ".zip":  # (the .json beside it would otherwise be the model's own name)
+        raise RRLError(f"--out {out}: a model file ends in .zip")
     plants = generate or curriculum is not None or machines is not None or orders is not None
     if sum([scenario_path is not None, plants, shops is not None]) > 1:
         raise RRLError("give one of --scenario, --shops, or --generate/--curriculum/--machines/--orders")
