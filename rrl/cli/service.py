@@ -28,21 +28,15 @@ def _store(url: str, create: bool = False) -> Any:
     """The database of ``--db``; unless ``create``, an SQLite file must exist already
     (SQLite would create an empty one, so a mistyped path would leave a file behind)."""
     try:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
         from rrl.storage import Store
     except ImportError as error:
         raise RRLError(f"the database needs the service extra: pip install 'rrl-repair[service]' ({error})") from None
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):  # (a port that is no number raises ValueError)
-        parsed = None  # (Store names the problem)
-    if not create and parsed is not None and parsed.get_backend_name() == "sqlite":
-        path = parsed.database
-        if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
-            raise RRLError(f"--db {url}: no such database file (create it with: rrl db init --db {url})")
-    return Store(url)
+    store = Store(url)  # (names a bad URL; SQLite opens no file before the first query)
+    path = store.engine.url.database
+    if not create and store.sqlite and path and path != ":memory:" and not path.startswith("file:") \
+            and not Path(path).exists():
+        raise RRLError(f"--db {url}: no such database file (create it with: rrl db init --db {url})")
+    return store
 
 
 @click.group()
