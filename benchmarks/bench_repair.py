@@ -22,6 +22,9 @@ Every figure is compared with baselines measured in the same run, on the same ca
   converged steepest descent with single steps, the same with exchange steps, the single
   steps' optimum with every resource's unstarted orders put in their best order, and the
   policy's search with and without exchanges at the default budget;
+- nodes: the search bounded by node expansions (``--node-limit``: the same repair on any
+  machine) at 10, 20 and 40 against the default budget, each run twice: quality (against
+  CP-SAT where the quality section ran too), time, and how many plans differ between runs;
 - walk: the search with and without the ruin-and-recreate walk (untrained, so that only
   the walk differs), each case run both ways in turn, on the quality table's cases and
   the anytime table's, at 40 ms (four rounds), 250 ms and 1 s;
@@ -32,7 +35,7 @@ Every figure is compared with baselines measured in the same run, on the same ca
 
 Run: python benchmarks/bench_repair.py [--episodes 450] [--cases 30] [--cpsat-seconds 20]
      [--big-cases 12] [--walk-seeds 8] [--curves docs/img/learning_curves.png] [--front docs/img/stability_front.png]
-     [--sections quality,transfer,big,anytime,stability,exchanges,walk,first_pass,steps]
+     [--sections quality,transfer,big,anytime,stability,exchanges,nodes,walk,first_pass,steps]
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from rrl.learning.evaluate import Evaluation, draw_cases, evaluate
 
 NEW = ("new_order", "rush_order")
 OTHER = ("breakdown", "material_delay")
-SECTIONS = ("quality", "transfer", "big", "anytime", "stability", "exchanges", "walk", "first_pass", "steps")
+SECTIONS = ("quality", "transfer", "big", "anytime", "stability", "exchanges", "nodes", "walk", "first_pass", "steps")
 
 
 def main() -> None:
@@ -78,7 +81,7 @@ def main() -> None:
         parser.error(f"--sections: expected a comma list of {', '.join(SECTIONS)}")
     extruders = load_scenario("scenarios/extruders.yaml").plant
     generated = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=args.seed + 7).plant
-    if sections & {"quality", "transfer", "big", "anytime", "exchanges"}:
+    if sections & {"quality", "transfer", "big", "anytime", "exchanges", "nodes"}:
         _tardiness_sections(extruders, generated, sections, args)
     if "walk" in sections:
         print(_walk(extruders, args))
@@ -145,6 +148,9 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
     if "exchanges" in sections:
         cases = draw_cases(plant, args.cases, args.seed + 1, (10, 20), NEW)  # the quality table's cases
         print(_exchanges(agent, cases, cpsat_means.get(("extruders", NEW))))
+    if "nodes" in sections:
+        cases = draw_cases(plant, args.cases, args.seed + 1, (10, 20), NEW)
+        print(_node_limits(agent, cases, cpsat_means.get(("extruders", NEW))))
 
     if args.curves:
         from rrl.viz import learning_curves
@@ -247,6 +253,25 @@ def _anytime(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
         policy, descent = report.methods["policy"], report.methods["steepest_descent"]
         lines.append(f"| {budget} ms | {policy.total_tardiness:.2f} | {descent.total_tardiness:.2f} | "
                      f"{plain.total_tardiness:.2f} | {beam.total_tardiness:.2f} | {policy.seconds:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _node_limits(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float | None) -> str:
+    """The search bounded by node expansions (``--node-limit``) against the default budget,
+    each run twice at walk seed 0: quality, time, and on how many cases the two runs'
+    plans differ (a wall-time budget stops where the machine's speed lets it)."""
+    lines = [f"## Node limits: {len(cases)} cases of 10-20 orders (extruders, new and rush orders), each run twice\n",
+             "| search bound | mean total tardiness (h) | / CP-SAT | median ms | max ms | cases where the runs differ |",
+             "|---|---|---|---|---|---|"]
+    for label, limit in (("default budget", None), ("node limit 10", 10), ("node limit 20", 20),
+                         ("node limit 40", 40)):
+        runs = [[agent.repair(hit, seed=0, node_limit=limit) for hit in cases] for _ in range(2)]
+        tardiness = statistics.mean(r.plan.total_tardiness for run in runs for r in run)
+        ms = [r.seconds * 1000.0 for run in runs for r in run]
+        differ = sum(a.plan.schedule != b.plan.schedule for a, b in zip(*runs, strict=True))
+        ratio = f"{tardiness / max(cpsat, 1e-9):.3f}" if cpsat is not None else "-"
+        lines.append(f"| {label} | {tardiness:.2f} | {ratio} | {statistics.median(ms):.1f} | {max(ms):.1f} | "
+                     f"{differ} |")
     return "\n".join(lines) + "\n"
 
 

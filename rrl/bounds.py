@@ -11,6 +11,8 @@ from __future__ import annotations
 MAX_STEPS = 1_000
 #: Wall-time budget of one consult's search, in ms (``--budget-ms``: ten minutes).
 MAX_BUDGET_MS = 600_000.0
+#: Node expansions of one consult's search (``--node-limit``; the walk gets ten tries each).
+MAX_NODE_LIMIT = 100_000
 #: Training episodes of one ``rrl train`` run (``--episodes``).
 MAX_EPISODES = 1_000_000
 #: Held-out cases of one ``rrl evaluate`` run (``--cases``).

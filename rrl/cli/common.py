@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from rrl.bounds import MAX_BUDGET_MS, MAX_HOURS
+from rrl.bounds import MAX_BUDGET_MS, MAX_HOURS, MAX_NODE_LIMIT
 from rrl.domain.plan import Plan
 from rrl.domain.validator import validate
 from rrl.errors import RRLError
@@ -62,6 +62,9 @@ NON_NEGATIVE = FiniteFloat(0.0)
 POSITIVE = FiniteFloat(0.0, strict=True)
 #: A search budget in milliseconds.
 BUDGET_MS = FiniteFloat(1.0, upper=MAX_BUDGET_MS)
+
+#: A search budget counted in node expansions (the same repair on any machine).
+NODE_LIMIT = click.IntRange(1, MAX_NODE_LIMIT)
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 

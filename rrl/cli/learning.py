@@ -12,6 +12,7 @@ from rrl.bounds import MAX_BUDGET_MS, MAX_CASES, MAX_EPISODES, MAX_STEPS, MAX_WA
 from rrl.cli.common import (
     BUDGET_MS,
     FINITE,
+    NODE_LIMIT,
     NON_NEGATIVE,
     POSITIVE,
     checked,
@@ -169,6 +170,11 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 @click.option("--budget-ms", type=BUDGET_MS, default=None,
               help="Wall-time budget of the repair search in ms (default: 36 ms up to 20 orders, 1.5 ms more per "
                    f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
+@click.option("--node-limit", type=NODE_LIMIT, default=None,
+              help="Bound the search by a count instead of the clock: at most N node expansions, and ten walk "
+                   "tries per expansion. The same --seed then gives the same repair on any machine, however "
+                   "loaded (unless a --budget-ms given ends it first; without one the clock does not bound it). "
+                   "About 20 on 10-20 orders for the default's quality (docs/repair.md).")
 @click.option("--first-pass", type=click.Choice(FIRST_PASSES), default=None,
               help="The search's first pass: 'first_improvement' takes the cheapest step of the foci looked at "
                    "until one improves, 'descent' the step the simulator finds best over every focus, 'policy' "
@@ -201,13 +207,14 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
             release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
-            first_pass: str | None, exchanges: bool | None, recreate: bool | None, walkers: int | None,
+            node_limit: int | None, first_pass: str | None, exchanges: bool | None, recreate: bool | None, walkers: int | None,
             rule: str | None, model: Path | None, seed: int, as_json: bool, gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
     The plan is the scenario's own schedule (without one, or with --rule, the one a rule
     or the PPO model builds). Event parameters not given are drawn from --seed. The
-    repair is an anytime search within --budget-ms (DESIGN section 9): a descent first
+    repair is an anytime search within --budget-ms (or --node-limit, for a repair that is
+    the same on every machine; DESIGN section 9): a descent first
     (first improvement by default, see --first-pass), then a ruin-and-recreate walk, and
     wider passes steered by the policy's Q-values with the time left; the focal task
     may move from step to step, each focus proposed by a rule of the background
@@ -229,8 +236,8 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
         agent.recreate = recreate
     agent.walkers = walkers
     scenario = load_scenario(scenario_path)
-    result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, rule=rule,
-                         model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
+    result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms,
+                         node_limit=node_limit, rule=rule, model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
     checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
         from rrl.viz import repair_strip
@@ -336,12 +343,15 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
               help="Time limit of the CP-SAT full reschedule per case.")
 @click.option("--budget-ms", type=BUDGET_MS, default=None,
               help="The policy's search budget per case (default: as consult).")
+@click.option("--node-limit", type=NODE_LIMIT, default=None,
+              help="Bound the policy's search per case by node expansions instead (as consult): its repairs are "
+                   "then the same on any machine; steepest descent still gets the policy's wall time.")
 @json_option
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the comparison plot (evaluation.png).")
 def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: int, event: str | None,
                      orders: str | None, methods: str, propositional_episodes: int | None, cpsat_seconds: float,
-                     budget_ms: float | None, as_json: bool, plots: Path | None) -> None:
+                     budget_ms: float | None, node_limit: int | None, as_json: bool, plots: Path | None) -> None:
     """Compare the policy with baselines on the same held-out cases.
 
     Baselines: plain steepest descent over the same moving-focus steps with the policy's
@@ -382,7 +392,7 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
 
     with tqdm(total=cases, disable=not progress_enabled(as_json), unit="case", leave=False) as bar:
         report = evaluate(agent, held_out, methods=chosen, propositional=baseline, cpsat_seconds=cpsat_seconds,
-                          budget_ms=budget_ms, progress=lambda _: bar.update(1))
+                          budget_ms=budget_ms, node_limit=node_limit, progress=lambda _: bar.update(1))
     if plots is not None:
         from rrl.viz import repair_comparison
 

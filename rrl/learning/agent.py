@@ -25,7 +25,7 @@ import numpy as np
 from rrl._collector import timed_work
 from rrl._fork import default_workers
 from rrl._paths import data_dir
-from rrl.bounds import MAX_WALKERS
+from rrl.bounds import MAX_BUDGET_MS, MAX_WALKERS
 from rrl.domain.plan import Plan
 from rrl.domain.plant import Plant
 from rrl.domain.scenario import scenario_from_dict
@@ -563,9 +563,13 @@ class RepairAgent:
         max_steps : int, optional
             Longest repair (default: :meth:`steps_for` the plan).
         budget_ms : float, optional
-            Wall-time budget of the search (default: the agent's, else by plan size).
+            Wall-time budget of the search (default: the agent's, else by plan size; with
+            ``node_limit``: :data:`~rrl.bounds.MAX_BUDGET_MS`, so that the count alone ends it).
         node_limit : int, optional
-            Stop after this many node expansions (reproducible on any machine).
+            Stop after this many node expansions, the walk after
+            :data:`~rrl.learning.search.RECREATE_PER_NODE` tries per expansion allowed: the
+            same repair for the same ``seed`` on any machine, however loaded (unless a
+            ``budget_ms`` given ends the search first).
         stop : callable, optional
             Ends the search early when it returns True (see
             :func:`~rrl.learning.search.beam_search`).
@@ -584,7 +588,7 @@ class RepairAgent:
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
         hood = self.neighbourhood(hit, ctx, score_all=False)
-        budget = budget_ms if budget_ms is not None else self.budget_ms
+        budget = budget_ms if budget_ms is not None else MAX_BUDGET_MS if node_limit is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
         _check_first_pass(self.first_pass)  # the attributes may have been set since

@@ -67,23 +67,25 @@ def plan_of(scenario: Scenario, rule: str | None = None, model: Path | None = No
 
 
 def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0, max_steps: int | None = None,
-            budget_ms: float | None = None, rule: str | None = None, model: Path | None = None,
-            warn: Callable[[str], None] | None = None, prefix: str = "--", stop: Callable[[], bool] | None = None,
-            **given: Any) -> RepairResult:
+            budget_ms: float | None = None, node_limit: int | None = None, rule: str | None = None,
+            model: Path | None = None, warn: Callable[[str], None] | None = None, prefix: str = "--",
+            stop: Callable[[], bool] | None = None, **given: Any) -> RepairResult:
     """Repair the scenario's plan after ``event`` with ``agent`` (what ``rrl consult`` does).
 
     ``given`` holds the event's options (None: drawn from ``seed``); an option that does
     not belong to the event, or an order too large to time exactly, raises
     :class:`RRLError` naming the option with ``prefix`` (``--`` for the command line).
-    ``budget_ms`` bounds the repair's search (None: the agent's default); ``stop`` may end it
-    sooner (see :func:`~rrl.learning.search.beam_search`). The result is not validated
+    ``budget_ms`` bounds the repair's search (None: the agent's default); ``node_limit``
+    bounds it by a count instead, the same on any machine (:meth:`RepairAgent.repair`);
+    ``stop`` may end it sooner (see :func:`~rrl.learning.search.beam_search`). The result is not validated
     here: callers check ``result.plan`` against ``result.before`` before they output it.
     """
     check_event_options(event, given, prefix)
     if given.get("size") is not None:
         check_size(scenario, given.get("product"), float(given["size"]), prefix)
     plan = plan_of(scenario, rule, model, warn)
-    return agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, stop=stop, **given)
+    return agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, node_limit=node_limit,
+                        stop=stop, **given)
 
 
 def search_agent(goal: str = "tardiness", max_steps: int = DEFAULT_MAX_STEPS) -> RepairAgent:

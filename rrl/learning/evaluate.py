@@ -101,6 +101,7 @@ def evaluate(
     propositional: RepairAgent | None = None,
     cpsat_seconds: float = 5.0,
     budget_ms: float | None = None,
+    node_limit: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Run ``methods`` on ``cases`` and summarise.
@@ -110,7 +111,9 @@ def evaluate(
     that costs nothing): both searches get the same clock (the
     policy's row still reports its whole repair, explanations included, as a consult
     would take); ``cpsat_k`` may move as many orders as the policy moved (the policy
-    runs first).
+    runs first). ``node_limit`` bounds the policy's (and the propositional agent's) search
+    by node expansions instead of ``budget_ms`` (:meth:`RepairAgent.repair`): their
+    repairs are then the same on any machine.
 
     Raises
     ------
@@ -124,7 +127,7 @@ def evaluate(
         policy_run: tuple[Plan, int, float] | None = None  # its plan, steps and search seconds
         for method in order:
             plan, steps, seconds, searched = _run(method, agent, propositional, hit, ctx, index, cpsat_seconds,
-                                                  budget_ms, policy_run)
+                                                  budget_ms, node_limit, policy_run)
             if method == "policy":
                 policy_run = (plan, steps, searched)
             problems = validate(plan.problem, plan.schedule, plan.times, reference=(hit.before.schedule, hit.before.times))
@@ -157,17 +160,17 @@ def evaluate(
 
 
 def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit: Disruption, ctx: RepairContext,
-         index: int, cpsat_seconds: float, budget_ms: float | None,
+         index: int, cpsat_seconds: float, budget_ms: float | None, node_limit: int | None,
          policy_run: tuple[Plan, int, float] | None) -> tuple[Plan, int, float, float]:
     """A method's plan, steps, seconds and (for a search) the seconds of its search."""
     budget = agent.steps_for(hit.plan)  # the baselines' steps: the policy's limit on this plan
     if method == "policy":
-        result = agent.repair(hit, budget_ms=budget_ms)
+        result = agent.repair(hit, budget_ms=budget_ms, node_limit=node_limit)
         return result.plan, len(result.steps), result.seconds, result.search_seconds
     if method == "propositional":
         if propositional is None:
             raise RRLError("the propositional baseline needs a trained propositional agent")
-        result = propositional.repair(hit, budget_ms=budget_ms)
+        result = propositional.repair(hit, budget_ms=budget_ms, node_limit=node_limit)
         return result.plan, len(result.steps), result.seconds, result.search_seconds
     if method == "steepest_descent":
         from rrl.learning.search import Neighbourhood, default_budget_ms, steepest_descent

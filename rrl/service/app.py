@@ -104,7 +104,8 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = L
         loop = asyncio.get_running_loop()
         for attempt in range(RETRIES):
             repaired = await worker.call("repair_event", scenario_id, body.event, body.options(), seed=body.seed,
-                                         max_steps=body.max_steps, budget_ms=body.budget_ms, deadline=deadline,
+                                         max_steps=body.max_steps, budget_ms=body.budget_ms,
+                                         node_limit=body.node_limit, deadline=deadline,
                                          fresh=attempt > 0)
             try:
                 out, _ = await loop.run_in_executor(writes, writer, repaired)

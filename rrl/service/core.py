@@ -118,19 +118,21 @@ class RepairService:
     # ------------------------------------------------------------------ events
 
     def apply_event(self, scenario_id: int, event: str, options: dict[str, Any], *, seed: int = 0,
-                    max_steps: int | None = None, budget_ms: float | None = None, deadline: float | None = None,
-                    behind: int = 0) -> tuple[dict[str, Any], Version]:
+                    max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
+                    deadline: float | None = None, behind: int = 0) -> tuple[dict[str, Any], Version]:
         """Repair the scenario's current plan after ``event``; store and return the new version.
 
         Returns the object ``rrl consult --json`` prints for the current version's
-        scenario and the same options (and ``budget_ms``), plus ``version``, and the stored
-        version. Without ``budget_ms`` the budget comes from :meth:`budget_for`. (The web
+        scenario and the same options (and ``budget_ms``, ``node_limit``), plus ``version``, and
+        the stored version. Without ``budget_ms`` or ``node_limit`` the budget comes from
+        :meth:`budget_for`. (The web
         server splits this in two: :meth:`repair_event` in its worker, a
         :class:`~rrl.service.writer.Writer` in the server process.)
         """
         for attempt in range(RETRIES):
             repaired = self.repair_event(scenario_id, event, options, seed=seed, max_steps=max_steps,
-                                         budget_ms=budget_ms, deadline=deadline, behind=behind, fresh=attempt > 0)
+                                         budget_ms=budget_ms, node_limit=node_limit, deadline=deadline,
+                                         behind=behind, fresh=attempt > 0)
             try:
                 out, stored = self._writer(repaired)
             except VersionConflict:
@@ -147,8 +149,8 @@ class RepairService:
         raise AssertionError("unreachable")
 
     def repair_event(self, scenario_id: int, event: str, options: dict[str, Any], *, seed: int = 0,
-                     max_steps: int | None = None, budget_ms: float | None = None, deadline: float | None = None,
-                     behind: int = 0, fresh: bool = False) -> Repaired:
+                     max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
+                     deadline: float | None = None, behind: int = 0, fresh: bool = False) -> Repaired:
         """Repair the scenario's latest plan after ``event``, without storing it.
 
         The latest plan is the one this service computed last for the scenario (its
@@ -170,11 +172,13 @@ class RepairService:
         started = time.perf_counter()
         if self.queue is not None and not fresh:
             behind = max(0, self.queue() - 1)
-        budget = budget_ms if budget_ms is not None else self.budget_for(deadline, behind, orders, started)
-        stop = self._stopper(deadline, orders, started) if budget_ms is None else None
+        # (a budget or a node limit the client gives is its own: the queue does not shrink it)
+        given = budget_ms is not None or node_limit is not None
+        budget = budget_ms if given else self.budget_for(deadline, behind, orders, started)
+        stop = None if given else self._stopper(deadline, orders, started)
         try:
-            result = consult(self.agent, scenario, event, seed=seed, max_steps=max_steps,
-                             budget_ms=budget, prefix="", stop=stop, **options)
+            result = consult(self.agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget,
+                             node_limit=node_limit, prefix="", stop=stop, **options)
         except RRLError:
             self.counters.repairs_failed += 1
             raise
@@ -188,7 +192,7 @@ class RepairService:
         out = consult_json(result, scenario.name, printed)
         after.plan()
         repaired = Repaired(scenario_id, number, after, out, self._repair_record(result, out, seed, max_steps,
-                                                                                 budget, behind),
+                                                                                 budget, node_limit, behind),
                             self._steps(result), parent=parent)
         self._ahead[scenario_id] = (number + 1, after, repaired.key)
         spent = (time.perf_counter() - began - searched) * 1000.0
@@ -229,11 +233,11 @@ class RepairService:
                            "nothing was stored")
 
     def _repair_record(self, result: RepairResult, out: dict[str, Any], seed: int, max_steps: int | None,
-                       budget_ms: float | None, behind: int) -> dict[str, Any]:
+                       budget_ms: float | None, node_limit: int | None, behind: int) -> dict[str, Any]:
         return {"initial": out["initial"], "disrupted": out["disrupted"], "seconds": out["seconds"],
                 "goal": result.goal, "reached": result.reached, "note": result.note, "explored": result.explored,
                 "seed": seed, "max_steps": max_steps or self.agent.steps_for(result.disrupted), "budget_ms": budget_ms,
-                "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result))}
+                "node_limit": node_limit, "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result))}
 
     def _steps(self, result: RepairResult) -> list[dict[str, Any]]:
         return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule,

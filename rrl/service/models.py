@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rrl.bounds import MAX_BUDGET_MS, MAX_HOURS, MAX_STEPS
+from rrl.bounds import MAX_BUDGET_MS, MAX_HOURS, MAX_NODE_LIMIT, MAX_STEPS
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -63,8 +63,9 @@ class EventBody(BaseModel):
 
     ``product``, ``size``, ``due``: new_order and rush_order. ``resource``, ``at``,
     ``duration``: breakdown. ``order``, ``release``: material_delay. ``now``: any event.
-    ``max_steps`` and ``budget_ms`` bound the repair as ``rrl consult``'s flags do; without
-    ``budget_ms`` the service picks the budget (the library's default, less when events queue).
+    ``max_steps``, ``budget_ms`` and ``node_limit`` bound the repair as ``rrl consult``'s flags
+    do; without ``budget_ms`` or ``node_limit`` the service picks the budget (the library's
+    default, less when events queue).
     """
 
     model_config = _STRICT
@@ -81,6 +82,7 @@ class EventBody(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**32 - 1)  # (as the command line takes seeds)
     max_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     budget_ms: float | None = Field(default=None, ge=1, le=MAX_BUDGET_MS)
+    node_limit: int | None = Field(default=None, ge=1, le=MAX_NODE_LIMIT)
 
     def options(self) -> dict[str, object]:
         """The event options given (None for the ones to draw), as ``rrl consult`` takes them."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -544,6 +546,42 @@ def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path, monke
     bad = CliRunner().invoke(cli, [*base, "--walkers", "0"])
     lines = bad.output.strip().splitlines()
     assert bad.exit_code == 2 and len(lines) == 1 and "--walkers" in lines[0], bad.output
+
+
+def test_consult_under_a_node_limit_is_the_same_on_a_loaded_machine(trained, tmp_path) -> None:
+    """``--node-limit`` bounds the search by a count, not the clock: the same repair as the
+    library's under that limit, whether the machine is idle or every core is busy (two
+    walks, one of them forked, as by default)."""
+    _, directory = trained
+    path = flat_scenario(tmp_path, 20, 9, "edd")
+    agent = RepairAgent.load(directory)
+    scenario = load_scenario(path)
+    base = ["consult", "--policy", str(directory), "--scenario", str(path), "--event", "rush_order",
+            "--node-limit", "20", "--walkers", "2", "--json"]
+
+    def repairs() -> list[dict]:
+        found = []
+        for seed in range(3):
+            result = CliRunner().invoke(cli, [*base, "--seed", str(seed)])
+            assert result.exit_code == 0, result.output
+            found.append({k: v for k, v in json.loads(result.output).items() if k != "seconds"})
+        return found
+
+    idle = repairs()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        loaded = repairs()
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert loaded == idle
+    for seed, printed in enumerate(idle):
+        agent.walkers = 2
+        expected = agent.repair(scenario.plan(), "rush_order", seed=seed, node_limit=20)
+        assert printed["repaired"] == expected.plan.metrics.to_dict()
+        assert printed["repaired"]["total_tardiness"] <= printed["disrupted"]["total_tardiness"] + 1e-9
+    assert len({json.dumps(p["repaired"], sort_keys=True) for p in idle}) > 1  # (the seeds draw other events)
 
 
 def test_stability_consult_explains_every_member_of_a_block_step(tmp_path) -> None:

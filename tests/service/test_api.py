@@ -54,13 +54,15 @@ def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path:
     assert created.status_code == 201, created.text
     sid = created.json()["id"]
     assert created.json()["version"] == 1
-    # A search that ends by its step limit, not by the clock, is the same on both sides.
+    # A search that ends by its step limit or a node limit, not by the clock, is the same on
+    # both sides.
     search = {"max_steps": 2, "budget_ms": 600_000.0}
+    counted = {"node_limit": 8}
     events = [
         {"event": "rush_order", "seed": 4, **search},
-        {"event": "rush_order", "product": "B", "size": 400.0, "due": 5.0, "seed": 1, **search},
+        {"event": "rush_order", "product": "B", "size": 400.0, "due": 5.0, "seed": 1, **counted},
         {"event": "breakdown", "resource": "ext2", "at": 3.0, "duration": 4.0, **search},
-        {"event": "material_delay", "seed": 2, **search},
+        {"event": "material_delay", "seed": 2, **counted},
         {"event": "new_order", "product": "A", "size": 458.0, "due": 1.0, "now": 4.0, **search},
     ]
     runner = CliRunner()
@@ -86,6 +88,7 @@ def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path:
         assert [{key: s[key] for key in ("operator", "focal", "other", "total_tardiness")} for s in stored["steps"]] \
             == served["steps"]
         assert all(s["rule"].count("predict(") >= 1 for s in stored["steps"])
+        assert stored["repair"]["node_limit"] == body.get("node_limit")
     current = client.get(f"/api/scenarios/{sid}").json()
     assert current["version"] == len(events) + 1
     scenario = scenario_from_dict({k: current[k] for k in ("name", "products", "resources", "cleanout", "orders",
@@ -115,6 +118,7 @@ BAD_EVENTS = [
     ({"event": "breakdown", "duration": 1e12}, 422, "duration: Input should be less than or equal to 1000000"),
     ({"event": "rush_order", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"event": "rush_order", "seed": -1}, 422, "seed: Input should be greater than or equal to 0"),
+    ({"event": "rush_order", "node_limit": 0}, 422, "node_limit: Input should be greater than or equal to 1"),
     ({"event": "rush_order", "product": "Z"}, 422, "'Z' is not a product"),
     ({"event": "breakdown", "resource": "ext9"}, 422, "'ext9' is not a resource"),
     ({"event": "material_delay", "order": "o1", "release": 0.0, "now": 0.0}, 422, "earlier than"),
