@@ -109,16 +109,45 @@ def read_policy(directory: str | os.PathLike[str]) -> tuple[str, dict[str, Any],
     check_meta(meta, base / POLICY_META)
     for name in (POLICY_RULES, BACKGROUND):
         try:
-            items = read_terms(base / name, "text")
+            # (the rules as structures: their values are checked below)
+            items = read_terms(base / name, "tree" if name == POLICY_RULES else "text")
         except RRLError as error:  # not UTF-8: the message names the file and line
             raise PolicyError(str(error)) from None
         for item in items:
             if "error" in item:
                 raise PolicyError(f"{base / name}:{item.get('line', '?')}: Prolog syntax error: {item['error']}")
+            if name == POLICY_RULES:
+                _check_value(item["term"], f"{base / name}:{item['line']}")
     rules = _text(base / POLICY_RULES)
     if "predict(" not in rules:
         raise PolicyError(f"{base / POLICY_RULES}: defines no predict/1 rule")
     return rules, meta, base / BACKGROUND
+
+
+def _check_value(term: dict[str, Any], where: str) -> None:
+    """Refuse a ``predict/1`` rule whose value is written out and is no number (a leaf's
+    value is a mean of targets: elsewhere the arithmetic of ``q_value/1`` would fail at
+    its own line, far from the leaf's). A value the body computes (a variable) is left
+    to the rule."""
+    head, body = (term["args"][0], term["args"][1]) if term.get("f") == ":-" and len(term["args"]) == 2 else (term, None)
+    if head.get("f") != "predict" or len(head.get("args", [])) != 1:
+        return
+    value = head["args"][0]
+    if "v" in value and body is not None:
+        while body.get("f") == "," and len(body["args"]) == 2:  # the body's last goal
+            body = body["args"][1]
+        if body.get("f") != "=" or body["args"][0] != value:
+            return
+        value = body["args"][1]
+    if "n" not in value and "v" not in value:
+        raise PolicyError(f"{where}: predict/1 gives the value {_written(value)}, which is not a number")
+
+
+def _written(term: dict[str, Any]) -> str:
+    """A term of :func:`~rrl.relational.engine.read_terms`' tree mode, written short."""
+    if "f" in term:
+        return f"{term['f']}({', '.join(_written(a) for a in term['args'])})"
+    return repr(term["s"]) if "s" in term else str(next(iter(term.values())))
 
 
 def _text(path: Path) -> str:

@@ -324,7 +324,7 @@ def test_policy_show_reads_rules(trained) -> None:
 
 
 @pytest.mark.parametrize("damage", ["missing_dir", "missing_rules", "bad_json", "syntax", "no_goal",
-                                    "library_name", "background_name"])
+                                    "library_name", "background_name", "leaf_value", "default_value"])
 def test_bad_policy_directory_gives_one_line(trained, tmp_path, damage) -> None:
     import shutil
 
@@ -342,6 +342,13 @@ def test_bad_policy_directory_gives_one_line(trained, tmp_path, damage) -> None:
     elif damage in ("library_name", "background_name"):  # rules that define a name already taken
         with (broken / "policy.pl").open("a") as out:
             out.write("\nsum_list(_, 0).\n" if damage == "library_name" else "\ntardy(_).\n")
+    elif damage in ("leaf_value", "default_value"):  # a value no arithmetic reads, at its own line
+        rules = (broken / "policy.pl").read_text().splitlines()
+        pattern = "    Value = " if damage == "leaf_value" else "predict("
+        line = next(k for k, text in enumerate(rules) if text.startswith(pattern) and text.endswith(".")
+                    and (damage == "leaf_value" or ":-" not in text))
+        rules[line] = "    Value = abc." if damage == "leaf_value" else 'predict("abc").'
+        (broken / "policy.pl").write_text("\n".join(rules) + "\n")
     elif damage == "no_goal":
         meta = json.loads((broken / "policy.json").read_text())
         del meta["goal"]
@@ -359,6 +366,9 @@ def test_bad_policy_directory_gives_one_line(trained, tmp_path, damage) -> None:
         assert "sum_list/2 is a predicate of the lists library" in lines[0]
     if damage == "background_name":
         assert "tardy/1 is defined by the background knowledge" in lines[0]
+    if damage in ("leaf_value", "default_value"):
+        clause = max(k for k in range(line + 1) if rules[k].startswith("predict("))  # (where the leaf's rule starts)
+        assert f"policy.pl:{clause + 1}: predict/1 gives the value " in lines[0] and "not a number" in lines[0]
 
 
 def test_train_cli_writes_a_policy_directory(tmp_path) -> None:
