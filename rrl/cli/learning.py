@@ -169,12 +169,13 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    f"{MAX_STEPS}).")
 @click.option("--budget-ms", type=BUDGET_MS, default=None,
               help="Wall-time budget of the repair search in ms (default: 36 ms up to 20 orders, 1.5 ms more per "
-                   f"further order, at most 700; at most {MAX_BUDGET_MS:.0f}).")
+                   f"further order, at most 700; with --node-limit, {MAX_BUDGET_MS:.0f}, the most it may be).")
 @click.option("--node-limit", type=NODE_LIMIT, default=None,
               help="Bound the search by a count instead of the clock: at most N node expansions, and ten walk "
-                   "tries per expansion. The same --seed then gives the same repair on any machine, however "
-                   "loaded (unless a --budget-ms given ends it first; without one the clock does not bound it). "
-                   "About 20 on 10-20 orders for the default's quality (docs/repair.md).")
+                   "tries per expansion. The same --seed (and --walkers) then gives the same repair on any "
+                   "machine, however loaded, unless a --budget-ms given ends it first (without one, and whatever "
+                   "the policy's budget, only the ten-minute ceiling bounds the time). On 10-20 orders 20 takes "
+                   "about 60 ms, for about 4 % more tardiness than the default budget (docs/repair.md).")
 @click.option("--first-pass", type=click.Choice(FIRST_PASSES), default=None,
               help="The search's first pass: 'first_improvement' takes the cheapest step of the foci looked at "
                    "until one improves, 'descent' the step the simulator finds best over every focus, 'policy' "

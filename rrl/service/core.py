@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rrl.bounds import MAX_BUDGET_MS
 from rrl.domain.plan import Plan
 from rrl.domain.scenario import Scenario, printed_and_read, scenario_from_dict
 from rrl.domain.validator import validate
@@ -172,9 +173,11 @@ class RepairService:
         started = time.perf_counter()
         if self.queue is not None and not fresh:
             behind = max(0, self.queue() - 1)
-        # (a budget or a node limit the client gives is its own: the queue does not shrink it)
+        # (a budget or a node limit the client gives is its own: the queue does not shrink it;
+        # under a node limit alone the clock's ceiling, so that the count ends the search)
         given = budget_ms is not None or node_limit is not None
-        budget = budget_ms if given else self.budget_for(deadline, behind, orders, started)
+        budget = budget_ms if budget_ms is not None else MAX_BUDGET_MS if node_limit is not None else \
+            self.budget_for(deadline, behind, orders, started)
         stop = None if given else self._stopper(deadline, orders, started)
         try:
             result = consult(self.agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget,

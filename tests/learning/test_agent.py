@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from rrl._fork import usable_cores
 from rrl._paths import data_dir
 from rrl.cli.main import cli
 from rrl.domain import load_scenario, scenario_from_dict, validate
@@ -578,8 +578,10 @@ def test_consult_under_a_node_limit_is_the_same_on_a_loaded_machine(trained, tmp
         return found
 
     idle = repairs()
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    hogs: list[subprocess.Popen] = []
     try:
+        for _ in range(usable_cores()):
+            hogs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
         loaded = repairs()
     finally:
         for hog in hogs:

@@ -364,6 +364,7 @@ def test_a_search_stops_once_a_queue_forms_behind_it(tmp_path: Path) -> None:
     budget; once the rest have queued behind it, its search stops at its share of them."""
     import time
 
+    from rrl.bounds import MAX_BUDGET_MS
     from rrl.service.core import RepairService
 
     store = Store(f"sqlite:///{tmp_path / 'q.db'}")
@@ -390,6 +391,16 @@ def test_a_search_stops_once_a_queue_forms_behind_it(tmp_path: Path) -> None:
     assert spent is not None and spent() is False
     time.sleep(0.005)
     assert spent() is True  # then the least search, 1 ms, is soon spent
+    # A node limit is the client's own bound: neither a queue nor a deadline long past
+    # shortens it, and the repair is the one it gets alone.
+    counted = {}
+    for name, service in (("alone", RepairService(store)), ("queued", RepairService(store, queue=lambda: 50))):
+        sid = service.create_scenario(dict(EXTRUDERS)).scenario_id
+        out, stored = service.apply_event(sid, "rush_order", {}, seed=3, node_limit=30, deadline=began + 0.150)
+        assert stored.repair is not None and stored.repair["node_limit"] == 30
+        assert stored.repair["budget_ms"] == MAX_BUDGET_MS  # (the clock's ceiling: the count ends it)
+        counted[name] = (stored.repair["explored"], out["repaired"], out["steps"])
+    assert counted["queued"] == counted["alone"] and counted["alone"][0] == 30
 
 
 def test_two_services_on_one_database_take_turns_without_losing_a_version(db_url: str) -> None:
