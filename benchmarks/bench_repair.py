@@ -115,8 +115,8 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
         for events in (NEW, OTHER):
             cases = draw_cases(plant, args.cases, args.seed + 1, (10, 20), events, family_steps=steps)
             report = evaluate(agent, cases, cpsat_seconds=args.cpsat_seconds,
-                              methods=["policy", "steepest_descent", "best_insertion", "hill_climbing", "cpsat"])
-            _add_untrained(report, agent, plant, cases)
+                              methods=["policy", "untrained", "steepest_descent", "best_insertion", "hill_climbing",
+                                       "cpsat"])
             _add_without_walk(report, agent, cases)
             print(f"## Quality: {name}, {args.cases} held-out cases of 10-20 orders, {' and '.join(events)}\n")
             print(f"Mean total tardiness before the event {report.before_tardiness:.2f} h, after it "
@@ -164,14 +164,6 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
         print(f"learning curves written to {args.curves}")
 
 
-def _add_untrained(report: Evaluation, agent: RepairAgent, plant: Plant, cases: Sequence[Disruption]) -> None:
-    """The same search without learning: one leaf, so Q is the step's own reward."""
-    untrained = RepairAgent(plant, agent.goal.name)
-    row = evaluate(untrained, cases, methods=["policy"]).methods["policy"]
-    row.method = "same search, untrained"
-    report.methods[row.method] = row
-
-
 def _add_without_walk(report: Evaluation, agent: RepairAgent, cases: Sequence[Disruption]) -> None:
     """The same policy's search with wider beam passes instead of the ruin-and-recreate walk."""
     saved, agent.recreate = agent.recreate, False
@@ -187,7 +179,7 @@ def _walk_seeds(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float, s
     """Policy / CP-SAT with the walk seeded 0..seeds-1, and the same for the untrained
     search: how far a single run's figure (the table above: one run at seed 0; at a
     wall-clock budget a seed does not fix the result) is from the mean."""
-    untrained = RepairAgent(agent.plant, agent.goal.name)
+    untrained = agent.untrained()
     lines = []
     for name, who in (("policy", agent), ("same search, untrained", untrained)):
         ratios = [statistics.mean(who.repair(hit, seed=seed).plan.total_tardiness for hit in cases) / max(cpsat, 1e-9)
@@ -241,7 +233,7 @@ def _anytime(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
              "| budget | policy | steepest descent, same time | untrained search | policy, no walk | "
              "policy mean seconds |",
              "|---|---|---|---|---|---|"]
-    untrained = RepairAgent(agent.plant, agent.goal.name)
+    untrained = agent.untrained()
     for budget in (10, 20, 40, 100, 250, 1000):
         report = evaluate(agent, cases, methods=["policy", "steepest_descent"], budget_ms=budget)
         plain = evaluate(untrained, cases, methods=["policy"], budget_ms=budget).methods["policy"]

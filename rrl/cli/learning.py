@@ -335,9 +335,12 @@ def curves(directories: tuple[Path, ...], out: Path) -> None:
 @seed_option
 @click.option("--event", default=None, help="Disruption of the cases (default: the policy's training events).")
 @click.option("--orders", default=None, help="Orders per case, N or N-M (default: the policy's training range).")
-@click.option("--methods", default="policy,steepest_descent,random_walk,best_insertion,hill_climbing,propositional,cpsat,cpsat_k",
-              show_default=True, help="Comma list of methods to run (steepest_descent gets the policy's wall time "
-                                      "per case; cpsat_k may move as many orders as the policy did).")
+@click.option("--methods",
+              default="policy,untrained,steepest_descent,random_walk,best_insertion,hill_climbing,propositional,"
+                      "cpsat,cpsat_k",
+              show_default=True, help="Comma list of methods to run (untrained: the policy's search with no "
+                                      "learned values, what the rules add; steepest_descent gets the policy's wall "
+                                      "time per case; cpsat_k may move as many orders as the policy did).")
 @click.option("--propositional-episodes", type=click.IntRange(1, MAX_EPISODES), default=None,
               help="Episodes for the propositional Q-tree (default: the policy's).")
 @click.option("--cpsat-seconds", type=POSITIVE, default=5.0, show_default=True,
@@ -355,8 +358,9 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
                      budget_ms: float | None, node_limit: int | None, as_json: bool, plots: Path | None) -> None:
     """Compare the policy with baselines on the same held-out cases.
 
-    Baselines: plain steepest descent over the same moving-focus steps with the policy's
-    wall time, a random operator walk and hill climbing on the focal task with the same
+    Baselines: the policy's own search with no learned values (untrained: Q is the step's
+    reward; what the rules add), plain steepest descent over the same moving-focus steps
+    with the policy's wall time, a random operator walk and hill climbing on the focal task with the same
     step budget, best insertion of the focal task, the propositional (scikit-learn) Q-tree
     trained the same way, a CP-SAT full reschedule within --cpsat-seconds, and CP-SAT
     moving at most as many orders as the policy did (cpsat_k; both need OR-Tools). Every

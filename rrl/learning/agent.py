@@ -662,6 +662,23 @@ class RepairAgent:
             found = self._focus_rules[reason] = text
         return found
 
+    def untrained(self) -> RepairAgent:
+        """The same search without what was learned: an agent with this one's plant, goal,
+        background knowledge and search settings (first pass, exchanges, walk, walkers,
+        budget, step limit, foci) whose Q-tree is one leaf of value 0, so that a step's
+        Q-value is its own reward. :func:`~rrl.learning.evaluate.evaluate`'s ``untrained``
+        method: what the learned rules add to this agent's repairs."""
+        twin = RepairAgent(self.plant, self.goal.name, events=self.events, orders=self.orders,
+                           family_steps=self.family_steps, rule=self.rule, gamma=self.gamma,
+                           max_steps=self.max_steps, tie_break=self.tie_break, focus_width=self.focus_width,
+                           moves_per_focus=self.moves_per_focus, reach=self.reach, n_step=self.n_step,
+                           budget_ms=self.budget_ms, first_pass=self.first_pass, longest_block=self.longest_block,
+                           exchanges=self.exchanges, recreate=self.recreate, walkers=self.walkers, seed=self.seed)
+        if twin.background_path != self.background_path:  # (a loaded policy's own copy)
+            twin.background_path = self.background_path
+            twin._q = PrologQFunction([self.background_path], twin._rules)
+        return twin
+
     # ------------------------------------------------------------------ inspection
 
     @property

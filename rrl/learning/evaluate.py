@@ -31,8 +31,8 @@ from rrl.learning.baselines import best_insertion, hill_climbing, random_walk
 from rrl.learning.cases import draw_case
 from rrl.learning.goals import RepairContext
 
-METHODS = ("policy", "steepest_descent", "random_walk", "best_insertion", "hill_climbing", "propositional", "cpsat",
-           "cpsat_k")
+METHODS = ("policy", "untrained", "steepest_descent", "random_walk", "best_insertion", "hill_climbing",
+           "propositional", "cpsat", "cpsat_k")
 
 
 @dataclass
@@ -111,9 +111,11 @@ def evaluate(
     that costs nothing): both searches get the same clock (the
     policy's row still reports its whole repair, explanations included, as a consult
     would take); ``cpsat_k`` may move as many orders as the policy moved (the policy
-    runs first). ``node_limit`` bounds the policy's (and the propositional agent's) search
-    by node expansions instead of ``budget_ms`` (:meth:`RepairAgent.repair`): their
-    repairs are then the same on any machine.
+    runs first); ``untrained`` is the policy's search with no learned values
+    (:meth:`RepairAgent.untrained`: Q is the step's reward), with the same budget: what the
+    learned rules add. ``node_limit`` bounds the policy's (and the untrained and the
+    propositional agents') search by node expansions instead of ``budget_ms``
+    (:meth:`RepairAgent.repair`): their repairs are then the same on any machine.
 
     Raises
     ------
@@ -122,11 +124,13 @@ def evaluate(
     """
     results: dict[str, list[tuple[Plan, int, float, RepairContext]]] = {m: [] for m in methods}
     order = sorted(methods, key=lambda m: m != "policy")  # the policy sets the others' yardsticks
+    untrained = agent.untrained() if "untrained" in methods else None
     for index, hit in enumerate(cases):
         ctx = agent.goal.context(hit.before, hit.plan)
         policy_run: tuple[Plan, int, float] | None = None  # its plan, steps and search seconds
         for method in order:
-            plan, steps, seconds, searched = _run(method, agent, propositional, hit, ctx, index, cpsat_seconds,
+            who = untrained if method == "untrained" and untrained is not None else agent
+            plan, steps, seconds, searched = _run(method, who, propositional, hit, ctx, index, cpsat_seconds,
                                                   budget_ms, node_limit, policy_run)
             if method == "policy":
                 policy_run = (plan, steps, searched)
@@ -164,7 +168,7 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
          policy_run: tuple[Plan, int, float] | None) -> tuple[Plan, int, float, float]:
     """A method's plan, steps, seconds and (for a search) the seconds of its search."""
     budget = agent.steps_for(hit.plan)  # the baselines' steps: the policy's limit on this plan
-    if method == "policy":
+    if method in ("policy", "untrained"):  # (``agent`` is the untrained twin for the latter)
         result = agent.repair(hit, budget_ms=budget_ms, node_limit=node_limit)
         return result.plan, len(result.steps), result.seconds, result.search_seconds
     if method == "propositional":

@@ -631,18 +631,39 @@ def test_evaluate_cli_prints_json_and_plot(trained, tmp_path) -> None:
     _, directory = trained
     result = CliRunner().invoke(cli, ["evaluate", "--policy", str(directory), "--scenario", str(EXTRUDERS),
                                       "--cases", "3", "--seed", "4", "--methods",
-                                      "policy,random_walk,best_insertion,hill_climbing,cpsat", "--cpsat-seconds", "0.5",
-                                      "--json", "--plots", str(tmp_path)])
+                                      "policy,untrained,random_walk,best_insertion,hill_climbing,cpsat",
+                                      "--cpsat-seconds", "0.5", "--json", "--plots", str(tmp_path)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["cases"] == 3
-    assert set(data["methods"]) == {"policy", "random_walk", "best_insertion", "hill_climbing", "cpsat"}
+    assert set(data["methods"]) == {"policy", "untrained", "random_walk", "best_insertion", "hill_climbing", "cpsat"}
     for summary in data["methods"].values():
         assert summary["total_tardiness"] <= data["disrupted_tardiness"] + 1e-9
     assert (tmp_path / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(cli, ["evaluate", "--policy", str(directory), "--scenario", str(EXTRUDERS),
                                    "--methods", "policy,oracle"])
     assert bad.exit_code == 2 and "unknown method 'oracle'" in bad.output
+
+
+def test_the_untrained_twin_runs_the_policys_search_without_its_rules(trained) -> None:
+    """``RepairAgent.untrained`` keeps the loaded policy's background and search settings
+    and drops its rules (one leaf of value 0); ``evaluate``'s ``untrained`` row is that
+    twin's repairs under the same node limit."""
+    _, directory = trained
+    agent = RepairAgent.load(directory)
+    agent.exchanges, agent.longest_block, agent.walkers = False, 2, 1  # (settings the twin must keep)
+    twin = agent.untrained()
+    assert agent.n_leaves > 1 and twin.n_leaves == 1 and "predict(0.0)." in twin.rules
+    assert twin.background_path == agent.background_path == directory / "background.pl"
+    for name in ("goal", "first_pass", "exchanges", "recreate", "walkers", "longest_block", "max_steps", "orders",
+                 "focus_width", "moves_per_focus", "reach", "budget_ms", "gamma", "tie_break"):
+        assert getattr(twin, name) == getattr(agent, name), name
+    cases = draw_cases(agent.plant, 4, 8, (10, 20), ("rush_order",))
+    report = evaluate(agent, cases, methods=["policy", "untrained"], node_limit=12)
+    expected = [twin.repair(hit, node_limit=12).plan.total_tardiness for hit in cases]
+    assert report.methods["untrained"].per_case == expected
+    step = next(s for hit in cases for s in twin.repair(hit, node_limit=12).steps)
+    assert "predict(0.0)" in step.rule and "predict(0.0)" not in agent.rules
 
 
 def test_consult_can_repair_a_ppo_plan(trained) -> None:
