@@ -270,7 +270,9 @@ def _print_repair(result: RepairResult) -> None:
         body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
             leaf = step.rule.split(":", 1)[0].removeprefix("% ") if step.rule.startswith("% leaf") else "rule"
-            click.echo(f"      because ({leaf}, the first rule that holds): " + " ".join(body))
+            # ("valued by", not "because": the search chooses its steps by exact cost, and
+            # the rule names the abstract state and the value it gives the step; docs/repair.md)
+            click.echo(f"      valued by ({leaf}, the first rule that holds): " + " ".join(body))
     if result.note:
         click.echo(f"  note: {result.note}")
 
