@@ -10,6 +10,7 @@
   table; with ``--samples K`` also the best of PPO's greedy schedule and K sampled ones.
 
 Run: python benchmarks/bench_ppo.py [--model models/tardiness.zip] [--instances 20] [--repeats 5] [--samples K]
+     [--first N] [--sizes 10,40,152]
 Prints Markdown tables and, with --json, one JSON object.
 """
 
@@ -59,6 +60,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,40,152", help="plant sizes (machines) of the KPI tables")
     parser.add_argument("--samples", type=int, default=0,
                         help="also the best of the greedy schedule and this many sampled ones (a row per table)")
+    parser.add_argument("--first", type=int, default=0,
+                        help="skip this many held-out plants (a fresh sample: the tables' plants are 0..instances-1)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = load_model(args.model)
@@ -66,7 +69,8 @@ def main() -> None:
     timing = speed(model, args.repeats)
     quality = {}
     for machines in (int(m) for m in args.sizes.split(",")):
-        quality[machines] = evaluate(held_out(stage_source(machines), args.instances), model, samples=args.samples)
+        problems = held_out(stage_source(machines), args.instances, first=args.first)
+        quality[machines] = evaluate(problems, model, samples=args.samples)
     if args.json:
         print(json.dumps({"speed": timing, "quality": {m: [r.to_dict() for r in rows] for m, rows in quality.items()}}))
         return
@@ -82,7 +86,9 @@ def main() -> None:
         by = {r.method: r for r in rows}
         best = min((r for r in rows if not r.method.startswith("ppo")), key=lambda r: r.mean_tardiness_h)
         print()
-        print(format_table(rows, f"{args.instances} held-out instances, generated {machines}-machine plants"))
+        sample = f"held-out instances {args.first}-{args.first + args.instances - 1}" if args.first else \
+            "held-out instances"
+        print(format_table(rows, f"{args.instances} {sample}, generated {machines}-machine plants"))
         for method, label in (("ppo", "PPO"), ("ppo_best", f"PPO, best of {1 + args.samples}")):
             if method in by:
                 ratio = by[method].mean_tardiness_h / best.mean_tardiness_h if best.mean_tardiness_h else float("nan")

@@ -160,13 +160,15 @@ def stage_source(machines: int, orders: int | None = None) -> GeneratedSource:
     return GeneratedSource(machines=machines, orders=spread, types=types)
 
 
-def held_out(source: GeneratedSource | PlantSource, count: int, *, fixed_orders: int | None = None) -> list[Problem]:
+def held_out(source: GeneratedSource | PlantSource, count: int, *, fixed_orders: int | None = None,
+             first: int = 0) -> list[Problem]:
     """``count`` test instances of a source's distribution that training never draws.
 
-    ``fixed_orders`` pins the order count (e.g. exactly 500 for the timing benchmark).
+    ``fixed_orders`` pins the order count (e.g. exactly 500 for the timing benchmark);
+    ``first`` skips that many held-out seeds (other plants than the usual tables').
     """
     problems = []
-    for i in range(count):
+    for i in range(first, first + count):
         seed = HELD_OUT_SEED + i
         if isinstance(source, GeneratedSource) and fixed_orders is not None:
             source = GeneratedSource(source.machines, fixed_orders, source.types, source.family_steps,

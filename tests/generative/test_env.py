@@ -214,3 +214,10 @@ def test_held_out_instances_are_reproducible() -> None:
     first, again = held_out(source, 2), held_out(source, 2)
     assert [p.orders for p in first] == [p.orders for p in again]
     assert first[0].orders != first[1].orders
+
+
+def test_held_out_instances_further_on_are_the_same_plants_a_longer_list_holds() -> None:
+    """``first`` skips held-out seeds: a fresh sample, yet the plants of the long list."""
+    source = stage_source(10)
+    longer, later = held_out(source, 3), held_out(source, 2, first=1)
+    assert [p.orders for p in later] == [p.orders for p in longer[1:]]
