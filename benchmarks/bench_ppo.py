@@ -64,6 +64,8 @@ def main() -> None:
                         help="skip this many held-out plants (a fresh sample: the tables' plants are 0..instances-1)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.first < 0:
+        parser.error("--first: expected a count >= 0 (below the held-out plants lie the training seeds)")
     model = load_model(args.model)
 
     timing = speed(model, args.repeats)
@@ -72,7 +74,8 @@ def main() -> None:
         problems = held_out(stage_source(machines), args.instances, first=args.first)
         quality[machines] = evaluate(problems, model, samples=args.samples)
     if args.json:
-        print(json.dumps({"speed": timing, "quality": {m: [r.to_dict() for r in rows] for m, rows in quality.items()}}))
+        print(json.dumps({"speed": timing, "first": args.first,
+                          "quality": {m: [r.to_dict() for r in rows] for m, rows in quality.items()}}))
         return
     rules_s = timing["rules_s"]
     assert isinstance(rules_s, dict)

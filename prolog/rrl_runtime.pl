@@ -112,6 +112,9 @@ item(tree, T, Vs, Line, json([line=Line, term=J])) :-
 term_json(T, Vs, json([v=N])) :-
     var(T), !,
     (   member(N0=V, Vs), V == T -> atom_string(N0, N) ; N = "_" ).
+term_json(T, _, json([x=S])) :-         % inf and nan: JSON has no number for them
+    float(T), \+ ( T > -inf, T < inf ), !,
+    format(string(S), "~w", [T]).
 term_json(T, _, json([n=T])) :- number(T), !.
 term_json(T, _, json([a=S])) :- atom(T), !, atom_string(T, S).
 term_json([], _, json([a="[]"])) :- !.   % SWI-Prolog 7: [] is not an atom

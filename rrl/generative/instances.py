@@ -167,6 +167,8 @@ def held_out(source: GeneratedSource | PlantSource, count: int, *, fixed_orders:
     ``fixed_orders`` pins the order count (e.g. exactly 500 for the timing benchmark);
     ``first`` skips that many held-out seeds (other plants than the usual tables').
     """
+    if first < 0:  # (below the held-out seeds lie the training seeds)
+        raise RRLError(f"held_out: first must be >= 0, got {first}")
     problems = []
     for i in range(first, first + count):
         seed = HELD_OUT_SEED + i

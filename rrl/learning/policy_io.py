@@ -136,11 +136,12 @@ def _check_value(term: dict[str, Any], where: str) -> None:
     if "v" in value and body is not None:
         while body.get("f") == "," and len(body["args"]) == 2:  # the body's last goal
             body = body["args"][1]
-        if body.get("f") != "=" or body["args"][0] != value:
+        if body.get("f") != "=" or len(body["args"]) != 2 or body["args"][0] != value:
             return
         value = body["args"][1]
     if "n" not in value and "v" not in value:
-        raise PolicyError(f"{where}: predict/1 gives the value {_written(value)}, which is not a number")
+        kind = "a finite number" if "x" in value else "a number"
+        raise PolicyError(f"{where}: predict/1 gives the value {_written(value)}, which is not {kind}")
 
 
 def _written(term: dict[str, Any]) -> str:

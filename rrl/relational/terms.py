@@ -117,6 +117,9 @@ def from_json(node: dict[str, Any]) -> Any:
         return Var(node["v"])
     if "n" in node:
         return Const(format_number(node["n"]), float(node["n"]))
+    if "x" in node:  # a float that is not finite, as SWI-Prolog writes it (1.0Inf, -1.0Inf, 1.5NaN)
+        text = node["x"]
+        return Const(text, float("nan") if "NaN" in text else float("-inf" if text.startswith("-") else "inf"))
     if "a" in node:
         return Const(quote_atom(node["a"]))
     if "s" in node:

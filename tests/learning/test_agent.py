@@ -311,6 +311,10 @@ def test_consult_human_output_explains_steps_and_writes_strip(trained, tmp_path)
                                       "--size", "458", "--due", "1", "--gantt", str(strip)])
     assert result.exit_code == 0, result.output
     assert "total tardiness: before" in result.output
+    # each step: its focus rule, and the Q-tree rule that values it (not "because": the
+    # search chose it by cost)
+    assert "      focus " in result.output and "      valued by (leaf " in result.output
+    assert "because" not in result.output
     assert strip.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -645,7 +649,7 @@ def test_evaluate_cli_prints_json_and_plot(trained, tmp_path) -> None:
     assert bad.exit_code == 2 and "unknown method 'oracle'" in bad.output
 
 
-def test_the_untrained_twin_runs_the_policys_search_without_its_rules(trained) -> None:
+def test_the_untrained_twin_runs_the_policys_search_without_its_rules(trained, monkeypatch) -> None:
     """``RepairAgent.untrained`` keeps the loaded policy's background and search settings
     and drops its rules (one leaf of value 0); ``evaluate``'s ``untrained`` row is that
     twin's repairs under the same node limit."""
@@ -659,9 +663,19 @@ def test_the_untrained_twin_runs_the_policys_search_without_its_rules(trained) -
                  "focus_width", "moves_per_focus", "reach", "budget_ms", "gamma", "tie_break"):
         assert getattr(twin, name) == getattr(agent, name), name
     cases = draw_cases(agent.plant, 4, 8, (10, 20), ("rush_order",))
-    report = evaluate(agent, cases, methods=["policy", "untrained"], node_limit=12)
     expected = [twin.repair(hit, node_limit=12).plan.total_tardiness for hit in cases]
+    repair = RepairAgent.repair
+    repairers: list[int] = []  # the abstract states of each agent evaluate asks to repair
+
+    def spied(self, *args, **kwargs):
+        repairers.append(self.n_leaves)
+        return repair(self, *args, **kwargs)
+
+    monkeypatch.setattr(RepairAgent, "repair", spied)
+    report = evaluate(agent, cases, methods=["policy", "untrained"], node_limit=12)
+    assert repairers == [agent.n_leaves, 1] * len(cases)  # the policy, then its twin, case by case
     assert report.methods["untrained"].per_case == expected
+    monkeypatch.setattr(RepairAgent, "repair", repair)
     step = next(s for hit in cases for s in twin.repair(hit, node_limit=12).steps)
     assert "predict(0.0)" in step.rule and "predict(0.0)" not in agent.rules
 

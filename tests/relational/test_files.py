@@ -27,6 +27,8 @@ BAD_SETTINGS = [
     ("syntax error", GOOD_S + "rmode(task(+T, -R -P, -D).\n", 5, "syntax error"),
     ("bad minimal_cases", GOOD_S + "minimal_cases(zero).\n", 5, "minimal_cases/1"),
     ("bad mode", GOOD_S + "rmode(task(+T, f(R), -P, -D)).\n", 5, "rmode argument"),
+    # (a float that is not finite reaches Python as the text SWI-Prolog writes: no JSON error)
+    ("infinite constant", GOOD_S + "rmode(+D >= 1.0Inf).\n", 5, "comparison >="),
 ]
 
 BAD_KB = [
