@@ -75,6 +75,13 @@ BLOCK_FOR_MOVED_ORDERS = 3
 #: (docs/benchmarks.md).
 LONG_REPAIR_STEPS = 30
 
+#: The most focus candidates per reason a repair of a plan larger than the policy's
+#: training books looks at (:meth:`RepairAgent.focus_width_for`): at 500 orders on 152
+#: machines the tardy orders stand on many resources, and the two per reason of a policy
+#: trained on 10-20 orders left the descent at a local optimum that 16 went well past
+#: (docs/benchmarks.md, "A wider focus on larger plans").
+WIDE_FOCUS = 16
+
 
 def _check_first_pass(first_pass: str) -> None:
     if first_pass not in FIRST_PASSES:
@@ -516,11 +523,13 @@ class RepairAgent:
         return score
 
     def neighbourhood(self, hit: Disruption, ctx: RepairContext | None = None, *,
-                      score_all: bool = True) -> Neighbourhood:
+                      score_all: bool = True, focus_width: int | None = None) -> Neighbourhood:
         """The candidate steps of repairing ``hit`` as this policy sees and scores them
-        (``score_all=False``: scored as a search needs them, see :class:`Neighbourhood`)."""
+        (``score_all=False``: scored as a search needs them, see :class:`Neighbourhood`;
+        ``focus_width``: instead of the policy's, e.g. :meth:`focus_width_for`)."""
         ctx = ctx or self.goal.context(hit.before, hit.plan)
-        return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=self.focus_width,
+        width = self.focus_width if focus_width is None else focus_width
+        return Neighbourhood(hit, ctx, self._q, scorer=self._scorer(), focus_width=width,
                              moves_per_focus=self.moves_per_focus, reach=self.reach, score_all=score_all,
                              longest_block=self.longest_block, exchanges=self.exchanges)
 
@@ -587,7 +596,7 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        hood = self.neighbourhood(hit, ctx, score_all=False)
+        hood = self.neighbourhood(hit, ctx, score_all=False, focus_width=self.focus_width_for(hit.plan))
         budget = budget_ms if budget_ms is not None else MAX_BUDGET_MS if node_limit is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))
@@ -615,12 +624,24 @@ class RepairAgent:
         ``max_steps`` (its training episodes' length); on a plan with more unstarted
         orders than a training case can have, as many more in proportion, up to
         :data:`LONG_REPAIR_STEPS` (never fewer than ``max_steps``)."""
+        return self._scaled(self.max_steps, plan, LONG_REPAIR_STEPS)
+
+    def focus_width_for(self, plan: Plan) -> int:
+        """Focus candidates per reason when repairing ``plan`` (consult): the policy's
+        ``focus_width``; on a plan with more unstarted orders than a training case can
+        have, as many more in proportion, up to :data:`WIDE_FOCUS` (never fewer than
+        ``focus_width``)."""
+        return self._scaled(self.focus_width, plan, WIDE_FOCUS)
+
+    def _scaled(self, value: int, plan: Plan, ceiling: int) -> int:
+        """``value`` grown in proportion to ``plan``'s unstarted orders beyond the largest
+        training case, up to ``ceiling`` (never below ``value``)."""
         problem = plan.problem
         # (a training case is a book and its event, which may add an order)
         unstarted, largest = len(problem.orders) - len(problem.frozen), max(self.orders) + 1
         if unstarted <= largest:
-            return self.max_steps
-        return max(self.max_steps, min(LONG_REPAIR_STEPS, self.max_steps * unstarted // largest))
+            return value
+        return max(value, min(ceiling, value * unstarted // largest))
 
     def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:
         """The repair steps into the nodes of ``path``, with their Q-values and the rules

@@ -185,6 +185,9 @@ def _run(method: str, agent: RepairAgent, propositional: RepairAgent | None, hit
             # the policy's time; where its search ended early at a plan costing nothing
             # (none can cost less), the budget it was allowed: the descent gets as much
             seconds = policy_run[2] if ctx.cost(policy_run[0]) > 1e-9 else max(policy_run[2], allowed)
+        # (the policy's trained focus width, not the wider one its repairs of large plans
+        # take: at equal time the plain descent does better with the narrow one,
+        # docs/benchmarks.md, "A wider focus on larger plans")
         hood = Neighbourhood(hit, ctx, agent.q_function, focus_width=agent.focus_width,
                              moves_per_focus=agent.moves_per_focus, reach=agent.reach,
                              longest_block=agent.longest_block, exchanges=agent.exchanges)

@@ -57,7 +57,7 @@ def test_a_large_plans_repair_may_take_more_steps_than_the_policys_episodes(trai
     from rrl.domain import Plan
     from rrl.domain.generate import random_orders
     from rrl.domain.problem import Problem
-    from rrl.learning.agent import LONG_REPAIR_STEPS
+    from rrl.learning.agent import LONG_REPAIR_STEPS, WIDE_FOCUS
 
     agent, _ = trained
     assert agent.max_steps == 15
@@ -80,6 +80,25 @@ def test_a_large_plans_repair_may_take_more_steps_than_the_policys_episodes(trai
     result = agent.repair(hit, node_limit=100, budget_ms=600_000)
     assert agent.max_steps < len(result.steps) <= agent.steps_for(hit.plan)
     assert len(agent.repair(hit, node_limit=100, budget_ms=600_000, max_steps=3).steps) <= 3
+    # The foci widen the same way (per reason: the policy's 2, more in proportion, at most WIDE_FOCUS),
+    # and a repair's neighbourhood takes that width.
+    assert agent.focus_width == 2
+    assert [agent.focus_width_for(plan_of(n)) for n in (21, 22, 50, 200)] == [2, 2, 4, WIDE_FOCUS]
+    assert agent.focus_width_for(plan_of(50, started=30)) == 2
+    widths = []
+    made = agent.neighbourhood
+
+    def spied(*args, **kwargs):
+        hood = made(*args, **kwargs)
+        widths.append(hood.focus_width)
+        return hood
+
+    agent.neighbourhood = spied  # type: ignore[method-assign]
+    try:
+        agent.repair(hit, node_limit=5, budget_ms=600_000)
+    finally:
+        del agent.neighbourhood
+    assert widths == [agent.focus_width_for(hit.plan)] == [5]
 
 
 def test_saved_and_loaded_policy_chooses_the_same_actions(trained) -> None:
