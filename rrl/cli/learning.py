@@ -33,6 +33,7 @@ from rrl.learning.agent import (
     DEFAULT_MAX_STEPS,
     FIRST_PASSES,
     LONG_REPAIR_STEPS,
+    WIDE_FOCUS,
     RepairAgent,
     RepairResult,
 )
@@ -176,6 +177,10 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    "machine, however loaded, unless a --budget-ms given ends it first (without one, and whatever "
                    "the policy's budget, only the ten-minute ceiling bounds the time). On 10-20 orders 20 takes "
                    "about 60 ms, for about 4 % more tardiness than the default budget (docs/repair.md).")
+@click.option("--focus-width", type=click.IntRange(1, MAX_STEPS), default=None,
+              help="Focus candidates per reason at each step (default: the policy's; on a plan with more "
+                   "unstarted orders than its training cases, as many more in proportion, up to "
+                   f"{WIDE_FOCUS}).")
 @click.option("--first-pass", type=click.Choice(FIRST_PASSES), default=None,
               help="The search's first pass: 'first_improvement' takes the cheapest step of the foci looked at "
                    "until one improves, 'descent' the step the simulator finds best over every focus, 'policy' "
@@ -208,7 +213,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | None, size: float | None,
             due: float | None, resource: str | None, at: float | None, duration: float | None, order: str | None,
             release: float | None, now: float | None, max_steps: int | None, budget_ms: float | None,
-            node_limit: int | None, first_pass: str | None, exchanges: bool | None, recreate: bool | None, walkers: int | None,
+            node_limit: int | None, focus_width: int | None, first_pass: str | None, exchanges: bool | None, recreate: bool | None, walkers: int | None,
             rule: str | None, model: Path | None, seed: int, as_json: bool, gantt: Path | None) -> None:
     """Repair the scenario's schedule after an event with a learned policy.
 
@@ -238,7 +243,7 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     agent.walkers = walkers
     scenario = load_scenario(scenario_path)
     result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms,
-                         node_limit=node_limit, rule=rule, model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
+                         node_limit=node_limit, focus_width=focus_width, rule=rule, model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
     checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
         from rrl.viz import repair_strip
@@ -362,7 +367,7 @@ def evaluate_command(policy_dir: Path, scenario_path: Path, cases: int, seed: in
 
     Baselines: the policy's own search with no learned values (untrained: Q is the step's
     reward; what the rules add), plain steepest descent over the same moving-focus steps
-    with the policy's wall time, a random operator walk and hill climbing on the focal task with the same
+    (at the policy's trained focus width) with the policy's wall time, a random operator walk and hill climbing on the focal task with the same
     step budget, best insertion of the focal task, the propositional (scikit-learn) Q-tree
     trained the same way, a CP-SAT full reschedule within --cpsat-seconds, and CP-SAT
     moving at most as many orders as the policy did (cpsat_k; both need OR-Tools). Every

@@ -542,7 +542,9 @@ class RepairAgent:
 
     def predict(self, disruption: Disruption, plan: Plan | None = None) -> tuple[Action, float] | None:
         """The greedy first step of a repair of ``disruption`` and its Q-value (when the
-        policy's choice is a block step: its first operator, valued as the whole block).
+        policy's choice is a block step: its first operator, valued as the whole block),
+        among the foci of the policy's own ``focus_width`` (as in training; a repair of a
+        larger plan looks wider: :meth:`focus_width_for`).
 
         Returns None when no operator applies to the disruption's focal tasks.
         """
@@ -559,7 +561,8 @@ class RepairAgent:
     @timed_work
     def repair(self, plan: Plan | Disruption, event: str | None = None, *, seed: int = 0,
                max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
-               stop: Callable[[], bool] | None = None, **given: Any) -> RepairResult:
+               focus_width: int | None = None, stop: Callable[[], bool] | None = None,
+               **given: Any) -> RepairResult:
         """Repair a disrupted plan: Q-guided beam search within a time budget (consult).
 
         Parameters
@@ -579,6 +582,9 @@ class RepairAgent:
             :data:`~rrl.learning.search.RECREATE_PER_NODE` tries per expansion allowed: the
             same repair for the same ``seed`` on any machine, however loaded (unless a
             ``budget_ms`` given ends the search first).
+        focus_width : int, optional
+            Focus candidates per reason at each step (default: :meth:`focus_width_for`
+            the plan).
         stop : callable, optional
             Ends the search early when it returns True (see
             :func:`~rrl.learning.search.beam_search`).
@@ -596,7 +602,10 @@ class RepairAgent:
                 raise RRLError("repair: give a Disruption, or a plan and an event name")
             hit = draw_event(event, plan, random.Random(seed), **given)
         ctx = self.goal.context(hit.before, hit.plan)
-        hood = self.neighbourhood(hit, ctx, score_all=False, focus_width=self.focus_width_for(hit.plan))
+        if focus_width is not None and (type(focus_width) is not int or focus_width < 1):
+            raise RRLError(f"focus_width must be a whole number >= 1 (got {focus_width!r})")
+        width = focus_width if focus_width is not None else self.focus_width_for(hit.plan)
+        hood = self.neighbourhood(hit, ctx, score_all=False, focus_width=width)
         budget = budget_ms if budget_ms is not None else MAX_BUDGET_MS if node_limit is not None else self.budget_ms
         if budget is None:
             budget = default_budget_ms(len(hit.plan.problem.orders))

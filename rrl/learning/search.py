@@ -12,7 +12,8 @@ proposed it.
 each with the plan it leads to (incremental re-timing), its goal cost and, when a policy
 is given, its Q-value: one Prolog call proposes the foci, one more scores every action of
 every focus. :func:`beam_search` is consult's anytime search over it;
-:func:`steepest_descent` is the plain baseline over the same steps.
+:func:`steepest_descent` is the plain baseline over the same steps (``rrl evaluate`` gives it
+the policy's trained focus width).
 """
 
 from __future__ import annotations

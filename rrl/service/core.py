@@ -240,6 +240,7 @@ class RepairService:
         return {"initial": out["initial"], "disrupted": out["disrupted"], "seconds": out["seconds"],
                 "goal": result.goal, "reached": result.reached, "note": result.note, "explored": result.explored,
                 "seed": seed, "max_steps": max_steps or self.agent.steps_for(result.disrupted), "budget_ms": budget_ms,
+                "focus_width": self.agent.focus_width_for(result.disrupted),
                 "node_limit": node_limit, "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result))}
 
     def _steps(self, result: RepairResult) -> list[dict[str, Any]]:

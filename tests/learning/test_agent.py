@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from rrl._fork import usable_cores
 from rrl._paths import data_dir
 from rrl.cli.main import cli
 from rrl.domain import load_scenario, scenario_from_dict, validate
-from rrl.errors import PolicyError
+from rrl.errors import PolicyError, RRLError
 from rrl.learning import RepairAgent
 from rrl.learning.cases import draw_case
 from rrl.learning.evaluate import draw_cases, evaluate
@@ -57,7 +58,7 @@ def test_a_large_plans_repair_may_take_more_steps_than_the_policys_episodes(trai
     from rrl.domain import Plan
     from rrl.domain.generate import random_orders
     from rrl.domain.problem import Problem
-    from rrl.learning.agent import LONG_REPAIR_STEPS, WIDE_FOCUS
+    from rrl.learning.agent import LONG_REPAIR_STEPS
 
     agent, _ = trained
     assert agent.max_steps == 15
@@ -80,25 +81,38 @@ def test_a_large_plans_repair_may_take_more_steps_than_the_policys_episodes(trai
     result = agent.repair(hit, node_limit=100, budget_ms=600_000)
     assert agent.max_steps < len(result.steps) <= agent.steps_for(hit.plan)
     assert len(agent.repair(hit, node_limit=100, budget_ms=600_000, max_steps=3).steps) <= 3
-    # The foci widen the same way (per reason: the policy's 2, more in proportion, at most WIDE_FOCUS),
-    # and a repair's neighbourhood takes that width.
-    assert agent.focus_width == 2
-    assert [agent.focus_width_for(plan_of(n)) for n in (21, 22, 50, 200)] == [2, 2, 4, WIDE_FOCUS]
-    assert agent.focus_width_for(plan_of(50, started=30)) == 2
-    widths = []
+
+
+def test_a_large_plans_repair_looks_at_more_foci_per_reason(trained, monkeypatch) -> None:
+    """Per reason, a repair looks at the policy's 2 focus candidates on plans of training
+    size, at as many more in proportion on larger ones, at most WIDE_FOCUS; the
+    neighbourhood of a repair takes that width (or ``focus_width``), and its foci do
+    hold more than two candidates of one reason."""
+    from rrl.learning.agent import WIDE_FOCUS
+
+    agent, _ = trained
+    assert agent.focus_width == 2 and agent.orders == (10, 20)
+    sizes = {n: draw_case(agent.plant, random.Random(n), orders=(n, n), events=("rush_order",)) for n in (20, 49, 200)}
+    # (unstarted orders: the book and the rush order; 2 * 50 // 21 = 4, 2 * 201 // 21 = 19 > 16)
+    assert [agent.focus_width_for(sizes[n].plan) for n in (20, 49, 200)] == [2, 4, WIDE_FOCUS]
+    widths, foci = [], []
     made = agent.neighbourhood
 
     def spied(*args, **kwargs):
         hood = made(*args, **kwargs)
         widths.append(hood.focus_width)
+        foci.append(hood.foci(hood.root()))
         return hood
 
-    agent.neighbourhood = spied  # type: ignore[method-assign]
-    try:
-        agent.repair(hit, node_limit=5, budget_ms=600_000)
-    finally:
-        del agent.neighbourhood
-    assert widths == [agent.focus_width_for(hit.plan)] == [5]
+    monkeypatch.setattr(agent, "neighbourhood", spied)
+    hit = sizes[200]
+    agent.repair(hit, node_limit=2, budget_ms=600_000)
+    agent.repair(hit, node_limit=2, budget_ms=600_000, focus_width=3)
+    assert widths == [WIDE_FOCUS, 3]
+    per_reason = [max(Counter(f.reason for f in found).values()) for found in foci]
+    assert per_reason[0] > 2 and per_reason[1] == 3
+    with pytest.raises(RRLError, match="focus_width"):
+        agent.repair(hit, node_limit=2, focus_width=0)
 
 
 def test_saved_and_loaded_policy_chooses_the_same_actions(trained) -> None:
