@@ -181,7 +181,7 @@ def _walk_seeds(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float, s
     wall-clock budget a seed does not fix the result) is from the mean."""
     untrained = agent.untrained()
     lines = []
-    for name, who in (("policy", agent), ("same search, untrained", untrained)):
+    for name, who in (("policy", agent), ("untrained", untrained)):
         ratios = [statistics.mean(who.repair(hit, seed=seed).plan.total_tardiness for hit in cases) / max(cpsat, 1e-9)
                   for seed in range(seeds)]
         lines.append(f"{name} / CP-SAT with walk seeds 0-{seeds - 1}: {' '.join(f'{r:.3f}' for r in ratios)}; "

@@ -297,6 +297,8 @@ def test_bad_q_values_name_the_rule(policy_dir, tmp_path, rules, line, needle) -
      "'--node-limit': 0 is not in the range 1<=x<=100000"),
     (["evaluate", "--policy", "POLICY", "--scenario", EXTRUDERS, "--node-limit", "1e3"],
      "'--node-limit': '1e3' is not a valid integer"),
+    (["consult", "--policy", "POLICY", "--scenario", EXTRUDERS, "--event", "rush_order", "--focus-width", "0"],
+     "'--focus-width': 0 is not in the range 1<=x<=1000"),
     (["scenario", "generate", "--important", "nan", "--out", "P.yaml"], "--important"),
     (["scenario", "generate", "--important", "1.5", "--out", "P.yaml"], "--important"),
     (["tilde", "fit", "--kb", "FILE", "--settings", "FILE", "--out", "P.pl", "--significance", "nan"],

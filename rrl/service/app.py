@@ -207,7 +207,7 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = L
     @app.get("/api/scenarios/{scenario_id}/versions/{version}", summary="One version in full")
     async def get_version(scenario_id: int, version: int) -> Response:
         """The version's scenario and plan, its metrics, the event, and the repair: its steps with
-        the rule that chose each one."""
+        the rule that proposed each one's focus and the policy's rule that values it."""
         return json_response(await worker.call("version_detail", scenario_id, version))
 
     @app.get("/api/metrics", summary="Service figures")

@@ -75,7 +75,8 @@ def test_a_large_plans_repair_may_take_more_steps_than_the_policys_episodes(trai
 
     assert agent.orders == (10, 20)
     # (a training case is a book of 10-20 orders and its event, which may add one)
-    assert [agent.steps_for(plan_of(n)) for n in (20, 21, 22, 30, 200)] == [15, 15, 15, 21, LONG_REPAIR_STEPS]
+    assert [agent.steps_for(plan_of(n)) for n in (20, 21, 22, 30, 50, 200)] == [15, 15, 15, 21, 35, LONG_REPAIR_STEPS]
+    assert LONG_REPAIR_STEPS == 45
     assert agent.steps_for(plan_of(30, started=10)) == 15  # the unstarted orders only
     hit = draw_case(agent.plant, random.Random(3), orders=(60, 60), events=("rush_order",))
     result = agent.repair(hit, node_limit=100, budget_ms=600_000)
@@ -113,6 +114,27 @@ def test_a_large_plans_repair_looks_at_more_foci_per_reason(trained, monkeypatch
     assert per_reason[0] > 2 and per_reason[1] == 3
     with pytest.raises(RRLError, match="focus_width"):
         agent.repair(hit, node_limit=2, focus_width=0)
+
+
+def test_consult_takes_a_focus_width(trained, tmp_path) -> None:
+    """``--focus-width`` reaches the repair: under a node limit a width of 1 and of 4 give
+    other repairs of some rush orders, and the default is the policy's width here."""
+    _, directory = trained
+    path = flat_scenario(tmp_path, 20, 9, "edd")
+    base = ["consult", "--policy", str(directory), "--scenario", str(path), "--event", "rush_order",
+            "--node-limit", "15", "--walkers", "1", "--json"]
+
+    def repaired(seed: int, *extra: str) -> dict:
+        result = CliRunner().invoke(cli, [*base, "--seed", str(seed), *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["steps"]
+
+    differ = 0
+    for seed in range(4):
+        default, narrow, wide = repaired(seed), repaired(seed, "--focus-width", "1"), repaired(seed, "--focus-width", "4")
+        assert default == repaired(seed, "--focus-width", "2")
+        differ += narrow != wide
+    assert differ > 0
 
 
 def test_saved_and_loaded_policy_chooses_the_same_actions(trained) -> None:

@@ -89,6 +89,7 @@ def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path:
             == served["steps"]
         assert all(s["rule"].count("predict(") >= 1 for s in stored["steps"])
         assert stored["repair"]["node_limit"] == body.get("node_limit")
+        assert stored["repair"]["focus_width"] == 2  # (the policy's: these plans are of training size)
     current = client.get(f"/api/scenarios/{sid}").json()
     assert current["version"] == len(events) + 1
     scenario = scenario_from_dict({k: current[k] for k in ("name", "products", "resources", "cleanout", "orders",
