@@ -259,6 +259,8 @@ def test_huge_step_counts_are_refused(policy_dir, tmp_path, command) -> None:
     ("predict(1.0) :- fail.\npredict(V) :- focal(_), !, V = abc.\n", 2, "gives the value abc, which is not a number"),
     ("predict(V) :- X = abc, V = X.\n", 1, "answered abc, which is not a finite number"),  # (only a run sees it)
     ("predict(1.0Inf).\n", 1, "gives the value 1.0Inf, which is not a finite number"),
+    # (found by the fuzz test: an atom holding a newline, written back escaped on one line)
+    ("predict('\\xa\\').\n", 1, "gives the value '\\xa\\', which is not a number"),
     ("predict(V) :- focal(_), !, V = 1.5NaN.\npredict(0.0).\n", 1, "gives the value 1.5NaN, which is not a finite"),
     ("predict(V) :- =(V).\npredict(0.0).\n", 1, "calls =/1, which is neither defined"),  # (no value written)
     ("predict(V) :- V is nan.\n", 1, "answered 1.5NaN"),

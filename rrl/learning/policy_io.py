@@ -144,11 +144,20 @@ def _check_value(term: dict[str, Any], where: str) -> None:
         raise PolicyError(f"{where}: predict/1 gives the value {_written(value)}, which is not {kind}")
 
 
-def _written(term: dict[str, Any]) -> str:
-    """A term of :func:`~rrl.relational.engine.read_terms`' tree mode, written short."""
+def _written(term: dict[str, Any], room: int = 60) -> str:
+    """A term of :func:`~rrl.relational.engine.read_terms`' tree mode as Prolog text on one
+    line (atoms and strings quoted and escaped), cut at ``room`` characters."""
+    from rrl.relational.terms import prolog_string, quote_atom
+
     if "f" in term:
-        return f"{term['f']}({', '.join(_written(a) for a in term['args'])})"
-    return repr(term["s"]) if "s" in term else str(next(iter(term.values())))
+        text = f"{quote_atom(term['f'])}({', '.join(_written(a, room) for a in term['args'])})"
+    elif "a" in term:
+        text = quote_atom(term["a"])
+    elif "s" in term:
+        text = prolog_string(term["s"])
+    else:
+        text = str(next(iter(term.values())))
+    return text if len(text) <= room else text[: room - 3] + "..."
 
 
 def _text(path: Path) -> str:
