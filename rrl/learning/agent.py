@@ -698,8 +698,9 @@ class RepairAgent:
         """The same search without what was learned: an agent with this one's plant, goal,
         background knowledge and search settings (first pass, exchanges, walk, walkers,
         budget, step limit, foci) whose Q-tree is one leaf of value 0, so that a step's
-        Q-value is its own reward (with the propositional learner, every step's is 0). :func:`~rrl.learning.evaluate.evaluate`'s ``untrained``
-        method: what the learned rules add to this agent's repairs."""
+        Q-value is its own reward (with the propositional learner, every step's is 0).
+        :func:`~rrl.learning.evaluate.evaluate`'s ``untrained`` method: what the learned
+        rules add to this agent's repairs."""
         twin = RepairAgent(self.plant, self.goal.name, events=self.events, orders=self.orders,
                            family_steps=self.family_steps, rule=self.rule, learner=self.learner, gamma=self.gamma,
                            max_steps=self.max_steps, tie_break=self.tie_break, focus_width=self.focus_width,
