@@ -31,7 +31,7 @@ Every figure is compared with baselines measured in the same run, on the same ca
 - first_pass: the same with the first-improvement descent and the steepest descent as
   the first pass, at 20 and 40 ms (four rounds), 100 ms (two) and 250 ms;
 - steps: the same with repairs of at most 15 steps (the default) and at most 10 (the
-  default before 2026-12-03), at the default 36 ms (four rounds) and 250 ms.
+  default before 2026-12-03), at the default budget (four rounds) and 250 ms.
 
 Run: python benchmarks/bench_repair.py [--episodes 450] [--cases 30] [--cpsat-seconds 20]
      [--big-cases 12] [--walk-seeds 8] [--curves docs/img/learning_curves.png] [--front docs/img/stability_front.png]
@@ -55,6 +55,7 @@ from rrl.events import EVENTS, Disruption, draw_event
 from rrl.learning import RepairAgent
 from rrl.learning.baselines import best_insertion
 from rrl.learning.evaluate import Evaluation, draw_cases, evaluate
+from rrl.learning.search import DEFAULT_BUDGET_MS
 
 NEW = ("new_order", "rush_order")
 OTHER = ("breakdown", "material_delay")
@@ -324,7 +325,7 @@ def _steps(plant: Plant, args: argparse.Namespace) -> str:
     keeps only plans at most that many placements from the disrupted one), each case both
     ways in turn."""
     return _paired(plant, args, "The step limit", "max_steps", (15, 10), ("at most 15 steps", "at most 10 steps"),
-                   ((36, 4), (250, 1)))
+                   ((int(DEFAULT_BUDGET_MS), 4), (250, 1)))
 
 
 def _paired(plant: Plant, args: argparse.Namespace, title: str, setting: str, values: tuple[object, object],

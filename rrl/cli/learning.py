@@ -42,6 +42,7 @@ from rrl.learning.consult import check_event_options, consult_json
 from rrl.learning.consult import consult as run_consult
 from rrl.learning.goals import GOALS
 from rrl.learning.policy_io import check_policy_target
+from rrl.learning.search import DEFAULT_BUDGET_MS
 
 policy_option = click.option("--policy", "policy_dir", required=True,
                              type=click.Path(file_okay=False, path_type=Path),
@@ -169,7 +170,8 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    f"its training cases, as many more in proportion, up to {LONG_REPAIR_STEPS}; at most "
                    f"{MAX_STEPS}).")
 @click.option("--budget-ms", type=BUDGET_MS, default=None,
-              help="Wall-time budget of the repair search in ms (default: 36 ms up to 20 orders, 1.5 ms more per "
+              help=f"Wall-time budget of the repair search in ms (default: {DEFAULT_BUDGET_MS:.0f} ms up to 20 orders, "
+                   "1.5 ms more per "
                    f"further order, at most 700; with --node-limit, {MAX_BUDGET_MS:.0f}, the most it may be).")
 @click.option("--node-limit", type=NODE_LIMIT, default=None,
               help="Bound the search by a count instead of the clock: at most N node expansions, and ten walk "
