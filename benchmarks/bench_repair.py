@@ -325,7 +325,7 @@ def _steps(plant: Plant, args: argparse.Namespace) -> str:
     keeps only plans at most that many placements from the disrupted one), each case both
     ways in turn."""
     return _paired(plant, args, "The step limit", "max_steps", (15, 10), ("at most 15 steps", "at most 10 steps"),
-                   ((int(DEFAULT_BUDGET_MS), 4), (250, 1)))
+                   ((round(DEFAULT_BUDGET_MS), 4), (250, 1)))
 
 
 def _paired(plant: Plant, args: argparse.Namespace, title: str, setting: str, values: tuple[object, object],

@@ -171,14 +171,13 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    f"{MAX_STEPS}).")
 @click.option("--budget-ms", type=BUDGET_MS, default=None,
               help=f"Wall-time budget of the repair search in ms (default: {DEFAULT_BUDGET_MS:.0f} ms up to 20 orders, "
-                   "1.5 ms more per "
-                   f"further order, at most 700; with --node-limit, {MAX_BUDGET_MS:.0f}, the most it may be).")
+                   f"1.5 ms more per further order, at most 700; with --node-limit, {MAX_BUDGET_MS:.0f}, the most it may be).")
 @click.option("--node-limit", type=NODE_LIMIT, default=None,
               help="Bound the search by a count instead of the clock: at most N node expansions, and ten walk "
                    "tries per expansion. The same --seed (and --walkers) then gives the same repair on any "
                    "machine, however loaded, unless a --budget-ms given ends it first (without one, and whatever "
                    "the policy's budget, only the ten-minute ceiling bounds the time). On 10-20 orders 20 takes "
-                   "about 60 ms, for about 4 % more tardiness than the default budget (docs/repair.md).")
+                   "about 60 ms, for about 4 % more tardiness than a 36 ms budget (docs/repair.md).")
 @click.option("--focus-width", type=click.IntRange(1, MAX_STEPS), default=None,
               help="Focus candidates per reason at each step (default: the policy's; on a plan with more "
                    "unstarted orders than its training cases, as many more in proportion, up to "

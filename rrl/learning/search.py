@@ -740,8 +740,8 @@ class _Expansion:
 #: The descent's share of a search's budget where the walk follows it. The walk improves
 #: more per millisecond than a first-improvement descent near its local optimum (which
 #: looks at every focus, then at exchange steps, before it stops), but less than the
-#: descent's first steps: at the 40 ms default the descent often used the whole budget and
-#: the walk never ran. Measured on the extruders' new and rush orders (docs/benchmarks.md).
+#: descent's first steps: given the whole of a 40 ms budget, the descent often used it all
+#: and the walk never ran. Measured on the extruders' new and rush orders (docs/benchmarks.md).
 DESCENT_SHARE = 0.2
 
 #: Most unstarted orders for which the descent's share applies. A try of the walk costs
@@ -753,12 +753,12 @@ DESCENT_SHARE = 0.2
 SHARED_UP_TO = 35
 
 
-#: Consult's search budget up to 20 orders when none is given (ms). The latency target is
-#: a 50 ms median at 10-20 orders; explaining the steps and checking the result take 4-5 ms
-#: after the search, so 40 ms answers in about 45 ms on a machine a quarter slower than the
-#: one the quality tables met their targets on at 36 ms (the budget is wall time: the same
-#: 36 ms there gave 1.058 x CP-SAT on the generated plant's rush orders; docs/benchmarks.md,
-#: "A budget for slower machines").
+#: Consult's search budget (ms) up to 20 orders when none is given. The budget is wall
+#: time, so quality follows the machine's speed: 36 ms met the 1.05 x CP-SAT target on one
+#: machine but gave 1.058 x on the generated plant's rush orders on one running a quarter
+#: slower, where 40 ms gives 1.045. Explaining the steps and checking the result take 4-5
+#: ms more, so 40 ms answers in about 45 ms (median), inside the 50 ms target at 10-20
+#: orders; 44 ms would leave no margin (docs/benchmarks.md, "A budget for slower machines").
 DEFAULT_BUDGET_MS = 40.0
 
 
@@ -766,8 +766,7 @@ def default_budget_ms(orders: int) -> float:
     """Consult's search budget when none is given: :data:`DEFAULT_BUDGET_MS` up to 20
     orders, 1.5 ms more per further order, at most 700 ms (the latency targets: 50 ms
     median at 10-20 orders, 1 s at 500 orders, with time left for explaining the steps and
-    checking the result: about half a millisecond per step, and a walk's plans take 6-7
-    steps)."""
+    checking the result: 4-5 ms after the search at 10-20 orders)."""
     return min(700.0, DEFAULT_BUDGET_MS + 1.5 * max(0, orders - 20))
 
 
