@@ -21,6 +21,7 @@ from typing import Any
 
 from rrl.bounds import MAX_BUDGET_MS, MAX_CASE_ORDERS, MAX_STEPS
 from rrl.errors import PolicyError, RRLError
+from rrl.relational.terms import prolog_string, quote_atom
 
 POLICY_RULES = "policy.pl"
 POLICY_META = "policy.json"
@@ -147,8 +148,6 @@ def _check_value(term: dict[str, Any], where: str) -> None:
 def _written(term: dict[str, Any], room: int = 60) -> str:
     """A term of :func:`~rrl.relational.engine.read_terms`' tree mode as Prolog text on one
     line (atoms and strings quoted and escaped), cut at ``room`` characters."""
-    from rrl.relational.terms import prolog_string, quote_atom
-
     if "f" in term:
         text = f"{quote_atom(term['f'])}({', '.join(_written(a, room) for a in term['args'])})"
     elif "a" in term:
