@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rrl.dispatching import RULES, dispatch
+from rrl.dispatching.rules import Tables
 from rrl.domain import Plan, validate
+from rrl.domain.formats import read_instance
 from rrl.domain.generate import generate_scenario
 from rrl.domain.scenario import Scenario
 from rrl.errors import RRLError
@@ -55,3 +59,24 @@ def test_frozen_prefix_is_kept(extruders: Scenario) -> None:
 def test_unknown_rule(extruders: Scenario) -> None:
     with pytest.raises(RRLError, match="unknown rule"):
         dispatch(extruders.problem, "fifo_lifo")
+
+
+def test_fdd_mwkr_ranks_by_flow_due_date_over_work_remaining(tmp_path) -> None:
+    # Two jobs wait for machine 0 at time 0. Job 1: 1 h there, then 8 h on machine 1
+    # (FDD/WKR 1/9); job 2: 6 h there, then 5 h (6/11). mwkr starts job 2 first (11 h of
+    # work against 9); FDD/WKR starts job 1, whose first step is short for what follows.
+    path = tmp_path / "two.jsp"
+    path.write_text("2 2\n0 1 1 8\n0 6 1 5\n")
+    problem = read_instance(path).problem
+    assert dispatch(problem, "mwkr").sequences["M0"][0] == "J2O1"
+    assert dispatch(problem, "fdd_mwkr").sequences["M0"][0] == "J1O1"
+    tables = Tables(problem, 0)
+    assert (tables.flow["J1O1"], tables.flow["J1O2"], tables.flow["J2O2"]) == (0.0, 1.0, 6.0)
+
+
+def test_fdd_counts_flow_from_a_later_release(extruders: Scenario) -> None:
+    problem = extruders.problem
+    first = next(iter(problem.orders))
+    late = replace(problem, orders={**problem.orders,
+                                    first: replace(problem.orders[first], release=problem.now + 7.0)})
+    assert Tables(late, 0).flow[first] == 7.0 and Tables(problem, 0).flow[first] == 0.0

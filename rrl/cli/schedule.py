@@ -28,8 +28,7 @@ RULE_CHOICES = [*PLAN_RULES, "cpsat"]
 @click.command()
 @scenario_option
 @click.option("--rule", type=click.Choice(RULE_CHOICES), default=None,
-              help="How to build the schedule: a dispatching rule (edd spt lpt mwkr mor fifo mdd slack atcs "
-                   "first_fit random), ppo, or cpsat (OR-Tools CP-SAT on the whole problem). Default: the scenario's own schedule when it has one, else "
+              help=f"How to build the schedule: a dispatching rule ({' '.join(RULES)}), ppo, or cpsat (OR-Tools CP-SAT on the whole problem). Default: the scenario's own schedule when it has one, else "
                    f"the objective's rule ({', '.join(f'{o}: {r}' for o, r in DEFAULT_RULE.items())}).")
 @click.option("--objective", type=click.Choice(OBJECTIVES), default="tardiness", show_default=True,
               help="What the schedule should be good at: total tardiness or makespan. Picks the default rule "

@@ -16,6 +16,11 @@ lpt         longest processing time (on the order's fastest machine)    ECT
 mwkr        most work remaining: mean processing time of the order and  ECT
             of its longest chain of ``after`` successors
 mor         most operations remaining (that chain's length)             ECT
+fdd_mwkr    least flow due date over work remaining: the order's        ECT
+            earliest start by mean times along its ``after`` chain
+            (from its release or ``now``) plus its time on the slot's
+            resource, over ``mwkr``'s work (the FDD/WKR ratio of the
+            job-shop rule comparisons)
 fifo        first ready (release, ``after`` orders), then file order    ECT
 mdd         modified due date ``max(due, completion)`` (Baker & Bertrand  ECT
             1982)
@@ -58,11 +63,11 @@ from rrl.domain.problem import Problem
 from rrl.domain.schedule import Schedule
 from rrl.errors import RRLError
 
-RULES = ("edd", "spt", "lpt", "mwkr", "mor", "fifo", "mdd", "slack", "atcs", "first_fit", "random")
+RULES = ("edd", "spt", "lpt", "mwkr", "mor", "fdd_mwkr", "fifo", "mdd", "slack", "atcs", "first_fit", "random")
 #: How candidates are generated (see the module text).
 MODES = ("nondelay", "active", "append")
 #: The rule ``rrl schedule`` uses when none is given, per objective (see docs/schedule.md).
-DEFAULT_RULE = {"tardiness": "mdd", "makespan": "mwkr"}
+DEFAULT_RULE = {"tardiness": "mdd", "makespan": "fdd_mwkr"}
 OBJECTIVES = tuple(DEFAULT_RULE)
 
 Key = Callable[[Slot, float], tuple[float, ...]]
@@ -144,6 +149,8 @@ class Tables:
     mean_p, min_p : mean and least processing time over the eligible resources.
     work : mean processing time of the order plus its longest chain of successors.
     ops : orders in that chain, the order included.
+    flow : the order's earliest start by mean times along its chain of ``after``
+        orders, from the releases (or ``now``), in hours after ``now``.
     """
 
     def __init__(self, problem: Problem, seed: int) -> None:
@@ -159,6 +166,11 @@ class Tables:
             after = dependents.get(o, ())
             self.work[o] = self.mean_p[o] + max((self.work[d] for d in after), default=0.0)
             self.ops[o] = 1.0 + max((self.ops[d] for d in after), default=0.0)
+        self.flow: dict[str, float] = {}
+        for o in reversed(_reverse_topological(problem)):  # every order after those it waits for
+            spec = problem.orders[o]
+            self.flow[o] = max(spec.release - problem.now, 0.0,
+                               *(self.flow[a] + self.mean_p[a] for a in spec.after))
         rng = random.Random(seed)
         self.noise = {(o, r): rng.random() for o, d in durations.items() for r in ["", *d]}
         unplaced = [o for o in problem.orders if o not in problem.frozen]
@@ -202,6 +214,8 @@ def _key(rule: str, tb: Tables, builder: ActiveBuilder) -> Key:
         return lambda s, t: (-tb.work[s.order], s.end, rank[s.order])
     if rule == "mor":
         return lambda s, t: (-tb.ops[s.order], -tb.work[s.order], s.end, rank[s.order])
+    if rule == "fdd_mwkr":
+        return lambda s, t: ((tb.flow[s.order] + s.duration) / max(tb.work[s.order], 1e-9), s.end, rank[s.order])
     if rule == "fifo":
         return lambda s, t: (floor(s.order), rank[s.order], s.end)
     if rule == "mdd":

@@ -40,7 +40,7 @@ from rrl.generative.policy import load_model, run_policy
 SAMPLE_TEMPERATURE = 0.25
 
 #: Rules tried when a PPO schedule is rejected, per objective; the best on it wins.
-FALLBACK_RULES = {"tardiness": ("mdd", "slack", "edd", "atcs"), "makespan": ("mwkr", "mor", "fifo", "edd")}
+FALLBACK_RULES = {"tardiness": ("mdd", "slack", "edd", "atcs"), "makespan": ("fdd_mwkr", "mwkr", "mor", "fifo", "edd")}
 
 
 class PPOFallbackWarning(UserWarning):
