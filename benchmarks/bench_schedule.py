@@ -12,6 +12,10 @@ and the rules' speed at 500 orders on 152 machines.
   counted), and CP-SAT (makespan) within ``--time-limit`` seconds on ``--workers``
   threads, hinted with the best rule's plan. Gap = makespan / best known - 1; means per
   family.
+- Look-alikes (makespan): ``--lookalikes`` held-out generated instances per standard
+  family (the makespan model's training shapes, seeds training never draws), every rule
+  (nondelay) and PPO model as mean makespan against ``mwkr``'s: where rules and models
+  are compared without reading a published instance.
 - Held-out generated plants (tardiness): ``--instances`` plants of the PPO curriculum's
   distribution at 10, 40 and 152 machines (seeds training never draws); mean total
   tardiness per rule and mode, PPO (the tardiness model), and CP-SAT (tardiness) at
@@ -199,6 +203,31 @@ def generated(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[int, dict[s
     return out
 
 
+def lookalikes(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean makespan per method, against ``mwkr``'s, on held-out generated look-alikes of
+    the standard families (the makespan model's training distribution, seeds it never
+    draws): where a rule or model is compared before any published instance is read."""
+    from rrl.generative.instances import HELD_OUT_SEED
+    from rrl.generative.shapes import SHOPS
+
+    out: dict[str, dict[str, float]] = {}
+    for shop, source_type in SHOPS.items():
+        source = source_type()
+        ratios: dict[str, list[float]] = {}
+        for i in range(args.lookalikes):
+            problem = source.problem(HELD_OUT_SEED + i)
+            values = {f"{rule}/nondelay": makespan(checked(problem, dispatch(problem, rule), f"{shop} {i} {rule}"))
+                      for rule in RULES}
+            for label, run in ppo.items():
+                plan, _ = run(problem)
+                values[label] = makespan(checked(problem, plan.schedule, f"{shop} {i} {label}"))
+            for m, v in values.items():
+                ratios.setdefault(m, []).append(v / values["mwkr/nondelay"])
+        out[shop] = {m: statistics.fmean(v) for m, v in ratios.items()}
+        print(f"# look-alikes {shop} done", file=sys.stderr, flush=True)
+    return out
+
+
 def speed(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, Any]:
     """Median seconds per rule and PPO model at 500 orders / 152 machines, and the whole
     CLI process (with ``mdd`` and with the shipped PPO tardiness model)."""
@@ -238,10 +267,12 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def report(std: dict[str, Any], gen: dict[int, Any], spd: dict[str, Any], ppo: list[str],
+def report(std: dict[str, Any], look: dict[str, Any], gen: dict[int, Any], spd: dict[str, Any], ppo: list[str],
            ppo_tardiness: list[str], args: argparse.Namespace) -> None:
     if std:
         report_standard(std, ppo, args)
+    if look:
+        report_lookalikes(look, args)
     if gen:
         report_generated(gen, ppo_tardiness)
     if spd:
@@ -283,6 +314,14 @@ def report_standard(std: dict[str, Any], ppo: list[str], args: argparse.Namespac
     fallbacks = sum(r["notes"][m] != "ppo" for r in std.values() for m in ppo)
     if fallbacks:
         print(f"\n(* {fallbacks} PPO schedules were rejected by the safety wrapper and a rule's plan used)")
+
+
+def report_lookalikes(look: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"\n### Held-out look-alikes ({args.lookalikes} per family): mean makespan / mwkr's\n")
+    print("| method | " + " | ".join(look) + " |")
+    print("|---|" + "---|" * len(look))
+    for m in next(iter(look.values())):
+        print(f"| {m} | " + " | ".join(f"{v[m]:.3f}" for v in look.values()) + " |")
 
 
 def report_generated(gen: dict[int, Any], ppo: list[str]) -> None:
@@ -348,11 +387,13 @@ def main() -> None:
                         help="a folder of other .fjs/.jsp instances with references.json, measured as one more "
                              "family (e.g. Hurink, Dauzere-Peres/Paulli)")
     parser.add_argument("--unseen-cpsat", action="store_true", help="run CP-SAT on the --unseen family too")
+    parser.add_argument("--lookalikes", type=int, default=100,
+                        help="held-out generated look-alikes per standard family (section lookalikes)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scratch", default="/tmp")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
-    parser.add_argument("--sections", default="standard,generated,speed",
-                        help="comma-separated subset of standard, generated, speed")
+    parser.add_argument("--sections", default="standard,lookalikes,generated,speed",
+                        help="comma-separated subset of standard, lookalikes, generated, speed")
     args = parser.parse_args()
 
     if not args.folder.is_dir():
@@ -364,13 +405,14 @@ def main() -> None:
     sections = set(args.sections.split(","))
     began = time.perf_counter()
     std = standard(args.folder, args, ppo) if "standard" in sections else {}
+    look = lookalikes(args, ppo) if "lookalikes" in sections else {}
     gen = generated(args, ppo_tardiness) if "generated" in sections else {}
     spd = speed(args, ppo_tardiness) if "speed" in sections else {}
     print(f"<!-- bench_schedule.py: {time.perf_counter() - began:.0f} s, CP-SAT {args.time_limit:g} s x "
           f"{args.workers} workers, {os.cpu_count()} CPUs -->\n")
-    report(std, gen, spd, list(ppo), list(ppo_tardiness), args)
+    report(std, look, gen, spd, list(ppo), list(ppo_tardiness), args)
     if args.json is not None:
-        args.json.write_text(json.dumps({"standard": std, "generated": gen, "speed": spd,
+        args.json.write_text(json.dumps({"standard": std, "lookalikes": look, "generated": gen, "speed": spd,
                                          "time_limit": args.time_limit, "workers": args.workers}, indent=1))
 
 

@@ -11,6 +11,7 @@ from rrl.bounds import MAX_CASE_ORDERS, MAX_CASES, MAX_ENVS, MAX_MACHINES, MAX_T
 from rrl.cli.common import json_option, print_json, progress_enabled, seed_option
 from rrl.domain.scenario import load_scenario
 from rrl.errors import RRLError
+from rrl.generative.imitation import TEACHER_NAMES
 from rrl.generative.instances import STRESS
 
 
@@ -42,8 +43,8 @@ def ppo() -> None:
                    "jsp (Fisher-Thompson/Lawrence-like job shops), or both: fjsp,jsp.")
 @click.option("--timesteps", type=click.IntRange(0, MAX_TIMESTEPS), default=100_000, show_default=True,
               help="PPO decisions to train on after imitation, split evenly over the stages (0: imitation only).")
-@click.option("--teacher", type=click.Choice(["slack", "mdd", "mwkr", "mor", "none"]), default=None,
-              help="Rule cloned into the network before PPO; default: slack (tardiness), mwkr (makespan).")
+@click.option("--teacher", type=click.Choice([*TEACHER_NAMES, "none"]), default=None,
+              help="Rule cloned into the network before PPO; default: slack (tardiness), fdd_mwkr (makespan).")
 @click.option("--imitation-episodes", type=click.IntRange(0, MAX_CASES), default=200, show_default=True,
               help="Schedules the teacher builds for imitation.")
 @click.option("--pilot-episodes", type=click.IntRange(0, MAX_CASES), default=0, show_default=True,

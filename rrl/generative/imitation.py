@@ -15,16 +15,21 @@ resource of earliest completion, as the dispatching rules route):
 - ``mdd``: least ``max(due, end)``;
 - ``mwkr``: the non-delay candidates (those that start first on their resource), most
   work remaining in the order's chain, then earliest end;
-- ``mor``: as ``mwkr`` with operations remaining first.
+- ``mor``: as ``mwkr`` with operations remaining first;
+- ``fdd_mwkr``: as ``mwkr`` with the least flow due date over work remaining in place of
+  the work (the dispatching rule ``fdd_mwkr``); it reads the rows' slots and the
+  problem's tables, since the rows hold times relative to the decision's clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from rrl.dispatching.active import Slot
+from rrl.dispatching.rules import Tables
 from rrl.errors import RRLError
 from rrl.generative.candidates import CANDIDATE_FEATURES, F, G
 
@@ -49,11 +54,31 @@ TEACHERS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, ...]]] = {
 }
 
 
-def teacher_choice(name: str, rows: np.ndarray) -> int:
-    """The row teacher ``name`` picks among candidate ``rows`` (valid rows only)."""
-    if name not in TEACHERS:
-        raise RRLError(f"unknown teacher '{name}' (expected one of {', '.join(TEACHERS)})")
-    keys = TEACHERS[name](rows)
+def _flow_over_work(rows: np.ndarray, slots: Sequence[Slot], tables: Tables) -> tuple[np.ndarray, ...]:
+    ratio = np.array([(tables.flow[s.order] + s.duration) / max(tables.work[s.order], 1e-9) for s in slots])
+    return _delayed(rows), _late(rows), ratio, rows[:, _COL["end"]]
+
+
+#: Teachers that need the candidates' slots and the problem's tables beside the rows.
+SLOT_TEACHERS: dict[str, Callable[[np.ndarray, Sequence[Slot], Tables], tuple[np.ndarray, ...]]] = {
+    "fdd_mwkr": _flow_over_work,
+}
+#: Every teacher's name.
+TEACHER_NAMES = (*TEACHERS, *SLOT_TEACHERS)
+
+
+def teacher_choice(name: str, rows: np.ndarray, slots: Sequence[Slot] | None = None,
+                   tables: Tables | None = None) -> int:
+    """The row teacher ``name`` picks among candidate ``rows`` (valid rows only; a teacher
+    of :data:`SLOT_TEACHERS` also reads their ``slots`` and the problem's ``tables``)."""
+    if name in SLOT_TEACHERS:
+        if slots is None or tables is None:
+            raise RRLError(f"teacher '{name}' needs the candidates' slots and the problem's tables")
+        keys = SLOT_TEACHERS[name](rows, slots[: len(rows)], tables)
+    elif name in TEACHERS:
+        keys = TEACHERS[name](rows)
+    else:
+        raise RRLError(f"unknown teacher '{name}' (expected one of {', '.join(TEACHER_NAMES)})")
     return int(np.lexsort(keys[::-1])[0])
 
 
@@ -71,7 +96,7 @@ def collect(env_maker: Callable[[], Any], teacher: str, episodes: int, gamma: fl
         while not done:
             mask = env.action_masks()
             rows = obs[G:].reshape(k, F)[: int(mask.sum())]
-            action = teacher_choice(teacher, rows)
+            action = teacher_choice(teacher, rows, env.state.observe(k).slots, env.state.tables)
             observations.append(obs)
             masks.append(mask)
             actions.append(action)

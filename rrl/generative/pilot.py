@@ -107,7 +107,7 @@ def pilot_episode(problem: Problem, policy: Any, *, k: int = 4, cap: int = 128, 
             continue
         ranked = [int(i) for i in np.argsort(-policy.scores(obs), kind="stable")[:k]]
         for name in PILOT_TEACHERS[objective]:
-            pick = teacher_choice(name, obs.rows)
+            pick = teacher_choice(name, obs.rows, obs.slots, state.tables)
             if pick not in ranked:
                 ranked.append(pick)
         values = [rollout(state, obs.slots[i], rule, objective) for i in ranked]

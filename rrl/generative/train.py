@@ -60,7 +60,7 @@ PILOT_VALIDATION_SEED = VALIDATION_SEED + 1_000
 #: Environment settings and teacher per objective (see docs/ppo.md for how they were chosen).
 DEFAULTS = {
     "tardiness": {"scope": "active", "route": "all", "teacher": "slack"},
-    "makespan": {"scope": "nondelay", "route": "all", "teacher": "mwkr"},
+    "makespan": {"scope": "nondelay", "route": "all", "teacher": "fdd_mwkr"},
 }
 
 

@@ -176,16 +176,17 @@ def test_teacher_clones_the_rule_it_names() -> None:
         min(problem.orders[obs.slots[i].order].due - obs.slots[i].end for i in ect))
 
 
-def test_mwkr_teacher_builds_what_the_mwkr_rule_builds_on_job_shops() -> None:
+@pytest.mark.parametrize("rule", ["mwkr", "fdd_mwkr"])
+def test_teacher_builds_what_its_rule_builds_on_job_shops(rule) -> None:
     # in a job shop every order has one resource, so the teacher's non-delay choice by
-    # most work remaining is the rule's
+    # its rule's key is the rule's
     problem = JobShopSource().problem(3)
     state = CandidateState(problem, scope="nondelay")
     while not state.done:
         obs = state.observe()
-        state.place(obs.slots[teacher_choice("mwkr", obs.rows)])
+        state.place(obs.slots[teacher_choice(rule, obs.rows, obs.slots, state.tables)])
     ours = Plan.build(problem, state.schedule()).metrics.makespan
-    assert ours == pytest.approx(Plan.build(problem, dispatch(problem, "mwkr")).metrics.makespan)
+    assert ours == pytest.approx(Plan.build(problem, dispatch(problem, rule)).metrics.makespan)
 
 
 def test_rows_are_cut_to_the_cap_and_keep_the_best_ranked() -> None:
