@@ -1,6 +1,7 @@
 """Schedule construction against the field: every rule, PPO and CP-SAT on the standard
-instances (makespan gap to the best known) and on held-out generated plants (tardiness),
-and the rules' speed at 500 orders on 152 machines.
+instances (makespan gap to the best known), every rule and PPO on held-out generated
+look-alikes of them (makespan against mwkr's) and on held-out generated plants
+(tardiness), and the rules' speed at 500 orders on 152 machines.
 
 - Standard instances: every ``*/*.yaml`` of the benchmark folder (Brandimarte mk01-mk10,
   Fisher-Thompson / Lawrence job shops) with ``references.json`` beside it, and with
@@ -26,8 +27,8 @@ and the rules' speed at 500 orders on 152 machines.
   same run, and the whole ``rrl schedule`` process with a rule and with PPO.
 
 Run: python benchmarks/bench_schedule.py [--folder ../shared/benchmarks] [--unseen DIR] [--time-limit 10]
-     [--workers 2] [--instances 5] [--ppo NAME=MODEL.zip ...] [--ppo-tardiness NAME=MODEL.zip ...]
-     [--json out.json]
+     [--workers 2] [--instances 5] [--lookalikes 100] [--ppo NAME=MODEL.zip ...]
+     [--ppo-tardiness NAME=MODEL.zip ...] [--sections standard,lookalikes,generated,speed] [--json out.json]
 Prints the Markdown tables of docs/benchmarks.md.
 """
 
@@ -214,16 +215,19 @@ def lookalikes(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, dict[
     for shop, source_type in SHOPS.items():
         source = source_type()
         ratios: dict[str, list[float]] = {}
+        fallbacks = dict.fromkeys(ppo, 0)
         for i in range(args.lookalikes):
             problem = source.problem(HELD_OUT_SEED + i)
             values = {f"{rule}/nondelay": makespan(checked(problem, dispatch(problem, rule), f"{shop} {i} {rule}"))
                       for rule in RULES}
             for label, run in ppo.items():
-                plan, _ = run(problem)
+                plan, source_name = run(problem)
                 values[label] = makespan(checked(problem, plan.schedule, f"{shop} {i} {label}"))
+                fallbacks[label] += source_name != "ppo"
             for m, v in values.items():
                 ratios.setdefault(m, []).append(v / values["mwkr/nondelay"])
         out[shop] = {m: statistics.fmean(v) for m, v in ratios.items()}
+        out[shop].update({f"{label} fallbacks": float(n) for label, n in fallbacks.items()})
         print(f"# look-alikes {shop} done", file=sys.stderr, flush=True)
     return out
 
@@ -299,7 +303,7 @@ def report_standard(std: dict[str, Any], ppo: list[str], args: argparse.Namespac
                  for f in families for mode in MODES]
         print(f"| {rule} | " + " | ".join(cells) + " |")
     print("\n### Per instance (makespan)\n")
-    shown = ["mwkr/nondelay", "mor/nondelay", "edd/nondelay", "edd/old", *ppo]
+    shown = ["fdd_mwkr/nondelay", "mwkr/nondelay", "mor/nondelay", "edd/nondelay", "edd/old", *ppo]
     head = "| instance | best known | " + " | ".join(shown)
     if args.time_limit > 0:
         head += " | cpsat | cpsat bound | cpsat status"
@@ -317,11 +321,17 @@ def report_standard(std: dict[str, Any], ppo: list[str], args: argparse.Namespac
 
 
 def report_lookalikes(look: dict[str, Any], args: argparse.Namespace) -> None:
-    print(f"\n### Held-out look-alikes ({args.lookalikes} per family): mean makespan / mwkr's\n")
+    print(f"\n### Held-out look-alikes ({args.lookalikes} per family): mean over instances of "
+          "makespan / mwkr's makespan\n")
     print("| method | " + " | ".join(look) + " |")
     print("|---|" + "---|" * len(look))
     for m in next(iter(look.values())):
-        print(f"| {m} | " + " | ".join(f"{v[m]:.3f}" for v in look.values()) + " |")
+        if not m.endswith(" fallbacks"):
+            print(f"| {m} | " + " | ".join(f"{v[m]:.3f}" for v in look.values()) + " |")
+    fallbacks = {m: int(v[m]) for v in look.values() for m in v if m.endswith(" fallbacks") and v[m]}
+    if fallbacks:
+        print("\n(PPO schedules rejected by the safety wrapper, a rule's plan used: "
+              + ", ".join(f"{m} {n}" for m, n in fallbacks.items()) + ")")
 
 
 def report_generated(gen: dict[int, Any], ppo: list[str]) -> None:

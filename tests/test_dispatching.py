@@ -80,3 +80,7 @@ def test_fdd_counts_flow_from_a_later_release(extruders: Scenario) -> None:
     late = replace(problem, orders={**problem.orders,
                                     first: replace(problem.orders[first], release=problem.now + 7.0)})
     assert Tables(late, 0).flow[first] == 7.0 and Tables(problem, 0).flow[first] == 0.0
+    # a started order counts from its own start, before now
+    started = clock(Plan.build(problem, dispatch(problem, "edd")), 5.0).problem
+    flow = Tables(started, 0).flow
+    assert started.frozen and all(flow[o] == start - started.now for o, start in started.frozen.items())

@@ -150,7 +150,8 @@ class Tables:
     work : mean processing time of the order plus its longest chain of successors.
     ops : orders in that chain, the order included.
     flow : the order's earliest start by mean times along its chain of ``after``
-        orders, from the releases (or ``now``), in hours after ``now``.
+        orders, from the releases (or ``now``; a started order's own start), in hours
+        after ``now``.
     """
 
     def __init__(self, problem: Problem, seed: int) -> None:
@@ -162,13 +163,17 @@ class Tables:
         self.work: dict[str, float] = {}
         self.ops: dict[str, float] = {}
         dependents = problem.dependents
-        for o in _reverse_topological(problem):
+        topological = _reverse_topological(problem)
+        for o in topological:
             after = dependents.get(o, ())
             self.work[o] = self.mean_p[o] + max((self.work[d] for d in after), default=0.0)
             self.ops[o] = 1.0 + max((self.ops[d] for d in after), default=0.0)
         self.flow: dict[str, float] = {}
-        for o in reversed(_reverse_topological(problem)):  # every order after those it waits for
+        for o in reversed(topological):  # every order after those it waits for
             spec = problem.orders[o]
+            if o in problem.frozen:  # started: its successors count from its real start
+                self.flow[o] = problem.frozen[o] - problem.now
+                continue
             self.flow[o] = max(spec.release - problem.now, 0.0,
                                *(self.flow[a] + self.mean_p[a] for a in spec.after))
         rng = random.Random(seed)

@@ -18,7 +18,9 @@ resource of earliest completion, as the dispatching rules route):
 - ``mor``: as ``mwkr`` with operations remaining first;
 - ``fdd_mwkr``: as ``mwkr`` with the least flow due date over work remaining in place of
   the work (the dispatching rule ``fdd_mwkr``); it reads the rows' slots and the
-  problem's tables, since the rows hold times relative to the decision's clock.
+  problem's tables, since a flow due date counts hours from the problem's ``now`` and the
+  rows hold times relative to the decision's clock. Where the rows are cut to a cap, the
+  teacher picks among the rows kept (the cut keeps no rank of this ratio).
 """
 
 from __future__ import annotations
@@ -72,9 +74,9 @@ def teacher_choice(name: str, rows: np.ndarray, slots: Sequence[Slot] | None = N
     """The row teacher ``name`` picks among candidate ``rows`` (valid rows only; a teacher
     of :data:`SLOT_TEACHERS` also reads their ``slots`` and the problem's ``tables``)."""
     if name in SLOT_TEACHERS:
-        if slots is None or tables is None:
-            raise RRLError(f"teacher '{name}' needs the candidates' slots and the problem's tables")
-        keys = SLOT_TEACHERS[name](rows, slots[: len(rows)], tables)
+        if slots is None or tables is None or len(slots) != len(rows):
+            raise RRLError(f"teacher '{name}' needs the problem's tables and one slot per candidate row")
+        keys = SLOT_TEACHERS[name](rows, slots, tables)
     elif name in TEACHERS:
         keys = TEACHERS[name](rows)
     else:
