@@ -15,6 +15,7 @@ from rrl.dispatching import dispatch  # noqa: E402
 from rrl.domain import Plan, validate  # noqa: E402
 from rrl.domain.formats import read_instance  # noqa: E402
 from rrl.domain.generate import generate_scenario  # noqa: E402
+from rrl.errors import RRLError  # noqa: E402
 from rrl.events import breakdown, clock  # noqa: E402
 from rrl.generative.candidates import CANDIDATE_FEATURES, LIMIT, CandidateState, F, G  # noqa: E402
 from rrl.generative.env import DispatchEnv, InvalidAction, flat_size  # noqa: E402
@@ -187,6 +188,17 @@ def test_teacher_builds_what_its_rule_builds_on_job_shops(rule) -> None:
         state.place(obs.slots[teacher_choice(rule, obs.rows, obs.slots, state.tables)])
     ours = Plan.build(problem, state.schedule()).metrics.makespan
     assert ours == pytest.approx(Plan.build(problem, dispatch(problem, rule)).metrics.makespan)
+
+
+def test_a_slot_teacher_refuses_rows_without_their_slots() -> None:
+    state = CandidateState(JobShopSource().problem(3), scope="nondelay")
+    obs = state.observe()
+    with pytest.raises(RRLError, match="one slot per candidate row"):
+        teacher_choice("fdd_mwkr", obs.rows)
+    with pytest.raises(RRLError, match="one slot per candidate row"):
+        teacher_choice("fdd_mwkr", obs.rows, obs.slots[:-1], state.tables)
+    with pytest.raises(RRLError, match="unknown teacher"):
+        teacher_choice("fdd", obs.rows, obs.slots, state.tables)
 
 
 def test_rows_are_cut_to_the_cap_and_keep_the_best_ranked() -> None:
