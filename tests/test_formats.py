@@ -74,7 +74,9 @@ MALFORMED = [
     ("count.jsp", "1 2\n0 3 1\n", 2, "job 1: expected 2 pairs 'machine time' (4 numbers), found 3 numbers"),
     ("long.fjs", "1 3\n1 1 1 99999999999\n", 2, "processing time 99999999999 is out of range (1..1000000)"),
     # (each time within bounds, but a due date past them: the file rrl would write could not be read back)
-    ("late.fjs", "1 1\n1 1 1 999999\n", None, "does not fit a scenario: orders[0].due: must be at most"),
+    ("late.fjs", "1 1\n1 1 1 999999\n", 2, "job 1, operation 1: does not fit a scenario: orders[0].due: must be at most"),
+    ("late2.jsp", "2 2\n0 1 1 1\n\n0 999999 1 999999\n", 4,
+     "job 2, operation 1: does not fit a scenario: orders[2].due: must be at most"),
 ]
 
 

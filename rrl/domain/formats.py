@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,15 +73,30 @@ def read_instance(path: str | os.PathLike[str], fmt: str | None = None, *,
     except OSError as error:
         raise InstanceFormatError(str(source), None, error.strerror or str(error)) from None
     parse = _parse_fjs if fmt == "fjs" else _parse_jsp
-    jobs, machines = parse(str(source), _lines(text))
+    jobs, machines, numbers = parse(str(source), _lines(text))
     made = _scenario(source.stem, jobs, machines, first_machine=1 if fmt == "fjs" else 0, due_factor=due_factor)
     # The checks a scenario file gets when it is read back (sizes, due dates within the
     # bounds of docs/security.md): what is written must load.
     try:
         scenario_from_dict(made.to_dict(), source.name, default_name=made.name)
     except ScenarioError as error:
-        raise InstanceFormatError(str(source), None, f"does not fit a scenario: {error.key}: {error.problem}") from None
+        line, where = _origin(error.key, jobs, numbers)
+        raise InstanceFormatError(str(source), line,
+                                  f"{where}does not fit a scenario: {error.key}: {error.problem}") from None
     return made
+
+
+def _origin(key: str, jobs: list[list[Operation]], numbers: list[int]) -> tuple[int | None, str]:
+    """The file line and the job and operation (as a message prefix) of the order that
+    a scenario check's ``key`` names (``orders[i]...``); ``(None, "")`` for other keys."""
+    found = re.match(r"orders\[(\d+)\]", key)
+    if found:
+        index = int(found.group(1))
+        for job, operations in enumerate(jobs, start=1):
+            if index < len(operations):
+                return numbers[job - 1], f"job {job}, operation {index + 1}: "
+            index -= len(operations)
+    return None, ""
 
 
 def _lines(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -153,10 +169,13 @@ def _job_lines(source: str, lines: Iterator[tuple[int, list[str]]], jobs: int) -
         raise InstanceFormatError(source, number, f"unexpected content after the {jobs} jobs ('{' '.join(tokens[:4])}')")
 
 
-def _parse_fjs(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[list[list[Operation]], int]:
+def _parse_fjs(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[list[list[Operation]], int, list[int]]:
+    """The jobs' operations, the number of machines, and each job's line number."""
     jobs, machines = _header(source, lines, extra_ok=True)
     result: list[list[Operation]] = []
+    numbers: list[int] = []
     for job, number, tokens in _job_lines(source, lines, jobs):
+        numbers.append(number)
         line = _Reader(source, number, tokens, f"job {job}")
         operations: list[Operation] = []
         for op in range(1, line.integer("the number of operations", 1) + 1):
@@ -171,13 +190,16 @@ def _parse_fjs(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[lis
         line.what = f"job {job}"
         line.finish()
         result.append(operations)
-    return result, machines
+    return result, machines, numbers
 
 
-def _parse_jsp(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[list[list[Operation]], int]:
+def _parse_jsp(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[list[list[Operation]], int, list[int]]:
+    """The jobs' operations, the number of machines, and each job's line number."""
     jobs, machines = _header(source, lines, extra_ok=False)
     result: list[list[Operation]] = []
+    numbers: list[int] = []
     for job, number, tokens in _job_lines(source, lines, jobs):
+        numbers.append(number)
         line = _Reader(source, number, tokens, f"job {job}")
         if len(tokens) != 2 * machines:
             raise line.fail(f"job {job}: expected {machines} pairs 'machine time' ({2 * machines} numbers), "
@@ -187,7 +209,7 @@ def _parse_jsp(source: str, lines: Iterator[tuple[int, list[str]]]) -> tuple[lis
             line.what = f"job {job}, operation {op}"
             operations.append([(line.integer("machine", 0, machines - 1), line.integer("processing time", 1, _LONGEST))])
         result.append(operations)
-    return result, machines
+    return result, machines, numbers
 
 
 def _scenario(name: str, jobs: list[list[Operation]], machines: int, *, first_machine: int,
