@@ -151,3 +151,18 @@ def test_builder_on_imported_random_instances(text, seed, scope, tmp_path_factor
     schedule = builder.schedule()
     assert sorted(schedule.orders()) == sorted(problem.orders)
     assert validate(problem, schedule) == []
+
+
+def test_the_unseen_families_script_writes_standard_fjs_and_references(tmp_path) -> None:
+    from benchmarks.unseen_families import reference, standard_fjs
+
+    # SchedulingLab's form: machines from 0, a two-number first line
+    path = tmp_path / "x.fjs"
+    path.write_text(standard_fjs("2 3\n2 1 0 5 2 1 4 2 7\n1 1 2 3\n", "x.txt"))
+    assert path.read_text().splitlines()[0] == "2 3 1.33"
+    durations = read_instance(path).problem.durations
+    assert durations["J1O1"] == {"M1": 5.0} and durations["J1O2"] == {"M2": 4.0, "M3": 7.0}
+    assert durations["J2O1"] == {"M3": 3.0}
+    assert reference({"optimum": 609}) == {"best_known": 609}
+    assert reference({"optimum": None, "bounds": {"upper": 571, "lower": 570}}) == {"best_known": 571,
+                                                                                    "lower_bound": 570}
