@@ -166,3 +166,8 @@ def test_the_unseen_families_script_writes_standard_fjs_and_references(tmp_path)
     assert reference({"optimum": 609}) == {"best_known": 609}
     assert reference({"optimum": None, "bounds": {"upper": 571, "lower": 570}}) == {"best_known": 571,
                                                                                     "lower_bound": 570}
+    # a malformed file: one line naming the file and its line (blank lines counted)
+    with pytest.raises(SystemExit, match=r"^bad.txt:4: not a job line"):
+        standard_fjs("2 2\n1 1 0 3\n\n1 1 x 4\n", "bad.txt")
+    with pytest.raises(SystemExit, match=r"^bad.txt:2: 1 number after the job's last operation"):
+        standard_fjs("1 2\n1 1 0 3 9\n", "bad.txt")
