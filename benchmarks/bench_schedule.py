@@ -204,14 +204,14 @@ def generated(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[int, dict[s
     return out
 
 
-def lookalikes(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, dict[str, float]]:
+def lookalikes(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Mean makespan per method, against ``mwkr``'s, on held-out generated look-alikes of
     the standard families (the makespan model's training distribution, seeds it never
     draws): where a rule or model is compared before any published instance is read."""
     from rrl.generative.instances import HELD_OUT_SEED
     from rrl.generative.shapes import SHOPS
 
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for shop, source_type in SHOPS.items():
         source = source_type()
         ratios: dict[str, list[float]] = {}
@@ -226,8 +226,7 @@ def lookalikes(args: argparse.Namespace, ppo: dict[str, Any]) -> dict[str, dict[
                 fallbacks[label] += source_name != "ppo"
             for m, v in values.items():
                 ratios.setdefault(m, []).append(v / values["mwkr/nondelay"])
-        out[shop] = {m: statistics.fmean(v) for m, v in ratios.items()}
-        out[shop].update({f"{label} fallbacks": float(n) for label, n in fallbacks.items()})
+        out[shop] = {"ratio": {m: statistics.fmean(v) for m, v in ratios.items()}, "fallbacks": fallbacks}
         print(f"# look-alikes {shop} done", file=sys.stderr, flush=True)
     return out
 
@@ -325,13 +324,11 @@ def report_lookalikes(look: dict[str, Any], args: argparse.Namespace) -> None:
           "makespan / mwkr's makespan\n")
     print("| method | " + " | ".join(look) + " |")
     print("|---|" + "---|" * len(look))
-    for m in next(iter(look.values())):
-        if not m.endswith(" fallbacks"):
-            print(f"| {m} | " + " | ".join(f"{v[m]:.3f}" for v in look.values()) + " |")
-    fallbacks = {m: int(v[m]) for v in look.values() for m in v if m.endswith(" fallbacks") and v[m]}
+    for m in next(iter(look.values()))["ratio"]:
+        print(f"| {m} | " + " | ".join(f"{v['ratio'][m]:.3f}" for v in look.values()) + " |")
+    fallbacks = [f"{label} {n} ({shop})" for shop, v in look.items() for label, n in v["fallbacks"].items() if n]
     if fallbacks:
-        print("\n(PPO schedules rejected by the safety wrapper, a rule's plan used: "
-              + ", ".join(f"{m} {n}" for m, n in fallbacks.items()) + ")")
+        print("\n(PPO schedules rejected by the safety wrapper, a rule's plan used: " + ", ".join(fallbacks) + ")")
 
 
 def report_generated(gen: dict[int, Any], ppo: list[str]) -> None:

@@ -181,6 +181,11 @@ class Tables:
         unplaced = [o for o in problem.orders if o not in problem.frozen]
         self.k1, self.k2, self.p_bar, self.s_bar = atcs_parameters(problem, unplaced)
 
+    def flow_over_work(self, slot: Slot) -> float:
+        """``fdd_mwkr``'s priority of ``slot`` (least first): the order's flow due date
+        placed there over its work remaining."""
+        return (self.flow[slot.order] + slot.duration) / max(self.work[slot.order], 1e-9)
+
 
 def _reverse_topological(problem: Problem) -> list[str]:
     """Orders so that each comes after every order that waits for it (``after`` is acyclic)."""
@@ -220,7 +225,7 @@ def _key(rule: str, tb: Tables, builder: ActiveBuilder) -> Key:
     if rule == "mor":
         return lambda s, t: (-tb.ops[s.order], -tb.work[s.order], s.end, rank[s.order])
     if rule == "fdd_mwkr":
-        return lambda s, t: ((tb.flow[s.order] + s.duration) / max(tb.work[s.order], 1e-9), s.end, rank[s.order])
+        return lambda s, t: (tb.flow_over_work(s), s.end, rank[s.order])
     if rule == "fifo":
         return lambda s, t: (floor(s.order), rank[s.order], s.end)
     if rule == "mdd":

@@ -57,7 +57,7 @@ TEACHERS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, ...]]] = {
 
 
 def _flow_over_work(rows: np.ndarray, slots: Sequence[Slot], tables: Tables) -> tuple[np.ndarray, ...]:
-    ratio = np.array([(tables.flow[s.order] + s.duration) / max(tables.work[s.order], 1e-9) for s in slots])
+    ratio = np.array([tables.flow_over_work(s) for s in slots])
     return _delayed(rows), _late(rows), ratio, rows[:, _COL["end"]]
 
 
