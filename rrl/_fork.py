@@ -42,6 +42,33 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def resident_bytes() -> int | None:
+    """This process's resident memory in bytes (Linux's ``/proc/self/statm``; None
+    elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+#: The least time a fork of this process kept it waiting per byte of its resident memory
+#: (None until it has forked). The least: a fork only ever takes longer than its usual
+#: time, when something else runs.
+_fork_rate: float | None = None
+
+
+def fork_seconds() -> float | None:
+    """How long a fork of this process would keep it waiting: its resident memory now at
+    the least rate timed in it (None before its first fork, which is made and timed).
+    Before the fork returns, the kernel prepares every page of the process for
+    copy-on-write: in a process holding a GiB of Python objects that took 21 ms on a
+    two-core virtual machine (memory in large blocks, as a NumPy array's, costs far less
+    per byte: the rate is this process's own; docs/benchmarks.md, "What a fork costs")."""
+    size = resident_bytes()
+    return None if _fork_rate is None or size is None else _fork_rate * size
+
+
 def default_workers() -> int:
     """Processes a clock-bounded search may use by default: two where it can fork and has
     two cores (a third adds less and takes a core from whatever else runs), else one."""
@@ -134,9 +161,12 @@ def _fork(job: Callable[[], object]) -> tuple[int, int] | None:
         # has some; the child never touches what they hold)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            size = resident_bytes()
+            began = time.perf_counter()
             pid = os.fork()
             if pid == 0:
                 _child(job, read, write, mask)  # never returns
+            _timed_fork(time.perf_counter() - began, size)
     except Exception:  # noqa: BLE001 - no fork: the work is done here instead
         os.close(read)
         os.close(write)
@@ -145,6 +175,13 @@ def _fork(job: Callable[[], object]) -> tuple[int, int] | None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     os.close(write)
     return pid, read
+
+
+def _timed_fork(seconds: float, size: int | None) -> None:
+    """Remember the rate of a fork that took ``seconds`` with ``size`` bytes resident."""
+    global _fork_rate
+    if size:
+        _fork_rate = seconds / size if _fork_rate is None else min(_fork_rate, seconds / size)
 
 
 def _child(job: Callable[[], object], read: int, write: int, mask: set[int | signal.Signals]) -> None:

@@ -148,3 +148,23 @@ def test_an_error_here_is_raised_after_the_children_are_stopped(tmp_path) -> Non
     with pytest.raises(KeyError):
         run_forked(fails, [_hangs(tmp_path / "pid")], grace_s=5.0)
     assert _reaped() and _gone(_child_pid(tmp_path / "pid"))
+
+
+def test_a_fork_is_timed_and_its_cost_follows_the_resident_memory(monkeypatch) -> None:
+    """Each fork's wait is timed per resident byte; the estimate keeps the least rate
+    timed and scales it with the memory resident now; none before a first fork."""
+    size = _fork.resident_bytes()
+    assert size is not None and size > 1 << 20  # (a Python process holds more than a MiB)
+    monkeypatch.setattr(_fork, "_fork_rate", None)
+    assert _fork.fork_seconds() is None
+    assert run_forked(lambda: 1, [lambda: 2], grace_s=5.0) == [1, 2]
+    timed = _fork._fork_rate
+    assert timed is not None and 0.0 < timed * size < 5.0
+    _fork._timed_fork(10.0, 1 << 20)  # a fork slowed by a busy machine: the least rate is kept
+    assert _fork._fork_rate == timed
+    _fork._timed_fork(timed / 2 * (1 << 20), 1 << 20)
+    assert _fork._fork_rate == pytest.approx(timed / 2)
+    monkeypatch.setattr(_fork, "resident_bytes", lambda: 1 << 30)
+    assert _fork.fork_seconds() == pytest.approx(timed / 2 * (1 << 30))
+    monkeypatch.setattr(_fork, "resident_bytes", lambda: None)  # (no /proc: nothing known)
+    assert _fork.fork_seconds() is None

@@ -586,19 +586,29 @@ def test_consult_without_a_search_switch_takes_none_of_its_steps(trained, tmp_pa
     assert taken > 0
 
 
-def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path, monkeypatch) -> None:
-    """``--walkers`` sets the walks run at once (a machine's setting, not the policy's):
-    with 2 a second walk is forked on some rush orders, with 1 never; 0 is one line."""
+@pytest.fixture
+def forks(monkeypatch) -> list[int]:
+    """The walks forked by each run of the walk (one entry per run that forked any)."""
     import rrl.learning.recreate as recreate
 
-    forks = []
+    counts: list[int] = []
+    run_forked = recreate.run_forked
 
     def counted(*args, **kwargs):
-        forks.append(len(args[1]))
+        counts.append(len(args[1]))
         return run_forked(*args, **kwargs)
 
-    run_forked = recreate.run_forked
     monkeypatch.setattr(recreate, "run_forked", counted)
+    return counts
+
+
+def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path, monkeypatch, forks) -> None:
+    """``--walkers`` sets the walks run at once (a machine's setting, not the policy's):
+    with 2 a second walk is forked on some rush orders, with 1 never; 0 is one line."""
+    # (a fork is cheap here whatever the test process holds: how the fork's cost decides is
+    # the next test's)
+    monkeypatch.setattr("rrl._fork._fork_rate", None)
+    monkeypatch.setattr("rrl._fork._timed_fork", lambda seconds, size: None)
     _, directory = trained
     path = flat_scenario(tmp_path, 20, 9, "edd")
     base = ["consult", "--policy", str(directory), "--scenario", str(path), "--event", "rush_order"]
@@ -615,6 +625,40 @@ def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path, monke
     bad = CliRunner().invoke(cli, [*base, "--walkers", "0"])
     lines = bad.output.strip().splitlines()
     assert bad.exit_code == 2 and len(lines) == 1 and "--walkers" in lines[0], bad.output
+
+
+def test_a_walk_forks_only_where_the_fork_costs_little_of_its_time(trained, monkeypatch, forks) -> None:
+    """A fork waits for the kernel to copy the page tables of the process's memory: a
+    consult in a process holding many GiB (a notebook's data) walks in this process
+    alone, one in a small process forks its second walk; under a node limit both walks
+    run whatever the cost (the same repair on any machine)."""
+    from rrl.learning.search import FORK_FROM_S, FORK_SHARE, worth_forking
+
+    _, directory = trained
+    agent = RepairAgent.load(directory)
+    agent.walkers = 2
+    cases = draw_cases(load_scenario(EXTRUDERS).plant, 3, 5, (15, 20), ("rush_order",))
+    monkeypatch.setattr("rrl._fork._fork_rate", 30e-6 / (1 << 20))  # 30 us per MiB (as timed on a VM)
+    monkeypatch.setattr("rrl._fork._timed_fork", lambda seconds, size: None)
+    for resident, forked in ((1 << 20, True), (1 << 40, False)):
+        monkeypatch.setattr("rrl._fork.resident_bytes", lambda resident=resident: resident)
+        assert worth_forking(0.03) is forked
+        forks.clear()
+        for case in cases:
+            result = agent.repair(case, budget_ms=100)
+            assert result.plan.total_tardiness <= case.plan.total_tardiness + 1e-9
+            assert validate(result.plan.problem, result.plan.schedule, result.plan.times) == []
+        assert bool(forks) is forked
+        forks.clear()
+        for case in cases:
+            agent.repair(case, node_limit=20)
+        assert forks and set(forks) == {1}
+    monkeypatch.setattr("rrl._fork.resident_bytes", lambda: 1 << 20)
+    assert not worth_forking(FORK_FROM_S / 2)  # (too little time left for any fork)
+    monkeypatch.setattr("rrl._fork._fork_rate", 1.0 / (1 << 20))  # a second per MiB
+    assert worth_forking(1.0 / FORK_SHARE) and not worth_forking(0.99 / FORK_SHARE)
+    monkeypatch.setattr("rrl._fork._fork_rate", None)  # (a process's first fork is made, and timed)
+    assert worth_forking(FORK_FROM_S)
 
 
 def test_consult_under_a_node_limit_is_the_same_on_a_loaded_machine(trained, tmp_path) -> None:
