@@ -4,14 +4,15 @@ Consult's walk runs a second walk in a forked process (``RepairAgent.walkers``);
 keeps the parent waiting while the kernel copies the page tables of its resident memory.
 For memory held beside the library (Python objects, or one NumPy array, as a notebook's
 data would be; the kernel maps a large array in huge pages, and a fork copes with those
-at a small part of the cost), this prints the resident memory, the median fork time, then the extruders' rush-order cases of
+at a small part of the cost), this prints the resident memory, the median fork time, then the extruders' new and rush order cases of
 the repair benchmark's quality table (30 held-out cases of 10-20 orders, new and rush
 orders, walk seeds 0..N-1, the default budget) repaired three ways in the same run:
 
 - one walk (``walkers=1``);
 - two walks whatever the fork costs (the rule before stop 38);
 - the default: two walks only where the fork would take at most ``FORK_SHARE`` of the
-  walk's time (:func:`rrl.learning.search.worth_forking`).
+  walk's time (:func:`rrl.learning.search.worth_forking`), starting as a process that
+  has not forked yet; with the share of its consults that forked.
 
 Run: python benchmarks/bench_fork.py [--held none:0,objects:0.5,objects:1,objects:2,array:2] [--seeds 4]
      [--episodes 450]
@@ -23,13 +24,14 @@ import argparse
 import os
 import statistics
 import time
+import warnings
 
 import numpy as np
 
 from rrl import _fork
 from rrl.domain import load_scenario
 from rrl.events import EVENTS
-from rrl.learning import RepairAgent, search
+from rrl.learning import RepairAgent, recreate, search
 from rrl.learning.evaluate import draw_cases
 
 NEW = ("new_order", "rush_order")
@@ -40,7 +42,9 @@ def fork_ms(repeats: int = 15) -> float:
     times = []
     for _ in range(repeats):
         began = time.perf_counter()
-        pid = os.fork()
+        with warnings.catch_warnings():  # (Python 3.12 warns of the Prolog engine's threads)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:
             os._exit(0)
         times.append(time.perf_counter() - began)
@@ -82,10 +86,16 @@ def main() -> None:
     plant = load_scenario("scenarios/extruders.yaml").plant
     agent = RepairAgent(plant, "tardiness", events=EVENTS, seed=0).learn(args.episodes)
     cases = draw_cases(plant, 30, 1, (10, 20), NEW)
-    always = search.worth_forking
+    default_rule, run_forked = search.worth_forking, recreate.run_forked
+    forked: list[int] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        forked.append(1)
+        return run_forked(*args, **kwargs)
+
     print("| held beside | resident (MiB) | fork, median ms | one walk (h) | two walks always (h) "
-          "| default (h) | default's consult median ms |")
-    print("|---|---|---|---|---|---|---|")
+          "| default (h) | default's consults that forked | default's consult median ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for kind, size in held_list:
         held = _held(kind, size)
         resident = (_fork.resident_bytes() or 0) / 2**20
@@ -93,16 +103,22 @@ def main() -> None:
         agent.walkers = 1
         one, _ = mean_tardiness(agent, cases, args.seeds)
         agent.walkers = 2
-        search.worth_forking = lambda left: left >= search.FORK_FROM_S
+        search.worth_forking = lambda left, forks=1: left >= search.FORK_FROM_S
         try:
             two, _ = mean_tardiness(agent, cases, args.seeds)
         finally:
-            search.worth_forking = always
+            search.worth_forking = default_rule
         agent.walkers = None
-        _fork._fork_rate = None  # (as in a process that has not forked yet: its first fork is timed)
-        default, ms = mean_tardiness(agent, cases, args.seeds)
-        print(f"| {kind}, {size:g} GiB | {resident:.0f} | {forking:.1f} | {one:.2f} | {two:.2f} | {default:.2f} | {ms:.1f} |",
-              flush=True)
+        _fork._fork_rate, _fork._declined = None, 0  # (as in a process that has not forked yet)
+        forked.clear()
+        recreate.run_forked = counted
+        try:
+            default, ms = mean_tardiness(agent, cases, args.seeds)
+        finally:
+            recreate.run_forked = run_forked
+        share = len(forked) / (len(cases) * args.seeds)
+        print(f"| {kind}, {size:g} GiB | {resident:.0f} | {forking:.1f} | {one:.2f} | {two:.2f} | {default:.2f} "
+              f"| {share:.0%} | {ms:.1f} |", flush=True)
         del held
 
 

@@ -3,8 +3,9 @@
 A search within a wall-time budget (consult's ruin-and-recreate walk) does as many tries
 as its core allows; a second, independent walk on another core gains about as much as
 a budget twice as long (docs/benchmarks.md, "Two walks at once"). Forking starts the second walk
-in about 2 ms with everything the first one has (plans, memo tables), where a spawned
-process would need hundreds of milliseconds to import the library. The forked child runs
+in a few milliseconds with everything the first one has (plans, memo tables), where a
+spawned process would need hundreds of milliseconds to import the library; the fork's
+wait grows with the process's memory, so each is timed (:func:`fork_seconds`). The forked child runs
 pure Python only (never Prolog, whose engine and threads it inherits in an unknown
 state; its garbage collector is off, so that no Prolog-backed object is finalised
 there), sends its result back pickled through a pipe and leaves with :func:`os._exit`,
@@ -52,21 +53,58 @@ def resident_bytes() -> int | None:
         return None
 
 
-#: The least time a fork of this process kept it waiting per byte of its resident memory
-#: (None until it has forked). The least: a fork only ever takes longer than its usual
-#: time, when something else runs.
+#: How long the latest fork of this process kept it waiting, per byte of its resident
+#: memory (None until it has forked).
 _fork_rate: float | None = None
+
+#: Forks turned down in a row for their cost (:func:`affordable`).
+_declined = 0
+
+#: Forks turned down in a row after which a fork is timed again (:func:`retime_if_due`):
+#: a rate timed while the machine was busy, or before the process's memory changed
+#: kind (a NumPy array's huge pages cost a fork far less per byte than Python objects),
+#: would otherwise stand for good.
+RETIME_AFTER = 32
 
 
 def fork_seconds() -> float | None:
     """How long a fork of this process would keep it waiting: its resident memory now at
-    the least rate timed in it (None before its first fork, which is made and timed).
-    Before the fork returns, the kernel prepares every page of the process for
-    copy-on-write: in a process holding a GiB of Python objects that took 21 ms on a
-    two-core virtual machine (memory in large blocks, as a NumPy array's, costs far less
-    per byte: the rate is this process's own; docs/benchmarks.md, "What a fork costs")."""
+    the rate of its latest fork (None before its first fork). Before a fork returns, the
+    kernel prepares every page of the process for copy-on-write, so the wait grows with
+    the memory held: on a two-core virtual machine 3-7 ms for a process that has
+    imported the library, 25 ms with a GiB of Python objects beside it (docs/benchmarks.md,
+    "What a fork costs")."""
     size = resident_bytes()
     return None if _fork_rate is None or size is None else _fork_rate * size
+
+
+def affordable(seconds: float, forks: int = 1) -> bool:
+    """Whether ``forks`` forks would keep this process waiting at most ``seconds`` in all
+    (yes before its first fork: that one is made, and timed). A no is counted for
+    :func:`retime_if_due`."""
+    global _declined
+    cost = fork_seconds()
+    if cost is None or cost * forks <= seconds:
+        _declined = 0
+        return True
+    _declined += 1
+    return False
+
+
+def retime_if_due() -> None:
+    """After :data:`RETIME_AFTER` forks turned down in a row, time a fork of a child that
+    leaves at once (its wait is the caller's: call it once the work on the clock is
+    done)."""
+    global _declined
+    if _declined < RETIME_AFTER or not can_fork():
+        return
+    _declined = 0
+    forked = _timed_os_fork()
+    if forked is not None and forked[0] == 0:
+        os._exit(0)  # (SIGINT is still blocked here: nothing of the caller's runs)
+    if forked is not None:
+        _leaving.append(forked[0])
+        _stop_leaving()
 
 
 def default_workers() -> int:
@@ -153,9 +191,25 @@ def _fork(job: Callable[[], object]) -> tuple[int, int] | None:
         read, write = os.pipe()
     except OSError:
         return None
-    # An interrupt between the fork and the child's own handling would send the child
-    # back into the caller's code: SIGINT waits until each side is ready for it.
+    forked = _timed_os_fork()
+    if forked is None:  # no fork: the work is done here instead
+        os.close(read)
+        os.close(write)
+        return None
+    pid, mask = forked
+    if pid == 0:
+        _child(job, read, write, mask)  # never returns
+    os.close(write)
+    return pid, read
+
+
+def _timed_os_fork() -> tuple[int, set[int | signal.Signals]] | None:
+    """``os.fork()``, its wait timed per resident byte: the pid (0 in the child) and the
+    signal mask to restore in the child, which keeps SIGINT blocked until then (an
+    interrupt between the fork and the child's own handling would send the child back
+    into the caller's code); None where the fork failed."""
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pid = -1
     try:
         # (Python 3.12 warns on a fork of a process with threads, and the Prolog engine
         # has some; the child never touches what they hold)
@@ -165,23 +219,22 @@ def _fork(job: Callable[[], object]) -> tuple[int, int] | None:
             began = time.perf_counter()
             pid = os.fork()
             if pid == 0:
-                _child(job, read, write, mask)  # never returns
-            _timed_fork(time.perf_counter() - began, size)
-    except Exception:  # noqa: BLE001 - no fork: the work is done here instead
-        os.close(read)
-        os.close(write)
+                return 0, mask
+            waited = time.perf_counter() - began
+    except Exception:  # noqa: BLE001 - no fork
         return None
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    os.close(write)
-    return pid, read
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    _timed_fork(waited, size)
+    return pid, mask
 
 
 def _timed_fork(seconds: float, size: int | None) -> None:
     """Remember the rate of a fork that took ``seconds`` with ``size`` bytes resident."""
     global _fork_rate
     if size:
-        _fork_rate = seconds / size if _fork_rate is None else min(_fork_rate, seconds / size)
+        _fork_rate = seconds / size
 
 
 def _child(job: Callable[[], object], read: int, write: int, mask: set[int | signal.Signals]) -> None:

@@ -151,20 +151,35 @@ def test_an_error_here_is_raised_after_the_children_are_stopped(tmp_path) -> Non
 
 
 def test_a_fork_is_timed_and_its_cost_follows_the_resident_memory(monkeypatch) -> None:
-    """Each fork's wait is timed per resident byte; the estimate keeps the least rate
-    timed and scales it with the memory resident now; none before a first fork."""
+    """Each fork's wait is timed per resident byte, and the estimate scales the latest
+    rate with the memory resident now; none before a first fork (which is allowed)."""
     size = _fork.resident_bytes()
     assert size is not None and size > 1 << 20  # (a Python process holds more than a MiB)
     monkeypatch.setattr(_fork, "_fork_rate", None)
-    assert _fork.fork_seconds() is None
+    monkeypatch.setattr(_fork, "_declined", 0)
+    assert _fork.fork_seconds() is None and _fork.affordable(0.0)
     assert run_forked(lambda: 1, [lambda: 2], grace_s=5.0) == [1, 2]
     timed = _fork._fork_rate
     assert timed is not None and 0.0 < timed * size < 5.0
-    _fork._timed_fork(10.0, 1 << 20)  # a fork slowed by a busy machine: the least rate is kept
-    assert _fork._fork_rate == timed
-    _fork._timed_fork(timed / 2 * (1 << 20), 1 << 20)
-    assert _fork._fork_rate == pytest.approx(timed / 2)
+    assert _fork.affordable(timed * size * 2.01, forks=2) and not _fork.affordable(timed * size * 1.99, forks=2)
     monkeypatch.setattr(_fork, "resident_bytes", lambda: 1 << 30)
-    assert _fork.fork_seconds() == pytest.approx(timed / 2 * (1 << 30))
+    assert _fork.fork_seconds() == pytest.approx(timed * (1 << 30))
     monkeypatch.setattr(_fork, "resident_bytes", lambda: None)  # (no /proc: nothing known)
     assert _fork.fork_seconds() is None
+
+
+def test_a_fork_turned_down_again_and_again_is_timed_anew(monkeypatch) -> None:
+    """A rate timed while the machine was busy would turn every later fork down: after
+    RETIME_AFTER forks turned down in a row a child that leaves at once is forked, and
+    its wait becomes the rate; until then nothing is forked."""
+    monkeypatch.setattr(_fork, "_declined", 0)
+    monkeypatch.setattr(_fork, "_fork_rate", 10.0 / (1 << 20))  # ten seconds per MiB
+    for _ in range(_fork.RETIME_AFTER - 1):
+        assert not _fork.affordable(0.05)
+        _fork.retime_if_due()
+        assert _fork._fork_rate == 10.0 / (1 << 20)
+    assert not _fork.affordable(0.05)
+    _fork.retime_if_due()
+    size = _fork.resident_bytes()
+    assert _fork._fork_rate is not None and size is not None and _fork._fork_rate * size < 5.0
+    assert _fork._declined == 0 and _reaped()

@@ -203,7 +203,7 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                    "best plan kept (default: 2 on Linux with two cores or more, else 1; two gain about as much as "
                    "one with twice the budget; on plants with 'after' chains only up to 35 unstarted orders, "
                    "where each walks again until the budget is spent; one walk where the fork would take more "
-                   "than a quarter of the walk's time).")
+                   "than 40 % of the walk's time).")
 @click.option("--rule", type=click.Choice(PLAN_RULES), default=None,
               help="Build the plan to disrupt with this rule instead of taking the scenario's schedule "
                    "(edd when the scenario has none); ppo uses --model or the shipped model.")

@@ -259,7 +259,7 @@ class RepairAgent:
         every machine. Two walks gain about as much as one with twice the budget:
         about 2 % less tardiness on the extruders' new and rush orders at the default budget
         (docs/benchmarks.md, "Two walks at once"). Under a wall-time budget a walk runs
-        alone where the fork would take more than a quarter of its time (a process holding
+        alone where its forks would take more than 40 % of its time (a process holding
         GiB of Python objects: :func:`~rrl.learning.search.worth_forking`). A setting of
         the machine, not of the policy: not saved.
     seed : int

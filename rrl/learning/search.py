@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rrl._collector import timed_work
-from rrl._fork import fork_seconds
+from rrl._fork import affordable, retime_if_due
 from rrl.domain.plan import Plan
 from rrl.domain.schedule import Schedule
 from rrl.domain.timing import first_difference, running_tardiness, tail_tardiness
@@ -1008,12 +1008,13 @@ RECREATE_PER_NODE = 10
 #: The least time (seconds) left to a walk for it to run in more than one process.
 FORK_FROM_S = 0.01
 
-#: The largest share of the time left to a walk that a fork may take for it to run in
+#: The largest share of the time left to a walk that its forks may take for it to run in
 #: more than one process (:func:`rrl._fork.fork_seconds`: the fork's wait grows with the
-#: process's memory; in a process holding 1.8 GiB of Python objects it took 40 ms, and
-#: two walks at the default budget gave 2.19 x CP-SAT's tardiness where one gave 1.07:
-#: docs/benchmarks.md, "What a fork costs").
-FORK_SHARE = 0.25
+#: process's memory). Both walks lose the wait: on the extruders' rush orders two walks
+#: whose fork took 40-50 % of the walk's time were level with one, and with a fork of
+#: 25 ms (a GiB of Python objects held beside the library) 4.74 h against 3.67 h for one
+#: (docs/benchmarks.md, "What a fork costs").
+FORK_SHARE = 0.4
 
 #: Most placements a walk's plan may take: each becomes a step whose state is built and
 #: explained after the search, out of its budget.
@@ -1032,19 +1033,21 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
         return min(1.0, (clock() - begun) / max(left, 1e-9))
 
     # (a second walk starts a few ms after the fork, later in a larger process: not worth
-    # it in a walk of a few ms, nor where the fork would take a good share of the time)
-    walkers = walk.walkers if node_limit is not None or worth_forking(left) else 1
-    return hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=out_of_time,
-                         progress=progress, walkers=walkers,
-                         tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None, again=again)
+    # it in a walk of a few ms, nor where the forks would take a good share of the time)
+    walkers = walk.walkers if node_limit is not None or worth_forking(left, walk.walkers - 1) else 1
+    walked = hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=out_of_time,
+                           progress=progress, walkers=walkers,
+                           tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None, again=again)
+    retime_if_due()  # (off the clock: the walk has spent it)
+    return walked
 
 
-def worth_forking(left: float) -> bool:
-    """Whether a walk with ``left`` seconds to go should run a second walk in a forked
-    process: at least :data:`FORK_FROM_S` left, of which the fork would take at most
-    :data:`FORK_SHARE` (a process's first fork is made, and timed)."""
-    cost = fork_seconds()
-    return left >= FORK_FROM_S and (cost is None or cost <= FORK_SHARE * left)
+def worth_forking(left: float, forks: int = 1) -> bool:
+    """Whether a walk with ``left`` seconds to go should run ``forks`` more walks in forked
+    processes: at least :data:`FORK_FROM_S` left, of which the forks would take at most
+    :data:`FORK_SHARE` (:func:`rrl._fork.affordable`: a process's first fork is made,
+    and timed)."""
+    return forks > 0 and left >= FORK_FROM_S and affordable(FORK_SHARE * left, forks)
 
 
 def _pick(children: list[tuple[Node, Candidate]], width: int,

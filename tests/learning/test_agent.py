@@ -640,6 +640,7 @@ def test_a_walk_forks_only_where_the_fork_costs_little_of_its_time(trained, monk
     cases = draw_cases(load_scenario(EXTRUDERS).plant, 3, 5, (15, 20), ("rush_order",))
     monkeypatch.setattr("rrl._fork._fork_rate", 30e-6 / (1 << 20))  # 30 us per MiB (as timed on a VM)
     monkeypatch.setattr("rrl._fork._timed_fork", lambda seconds, size: None)
+    monkeypatch.setattr("rrl._fork._declined", 0)
     for resident, forked in ((1 << 20, True), (1 << 40, False)):
         monkeypatch.setattr("rrl._fork.resident_bytes", lambda resident=resident: resident)
         assert worth_forking(0.03) is forked
@@ -656,7 +657,9 @@ def test_a_walk_forks_only_where_the_fork_costs_little_of_its_time(trained, monk
     monkeypatch.setattr("rrl._fork.resident_bytes", lambda: 1 << 20)
     assert not worth_forking(FORK_FROM_S / 2)  # (too little time left for any fork)
     monkeypatch.setattr("rrl._fork._fork_rate", 1.0 / (1 << 20))  # a second per MiB
-    assert worth_forking(1.0 / FORK_SHARE) and not worth_forking(0.99 / FORK_SHARE)
+    assert worth_forking(1.01 / FORK_SHARE) and not worth_forking(0.99 / FORK_SHARE)
+    assert worth_forking(2.02 / FORK_SHARE, forks=2) and not worth_forking(1.98 / FORK_SHARE, forks=2)
+    assert not worth_forking(1.0, forks=0)  # (one walk: nothing to fork)
     monkeypatch.setattr("rrl._fork._fork_rate", None)  # (a process's first fork is made, and timed)
     assert worth_forking(FORK_FROM_S)
 
