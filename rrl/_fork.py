@@ -93,8 +93,8 @@ def affordable(seconds: float, forks: int = 1) -> bool:
 
 def retime_if_due() -> None:
     """After :data:`RETIME_AFTER` forks turned down in a row, time a fork of a child that
-    leaves at once (its wait is the caller's: call it once the work on the clock is
-    done)."""
+    leaves at once. Its wait is the caller's: call it once the work on the clock is done
+    (it adds one fork's wait to that call, once in every 33 or more)."""
     global _declined
     if _declined < RETIME_AFTER or not can_fork():
         return
@@ -191,7 +191,12 @@ def _fork(job: Callable[[], object]) -> tuple[int, int] | None:
         read, write = os.pipe()
     except OSError:
         return None
-    forked = _timed_os_fork()
+    try:
+        forked = _timed_os_fork()
+    except BaseException:  # (an interrupt: the child is stopped already)
+        os.close(read)
+        os.close(write)
+        raise
     if forked is None:  # no fork: the work is done here instead
         os.close(read)
         os.close(write)
@@ -208,9 +213,10 @@ def _timed_os_fork() -> tuple[int, set[int | signal.Signals]] | None:
     signal mask to restore in the child, which keeps SIGINT blocked until then (an
     interrupt between the fork and the child's own handling would send the child back
     into the caller's code); None where the fork failed."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # (read first: blocking may raise a waiting interrupt)
     pid = -1
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         # (Python 3.12 warns on a fork of a process with threads, and the Prolog engine
         # has some; the child never touches what they hold)
         with warnings.catch_warnings():
@@ -225,7 +231,15 @@ def _timed_os_fork() -> tuple[int, set[int | signal.Signals]] | None:
         return None
     finally:
         if pid != 0:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            try:
+                # (an interrupt that came during the fork is raised here, once unblocked)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            except BaseException:
+                if pid > 0:  # the child would walk on, unheard: stopped and reaped later
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    _leaving.append(pid)
+                raise
     _timed_fork(waited, size)
     return pid, mask
 

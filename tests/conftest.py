@@ -18,6 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 
 
+@pytest.fixture(autouse=True)
+def _unforked(monkeypatch) -> None:
+    """Each test starts as a process that has not forked (rrl._fork times every fork and
+    turns down those it finds costly: a rate left by another test must not decide)."""
+    from rrl import _fork
+
+    monkeypatch.setattr(_fork, "_fork_rate", None)
+    monkeypatch.setattr(_fork, "_declined", 0)
+
+
 @pytest.fixture
 def extruders() -> Scenario:
     return load_scenario(SCENARIOS / "extruders.yaml")

@@ -161,6 +161,7 @@ def test_a_fork_is_timed_and_its_cost_follows_the_resident_memory(monkeypatch) -
     assert run_forked(lambda: 1, [lambda: 2], grace_s=5.0) == [1, 2]
     timed = _fork._fork_rate
     assert timed is not None and 0.0 < timed * size < 5.0
+    monkeypatch.setattr(_fork, "resident_bytes", lambda: size)  # (the memory moves as the test runs)
     assert _fork.affordable(timed * size * 2.01, forks=2) and not _fork.affordable(timed * size * 1.99, forks=2)
     monkeypatch.setattr(_fork, "resident_bytes", lambda: 1 << 30)
     assert _fork.fork_seconds() == pytest.approx(timed * (1 << 30))
@@ -183,3 +184,23 @@ def test_a_fork_turned_down_again_and_again_is_timed_anew(monkeypatch) -> None:
     size = _fork.resident_bytes()
     assert _fork._fork_rate is not None and size is not None and _fork._fork_rate * size < 5.0
     assert _fork._declined == 0 and _reaped()
+
+
+def test_an_interrupt_during_a_fork_stops_the_child(monkeypatch) -> None:
+    """An interrupt that came while the fork blocked it is raised once the parent
+    unblocks it: the child just forked is stopped and reaped, not left walking."""
+    import signal
+
+    parent, real = os.getpid(), signal.pthread_sigmask
+
+    def interrupted(how, mask):
+        found = real(how, mask)
+        if how == signal.SIG_SETMASK and os.getpid() == parent:
+            raise KeyboardInterrupt
+        return found
+
+    monkeypatch.setattr(signal, "pthread_sigmask", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_forked(lambda: 1, [lambda: time.sleep(30) or 2], grace_s=5.0)
+    monkeypatch.undo()
+    assert _fork._leaving and _reaped()

@@ -1010,10 +1010,10 @@ FORK_FROM_S = 0.01
 
 #: The largest share of the time left to a walk that its forks may take for it to run in
 #: more than one process (:func:`rrl._fork.fork_seconds`: the fork's wait grows with the
-#: process's memory). Both walks lose the wait: on the extruders' rush orders two walks
-#: whose fork took 40-50 % of the walk's time were level with one, and with a fork of
-#: 25 ms (a GiB of Python objects held beside the library) 4.74 h against 3.67 h for one
-#: (docs/benchmarks.md, "What a fork costs").
+#: process's memory). Both walks lose the wait: on the extruders' new and rush orders two
+#: walks whose fork took 43-50 % of the walk's time were level with one, and with a fork
+#: of 25 ms (a GiB of Python objects held beside the library) 4.74 h against 3.67 h for
+#: one (docs/benchmarks.md, "What a fork costs").
 FORK_SHARE = 0.4
 
 #: Most placements a walk's plan may take: each becomes a step whose state is built and
@@ -1034,11 +1034,14 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
 
     # (a second walk starts a few ms after the fork, later in a larger process: not worth
     # it in a walk of a few ms, nor where the forks would take a good share of the time)
-    walkers = walk.walkers if node_limit is not None or worth_forking(left, walk.walkers - 1) else 1
+    # (where orders wait for others, only walks that walk again run at once:
+    # :meth:`RuinAndRecreate.run`; a walk that would not fork asks nothing)
+    forks = walk.walkers - 1 if again or not hood.hit.plan.problem.dependents else 0
+    walkers = walk.walkers if node_limit is not None or worth_forking(left, forks) else 1
     walked = hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=out_of_time,
                            progress=progress, walkers=walkers,
                            tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None, again=again)
-    retime_if_due()  # (off the clock: the walk has spent it)
+    retime_if_due()  # (after the walk, which has spent the clock or ended early)
     return walked
 
 

@@ -973,7 +973,7 @@ def test_walkers_must_be_a_whole_number_of_one_or_more(extruders) -> None:
 
 
 def test_a_walk_with_little_time_left_runs_alone(extruders, monkeypatch) -> None:
-    """A second walk starts about 2 ms after its fork: with under 10 ms left, one walk."""
+    """A second walk starts a few ms after its fork: with under 10 ms left, one walk."""
     monkeypatch.setattr("rrl.learning.recreate.run_forked", lambda *a, **k: pytest.fail("forked a short walk"))
     hit = draw_cases(extruders.plant, 1, 4, (15, 15), ("rush_order",))[0]
     hood = RepairAgent(extruders.plant).neighbourhood(hit, score_all=False)
@@ -985,6 +985,30 @@ def test_a_walk_with_little_time_left_runs_alone(extruders, monkeypatch) -> None
         return time.perf_counter() - began >= left
 
     _recreate(hood, root, root, RuinAndRecreate(walkers=2), 10, 0, None, left, out_of_time, time.perf_counter)
+
+
+def test_a_walk_that_would_not_fork_asks_nothing_of_the_fork_rule(monkeypatch) -> None:
+    """Where orders wait for others a single walk runs unless each walks again: its
+    walks are not counted as forks turned down (each 32 of which would time a fork for
+    nothing), however costly a fork of the process would be."""
+    from rrl import _fork
+
+    monkeypatch.setattr("rrl.learning.recreate.run_forked", lambda *a, **k: pytest.fail("forked"))
+    monkeypatch.setattr(_fork, "_fork_rate", 1.0)  # a second per byte: any fork is too costly
+    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+    hit = draw_cases(plant, 1, 2, (40, 40), ("rush_order",), family_steps=3)[0]
+    hood = RepairAgent(plant, family_steps=3).neighbourhood(hit, score_all=False)
+    root = hood.root()
+    began = time.perf_counter()
+
+    def out_of_time() -> bool:
+        return time.perf_counter() - began >= 0.05
+
+    _recreate(hood, root, root, RuinAndRecreate(walkers=2), 10, 0, None, 0.05, out_of_time, time.perf_counter)
+    assert _fork._declined == 0
+    _recreate(hood, root, root, RuinAndRecreate(walkers=2), 10, 0, None, 0.05, out_of_time, time.perf_counter,
+              again=2)  # (walks that walk again would fork: this one is turned down, and counted)
+    assert _fork._declined == 1
 
 
 @pytest.mark.skipif(not can_fork(), reason="compares a forked walk with the one run in turn")
