@@ -117,7 +117,7 @@ term_json(T, _, json([x=S])) :-         % inf and nan: JSON has no number for th
     format(string(S), "~w", [T]).
 term_json(T, _, json([n=T])) :- number(T), !.
 term_json(T, _, json([a=S])) :- atom(T), !, atom_string(T, S).
-term_json([], _, json([a="[]"])) :- !.   % SWI-Prolog 7: [] is not an atom
+term_json([], _, json([e="[]"])) :- !.   % the empty list (SWI-Prolog 7: not the atom '[]')
 term_json(T, _, json([s=T])) :- string(T), !.
 term_json(T, Vs, json([f=F, args=Js])) :-
     compound_name_arguments(T, F0, As),

@@ -28,8 +28,9 @@ def quote_atom(name: str) -> str:
     """Write ``name`` as a Prolog atom, quoting it when the bare form would not read back.
 
     Quoted atoms escape backslashes, quotes and every character that is not printable,
-    so the text is one line whatever ``name`` holds."""
-    if _PLAIN_ATOM.match(name) or _SYMBOL_ATOM.match(name) or name in ("[]", "!", ";"):
+    so the text is one line whatever ``name`` holds. The atom ``[]`` is quoted too: bare,
+    SWI-Prolog 7 reads the empty list, another term."""
+    if _PLAIN_ATOM.match(name) or _SYMBOL_ATOM.match(name) or name in ("!", ";"):
         return name
     escaped = escape_text(name.replace("\\", "\\\\").replace("'", "\\'"))
     return f"'{escaped}'"
@@ -120,6 +121,8 @@ def from_json(node: dict[str, Any]) -> Any:
     if "x" in node:  # a float that is not finite, as SWI-Prolog writes it (1.0Inf, -1.0Inf, 1.5NaN)
         text = node["x"]
         return Const(text, float("nan") if "NaN" in text else float("-inf" if text.startswith("-") else "inf"))
+    if "e" in node:
+        return Const("[]")  # the empty list
     if "a" in node:
         return Const(quote_atom(node["a"]))
     if "s" in node:
