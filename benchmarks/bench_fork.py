@@ -1,12 +1,13 @@
 """What a fork costs a consult: the second walk in processes that hold more memory.
 
 Consult's walk runs a second walk in a forked process (``RepairAgent.walkers``); the fork
-keeps the parent waiting while the kernel copies the page tables of its resident memory.
-For memory held beside the library (Python objects, or one NumPy array, as a notebook's
-data would be; the kernel maps a large array in huge pages, and a fork copes with those
-at a small part of the cost), this prints the resident memory, the median fork time, then the extruders' new and rush order cases of
-the repair benchmark's quality table (30 held-out cases of 10-20 orders, new and rush
-orders, walk seeds 0..N-1, the default budget) repaired three ways in the same run:
+keeps the parent waiting while the kernel prepares every page of its resident memory for
+copy-on-write. For memory held beside the library (Python objects, or one NumPy array,
+as a notebook's data would be; the kernel maps a large array in huge pages, which a fork
+handles at a small part of the cost), this prints the resident memory, the median fork
+time, then the repair benchmark's quality-table cases of the extruders (30 held-out
+cases of 10-20 orders, new and rush orders, walk seeds 0..N-1, the default budget)
+repaired three ways in the same process:
 
 - one walk (``walkers=1``);
 - two walks whatever the fork costs (the rule before stop 38);
@@ -82,7 +83,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4, help="walk seeds per case")
     parser.add_argument("--episodes", type=int, default=450)
     args = parser.parse_args()
-    held_list = [(kind, float(size)) for kind, size in (item.split(":") for item in args.held.split(","))]
+    try:
+        held_list = [(kind, float(size)) for kind, size in (item.split(":") for item in args.held.split(","))]
+    except ValueError:
+        parser.error(f"--held: expected a comma list of objects|array|none:GiB (got {args.held!r})")
     plant = load_scenario("scenarios/extruders.yaml").plant
     agent = RepairAgent(plant, "tardiness", events=EVENTS, seed=0).learn(args.episodes)
     cases = draw_cases(plant, 30, 1, (10, 20), NEW)
