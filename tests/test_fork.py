@@ -155,9 +155,7 @@ def test_a_fork_is_timed_and_its_cost_follows_the_resident_memory(monkeypatch) -
     rate with the memory resident now; none before a first fork (which is allowed)."""
     size = _fork.resident_bytes()
     assert size is not None and size > 1 << 20  # (a Python process holds more than a MiB)
-    monkeypatch.setattr(_fork, "_fork_rate", None)
-    monkeypatch.setattr(_fork, "_declined", 0)
-    assert _fork.fork_seconds() is None and _fork.affordable(0.0)
+    assert _fork.fork_seconds() is None  # (each test starts unforked: tests/conftest.py) and _fork.affordable(0.0)
     assert run_forked(lambda: 1, [lambda: 2], grace_s=5.0) == [1, 2]
     timed = _fork._fork_rate
     assert timed is not None and 0.0 < timed * size < 5.0
@@ -173,7 +171,6 @@ def test_a_fork_turned_down_again_and_again_is_timed_anew(monkeypatch) -> None:
     """A rate timed while the machine was busy would turn every later fork down: after
     RETIME_AFTER forks turned down in a row a child that leaves at once is forked, and
     its wait becomes the rate; until then nothing is forked."""
-    monkeypatch.setattr(_fork, "_declined", 0)
     monkeypatch.setattr(_fork, "_fork_rate", 10.0 / (1 << 20))  # ten seconds per MiB
     for _ in range(_fork.RETIME_AFTER - 1):
         assert not _fork.affordable(0.05)

@@ -188,14 +188,9 @@ class RuinAndRecreate:
             return self._walk(plan, origin, ctx, moved_on, room=room, rng=generator, done=done, progress=progress,
                               tries=tries)
 
-        count = self.walkers if walkers is None else walkers
-        # Where orders wait for others a single walk ends once it stops finding better
-        # plans, at another time in each process, and this one would wait for the others
-        # instead of leaving its time to the rest of the search: one walk there (on the
-        # generated plant's rush orders two did 1.4 % worse), unless each walks again
-        # until the clock (docs/benchmarks.md, "Two walks that walk again").
-        if count > 1 and (again or not plan.problem.dependents):
-            seeds = [rng.getrandbits(64) for _ in range(count - 1)]
+        forks = self.forks(plan, again, walkers)
+        if forks:
+            seeds = [rng.getrandbits(64) for _ in range(forks)]
             found = run_forked(lambda: walk(rng), [functools.partial(walk, random.Random(s)) for s in seeds],
                                grace_s=None if tries is not None else GRACE_S, until=done if again else None,
                                enough=lambda f: f is not None and f[1] <= 1e-9)
@@ -209,6 +204,17 @@ class RuinAndRecreate:
         if best is None:
             return None
         return plan.schedule.replace(dict(best[0]))
+
+    def forks(self, plan: Plan, again: int, walkers: int | None = None) -> int:
+        """The walks :meth:`run` would start in forked processes from ``plan`` (with
+        ``walkers`` walks, default :attr:`walkers`, and its ``again``)."""
+        count = self.walkers if walkers is None else walkers
+        # Where orders wait for others a single walk ends once it stops finding better
+        # plans, at another time in each process, and this one would wait for the others
+        # instead of leaving its time to the rest of the search: one walk there (on the
+        # generated plant's rush orders two did 1.4 % worse), unless each walks again
+        # until the clock (docs/benchmarks.md, "Two walks that walk again").
+        return count - 1 if count > 1 and (again or not plan.problem.dependents) else 0
 
     def _walks(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
                rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],

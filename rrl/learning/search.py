@@ -1033,11 +1033,9 @@ def _recreate(hood: Neighbourhood, root: Node, best: Node, walk: RuinAndRecreate
         return min(1.0, (clock() - begun) / max(left, 1e-9))
 
     # (a second walk starts a few ms after the fork, later in a larger process: not worth
-    # it in a walk of a few ms, nor where the forks would take a good share of the time)
-    # (where orders wait for others, only walks that walk again run at once:
-    # :meth:`RuinAndRecreate.run`; a walk that would not fork asks nothing)
-    forks = walk.walkers - 1 if again or not hood.hit.plan.problem.dependents else 0
-    walkers = walk.walkers if node_limit is not None or worth_forking(left, forks) else 1
+    # it in a walk of a few ms, nor where the forks would take a good share of the time;
+    # a walk that would not fork asks nothing)
+    walkers = walk.walkers if node_limit is not None or worth_forking(left, walk.forks(best.plan, again)) else 1
     walked = hood.recreate(root, best, walk, room=max_depth, rng=random.Random(seed), done=out_of_time,
                            progress=progress, walkers=walkers,
                            tries=RECREATE_PER_NODE * node_limit if node_limit is not None else None, again=again)

@@ -606,8 +606,7 @@ def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path, monke
     """``--walkers`` sets the walks run at once (a machine's setting, not the policy's):
     with 2 a second walk is forked on some rush orders, with 1 never; 0 is one line."""
     # (a fork is cheap here whatever the test process holds: how the fork's cost decides is
-    # the next test's)
-    monkeypatch.setattr("rrl._fork._fork_rate", None)
+    # the next test's; each test starts unforked, tests/conftest.py)
     monkeypatch.setattr("rrl._fork._timed_fork", lambda seconds, size: None)
     _, directory = trained
     path = flat_scenario(tmp_path, 20, 9, "edd")
@@ -628,7 +627,7 @@ def test_consult_runs_one_or_two_walks_and_refuses_none(trained, tmp_path, monke
 
 
 def test_a_walk_forks_only_where_the_fork_costs_little_of_its_time(trained, monkeypatch, forks) -> None:
-    """A fork waits for the kernel to copy the page tables of the process's memory: a
+    """A fork waits while the kernel prepares the process's memory for copy-on-write: a
     consult in a process holding many GiB (a notebook's data) walks in this process
     alone, one in a small process forks its second walk; under a node limit both walks
     run whatever the cost (the same repair on any machine)."""
@@ -640,7 +639,6 @@ def test_a_walk_forks_only_where_the_fork_costs_little_of_its_time(trained, monk
     cases = draw_cases(load_scenario(EXTRUDERS).plant, 3, 5, (15, 20), ("rush_order",))
     monkeypatch.setattr("rrl._fork._fork_rate", 30e-6 / (1 << 20))  # 30 us per MiB (as timed on a VM)
     monkeypatch.setattr("rrl._fork._timed_fork", lambda seconds, size: None)
-    monkeypatch.setattr("rrl._fork._declined", 0)
     for resident, forked in ((1 << 20, True), (1 << 40, False)):
         monkeypatch.setattr("rrl._fork.resident_bytes", lambda resident=resident: resident)
         assert worth_forking(0.03) is forked
