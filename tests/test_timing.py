@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rrl.cli.main import cli
-from rrl.domain import Plan, Schedule, compute_times, scenario_from_dict
+from rrl.domain import Plan, Schedule, compute_times, frozen_orders, scenario_from_dict
+from rrl.domain.timing import clear_downtime
 from rrl.errors import CycleError
 from rrl.operators import successors
 from tests.conftest import SCENARIOS, plans
@@ -80,6 +81,53 @@ def test_incremental_retiming_equals_full(plan: Plan, seed: int) -> None:
             assert plan.times.setup[order] == pytest.approx(full.setup[order], abs=1e-9)
         # the sums carried over from the parent plan (re-timing may stop early)
         assert plan.total_tardiness == pytest.approx(Plan.build(plan.problem, plan.schedule).total_tardiness, abs=1e-6)
+
+
+def _fixed_point(plan: Plan) -> dict[str, tuple[float, float]]:
+    """(start, end) of every order by relaxing DESIGN section 3's rule until nothing moves:
+    started orders at their frozen starts, the others not before the clock."""
+    problem, plant = plan.problem, plan.problem.plant
+    placed = [(r, o, seq[i - 1] if i else None) for r, seq in plan.schedule.sequences.items() for i, o in enumerate(seq)]
+    times = dict.fromkeys(plan.schedule.orders(), (0.0, 0.0))
+    changed = True
+    while changed:
+        changed = False
+        for resource, order, previous in placed:
+            spec = problem.orders[order]
+            before = problem.orders[previous].product if previous else plant.resources[resource].initial_product
+            gap = plant.setup(before, spec.product) if before is not None else 0.0
+            duration = problem.durations[order][resource]
+            if order in problem.frozen:
+                t = problem.frozen[order]
+            else:
+                t = max((times[previous][1] if previous else 0.0) + gap, spec.release, problem.now,
+                        *(times[a][1] for a in spec.after))
+                t = clear_downtime(t, gap, duration, plant.resources[resource].downtime)
+            if times[order] != (t, t + duration):
+                times[order] = (t, t + duration)
+                changed = True
+    return times
+
+
+@settings(max_examples=40, deadline=None)
+@given(plans(), st.floats(0.0, 40.0), st.integers(0, 10_000))
+def test_times_with_a_clock_equal_a_fixed_point_full_and_incremental(plan: Plan, now: float, seed: int) -> None:
+    # (a repair's plans have a clock and started orders: those keep their starts, the
+    # others start after the clock; incremental re-timing must agree with both)
+    problem = plan.problem.with_clock(now, frozen_orders(plan.problem.with_clock(now, {}), plan.schedule))
+    plan = Plan.build(problem, plan.schedule)
+    rng = random.Random(seed)
+    for step in range(4):
+        expected = _fixed_point(plan)
+        for order, (start, end) in expected.items():
+            assert plan.times.start[order] == pytest.approx(start, abs=1e-9), (step, order)
+            assert plan.times.end[order] == pytest.approx(end, abs=1e-9), (step, order)
+        assert plan.total_tardiness == pytest.approx(Plan.build(problem, plan.schedule).total_tardiness, abs=1e-6)
+        unstarted = [o for o in plan.schedule.orders() if o not in problem.frozen]
+        moves = list(successors(plan, rng.choice(unstarted))) if unstarted else []
+        if not moves:
+            break
+        _, plan = rng.choice(moves)
 
 
 def test_downtime_pushes_block_including_cleanout() -> None:

@@ -101,7 +101,8 @@ def compute_times(problem: Problem, schedule: Schedule) -> Timetable:
         When resource sequences and ``after`` constraints form a cycle.
     """
     times = Timetable({}, {}, {})
-    _time_orders(problem, schedule, list(schedule.orders()), times)
+    where = schedule.locate
+    _time_orders(problem, schedule, {order: where(order) for order in schedule.orders()}, times)
     return times
 
 
@@ -145,7 +146,7 @@ def retime(
         return times
     seeds = [o for _, seq, first in suffixes for o in seq[first:]]
     affected = _descendants(problem, new_schedule, seeds)
-    _time_orders(problem, new_schedule, affected, _Overlay(times, old_times))
+    _time_orders(problem, new_schedule, affected, times, old_times.end)
     times.changed = tuple(affected)
     return times
 
@@ -160,33 +161,34 @@ def first_difference(old: tuple[str, ...], new: tuple[str, ...]) -> int:
     return limit
 
 
-def _descendants(problem: Problem, schedule: Schedule, seeds: list[str]) -> list[str]:
-    """``seeds`` and every order reachable from them (next on resource, dependents), in
-    the order found: the same on every run (a set's order changes with the process's
-    string hashing, and with it the order of the sums over re-timed orders, and so the
-    last bits of a plan's total tardiness, which a search breaking ties by cost reads)."""
+def _descendants(problem: Problem, schedule: Schedule, seeds: list[str]) -> dict[str, tuple[str, int]]:
+    """``seeds`` and every order reachable from them (next on resource, dependents), with
+    where each one is, in the order found: the same on every run (a set's order changes
+    with the process's string hashing, and with it the order of the sums over re-timed
+    orders, and so the last bits of a plan's total tardiness, which a search breaking
+    ties by cost reads)."""
     sequences = schedule.sequences
     where = schedule.locate
     dependents = problem.dependents
-    seen = dict.fromkeys(seeds)
+    seen: dict[str, tuple[str, int] | None] = dict.fromkeys(seeds)
     stack = list(seeds)
     while stack:
         order = stack.pop()
-        resource, index = where(order)
+        resource, index = seen[order] = where(order)
         seq = sequences[resource]
-        successors = list(dependents.get(order, ()))
+        successors = dependents.get(order, ())
         if index + 1 < len(seq):
-            successors.append(seq[index + 1])
+            successors = (*successors, seq[index + 1])
         for nxt in successors:
             if nxt not in seen:
                 seen[nxt] = None
                 stack.append(nxt)
-    return list(seen)
+    return seen  # type: ignore[return-value]  # (every order found is located when popped)
 
 
 class _Overlay:
-    """What :func:`_time_orders` writes into and reads from when re-timing: the new
-    timetable's own entries, falling back to the old timetable's."""
+    """What :func:`_place` writes into and reads from when re-timing: the new timetable's
+    own entries, falling back to the old timetable's."""
 
     __slots__ = ("end", "setup", "start")
 
@@ -213,24 +215,35 @@ class _Fallback:
         self._own[order] = value
 
 
-def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: Timetable | _Overlay) -> None:
-    """Compute times of the orders in ``todo`` in topological order, writing into ``times``.
+def _time_orders(problem: Problem, schedule: Schedule, todo: Mapping[str, tuple[str, int]], times: Timetable,
+                 old_end: dict[str, float] | None = None) -> None:
+    """Compute times of the orders of ``todo`` (each with where it is) in topological
+    order, writing into ``times``.
 
-    Orders outside ``todo`` are inputs: their times in ``times`` are taken as they are.
+    Orders outside ``todo`` are inputs: their ends are read from ``old_end`` (re-timing),
+    else from ``times``. Each order is timed as :func:`_place` times it, the rule written
+    out here and read through :attr:`~rrl.domain.problem.Problem.lines` (whose earliest
+    start includes the clock: the same maximum), since a repair search re-times
+    thousands of candidate plans with ``after``, order by order: a call per order, and
+    its look-ups of the plant, took a third of the time (docs/benchmarks.md, "Timing
+    with chains, written out").
     """
     orders = problem.orders
     dependents = problem.dependents
     sequences = schedule.sequences
-    where = schedule.locate
+    lines = problem.lines
+    frozen = problem.frozen
+    start, end, setup = times._start, times._end, times._setup
+    own_end = end.get
+    if old_end is None:
+        old_end = end
 
-    pending = set(todo)
     waiting: dict[str, int] = {}
     ready: deque[str] = deque()
-    for order in todo:
-        resource, index = where(order)
-        count = 1 if index and sequences[resource][index - 1] in pending else 0
+    for order, (resource, index) in todo.items():
+        count = 1 if index and sequences[resource][index - 1] in todo else 0
         for before in orders[order].after:
-            if before in pending:
+            if before in todo:
                 count += 1
         if count:
             waiting[order] = count
@@ -241,9 +254,37 @@ def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: T
     while ready:
         order = ready.popleft()
         done += 1
-        resource, index = where(order)
+        resource, index = todo[order]
         seq = sequences[resource]
-        _place(problem, resource, seq, index, index + 1, times)
+        specs, cleanouts, windows = lines[resource]
+        product, _, earliest, _, duration = specs[order]
+        if index:
+            previous = seq[index - 1]
+            cleanouts = specs[previous][1]
+            ready_at = own_end(previous)
+            if ready_at is None:
+                ready_at = old_end[previous]
+        else:
+            ready_at = 0.0
+        gap = cleanouts.get(product, 0.0)
+        t = ready_at + gap
+        if earliest > t:
+            t = earliest
+        after = orders[order].after
+        for before in after:
+            ended = own_end(before)
+            if ended is None:
+                ended = old_end[before]
+            if ended > t:
+                t = ended
+        pinned = frozen.get(order)
+        if pinned is not None:
+            t = pinned
+        elif windows:
+            t = clear_downtime(t, gap, duration, windows)
+        start[order] = t
+        end[order] = t + duration
+        setup[order] = gap
 
         successors = dependents.get(order, ())
         if index + 1 < len(seq):
@@ -256,7 +297,7 @@ def _time_orders(problem: Problem, schedule: Schedule, todo: list[str], times: T
                     ready.append(nxt)
                 else:
                     waiting[nxt] = left - 1
-    if done < len(pending):
+    if done < len(todo):
         raise CycleError(sorted(waiting))
 
 
@@ -376,9 +417,9 @@ def sequence_timeline(problem: Problem, resource: str, seq: Sequence[str]) -> tu
     position on. The loop of :func:`line_tardiness`, for a walk that times thousands of
     sequences; like it, valid only where no order waits for another (on a plant with
     ``after``, time the sequences of :meth:`~rrl.domain.plan.Plan.released_problem`)."""
-    # (the start rule is written out here as in line_tardiness, cheapest_insertion and
-    # inserted_end, not shared through a helper: a call per order would cost the walk's
-    # innermost loop; a change to the rule changes every copy)
+    # (the start rule is written out here as in line_tardiness, cheapest_insertion,
+    # inserted_end and _time_orders, not shared through a helper: a call per order would
+    # cost the walk's innermost loop; a change to the rule changes every copy)
     specs, cleanouts, windows = problem.lines[resource]
     frozen = problem.frozen
     late: list[float] = []
