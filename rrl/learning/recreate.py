@@ -16,15 +16,17 @@ least cost over every resource it may run on, and keeps the result when it costs
 it costs more (simulated annealing, cooling as the budget runs out). Each insertion is priced from the sequence it changes, each resource's
 sequence timed on its own: exact where no order waits for another (no ``after``). Where
 orders do wait, the sequences are timed as if each waiting order were released when the
-orders it waits for end in the walk's starting plan (:meth:`~rrl.domain.plan.Plan.released_problem`),
-and each try's plan is then timed in full, with its chains, before it is kept or
-turned down (a try that closes a precedence cycle is turned down). The orders a try puts
+orders it waits for end in the walk's plan (:meth:`~rrl.domain.plan.Plan.released_problem`
+of the plan it starts from, the releases moved with each plan it moves to), and each
+try's plan is then timed in full, with its chains, before it is kept or turned down (a
+try that closes a precedence cycle is turned down). The orders a try puts
 back go after those they wait for, and each is priced from when those end now (where
 they went back in the same try, else in the walk's plan): so the later steps of a chain
 taken out together can move up with its first ones, which pricing from the starting
-plan's ends never offers. (The lines' own timelines still time an order from its
-release in the starting plan: where a chain's steps share a line, a later step behind an
-earlier one is priced from that older, later end; the full timing of the try decides.)
+plan's ends never offers. (The lines' own timelines time an order left in place
+from its release in the walk's plan: where a chain's steps share a line, a later step
+behind an earlier one taken out is priced from that plan's end of it; the full timing of
+the try decides.)
 
 The plan it returns is written as single operators of DESIGN section 5 by
 :func:`~rrl.operators.blocks.placement_chain`: one placement per order off a longest
@@ -257,7 +259,8 @@ class RuinAndRecreate:
         orders = problem.orders
         weight = ctx.goal.moved_weight * ctx.order_hours
         # Where orders wait for others, the lines are priced as if each waiting order were
-        # released when its orders end in ``plan``, and every try is timed in full.
+        # released when its orders end in the walk's plan (``at``: ``plan``, then each plan
+        # the walk moves to), and every try is timed in full.
         linked = bool(problem.dependents)
         lines = _Lines(plan.released_problem(), chains=problem) if linked else _Lines(problem)
         at = plan  # the walk's plan, timed in full (read where ``linked``)
@@ -276,8 +279,8 @@ class RuinAndRecreate:
             """(cost, placements from the origin, the cost's share for moved orders) of
             one resource's sequence."""
             found = memo.get((resource, seq))
-            if found is None:
-                cost = lines.timeline(resource, seq)[0][-1] if seq else 0.0
+            if found is None:  # (with chains the tries are priced timed in full: no line cost)
+                cost = lines.timeline(resource, seq)[0][-1] if seq and not linked else 0.0
                 moving = weight * moved_on(seq, resource) if weight else 0.0
                 found = memo[resource, seq] = (cost + moving, placements_between(start[resource], seq), moving)
             return found
@@ -361,6 +364,8 @@ class RuinAndRecreate:
                     pairs = []  # another plan: its own pairs
                 if linked:
                     assert trial is not None  # (a try that did not time costs math.inf)
+                    if trial is not at:
+                        lines.follow(trial)
                     at = trial
                 if cost < limit and (best is None or cost < best_cost - 1e-9
                                      or (cost <= best_cost + 1e-9 and steps < best_steps)):
@@ -522,19 +527,47 @@ class _Lines:
         # would close a cycle
         self._waits = {o: set(spec.after) for o, spec in chains.orders.items()} if chains else {}
         self._waited = {o: set(ds) for o, ds in chains.dependents.items()} if chains else {}
-        self._timelines: dict[tuple[str, tuple[str, ...]], tuple[list[float], list[float]]] = {}
-        # (resource, sequence, order, earliest start or None) -> (added cost, place) of the
-        # order's best place, or (a lower bound of that cost, -1) where the search was cut
-        # by a bound
-        self._places: dict[tuple[str, tuple[str, ...], str, float | None], tuple[float, int]] = {}
+        # per resource: sequence -> its timeline
+        self._timelines: dict[str, dict[tuple[str, ...], tuple[list[float], list[float]]]] = {
+            r: {} for r in problem.lines}
+        # per resource: (sequence, order, earliest start or None) -> (added cost, place) of
+        # the order's best place, or (a lower bound of that cost, -1) where the search was
+        # cut by a bound
+        self._places: dict[str, dict[tuple[tuple[str, ...], str, float | None], tuple[float, int]]] = {
+            r: {} for r in problem.lines}
+        # with chains: when each waiting order is released (``problem`` is the walk's own)
+        self._released = {o: problem.orders[o].release for o, spec in chains.orders.items() if spec.after} \
+            if chains else {}
 
     def timeline(self, resource: str, seq: tuple[str, ...]) -> tuple[list[float], list[float]]:
         """Running total tardiness and ends along ``seq`` (remembered)."""
-        key = (resource, seq)
-        found = self._timelines.get(key)
+        own = self._timelines[resource]
+        found = own.get(seq)
         if found is None:
-            found = self._timelines[key] = sequence_timeline(self.problem, resource, seq)
+            found = own[seq] = sequence_timeline(self.problem, resource, seq)
         return found
+
+    def follow(self, plan: Plan) -> None:
+        """With chains: release each waiting order whose orders ``plan`` re-timed (its
+        :attr:`~rrl.domain.timing.Timetable.changed`) when they end in ``plan``, and forget
+        what was priced on the resources where one's release moved. The lines are priced
+        as if each waiting order were released when its orders end in the walk's plan;
+        a walk that moved on from the plan it started from would otherwise price them
+        from where that plan ended them."""
+        problem, chains = self.problem, plan.problem
+        released, end = self._released, plan.times.end_of
+        for order in dict.fromkeys(d for o in plan.times.changed for d in chains.dependents.get(o, ())):
+            release = max(chains.orders[order].release, *(end(a) for a in chains.orders[order].after))
+            if release == released[order]:
+                continue
+            released[order] = release
+            earliest = max(release, problem.now)
+            for resource in problem.durations[order]:
+                specs = problem.lines[resource][0]
+                product, after, _, due, duration = specs[order]
+                specs[order] = (product, after, earliest, due, duration)
+                self._timelines[resource].clear()
+                self._places[resource].clear()
 
     def put_back(self, order: str, seqs: dict[str, list[str]], floor: dict[str, int], weight: float,
                  moved_on: MovedOn, earliest: float | None = None) -> tuple[str, int]:
@@ -545,11 +578,12 @@ class _Lines:
         choice: tuple[str, int] | None = None
         for resource in self.problem.durations[order]:
             seq = tuple(seqs[resource])
-            key = (resource, seq, order, earliest)
-            found = self._places.get(key)
+            places = self._places[resource]
+            key = (seq, order, earliest)
+            found = places.get(key)
             if found is None or (found[1] < 0 and found[0] < best):
-                found = self._places[key] = self._best_place(order, resource, seq, floor[resource], weight,
-                                                             moved_on, best, earliest)
+                found = places[key] = self._best_place(order, resource, seq, floor[resource], weight, moved_on,
+                                                       best, earliest)
             cost, index = found
             if index >= 0 and cost < best - 1e-9:  # (the first of places equal within rounding)
                 best, choice = cost, (resource, index)

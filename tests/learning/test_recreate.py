@@ -45,6 +45,7 @@ from rrl.learning.recreate import (
     placements_between,
 )
 from rrl.learning.search import FORK_FROM_S, _moved_on, _recreate, steepest_descent
+from rrl.operators import successors
 from rrl.operators.blocks import placement_chain
 from rrl.operators.repair import apply
 from tests.learning.test_search import agent_for, check_repair, flat_plans, hit_on
@@ -619,6 +620,42 @@ def test_a_plans_released_problem_times_each_line_as_the_plan(plan, data) -> Non
         assert ends == pytest.approx([plan.times.end_of(o) for o in seq], abs=1e-9)
         total += late[-1] if late else 0.0
     assert total == pytest.approx(plan.total_tardiness, abs=1e-6)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=crowded_plans(), data=st.data())
+def test_the_walks_lines_follow_the_plans_it_moves_to(plan, data) -> None:
+    """Where orders wait for others, the walk's lines, having priced sequences of the plan
+    it started from, price every sequence of each plan it moves to as that plan's
+    released problem does, and put an order back where lines made afresh for it would."""
+    hit = hit_on(plan, data)
+    if hit is None or not hit.plan.problem.dependents:
+        return
+    at = hit.plan
+    lines = _Lines(at.released_problem(), chains=at.problem)
+    first = at.released_problem().lines
+    unstarted = [o for o in at.schedule.orders() if o not in at.problem.frozen]
+    moved = False
+    for _ in range(data.draw(st.integers(1, 4))):
+        for resource, seq in at.schedule.sequences.items():  # (remembered, then stale where releases move)
+            lines.timeline(resource, seq)
+        moves = list(successors(at, data.draw(st.sampled_from(unstarted))))
+        if not moves:
+            continue
+        at = data.draw(st.sampled_from(moves))[1]
+        lines.follow(at)
+        released = at.released_problem()
+        moved = moved or any(lines.problem.lines[r][0][o][2] != first[r][0][o][2]
+                             for r in first for o in first[r][0])
+        for resource, seq in at.schedule.sequences.items():
+            assert lines.timeline(resource, seq) == sequence_timeline(released, resource, seq)
+        order = data.draw(st.sampled_from(unstarted))
+        seqs = {r: [o for o in s if o != order] for r, s in at.schedule.sequences.items()}
+        floor = {r: sum(o in at.problem.frozen for o in s) for r, s in seqs.items()}
+        fresh = _Lines(released, chains=at.problem)
+        assert lines.put_back(order, {r: list(s) for r, s in seqs.items()}, floor, 0.0, lambda s, r: 0) == \
+            fresh.put_back(order, {r: list(s) for r, s in seqs.items()}, floor, 0.0, lambda s, r: 0)
+    event(f"releases {'moved' if moved else 'kept'}")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
