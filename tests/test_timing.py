@@ -83,12 +83,12 @@ def test_incremental_retiming_equals_full(plan: Plan, seed: int) -> None:
         assert plan.total_tardiness == pytest.approx(Plan.build(plan.problem, plan.schedule).total_tardiness, abs=1e-6)
 
 
-def _fixed_point(plan: Plan) -> dict[str, tuple[float, float]]:
-    """(start, end) of every order by relaxing DESIGN section 3's rule until nothing moves:
-    started orders at their frozen starts, the others not before the clock."""
+def _fixed_point(plan: Plan) -> dict[str, tuple[float, float, float]]:
+    """(start, end, cleanout) of every order by relaxing DESIGN section 3's rule until
+    nothing moves: started orders at their frozen starts, the others not before the clock."""
     problem, plant = plan.problem, plan.problem.plant
     placed = [(r, o, seq[i - 1] if i else None) for r, seq in plan.schedule.sequences.items() for i, o in enumerate(seq)]
-    times = dict.fromkeys(plan.schedule.orders(), (0.0, 0.0))
+    times = dict.fromkeys(plan.schedule.orders(), (0.0, 0.0, 0.0))
     changed = True
     while changed:
         changed = False
@@ -103,8 +103,8 @@ def _fixed_point(plan: Plan) -> dict[str, tuple[float, float]]:
                 t = max((times[previous][1] if previous else 0.0) + gap, spec.release, problem.now,
                         *(times[a][1] for a in spec.after))
                 t = clear_downtime(t, gap, duration, plant.resources[resource].downtime)
-            if times[order] != (t, t + duration):
-                times[order] = (t, t + duration)
+            if times[order] != (t, t + duration, gap):
+                times[order] = (t, t + duration, gap)
                 changed = True
     return times
 
@@ -119,9 +119,10 @@ def test_times_with_a_clock_equal_a_fixed_point_full_and_incremental(plan: Plan,
     rng = random.Random(seed)
     for step in range(4):
         expected = _fixed_point(plan)
-        for order, (start, end) in expected.items():
+        for order, (start, end, gap) in expected.items():
             assert plan.times.start[order] == pytest.approx(start, abs=1e-9), (step, order)
             assert plan.times.end[order] == pytest.approx(end, abs=1e-9), (step, order)
+            assert plan.times.setup[order] == pytest.approx(gap, abs=1e-9), (step, order)
         assert plan.total_tardiness == pytest.approx(Plan.build(problem, plan.schedule).total_tardiness, abs=1e-6)
         unstarted = [o for o in plan.schedule.orders() if o not in problem.frozen]
         moves = list(successors(plan, rng.choice(unstarted))) if unstarted else []

@@ -417,9 +417,9 @@ def sequence_timeline(problem: Problem, resource: str, seq: Sequence[str]) -> tu
     position on. The loop of :func:`line_tardiness`, for a walk that times thousands of
     sequences; like it, valid only where no order waits for another (on a plant with
     ``after``, time the sequences of :meth:`~rrl.domain.plan.Plan.released_problem`)."""
-    # (the start rule is written out here as in line_tardiness, cheapest_insertion,
-    # inserted_end and _time_orders, not shared through a helper: a call per order would
-    # cost the walk's innermost loop; a change to the rule changes every copy)
+    # (the start rule is written out here as in _place, _time_orders, line_tardiness,
+    # cheapest_insertion and inserted_end, not shared through a helper: a call per order
+    # would cost the walk's innermost loop; a change to the rule changes every copy)
     specs, cleanouts, windows = problem.lines[resource]
     frozen = problem.frozen
     late: list[float] = []

@@ -549,7 +549,8 @@ class _Lines:
 
     def follow(self, plan: Plan) -> None:
         """With chains: release each waiting order whose orders ``plan`` re-timed (its
-        :attr:`~rrl.domain.timing.Timetable.changed`) when they end in ``plan``, and forget
+        :attr:`~rrl.domain.timing.Timetable.changed`: ``plan`` is the walk's last plan
+        re-timed, as a try's plan is) when they end in ``plan``, and forget
         what was priced on the resources where one's release moved. The lines are priced
         as if each waiting order were released when its orders end in the walk's plan;
         a walk that moved on from the plan it started from would otherwise price them

@@ -622,12 +622,13 @@ def test_a_plans_released_problem_times_each_line_as_the_plan(plan, data) -> Non
     assert total == pytest.approx(plan.total_tardiness, abs=1e-6)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=crowded_plans(), data=st.data())
 def test_the_walks_lines_follow_the_plans_it_moves_to(plan, data) -> None:
-    """Where orders wait for others, the walk's lines, having priced sequences of the plan
-    it started from, price every sequence of each plan it moves to as that plan's
-    released problem does, and put an order back where lines made afresh for it would."""
+    """Where orders wait for others, the walk's lines, having priced sequences and places
+    of the plan it started from, price every sequence of each plan it moves to as that
+    plan's released problem does, and put a waiting order back where lines made afresh
+    for that plan would."""
     hit = hit_on(plan, data)
     if hit is None or not hit.plan.problem.dependents:
         return
@@ -635,9 +636,18 @@ def test_the_walks_lines_follow_the_plans_it_moves_to(plan, data) -> None:
     lines = _Lines(at.released_problem(), chains=at.problem)
     first = at.released_problem().lines
     unstarted = [o for o in at.schedule.orders() if o not in at.problem.frozen]
+    waiting = [o for o in unstarted if at.problem.orders[o].after] or unstarted
+
+    def put_back(into: _Lines, order: str, plan: Plan) -> tuple[str, int]:
+        seqs = {r: [o for o in s if o != order] for r, s in plan.schedule.sequences.items()}
+        floor = {r: sum(o in plan.problem.frozen for o in s) for r, s in seqs.items()}
+        return into.put_back(order, seqs, floor, 0.0, lambda s, r: 0)
+
     moved = False
     for _ in range(data.draw(st.integers(1, 4))):
-        for resource, seq in at.schedule.sequences.items():  # (remembered, then stale where releases move)
+        order = data.draw(st.sampled_from(waiting))
+        put_back(lines, order, at)  # (remembered, then stale where its release moves)
+        for resource, seq in at.schedule.sequences.items():
             lines.timeline(resource, seq)
         moves = list(successors(at, data.draw(st.sampled_from(unstarted))))
         if not moves:
@@ -649,12 +659,7 @@ def test_the_walks_lines_follow_the_plans_it_moves_to(plan, data) -> None:
                              for r in first for o in first[r][0])
         for resource, seq in at.schedule.sequences.items():
             assert lines.timeline(resource, seq) == sequence_timeline(released, resource, seq)
-        order = data.draw(st.sampled_from(unstarted))
-        seqs = {r: [o for o in s if o != order] for r, s in at.schedule.sequences.items()}
-        floor = {r: sum(o in at.problem.frozen for o in s) for r, s in seqs.items()}
-        fresh = _Lines(released, chains=at.problem)
-        assert lines.put_back(order, {r: list(s) for r, s in seqs.items()}, floor, 0.0, lambda s, r: 0) == \
-            fresh.put_back(order, {r: list(s) for r, s in seqs.items()}, floor, 0.0, lambda s, r: 0)
+        assert put_back(lines, order, at) == put_back(_Lines(released, chains=at.problem), order, at)
     event(f"releases {'moved' if moved else 'kept'}")
 
 
