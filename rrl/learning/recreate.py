@@ -279,7 +279,7 @@ class RuinAndRecreate:
             """(cost, placements from the origin, the cost's share for moved orders) of
             one resource's sequence."""
             found = memo.get((resource, seq))
-            if found is None:  # (with chains the tries are priced timed in full: no line cost)
+            if found is None:  # (with chains a try is priced by its full timing: no line cost)
                 cost = lines.timeline(resource, seq)[0][-1] if seq and not linked else 0.0
                 moving = weight * moved_on(seq, resource) if weight else 0.0
                 found = memo[resource, seq] = (cost + moving, placements_between(start[resource], seq), moving)
@@ -516,9 +516,11 @@ def _taken_out(problem: Problem, movable: list[str], first: str, count: int, noi
 
 class _Lines:
     """Each resource's sequences priced on their own (:func:`~rrl.domain.timing.cheapest_insertion`),
-    their timelines and each order's best place in them remembered: the walk prices
-    thousands of insertions per repair, and most of its tries are turned down, so the
-    same sequences come back try after try."""
+    their timelines and each order's best place in them remembered per resource: the
+    walk prices thousands of insertions per repair, and most of its tries are turned
+    down, so the same sequences come back try after try. Where orders wait for others,
+    ``problem`` is the walk's own released problem, whose releases :meth:`follow` moves
+    with the walk's plan."""
 
     def __init__(self, problem: Problem, chains: Problem | None = None) -> None:
         self.problem = problem
