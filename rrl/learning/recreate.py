@@ -537,9 +537,6 @@ class _Lines:
         # cut by a bound
         self._places: dict[str, dict[tuple[tuple[str, ...], str, float | None], tuple[float, int]]] = {
             r: {} for r in problem.lines}
-        # with chains: when each waiting order is released (``problem`` is the walk's own)
-        self._released = {o: problem.orders[o].release for o, spec in chains.orders.items() if spec.after} \
-            if chains else {}
 
     def timeline(self, resource: str, seq: tuple[str, ...]) -> tuple[list[float], list[float]]:
         """Running total tardiness and ends along ``seq`` (remembered)."""
@@ -558,15 +555,14 @@ class _Lines:
         a walk that moved on from the plan it started from would otherwise price them
         from where that plan ended them."""
         problem, chains = self.problem, plan.problem
-        released, end = self._released, plan.times.end_of
+        lines = problem.lines  # (the walk's own problem: its earliest starts are updated here)
         for order in dict.fromkeys(d for o in plan.times.changed for d in chains.dependents.get(o, ())):
-            release = max(chains.orders[order].release, *(end(a) for a in chains.orders[order].after))
-            if release == released[order]:
+            earliest = _ready(chains.orders[order], problem.now, {}, plan)
+            resources = problem.durations[order]
+            if lines[next(iter(resources))][0][order][2] == earliest:
                 continue
-            released[order] = release
-            earliest = max(release, problem.now)
-            for resource in problem.durations[order]:
-                specs = problem.lines[resource][0]
+            for resource in resources:
+                specs = lines[resource][0]
                 product, after, _, due, duration = specs[order]
                 specs[order] = (product, after, earliest, due, duration)
                 self._timelines[resource].clear()
