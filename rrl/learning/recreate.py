@@ -10,11 +10,14 @@ the walk's plan instead of by due date, so that orders running side by side on s
 lines trade places; where the goal weighs moved orders, in some tries just two: one
 that the walk's plan places elsewhere than the disrupted plan and any other, so that
 they may trade which of them moves), puts them back one by one (in random order, or,
-where no order waits for another, in half the tries by due date), each at the place of
-least cost over every resource it may run on, and keeps the result when it costs less
-(or as much, needing no more placements from the disrupted plan), or now and then when
-it costs more (simulated annealing, cooling as the budget runs out). Each insertion is priced from the sequence it changes, each resource's
-sequence timed on its own: exact where no order waits for another (no ``after``). Where
+where no order waits for another, in half the tries by due date; there in half the
+tries by *regret* instead: each time the order whose best place on another resource
+costs most over its best place, since a later insertion may take that place), each at
+the place of least cost over every resource it may run on, and keeps the result when
+it costs less (or as much, needing no more placements from the disrupted plan), or now
+and then when it costs more (simulated annealing, cooling as the budget runs out).
+Each insertion is priced from the sequence it changes, each resource's sequence timed
+on its own: exact where no order waits for another (no ``after``). Where
 orders do wait, the sequences are timed as if each waiting order were released when the
 orders it waits for end in the walk's plan (:meth:`~rrl.domain.plan.Plan.released_problem`
 of the plan it starts from, the releases moved with each plan it moves to), and each
@@ -40,7 +43,7 @@ import bisect
 import functools
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from rrl._fork import run_forked
 from rrl.domain.order import Order
@@ -112,6 +115,15 @@ class RuinAndRecreate:
     due_order : float
         Where no order waits for another: share of the tries that put their orders back
         in order of due date, the rest in random order.
+    regret : float
+        Where no order waits for another: share of the tries (of all, trade tries too)
+        that put their orders back by regret instead
+        (:meth:`_Lines.put_back_by_regret`): each time the one whose best place on
+        another resource costs most over its best place goes first. An order put back
+        late finds its best place taken by those before it, and the orders of least
+        choice lose most by that; in random or due-date order alone the walk often
+        stays in a poorer plan (on the extruders' rush orders 1.057-1.073 against
+        1.021-1.022 x CP-SAT; docs/benchmarks.md, "Orders put back by regret").
     trade : float
         Where the goal weighs moved orders: share of the tries ("trade tries") that take
         out two orders only, one that the walk's plan places differently from the
@@ -138,7 +150,7 @@ class RuinAndRecreate:
 
     def __init__(self, largest: int = 8, temperature: float = 0.2, spread: float = 0.1,
                  same_product: float = 0.5, by_end: float = 0.6, due_order: float = 0.5, trade: float = 0.3,
-                 patience: int = 100, walkers: int = 1) -> None:
+                 patience: int = 100, walkers: int = 1, regret: float = 0.5) -> None:
         self.largest = largest
         self.temperature = temperature
         self.spread = spread
@@ -148,6 +160,7 @@ class RuinAndRecreate:
         self.trade = trade
         self.patience = patience
         self.walkers = walkers
+        self.regret = regret
 
     def run(self, plan: Plan, origin: Plan, ctx: RepairContext, moved_on: MovedOn, *, room: int,
             rng: random.Random, done: Callable[[], bool], progress: Callable[[], float],
@@ -296,8 +309,9 @@ class RuinAndRecreate:
         dues = {o: orders[o].due for o in movable}
         noise = self.spread * (max(dues.values()) - min(dues.values()))
         # (measured where orders wait for others, on the generated plant's rush orders: by
-        # end 1.077, back by due date 1.061, both 1.069, against 1.047 x CP-SAT without)
-        by_end, due_order = (0.0, 0.0) if linked else (self.by_end, self.due_order)
+        # end 1.077, back by due date 1.061, both 1.069, against 1.047 x CP-SAT without; back
+        # by regret in half the tries 1.033 against 1.018, in a quarter level)
+        by_end, due_order, regret = (0.0, 0.0, 0.0) if linked else (self.by_end, self.due_order, self.regret)
         heat = self.temperature * ctx.order_hours
         trade = self.trade if weight else 0.0
         pairs: list[tuple[str, str]] = []  # the trade tries left for the walk's plan
@@ -328,22 +342,9 @@ class RuinAndRecreate:
             else:
                 rng.shuffle(out)
             touched = dict.fromkeys(kept)  # (a dict: the same order on every run)
-            if linked:
-                # An order that waits for others goes back after those of them taken out too,
-                # and is priced from when they end now (where they went back, else in the
-                # walk's plan), not from when they ended in the plan the walk started from:
-                # so the steps of a chain taken out together can move up with it.
-                ends: dict[str, float] = {}  # where the orders waited for went back
-                waited = {a for o in out for a in orders[o].after}
-                for order in _waiting_last(out, orders):
-                    earliest = _ready(orders[order], problem.now, ends, at) if orders[order].after else None
-                    resource, index = lines.put_back(order, seqs, floor, weight, moved_on, earliest)
-                    touched[resource] = None
-                    if order in waited:
-                        ends[order] = lines.end_at(order, resource, seqs[resource], index, earliest)
-            else:
-                for order in out:
-                    touched[lines.put_back(order, seqs, floor, weight, moved_on)[0]] = None
+            by_regret = bool(regret) and rng.random() < regret
+            for resource in _put_back(lines, out, seqs, floor, weight, moved_on, at, by_regret):
+                touched[resource] = None
             now = {r: figures(r, tuple(seqs[r])) for r in touched}
             steps = placed + sum(now[r][1] - own[r][1] for r in now)
             if linked:
@@ -417,6 +418,41 @@ def _waiting_last(out: list[str], orders: Mapping[str, Order]) -> list[str]:
     for order in out:
         visit(order)
     return list(placed)
+
+
+def _put_back(lines: _Lines, out: list[str], seqs: dict[str, list[str]], floor: dict[str, int], weight: float,
+              moved_on: MovedOn, at: Plan, by_regret: bool) -> Iterator[str]:
+    """Put the orders of ``out`` back into ``seqs``, each at its place of least cost over
+    the resources it may run on; the resource each went to. In the order of ``out``, or,
+    ``by_regret``, each time the order that loses most where it does not go to its best
+    place now (:meth:`_Lines.put_back_by_regret`). ``at`` is the walk's plan.
+
+    An order that waits for others goes back after those of them taken out too, and is
+    priced from when they end now (where they went back, else in ``at``), not from when
+    they ended in the plan the walk started from: so the steps of a chain taken out
+    together can move up with it."""
+    orders, now = at.problem.orders, at.problem.now
+    ends: dict[str, float] = {}  # where the orders waited for went back
+    waited = {a for o in out for a in orders[o].after}
+    left = _waiting_last(out, orders)
+
+    def earliest(order: str) -> float | None:
+        return _ready(orders[order], now, ends, at) if orders[order].after else None
+
+    while left:
+        if by_regret:
+            waiting = set(left)
+            ready = {o: earliest(o) for o in left if waiting.isdisjoint(orders[o].after)}
+            order, resource, index = lines.put_back_by_regret(ready, seqs, floor, weight, moved_on)
+            start = ready[order]
+            left.remove(order)
+        else:
+            order = left.pop(0)
+            start = earliest(order)
+            resource, index = lines.put_back(order, seqs, floor, weight, moved_on, start)
+        if order in waited:
+            ends[order] = lines.end_at(order, resource, seqs[resource], index, start)
+        yield resource
 
 
 def _timed(plan: Plan, seqs: dict[str, list[str]], touched: Iterable[str]) -> Plan | None:
@@ -576,25 +612,64 @@ class _Lines:
         best = math.inf
         choice: tuple[str, int] | None = None
         for resource in self.problem.durations[order]:
-            seq = tuple(seqs[resource])
-            places = self._places[resource]
-            key = (seq, order, earliest)
-            found = places.get(key)
-            if found is None or (found[1] < 0 and found[0] < best):
-                found = places[key] = self._best_place(order, resource, seq, floor[resource], weight, moved_on,
-                                                       best, earliest)
-            cost, index = found
+            cost, index = self._place(order, resource, seqs, floor, weight, moved_on, best, earliest)
             if index >= 0 and cost < best - 1e-9:  # (the first of places equal within rounding)
                 best, choice = cost, (resource, index)
         assert choice is not None  # every order may run somewhere
         seqs[choice[0]].insert(choice[1], order)
         return choice
 
+    def put_back_by_regret(self, ready: Mapping[str, float | None], seqs: dict[str, list[str]],
+                           floor: dict[str, int], weight: float, moved_on: MovedOn) -> tuple[str, str, int]:
+        """Insert the order of ``ready`` (each with its earliest start, or None for its own
+        release) whose best place costs least against its best place on any other resource
+        (its *regret*: where it does not go to its best place now, later insertions may
+        take that place), at its best place; the order, its resource and index there.
+        Orders that may run on one resource only go first; of equal regrets (within
+        rounding), the first order of ``ready``."""
+        durations = self.problem.durations
+        pick: tuple[float, str, str, int] | None = None
+        for order, earliest in ready.items():
+            best: tuple[float, str, int] | None = None
+            second = math.inf  # the least cost on another resource than ``best``'s
+            for resource in durations[order]:
+                bound = second if best is not None else math.inf
+                cost, index = self._place(order, resource, seqs, floor, weight, moved_on, bound, earliest)
+                if index < 0:
+                    continue  # (no place there costs less than ``second``)
+                if best is None or cost < best[0] - 1e-9:  # (the first of places equal within rounding)
+                    if best is not None:
+                        second = best[0]
+                    best = (cost, resource, index)
+                elif cost < second:
+                    second = cost
+            assert best is not None  # every order may run somewhere
+            regret = second - best[0]
+            if pick is None or regret > pick[0] + 1e-9:
+                pick = (regret, order, best[1], best[2])
+        assert pick is not None  # (``ready`` is never empty: an order of those left waits for none of them)
+        _, order, resource, index = pick
+        seqs[resource].insert(index, order)
+        return order, resource, index
+
     def end_at(self, order: str, resource: str, seq: Sequence[str], index: int, earliest: float | None) -> float:
         """The end of ``order`` at ``index`` of ``seq`` (which holds it), as priced (from
         ``earliest`` where given)."""
         before = tuple(seq[:index]) + tuple(seq[index + 1:])
         return inserted_end(self.problem, resource, before, order, self.timeline(resource, before), index, earliest)
+
+    def _place(self, order: str, resource: str, seqs: dict[str, list[str]], floor: dict[str, int], weight: float,
+               moved_on: MovedOn, bound: float, earliest: float | None) -> tuple[float, int]:
+        """:meth:`_best_place` of ``order`` in ``resource``'s sequence of ``seqs``, remembered
+        (a place searched under a bound is searched again under a higher one)."""
+        seq = tuple(seqs[resource])
+        places = self._places[resource]
+        key = (seq, order, earliest)
+        found = places.get(key)
+        if found is None or (found[1] < 0 and found[0] < bound):
+            found = places[key] = self._best_place(order, resource, seq, floor[resource], weight, moved_on, bound,
+                                                   earliest)
+        return found
 
     def _best_place(self, order: str, resource: str, seq: tuple[str, ...], floor: int, weight: float,
                     moved_on: MovedOn, bound: float, earliest: float | None = None) -> tuple[float, int]:
