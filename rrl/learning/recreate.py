@@ -9,10 +9,10 @@ its cleanouts; where no order waits for another, in most tries those that end ne
 the walk's plan instead of by due date, so that orders running side by side on several
 lines trade places; where the goal weighs moved orders, in some tries just two: one
 that the walk's plan places elsewhere than the disrupted plan and any other, so that
-they may trade which of them moves), puts them back one by one (in random order, or,
-where no order waits for another, in half the tries by due date; there in half the
-tries by *regret* instead: each time the order whose best place on another resource
-costs most over its best place, since a later insertion may take that place), each at
+they may trade which of them moves), puts them back one by one (in random order; where
+no order waits for another, in half the tries by *regret*: each time the order whose
+best place on another resource costs most over its best place goes first, since a later
+insertion may take that place; there half the other tries go by due date), each at
 the place of least cost over every resource it may run on, and keeps the result when
 it costs less (or as much, needing no more placements from the disrupted plan), or now
 and then when it costs more (simulated annealing, cooling as the budget runs out).
@@ -43,7 +43,7 @@ import bisect
 import functools
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rrl._fork import run_forked
 from rrl.domain.order import Order
@@ -114,7 +114,8 @@ class RuinAndRecreate:
         by due date alone, orders that run at far apart times come out together.
     due_order : float
         Where no order waits for another: share of the tries that put their orders back
-        in order of due date, the rest in random order.
+        in order of due date, the rest in random order (a try by ``regret`` takes them
+        in that order where their regrets are equal).
     regret : float
         Where no order waits for another: share of the tries (of all, trade tries too)
         that put their orders back by regret instead
@@ -122,8 +123,9 @@ class RuinAndRecreate:
         another resource costs most over its best place goes first. An order put back
         late finds its best place taken by those before it, and the orders of least
         choice lose most by that; in random or due-date order alone the walk often
-        stays in a poorer plan (on the extruders' rush orders 1.057-1.073 against
-        1.021-1.022 x CP-SAT; docs/benchmarks.md, "Orders put back by regret").
+        stays in a poorer plan (on the extruders' rush orders, at a share of 0.5, 1.022
+        against 1.073 and 1.034 against 1.086 x CP-SAT; docs/benchmarks.md, "Orders
+        put back by regret").
     trade : float
         Where the goal weighs moved orders: share of the tries ("trade tries") that take
         out two orders only, one that the walk's plan places differently from the
@@ -132,7 +134,8 @@ class RuinAndRecreate:
         on which orders move, and the two rarely come out together otherwise: they may
         run at far apart times. The pairs of the walk's plan are drawn without repeats
         (up to :data:`TRADE_PAIRS` of them) until the walk moves to another plan. The
-        other shares (``by_end``, ``same_product``, ``due_order``) are of the other tries.
+        shares ``by_end`` and ``same_product`` are of the other tries; ``due_order`` and
+        ``regret`` of all.
     patience : int
         On plants with ``after``: the walk ends after this many tries without a better
         plan, leaving the rest of its time to the search (another walk from the best
@@ -421,7 +424,7 @@ def _waiting_last(out: list[str], orders: Mapping[str, Order]) -> list[str]:
 
 
 def _put_back(lines: _Lines, out: list[str], seqs: dict[str, list[str]], floor: dict[str, int], weight: float,
-              moved_on: MovedOn, at: Plan, by_regret: bool) -> Iterator[str]:
+              moved_on: MovedOn, at: Plan, by_regret: bool) -> list[str]:
     """Put the orders of ``out`` back into ``seqs``, each at its place of least cost over
     the resources it may run on; the resource each went to. In the order of ``out``, or,
     ``by_regret``, each time the order that loses most where it does not go to its best
@@ -430,8 +433,10 @@ def _put_back(lines: _Lines, out: list[str], seqs: dict[str, list[str]], floor: 
     An order that waits for others goes back after those of them taken out too, and is
     priced from when they end now (where they went back, else in ``at``), not from when
     they ended in the plan the walk started from: so the steps of a chain taken out
-    together can move up with it."""
+    together can move up with it. (The walk puts orders back by regret only where none
+    waits for another; by regret, the orders ready are those that wait for none left.)"""
     orders, now = at.problem.orders, at.problem.now
+    went: list[str] = []
     ends: dict[str, float] = {}  # where the orders waited for went back
     waited = {a for o in out for a in orders[o].after}
     left = _waiting_last(out, orders)
@@ -452,7 +457,8 @@ def _put_back(lines: _Lines, out: list[str], seqs: dict[str, list[str]], floor: 
             resource, index = lines.put_back(order, seqs, floor, weight, moved_on, start)
         if order in waited:
             ends[order] = lines.end_at(order, resource, seqs[resource], index, start)
-        yield resource
+        went.append(resource)
+    return went
 
 
 def _timed(plan: Plan, seqs: dict[str, list[str]], touched: Iterable[str]) -> Plan | None:
@@ -622,19 +628,20 @@ class _Lines:
     def put_back_by_regret(self, ready: Mapping[str, float | None], seqs: dict[str, list[str]],
                            floor: dict[str, int], weight: float, moved_on: MovedOn) -> tuple[str, str, int]:
         """Insert the order of ``ready`` (each with its earliest start, or None for its own
-        release) whose best place costs least against its best place on any other resource
+        release) whose best place on another resource costs most over its best place
         (its *regret*: where it does not go to its best place now, later insertions may
         take that place), at its best place; the order, its resource and index there.
         Orders that may run on one resource only go first; of equal regrets (within
-        rounding), the first order of ``ready``."""
+        rounding), the first order of ``ready``. A resource after the first two is
+        searched only under the second-best price so far (a search cut by that bound is
+        remembered, and searched again under a higher one)."""
         durations = self.problem.durations
         pick: tuple[float, str, str, int] | None = None
         for order, earliest in ready.items():
             best: tuple[float, str, int] | None = None
             second = math.inf  # the least cost on another resource than ``best``'s
             for resource in durations[order]:
-                bound = second if best is not None else math.inf
-                cost, index = self._place(order, resource, seqs, floor, weight, moved_on, bound, earliest)
+                cost, index = self._place(order, resource, seqs, floor, weight, moved_on, second, earliest)
                 if index < 0:
                     continue  # (no place there costs less than ``second``)
                 if best is None or cost < best[0] - 1e-9:  # (the first of places equal within rounding)
