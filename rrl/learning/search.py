@@ -750,8 +750,18 @@ DESCENT_SHARE = 0.2
 #: place to the line's end), and the descent's steps go to the tardy orders: on the
 #: extruders' rush orders the share gave 20-30 % less tardiness at 20 and 30 orders, 20-30 %
 #: more at 40 and 50 (docs/benchmarks.md). Above it the descent keeps the budget until it
-#: converges, as on plants with ``after``.
+#: converges, as on plants with ``after`` (up to :data:`LINKED_DESCENT_SHARE` of it).
 SHARED_UP_TO = 35
+
+#: The descent's share of the budget where orders wait for others (at most
+#: :data:`SHARED_UP_TO` unstarted orders, a walk following). There the walk times each try
+#: in full, and the descent's exactly priced steps are worth more than its tries: the
+#: descent keeps the budget until it converges, but not past this share. On a slower
+#: machine, or at a smaller budget, the descent of some cases did not converge within the
+#: budget and the walk never ran (on the generated plant's breakdowns a case ended at
+#: 46.7 h instead of 21-25 h); a share of 0.4-0.8 was level at the 40 ms default and
+#: 4-6 % better at 15 ms (docs/benchmarks.md, "A walk on every small plan with chains").
+LINKED_DESCENT_SHARE = 0.6
 
 
 #: Consult's search budget (ms) up to 20 orders when none is given. The budget is wall
@@ -831,8 +841,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
     With ``recreate`` (consult's default), the descent stops at ``descent_share`` of the
-    budget, converged or not (on plants with ``after``, or above :data:`SHARED_UP_TO`
-    unstarted orders: when it converges), and the budget left goes to a ruin-and-recreate
+    budget, converged or not (on plants with ``after``: when it converges, or at
+    :data:`LINKED_DESCENT_SHARE` of the budget; above :data:`SHARED_UP_TO` unstarted
+    orders: when it converges), and the budget left goes to a ruin-and-recreate
     walk from its best plan (:mod:`~rrl.learning.recreate`; at most :data:`WALK_STEPS`
     placements from the disrupted plan): it moves several orders at once, where the
     beam's steps move one or two. The wider passes get whatever budget the walk leaves;
@@ -875,9 +886,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     descent_share : float
         Where a walk follows: the share of ``budget_s`` the descent may take; the walk
         starts from the descent's best plan when it is spent, converged or not
-        (:data:`DESCENT_SHARE`; between 0 and 1). Without a walk, under a
-        ``node_limit``, on a plant with ``after`` or above :data:`SHARED_UP_TO` unstarted
-        orders, the descent has the whole budget (the walk what it leaves). The root's
+        (:data:`DESCENT_SHARE`; between 0 and 1). On a plant with ``after`` the descent
+        may take :data:`LINKED_DESCENT_SHARE` instead, stopping earlier where it
+        converges. Without a walk, under a ``node_limit`` or above :data:`SHARED_UP_TO`
+        unstarted orders, the descent has the whole budget (the walk what it leaves). The root's
         first focus is examined whatever the share (unless the disrupted plan already
         costs nothing).
 
@@ -899,18 +911,18 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     def out_of_budget() -> bool:
         return out_of_time() or (node_limit is not None and hood.expansions >= node_limit)
 
+    problem = hood.hit.plan.problem
+    share = LINKED_DESCENT_SHARE if problem.dependents else descent_share
+
     def descent_time() -> bool:
-        return clock() - started >= budget_s * descent_share or out_of_time()
+        return clock() - started >= budget_s * share or out_of_time()
 
     walking = descent_first and recreate is not None
     # (under a node limit the walk's tries are counted, not timed: the descent's share stays
-    # whole; so where it applies, the budget is the clock alone. Where orders wait for
-    # others the walk times each try in full, and the descent's exactly priced steps are
-    # worth more than its tries: the descent keeps the budget until it converges; so it
-    # does above SHARED_UP_TO orders.)
-    problem = hood.hit.plan.problem
+    # whole; so where it applies, the budget is the clock alone. Above SHARED_UP_TO orders
+    # the descent keeps the budget until it converges.)
     unstarted = len(problem.orders) - len(problem.frozen)
-    shared = walking and node_limit is None and not problem.dependents and unstarted <= SHARED_UP_TO
+    shared = walking and node_limit is None and unstarted <= SHARED_UP_TO
     width = 1
     while width <= max_width:
         widths.append(width)

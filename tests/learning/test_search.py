@@ -746,6 +746,45 @@ def test_with_after_or_many_orders_the_descent_keeps_the_budget_whatever_the_sha
     assert checked >= 2 and late >= 1
 
 
+def test_with_after_the_descent_stops_at_its_share_where_it_has_not_converged() -> None:
+    """On a clock that ticks a millisecond per reading, on a plant with ``after``: where
+    the descent converges before LINKED_DESCENT_SHARE of the budget, the walk starts
+    where it converged; where it would converge later, the walk starts once the share is
+    spent (else a slower machine's descent may take the whole budget, and no walk run)."""
+    from rrl.learning.recreate import RuinAndRecreate
+    from rrl.learning.search import LINKED_DESCENT_SHARE
+
+    plant = generate_scenario(machines=5, types=3, orders=1, family_steps=3, breaks=True, seed=7).plant
+    agent = RepairAgent(plant, family_steps=3)
+
+    def walk_starts(hit, budget_s: float) -> float | None:
+        hood = agent.neighbourhood(hit, score_all=False)
+        ticks, clock = _ticking()
+        began: list[float] = []
+        walk = hood.recreate
+
+        def recreate(*args, **kwargs):
+            began.append(ticks[0])
+            return walk(*args, **kwargs)
+
+        hood.recreate = recreate  # type: ignore[method-assign]
+        beam_search(hood, budget_s=budget_s, max_depth=10, max_width=1, rank=agent._rank, descent_first=True,
+                    first_improvement=True, recreate=RuinAndRecreate(), clock=clock)
+        return began[0] if began else None
+
+    cut = 0
+    for hit in draw_cases(plant, 5, 1, (10, 20), ("rush_order",), family_steps=3):
+        converged = walk_starts(hit, 5.0)
+        if converged is None or converged < 0.02:
+            continue  # (a plan costing nothing ended the search, or the descent was short)
+        assert walk_starts(hit, 1.2 * converged / LINKED_DESCENT_SHARE) == converged
+        budget = 0.5 * converged / LINKED_DESCENT_SHARE  # (the share spent at half the descent)
+        started = walk_starts(hit, budget)
+        assert started is not None and LINKED_DESCENT_SHARE * budget <= started < converged
+        cut += 1
+    assert cut >= 2
+
+
 def test_the_search_ends_once_a_plan_costs_nothing(extruders) -> None:
     """A goal's cost is never below 0: once the search holds a plan at 0 it stops, with
     budget and node limit to spare, and returns that plan."""
