@@ -195,7 +195,8 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
               help="Spend the budget left after the descent on a ruin-and-recreate walk: a few orders taken out "
                    "and put back at their least costly places, at most the step limit (and 20) placements from "
                    "the disrupted plan (default: the policy's setting, on; on plants with 'after' chains the "
-                   "walk follows the descent once it converges and ends after 100 tries without a better "
+                   "walk follows the descent once it converges (up to 35 unstarted orders, at most at 60 % of the "
+                   "budget) and ends after 100 tries without a better "
                    "plan; up to 35 unstarted orders it then starts again from the best plan until the budget is "
                    "spent or eight walks in a row find nothing).")
 @click.option("--walkers", type=click.IntRange(1, MAX_WALKERS), default=None,

@@ -745,22 +745,25 @@ class _Expansion:
 #: and the walk never ran. Measured on the extruders' new and rush orders (docs/benchmarks.md).
 DESCENT_SHARE = 0.2
 
-#: Most unstarted orders for which the descent's share applies. A try of the walk costs
+#: Most unstarted orders for which a descent's share applies (:data:`DESCENT_SHARE`, or
+#: :data:`LINKED_DESCENT_SHARE` where orders wait for others). A try of the walk costs
 #: about the square of a line's length (each order put back is priced at every place, each
 #: place to the line's end), and the descent's steps go to the tardy orders: on the
 #: extruders' rush orders the share gave 20-30 % less tardiness at 20 and 30 orders, 20-30 %
-#: more at 40 and 50 (docs/benchmarks.md). Above it the descent keeps the budget until it
-#: converges, as on plants with ``after`` (up to :data:`LINKED_DESCENT_SHARE` of it).
+#: more at 40 and 50 (docs/benchmarks.md). Above it the descent keeps the whole budget
+#: until it converges, chains or not.
 SHARED_UP_TO = 35
 
 #: The descent's share of the budget where orders wait for others (at most
-#: :data:`SHARED_UP_TO` unstarted orders, a walk following). There the walk times each try
+#: :data:`SHARED_UP_TO` unstarted orders, a walk following, not under a ``node_limit``).
+#: There the walk times each try
 #: in full, and the descent's exactly priced steps are worth more than its tries: the
 #: descent keeps the budget until it converges, but not past this share. On a slower
 #: machine, or at a smaller budget, the descent of some cases did not converge within the
 #: budget and the walk never ran (on the generated plant's breakdowns a case ended at
-#: 46.7 h instead of 21-25 h); a share of 0.4-0.8 was level at the 40 ms default and
-#: 4-6 % better at 15 ms (docs/benchmarks.md, "A walk on every small plan with chains").
+#: 46.7 h instead of 23-25 h); shares of 0.4-0.8 were level at the 40 ms default, and at
+#: 15 ms 0.6 gave 5-7 % less tardiness than the whole budget (docs/benchmarks.md, "The
+#: descent's share on small plans with chains").
 LINKED_DESCENT_SHARE = 0.6
 
 
@@ -841,9 +844,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     step (a step per member), so ``max_depth`` counts operator steps. The best plan seen
     anywhere is kept. Expansions are cached, so a wider pass re-uses the narrower ones.
     With ``recreate`` (consult's default), the descent stops at ``descent_share`` of the
-    budget, converged or not (on plants with ``after``: when it converges, or at
-    :data:`LINKED_DESCENT_SHARE` of the budget; above :data:`SHARED_UP_TO` unstarted
-    orders: when it converges), and the budget left goes to a ruin-and-recreate
+    budget, converged or not (above :data:`SHARED_UP_TO` unstarted orders: when it
+    converges; up to it, on plants with ``after``: when it converges or at
+    :data:`LINKED_DESCENT_SHARE` of the budget), and the budget left goes to a ruin-and-recreate
     walk from its best plan (:mod:`~rrl.learning.recreate`; at most :data:`WALK_STEPS`
     placements from the disrupted plan): it moves several orders at once, where the
     beam's steps move one or two. The wider passes get whatever budget the walk leaves;
@@ -886,9 +889,9 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     descent_share : float
         Where a walk follows: the share of ``budget_s`` the descent may take; the walk
         starts from the descent's best plan when it is spent, converged or not
-        (:data:`DESCENT_SHARE`; between 0 and 1). On a plant with ``after`` the descent
-        may take :data:`LINKED_DESCENT_SHARE` instead, stopping earlier where it
-        converges. Without a walk, under a ``node_limit`` or above :data:`SHARED_UP_TO`
+        (:data:`DESCENT_SHARE`; between 0 and 1). It does not apply on a plant with
+        ``after``: there the descent stops where it converges or at
+        :data:`LINKED_DESCENT_SHARE`. Without a walk, under a ``node_limit`` or above :data:`SHARED_UP_TO`
         unstarted orders, the descent has the whole budget (the walk what it leaves). The root's
         first focus is examined whatever the share (unless the disrupted plan already
         costs nothing).
@@ -920,7 +923,8 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
     walking = descent_first and recreate is not None
     # (under a node limit the walk's tries are counted, not timed: the descent's share stays
     # whole; so where it applies, the budget is the clock alone. Above SHARED_UP_TO orders
-    # the descent keeps the budget until it converges.)
+    # the descent keeps the budget until it converges: there its steps gain more than the
+    # walk's tries.)
     unstarted = len(problem.orders) - len(problem.frozen)
     shared = walking and node_limit is None and unstarted <= SHARED_UP_TO
     width = 1
