@@ -756,14 +756,13 @@ SHARED_UP_TO = 35
 
 #: The descent's share of the budget where orders wait for others (at most
 #: :data:`SHARED_UP_TO` unstarted orders, a walk following, not under a ``node_limit``).
-#: There the walk times each try
-#: in full, and the descent's exactly priced steps are worth more than its tries: the
-#: descent keeps the budget until it converges, but not past this share. On a slower
-#: machine, or at a smaller budget, the descent of some cases did not converge within the
-#: budget and the walk never ran (on the generated plant's breakdowns a case ended at
-#: 46.7 h instead of 23-25 h); shares of 0.4-0.8 were level at the 40 ms default, and at
-#: 15 ms 0.6 gave 5-7 % less tardiness than the whole budget (docs/benchmarks.md, "The
-#: descent's share on small plans with chains").
+#: There the walk times each try in full, and the descent's exactly priced steps are
+#: worth more than its tries: the descent keeps the budget until it converges, but not
+#: past this share. On a slower machine, or at a smaller budget, the descent of some
+#: cases did not converge within the budget and the walk never ran (on the generated
+#: plant's breakdowns a case ended at 46.7 h instead of 23-25 h); shares of 0.4-0.8 were
+#: level at the 40 ms default, and at 15 ms 0.6 gave 5-7 % less tardiness than the whole
+#: budget (docs/benchmarks.md, "The descent's share on small plans with chains").
 LINKED_DESCENT_SHARE = 0.6
 
 
@@ -891,10 +890,10 @@ def beam_search(hood: Neighbourhood, *, budget_s: float, max_depth: int, max_wid
         starts from the descent's best plan when it is spent, converged or not
         (:data:`DESCENT_SHARE`; between 0 and 1). It does not apply on a plant with
         ``after``: there the descent stops where it converges or at
-        :data:`LINKED_DESCENT_SHARE`. Without a walk, under a ``node_limit`` or above :data:`SHARED_UP_TO`
-        unstarted orders, the descent has the whole budget (the walk what it leaves). The root's
-        first focus is examined whatever the share (unless the disrupted plan already
-        costs nothing).
+        :data:`LINKED_DESCENT_SHARE`. Without a walk, under a ``node_limit`` or above
+        :data:`SHARED_UP_TO` unstarted orders, the descent has the whole budget (the walk
+        what it leaves). The root's first focus is examined whatever the share (unless
+        the disrupted plan already costs nothing).
 
     Returns
     -------
