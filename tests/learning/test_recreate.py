@@ -141,10 +141,11 @@ def test_the_cheapest_insertion_is_the_cheapest_sequence_timed_afresh(plan, data
 
 
 def _put_back_setup(plan: Plan, data: st.DataObject):
-    """For the put-back tests: an event's disrupted plan on ``plan``, its unstarted
-    orders, a weight on moved orders (0 or 0.5), the count of moved orders per
-    resource, and the started orders per resource (None where no event applies or
-    fewer than two orders may move)."""
+    """For the put-back tests, on an event's disrupted plan on ``plan``: its problem, a
+    weight on moved orders (0 or 0.5), the count of moved orders per resource, the
+    started orders per resource, and a draw of 1-4 unstarted orders taken out (them, and
+    the plan's sequences without them); None where no event applies or fewer than two
+    orders may move."""
     hit = hit_on(plan, data)
     if hit is None:
         return None
@@ -158,7 +159,12 @@ def _put_back_setup(plan: Plan, data: st.DataObject):
         return _moved_on(seq, resource, reference)
 
     floor = {r: sum(1 for o in s if o in problem.frozen) for r, s in hit.plan.schedule.sequences.items()}
-    return hit, movable, data.draw(st.sampled_from([0.0, 0.5])), moved_on, floor
+
+    def take_out() -> tuple[list[str], dict[str, list[str]]]:
+        out = data.draw(st.lists(st.sampled_from(movable), min_size=1, max_size=4, unique=True))
+        return out, {r: [o for o in s if o not in out] for r, s in hit.plan.schedule.sequences.items()}
+
+    return problem, data.draw(st.sampled_from([0.0, 0.5])), moved_on, floor, take_out
 
 
 def _places_by_timing(problem: Problem, seqs, floor, order: str, weight: float, moved_on) -> list[tuple]:
@@ -192,12 +198,10 @@ def test_an_order_is_put_back_at_its_cheapest_place_also_when_remembered(plan, d
     setup = _put_back_setup(plan, data)
     if setup is None:
         return
-    hit, movable, weight, moved_on, floor = setup
-    problem = hit.plan.problem
+    problem, weight, moved_on, floor, take_out = setup
     lines = _Lines(problem)
     for _ in range(3):
-        out = data.draw(st.lists(st.sampled_from(movable), min_size=1, max_size=4, unique=True))
-        seqs = {r: [o for o in s if o not in out] for r, s in hit.plan.schedule.sequences.items()}
+        out, seqs = take_out()
         for order in out:
             expected = _cheapest(_places_by_timing(problem, seqs, floor, order, weight, moved_on))
             fresh = {r: list(s) for r, s in seqs.items()}
@@ -669,12 +673,10 @@ def test_put_back_by_regret_takes_the_order_that_loses_most_to_its_cheapest_plac
     setup = _put_back_setup(plan, data)
     if setup is None:
         return
-    hit, movable, weight, moved_on, floor = setup
-    problem = hit.plan.problem
+    problem, weight, moved_on, floor, take_out = setup
     lines = _Lines(problem)
     for round_ in range(3):
-        left = data.draw(st.lists(st.sampled_from(movable), min_size=1, max_size=4, unique=True))
-        seqs = {r: [o for o in s if o not in left] for r, s in hit.plan.schedule.sequences.items()}
+        left, seqs = take_out()
         if round_ == 0:  # (prices remembered one by one, some cut by the bound of the best so far)
             for order in left:
                 lines.put_back(order, seqs, floor, weight, moved_on)
