@@ -25,10 +25,12 @@ from rrl.errors import CycleError, RRLError
 from rrl.events import EVENTS, draw_event
 from rrl.learning import RepairAgent
 from rrl.learning.evaluate import draw_cases
+from rrl.learning.recreate import RECREATE
 from rrl.learning.search import (
     CHAIN_RULES,
     DEFAULT_BUDGET_MS,
     EXCHANGE,
+    SHARED_UP_TO,
     Neighbourhood,
     beam_search,
     default_budget_ms,
@@ -54,14 +56,22 @@ def agent_for(plan: Plan, goal: str) -> RepairAgent:
     return AGENTS[goal]
 
 
+#: What an event on a plan is drawn from: its random stream's seed, its name, and when it
+#: happens as a share of the plan's last end (None: the event's own draw).
+EVENT_DRAWS = st.tuples(st.integers(0, 10_000), st.sampled_from(EVENTS), st.sampled_from([None, None, 0.2, 0.4]))
+
+
 def hit_on(plan: Plan, data: st.DataObject):
-    rng = random.Random(data.draw(st.integers(0, 10_000)))
-    event = data.draw(st.sampled_from(EVENTS))
-    latest = max(plan.times.end.values())
-    now = data.draw(st.sampled_from([None, None, 0.2 * latest, 0.4 * latest]))
+    return hit_from(plan, *data.draw(EVENT_DRAWS))
+
+
+def hit_from(plan: Plan, seed: int, event: str, share: float | None):
+    """``event`` drawn on ``plan`` from ``seed`` (at ``share`` of its last end), or None
+    where it finds nothing to hit (e.g. no order left to delay)."""
+    now = {} if share is None else {"now": share * max(plan.times.end.values())}
     try:
-        return draw_event(event, plan, rng, **({"now": now} if now is not None else {}))
-    except RRLError:  # nothing this event can hit in the plan (e.g. no order left to delay)
+        return draw_event(event, plan, random.Random(seed), **now)
+    except RRLError:
         return None
 
 
@@ -76,7 +86,7 @@ def check_repair(result, hit, agent: RepairAgent) -> None:
         assert plan.times.start[order] == start
         assert plan.schedule.where[order] == hit.plan.schedule.where[order]
     assert plan.total_tardiness == pytest.approx(plan.metrics.total_tardiness, abs=1e-6)
-    assert len(result.steps) <= agent.max_steps
+    assert len(result.steps) <= agent.steps_for(hit.plan)  # (max_steps, grown on plans larger than training's)
     replayed = hit.plan
     for step in result.steps:
         assert step.focus is not None and step.action.focal == step.focus.task
@@ -108,6 +118,33 @@ def test_chains_of_events_on_one_plan(plan, data) -> None:
         if hit is None:
             return
         result = agent.repair(hit, node_limit=6, budget_ms=60_000)
+        check_repair(result, hit, agent)
+        plan = result.plan
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=st.one_of(plans(max_orders=25, min_orders=4), plans(max_orders=45, min_orders=36)),
+       goal=st.sampled_from(["tardiness", "stability", "balancing"]),
+       budget_ms=st.sampled_from([1.0, 5.0, 15.0, 40.0]), data=st.data())
+def test_consult_on_the_clock_keeps_the_invariants_along_chains_of_events(plan, goal, budget_ms, data) -> None:
+    """The search users run (a wall-time budget, no node limit) takes paths a node limit
+    does not: the descent cut at its share, walks forked where a fork is cheap and left
+    out when they answer late, walks again on small plans with ``after``, plans of more
+    than :data:`~rrl.learning.search.SHARED_UP_TO` unstarted orders. Its output keeps the
+    same invariants, event after event on one plan."""
+    agent = agent_for(plan, goal)
+    # (drawn at once: each plan after the first depends on the clock, and hypothesis needs
+    # the same draws whenever it meets the same example)
+    events = data.draw(st.lists(st.tuples(EVENT_DRAWS, st.integers(0, 100)), min_size=1, max_size=3))
+    for drawn, seed in events:
+        hit = hit_from(plan, *drawn)
+        if hit is None:
+            return
+        result = agent.repair(hit, budget_ms=budget_ms, seed=seed)
+        problem = hit.plan.problem
+        event(f"{'with' if problem.dependents else 'no'} after, "
+              f"{'over' if len(problem.orders) - len(problem.frozen) > SHARED_UP_TO else 'up to'} SHARED_UP_TO "
+              f"unstarted orders, {'walked' if any(s.focus.reason == RECREATE for s in result.steps) else 'no walk'}")
         check_repair(result, hit, agent)
         plan = result.plan
 
