@@ -5,9 +5,11 @@ Training: per episode a case is drawn (orders, initial plan, disruption); operat
 chosen epsilon-greedily from the current Q-tree over every applicable ground action of
 the focal task(s); at the end of the episode the examples (state, action,
 Q = r + gamma max Q(next)) are built backwards and handed to TG (or, for the
-propositional baseline, to scikit-learn). Consult: the greedy policy repairs step by
-step, never returns a plan worse on the goal's measure than the disrupted one, and
-explains each step by the Prolog rule (abstract state) that gave the action its value.
+propositional baseline, to scikit-learn). Consult: a search within a time budget (a
+descent, a ruin-and-recreate walk, wider passes in the policy's order:
+:func:`~rrl.learning.search.beam_search`) repairs step by step, never returns a plan
+worse on the goal's measure than the disrupted one, and explains each step by the
+Prolog rule (abstract state) that gave the action its value.
 """
 
 from __future__ import annotations
@@ -363,8 +365,12 @@ class RepairAgent:
             Show a progress bar (episode, mean reward, steps, tree size) on stderr.
         eval_every : int
             Every so many episodes (and before the first), repair ``eval_cases`` fixed
-            validation cases greedily and append the means to :attr:`evaluations` (the
-            learning curve of the greedy policy, free of exploration noise). 0: never.
+            validation cases as consult does (:meth:`repair`, at the agent's budget) and
+            append the means to :attr:`evaluations`: the learning curve of the repairs
+            the policy gives, free of exploration noise. (On the plants of
+            docs/benchmarks.md the curve is level: the search's exact prices choose the
+            steps; what moves, the steps per repair by a few tenths, moves with the
+            machine's load on the clock.) 0: never.
         callback : callable, optional
             Called with each episode's :class:`EpisodeRecord`.
         """
