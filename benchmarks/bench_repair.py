@@ -161,7 +161,7 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
             other = RepairAgent(plant, goal, events=EVENTS, seed=args.seed).learn(args.episodes, eval_every=25)
             curves[goal] = other.evaluations
         learning_curves(curves, args.curves, window=1,
-                        title="Greedy search (node limit) on 20 validation cases every 25 episodes (extruders, all events)")
+                        title="Consult's search on 20 validation cases every 25 episodes (extruders, all events)")
         print(f"learning curves written to {args.curves}")
 
 

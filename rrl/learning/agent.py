@@ -573,7 +573,8 @@ class RepairAgent:
                max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
                focus_width: int | None = None, stop: Callable[[], bool] | None = None,
                **given: Any) -> RepairResult:
-        """Repair a disrupted plan: Q-guided beam search within a time budget (consult).
+        """Repair a disrupted plan within a time budget (consult): a descent, a ruin-and-recreate
+        walk and wider passes in the policy's order (:func:`~rrl.learning.search.beam_search`).
 
         Parameters
         ----------

@@ -24,6 +24,7 @@ from rrl.domain.timing import sequence_tardiness
 from rrl.errors import CycleError, RRLError
 from rrl.events import EVENTS, draw_event
 from rrl.learning import RepairAgent
+from rrl.learning.agent import LONG_REPAIR_STEPS
 from rrl.learning.evaluate import draw_cases
 from rrl.learning.recreate import RECREATE
 from rrl.learning.search import (
@@ -65,12 +66,12 @@ def hit_on(plan: Plan, data: st.DataObject):
     return hit_from(plan, *data.draw(EVENT_DRAWS))
 
 
-def hit_from(plan: Plan, seed: int, event: str, share: float | None):
-    """``event`` drawn on ``plan`` from ``seed`` (at ``share`` of its last end), or None
-    where it finds nothing to hit (e.g. no order left to delay)."""
+def hit_from(plan: Plan, seed: int, name: str, share: float | None):
+    """The event ``name`` drawn on ``plan`` from ``seed`` (at ``share`` of its last end), or
+    None where it finds nothing to hit (e.g. no order left to delay)."""
     now = {} if share is None else {"now": share * max(plan.times.end.values())}
     try:
-        return draw_event(event, plan, random.Random(seed), **now)
+        return draw_event(name, plan, random.Random(seed), **now)
     except RRLError:
         return None
 
@@ -86,7 +87,8 @@ def check_repair(result, hit, agent: RepairAgent) -> None:
         assert plan.times.start[order] == start
         assert plan.schedule.where[order] == hit.plan.schedule.where[order]
     assert plan.total_tardiness == pytest.approx(plan.metrics.total_tardiness, abs=1e-6)
-    assert len(result.steps) <= agent.steps_for(hit.plan)  # (max_steps, grown on plans larger than training's)
+    # (max_steps, grown on plans larger than training's up to LONG_REPAIR_STEPS)
+    assert len(result.steps) <= agent.steps_for(hit.plan) <= max(agent.max_steps, LONG_REPAIR_STEPS)
     replayed = hit.plan
     for step in result.steps:
         assert step.focus is not None and step.action.focal == step.focus.task
@@ -131,7 +133,8 @@ def test_consult_on_the_clock_keeps_the_invariants_along_chains_of_events(plan, 
     does not: the descent cut at its share, walks forked where a fork is cheap and left
     out when they answer late, walks again on small plans with ``after``, plans of more
     than :data:`~rrl.learning.search.SHARED_UP_TO` unstarted orders. Its output keeps the
-    same invariants, event after event on one plan."""
+    same invariants, event after event on one plan. (On the clock a failure may not come
+    back when hypothesis replays it: it then reports the example as flaky.)"""
     agent = agent_for(plan, goal)
     # (drawn at once: each plan after the first depends on the clock, and hypothesis needs
     # the same draws whenever it meets the same example)
@@ -141,11 +144,11 @@ def test_consult_on_the_clock_keeps_the_invariants_along_chains_of_events(plan, 
         if hit is None:
             return
         result = agent.repair(hit, budget_ms=budget_ms, seed=seed)
+        check_repair(result, hit, agent)
         problem = hit.plan.problem
         event(f"{'with' if problem.dependents else 'no'} after, "
               f"{'over' if len(problem.orders) - len(problem.frozen) > SHARED_UP_TO else 'up to'} SHARED_UP_TO "
               f"unstarted orders, {'walked' if any(s.focus.reason == RECREATE for s in result.steps) else 'no walk'}")
-        check_repair(result, hit, agent)
         plan = result.plan
 
 
