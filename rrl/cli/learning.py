@@ -271,17 +271,26 @@ def _print_repair(result: RepairResult) -> None:
                f"{result.disrupted.total_tardiness:.2f} h -> repaired {result.plan.total_tardiness:.2f} h "
                f"({result.goal} goal {'reached' if result.reached else 'not reached'}; "
                f"{len(result.steps)} steps, {result.seconds * 1000:.0f} ms)")
+    # A walk's steps share one focus rule and often one leaf: each rule is printed in full
+    # at its first step, later ones point back to it (the same lines again and again
+    # would bury the steps).
+    printed: dict[str, int] = {}
+
+    def said(text: str, k: int) -> str:
+        first = printed.setdefault(text, k)
+        return text if first == k else f"as in step {first}"
+
     for k, step in enumerate(result.steps, 1):
         click.echo(f"  step {k}: {step.action}  -> TT {step.plan.total_tardiness:.2f} h  (Q = {step.q_value:.3f})")
         if step.focus is not None:
             rule = " ".join(line.split("%")[0].strip() for line in step.focus_rule.splitlines())
-            click.echo(f"      focus {step.focus.task} ({step.focus.reason})" + (f": {rule}" if rule else ""))
+            click.echo(f"      focus {step.focus.task} ({step.focus.reason})" + (f": {said(rule, k)}" if rule else ""))
         body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
             leaf = step.rule.split(":", 1)[0].removeprefix("% ") if step.rule.startswith("% leaf") else "rule"
             # ("valued by", not "because": the search chooses its steps by exact cost, and
             # the rule names the abstract state and the value it gives the step; docs/repair.md)
-            click.echo(f"      valued by ({leaf}, the first rule that holds): " + " ".join(body))
+            click.echo(f"      valued by ({leaf}, the first rule that holds): " + said(" ".join(body), k))
     if result.note:
         click.echo(f"  note: {result.note}")
 

@@ -373,6 +373,31 @@ def test_consult_human_output_explains_steps_and_writes_strip(trained, tmp_path)
     assert strip.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_consult_human_output_prints_each_rule_once_and_points_back_to_it(trained) -> None:
+    """A walk's steps share one focus rule (and often a leaf): the first step that uses a
+    rule prints it, the later ones name that step."""
+    _, directory = trained
+    result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(EXTRUDERS),
+                                      "--event", "rush_order", "--seed", "1", "--node-limit", "20"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    steps = [line for line in lines if line.startswith("  step ")]
+    explained = [line.split(": ", 1)[1] for line in lines if line.startswith(("      focus ", "      valued by "))]
+    assert len(steps) >= 2 and len(explained) == 2 * len(steps)
+    pointers = [text for text in explained if text.startswith("as in step ")]
+    rules = [text for text in explained if not text.startswith("as in step ")]
+    assert pointers, "the case should repeat a rule (a walk's steps share the re-placement's)"
+    assert len(rules) == len(set(rules))  # each rule in full once
+    for k, line in enumerate(lines):
+        if line.startswith(("      focus ", "      valued by ")) and ": as in step " in line:
+            step = int(line.rsplit(" ", 1)[1])
+            shown = [i for i, other in enumerate(lines) if other.startswith(f"  step {step}:")][0]
+            assert shown < k  # it points back to a step printed before
+            kind = "      focus " if line.startswith("      focus ") else "      valued by "
+            full = next(other for other in lines[shown + 1:] if other.startswith(kind))
+            assert ": as in step " not in full
+
+
 def test_policy_show_reads_rules(trained) -> None:
     _, directory = trained
     result = CliRunner().invoke(cli, ["policy", "show", str(directory)])
