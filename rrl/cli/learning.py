@@ -247,7 +247,9 @@ def consult(policy_dir: Path, scenario_path: Path, event: str, product: str | No
     agent.walkers = walkers
     scenario = load_scenario(scenario_path)
     result = run_consult(agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms,
-                         node_limit=node_limit, focus_width=focus_width, rule=rule, model=model, warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), **given)
+                         node_limit=node_limit, focus_width=focus_width, rule=rule, model=model,
+                         warn=lambda message: click.echo(f"rrl: warning: {message}", err=True), name_foci=not as_json,
+                         **given)
     checked(result.plan, "repaired", reference=result.before)
     if gantt is not None:
         from rrl.viz import repair_strip
@@ -270,7 +272,8 @@ def _print_repair(result: RepairResult) -> None:
     click.echo(f"total tardiness: before {result.before.total_tardiness:.2f} h -> disrupted "
                f"{result.disrupted.total_tardiness:.2f} h -> repaired {result.plan.total_tardiness:.2f} h "
                f"({result.goal} goal {'reached' if result.reached else 'not reached'}; "
-               f"{len(result.steps)} steps, {result.seconds * 1000:.0f} ms)")
+               f"{len(result.steps)} steps; search {result.search_seconds * 1000:.0f} ms, "
+               f"{result.seconds * 1000:.0f} ms with the explanations)")
     # A walk's steps share one focus rule and often one leaf: each rule is printed in full
     # at its first step, later ones point back to it (the same lines again and again
     # would bury the steps).
@@ -285,6 +288,9 @@ def _print_repair(result: RepairResult) -> None:
         if step.focus is not None:
             rule = " ".join(line.split("%")[0].strip() for line in step.focus_rule.splitlines())
             click.echo(f"      focus {step.focus.task} ({step.focus.reason})" + (f": {said(rule, k)}" if rule else ""))
+            if step.meets:  # (a walk's, block's or exchange's step: the focus rule its order meets)
+                met = " ".join(line.split("%")[0].strip() for line in step.meets_rule.splitlines())
+                click.echo(f"      {step.focus.task} meets focus rule {step.meets}: {said(met, k)}")
         body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
             leaf = step.rule.split(":", 1)[0].removeprefix("% ") if step.rule.startswith("% leaf") else "rule"

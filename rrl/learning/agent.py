@@ -103,7 +103,11 @@ class RepairStep:
 
     ``rule`` is the Q-tree's rule (abstract state) that gave the action its value;
     ``focus`` names the focal task and the reason that proposed it, ``focus_rule`` the
-    background clause of that reason.
+    background clause of that reason. A step of a walk, a block or an exchange was not
+    proposed by a focus rule of the background; where :meth:`RepairAgent.repair` was asked
+    to name its focus (``name_foci``), ``meets`` is the first focus rule (in the
+    background's order) that proposes its focal task in the plan before it, and
+    ``meets_rule`` that rule's clause (empty where none does).
     """
 
     action: Action
@@ -112,6 +116,8 @@ class RepairStep:
     rule: str = ""
     focus: Focus | None = None
     focus_rule: str = ""
+    meets: str = ""
+    meets_rule: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The step as ``rrl consult --json`` prints it (DESIGN section 7)."""
@@ -572,7 +578,7 @@ class RepairAgent:
     def repair(self, plan: Plan | Disruption, event: str | None = None, *, seed: int = 0,
                max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
                focus_width: int | None = None, stop: Callable[[], bool] | None = None,
-               **given: Any) -> RepairResult:
+               name_foci: bool = False, **given: Any) -> RepairResult:
         """Repair a disrupted plan within a time budget (consult): a descent, a ruin-and-recreate
         walk and wider passes in the policy's order (:func:`~rrl.learning.search.beam_search`).
 
@@ -599,6 +605,13 @@ class RepairAgent:
         stop : callable, optional
             Ends the search early when it returns True (see
             :func:`~rrl.learning.search.beam_search`).
+        name_foci : bool
+            Also name, for each step of a walk, block or exchange, the background's focus
+            rule that its focal task meets (:attr:`RepairStep.meets`): a relational reason
+            for a step the search did not take from a focus rule. It asks Prolog for the
+            focus candidates of each such step's state, after the search (about 5 ms for
+            the six steps of an extruder repair on a two-core machine; ``rrl consult``
+            does it for its printed explanation, not for ``--json``).
 
         Returns
         -------
@@ -630,7 +643,7 @@ class RepairAgent:
                               first_improvement=self.first_pass == "first_improvement", stop=stop,
                               recreate=RuinAndRecreate(walkers=walkers) if self.recreate else None, seed=seed)
         best = outcome.best
-        taken = self._steps(hood, best.path())
+        taken = self._steps(hood, best.path(), name_foci)
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
         return RepairResult(
             event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best.plan,
@@ -663,10 +676,11 @@ class RepairAgent:
             return value
         return max(value, min(ceiling, value * unstarted // largest))
 
-    def _steps(self, hood: Neighbourhood, path: Sequence[Node]) -> list[RepairStep]:
+    def _steps(self, hood: Neighbourhood, path: Sequence[Node], name_foci: bool = False) -> list[RepairStep]:
         """The repair steps into the nodes of ``path``, with their Q-values and the rules
         that explain them (a search may not have read the values: each step's state is
-        sent to Prolog once, for its value and its rule)."""
+        sent to Prolog once, for its value and its rule); with ``name_foci``, the focus
+        rule each walk, block or exchange step's focal task meets."""
         rules = [""] * len(path)
         blocks = rule_blocks(self._rules) if self.learner == "tg" else []
         # only the facts the value can read: the same value and rule, and most trees
@@ -691,9 +705,22 @@ class RepairAgent:
         for node, rule in zip(path, rules, strict=True):
             choice = node.via
             assert choice is not None
+            meets = self._focus_met(hood, node) if name_foci else ""
             taken.append(RepairStep(choice.action, node.plan, choice.q, rule, choice.focus,
-                                    self._focus_rule(choice.focus.reason)))
+                                    self._focus_rule(choice.focus.reason), meets,
+                                    self._focus_rule(meets) if meets else ""))
         return taken
+
+    def _focus_met(self, hood: Neighbourhood, node: Node) -> str:
+        """The first focus reason of the background that proposes the focal task of the
+        step into ``node`` in the state before it, where the step came from a walk, a
+        block or an exchange ("" where none does, or the step came from a focus rule)."""
+        parent, via = node.parent, node.via
+        if parent is None or via is None or via.focus.reason not in CHAIN_RULES:
+            return ""
+        # (each task once, under the first reason that proposes it: every candidate asked for)
+        found = dict(self._q.focus(len(parent.plan.problem.orders), hood.state_of(parent)))
+        return found.get(via.focus.task, "")
 
     def _focus_rule(self, reason: str) -> str:
         """The background clause of a focus reason (read once per reason)."""

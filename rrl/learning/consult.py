@@ -69,7 +69,8 @@ def plan_of(scenario: Scenario, rule: str | None = None, model: Path | None = No
 def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0, max_steps: int | None = None,
             budget_ms: float | None = None, node_limit: int | None = None, focus_width: int | None = None,
             rule: str | None = None, model: Path | None = None, warn: Callable[[str], None] | None = None,
-            prefix: str = "--", stop: Callable[[], bool] | None = None, **given: Any) -> RepairResult:
+            prefix: str = "--", stop: Callable[[], bool] | None = None, name_foci: bool = False,
+            **given: Any) -> RepairResult:
     """Repair the scenario's plan after ``event`` with ``agent`` (what ``rrl consult`` does).
 
     ``given`` holds the event's options (None: drawn from ``seed``); an option that does
@@ -78,7 +79,8 @@ def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0
     ``budget_ms`` bounds the repair's search (None: the agent's default); ``node_limit``
     bounds it by a count instead, the same on any machine (:meth:`RepairAgent.repair`);
     ``focus_width`` replaces the foci per reason the agent would take on this plan;
-    ``stop`` may end it sooner (see :func:`~rrl.learning.search.beam_search`). The result is not validated
+    ``stop`` may end it sooner (see :func:`~rrl.learning.search.beam_search`); ``name_foci``
+    names the focus rule each walk, block or exchange step meets (:meth:`RepairAgent.repair`). The result is not validated
     here: callers check ``result.plan`` against ``result.before`` before they output it.
     """
     check_event_options(event, given, prefix)
@@ -86,7 +88,7 @@ def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0
         check_size(scenario, given.get("product"), float(given["size"]), prefix)
     plan = plan_of(scenario, rule, model, warn)
     return agent.repair(plan, event, seed=seed, max_steps=max_steps, budget_ms=budget_ms, node_limit=node_limit,
-                        focus_width=focus_width, stop=stop, **given)
+                        focus_width=focus_width, stop=stop, name_foci=name_foci, **given)
 
 
 def search_agent(goal: str = "tardiness", max_steps: int = DEFAULT_MAX_STEPS) -> RepairAgent:

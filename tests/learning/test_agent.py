@@ -388,14 +388,47 @@ def test_consult_human_output_prints_each_rule_once_and_points_back_to_it(traine
     rules = [text for text in explained if not text.startswith("as in step ")]
     assert pointers, "the case should repeat a rule (a walk's steps share the re-placement's)"
     assert len(rules) == len(set(rules))  # each rule in full once
+    met = [line.split(": ", 1)[1] for line in lines if " meets focus rule " in line]
+    assert met, "the walk's steps should name the focus rules their orders meet"
+    assert len([text for text in met if not text.startswith("as in step ")]) == \
+        len({text for text in met if not text.startswith("as in step ")})
     for k, line in enumerate(lines):
-        if line.startswith(("      focus ", "      valued by ")) and ": as in step " in line:
+        if line.startswith("      ") and ": as in step " in line:
             step = int(line.rsplit(" ", 1)[1])
             shown = [i for i, other in enumerate(lines) if other.startswith(f"  step {step}:")][0]
-            assert shown < k  # it points back to a step printed before
-            kind = "      focus " if line.startswith("      focus ") else "      valued by "
-            full = next(other for other in lines[shown + 1:] if other.startswith(kind))
-            assert ": as in step " not in full
+            assert shown < k  # it points back to a step printed before, whose lines hold a rule in full
+            block = lines[shown + 1:next((i for i in range(shown + 1, len(lines)) if lines[i].startswith("  step ")),
+                                         len(lines))]
+            assert any(": as in step " not in other for other in block)
+
+
+def test_name_foci_gives_a_walks_steps_the_focus_rule_their_orders_meet(trained) -> None:
+    """Asked for, each step of a walk, block or exchange names the first focus rule of the
+    background that proposes its focal task in the plan before it: a rule that does hold
+    there (most_tardy: the order is late; event: it is the disruption's own)."""
+    agent, _ = trained
+    plant = load_scenario(EXTRUDERS).plant
+    named = 0
+    for hit in draw_cases(plant, 6, 2, (10, 20), ("new_order", "rush_order")):
+        plain = agent.repair(hit, node_limit=20, seed=1)
+        result = agent.repair(hit, node_limit=20, seed=1, name_foci=True)
+        assert [s.action for s in result.steps] == [s.action for s in plain.steps]  # (the same repair)
+        assert all(not s.meets and not s.meets_rule for s in plain.steps)
+        before = hit.plan
+        for step in result.steps:
+            assert step.focus is not None
+            if step.focus.reason not in CHAIN_RULES:
+                assert not step.meets  # (its own focus rule says why)
+            elif step.meets:
+                named += 1
+                assert step.meets_rule.startswith(f"focus_candidate({step.meets},")
+                task = step.focus.task
+                if step.meets == "most_tardy":
+                    assert before.times.end[task] > before.problem.orders[task].due + 1e-9
+                if step.meets == "event":
+                    assert task in hit.focal
+            before = step.plan
+    assert named > 0
 
 
 def test_policy_show_reads_rules(trained) -> None:
