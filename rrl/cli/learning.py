@@ -273,7 +273,7 @@ def _print_repair(result: RepairResult) -> None:
                f"{result.disrupted.total_tardiness:.2f} h -> repaired {result.plan.total_tardiness:.2f} h "
                f"({result.goal} goal {'reached' if result.reached else 'not reached'}; "
                f"{len(result.steps)} steps; search {result.search_seconds * 1000:.0f} ms, "
-               f"{result.seconds * 1000:.0f} ms with the explanations)")
+               f"{result.seconds * 1000:.0f} ms in all)")
     # A walk's steps share one focus rule and often one leaf: each rule is printed in full
     # at its first step, later ones point back to it (the same lines again and again
     # would bury the steps).
@@ -290,7 +290,7 @@ def _print_repair(result: RepairResult) -> None:
             click.echo(f"      focus {step.focus.task} ({step.focus.reason})" + (f": {said(rule, k)}" if rule else ""))
             if step.meets:  # (a walk's, block's or exchange's step: the focus rule its order meets)
                 met = " ".join(line.split("%")[0].strip() for line in step.meets_rule.splitlines())
-                click.echo(f"      {step.focus.task} meets focus rule {step.meets}: {said(met, k)}")
+                click.echo(f"      {step.focus.task} meets focus rule {step.meets}" + (f": {said(met, k)}" if met else ""))
         body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
             leaf = step.rule.split(":", 1)[0].removeprefix("% ") if step.rule.startswith("% leaf") else "rule"

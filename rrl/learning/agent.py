@@ -86,6 +86,13 @@ LONG_REPAIR_STEPS = 45
 #: (docs/benchmarks.md, "A wider focus on larger plans").
 WIDE_FOCUS = 16
 
+#: Most unstarted orders of a plan whose walk, block and exchange steps
+#: :meth:`RepairAgent.repair` names the focus rules of (``name_foci``): each named step
+#: sends its whole state to Prolog, about 1 ms at 20 orders and an estimated 10-15 ms at
+#: 500, and a
+#: walk may write up to :data:`~rrl.learning.search.WALK_STEPS` steps.
+NAMED_UP_TO = 100
+
 
 def _check_first_pass(first_pass: str) -> None:
     if first_pass not in FIRST_PASSES:
@@ -610,8 +617,9 @@ class RepairAgent:
             rule that its focal task meets (:attr:`RepairStep.meets`): a relational reason
             for a step the search did not take from a focus rule. It asks Prolog for the
             focus candidates of each such step's state, after the search (about 5 ms for
-            the six steps of an extruder repair on a two-core machine; ``rrl consult``
-            does it for its printed explanation, not for ``--json``).
+            the six steps of an extruder repair of 10-20 orders on a two-core machine; on
+            plans of more than :data:`NAMED_UP_TO` unstarted orders it names none;
+            ``rrl consult`` does it for its printed explanation, not for ``--json``).
 
         Returns
         -------
@@ -701,11 +709,15 @@ class RepairAgent:
                 via.q, index = self._q.explained_value(state, facts, only=readable)
                 via.scored = True
             rules[k] = blocks[index - 1] if 0 < index <= len(blocks) else ""
+        problem = hood.hit.plan.problem
+        # (each named step sends its whole state to Prolog; the walk's steps, the ones named,
+        # were none of a repair's above 50 orders on the extruders)
+        naming = name_foci and len(problem.orders) - len(problem.frozen) <= NAMED_UP_TO
         taken = []
         for node, rule in zip(path, rules, strict=True):
             choice = node.via
             assert choice is not None
-            meets = self._focus_met(hood, node) if name_foci else ""
+            meets = self._focus_met(hood, node) if naming else ""
             taken.append(RepairStep(choice.action, node.plan, choice.q, rule, choice.focus,
                                     self._focus_rule(choice.focus.reason), meets,
                                     self._focus_rule(meets) if meets else ""))
@@ -718,8 +730,10 @@ class RepairAgent:
         parent, via = node.parent, node.via
         if parent is None or via is None or via.focus.reason not in CHAIN_RULES:
             return ""
-        # (each task once, under the first reason that proposes it: every candidate asked for)
-        found = dict(self._q.focus(len(parent.plan.problem.orders), hood.state_of(parent)))
+        try:  # (each task once, under the first reason that proposes it: every candidate asked for)
+            found = dict(self._q.focus(len(parent.plan.problem.orders), hood.state_of(parent)))
+        except PolicyError:  # (a background whose focus rules ran out of their bound: the step goes unnamed)
+            return ""
         return found.get(via.focus.task, "")
 
     def _focus_rule(self, reason: str) -> str:

@@ -158,10 +158,16 @@ class PrologQFunction:
         ``(task, reason)``, at most ``per_reason`` per reason of ``focus_candidate/3``."""
         if state is not None and state is not self._held:
             change = self._change(state)
-            if change is None:
-                out = self._call("rrl_state_focus", fact_list(state), int(per_reason))
-            else:
-                out = self._call("rrl_state_change_focus", *change, int(per_reason))
+            try:
+                if change is None:
+                    out = self._call("rrl_state_focus", fact_list(state), int(per_reason))
+                else:
+                    out = self._call("rrl_state_change_focus", *change, int(per_reason))
+            except PolicyError:
+                # (Prolog may hold the new state, the old one or part of the change: the next
+                # call sends a whole state rather than a difference from a guess)
+                self._held, self._held_set, self._readable = None, None, None
+                raise
             self._hold(state)
         else:
             out = self._call("rrl_focus", int(per_reason))

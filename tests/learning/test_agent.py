@@ -15,11 +15,13 @@ from click.testing import CliRunner
 
 from rrl._fork import usable_cores
 from rrl._paths import data_dir
+from rrl.cli.learning import _print_repair
 from rrl.cli.main import cli
 from rrl.domain import load_scenario, scenario_from_dict, validate
 from rrl.errors import PolicyError, RRLError
 from rrl.learning import RepairAgent
 from rrl.learning.cases import draw_case
+from rrl.learning.consult import consult
 from rrl.learning.evaluate import draw_cases, evaluate
 from rrl.learning.search import CHAIN_RULES
 from tests.conftest import SCENARIOS
@@ -373,33 +375,37 @@ def test_consult_human_output_explains_steps_and_writes_strip(trained, tmp_path)
     assert strip.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_consult_human_output_prints_each_rule_once_and_points_back_to_it(trained) -> None:
+def test_consult_human_output_prints_each_rule_once_and_points_back_to_it(trained, capsys) -> None:
     """A walk's steps share one focus rule (and often a leaf): the first step that uses a
-    rule prints it, the later ones name that step."""
+    rule prints it, the later ones name that step; a walk's step also names the focus
+    rule its order meets."""
     _, directory = trained
-    result = CliRunner().invoke(cli, ["consult", "--policy", str(directory), "--scenario", str(EXTRUDERS),
-                                      "--event", "rush_order", "--seed", "1", "--node-limit", "20"])
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    steps = [line for line in lines if line.startswith("  step ")]
-    explained = [line.split(": ", 1)[1] for line in lines if line.startswith(("      focus ", "      valued by "))]
-    assert len(steps) >= 2 and len(explained) == 2 * len(steps)
-    pointers = [text for text in explained if text.startswith("as in step ")]
-    rules = [text for text in explained if not text.startswith("as in step ")]
+    result = consult(RepairAgent.load(directory), load_scenario(EXTRUDERS), "rush_order", seed=1, node_limit=20,
+                     name_foci=True)
+    _print_repair(result)
+    lines = capsys.readouterr().out.splitlines()
+    assert "; search " in lines[1] and " ms in all)" in lines[1]
+    blocks: list[list[str]] = []  # each step's explanation lines
+    for line in lines[2:]:
+        if line.startswith("  step "):
+            blocks.append([])
+        elif blocks and line.startswith("      "):
+            blocks[-1].append(line.split(": ", 1)[1] if ": " in line else "")
+    assert len(blocks) == len(result.steps) >= 2
+    first: dict[str, int] = {}  # each rule's text -> the step that uses it first
+    pointers = 0
+    for k, (step, block) in enumerate(zip(result.steps, blocks, strict=True), 1):
+        texts = [" ".join(line.split("%")[0].strip() for line in step.focus_rule.splitlines())]
+        if step.meets:
+            texts.append(" ".join(line.split("%")[0].strip() for line in step.meets_rule.splitlines()))
+        texts.append(" ".join(line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")))
+        assert len(block) == len(texts)
+        for text, shown in zip(texts, block, strict=True):
+            owner = first.setdefault(text, k)
+            assert shown == (text if owner == k else f"as in step {owner}")
+            pointers += owner != k
     assert pointers, "the case should repeat a rule (a walk's steps share the re-placement's)"
-    assert len(rules) == len(set(rules))  # each rule in full once
-    met = [line.split(": ", 1)[1] for line in lines if " meets focus rule " in line]
-    assert met, "the walk's steps should name the focus rules their orders meet"
-    assert len([text for text in met if not text.startswith("as in step ")]) == \
-        len({text for text in met if not text.startswith("as in step ")})
-    for k, line in enumerate(lines):
-        if line.startswith("      ") and ": as in step " in line:
-            step = int(line.rsplit(" ", 1)[1])
-            shown = [i for i, other in enumerate(lines) if other.startswith(f"  step {step}:")][0]
-            assert shown < k  # it points back to a step printed before, whose lines hold a rule in full
-            block = lines[shown + 1:next((i for i in range(shown + 1, len(lines)) if lines[i].startswith("  step ")),
-                                         len(lines))]
-            assert any(": as in step " not in other for other in block)
+    assert any(step.meets for step in result.steps), "the walk's steps should name the focus rules their orders meet"
 
 
 def test_name_foci_gives_a_walks_steps_the_focus_rule_their_orders_meet(trained) -> None:
@@ -417,18 +423,77 @@ def test_name_foci_gives_a_walks_steps_the_focus_rule_their_orders_meet(trained)
         before = hit.plan
         for step in result.steps:
             assert step.focus is not None
+            task = step.focus.task
             if step.focus.reason not in CHAIN_RULES:
                 assert not step.meets  # (its own focus rule says why)
-            elif step.meets:
+                continue
+            # the first rule of the background's order that proposes the task: event (the
+            # disruption's own orders), then most_tardy (any late order), then the others
+            late = before.times.end[task] > before.problem.orders[task].due + 1e-9
+            if task in hit.focal:
+                assert step.meets == "event"
+            elif late:
+                assert step.meets == "most_tardy"
+            else:
+                assert step.meets not in ("event", "most_tardy")
+            if step.meets:
                 named += 1
                 assert step.meets_rule.startswith(f"focus_candidate({step.meets},")
-                task = step.focus.task
-                if step.meets == "most_tardy":
-                    assert before.times.end[task] > before.problem.orders[task].due + 1e-9
-                if step.meets == "event":
-                    assert task in hit.focal
             before = step.plan
     assert named > 0
+
+
+def test_a_focus_that_cannot_be_named_leaves_the_step_unnamed(trained, monkeypatch) -> None:
+    """A background whose focus rules fail at run time (e.g. out of their inference
+    bound) costs a walk's step its name, not the repair."""
+    agent, _ = trained
+    hit = draw_cases(load_scenario(EXTRUDERS).plant, 1, 2, (10, 20), ("rush_order",))[0]
+    named = agent.repair(hit, node_limit=20, seed=1, name_foci=True)
+    assert any(s.meets for s in named.steps)
+    real = RepairAgent._focus_met
+
+    def out_of_bounds(*args, **kwargs):
+        raise PolicyError("rules:0: out of inferences")
+
+    def failing(self, hood, node):  # (the search's own focus calls still answer)
+        with monkeypatch.context() as patch:
+            patch.setattr(self._q, "focus", out_of_bounds)
+            return real(self, hood, node)
+
+    monkeypatch.setattr(RepairAgent, "_focus_met", failing)
+    result = agent.repair(hit, node_limit=20, seed=1, name_foci=True)
+    assert [s.action for s in result.steps] == [s.action for s in named.steps]
+    assert all(not s.meets and not s.meets_rule for s in result.steps)
+
+
+def test_a_failed_focus_call_forgets_which_state_prolog_holds(trained, monkeypatch) -> None:
+    """Prolog may hold part of a change when a focus call fails: the policy then sends the
+    next state whole instead of a difference from a state it no longer knows."""
+    agent, _ = trained
+    from rrl.learning import qfunction
+
+    hit = draw_cases(load_scenario(EXTRUDERS).plant, 1, 2, (10, 20), ("rush_order",))[0]
+    hood = agent.neighbourhood(hit)
+    root = hood.root()
+    state = hood.state_of(root)
+    q = agent._q
+    answer = q.focus(2, state)
+    assert q._held is state and q._held_set is not None  # (a state sent as differences from it)
+    real = qfunction.call_text
+
+    def failing(name: str, *args):
+        if name == "rrl_state_change_focus":
+            real("rrl_state_change", *args[:3])  # (the change made, then the focus rules failed)
+            return "!error\trules\t0\tout of inferences"
+        return real(name, *args)
+
+    monkeypatch.setattr(qfunction, "call_text", failing)
+    changed = state[:-3]
+    with pytest.raises(PolicyError):
+        q.focus(2, changed)
+    assert q._held is None and q._held_set is None
+    monkeypatch.setattr(qfunction, "call_text", real)
+    assert q.focus(2, state) == answer
 
 
 def test_policy_show_reads_rules(trained) -> None:
