@@ -89,8 +89,7 @@ WIDE_FOCUS = 16
 #: Most unstarted orders of a plan whose walk, block and exchange steps
 #: :meth:`RepairAgent.repair` names the focus rules of (``name_foci``): each named step
 #: sends its whole state to Prolog, about 1 ms at 20 orders and an estimated 10-15 ms at
-#: 500, and a
-#: walk may write up to :data:`~rrl.learning.search.WALK_STEPS` steps.
+#: 500, and a walk may write up to :data:`~rrl.learning.search.WALK_STEPS` steps.
 NAMED_UP_TO = 100
 
 
@@ -710,8 +709,7 @@ class RepairAgent:
                 via.scored = True
             rules[k] = blocks[index - 1] if 0 < index <= len(blocks) else ""
         problem = hood.hit.plan.problem
-        # (each named step sends its whole state to Prolog; the walk's steps, the ones named,
-        # were none of a repair's above 50 orders on the extruders)
+        # (each named step sends its whole state to Prolog: NAMED_UP_TO)
         naming = name_foci and len(problem.orders) - len(problem.frozen) <= NAMED_UP_TO
         taken = []
         for node, rule in zip(path, rules, strict=True):

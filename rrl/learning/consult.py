@@ -80,8 +80,9 @@ def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0
     bounds it by a count instead, the same on any machine (:meth:`RepairAgent.repair`);
     ``focus_width`` replaces the foci per reason the agent would take on this plan;
     ``stop`` may end it sooner (see :func:`~rrl.learning.search.beam_search`); ``name_foci``
-    names the focus rule each walk, block or exchange step meets (:meth:`RepairAgent.repair`). The result is not validated
-    here: callers check ``result.plan`` against ``result.before`` before they output it.
+    names the focus rule each walk, block or exchange step meets (:meth:`RepairAgent.repair`).
+    The result is not validated here: callers check ``result.plan`` against
+    ``result.before`` before they output it.
     """
     check_event_options(event, given, prefix)
     if given.get("size") is not None:
