@@ -283,13 +283,16 @@ def _print_repair(result: RepairResult) -> None:
         first = printed.setdefault(text, k)
         return text if first == k else f"as in step {first}"
 
+    def one_line(clause: str) -> str:  # (a background clause without its comments)
+        return " ".join(line.split("%")[0].strip() for line in clause.splitlines())
+
     for k, step in enumerate(result.steps, 1):
         click.echo(f"  step {k}: {step.action}  -> TT {step.plan.total_tardiness:.2f} h  (Q = {step.q_value:.3f})")
         if step.focus is not None:
-            rule = " ".join(line.split("%")[0].strip() for line in step.focus_rule.splitlines())
+            rule = one_line(step.focus_rule)
             click.echo(f"      focus {step.focus.task} ({step.focus.reason})" + (f": {said(rule, k)}" if rule else ""))
             if step.meets:  # (a walk's, block's or exchange's step: the focus rule its order meets)
-                met = " ".join(line.split("%")[0].strip() for line in step.meets_rule.splitlines())
+                met = one_line(step.meets_rule)
                 click.echo(f"      {step.focus.task} meets focus rule {step.meets}" + (f": {said(met, k)}" if met else ""))
         body = [line.strip() for line in step.rule.splitlines() if line and not line.startswith("%")]
         if body:
