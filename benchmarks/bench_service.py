@@ -7,7 +7,9 @@ repair and the rest (HTTP, validation, database), and the repair quality (total
 tardiness after the event and after the repair). Baselines in the same run:
 
 - ``sequential``: the same 50 events posted one after the other (no queue): the cost of
-  one event through HTTP and the database;
+  one event through HTTP and the database (with no queue the service names the focus
+  rules a walk's steps meet: a few ms after the search);
+- ``unnamed``: as ``sequential``, each event with ``"name_foci": false``: what naming costs;
 - ``library``: the same 50 repairs through :func:`rrl.learning.consult.consult` in this
   process, without HTTP or database.
 
@@ -146,13 +148,15 @@ async def burst(base: str, sid: int, seeds: list[int]) -> tuple[list[float], lis
     return [r[0] for r in results], [json.loads(r[2]) for r in results], wall, cpu
 
 
-def sequential(base: str, sid: int, seeds: list[int]) -> tuple[list[float], list[dict[str, Any]], float]:
+def sequential(base: str, sid: int, seeds: list[int],
+               extra: dict[str, Any] | None = None) -> tuple[list[float], list[dict[str, Any]], float]:
     latencies, outs = [], []
     with httpx.Client(base_url=base, timeout=120) as client:
         began = time.perf_counter()
         for seed in seeds:
             start = time.perf_counter()
-            answer = client.post(f"/api/scenarios/{sid}/events", json={"event": "rush_order", "seed": seed})
+            answer = client.post(f"/api/scenarios/{sid}/events",
+                                 json={"event": "rush_order", "seed": seed, **(extra or {})})
             answer.raise_for_status()
             latencies.append((time.perf_counter() - start) * 1000)
             outs.append(answer.json())
@@ -218,15 +222,22 @@ def repair_worker(pid: int) -> int | None:
     return None
 
 
-def check_versions(url: str, sid: int) -> None:
+def check_versions(url: str, sid: int) -> tuple[float, float]:
+    """Check the scenario's versions; the share of its repairs asked to name the focus rules
+    of their walk's steps, and the steps named per repair."""
     store = Store(url)
     numbers = [h["version"] for h in store.versions(sid)]
     assert numbers == list(range(1, EVENTS + 2)), f"versions {numbers}"
+    named = steps = 0
     for number in numbers:
-        scenario = store.version(sid, number).scenario
+        version = store.version(sid, number)
+        scenario = version.scenario
         assert validate(scenario.problem, scenario.schedule) == [], f"version {number} invalid"
         assert len(scenario.problem.orders) == ORDERS + number - 1
+        named += bool(version.repair and version.repair.get("foci_named"))
+        steps += sum(bool(step.get("meets")) for step in version.steps or [])
     store.close()
+    return named / EVENTS, steps / EVENTS
 
 
 def main() -> None:
@@ -252,7 +263,7 @@ def main() -> None:
     url = f"sqlite:///{work / 'bench.db'}"
     Store(url).init()
     server = Server(url, policy, work / "serve.log", args.latency_ms, args.min_budget_ms)
-    rows: dict[str, list[dict[str, float]]] = {"burst": [], "sequential": [], "library": []}
+    rows: dict[str, list[dict[str, float]]] = {"burst": [], "sequential": [], "unnamed": [], "library": []}
     split: list[dict[str, float]] = []
     try:
         warm = httpx.post(server.base + "/api/scenarios", json=scenario_of_20(999), timeout=60).json()["id"]
@@ -262,7 +273,7 @@ def main() -> None:
         for r in range(args.rounds):
             data = scenario_of_20(r)
             seeds = [1000 * r + k for k in range(EVENTS)]
-            for mode in ("burst", "sequential"):
+            for mode in ("burst", "sequential", "unnamed"):
                 sid = httpx.post(server.base + "/api/scenarios", json=data, timeout=60).json()["id"]
                 before = httpx.get(server.base + "/api/metrics", timeout=60).json()
                 processes = {"server": server.process.pid, "worker": repair_worker(server.process.pid)}
@@ -270,7 +281,8 @@ def main() -> None:
                 if mode == "burst":
                     latencies, outs, wall, client = asyncio.run(burst(server.base, sid, seeds))
                 else:
-                    latencies, outs, wall = sequential(server.base, sid, seeds)
+                    latencies, outs, wall = sequential(server.base, sid, seeds,
+                                                       {"name_foci": False} if mode == "unnamed" else None)
                 for name, pid in processes.items():
                     now = cpu_ms(pid) if pid else None
                     spent = cpu[name]
@@ -278,7 +290,7 @@ def main() -> None:
                 if mode == "burst":
                     cpu["client"] = client
                 after = httpx.get(server.base + "/api/metrics", timeout=60).json()
-                check_versions(url, sid)
+                named, met = check_versions(url, sid)
                 repair = [o["seconds"] * 1000 for o in outs]
                 print(f"round {r} {mode}: p50 {percentile(latencies, 0.5):.1f} ms, p95 "
                       f"{percentile(latencies, 0.95):.1f} ms, {EVENTS / wall:.1f} events/s", flush=True)
@@ -288,7 +300,7 @@ def main() -> None:
                     "steps": statistics.mean(len(o["steps"]) for o in outs),
                     "disrupted": statistics.mean(o["disrupted"]["total_tardiness"] for o in outs),
                     "repaired": statistics.mean(o["repaired"]["total_tardiness"] for o in outs),
-                    "served": after["repairs_served"] - before["repairs_served"],
+                    "served": after["repairs_served"] - before["repairs_served"], "named": named, "met": met,
                     **{f"cpu_{name}": ms for name, ms in cpu.items() if ms is not None},
                 })
             times, wall, stages = library(agent, data, seeds, f"sqlite:///{work / f'library{r}.db'}",
@@ -301,17 +313,18 @@ def main() -> None:
     print(f"{EVENTS} rush orders on one scenario of {ORDERS} orders (extruder plant), {args.rounds} rounds, "
           f"repairs by {'policy ' + str(policy) if policy else 'the policy-free search'}; medians over rounds")
     print(f"{'mode':<11} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'events/s':>9} {'repair ms':>10} "
-          f"{'steps':>6} {'TT disrupted':>13} {'TT repaired':>12}")
+          f"{'steps':>6} {'TT disrupted':>13} {'TT repaired':>12} {'named':>6} {'met':>5}")
     for mode, found in rows.items():
         def med(key: str, found: list[dict[str, float]] = found) -> float:
             values = [f[key] for f in found if key in f]
             return statistics.median(values) if values else float("nan")
         print(f"{mode:<11} {med('p50'):8.1f} {med('p95'):8.1f} {med('max'):8.1f} {med('throughput'):9.1f} "
-              f"{med('repair_ms'):10.1f} {med('steps'):6.2f} {med('disrupted'):13.2f} {med('repaired'):12.2f}")
+              f"{med('repair_ms'):10.1f} {med('steps'):6.2f} {med('disrupted'):13.2f} {med('repaired'):12.2f} "
+              + (f"{med('named'):6.0%} {med('met'):5.2f}" if mode != "library" else f"{'-':>6} {'-':>5}"))
     budget = f"{args.library_budget_ms:g} ms" if args.library_budget_ms else "the default"
     print(f"library: one event's work in ms (median), search budget {budget}: "
           + ", ".join(f"{name} {statistics.median(s[name] for s in split):.2f}" for name in STAGES))
-    for mode in ("burst", "sequential"):
+    for mode in ("burst", "sequential", "unnamed"):
         shares = {name: [r[f"cpu_{name}"] for r in rows[mode] if f"cpu_{name}" in r]
                   for name in ("server", "worker", "client")}
         if any(shares.values()):

@@ -105,8 +105,8 @@ def create_app(url: str, policy: str | Path | None = None, latency_ms: float = L
         for attempt in range(RETRIES):
             repaired = await worker.call("repair_event", scenario_id, body.event, body.options(), seed=body.seed,
                                          max_steps=body.max_steps, budget_ms=body.budget_ms,
-                                         node_limit=body.node_limit, deadline=deadline,
-                                         fresh=attempt > 0)
+                                         node_limit=body.node_limit, name_foci=body.name_foci,
+                                         deadline=deadline, fresh=attempt > 0)
             try:
                 out, _ = await loop.run_in_executor(writes, writer, repaired)
             except StoreError as exc:

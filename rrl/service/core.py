@@ -120,20 +120,21 @@ class RepairService:
 
     def apply_event(self, scenario_id: int, event: str, options: dict[str, Any], *, seed: int = 0,
                     max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
-                    deadline: float | None = None, behind: int = 0) -> tuple[dict[str, Any], Version]:
+                    name_foci: bool | None = None, deadline: float | None = None,
+                    behind: int = 0) -> tuple[dict[str, Any], Version]:
         """Repair the scenario's current plan after ``event``; store and return the new version.
 
         Returns the object ``rrl consult --json`` prints for the current version's
         scenario and the same options (and ``budget_ms``, ``node_limit``), plus ``version``, and
         the stored version. Without ``budget_ms`` or ``node_limit`` the budget comes from
-        :meth:`budget_for`. (The web
+        :meth:`budget_for`; ``name_foci`` as in :meth:`repair_event`. (The web
         server splits this in two: :meth:`repair_event` in its worker, a
         :class:`~rrl.service.writer.Writer` in the server process.)
         """
         for attempt in range(RETRIES):
             repaired = self.repair_event(scenario_id, event, options, seed=seed, max_steps=max_steps,
-                                         budget_ms=budget_ms, node_limit=node_limit, deadline=deadline,
-                                         behind=behind, fresh=attempt > 0)
+                                         budget_ms=budget_ms, node_limit=node_limit, name_foci=name_foci,
+                                         deadline=deadline, behind=behind, fresh=attempt > 0)
             try:
                 out, stored = self._writer(repaired)
             except VersionConflict:
@@ -151,8 +152,15 @@ class RepairService:
 
     def repair_event(self, scenario_id: int, event: str, options: dict[str, Any], *, seed: int = 0,
                      max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
-                     deadline: float | None = None, behind: int = 0, fresh: bool = False) -> Repaired:
+                     name_foci: bool | None = None, deadline: float | None = None, behind: int = 0,
+                     fresh: bool = False) -> Repaired:
         """Repair the scenario's latest plan after ``event``, without storing it.
+
+        The stored steps of a walk, a block or an exchange name the focus rule their order
+        meets (``name_foci``, :meth:`~rrl.learning.agent.RepairAgent.repair`) where asked;
+        by default where the search got the library's default budget or the client's own,
+        not where the queue shortened its budget: naming costs a few milliseconds after the
+        search (about 5 at 20 orders), which an event in a burst needs.
 
         The latest plan is the one this service computed last for the scenario (its
         version may still be on its way to the database), else the database's current
@@ -179,9 +187,10 @@ class RepairService:
         budget = budget_ms if budget_ms is not None else MAX_BUDGET_MS if node_limit is not None else \
             self.budget_for(deadline, behind, orders, started)
         stop = None if given else self._stopper(deadline, orders, started)
+        naming = name_foci if name_foci is not None else given or budget is None
         try:
             result = consult(self.agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget,
-                             node_limit=node_limit, prefix="", stop=stop, **options)
+                             node_limit=node_limit, prefix="", stop=stop, name_foci=naming, **options)
         except RRLError:
             self.counters.repairs_failed += 1
             raise
@@ -195,7 +204,7 @@ class RepairService:
         out = consult_json(result, scenario.name, printed)
         after.plan()
         repaired = Repaired(scenario_id, number, after, out, self._repair_record(result, out, seed, max_steps,
-                                                                                 budget, node_limit, behind),
+                                                                                 budget, node_limit, behind, naming),
                             self._steps(result), parent=parent)
         self._ahead[scenario_id] = (number + 1, after, repaired.key)
         spent = (time.perf_counter() - began - searched) * 1000.0
@@ -236,16 +245,19 @@ class RepairService:
                            "nothing was stored")
 
     def _repair_record(self, result: RepairResult, out: dict[str, Any], seed: int, max_steps: int | None,
-                       budget_ms: float | None, node_limit: int | None, behind: int) -> dict[str, Any]:
+                       budget_ms: float | None, node_limit: int | None, behind: int,
+                       foci_named: bool) -> dict[str, Any]:
         return {"initial": out["initial"], "disrupted": out["disrupted"], "seconds": out["seconds"],
                 "goal": result.goal, "reached": result.reached, "note": result.note, "explored": result.explored,
                 "seed": seed, "max_steps": max_steps or self.agent.steps_for(result.disrupted), "budget_ms": budget_ms,
                 "focus_width": self.agent.focus_width_for(result.disrupted),
-                "node_limit": node_limit, "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result))}
+                "node_limit": node_limit, "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result)),
+                "foci_named": foci_named}
 
     def _steps(self, result: RepairResult) -> list[dict[str, Any]]:
         return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule,
-                 "focus_reason": s.focus.reason if s.focus is not None else None, "focus_rule": s.focus_rule}
+                 "focus_reason": s.focus.reason if s.focus is not None else None, "focus_rule": s.focus_rule,
+                 "meets": s.meets, "meets_rule": s.meets_rule}
                 for s in result.steps]
 
     # ------------------------------------------------------------------ the API's calls, in plain data

@@ -65,7 +65,10 @@ class EventBody(BaseModel):
     ``duration``: breakdown. ``order``, ``release``: material_delay. ``now``: any event.
     ``max_steps``, ``budget_ms`` and ``node_limit`` bound the repair as ``rrl consult``'s flags
     do; without ``budget_ms`` or ``node_limit`` the service picks the budget (the library's
-    default, less when events queue).
+    default, less when events queue). ``name_foci``: whether the stored steps of a walk, a
+    block or an exchange name the focus rule their order meets (as ``rrl consult`` prints
+    them); by default they do unless a queue shortened the search's budget (naming costs a
+    few milliseconds).
     """
 
     model_config = _STRICT
@@ -83,6 +86,8 @@ class EventBody(BaseModel):
     max_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     budget_ms: float | None = Field(default=None, ge=1, le=MAX_BUDGET_MS)
     node_limit: int | None = Field(default=None, ge=1, le=MAX_NODE_LIMIT)
+    name_foci: bool | None = Field(default=None, description="name the focus rule each walk step's order meets "
+                                   "(default: unless a queue shortened the search)")
 
     def options(self) -> dict[str, object]:
         """The event options given (None for the ones to draw), as ``rrl consult`` takes them."""

@@ -60,9 +60,9 @@ def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path:
     counted = {"node_limit": 8}
     events = [
         {"event": "rush_order", "seed": 4, **search},
-        {"event": "rush_order", "product": "B", "size": 400.0, "due": 5.0, "seed": 1, **counted},
+        {"event": "rush_order", "product": "B", "size": 400.0, "due": 5.0, "seed": 1, "name_foci": False, **counted},
         {"event": "breakdown", "resource": "ext2", "at": 3.0, "duration": 4.0, **search},
-        {"event": "material_delay", "seed": 2, **counted},
+        {"event": "material_delay", "seed": 2, "name_foci": True, **counted},
         {"event": "new_order", "product": "A", "size": 458.0, "due": 1.0, "now": 4.0, **search},
     ]
     runner = CliRunner()
@@ -74,7 +74,8 @@ def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path:
         assert answer.status_code == 200, answer.text
         served = answer.json()
         assert served["version"] == k
-        options = [f"--{name.replace('_', '-')}={value}" for name, value in body.items() if name not in ("event", "seed")]
+        options = [f"--{name.replace('_', '-')}={value}" for name, value in body.items()
+                   if name not in ("event", "seed", "name_foci")]
         printed = runner.invoke(cli, ["consult", "--policy", str(policy_dir), "--scenario", str(before),
                                       "--event", body["event"], "--seed", str(body.get("seed", 0)), *options,
                                       "--walkers", "1", "--json"])  # (one walk, as the service runs)
@@ -89,6 +90,9 @@ def test_endpoints_and_consult_equality(db_url: str, policy_dir: Path, tmp_path:
             == served["steps"]
         assert all(s["rule"].count("predict(") >= 1 for s in stored["steps"])
         assert stored["repair"]["node_limit"] == body.get("node_limit")
+        if "name_foci" in body:  # (else the service's choice: named unless a queue shortened the search)
+            assert stored["repair"]["foci_named"] is body["name_foci"]
+            assert body["name_foci"] or not any(s["meets"] for s in stored["steps"])
         assert stored["repair"]["focus_width"] == 2  # (the policy's: these plans are of training size)
     current = client.get(f"/api/scenarios/{sid}").json()
     assert current["version"] == len(events) + 1
@@ -120,6 +124,7 @@ BAD_EVENTS = [
     ({"event": "rush_order", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"event": "rush_order", "seed": -1}, 422, "seed: Input should be greater than or equal to 0"),
     ({"event": "rush_order", "node_limit": 0}, 422, "node_limit: Input should be greater than or equal to 1"),
+    ({"event": "rush_order", "name_foci": "yes"}, 422, "name_foci: Input should be a valid boolean"),
     ({"event": "rush_order", "product": "Z"}, 422, "'Z' is not a product"),
     ({"event": "breakdown", "resource": "ext9"}, 422, "'ext9' is not a resource"),
     ({"event": "material_delay", "order": "o1", "release": 0.0, "now": 0.0}, 422, "earlier than"),
@@ -402,6 +407,46 @@ def test_a_search_stops_once_a_queue_forms_behind_it(tmp_path: Path) -> None:
         assert stored.repair["budget_ms"] == MAX_BUDGET_MS  # (the clock's ceiling: the count ends it)
         counted[name] = (stored.repair["explored"], out["repaired"], out["steps"])
     assert counted["queued"] == counted["alone"] and counted["alone"][0] == 30
+
+
+def test_stored_walk_steps_name_the_focus_rules_their_orders_meet(tmp_path: Path) -> None:
+    """By default the stored steps of a walk name the focus rule their order meets, as
+    ``rrl consult`` prints them; not when the queue shortened the search (unless the
+    event asks), nor when the event says no. Naming never changes the repair."""
+    import time
+
+    from rrl.learning.recreate import RECREATE_RULE
+    from rrl.service.core import RepairService
+
+    store = Store(f"sqlite:///{tmp_path / 'named.db'}")
+    store.init()
+    repairs = {}
+    for asked in (None, False):  # (a node limit: the same search both times)
+        service = RepairService(store)
+        sid = service.create_scenario(dict(EXTRUDERS)).scenario_id
+        out, stored = service.apply_event(sid, "rush_order", {}, seed=1, node_limit=20, name_foci=asked)
+        assert stored.repair is not None and stored.steps is not None
+        assert stored.repair["foci_named"] is (asked is None)
+        walked = [s for s in stored.steps if s["focus_rule"] == RECREATE_RULE]
+        assert walked, "the case should be repaired by a walk"
+        if asked is None:
+            assert all(s["meets"] for s in walked)  # (this case's walk moves late orders and theirs)
+            assert all(s["meets_rule"].startswith(f"focus_candidate({s['meets']},") for s in walked)
+        assert not any(s["meets"] or s["meets_rule"] for s in stored.steps if asked is False or s not in walked)
+        repairs[asked] = out["steps"], [{k: v for k, v in s.items() if not k.startswith("meets")}
+                                        for s in stored.steps]
+    assert repairs[None] == repairs[False]
+    # A burst: the queue shortens the search, and the steps go unnamed unless the event asks.
+    for asked in (None, True):
+        service = RepairService(store, queue=lambda: 50)
+        sid = service.create_scenario(dict(EXTRUDERS)).scenario_id
+        out, stored = service.apply_event(sid, "rush_order", {}, seed=1, name_foci=asked,
+                                          deadline=time.perf_counter() + 0.150)
+        assert stored.repair is not None and stored.steps is not None
+        assert stored.repair["budget_ms"] is not None  # (shortened)
+        assert stored.repair["foci_named"] is (asked is True)
+        if asked is None:
+            assert not any(s["meets"] for s in stored.steps)
 
 
 def test_two_services_on_one_database_take_turns_without_losing_a_version(db_url: str) -> None:

@@ -89,6 +89,7 @@ def test_page_posts_a_rush_order_and_shows_the_repair(browser, tmp_path: Path, p
         for shown, step in zip(steps, stored["steps"], strict=True):
             assert step["operator"] in shown.text
             assert "predict(Value)" in shown.find_element(By.CSS_SELECTOR, "pre.rule").text
+            _shows_the_rule_met(shown, step)
         assert len(driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 2
         assert len(driver.find_elements(By.CSS_SELECTOR, "#trend circle")) == 2
         errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
@@ -106,5 +107,30 @@ def test_page_posts_a_rush_order_and_shows_the_repair(browser, tmp_path: Path, p
         wait.until(ec.text_to_be_present_in_element((By.ID, "message"), "duration"))
         assert "error" in driver.find_element(By.ID, "message").get_attribute("class")
         assert len(httpx.get(f"{server.base}/api/scenarios/1/versions", timeout=30).json()) == 2
+
+        # A walk's steps show the focus rule each order meets (a node limit: this case is
+        # repaired by a walk on any machine).
+        second = httpx.post(f"{server.base}/api/scenarios", json=scenario, timeout=60).json()["id"]
+        posted = httpx.post(f"{server.base}/api/scenarios/{second}/events",
+                            json={"event": "rush_order", "seed": 1, "node_limit": 20}, timeout=60)
+        assert posted.status_code == 200, posted.text
+        stored = httpx.get(f"{server.base}/api/scenarios/{second}/versions/2", timeout=30).json()
+        assert any(step["meets"] for step in stored["steps"])
+        driver.get(f"{server.base}/?scenario={second}")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#steps li.step")) == len(stored["steps"]))
+        for shown, step in zip(driver.find_elements(By.CSS_SELECTOR, "#steps li.step"), stored["steps"], strict=True):
+            _shows_the_rule_met(shown, step)
     finally:
         server.stop()
+
+
+def _shows_the_rule_met(shown, step: dict) -> None:
+    """A walk's step shows the focus rule its order meets, with the rule's clause."""
+    from selenium.webdriver.common.by import By
+
+    said = f'{step["focal"]} meets the background rule for "{step["meets"]}"'
+    if not step["meets"]:
+        assert "meets the background rule" not in shown.text
+        return
+    assert said in shown.text
+    assert any(step["meets_rule"] == pre.text for pre in shown.find_elements(By.CSS_SELECTOR, "pre.focus-rule"))

@@ -275,6 +275,18 @@ function drawSteps(data) {
         li.appendChild(pre);
       }
     }
+    if (step.meets) {  // a walk's, block's or exchange's step: the focus rule its order meets
+      const meets = document.createElement("div");
+      meets.className = "focus-meets";
+      meets.textContent = `${step.focal} meets the background rule for "${step.meets}":`;
+      li.appendChild(meets);
+      if (step.meets_rule) {
+        const pre = document.createElement("pre");
+        pre.className = "focus-rule";
+        pre.textContent = step.meets_rule;
+        li.appendChild(pre);
+      }
+    }
     const pre = document.createElement("pre");
     pre.className = "rule";
     pre.textContent = step.rule ? step.rule : "no learned policy: the candidate of lowest total tardiness";
