@@ -143,6 +143,8 @@ class RepairResult:
     every step taken, including any after the best; ``note`` says when the policy's last
     plan was not kept. ``seconds`` is the whole repair's wall time, ``search_seconds``
     the search's part of it (the rest builds the steps and their explanations).
+    ``foci_named``: whether the steps of walks, blocks and exchanges were named
+    (:attr:`RepairStep.meets`; see :meth:`RepairAgent.repair`'s ``name_foci``).
     """
 
     event: dict[str, Any]
@@ -158,6 +160,7 @@ class RepairResult:
     cost: float = 0.0
     expansions: int = 0
     search_seconds: float = 0.0
+    foci_named: bool = False
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -584,7 +587,7 @@ class RepairAgent:
     def repair(self, plan: Plan | Disruption, event: str | None = None, *, seed: int = 0,
                max_steps: int | None = None, budget_ms: float | None = None, node_limit: int | None = None,
                focus_width: int | None = None, stop: Callable[[], bool] | None = None,
-               name_foci: bool = False, **given: Any) -> RepairResult:
+               name_foci: bool | Callable[[], bool] = False, **given: Any) -> RepairResult:
         """Repair a disrupted plan within a time budget (consult): a descent, a ruin-and-recreate
         walk and wider passes in the policy's order (:func:`~rrl.learning.search.beam_search`).
 
@@ -611,7 +614,7 @@ class RepairAgent:
         stop : callable, optional
             Ends the search early when it returns True (see
             :func:`~rrl.learning.search.beam_search`).
-        name_foci : bool
+        name_foci : bool or callable
             Also name, for each step of a walk, block or exchange, the background's focus
             rule that its focal task meets (:attr:`RepairStep.meets`): a relational reason
             for a step the search did not take from a focus rule. It asks Prolog for the
@@ -619,6 +622,9 @@ class RepairAgent:
             the six steps of an extruder repair of 10-20 orders on a two-core machine; on
             plans of more than :data:`NAMED_UP_TO` unstarted orders it names none;
             ``rrl consult`` does it for its printed explanation, not for ``--json``).
+            A callable is asked once the search has ended (a caller that may be out of
+            time by then, as the service under a queue). :attr:`RepairResult.foci_named`
+            says whether the steps were named.
 
         Returns
         -------
@@ -650,13 +656,17 @@ class RepairAgent:
                               first_improvement=self.first_pass == "first_improvement", stop=stop,
                               recreate=RuinAndRecreate(walkers=walkers) if self.recreate else None, seed=seed)
         best = outcome.best
-        taken = self._steps(hood, best.path(), name_foci)
+        problem = hit.plan.problem
+        # (each named step sends its whole state to Prolog: NAMED_UP_TO)
+        naming = len(problem.orders) - len(problem.frozen) <= NAMED_UP_TO and \
+            (name_foci() if callable(name_foci) else name_foci)
+        taken = self._steps(hood, best.path(), naming)
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
         return RepairResult(
             event=hit.event, goal=self.goal.name, before=hit.before, disrupted=hit.plan, plan=best.plan,
             steps=taken, explored=outcome.expansions, reached=ctx.reached(best.plan), note=note,
             seconds=time.perf_counter() - started, cost=best.cost, expansions=outcome.expansions,
-            search_seconds=outcome.seconds,
+            search_seconds=outcome.seconds, foci_named=naming,
         )
 
     def steps_for(self, plan: Plan) -> int:
@@ -708,14 +718,11 @@ class RepairAgent:
                 via.q, index = self._q.explained_value(state, facts, only=readable)
                 via.scored = True
             rules[k] = blocks[index - 1] if 0 < index <= len(blocks) else ""
-        problem = hood.hit.plan.problem
-        # (each named step sends its whole state to Prolog: NAMED_UP_TO)
-        naming = name_foci and len(problem.orders) - len(problem.frozen) <= NAMED_UP_TO
         taken = []
         for node, rule in zip(path, rules, strict=True):
             choice = node.via
             assert choice is not None
-            meets = self._focus_met(hood, node) if naming else ""
+            meets = self._focus_met(hood, node) if name_foci else ""
             taken.append(RepairStep(choice.action, node.plan, choice.q, rule, choice.focus,
                                     self._focus_rule(choice.focus.reason), meets,
                                     self._focus_rule(meets) if meets else ""))

@@ -69,7 +69,7 @@ def plan_of(scenario: Scenario, rule: str | None = None, model: Path | None = No
 def consult(agent: RepairAgent, scenario: Scenario, event: str, *, seed: int = 0, max_steps: int | None = None,
             budget_ms: float | None = None, node_limit: int | None = None, focus_width: int | None = None,
             rule: str | None = None, model: Path | None = None, warn: Callable[[str], None] | None = None,
-            prefix: str = "--", stop: Callable[[], bool] | None = None, name_foci: bool = False,
+            prefix: str = "--", stop: Callable[[], bool] | None = None, name_foci: bool | Callable[[], bool] = False,
             **given: Any) -> RepairResult:
     """Repair the scenario's plan after ``event`` with ``agent`` (what ``rrl consult`` does).
 

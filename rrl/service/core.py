@@ -158,9 +158,7 @@ class RepairService:
 
         The stored steps of a walk, a block or an exchange name the focus rule their order
         meets (``name_foci``, :meth:`~rrl.learning.agent.RepairAgent.repair`) where asked;
-        by default where the search got the library's default budget or the client's own,
-        not where the queue shortened its budget: naming costs a few milliseconds after the
-        search (about 5 at 20 orders), which an event in a burst needs.
+        by default as :meth:`_naming` decides.
 
         The latest plan is the one this service computed last for the scenario (its
         version may still be on its way to the database), else the database's current
@@ -187,15 +185,15 @@ class RepairService:
         budget = budget_ms if budget_ms is not None else MAX_BUDGET_MS if node_limit is not None else \
             self.budget_for(deadline, behind, orders, started)
         stop = None if given else self._stopper(deadline, orders, started)
-        naming = name_foci if name_foci is not None else given or budget is None
         try:
             result = consult(self.agent, scenario, event, seed=seed, max_steps=max_steps, budget_ms=budget,
-                             node_limit=node_limit, prefix="", stop=stop, name_foci=naming, **options)
+                             node_limit=node_limit, prefix="", stop=stop,
+                             name_foci=self._naming(name_foci, given, budget, stop), **options)
         except RRLError:
             self.counters.repairs_failed += 1
             raise
-        searched = time.perf_counter() - started
-        self.counters.record(self.counters.repair_ms, searched * 1000)
+        consulted = time.perf_counter() - started
+        self.counters.record(self.counters.repair_ms, consulted * 1000)
         self._validated(result.plan, result.before)
         # What a reader of the printed scenario gets (``after``): the next event starts
         # from it. Timed here (the next event needs it) and handed over timed: the store
@@ -204,10 +202,10 @@ class RepairService:
         out = consult_json(result, scenario.name, printed)
         after.plan()
         repaired = Repaired(scenario_id, number, after, out, self._repair_record(result, out, seed, max_steps,
-                                                                                 budget, node_limit, behind, naming),
+                                                                                 budget, node_limit, behind),
                             self._steps(result), parent=parent)
         self._ahead[scenario_id] = (number + 1, after, repaired.key)
-        spent = (time.perf_counter() - began - searched) * 1000.0
+        spent = (time.perf_counter() - began - consulted) * 1000.0
         self._overhead_ms = 0.8 * self._overhead_ms + 0.2 * spent
         return repaired
 
@@ -236,6 +234,19 @@ class RepairService:
 
         return spent
 
+    @staticmethod
+    def _naming(asked: bool | None, given: bool, budget: float | None,
+                stop: Callable[[], bool] | None) -> bool | Callable[[], bool]:
+        """Whether a repair names the focus rules its walk's steps meet: as the event asks;
+        by default where the client gave the budget, or the search got the library's
+        default and, once it has ended, no queue has spent the event's share (naming costs
+        a few ms after the search, which a queue needs)."""
+        if asked is not None or given:
+            return asked if asked is not None else True
+        if budget is not None:
+            return False  # (the latency target shortened the search)
+        return True if stop is None else (lambda: not stop())
+
     def _validated(self, plan: Plan, before: Plan | None) -> None:
         reference = (before.schedule, before.times) if before is not None else None
         problems = validate(plan.problem, plan.schedule, plan.times, reference=reference)
@@ -245,14 +256,13 @@ class RepairService:
                            "nothing was stored")
 
     def _repair_record(self, result: RepairResult, out: dict[str, Any], seed: int, max_steps: int | None,
-                       budget_ms: float | None, node_limit: int | None, behind: int,
-                       foci_named: bool) -> dict[str, Any]:
+                       budget_ms: float | None, node_limit: int | None, behind: int) -> dict[str, Any]:
         return {"initial": out["initial"], "disrupted": out["disrupted"], "seconds": out["seconds"],
                 "goal": result.goal, "reached": result.reached, "note": result.note, "explored": result.explored,
                 "seed": seed, "max_steps": max_steps or self.agent.steps_for(result.disrupted), "budget_ms": budget_ms,
                 "focus_width": self.agent.focus_width_for(result.disrupted),
                 "node_limit": node_limit, "queued_behind": behind, "policy": self.policy, "focal": list(_focal(result)),
-                "foci_named": foci_named}
+                "foci_named": result.foci_named}
 
     def _steps(self, result: RepairResult) -> list[dict[str, Any]]:
         return [{**s.to_dict(), "q_value": s.q_value, "rule": s.rule,

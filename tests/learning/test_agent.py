@@ -443,6 +443,32 @@ def test_name_foci_gives_a_walks_steps_the_focus_rule_their_orders_meet(trained)
     assert named > 0
 
 
+def test_a_callable_decides_the_naming_once_the_search_has_ended(trained) -> None:
+    """``name_foci`` may be asked after the search (a caller that may be out of time by
+    then): its answer decides, and ``foci_named`` says what happened."""
+    agent, _ = trained
+    hit = draw_cases(load_scenario(EXTRUDERS).plant, 1, 2, (10, 20), ("rush_order",))[0]
+    searched = []
+
+    def stop() -> bool:  # (the search asks it at every step: its calls count the search's)
+        searched.append(1)
+        return False
+
+    asked = []
+    for answer in (True, False):
+        def when(answer: bool = answer) -> bool:
+            asked.append(len(searched))
+            return answer
+
+        before = len(searched)
+        result = agent.repair(hit, node_limit=20, seed=1, stop=stop, name_foci=when)
+        assert asked[-1] == len(searched) > before  # asked once, after the search's last look
+        assert result.foci_named is answer
+        assert any(s.meets for s in result.steps) is answer
+    assert len(asked) == 2
+    assert agent.repair(hit, node_limit=20, seed=1).foci_named is False
+
+
 def test_a_focus_that_cannot_be_named_leaves_the_step_unnamed(trained, monkeypatch) -> None:
     """A background whose focus rules fail at run time (e.g. out of their inference
     bound) costs a walk's step its name, not the repair."""

@@ -133,4 +133,4 @@ def _shows_the_rule_met(shown, step: dict) -> None:
         assert "meets the background rule" not in shown.text
         return
     assert said in shown.text
-    assert any(step["meets_rule"] == pre.text for pre in shown.find_elements(By.CSS_SELECTOR, "pre.focus-rule"))
+    assert [pre.text for pre in shown.find_elements(By.CSS_SELECTOR, "pre.meets-rule")] == [step["meets_rule"]]

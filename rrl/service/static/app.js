@@ -282,7 +282,7 @@ function drawSteps(data) {
       li.appendChild(meets);
       if (step.meets_rule) {
         const pre = document.createElement("pre");
-        pre.className = "focus-rule";
+        pre.className = "focus-rule meets-rule";
         pre.textContent = step.meets_rule;
         li.appendChild(pre);
       }
