@@ -88,8 +88,8 @@ def test_page_posts_a_rush_order_and_shows_the_repair(browser, tmp_path: Path, p
         assert len(steps) == len(stored["steps"]) >= 1
         for shown, step in zip(steps, stored["steps"], strict=True):
             assert step["operator"] in shown.text
-            assert "predict(Value)" in shown.find_element(By.CSS_SELECTOR, "pre.rule").text
-            _shows_the_rule_met(shown, step)
+            assert "predict(Value)" in step["rule"]
+        _shows_each_rule_once(steps, stored["steps"])
         assert len(driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 2
         assert len(driver.find_elements(By.CSS_SELECTOR, "#trend circle")) == 2
         errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
@@ -118,19 +118,32 @@ def test_page_posts_a_rush_order_and_shows_the_repair(browser, tmp_path: Path, p
         assert any(step["meets"] for step in stored["steps"])
         driver.get(f"{server.base}/?scenario={second}")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#steps li.step")) == len(stored["steps"]))
-        for shown, step in zip(driver.find_elements(By.CSS_SELECTOR, "#steps li.step"), stored["steps"], strict=True):
-            _shows_the_rule_met(shown, step)
+        shown = driver.find_elements(By.CSS_SELECTOR, "#steps li.step")
+        _shows_each_rule_once(shown, stored["steps"])
+        # (the walk's steps share its focus rule: shown once, then pointed back to)
+        assert "(as in step 1)" in shown[-1].text
     finally:
         server.stop()
 
 
-def _shows_the_rule_met(shown, step: dict) -> None:
-    """A walk's step shows the focus rule its order meets, with the rule's clause."""
+def _shows_each_rule_once(shown: list, steps: list[dict]) -> None:
+    """Each step shows its focus rule, the focus rule its order meets (a walk's step) and
+    the policy's rule: each text in full at the first step that has it, later steps
+    "(as in step N)"."""
     from selenium.webdriver.common.by import By
 
-    said = f'{step["focal"]} meets the background rule for "{step["meets"]}"'
-    if not step["meets"]:
-        assert "meets the background rule" not in shown.text
-        return
-    assert said in shown.text
-    assert [pre.text for pre in shown.find_elements(By.CSS_SELECTOR, "pre.meets-rule")] == [step["meets_rule"]]
+    first: dict[str, int] = {}
+    for k, (element, step) in enumerate(zip(shown, steps, strict=True), start=1):
+        said = f'{step["focal"]} meets the background rule for "{step["meets"]}"'
+        assert (said in element.text) == bool(step["meets"])
+        assert ("meets the background rule" in element.text) == bool(step["meets"])
+        expected = []
+        for kind, text in (("focus-rule", step["focus_rule"] if step["focus_reason"] else ""),
+                           ("meets-rule", step["meets_rule"] if step["meets"] else ""), ("rule", step["rule"])):
+            if text:
+                owner = first.setdefault(text, k)
+                expected.append((kind, text if owner == k else f"(as in step {owner})"))
+        blocks = element.find_elements(By.CSS_SELECTOR, "pre, div.again")
+        kinds = ["meets-rule" if "meets-rule" in b.get_attribute("class") else
+                 "focus-rule" if "focus-rule" in b.get_attribute("class") else "rule" for b in blocks]
+        assert list(zip(kinds, [b.text for b in blocks], strict=True)) == expected, k

@@ -254,7 +254,11 @@ function drawSteps(data) {
     li.textContent = "no step: the event left nothing to repair, or no step improved the plan";
     list.appendChild(li);
   }
-  for (const step of data.steps) {
+  // A walk's steps share one focus rule and often one leaf: each text is shown in full at
+  // its first step, later ones point back to it (as rrl consult prints them).
+  const firstSeen = new Map();
+  data.steps.forEach((step, index) => {
+    const k = index + 1;
     const li = document.createElement("li");
     li.className = "step";
     const other = step.other === null || step.other === undefined ? "" : ` with ${step.other}`;
@@ -268,31 +272,36 @@ function drawSteps(data) {
       focus.className = "focus-reason";
       focus.textContent = `focus on ${step.focal}, proposed by the background rule for "${step.focus_reason}":`;
       li.appendChild(focus);
-      if (step.focus_rule) {
-        const pre = document.createElement("pre");
-        pre.className = "focus-rule";
-        pre.textContent = step.focus_rule;
-        li.appendChild(pre);
-      }
+      if (step.focus_rule) ruleBlock(li, "focus-rule", step.focus_rule, firstSeen, k);
     }
     if (step.meets) {  // a walk's, block's or exchange's step: the focus rule its order meets
       const meets = document.createElement("div");
       meets.className = "focus-meets";
       meets.textContent = `${step.focal} meets the background rule for "${step.meets}":`;
       li.appendChild(meets);
-      if (step.meets_rule) {
-        const pre = document.createElement("pre");
-        pre.className = "focus-rule meets-rule";
-        pre.textContent = step.meets_rule;
-        li.appendChild(pre);
-      }
+      if (step.meets_rule) ruleBlock(li, "focus-rule meets-rule", step.meets_rule, firstSeen, k);
     }
-    const pre = document.createElement("pre");
-    pre.className = "rule";
-    pre.textContent = step.rule ? step.rule : "no learned policy: the candidate of lowest total tardiness";
-    li.appendChild(pre);
+    ruleBlock(li, "rule", step.rule ? step.rule : "no learned policy: the candidate of lowest total tardiness",
+              firstSeen, k);
     list.appendChild(li);
+  });
+}
+
+// A rule's text in full where it is first shown; "(as in step N)" where step N showed it.
+function ruleBlock(li, className, text, firstSeen, k) {
+  const first = firstSeen.get(text);
+  if (first !== undefined && first !== k) {
+    const again = document.createElement("div");
+    again.className = `again ${className}`;
+    again.textContent = `(as in step ${first})`;
+    li.appendChild(again);
+    return;
   }
+  firstSeen.set(text, k);
+  const pre = document.createElement("pre");
+  pre.className = className;
+  pre.textContent = text;
+  li.appendChild(pre);
 }
 
 // ------------------------------------------------------------------ event form
