@@ -23,6 +23,9 @@
             rrl_state_change_focus/5, % +Module, +RemovedText, +AddedText, +PerReason, -CandidatesText
             rrl_focus/3,              % +Module, +PerReason, -CandidatesText
             rrl_state_focus/4,        % +Module, +StateText, +PerReason, -CandidatesText
+            rrl_reason/3,             % +Module, +TaskText, -ReasonText
+            rrl_state_reason/4,       % +Module, +StateText, +TaskText, -ReasonText
+            rrl_state_change_reason/5, % +Module, +RemovedText, +AddedText, +TaskText, -ReasonText
             rrl_focus_operators/2,    % +Module, -PairsText
             rrl_q_groups/3,           % +Module, +GroupsText, -ValuesText
             rrl_value_facts/2         % +Module, -NamesText
@@ -293,6 +296,38 @@ rrl_state_change_focus(M, RemovedText, AddedText, PerReason, Out) :-
 rrl_state_focus(M, StateText, PerReason, Out) :-
     rrl_state(M, StateText),
     rrl_focus(M, PerReason, Out).
+
+%!  rrl_state_reason(+M, +StateText, +TaskText, -Out) is det.
+%   rrl_state/2, then the reason under which rrl_focus/3 would list the task TaskText:
+%   the first reason of focus_candidate/3 (in the order of its clauses) that proposes it,
+%   unstarted ('' where none does).  Each reason's candidates are enumerated as
+%   rrl_focus/3 does (the task is compared, not bound: a rule need not be steadfast),
+%   the later reasons not at all.
+rrl_state_reason(M, StateText, TaskText, Out) :-
+    rrl_state(M, StateText),
+    rrl_reason(M, TaskText, Out).
+
+%!  rrl_state_change_reason(+M, +RemovedText, +AddedText, +TaskText, -Out) is det.
+%   rrl_state_change/4 then the reason of rrl_state_reason/4, in one call.
+rrl_state_change_reason(M, RemovedText, AddedText, TaskText, Out) :-
+    rrl_state_change(M, RemovedText, AddedText, _),
+    rrl_reason(M, TaskText, Out).
+
+%!  rrl_reason(+M, +TaskText, -Out) is det.
+%   The reason of rrl_state_reason/4 in the held state.
+rrl_reason(M, TaskText, Out) :-
+    (   held(M, Units) -> true ; Units = 1 ),
+    atom_string(Task, TaskText),
+    bounded(M, reason(M, Task, Out), Units, 'focus_candidate/3', [focus_candidate/3], Out).
+
+reason(M, Task, Out) :-
+    findall(R, ( clause(M:focus_candidate(R, _, _), _), atom(R) ), Rs0),
+    list_to_set(Rs0, Rs),
+    (   \+ M:started(Task),
+        member(R, Rs),
+        once(( M:focus_candidate(R, T, _), T == Task ))
+    ->  atom_string(R, Out)
+    ;   Out = "" ).
 
 reason_candidates(M, N, R, Acc0, Acc) :-
     findall(K-T, ( M:focus_candidate(R, T, K), \+ M:started(T) ), Pairs),

@@ -88,8 +88,10 @@ WIDE_FOCUS = 16
 
 #: Most unstarted orders of a plan whose walk, block and exchange steps
 #: :meth:`RepairAgent.repair` names the focus rules of (``name_foci``): each named step
-#: sends its whole state to Prolog, about 1 ms at 20 orders and an estimated 10-15 ms at
-#: 500, and a walk may write up to :data:`~rrl.learning.search.WALK_STEPS` steps.
+#: sends its state to Prolog (a difference from the last where that is smaller) and asks
+#: the focus rules for its order, about 0.2 ms at 20 orders and more as the state and the
+#: rules' candidates grow, and a walk may write up to :data:`~rrl.learning.search.WALK_STEPS`
+#: steps.
 NAMED_UP_TO = 100
 
 
@@ -617,10 +619,11 @@ class RepairAgent:
         name_foci : bool or callable
             Also name, for each step of a walk, block or exchange, the background's focus
             rule that its focal task meets (:attr:`RepairStep.meets`): a relational reason
-            for a step the search did not take from a focus rule. It asks Prolog for the
-            focus candidates of each such step's state, after the search (about 5 ms for
-            the six steps of an extruder repair of 10-20 orders on a two-core machine; on
-            plans of more than :data:`NAMED_UP_TO` unstarted orders it names none;
+            for a step the search did not take from a focus rule. It asks Prolog, after
+            the search, for the reason each such step's order is proposed under in the
+            state before the step (about 1 ms for the five named steps of an extruder
+            repair of 10-20 orders on a two-core machine; on plans of more than
+            :data:`NAMED_UP_TO` unstarted orders it names none;
             ``rrl consult`` does it for its printed explanation, not for ``--json``).
             A callable is asked once the search has ended (a caller that may be out of
             time by then, as the service under a queue). :attr:`RepairResult.foci_named`
@@ -735,11 +738,10 @@ class RepairAgent:
         parent, via = node.parent, node.via
         if parent is None or via is None or via.focus.reason not in CHAIN_RULES:
             return ""
-        try:  # (each task once, under the first reason that proposes it: every candidate asked for)
-            found = dict(self._q.focus(len(parent.plan.problem.orders), hood.state_of(parent)))
+        try:  # (the reason :meth:`PrologQFunction.focus` would list it under, asked for it alone)
+            return self._q.reason(via.focus.task, hood.state_of(parent))
         except PolicyError:  # (a background whose focus rules ran out of their bound: the step goes unnamed)
             return ""
-        return found.get(via.focus.task, "")
 
     def _focus_rule(self, reason: str) -> str:
         """The background clause of a focus reason (read once per reason)."""

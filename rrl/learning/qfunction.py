@@ -173,6 +173,25 @@ class PrologQFunction:
             out = self._call("rrl_focus", int(per_reason))
         return [(str(task), str(reason)) for task, reason in json.loads(out)]
 
+    def reason(self, task: str, state: Sequence[str]) -> str:
+        """The reason under which :meth:`focus` would propose ``task`` in ``state`` (which
+        is then held), asked for that task alone: the first reason of ``focus_candidate/3``
+        that proposes it, unstarted; "" where none does. The later reasons are not asked."""
+        if state is self._held:
+            return self._call("rrl_reason", task)
+        change = self._change(state)
+        try:
+            if change is None:
+                out = self._call("rrl_state_reason", fact_list(state), task)
+            else:
+                out = self._call("rrl_state_change_reason", *change, task)
+        except PolicyError:
+            # (as in focus: Prolog may hold the new state, the old one or part of the change)
+            self._held, self._held_set, self._readable = None, None, None
+            raise
+        self._hold(state)
+        return out
+
     def _change(self, state: Sequence[str]) -> tuple[str, str] | None:
         """The facts to retract and to assert to go from the held state to ``state``, as
         Prolog list texts; None when sending the whole state is as cheap."""

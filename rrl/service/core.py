@@ -240,7 +240,7 @@ class RepairService:
         """Whether a repair names the focus rules its walk's steps meet: as the event asks;
         by default where the client gave the budget, or the search got the library's
         default and, once it has ended, no queue has spent the event's share (naming costs
-        a few ms after the search, which a queue needs)."""
+        a millisecond or two after the search, which a queue needs)."""
         if asked is not None or given:
             return asked if asked is not None else True
         if budget is not None:

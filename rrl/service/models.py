@@ -67,8 +67,8 @@ class EventBody(BaseModel):
     do; without ``budget_ms`` or ``node_limit`` the service picks the budget (the library's
     default, less when events queue). ``name_foci``: whether the stored steps of a walk, a
     block or an exchange name the focus rule their order meets (as ``rrl consult`` prints
-    them); by default they do unless a queue shortened the search's budget (naming costs a
-    few milliseconds).
+    them); by default they do unless a queue shortened the search's budget or spent the
+    event's share meanwhile (naming costs a millisecond or two).
     """
 
     model_config = _STRICT

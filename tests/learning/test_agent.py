@@ -19,6 +19,7 @@ from rrl.cli.learning import _print_repair
 from rrl.cli.main import cli
 from rrl.domain import load_scenario, scenario_from_dict, validate
 from rrl.errors import PolicyError, RRLError
+from rrl.events.disruptions import EVENTS
 from rrl.learning import RepairAgent
 from rrl.learning.cases import draw_case
 from rrl.learning.consult import consult
@@ -483,7 +484,7 @@ def test_a_focus_that_cannot_be_named_leaves_the_step_unnamed(trained, monkeypat
 
     def failing(self, hood, node):  # (the search's own focus calls still answer)
         with monkeypatch.context() as patch:
-            patch.setattr(self._q, "focus", out_of_bounds)
+            patch.setattr(self._q, "reason", out_of_bounds)
             return real(self, hood, node)
 
     monkeypatch.setattr(RepairAgent, "_focus_met", failing)
@@ -492,9 +493,11 @@ def test_a_focus_that_cannot_be_named_leaves_the_step_unnamed(trained, monkeypat
     assert all(not s.meets and not s.meets_rule for s in result.steps)
 
 
-def test_a_failed_focus_call_forgets_which_state_prolog_holds(trained, monkeypatch) -> None:
-    """Prolog may hold part of a change when a focus call fails: the policy then sends the
-    next state whole instead of a difference from a state it no longer knows."""
+@pytest.mark.parametrize("call", ["rrl_state_change_focus", "rrl_state_change_reason"])
+def test_a_failed_focus_call_forgets_which_state_prolog_holds(trained, monkeypatch, call: str) -> None:
+    """Prolog may hold part of a change when a focus call fails (the candidates, or one
+    task's reason): the policy then sends the next state whole instead of a difference
+    from a state it no longer knows."""
     agent, _ = trained
     from rrl.learning import qfunction
 
@@ -508,7 +511,7 @@ def test_a_failed_focus_call_forgets_which_state_prolog_holds(trained, monkeypat
     real = qfunction.call_text
 
     def failing(name: str, *args):
-        if name == "rrl_state_change_focus":
+        if name == call:
             real("rrl_state_change", *args[:3])  # (the change made, then the focus rules failed)
             return "!error\trules\t0\tout of inferences"
         return real(name, *args)
@@ -516,10 +519,37 @@ def test_a_failed_focus_call_forgets_which_state_prolog_holds(trained, monkeypat
     monkeypatch.setattr(qfunction, "call_text", failing)
     changed = state[:-3]
     with pytest.raises(PolicyError):
-        q.focus(2, changed)
+        if call == "rrl_state_change_focus":
+            q.focus(2, changed)
+        else:
+            q.reason(answer[0][0], changed)
     assert q._held is None and q._held_set is None
     monkeypatch.setattr(qfunction, "call_text", real)
     assert q.focus(2, state) == answer
+
+
+def test_a_tasks_reason_is_the_one_its_candidates_list_it_under(trained) -> None:
+    """``reason`` (one task's focus rule) names the reason under which the full list of
+    candidates proposes the task, for every order of states a search visits, whichever
+    state Prolog held before (sent whole, as a difference, or held already)."""
+    agent, _ = trained
+    q = agent._q
+    checked = named = started = 0
+    for hit in draw_cases(load_scenario(EXTRUDERS).plant, 4, 4, (10, 20), EVENTS):
+        hood = agent.neighbourhood(hit)
+        root = hood.root()
+        nodes = [root] + [hood.child(root, c) for c in hood.expand(root)[:6]]
+        for node in nodes:
+            state = hood.state_of(node)
+            listed = dict(q.focus(len(node.plan.problem.orders), state))
+            for task in node.plan.problem.orders:
+                expected = listed.get(task, "")
+                assert q.reason(task, state) == expected, task
+                checked += 1
+                named += bool(expected)
+                started += task in node.plan.problem.frozen  # (never proposed: it runs already)
+            assert q.reason(task, list(state)) == expected  # (an equal list: sent as a difference)
+    assert checked > 100 and named > 10 and started > 0
 
 
 def test_policy_show_reads_rules(trained) -> None:
