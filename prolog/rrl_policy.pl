@@ -298,11 +298,11 @@ rrl_state_focus(M, StateText, PerReason, Out) :-
     rrl_focus(M, PerReason, Out).
 
 %!  rrl_state_reason(+M, +StateText, +TaskText, -Out) is det.
-%   rrl_state/2, then the reason under which rrl_focus/3 would list the task TaskText:
-%   the first reason of focus_candidate/3 (in the order of its clauses) that proposes it,
-%   unstarted ('' where none does).  Each reason's candidates are enumerated as
-%   rrl_focus/3 does (the task is compared, not bound: a rule need not be steadfast),
-%   the later reasons not at all.
+%   rrl_state/2, then the reason under which rrl_focus/3 would list the task TaskText (an
+%   atom written as the facts write it): the first reason of focus_candidate/3 (in the
+%   order of its clauses) that proposes it, unstarted ('' where none does).  Each reason's
+%   rules are called as rrl_focus/3 calls them (the task is compared, not bound: a rule
+%   need not be steadfast) until the first that proposes it; the later ones not at all.
 rrl_state_reason(M, StateText, TaskText, Out) :-
     rrl_state(M, StateText),
     rrl_reason(M, TaskText, Out).
@@ -317,7 +317,7 @@ rrl_state_change_reason(M, RemovedText, AddedText, TaskText, Out) :-
 %   The reason of rrl_state_reason/4 in the held state.
 rrl_reason(M, TaskText, Out) :-
     (   held(M, Units) -> true ; Units = 1 ),
-    atom_string(Task, TaskText),
+    term_string(Task, TaskText),
     bounded(M, reason(M, Task, Out), Units, 'focus_candidate/3', [focus_candidate/3], Out).
 
 reason(M, Task, Out) :-

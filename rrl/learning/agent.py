@@ -660,9 +660,9 @@ class RepairAgent:
                               recreate=RuinAndRecreate(walkers=walkers) if self.recreate else None, seed=seed)
         best = outcome.best
         problem = hit.plan.problem
-        # (each named step sends its whole state to Prolog: NAMED_UP_TO)
+        # (each named step sends its state to Prolog, and a walk may write many: NAMED_UP_TO)
         naming = len(problem.orders) - len(problem.frozen) <= NAMED_UP_TO and \
-            (name_foci() if callable(name_foci) else name_foci)
+            bool(name_foci() if callable(name_foci) else name_foci)
         taken = self._steps(hood, best.path(), naming)
         note = "" if taken else "no step improved on the disrupted plan: it is returned unchanged"
         return RepairResult(

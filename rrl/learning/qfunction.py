@@ -177,14 +177,15 @@ class PrologQFunction:
         """The reason under which :meth:`focus` would propose ``task`` in ``state`` (which
         is then held), asked for that task alone: the first reason of ``focus_candidate/3``
         that proposes it, unstarted; "" where none does. The later reasons are not asked."""
+        atom = quote_atom(task)  # (as the facts write it: any character reads back)
         if state is self._held:
-            return self._call("rrl_reason", task)
+            return self._call("rrl_reason", atom)
         change = self._change(state)
         try:
             if change is None:
-                out = self._call("rrl_state_reason", fact_list(state), task)
+                out = self._call("rrl_state_reason", fact_list(state), atom)
             else:
-                out = self._call("rrl_state_change_reason", *change, task)
+                out = self._call("rrl_state_change_reason", *change, atom)
         except PolicyError:
             # (as in focus: Prolog may hold the new state, the old one or part of the change)
             self._held, self._held_set, self._readable = None, None, None

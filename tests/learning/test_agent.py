@@ -552,6 +552,37 @@ def test_a_tasks_reason_is_the_one_its_candidates_list_it_under(trained) -> None
     assert checked > 100 and named > 10 and started > 0
 
 
+def test_a_tasks_reason_reads_any_order_id(trained) -> None:
+    """Order ids of any text (spaces, quotes, a NUL, operators, ``[]``, non-ASCII) reach
+    Prolog as the facts write them: the reason named is the one the full list gives, for
+    a state sent whole as for one held already."""
+    import yaml
+
+    from rrl.dispatching import dispatch
+    from rrl.domain import Plan
+    from rrl.events.draw import draw_event
+
+    agent, _ = trained
+    data = yaml.safe_load(EXTRUDERS.read_text())
+    odd = ["o 1", "it's", "nul\x00x", "-", "is", "ü2", "[]", "a\\b", "X", "1"]
+    rename = {o["id"]: odd[i] if i < len(odd) else o["id"] for i, o in enumerate(data["orders"])}
+    for order in data["orders"]:
+        order["id"] = rename[order["id"]]
+        order["after"] = [rename[a] for a in order.get("after") or []] or None
+    data.pop("schedule", None)
+    problem = scenario_from_dict(data).problem
+    hit = draw_event("rush_order", Plan.build(problem, dispatch(problem, "edd")), random.Random(1))
+    hood = agent.neighbourhood(hit)
+    state = hood.state_of(hood.root())
+    q = agent._q
+    q._held = q._held_set = None  # (the state goes whole: rrl_state_reason)
+    first = q.reason(odd[0], state)
+    listed = dict(q.focus(len(problem.orders), state))
+    assert first == listed.get(odd[0], "")
+    assert [q.reason(task, state) for task in odd] == [listed.get(task, "") for task in odd]
+    assert sum(bool(listed.get(task)) for task in odd) >= 5
+
+
 def test_policy_show_reads_rules(trained) -> None:
     _, directory = trained
     result = CliRunner().invoke(cli, ["policy", "show", str(directory)])

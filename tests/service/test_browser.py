@@ -143,6 +143,8 @@ def _shows_each_rule_once(shown: list, steps: list[dict]) -> None:
             if text:
                 owner = first.setdefault(text, k)
                 expected.append((kind, text if owner == k else f"(as in step {owner})"))
+            elif kind == "rule":  # (no learned policy: said at every step, not a rule to point back to)
+                expected.append((kind, "no learned policy: the candidate of lowest total tardiness"))
         blocks = element.find_elements(By.CSS_SELECTOR, "pre, div.again")
         kinds = ["meets-rule" if "meets-rule" in b.get_attribute("class") else
                  "focus-rule" if "focus-rule" in b.get_attribute("class") else "rule" for b in blocks]

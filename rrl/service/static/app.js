@@ -281,8 +281,8 @@ function drawSteps(data) {
       li.appendChild(meets);
       if (step.meets_rule) ruleBlock(li, "focus-rule meets-rule", step.meets_rule, firstSeen, k);
     }
-    ruleBlock(li, "rule", step.rule ? step.rule : "no learned policy: the candidate of lowest total tardiness",
-              firstSeen, k);
+    if (step.rule) ruleBlock(li, "rule", step.rule, firstSeen, k);
+    else ruleBlock(li, "rule", "no learned policy: the candidate of lowest total tardiness", new Map(), k);
     list.appendChild(li);
   });
 }
