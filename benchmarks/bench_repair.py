@@ -127,12 +127,16 @@ def _tardiness_sections(extruders: Plant, generated: Plant, sections: set[str], 
             policy, cpsat = report.methods["policy"], report.methods["cpsat"]
             cpsat_means[name, events] = cpsat.total_tardiness
             descent = report.methods["steepest_descent"]
-            print(f"policy / CP-SAT = {policy.total_tardiness / max(cpsat.total_tardiness, 1e-9):.3f} (target <= 1.05); "
+            print(f"policy / CP-SAT = {policy.total_tardiness / max(cpsat.total_tardiness, 1e-9):.3f} in this run "
+                  f"(target <= 1.05{' on the mean over walk seeds, below' if args.walk_seeds > 0 else ''}); "
                   f"policy / steepest descent at equal wall time = "
                   f"{policy.total_tardiness / max(descent.total_tardiness, 1e-9):.3f} (target < 1); "
                   f"mean steps {policy.steps:.2f} (target <= 10)\n")
             if args.walk_seeds > 0:
-                print(_walk_seeds(agent, cases, cpsat.total_tardiness, args.walk_seeds) + "\n")
+                text, mean = _walk_seeds(agent, cases, cpsat.total_tardiness, args.walk_seeds)
+                print(text)
+                print(f"policy / CP-SAT, mean over walk seeds 0-{args.walk_seeds - 1}: {mean:.3f} "
+                      f"(target <= 1.05: {'met' if mean <= 1.05 else 'not met'})\n")
 
     agent, plant, _ = agents["extruders"]
     if "transfer" in sections:
@@ -176,18 +180,21 @@ def _add_without_walk(report: Evaluation, agent: RepairAgent, cases: Sequence[Di
     report.methods[row.method] = row
 
 
-def _walk_seeds(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float, seeds: int) -> str:
+def _walk_seeds(agent: RepairAgent, cases: Sequence[Disruption], cpsat: float, seeds: int) -> tuple[str, float]:
     """Policy / CP-SAT with the walk seeded 0..seeds-1, and the same for the untrained
     search: how far a single run's figure (the table above: one run at seed 0; at a
-    wall-clock budget a seed does not fix the result) is from the mean."""
+    wall-clock budget a seed does not fix the result) is from the mean. Returns the lines
+    and the policy's mean: the table's expected figure, which the target is read on (one
+    hard case can move a single run by about 5 points: docs/benchmarks.md)."""
     untrained = agent.untrained()
-    lines = []
+    lines, means = [], []
     for name, who in (("policy", agent), ("untrained", untrained)):
         ratios = [statistics.mean(who.repair(hit, seed=seed).plan.total_tardiness for hit in cases) / max(cpsat, 1e-9)
                   for seed in range(seeds)]
         lines.append(f"{name} / CP-SAT with walk seeds 0-{seeds - 1}: {' '.join(f'{r:.3f}' for r in ratios)}; "
                      f"mean {statistics.mean(ratios):.3f}, max {max(ratios):.3f}")
-    return "\n".join(lines)
+        means.append(statistics.mean(ratios))
+    return "\n".join(lines), means[0]
 
 
 def _latency(agent: RepairAgent, cases: Sequence[Disruption]) -> str:
