@@ -256,12 +256,16 @@ rrl_focus(M, PerReason, Out) :-
     bounded(M, focus(M, PerReason, Out), Units, 'focus_candidate/3', [focus_candidate/3], Out).
 
 focus(M, PerReason, Out) :-
-    findall(R, ( clause(M:focus_candidate(R, _, _), _), atom(R) ), Rs0),
-    list_to_set(Rs0, Rs),
+    reasons(M, Rs),
     foldl(reason_candidates(M, PerReason), Rs, [], Chosen0),
     reverse(Chosen0, Chosen),
     findall([T, R], member(T-R, Chosen), Pairs),
     json_text(Pairs, Out).
+
+%   The reasons of focus_candidate/3, in the order of its clauses, each once.
+reasons(M, Rs) :-
+    findall(R, ( clause(M:focus_candidate(R, _, _), _), atom(R) ), Rs0),
+    list_to_set(Rs0, Rs).
 
 %   JSON keeps any id whole (atoms are written as strings, every character escaped).
 json_text(Pairs, Out) :-
@@ -321,8 +325,7 @@ rrl_reason(M, TaskText, Out) :-
     bounded(M, reason(M, Task, Out), Units, 'focus_candidate/3', [focus_candidate/3], Out).
 
 reason(M, Task, Out) :-
-    findall(R, ( clause(M:focus_candidate(R, _, _), _), atom(R) ), Rs0),
-    list_to_set(Rs0, Rs),
+    reasons(M, Rs),
     (   \+ M:started(Task),
         member(R, Rs),
         once(( M:focus_candidate(R, T, _), T == Task ))

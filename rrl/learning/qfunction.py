@@ -156,38 +156,31 @@ class PrologQFunction:
     def focus(self, per_reason: int, state: Sequence[str] | None = None) -> list[tuple[str, str]]:
         """Focal-task candidates of the held state (or of ``state``, which is then held):
         ``(task, reason)``, at most ``per_reason`` per reason of ``focus_candidate/3``."""
-        if state is not None and state is not self._held:
-            change = self._change(state)
-            try:
-                if change is None:
-                    out = self._call("rrl_state_focus", fact_list(state), int(per_reason))
-                else:
-                    out = self._call("rrl_state_change_focus", *change, int(per_reason))
-            except PolicyError:
-                # (Prolog may hold the new state, the old one or part of the change: the next
-                # call sends a whole state rather than a difference from a guess)
-                self._held, self._held_set, self._readable = None, None, None
-                raise
-            self._hold(state)
-        else:
-            out = self._call("rrl_focus", int(per_reason))
+        out = self._ask_in(self._held if state is None else state, "focus", int(per_reason))
         return [(str(task), str(reason)) for task, reason in json.loads(out)]
 
     def reason(self, task: str, state: Sequence[str]) -> str:
         """The reason under which :meth:`focus` would propose ``task`` in ``state`` (which
         is then held), asked for that task alone: the first reason of ``focus_candidate/3``
         that proposes it, unstarted; "" where none does. The later reasons are not asked."""
-        atom = quote_atom(task)  # (as the facts write it: any character reads back)
+        return self._ask_in(state, "reason", quote_atom(task))  # (as the facts write it: any character reads back)
+
+    def _ask_in(self, state: Sequence[str] | None, query: str, *args: str | int) -> str:
+        """``rrl_<query>`` in ``state``, which is then held: asked of the held state where it is
+        that one, else after sending it whole or as a difference, in one call
+        (``rrl_state_<query>``, ``rrl_state_change_<query>``)."""
         if state is self._held:
-            return self._call("rrl_reason", atom)
+            return self._call(f"rrl_{query}", *args)
+        assert state is not None
         change = self._change(state)
         try:
             if change is None:
-                out = self._call("rrl_state_reason", fact_list(state), atom)
+                out = self._call(f"rrl_state_{query}", fact_list(state), *args)
             else:
-                out = self._call("rrl_state_change_reason", *change, atom)
+                out = self._call(f"rrl_state_change_{query}", *change, *args)
         except PolicyError:
-            # (as in focus: Prolog may hold the new state, the old one or part of the change)
+            # (Prolog may hold the new state, the old one or part of the change: the next
+            # call sends a whole state rather than a difference from a guess)
             self._held, self._held_set, self._readable = None, None, None
             raise
         self._hold(state)
