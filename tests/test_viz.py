@@ -332,6 +332,14 @@ def test_learning_curves_two_panels_one_line_per_goal(tmp_path: Path) -> None:
     assert "steps" in top.get_ylabel() and "improvement" in bottom.get_ylabel()
 
 
+def test_learning_curves_count_steps_from_zero() -> None:
+    # A validation curve that moves by tenths of a step must not fill the panel.
+    level = [{"episode": e, "steps": 7.2 + 0.1 * (e % 3), "improvement": 27.0} for e in range(0, 451, 50)]
+    top, _ = learning_curves({"tardiness": level}, None, window=1).axes
+    low, high = top.get_ylim()
+    assert low == 0.0 and high >= 7.4
+
+
 def test_learning_curves_without_path_and_with_empty_goal() -> None:
     fig = learning_curves({"tardiness": []}, None)
     assert len(fig.axes) == 2

@@ -69,9 +69,9 @@ policy_option = click.option("--policy", "policy_dir", required=True,
 @click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=DEFAULT_MAX_STEPS, show_default=True,
               help="Step limit per episode, and the longest repair of the policy (consult allows more on "
                    f"plans larger than the training books; at most {MAX_STEPS}).")
-@click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=25, show_default=True,
+@click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=50, show_default=True,
               help="Repair 20 fixed validation cases as consult does every so many episodes (the learning curve, "
-                   "curve.png); 0: never.")
+                   "curve.png; at the default over a third of the run's time); 0: never.")
 @click.option("--rule", type=click.Choice(PLAN_RULES), default="edd",
               show_default=True, help="How each episode's initial plan is built.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -125,9 +125,10 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
                     fallbacks: list[str]) -> None:
     """Train ``agent`` for ``episodes`` more episodes, write the policy and its curve, report."""
     goal = agent.goal.name
-    started = time.perf_counter()
+    started, validating = time.perf_counter(), agent.evaluation_seconds_
     agent.learn(episodes, progress=progress_enabled(as_json), eval_every=eval_every)
     seconds = time.perf_counter() - started
+    validating = agent.evaluation_seconds_ - validating
     agent.save(out)
     from rrl.viz import learning_curves
 
@@ -145,7 +146,8 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
         print_json({"episodes": episodes, "seconds": seconds, "curve": curve})
         return
     last = agent.curve[-min(50, len(curve)):]
-    click.echo(f"trained {episodes} episodes in {seconds:.1f} s ({agent.episodes_} in all): "
+    curve_time = f", {validating:.1f} s of them the learning curve's validations" if validating else ""
+    click.echo(f"trained {episodes} episodes in {seconds:.1f} s{curve_time} ({agent.episodes_} in all): "
                f"{agent.n_leaves} abstract states")
     click.echo(f"  last {len(last)} episodes: mean steps {sum(r.steps for r in last) / len(last):.2f}, "
                f"goal reached {sum(r.reached for r in last) / len(last):.0%}, "

@@ -360,6 +360,7 @@ class RepairAgent:
         self.evaluations: list[dict[str, float]] = []
         self.episodes_ = 0
         self.seconds_ = 0.0
+        self.evaluation_seconds_ = 0.0  # of seconds_, those spent on the validations of the learning curve
         self._rng = random.Random(seed)
         self._model: Any = None
         self._examples: list[Example] = []
@@ -381,9 +382,11 @@ class RepairAgent:
         progress : bool
             Show a progress bar (episode, mean reward, steps, tree size) on stderr.
         eval_every : int
-            Every so many episodes (and before the first), repair ``eval_cases`` fixed
-            validation cases as consult does (:meth:`repair`, at the agent's budget) and
-            append the means to :attr:`evaluations`: the learning curve of the repairs
+            Every so many episodes (and before the first, unless the last run ended
+            there), repair ``eval_cases`` fixed validation cases as consult does
+            (:meth:`repair`, at the agent's budget) and append the means to
+            :attr:`evaluations` (their time to ``evaluation_seconds_``, which
+            ``seconds_`` includes): the learning curve of the repairs
             the policy gives, free of exploration noise. (On the plants of
             docs/benchmarks.md the curve is level: the search's exact prices choose the
             steps; what moves, the steps per repair by a few tenths, moves with the
@@ -405,7 +408,7 @@ class RepairAgent:
         try:
             for _ in range(episodes):
                 if validation and self.episodes_ % eval_every == 0:
-                    self.evaluations.append(self._evaluate(validation))
+                    self._record_evaluation(validation)
                 fraction = self.episodes_ / max(1, total - 1)
                 epsilon = self.epsilon + (self.epsilon_min - self.epsilon) * fraction
                 record = self._episode(epsilon)
@@ -417,7 +420,7 @@ class RepairAgent:
                 if callback is not None:
                     callback(record)
             if validation:
-                self.evaluations.append(self._evaluate(validation))
+                self._record_evaluation(validation)
         finally:
             bar.close()
         self.seconds_ += time.perf_counter() - started
@@ -427,6 +430,13 @@ class RepairAgent:
         rng = random.Random(7_919 * (self.seed + 1))  # apart from the training stream
         return [draw_case(self.plant, rng, orders=self.orders, events=self.events, builder=self._builder(),
                           family_steps=self.family_steps) for _ in range(count)]
+
+    def _record_evaluation(self, cases: Sequence[Disruption]) -> None:
+        if self.evaluations and self.evaluations[-1]["episode"] == self.episodes_:
+            return  # a resumed policy was validated when its last run ended
+        started = time.perf_counter()
+        self.evaluations.append(self._evaluate(cases))
+        self.evaluation_seconds_ += time.perf_counter() - started
 
     def _evaluate(self, cases: Sequence[Disruption]) -> dict[str, float]:
         results = [self.repair(hit) for hit in cases]
@@ -817,7 +827,8 @@ class RepairAgent:
                 "budget_ms": self.budget_ms, "first_pass": self.first_pass, "longest_block": self.longest_block,
                 "exchanges": self.exchanges, "recreate": self.recreate, "seed": self.seed,
             },
-            "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3), "leaves": self.n_leaves,
+            "training": {"episodes": self.episodes_, "seconds": round(self.seconds_, 3),
+                         "evaluation_seconds": round(self.evaluation_seconds_, 3), "leaves": self.n_leaves,
                          "curve": [r.to_dict() for r in self.curve], "evaluations": self.evaluations},
             "plant": {**self.plant.to_dict(), "orders": []},
         }
@@ -857,6 +868,7 @@ class RepairAgent:
                         seed=int(params.get("seed", 0)))
             agent.episodes_ = int(training.get("episodes", 0))
             agent.seconds_ = float(training.get("seconds", 0.0))
+            agent.evaluation_seconds_ = float(training.get("evaluation_seconds", 0.0))
             agent.curve = [EpisodeRecord(**r) for r in training.get("curve", [])]
             agent.evaluations = [dict(r) for r in training.get("evaluations", [])]
         except RRLError as error:

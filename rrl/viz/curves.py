@@ -21,7 +21,7 @@ from rrl.viz.gantt import new_figure, save_figure
 # Goals get fixed colours in the order given; tab10 without its red (tardiness elsewhere).
 GOAL_COLORS = ("#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#E377C2")
 PANELS = (
-    ("steps", "repair steps per episode"),
+    ("steps", "repair steps"),
     ("improvement", "tardiness improvement (h)"),
 )
 
@@ -149,6 +149,8 @@ def _style(top: Axes, bottom: Axes, window: int, has_data: bool, longest: int) -
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
+    # Steps count from zero: a tenth of a step more must not look like a trend.
+    top.set_ylim(bottom=0.0)
     bottom.axhline(0.0, color="#777777", linewidth=0.8, zorder=1)
     bottom.set_xlabel("episode")
     smoothing = f"moving average over {window} episodes" if window > 1 else "no smoothing"

@@ -588,6 +588,7 @@ def test_resume_continues_a_saved_policy_from_its_json_state(tmp_path, extruders
     result = runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
                                  "--episodes", "40", "--eval-every", "0", "--seed", "1", "--out", str(first)])
     assert result.exit_code == 0, result.output
+    assert "validations" not in result.output
     state = json.loads((first / "learner.json").read_text())
     assert state["tg"]["n_examples"] > 0 and "tree" in state["tg"]
     loaded = RepairAgent.load(first)
@@ -604,6 +605,35 @@ def test_resume_continues_a_saved_policy_from_its_json_state(tmp_path, extruders
     third = tmp_path / "third"
     runner.invoke(cli, ["train", "--resume", str(first), "--episodes", "15", "--eval-every", "0", "--out", str(third)])
     assert (third / "policy.pl").read_text() == (second / "policy.pl").read_text()
+
+
+def test_train_says_what_the_learning_curve_cost(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rrl.cli.main import cli
+    from tests.conftest import SCENARIOS
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                                 "--episodes", "6", "--eval-every", "3", "--out", str(first)])
+    assert result.exit_code == 0, result.output
+    training = json.loads((first / "policy.json").read_text())["training"]
+    assert [e["episode"] for e in training["evaluations"]] == [0, 3, 6]
+    assert 0 < training["evaluation_seconds"] < training["seconds"]
+    said = float(result.output.split(" s of them the learning curve's validations")[0].rsplit(", ", 1)[1])
+    assert said == pytest.approx(training["evaluation_seconds"], abs=0.06)
+    # A resumed policy adds this run's validations to those it was trained with (not again
+    # at the episode its last run ended with).
+    result = runner.invoke(cli, ["train", "--resume", str(first), "--episodes", "3", "--eval-every", "3",
+                                 "--out", str(second)])
+    assert result.exit_code == 0, result.output
+    resumed = json.loads((second / "policy.json").read_text())["training"]
+    assert [e["episode"] for e in resumed["evaluations"]] == [0, 3, 6, 9]
+    said = float(result.output.split(" s of them the learning curve's validations")[0].rsplit(", ", 1)[1])
+    assert resumed["evaluation_seconds"] == pytest.approx(training["evaluation_seconds"] + said, abs=0.06)
 
 
 @pytest.mark.parametrize("damage", ["missing", "not_json", "bad_tree", "format1", "flag"])
