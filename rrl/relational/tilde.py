@@ -219,7 +219,6 @@ class TildeRegressor(RegressorMixin, _Tilde):  # type: ignore[misc]
         """
         ids = self._begin(examples)
         try:
-            self.default_ = float(self._y.mean())
             self.tree_ = self._fit_tree(ids)
         finally:
             self.world_.unload(ids)
@@ -227,7 +226,10 @@ class TildeRegressor(RegressorMixin, _Tilde):  # type: ignore[misc]
         return self
 
     def _encode(self, examples: Sequence[Example]) -> np.ndarray:
-        return self._targets(examples)
+        targets = self._targets(examples)
+        # (set here, as a classifier sets its majority class, so that a forest has it too)
+        self.default_ = float(targets.mean())
+        return targets
 
     def _stats(self, ids: list[int]) -> np.ndarray:
         y = self._y[np.asarray(ids, dtype=int) - self._first] if ids else np.zeros(0)

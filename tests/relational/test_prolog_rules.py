@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -15,6 +16,7 @@ from rrl.cli.main import cli
 from rrl.errors import PrologError, SettingsError
 from rrl.relational import Example, TildeRegressor, read_kb
 from rrl.relational.engine import World, run
+from rrl.relational.forest import TildeForestRegressor
 from rrl.relational.tg import TGRegressor
 
 # Plain Prolog, no rrl code: consult background and tree, then for each block of the kb
@@ -68,6 +70,31 @@ def test_tree_file_in_plain_swipl_matches_python(tmp_path, files, incremental):
     assert model.to_prolog() == out.read_text()
     test = read_kb(files["test"])
     assert dict(zip([e.id for e in test], model.predict(test).tolist(), strict=True)) == cli_predictions
+
+
+def test_regression_forest_file_in_plain_swipl_matches_python(tmp_path, files):
+    # (a regression forest once had no value for examples its trees' root queries fail
+    # on: fit wrote nothing and the CLI printed a traceback)
+    out = tmp_path / "forest.pl"
+    result = CliRunner().invoke(cli, ["tilde", "fit", "--kb", str(files["train"]), "--settings", str(files["settings"]),
+                                      "--bg", str(files["bg"]), "--out", str(out), "--trees", "5",
+                                      "--max-candidates", "0.99", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["trees"] == 5
+    result = CliRunner().invoke(cli, ["tilde", "predict", "--tree", str(out), "--kb", str(files["test"]),
+                                      "--bg", str(files["bg"]), "--json"])
+    assert result.exit_code == 0, result.output
+    cli_predictions = json.loads(result.output)["predictions"]
+    assert _plain_swipl(tmp_path, files["bg"], out, files["test"]) == pytest.approx(cli_predictions)
+    examples, test = read_kb(files["train"]), read_kb(files["test"])
+    model = TildeForestRegressor(str(files["settings"]), str(files["bg"]), n_trees=5, max_candidates=0.99).fit(examples)
+    assert model.to_prolog() == out.read_text()
+    assert model.default_ == pytest.approx(np.mean([e.target for e in examples]))
+    predicted = model.predict(test)
+    assert dict(zip([e.id for e in test], predicted.tolist(), strict=True)) == cli_predictions
+    # the forest finds the relation: high targets predicted high
+    high = np.array([e.target > 5 for e in test])
+    assert predicted[high].mean() > predicted[~high].mean() + 5
 
 
 def test_tree_file_is_readable(tmp_path, files):
