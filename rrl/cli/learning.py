@@ -71,7 +71,7 @@ policy_option = click.option("--policy", "policy_dir", required=True,
                    f"plans larger than the training books; at most {MAX_STEPS}).")
 @click.option("--eval-every", type=click.IntRange(0, MAX_EPISODES), default=50, show_default=True,
               help="Repair 20 fixed validation cases as consult does every so many episodes (the learning curve, "
-                   "curve.png; at the default over a third of the run's time); 0: never.")
+                   "curve.png; at the default about two fifths of the run's time); 0: never.")
 @click.option("--rule", type=click.Choice(PLAN_RULES), default="edd",
               show_default=True, help="How each episode's initial plan is built.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -134,7 +134,8 @@ def _learn_and_save(agent: RepairAgent, episodes: int, out: Path, eval_every: in
 
     if agent.evaluations:
         learning_curves({goal: agent.evaluations}, out / "curve.png", window=1,
-                        title=f"{name} ({goal}): consult's search on 20 validation cases every {eval_every} episodes")
+                        title=f"{name} ({goal}): consult's search on 20 validation cases, "
+                              f"{len(agent.evaluations)} validations")
     else:
         learning_curves({goal: [r.to_dict() for r in agent.curve]}, out / "curve.png",
                         title=f"{name}: training episodes ({goal})")

@@ -251,14 +251,19 @@ def check_meta(meta: Any, path: str | os.PathLike[str]) -> None:
     training = mapping("training", meta.get("training", {}))
     if "episodes" in training:
         integer("training.episodes", training["episodes"], 0)
-    if "seconds" in training:
-        number("training.seconds", training["seconds"], 0.0, math.inf)
+    for name in ("seconds", "evaluation_seconds"):
+        if name in training:
+            number(f"training.{name}", training[name], 0.0, math.inf)
     for name in ("curve", "evaluations"):
         rows = training.get(name, [])
         if not isinstance(rows, list):
             raise fail(f"training.{name}", f"expected a list, got {rows!r}")
         for i, row in enumerate(rows):
             mapping(f"training.{name}[{i}]", row)
+            if name == "evaluations":  # a resumed run reads and extends them
+                integer(f"training.evaluations[{i}].episode", row.get("episode"), 0)
+                for key in ("steps", "improvement"):
+                    number(f"training.evaluations[{i}].{key}", row.get(key), -math.inf, math.inf)
     if "plant" not in meta:
         raise fail("plant", "missing key")
     try:

@@ -625,6 +625,11 @@ def test_train_says_what_the_learning_curve_cost(tmp_path) -> None:
     assert 0 < training["evaluation_seconds"] < training["seconds"]
     said = float(result.output.split(" s of them the learning curve's validations")[0].rsplit(", ", 1)[1])
     assert said == pytest.approx(training["evaluation_seconds"], abs=0.06)
+    # The validations leave the tree as it would be without them.
+    plain = tmp_path / "plain"
+    assert runner.invoke(cli, ["train", "--goal", "tardiness", "--scenario", str(SCENARIOS / "extruders.yaml"),
+                               "--episodes", "6", "--eval-every", "0", "--out", str(plain)]).exit_code == 0
+    assert (plain / "policy.pl").read_text() == (first / "policy.pl").read_text()
     # A resumed policy adds this run's validations to those it was trained with (not again
     # at the episode its last run ended with).
     result = runner.invoke(cli, ["train", "--resume", str(first), "--episodes", "3", "--eval-every", "3",
@@ -636,7 +641,17 @@ def test_train_says_what_the_learning_curve_cost(tmp_path) -> None:
     assert resumed["evaluation_seconds"] == pytest.approx(training["evaluation_seconds"] + said, abs=0.06)
 
 
-@pytest.mark.parametrize("damage", ["missing", "not_json", "bad_tree", "format1", "flag"])
+def test_the_curve_validates_on_the_same_cases_whatever_the_seed(extruders) -> None:
+    # (a resume reseeded by --seed goes on validating on the cases its curve began with)
+    first = RepairAgent(extruders.plant, seed=0)
+    other = RepairAgent(extruders.plant, seed=5)
+    other.reseed(9)
+    ours, theirs = ([(hit.event, hit.plan.schedule) for hit in agent._validation_cases(3)] for agent in (first, other))
+    assert ours == theirs and len({schedule for _, schedule in ours}) == 3
+
+
+@pytest.mark.parametrize("damage", ["missing", "not_json", "bad_tree", "format1", "flag", "validation_row",
+                                    "validation_time"])
 def test_resume_of_a_damaged_policy_is_one_line(tmp_path, damage) -> None:
     import json
     import shutil
@@ -665,6 +680,13 @@ def test_resume_of_a_damaged_policy_is_one_line(tmp_path, damage) -> None:
         meta = json.loads((broken / "policy.json").read_text())
         meta["format"] = 1
         (broken / "policy.json").write_text(json.dumps(meta))
+    elif damage.startswith("validation"):
+        meta = json.loads((broken / "policy.json").read_text())
+        if damage == "validation_row":
+            meta["training"]["evaluations"] = [{"steps": 3.0, "improvement": 1.0}]
+        else:
+            meta["training"]["evaluation_seconds"] = -1
+        (broken / "policy.json").write_text(json.dumps(meta))
     else:
         extra = ["--goal", "stability"]
     result = runner.invoke(cli, ["train", "--resume", str(broken), "--episodes", "2", "--out", str(tmp_path / "o"),
@@ -673,7 +695,8 @@ def test_resume_of_a_damaged_policy_is_one_line(tmp_path, damage) -> None:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rrl: error: "), result.output
     expected = {"missing": "learner.json", "not_json": "learner.json:1", "bad_tree": "tree", "format1": "format",
-                "flag": "--goal"}[damage]
+                "flag": "--goal", "validation_row": "training.evaluations[0].episode",
+                "validation_time": "training.evaluation_seconds"}[damage]
     assert expected in lines[0]
     assert not (tmp_path / "o").exists()
 

@@ -73,8 +73,9 @@ def test_tree_file_in_plain_swipl_matches_python(tmp_path, files, incremental):
 
 
 def test_regression_forest_file_in_plain_swipl_matches_python(tmp_path, files):
-    # (a regression forest once had no value for examples its trees' root queries fail
-    # on: fit wrote nothing and the CLI printed a traceback)
+    # (a regression forest once lacked the value for examples its trees' root queries fail
+    # on, which its Prolog text and its predictions need: every fit through the CLI
+    # ended in a traceback and wrote nothing)
     out = tmp_path / "forest.pl"
     result = CliRunner().invoke(cli, ["tilde", "fit", "--kb", str(files["train"]), "--settings", str(files["settings"]),
                                       "--bg", str(files["bg"]), "--out", str(out), "--trees", "5",
