@@ -607,6 +607,11 @@ def test_resume_continues_a_saved_policy_from_its_json_state(tmp_path, extruders
     assert (third / "policy.pl").read_text() == (second / "policy.pl").read_text()
 
 
+def _validation_seconds_said(output: str) -> float:
+    """The validations' seconds in ``rrl train``'s closing line."""
+    return float(output.split(" s of them the learning curve's validations")[0].rsplit(", ", 1)[1])
+
+
 def test_train_says_what_the_learning_curve_cost(tmp_path) -> None:
     import json
 
@@ -623,7 +628,7 @@ def test_train_says_what_the_learning_curve_cost(tmp_path) -> None:
     training = json.loads((first / "policy.json").read_text())["training"]
     assert [e["episode"] for e in training["evaluations"]] == [0, 3, 6]
     assert 0 < training["evaluation_seconds"] < training["seconds"]
-    said = float(result.output.split(" s of them the learning curve's validations")[0].rsplit(", ", 1)[1])
+    said = _validation_seconds_said(result.output)
     assert said == pytest.approx(training["evaluation_seconds"], abs=0.06)
     # The validations leave the tree as it would be without them.
     plain = tmp_path / "plain"
@@ -637,7 +642,7 @@ def test_train_says_what_the_learning_curve_cost(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     resumed = json.loads((second / "policy.json").read_text())["training"]
     assert [e["episode"] for e in resumed["evaluations"]] == [0, 3, 6, 9]
-    said = float(result.output.split(" s of them the learning curve's validations")[0].rsplit(", ", 1)[1])
+    said = _validation_seconds_said(result.output)
     assert resumed["evaluation_seconds"] == pytest.approx(training["evaluation_seconds"] + said, abs=0.06)
 
 
